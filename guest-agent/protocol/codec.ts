@@ -1,0 +1,42 @@
+/**
+ * CBOR encoding of messages into frames and back. Decoding validates: the result is always a
+ * well-formed {@linkcode Message} or a {@linkcode ProtocolError}.
+ *
+ * @module
+ */
+
+import { Decoder, Encoder } from "cbor-x";
+import { ProtocolError } from "./errors.ts";
+import { encodeFrame, MAX_FRAME_BYTES } from "./frame.ts";
+import { type Message, parseMessage } from "./messages.ts";
+
+// Plain CBOR only: no cbor-x record extension, byte strings untagged, maps as plain objects.
+const OPTIONS = { useRecords: false, mapsAsObjects: true, tagUint8Array: false } as const;
+const encoder = new Encoder(OPTIONS);
+const decoder = new Decoder(OPTIONS);
+
+/**
+ * Encode a message as one complete frame (length prefix included).
+ *
+ * @example
+ * ```ts
+ * import { decodeMessage, encodeMessage } from "@agentbox/protocol";
+ * const frame = encodeMessage({ type: "stream.end", stream: 1, fd: 1 });
+ * console.assert(decodeMessage(frame.subarray(4)).type === "stream.end");
+ * ```
+ */
+export function encodeMessage(message: Message, maxFrameBytes = MAX_FRAME_BYTES): Uint8Array {
+  const fields = Object.fromEntries(Object.entries(message).filter(([, v]) => v !== undefined));
+  return encodeFrame(encoder.encode(fields), maxFrameBytes);
+}
+
+/** Decode and validate one frame payload. */
+export function decodeMessage(payload: Uint8Array): Message {
+  let value: unknown;
+  try {
+    value = decoder.decode(payload);
+  } catch (cause) {
+    throw new ProtocolError("bad_frame", "Frame is not valid CBOR", { cause });
+  }
+  return parseMessage(value);
+}

@@ -1,0 +1,321 @@
+/**
+ * Every message of the agentbox wire protocol, and the validator that turns an untrusted decoded
+ * CBOR value into one of them. This module is the protocol's specification; `docs/protocol.md`
+ * explains it with transcripts.
+ *
+ * Compatibility rules (as QMP's): receivers ignore unknown keys, a field never changes meaning,
+ * peers branch on `code`, never on `message`.
+ *
+ * @module
+ */
+
+import { ProtocolError } from "./errors.ts";
+import type { ProtocolErrorCode } from "./errors.ts";
+
+/** Protocol version spoken by this build. A peer with another major version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Stream file descriptors: 0 = stdin (host → agent), 1 = stdout, 2 = stderr (agent → host). */
+export type Fd = 0 | 1 | 2;
+
+/** First message on a connection, sent by the agent as soon as its end is open, then by the host. */
+export interface Hello {
+  type: "hello";
+  version: number;
+  role: "agent" | "host";
+  /** Operations this side implements, e.g. `exec`, `exec.signal`, `exec.timeout`. */
+  capabilities: string[];
+  /** Free-form name and version of the software, for logs. */
+  software: string;
+}
+
+/** Host → agent: start a process; `stream` is a new id chosen by the host. */
+export interface ExecStart {
+  type: "exec.start";
+  stream: number;
+  argv: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** When false the process gets an empty stdin and no `stream.data` with fd 0 may follow. */
+  stdin: boolean;
+  /** Kill the whole process group after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+/** Agent → host: the process is running. */
+export interface ExecStarted {
+  type: "exec.started";
+  stream: number;
+  pid: number;
+}
+
+/** Bytes of stdin (host → agent) or stdout/stderr (agent → host); counted against the window. */
+export interface StreamData {
+  type: "stream.data";
+  stream: number;
+  fd: Fd;
+  data: Uint8Array;
+}
+
+/** End of one fd of a stream (EOF). */
+export interface StreamEnd {
+  type: "stream.end";
+  stream: number;
+  fd: Fd;
+}
+
+/** The receiver consumed `bytes` of `fd`: the sender may send that many more. */
+export interface StreamCredit {
+  type: "stream.credit";
+  stream: number;
+  fd: Fd;
+  bytes: number;
+}
+
+/** Host → agent: deliver a signal to the process group. */
+export interface ExecSignal {
+  type: "exec.signal";
+  stream: number;
+  signal: Deno.Signal;
+}
+
+/** Agent → host: the process ended; sent after `stream.end` of fds 1 and 2. Ends the stream. */
+export interface ExecExit {
+  type: "exec.exit";
+  stream: number;
+  /** Exit code, or null when a signal ended the process. */
+  code: number | null;
+  signal: Deno.Signal | null;
+  timedOut: boolean;
+}
+
+/** Either side: a refusal. With `stream` it ends that stream; without, the connection. */
+export interface ErrorMessage {
+  type: "error";
+  stream?: number;
+  code: ProtocolErrorCode;
+  message: string;
+}
+
+/** Any protocol message. */
+export type Message =
+  | Hello
+  | ExecStart
+  | ExecStarted
+  | StreamData
+  | StreamEnd
+  | StreamCredit
+  | ExecSignal
+  | ExecExit
+  | ErrorMessage;
+
+/** Signals a host may forward. Anything else is refused. */
+export const FORWARDABLE_SIGNALS: readonly Deno.Signal[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGKILL",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+  "SIGCONT",
+  "SIGSTOP",
+];
+
+const ERROR_CODES: readonly ProtocolErrorCode[] = [
+  "frame_too_large",
+  "bad_frame",
+  "bad_message",
+  "unknown_type",
+  "unknown_stream",
+  "stream_exists",
+  "flow_violation",
+  "version_mismatch",
+  "too_many_streams",
+  "spawn_failed",
+  "closed",
+  "internal",
+];
+
+const MAX_STRING = 64 * 1024;
+const MAX_LIST = 4096;
+
+type Fields = Record<string, unknown>;
+
+function fail(message: string): never {
+  throw new ProtocolError("bad_message", message);
+}
+
+function field(obj: Fields, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function str(obj: Fields, key: string): string {
+  const v = field(obj, key);
+  if (typeof v !== "string" || v.length > MAX_STRING) fail(`Field "${key}" must be a string`);
+  return v;
+}
+
+function uint(obj: Fields, key: string, max = 0xffff_ffff): number {
+  const v = field(obj, key);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    fail(`Field "${key}" must be an integer in 0..${max}`);
+  }
+  return v;
+}
+
+function bool(obj: Fields, key: string): boolean {
+  const v = field(obj, key);
+  if (typeof v !== "boolean") fail(`Field "${key}" must be a boolean`);
+  return v;
+}
+
+function strList(obj: Fields, key: string): string[] {
+  const v = field(obj, key);
+  if (!Array.isArray(v) || v.length > MAX_LIST || v.some((s) => typeof s !== "string")) {
+    fail(`Field "${key}" must be a list of strings`);
+  }
+  return v as string[];
+}
+
+function fd(obj: Fields): Fd {
+  const v = uint(obj, "fd", 2);
+  return v as Fd;
+}
+
+function signal(obj: Fields, key: string): Deno.Signal {
+  const v = str(obj, key);
+  if (!FORWARDABLE_SIGNALS.includes(v as Deno.Signal)) fail(`Signal "${v}" is not allowed`);
+  return v as Deno.Signal;
+}
+
+function exitSignal(obj: Fields): Deno.Signal | null {
+  const v = field(obj, "signal");
+  if (v === null || v === undefined) return null;
+  if (typeof v !== "string" || !/^SIG[A-Z0-9]{1,10}$/.test(v)) fail(`Field "signal" is invalid`);
+  return v as Deno.Signal;
+}
+
+function env(obj: Fields): Record<string, string> {
+  const v = field(obj, "env");
+  if (v === undefined) return {};
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(`Field "env" must be a map`);
+  const out: Record<string, string> = {};
+  const entries = Object.entries(v as Fields);
+  if (entries.length > MAX_LIST) fail(`Field "env" has too many entries`);
+  for (const [k, value] of entries) {
+    if (typeof value !== "string" || k.length === 0 || k.includes("=") || k.includes("\0")) {
+      fail(`Environment entry "${k}" is invalid`);
+    }
+    out[k] = value;
+  }
+  return out;
+}
+
+function bytes(obj: Fields, key: string): Uint8Array {
+  const v = field(obj, key);
+  if (!(v instanceof Uint8Array)) fail(`Field "${key}" must be a byte string`);
+  return v;
+}
+
+const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
+  "hello": (o) => {
+    const role = str(o, "role");
+    if (role !== "agent" && role !== "host") fail(`Field "role" must be "agent" or "host"`);
+    return {
+      type: "hello",
+      version: uint(o, "version"),
+      role,
+      capabilities: strList(o, "capabilities"),
+      software: str(o, "software"),
+    };
+  },
+  "exec.start": (o) => {
+    const argv = strList(o, "argv");
+    if (argv.length === 0) fail(`Field "argv" must not be empty`);
+    const cwd = field(o, "cwd") === undefined ? undefined : str(o, "cwd");
+    const timeoutMs = field(o, "timeoutMs") === undefined ? undefined : uint(o, "timeoutMs");
+    return {
+      type: "exec.start",
+      stream: uint(o, "stream"),
+      argv,
+      env: env(o),
+      cwd,
+      stdin: bool(o, "stdin"),
+      timeoutMs,
+    };
+  },
+  "exec.started": (o) => ({ type: "exec.started", stream: uint(o, "stream"), pid: uint(o, "pid") }),
+  "stream.data": (o) => ({
+    type: "stream.data",
+    stream: uint(o, "stream"),
+    fd: fd(o),
+    data: bytes(o, "data"),
+  }),
+  "stream.end": (o) => ({ type: "stream.end", stream: uint(o, "stream"), fd: fd(o) }),
+  "stream.credit": (o) => ({
+    type: "stream.credit",
+    stream: uint(o, "stream"),
+    fd: fd(o),
+    bytes: uint(o, "bytes"),
+  }),
+  "exec.signal": (o) => ({
+    type: "exec.signal",
+    stream: uint(o, "stream"),
+    signal: signal(o, "signal"),
+  }),
+  "exec.exit": (o) => {
+    const code = field(o, "code");
+    if (
+      code !== null &&
+      (typeof code !== "number" || !Number.isInteger(code) || code < 0 || code > 255)
+    ) {
+      fail(`Field "code" must be null or an integer in 0..255`);
+    }
+    return {
+      type: "exec.exit",
+      stream: uint(o, "stream"),
+      code: code as number | null,
+      signal: exitSignal(o),
+      timedOut: bool(o, "timedOut"),
+    };
+  },
+  "error": (o) => {
+    const code = str(o, "code");
+    return {
+      type: "error",
+      stream: field(o, "stream") === undefined ? undefined : uint(o, "stream"),
+      code: ERROR_CODES.includes(code as ProtocolErrorCode)
+        ? code as ProtocolErrorCode
+        : "internal",
+      message: str(o, "message").slice(0, 1024),
+    };
+  },
+};
+
+/**
+ * Validate an untrusted decoded value and return it as a typed {@linkcode Message}.
+ * Unknown keys are dropped; an unknown `type` throws `unknown_type`, anything else malformed
+ * throws `bad_message`.
+ *
+ * @example
+ * ```ts
+ * import { parseMessage } from "@agentbox/protocol";
+ * const msg = parseMessage({ type: "stream.end", stream: 3, fd: 1, extra: "ignored" });
+ * console.assert(msg.type === "stream.end");
+ * ```
+ */
+export function parseMessage(value: unknown): Message {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail("A message must be a map");
+  }
+  const type = field(value as Fields, "type");
+  if (typeof type !== "string" || !Object.hasOwn(PARSERS, type)) {
+    throw new ProtocolError(
+      "unknown_type",
+      `Unknown message type ${JSON.stringify(type)}`.slice(0, 200),
+    );
+  }
+  return PARSERS[type as Message["type"]](value as Fields);
+}

@@ -1,0 +1,246 @@
+/**
+ * The host's client for the guest agent: handshake, then any number of concurrent execs over one
+ * connection. Everything the agent sends is validated; a misbehaving agent closes the connection
+ * and fails every pending exec with an {@linkcode AgentError}, it never crashes or hangs the host.
+ *
+ * @module
+ */
+
+import {
+  Connection,
+  type Duplex,
+  type ExecExit,
+  type Hello,
+  helloMessage,
+  type Message,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from "@agentbox/protocol";
+
+/** Host software name announced in the hello. */
+export const HOST_SOFTWARE = "agentbox/0.1.0";
+
+/** A failure reported by, or caused by, the agent. `code` is the protocol's error code. */
+export class AgentError extends Error {
+  readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "AgentError";
+    this.code = code;
+  }
+}
+
+/** What to run. */
+export interface ExecRequest {
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Bytes for the command's stdin; omitted means an empty stdin. */
+  stdin?: ReadableStream<Uint8Array>;
+  /** Kill the process group after this many milliseconds. */
+  timeoutMs?: number;
+}
+
+/** How a command ended. */
+export interface ExecResult {
+  /** Exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: Deno.Signal | null;
+  timedOut: boolean;
+}
+
+/** A running command. Read `stdout` and `stderr` (both, or cancel them) to keep it flowing. */
+export interface ExecHandle {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  /** Resolves with the pid once the agent started the process. */
+  started: Promise<number>;
+  /** Resolves when the command ends; rejects with {@linkcode AgentError} if it cannot run. */
+  result: Promise<ExecResult>;
+  /** Forward a signal to the command's process group. */
+  signal(signal: Deno.Signal): Promise<void>;
+}
+
+interface Pending {
+  started: PromiseWithResolvers<number>;
+  result: PromiseWithResolvers<ExecResult>;
+  isStarted: boolean;
+}
+
+/**
+ * A connected, greeted agent.
+ *
+ * @example
+ * ```ts
+ * import { AgentClient } from "./agent_client.ts";
+ * const socket = await Deno.connect({ transport: "unix", path: "/tmp/agent.sock" });
+ * const agent = await AgentClient.connect(socket);
+ * const run = agent.exec({ argv: ["echo", "hi"] });
+ * console.log(await new Response(run.stdout).text(), await run.result);
+ * ```
+ */
+export class AgentClient {
+  readonly #conn: Connection;
+  readonly #pending = new Map<number, Pending>();
+  #nextStream = 1;
+  /** The agent's hello. */
+  readonly hello: Hello;
+
+  private constructor(conn: Connection, hello: Hello) {
+    this.#conn = conn;
+    this.hello = hello;
+  }
+
+  /**
+   * Wait for the agent's hello (it speaks first), check the version, answer with ours.
+   * Rejects with {@linkcode AgentError} on a bad or missing hello.
+   */
+  static async connect(
+    duplex: Duplex,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<AgentClient> {
+    const conn = new Connection(duplex, { strictStreams: true });
+    const greeting = Promise.withResolvers<Hello>();
+    let client: AgentClient | undefined;
+    conn.start((message) => {
+      if (client) return client.#dispatch(message);
+      if (message.type !== "hello" || message.role !== "agent") {
+        conn.close(new ProtocolError("bad_message", `Agent sent ${message.type} before its hello`));
+      } else greeting.resolve(message);
+    });
+    conn.closed.then((reason) => greeting.reject(asAgentError(reason)));
+    const onAbort = () => conn.close(new ProtocolError("closed", "Gave up waiting for the agent"));
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const hello = await greeting.promise;
+      if (hello.version !== PROTOCOL_VERSION) {
+        conn.close();
+        throw new AgentError(
+          "version_mismatch",
+          `The image's agent speaks protocol ${hello.version}, this agentbox speaks ` +
+            `${PROTOCOL_VERSION}: rebuild the image with \`agentbox images build\``,
+        );
+      }
+      client = new AgentClient(conn, hello);
+      conn.closed.then((reason) => client!.#failAll(reason));
+      await conn.send(helloMessage("host", ["exec"], HOST_SOFTWARE));
+      return client;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Settles when the connection ends, with the reason (undefined on a clean close). */
+  get closed(): Promise<Error | undefined> {
+    return this.#conn.closed;
+  }
+
+  /** Start a command. */
+  exec(request: ExecRequest): ExecHandle {
+    const stream = this.#nextStream++;
+    const pending: Pending = {
+      started: Promise.withResolvers<number>(),
+      result: Promise.withResolvers<ExecResult>(),
+      isStarted: false,
+    };
+    // Callers that only await `result` must not see an unhandled rejection from `started`.
+    pending.started.promise.catch(() => {});
+    this.#pending.set(stream, pending);
+    const stdout = this.#conn.receive(stream, 1);
+    const stderr = this.#conn.receive(stream, 2);
+    this.#conn.send({
+      type: "exec.start",
+      stream,
+      argv: request.argv,
+      env: request.env ?? {},
+      cwd: request.cwd,
+      stdin: request.stdin !== undefined,
+      timeoutMs: request.timeoutMs,
+    }).catch((e) => this.#fail(stream, asAgentError(e)));
+    if (request.stdin) {
+      request.stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
+    }
+    return {
+      stdout,
+      stderr,
+      started: pending.started.promise,
+      result: pending.result.promise,
+      signal: (signal) => this.#conn.send({ type: "exec.signal", stream, signal }),
+    };
+  }
+
+  /** Hang up; pending execs fail. */
+  close(): void {
+    this.#conn.close();
+  }
+
+  #dispatch(message: Message): void {
+    switch (message.type) {
+      case "exec.started":
+        return this.#started(message.stream, message.pid);
+      case "exec.exit":
+        return this.#exited(message);
+      case "error":
+        if (message.stream === undefined) {
+          return this.#conn.close(new ProtocolError(message.code, `Agent: ${message.message}`));
+        }
+        this.#expect(message.stream, message.type);
+        return this.#fail(message.stream, new AgentError(message.code, message.message));
+      default:
+        this.#conn.close(
+          new ProtocolError("bad_message", `Agent sent ${message.type}, which only a host sends`),
+        );
+    }
+  }
+
+  #expect(stream: number, type: string): Pending {
+    const pending = this.#pending.get(stream);
+    if (!pending) {
+      const error = new ProtocolError(
+        "unknown_stream",
+        `Agent sent ${type} for unknown stream ${stream}`,
+      );
+      this.#conn.close(error);
+      throw error;
+    }
+    return pending;
+  }
+
+  #started(stream: number, pid: number): void {
+    const pending = this.#expect(stream, "exec.started");
+    pending.isStarted = true;
+    pending.started.resolve(pid);
+  }
+
+  #exited(exit: ExecExit): void {
+    const pending = this.#expect(exit.stream, "exec.exit");
+    this.#pending.delete(exit.stream);
+    this.#conn.forget(exit.stream);
+    pending.started.resolve(0);
+    pending.result.resolve({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut });
+  }
+
+  #fail(stream: number, error: AgentError): void {
+    const pending = this.#pending.get(stream);
+    if (!pending) return;
+    this.#pending.delete(stream);
+    this.#conn.forget(stream);
+    pending.started.reject(error);
+    pending.result.reject(error);
+  }
+
+  #failAll(reason: Error | undefined): void {
+    const error = asAgentError(reason);
+    for (const stream of [...this.#pending.keys()]) this.#fail(stream, error);
+  }
+}
+
+function asAgentError(reason: unknown): AgentError {
+  if (reason instanceof AgentError) return reason;
+  if (reason instanceof ProtocolError) {
+    return new AgentError(reason.code, reason.message, { cause: reason });
+  }
+  if (reason === undefined) return new AgentError("closed", "The agent closed the connection");
+  return new AgentError("closed", `Lost the connection to the agent: ${reason}`, { cause: reason });
+}
