@@ -17,9 +17,10 @@ import {
   ProtocolError,
   type ProtocolErrorCode,
 } from "@agentbox/protocol";
+import { VERSION } from "../version.ts";
 
 /** Host software name announced in the hello. */
-export const HOST_SOFTWARE = "agentbox/0.1.0";
+export const HOST_SOFTWARE = `agentbox/${VERSION}`;
 
 /** A failure reported by, or caused by, the agent. `code` is the protocol's error code. */
 export class AgentError extends Error {

@@ -1,0 +1,155 @@
+/**
+ * `agentbox doctor`: check everything agentbox needs on this host and say how to fix what is
+ * missing. Exit status 0 when exec can work, 1 otherwise.
+ *
+ * @module
+ */
+
+import { findImage } from "../../image/store.ts";
+import { probeAccel } from "../vm/qemu/accel.ts";
+import { DEFAULT_QEMU } from "../vm/qemu/qemu_vm.ts";
+import { parseCommandArgs } from "./options.ts";
+
+/** Help text of `agentbox doctor`. */
+export const DOCTOR_HELP =
+  `Check that this host can run agentbox, and say how to fix what is missing.
+
+Usage: agentbox doctor [--json]
+
+Options:
+  --json      print the checks as JSON
+  -h, --help  show this help`;
+
+/** One check's outcome. `required` checks make doctor fail; others are advisory. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  required: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** Run `agentbox doctor ARGS`. */
+export async function doctorCommand(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs("doctor", args, { json: { type: "boolean" } });
+  if (values.help) {
+    console.log(DOCTOR_HELP);
+    return 0;
+  }
+  const checks = await runChecks();
+  if (values.json) console.log(JSON.stringify(checks, null, 2));
+  else for (const check of checks) console.log(formatCheck(check));
+  return checks.every((c) => c.ok || !c.required) ? 0 : 1;
+}
+
+/** Run every check. */
+export async function runChecks(): Promise<Check[]> {
+  const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
+  const qemuVersion = await commandOutput(qemu, ["--version"]);
+  return [
+    {
+      name: "qemu",
+      ok: qemuVersion !== undefined,
+      required: true,
+      detail: qemuVersion?.split("\n")[0] ?? `${qemu} not found`,
+      fix: "apt-get install qemu-system-x86",
+    },
+    await kvmCheck(qemu, qemuVersion !== undefined),
+    await fileCheck(
+      "vhost-vsock",
+      "/dev/vhost-vsock",
+      false,
+      "modprobe vhost_vsock (optional: virtio-serial is used otherwise)",
+    ),
+    await imageCheck(),
+    await binaryCheck("setpriv", ["--version"], true, "apt-get install util-linux"),
+    await binaryCheck("mkfs.erofs", ["--help"], false, "apt-get install erofs-utils"),
+    await fileCheck(
+      "virtiofsd",
+      "/usr/lib/qemu/virtiofsd",
+      false,
+      "apt-get install qemu-system-common",
+    ),
+    await binaryCheck(
+      "nft",
+      ["--version"],
+      false,
+      "apt-get install nftables (needed only for root tap networking)",
+    ),
+  ];
+}
+
+function formatCheck(check: Check): string {
+  const mark = check.ok ? "ok  " : check.required ? "FAIL" : "warn";
+  const fix = check.ok || !check.fix ? "" : `\n      fix: ${check.fix}`;
+  return `[${mark}] ${check.name}: ${check.detail}${fix}`;
+}
+
+async function kvmCheck(qemu: string, haveQemu: boolean): Promise<Check> {
+  if (!haveQemu) {
+    return { name: "kvm", ok: false, required: false, detail: "not checked: QEMU is missing" };
+  }
+  const accel = await probeAccel(qemu);
+  return accel.kind === "kvm"
+    ? { name: "kvm", ok: true, required: false, detail: "KVM runs guests" }
+    : {
+      name: "kvm",
+      ok: false,
+      required: false,
+      detail: `${accel.reason}; agentbox will use slow software emulation (TCG)`,
+      fix:
+        "enable virtualization in the BIOS, load kvm_intel/kvm_amd, and add yourself to the kvm group",
+    };
+}
+
+async function imageCheck(): Promise<Check> {
+  try {
+    const image = await findImage("default");
+    return { name: "image", ok: true, required: true, detail: `default image at ${image.dir}` };
+  } catch (error) {
+    return {
+      name: "image",
+      ok: false,
+      required: true,
+      detail: (error as Error).message,
+      fix: "agentbox images build",
+    };
+  }
+}
+
+async function fileCheck(
+  name: string,
+  path: string,
+  required: boolean,
+  fix: string,
+): Promise<Check> {
+  const ok = await Deno.stat(path).then(() => true, () => false);
+  return { name, ok, required, detail: ok ? path : `${path} is missing`, fix };
+}
+
+async function binaryCheck(
+  name: string,
+  args: string[],
+  required: boolean,
+  fix: string,
+): Promise<Check> {
+  const out = await commandOutput(name, args);
+  return {
+    name,
+    ok: out !== undefined,
+    required,
+    detail: out === undefined ? `${name} not found` : out.split("\n")[0] || name,
+    fix,
+  };
+}
+
+async function commandOutput(command: string, args: string[]): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+      .output();
+    return new TextDecoder().decode(out.stdout).trim() ||
+      new TextDecoder().decode(out.stderr).trim();
+  } catch {
+    return undefined;
+  }
+}

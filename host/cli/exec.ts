@@ -1,0 +1,155 @@
+/**
+ * `agentbox exec`: boot a VM, run one command in it, stream its output, exit with its status.
+ *
+ * @module
+ */
+
+import { AgentError, type ExecResult } from "../channel/agent_client.ts";
+import { bootVm } from "../vm/boot.ts";
+import { VmError } from "../vm/errors.ts";
+import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
+import { VM_DEFAULTS } from "../vm/spec.ts";
+import { EXIT, UsageError } from "./errors.ts";
+import { envOption, parseCommandArgs, positiveInt } from "./options.ts";
+import { forwardInterrupts } from "./signals.ts";
+
+/** Help text of `agentbox exec`. */
+export const EXEC_HELP = `Run a command in a fresh microVM and exit with its status.
+
+Usage: agentbox exec [OPTIONS] -- CMD [ARG...]
+
+Options:
+  --image NAME      image to boot (default: default; build it with \`agentbox images build\`)
+  --cpus N          virtual CPUs (default: ${VM_DEFAULTS.cpus})
+  --memory MB       guest memory in MiB (default: ${VM_DEFAULTS.memoryMb})
+  --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
+  --env K=V         set an environment variable in the guest; K alone passes the host's value
+  --workdir DIR     working directory inside the guest (default: /)
+  --verbose         print the causes of an error
+  -h, --help        show this help
+
+Stdin is forwarded when it is not a terminal. Ctrl-C is forwarded to the command; press it three
+times to stop the VM. Exit status: the command's, 128+N if signal N ended it, 124 timeout,
+125 usage error, 126 VM or image failure, 127 command not found.`;
+
+/** Extra time the host gives the guest to enforce `--timeout` before it stops the VM itself. */
+const TIMEOUT_GRACE_MS = 5000;
+
+/** Run `agentbox exec ARGS`; returns the exit status. */
+export async function execCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("exec", args, {
+    image: { type: "string" },
+    cpus: { type: "string" },
+    memory: { type: "string" },
+    timeout: { type: "string" },
+    env: { type: "string", multiple: true },
+    workdir: { type: "string" },
+    verbose: { type: "boolean" },
+  });
+  if (values.help) {
+    console.log(EXEC_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    throw new UsageError("No command given: usage is `agentbox exec [OPTIONS] -- CMD [ARG...]`");
+  }
+  const timeoutSec = values.timeout === undefined
+    ? undefined
+    : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
+  const request = {
+    argv: positionals,
+    env: envOption("exec", values.env),
+    cwd: values.workdir as string | undefined,
+    timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
+  };
+  const vm = await bootVm({
+    image: values.image as string | undefined,
+    cpus: positiveInt("exec", "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
+    memoryMb: positiveInt("exec", "memory", values.memory, VM_DEFAULTS.memoryMb, 1024 * 1024),
+    onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+  });
+  try {
+    const result = await runInVm(vm, request);
+    return exitStatus(result, timeoutSec);
+  } finally {
+    await vm.stop();
+  }
+}
+
+async function runInVm(
+  vm: RunningVm,
+  request: { argv: string[]; env: Record<string, string>; cwd?: string; timeoutMs?: number },
+): Promise<ExecResult> {
+  const stdin = Deno.stdin.isTerminal() ? undefined : Deno.stdin.readable;
+  const run = vm.agent.exec({ ...request, stdin });
+  const stopInterrupts = forwardInterrupts(run, () => vm.stop());
+  const watchdog = request.timeoutMs === undefined
+    ? undefined
+    : setTimeout(() => vm.stop(), request.timeoutMs + TIMEOUT_GRACE_MS);
+  const vmDied = vm.exited.then((exit) => {
+    throw new VmError(
+      `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+    );
+  });
+  try {
+    const output = Promise.all([
+      run.stdout.pipeTo(Deno.stdout.writable, { preventClose: true }),
+      run.stderr.pipeTo(Deno.stderr.writable, { preventClose: true }),
+    ]);
+    const result = await Promise.race([run.result, vmDied]);
+    await output;
+    return result;
+  } catch (error) {
+    if (error instanceof AgentError && error.code !== "spawn_failed") {
+      // Host-observed facts win over what the channel says: report the VM's death as such.
+      const exit = await Promise.race([vm.exited, delay(1000)]);
+      if (exit) {
+        throw new VmError(
+          `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+          { cause: error, consoleTail: await vm.consoleTail() },
+        );
+      }
+      throw new VmError(`Lost the VM's agent: ${error.message}`, { cause: error });
+    }
+    throw error;
+  } finally {
+    clearTimeout(watchdog);
+    stopInterrupts();
+    vmDied.catch(() => {});
+  }
+}
+
+function exitStatus(result: ExecResult, timeoutSec: number | undefined): number {
+  if (result.timedOut) {
+    console.error(`agentbox: the command timed out after ${timeoutSec} s and was killed`);
+    return EXIT.timeout;
+  }
+  if (result.signal) return 128 + signalNumber(result.signal);
+  return result.code ?? EXIT.vm;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+function signalNumber(signal: string): number {
+  return SIGNAL_NUMBERS[signal] ?? 0;
+}
+
+function delay(ms: number): Promise<undefined> {
+  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms));
+}

@@ -1,0 +1,62 @@
+/**
+ * The `agentbox` command: dispatch to a subcommand, map errors to exit statuses. Nothing else.
+ *
+ * @module
+ */
+
+import { doctorCommand } from "./cli/doctor.ts";
+import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
+import { execCommand } from "./cli/exec.ts";
+import { imagesCommand } from "./cli/images.ts";
+import { VERSION } from "./version.ts";
+
+type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  exec: { run: execCommand, summary: "run a command in a fresh microVM" },
+  images: { run: imagesCommand, summary: "build and list guest images" },
+  doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
+};
+
+/** Top-level help. */
+export const MAIN_HELP = `agentbox ${VERSION}: run untrusted commands and coding agents in microVMs.
+
+Usage: agentbox COMMAND [OPTIONS]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
+
+Options:
+  -h, --help     show this help (also \`agentbox COMMAND --help\`)
+  -V, --version  print the version
+
+Start with: agentbox images build && agentbox exec -- uname -a`;
+
+/** Run the CLI with `args`; returns the process exit status. */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    console.log(MAIN_HELP);
+    return 0;
+  }
+  if (name === "-V" || name === "--version") {
+    console.log(`agentbox ${VERSION}`);
+    return 0;
+  }
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  const verbose = own.includes("--verbose");
+  try {
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError(`Unknown command "${name}": see \`agentbox --help\``);
+    }
+    return await command.run(rest);
+  } catch (error) {
+    reportError(error, verbose);
+    return exitStatusFor(error);
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

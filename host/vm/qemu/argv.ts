@@ -1,0 +1,98 @@
+/**
+ * The QEMU command line for a {@linkcode VmSpec}. Pure, so that it can be tested and read.
+ * Every value placed inside a `-opt key=value,...` list is escaped (QEMU doubles commas).
+ *
+ * @module
+ */
+
+import type { Accel } from "./accel.ts";
+import type { ChannelKind, VmSpec } from "../spec.ts";
+
+/** Paths of the sockets and logs QEMU creates in the VM's runtime directory. */
+export interface QemuFiles {
+  qmpSocket: string;
+  agentSocket: string;
+  consoleLog: string;
+}
+
+/** The files QEMU uses inside `runtimeDir`. */
+export function qemuFiles(runtimeDir: string): QemuFiles {
+  return {
+    qmpSocket: `${runtimeDir}/qmp.sock`,
+    agentSocket: `${runtimeDir}/agent.sock`,
+    consoleLog: `${runtimeDir}/console.log`,
+  };
+}
+
+/**
+ * Escape a value for a QEMU option list.
+ *
+ * @example
+ * ```ts
+ * import { escapeOption } from "./argv.ts";
+ * console.assert(escapeOption("/tmp/a,b") === "/tmp/a,,b");
+ * ```
+ */
+export function escapeOption(value: string): string {
+  return value.replaceAll(",", ",,");
+}
+
+/** Options for {@linkcode qemuArgv}. */
+export interface QemuArgvOptions {
+  accel: Accel;
+  channel: ChannelKind;
+  /** Guest CID when `channel` is vsock. */
+  vsockCid?: number;
+}
+
+/**
+ * Build the argument list (without the binary) for a microVM.
+ *
+ * @example
+ * ```ts
+ * import { qemuArgv } from "./argv.ts";
+ * const args = qemuArgv({
+ *   kernel: "/i/vmlinuz", initrd: "/i/initrd.img", rootfs: "/i/rootfs.erofs",
+ *   cpus: 1, memoryMb: 512, runtimeDir: "/run/vm", bootTimeoutMs: 30000,
+ * }, { accel: { kind: "tcg", reason: "" }, channel: "serial" });
+ * console.assert(args.includes("microvm,isa-serial=on,rtc=off"));
+ * ```
+ */
+export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
+  const files = qemuFiles(spec.runtimeDir);
+  const kvm = options.accel.kind === "kvm";
+  const cmdline = [
+    "console=ttyS0",
+    "quiet",
+    "panic=-1",
+    `agentbox.channel=${options.channel}`,
+    ...(options.channel === "vsock" ? [`agentbox.vsock_port=${AGENT_VSOCK_PORT}`] : []),
+    ...(spec.cmdline ?? []),
+  ].join(" ");
+  return [
+    ...["-M", "microvm,isa-serial=on,rtc=off"],
+    ...["-accel", kvm ? "kvm" : "tcg,thread=multi", "-cpu", kvm ? "host" : "max"],
+    ...["-smp", String(spec.cpus), "-m", `${spec.memoryMb}M`],
+    ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
+    ...["-kernel", spec.kernel, "-initrd", spec.initrd, "-append", cmdline],
+    ...["-chardev", `file,id=console,path=${escapeOption(files.consoleLog)}`],
+    ...["-serial", "chardev:console"],
+    ...["-drive", `id=root,file=${escapeOption(spec.rootfs)},format=raw,if=none,readonly=on`],
+    ...["-device", "virtio-blk-device,drive=root"],
+    ...channelArgs(files, options),
+    ...["-qmp", `unix:${escapeOption(files.qmpSocket)},server=on,wait=off`],
+  ];
+}
+
+/** The vsock port the agent listens on. */
+export const AGENT_VSOCK_PORT = 1024;
+
+function channelArgs(files: QemuFiles, options: QemuArgvOptions): string[] {
+  if (options.channel === "vsock") {
+    return ["-device", `vhost-vsock-device,guest-cid=${options.vsockCid}`];
+  }
+  return [
+    ...["-chardev", `socket,id=agent,path=${escapeOption(files.agentSocket)},server=on,wait=off`],
+    ...["-device", "virtio-serial-device", "-device", "virtserialport,chardev=agent,name=agentbox"],
+  ];
+}

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { escapeOption, qemuArgv } from "./argv.ts";
+import type { VmSpec } from "../spec.ts";
+
+const SPEC: VmSpec = {
+  kernel: "/img/vmlinuz",
+  initrd: "/img/initrd.img",
+  rootfs: "/img,evil/rootfs.erofs",
+  cpus: 3,
+  memoryMb: 768,
+  runtimeDir: "/run/a,b",
+  bootTimeoutMs: 1000,
+  cmdline: ["agentbox.debug=1"],
+};
+
+function optionAfter(args: string[], flag: string, contains: string): string {
+  const value = args.find((arg, i) => args[i - 1] === flag && arg.includes(contains));
+  assert.ok(value, `no ${flag} containing ${contains} in ${args.join(" ")}`);
+  return value;
+}
+
+Deno.test("escapeOption doubles commas so a path cannot add QEMU options", () => {
+  assert.deepEqual(escapeOption("a,b,,c"), "a,,b,,,,c");
+  assert.deepEqual(escapeOption("plain"), "plain");
+});
+
+Deno.test("qemuArgv under TCG: microvm, multi-threaded TCG, serial channel, escaped paths", () => {
+  const args = qemuArgv(SPEC, { accel: { kind: "tcg", reason: "test" }, channel: "serial" });
+  assert.deepEqual(optionAfter(args, "-M", "microvm"), "microvm,isa-serial=on,rtc=off");
+  assert.deepEqual(optionAfter(args, "-accel", "tcg"), "tcg,thread=multi");
+  assert.deepEqual(optionAfter(args, "-cpu", ""), "max");
+  assert.deepEqual(optionAfter(args, "-smp", ""), "3");
+  assert.deepEqual(optionAfter(args, "-m", ""), "768M");
+  assert(optionAfter(args, "-drive", "rootfs").includes("file=/img,,evil/rootfs.erofs,"));
+  assert(optionAfter(args, "-drive", "rootfs").includes("readonly=on"));
+  assert(optionAfter(args, "-chardev", "id=agent").includes("path=/run/a,,b/agent.sock,"));
+  assert(args.includes("virtserialport,chardev=agent,name=agentbox"));
+  const cmdline = optionAfter(args, "-append", "console");
+  assert(cmdline.includes("agentbox.channel=serial"));
+  assert(cmdline.endsWith("agentbox.debug=1"));
+  assert(args.includes("-nodefaults") && args.includes("-no-user-config"));
+});
+
+Deno.test("qemuArgv with KVM and vsock uses the host CPU and a vhost-vsock device", () => {
+  const args = qemuArgv(SPEC, { accel: { kind: "kvm" }, channel: "vsock", vsockCid: 42 });
+  assert.deepEqual(optionAfter(args, "-accel", ""), "kvm");
+  assert.deepEqual(optionAfter(args, "-cpu", ""), "host");
+  assert(args.includes("vhost-vsock-device,guest-cid=42"));
+  assert(!args.some((a) => a.includes("virtserialport")));
+  assert(optionAfter(args, "-append", "console").includes("agentbox.vsock_port=1024"));
+});

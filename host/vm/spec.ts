@@ -1,0 +1,33 @@
+/**
+ * What a VM is made of, independent of the VMM that runs it.
+ *
+ * @module
+ */
+
+/** The host↔agent channel a VM offers. */
+export type ChannelKind = "serial" | "vsock";
+
+/** Everything needed to boot one VM. */
+export interface VmSpec {
+  /** Guest kernel image. */
+  kernel: string;
+  /** Initial ramdisk. */
+  initrd: string;
+  /** Read-only root filesystem image, attached as the first virtio-blk disk. */
+  rootfs: string;
+  cpus: number;
+  memoryMb: number;
+  /** Extra kernel command-line arguments (`agentbox.<key>=value`). */
+  cmdline?: string[];
+  /** Private directory for sockets and logs; removed when the VM is gone. */
+  runtimeDir: string;
+  /** Give up when the agent has not said hello within this many milliseconds. */
+  bootTimeoutMs: number;
+}
+
+/** Defaults for CPUs, memory and boot timeout. */
+export const VM_DEFAULTS = {
+  cpus: 2,
+  memoryMb: 1024,
+  bootTimeoutMs: 60_000,
+} as const;
