@@ -1,0 +1,167 @@
+/**
+ * `agentbox` as a user runs it: a subprocess, real VMs, exit statuses and stderr lines checked.
+ */
+import assert from "node:assert/strict";
+import { agentbox, processesMatching, randomBytes, sha256, waitFor } from "../helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function cli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: Uint8Array } = {},
+) {
+  const child = agentbox(args, { env: options.env, stdin: options.stdin ? "piped" : "null" });
+  if (options.stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: out.stdout, stderr: decoder.decode(out.stderr) };
+}
+
+/** A private runtime dir, so that this test's QEMU can be told apart from any other. */
+async function runtimeEnv(): Promise<{ env: Record<string, string>; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-e2e-" });
+  return { env: { XDG_RUNTIME_DIR: dir }, dir };
+}
+
+/** Start `exec` and wait until the guest command printed its first line. */
+async function startLongExec(env: Record<string, string>) {
+  const child = agentbox(["exec", "--", "sh", "-c", "echo started; sleep 600"], { env });
+  const reader = child.stdout.getReader();
+  const { value } = await reader.read();
+  assert.equal(decoder.decode(value), "started\n");
+  reader.releaseLock();
+  return child;
+}
+
+Deno.test("cli: --version and --help", async () => {
+  const version = await cli(["--version"]);
+  assert.equal(version.code, 0);
+  assert.match(decoder.decode(version.stdout), /^agentbox \d+\.\d+\.\d+\n$/);
+  for (const args of [["--help"], ["exec", "--help"], ["doctor", "--help"], ["images", "--help"]]) {
+    const help = await cli(args);
+    assert.equal(help.code, 0, args.join(" "));
+    assert.match(decoder.decode(help.stdout), /Usage: agentbox/);
+  }
+});
+
+Deno.test("cli: usage errors exit 125 with one line", async () => {
+  for (
+    const args of [["exec", "--bogus", "--", "true"], ["exec"], ["nope"], [
+      "exec",
+      "--cpus",
+      "0",
+      "--",
+      "true",
+    ]]
+  ) {
+    const r = await cli(args);
+    assert.equal(r.code, 125, args.join(" "));
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^agentbox: error: /);
+  }
+});
+
+Deno.test("cli: a missing image says how to build it, exit 126", async () => {
+  const data = await Deno.makeTempDir();
+  const r = await cli(["exec", "--", "true"], { env: { XDG_DATA_HOME: data } });
+  assert.equal(r.code, 126);
+  assert.match(r.stderr, /agentbox images build/);
+  await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("cli: exit status is the command's; 128+N for signal N", async () => {
+  assert.equal((await cli(["exec", "--", "sh", "-c", "exit 7"])).code, 7);
+  assert.equal((await cli(["exec", "--", "sh", "-c", "kill -KILL $$"])).code, 137);
+});
+
+Deno.test("cli: stdin, env and workdir reach the command", async () => {
+  const input = randomBytes(256 * 1024);
+  const r = await cli(
+    [
+      "exec",
+      "--env",
+      "GREETING=hi there",
+      "--workdir",
+      "/tmp",
+      "--",
+      "sh",
+      "-c",
+      'sha256sum; echo "$GREETING"; pwd',
+    ],
+    { stdin: input },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const [hash, greeting, pwd] = decoder.decode(r.stdout).trim().split("\n");
+  assert.equal(hash.split(" ")[0], await sha256(input));
+  assert.deepEqual([greeting, pwd], ["hi there", "/tmp"]);
+});
+
+Deno.test("cli: command not found exits 127 with a clear line", async () => {
+  const r = await cli(["exec", "--", "no-such-command"]);
+  assert.equal(r.code, 127);
+  assert.match(r.stderr, /no-such-command: command not found/);
+});
+
+Deno.test("cli: --timeout kills the command and exits 124", async () => {
+  const r = await cli(["exec", "--timeout", "2", "--", "sleep", "600"]);
+  assert.equal(r.code, 124);
+  assert.match(r.stderr, /timed out after 2 s/);
+});
+
+Deno.test("cli: the VM killed mid-exec gives a clear error and exit 126", async () => {
+  const { env, dir } = await runtimeEnv();
+  const child = await startLongExec(env);
+  const qemu = processesMatching(`${dir}/agentbox/vm-`).filter((pid) => isQemu(pid));
+  assert.equal(qemu.length, 1, "exactly one QEMU for this test");
+  Deno.kill(qemu[0], "SIGKILL");
+  const out = await child.output();
+  assert.equal(out.code, 126);
+  assert.match(
+    decoder.decode(out.stderr),
+    /agentbox: error: The VM stopped while the command was running/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli: agentbox killed with SIGKILL leaves no QEMU behind", async () => {
+  const { env, dir } = await runtimeEnv();
+  const child = await startLongExec(env);
+  const needle = `${dir}/agentbox/vm-`;
+  assert.ok(processesMatching(needle).some(isQemu), "positive control: QEMU is running");
+  child.kill("SIGKILL");
+  await child.status;
+  await Promise.allSettled([child.stdout.cancel(), child.stderr.cancel()]);
+  assert.ok(await waitFor(() => !processesMatching(needle).some(isQemu), 5000), "QEMU survived");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli: Ctrl-C is forwarded to the command", async () => {
+  const { env, dir } = await runtimeEnv();
+  const child = agentbox(
+    ["exec", "--", "sh", "-c", "trap 'echo got-INT; exit 42' INT; echo started; sleep 600 & wait"],
+    { env },
+  );
+  const reader = child.stdout.getReader();
+  assert.equal(decoder.decode((await reader.read()).value), "started\n");
+  child.kill("SIGINT");
+  let rest = "";
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    rest += decoder.decode(r.value);
+  }
+  const status = await child.status;
+  await child.stderr.cancel();
+  assert.equal(rest, "got-INT\n");
+  assert.equal(status.code, 42);
+  await Deno.remove(dir, { recursive: true });
+});
+
+function isQemu(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).startsWith("qemu-system");
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Shared pieces of the integration tests: reading streams, hashing, running the CLI.
+ *
+ * @module
+ */
+
+/** Repository root. */
+export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Read a whole stream into one buffer. */
+export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Hex SHA-256 of bytes. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Hex SHA-256 of a stream, computed as it flows (nothing buffered beyond one chunk). */
+export async function streamDigest(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ sha256: string; bytes: number }> {
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), bytes };
+}
+
+/** Random bytes (crypto.getRandomValues fills at most 64 KiB per call). */
+export function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let offset = 0; offset < size; offset += 65536) {
+    crypto.getRandomValues(out.subarray(offset, Math.min(size, offset + 65536)));
+  }
+  return out;
+}
+
+/** Spawn the CLI from source, as `agentbox ARGS`. */
+export function agentbox(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: "piped" | "null" } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--quiet",
+      `--config=${REPO}/deno.json`,
+      `${REPO}/host/main.ts`,
+      ...args,
+    ],
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Pids of live processes whose command line contains `needle`. */
+export function processesMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      if (cmdline.includes(needle) && !cmdline.includes("/proc/")) pids.push(+entry.name);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/** Poll `predicate` until it holds or `timeoutMs` passes; returns whether it held. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (predicate()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return predicate();
+}

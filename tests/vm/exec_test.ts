@@ -1,0 +1,118 @@
+/**
+ * The guest agent in a real microVM (QEMU, TCG here), driven by the host client. One VM is booted
+ * for the whole file: these tests are about exec, not boot.
+ */
+import assert from "node:assert/strict";
+import type { RunningVm } from "../../host/vm/qemu/qemu_vm.ts";
+import { bootVm } from "../../host/vm/boot.ts";
+import { randomBytes, readAll, sha256, streamDigest } from "../helpers.ts";
+
+const NO_SANITIZE = { sanitizeOps: false, sanitizeResources: false };
+let shared: Promise<RunningVm> | undefined;
+const vm = () => shared ??= bootVm({ cpus: 2, memoryMb: 1024 });
+
+async function run(argv: string[], options: { stdin?: Uint8Array; timeoutMs?: number } = {}) {
+  const handle = (await vm()).agent.exec({
+    argv,
+    timeoutMs: options.timeoutMs,
+    stdin: options.stdin ? ReadableStream.from([options.stdin]) : undefined,
+  });
+  const [stdout, stderr, result] = await Promise.all([
+    readAll(handle.stdout),
+    readAll(handle.stderr),
+    handle.result,
+  ]);
+  const text = new TextDecoder();
+  return { stdout: text.decode(stdout), stderr: text.decode(stderr), ...result };
+}
+
+Deno.test({ name: "vm: echo", ...NO_SANITIZE }, async () => {
+  const r = await run(["echo", "hello from the guest"]);
+  assert.deepEqual([r.stdout, r.stderr, r.code, r.signal], ["hello from the guest\n", "", 0, null]);
+});
+
+Deno.test({ name: "vm: exit codes 0, 1 and 255", ...NO_SANITIZE }, async () => {
+  for (const code of [0, 1, 255]) {
+    assert.equal((await run(["sh", "-c", `exit ${code}`])).code, code);
+  }
+});
+
+Deno.test({ name: "vm: death by signal is reported as the signal", ...NO_SANITIZE }, async () => {
+  const r = await run(["sh", "-c", "kill -TERM $$"]);
+  assert.deepEqual([r.code, r.signal, r.timedOut], [null, "SIGTERM", false]);
+});
+
+Deno.test({ name: "vm: 50 MB of random bytes on stdout, byte-exact", ...NO_SANITIZE }, async () => {
+  // tee copies the bytes to the original stdout (fd 3) while sha256sum reports, on stderr, what
+  // the guest sent.
+  const handle = (await vm()).agent.exec({
+    argv: [
+      "sh",
+      "-c",
+      "exec 3>&1; head -c 50000000 /dev/urandom | tee /proc/self/fd/3 | sha256sum >&2",
+    ],
+  });
+  const [out, err, result] = await Promise.all([
+    streamDigest(handle.stdout),
+    readAll(handle.stderr),
+    handle.result,
+  ]);
+  assert.equal(result.code, 0);
+  assert.equal(out.bytes, 50_000_000);
+  assert.equal(out.sha256, new TextDecoder().decode(err).split(" ")[0]);
+});
+
+Deno.test({ name: "vm: 50 MB of random bytes on stderr, byte-exact", ...NO_SANITIZE }, async () => {
+  const handle = (await vm()).agent.exec({
+    argv: [
+      "sh",
+      "-c",
+      "exec 3>&2; head -c 50000000 /dev/urandom | tee /proc/self/fd/3 | sha256sum",
+    ],
+  });
+  const [err, out, result] = await Promise.all([
+    streamDigest(handle.stderr),
+    readAll(handle.stdout),
+    handle.result,
+  ]);
+  assert.equal(result.code, 0);
+  assert.equal(err.bytes, 50_000_000);
+  assert.equal(err.sha256, new TextDecoder().decode(out).split(" ")[0]);
+});
+
+Deno.test({ name: "vm: stdin round trip, 4 MB", ...NO_SANITIZE }, async () => {
+  const input = randomBytes(4 * 1024 * 1024);
+  const r = await run(["sha256sum"], { stdin: input });
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.split(" ")[0], await sha256(input));
+});
+
+Deno.test({ name: "vm: 20 concurrent execs in one VM", ...NO_SANITIZE }, async () => {
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => run(["sh", "-c", `sleep 0.2; echo out-${i}; exit ${i}`])),
+  );
+  results.forEach((r, i) => assert.deepEqual([r.stdout, r.code], [`out-${i}\n`, i]));
+});
+
+Deno.test({ name: "vm: a timeout kills the whole process tree", ...NO_SANITIZE }, async () => {
+  const r = await run(["sh", "-c", "sleep 1001 & sleep 1002 & echo started; wait"], {
+    timeoutMs: 1500,
+  });
+  assert.equal(r.stdout, "started\n");
+  assert.deepEqual([r.timedOut, r.signal], [true, "SIGKILL"]);
+  // Positive control first: ps sees a process we know is running.
+  const ps = await run(["sh", "-c", "sleep 1003 & ps -o args; kill $!"]);
+  assert.match(ps.stdout, /sleep 1003/);
+  assert.doesNotMatch(ps.stdout, /sleep 100[12]/);
+});
+
+Deno.test({ name: "vm: command not found is a spawn failure", ...NO_SANITIZE }, async () => {
+  await assert.rejects(run(["no-such-command-here"]), { name: "AgentError", code: "spawn_failed" });
+});
+
+Deno.test({ name: "vm: stop the shared VM", ...NO_SANITIZE }, async () => {
+  const machine = await vm();
+  await machine.stop();
+  const exit = await machine.exited;
+  assert.ok(exit.code === 0 || exit.signal === "SIGKILL", `QEMU ended: ${JSON.stringify(exit)}`);
+});
