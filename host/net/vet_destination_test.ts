@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { canonicalHost } from "./canonical_host.ts";
+import { NetError } from "./net_error.ts";
+import { vetDestination } from "./vet_destination.ts";
+
+const answers = (...addresses: string[]) => () => Promise.resolve(addresses);
+const code = (c: string) => (e: unknown) => e instanceof NetError && e.code === c;
+
+Deno.test("vetDestination returns public answers (positive control)", async () => {
+  const got = await vetDestination(canonicalHost("ok.test"), {
+    resolver: answers("203.0.113.5", "2001:db8::5"),
+  });
+  assert.deepEqual(got, ["203.0.113.5", "2001:db8::5"]);
+});
+
+Deno.test("vetDestination refuses a name resolving to 127.0.0.1", async () => {
+  await assert.rejects(
+    vetDestination(canonicalHost("evil.test"), { resolver: answers("127.0.0.1") }),
+    code("refused_address"),
+  );
+});
+
+Deno.test("vetDestination refuses a mixed answer even if the first address is public", async () => {
+  await assert.rejects(
+    vetDestination(canonicalHost("mixed.test"), {
+      resolver: answers("203.0.113.5", "169.254.169.254"),
+    }),
+    code("refused_address"),
+  );
+});
+
+Deno.test("vetDestination refuses IP literals unless allowed explicitly", async () => {
+  const resolver = answers();
+  await assert.rejects(
+    vetDestination(canonicalHost("203.0.113.5"), { resolver }),
+    code("ip_literal"),
+  );
+  const allowed = new Set(["203.0.113.5"]);
+  assert.deepEqual(
+    await vetDestination(canonicalHost("203.0.113.5"), { resolver, allowedIpLiterals: allowed }),
+    ["203.0.113.5"],
+  );
+  await assert.rejects(
+    vetDestination(canonicalHost("127.1"), { resolver, allowedIpLiterals: new Set(["127.0.0.1"]) }),
+    code("refused_address"),
+  );
+});
+
+Deno.test("vetDestination reports unresolvable names and slow resolvers", async () => {
+  await assert.rejects(
+    vetDestination(canonicalHost("nx.test"), { resolver: () => Promise.reject(new Error("x")) }),
+    code("resolve_failed"),
+  );
+  await assert.rejects(
+    vetDestination(canonicalHost("empty.test"), { resolver: answers() }),
+    code("resolve_failed"),
+  );
+  await assert.rejects(
+    vetDestination(canonicalHost("slow.test"), {
+      resolver: () => new Promise(() => {}),
+      timeoutMs: 20,
+    }),
+    code("resolve_failed"),
+  );
+});
