@@ -5,7 +5,11 @@
  * @module
  */
 
-import { Decoder, Encoder } from "cbor-x";
+// The self-contained pure-JS build: the package's main entry loads the optional native
+// `cbor-extract` addon, which is built against Node's V8 ABI and aborts the whole Deno process
+// (undefined symbol `v8::Isolate::GetCurrent`) on some frames of a few hundred bytes.
+// This build also never compiles record readers with `new Function`.
+import { Decoder, Encoder } from "cbor-x/index-no-eval";
 import { ProtocolError } from "./errors.ts";
 import { encodeFrame, MAX_FRAME_BYTES } from "./frame.ts";
 import { type Message, parseMessage } from "./messages.ts";

@@ -312,10 +312,9 @@ export function parseMessage(value: unknown): Message {
   }
   const type = field(value as Fields, "type");
   if (typeof type !== "string" || !Object.hasOwn(PARSERS, type)) {
-    throw new ProtocolError(
-      "unknown_type",
-      `Unknown message type ${JSON.stringify(type)}`.slice(0, 200),
-    );
+    // Only a string is quoted: JSON.stringify throws on the BigInt a CBOR bignum decodes to.
+    const shown = typeof type === "string" ? JSON.stringify(type) : `of type ${typeof type}`;
+    throw new ProtocolError("unknown_type", `Unknown message type ${shown}`.slice(0, 200));
   }
   return PARSERS[type as Message["type"]](value as Fields);
 }

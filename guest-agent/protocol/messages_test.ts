@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { ProtocolError } from "./errors.ts";
+import { FORWARDABLE_SIGNALS, type Message, parseMessage } from "./messages.ts";
+import { EXAMPLES } from "./testing.ts";
+
+function isCode(code: string) {
+  return (e: unknown) => e instanceof ProtocolError && e.code === code;
+}
+
+Deno.test("parseMessage accepts one valid example of every message type", () => {
+  for (const example of EXAMPLES) {
+    const parsed = parseMessage(structuredClone(example));
+    const expected = { ...example } as Record<string, unknown>;
+    // Optional fields come back as explicit undefined.
+    for (const key of Object.keys(parsed)) if (!(key in expected)) expected[key] = undefined;
+    assert.deepEqual(parsed, expected, example.type);
+  }
+});
+
+Deno.test("parseMessage drops unknown keys", () => {
+  const msg = parseMessage({ type: "stream.end", stream: 3, fd: 1, future: { x: 1 } });
+  assert.deepEqual(msg, { type: "stream.end", stream: 3, fd: 1 });
+});
+
+Deno.test("parseMessage fills defaults for optional exec.start fields", () => {
+  const msg = parseMessage({ type: "exec.start", stream: 1, argv: ["true"], stdin: false });
+  assert.deepEqual(msg, {
+    type: "exec.start",
+    stream: 1,
+    argv: ["true"],
+    env: {},
+    cwd: undefined,
+    stdin: false,
+    timeoutMs: undefined,
+  });
+});
+
+Deno.test("parseMessage refuses unknown message types with unknown_type", () => {
+  for (
+    const type of [
+      "exec.stop",
+      "",
+      "__proto__",
+      "constructor",
+      "toString",
+      "hasOwnProperty",
+      1,
+      null,
+      undefined,
+      ["hello"],
+      { hello: 1 },
+      10n,
+    ]
+  ) {
+    assert.throws(() => parseMessage({ type, stream: 1 }), isCode("unknown_type"), String(type));
+  }
+});
+
+Deno.test("parseMessage refuses values that are not maps with bad_message", () => {
+  for (const value of [null, undefined, 1, "hello", true, [], [{ type: "hello" }]]) {
+    assert.throws(() => parseMessage(value), isCode("bad_message"), JSON.stringify(value));
+  }
+});
+
+Deno.test("parseMessage refuses bad field types with bad_message", () => {
+  const base = (type: Message["type"]) => structuredClone(EXAMPLES.find((e) => e.type === type)!);
+  const cases: [Message["type"], string, unknown][] = [
+    ["hello", "version", "1"],
+    ["hello", "version", -1],
+    ["hello", "version", 1.5],
+    ["hello", "role", "guest"],
+    ["hello", "capabilities", "exec"],
+    ["hello", "capabilities", [1]],
+    ["hello", "capabilities", new Array(5000).fill("x")],
+    ["hello", "software", undefined],
+    ["hello", "software", "x".repeat(64 * 1024 + 1)],
+    ["exec.start", "stream", -1],
+    ["exec.start", "stream", 2 ** 32],
+    ["exec.start", "stream", Number.NaN],
+    ["exec.start", "stream", Infinity],
+    ["exec.start", "stream", "1"],
+    ["exec.start", "stream", 10n],
+    ["exec.start", "argv", []],
+    ["exec.start", "argv", ["a", null]],
+    ["exec.start", "argv", "sh"],
+    ["exec.start", "env", ["A=1"]],
+    ["exec.start", "env", null],
+    ["exec.start", "env", { A: 1 }],
+    ["exec.start", "env", { "A=B": "1" }],
+    ["exec.start", "env", { "": "1" }],
+    ["exec.start", "env", { "A\0": "1" }],
+    ["exec.start", "cwd", 5],
+    ["exec.start", "stdin", "yes"],
+    ["exec.start", "stdin", undefined],
+    ["exec.start", "timeoutMs", -5],
+    ["exec.start", "timeoutMs", "5"],
+    ["exec.started", "pid", -1],
+    ["stream.data", "fd", 3],
+    ["stream.data", "fd", -1],
+    ["stream.data", "data", "text"],
+    ["stream.data", "data", [1, 2]],
+    ["stream.data", "data", new Uint16Array(2)],
+    ["stream.end", "fd", "1"],
+    ["stream.credit", "bytes", -1],
+    ["stream.credit", "bytes", 0.5],
+    ["exec.signal", "signal", "SIGSEGV"],
+    ["exec.signal", "signal", "INT"],
+    ["exec.signal", "signal", 2],
+    ["exec.exit", "code", 256],
+    ["exec.exit", "code", -1],
+    ["exec.exit", "code", "0"],
+    ["exec.exit", "code", undefined],
+    ["exec.exit", "signal", "sigterm"],
+    ["exec.exit", "signal", 15],
+    ["exec.exit", "timedOut", 0],
+    ["error", "code", 1],
+    ["error", "message", undefined],
+    ["error", "stream", "1"],
+  ];
+  for (const [type, key, value] of cases) {
+    const msg = base(type) as unknown as Record<string, unknown>;
+    if (value === undefined) delete msg[key];
+    else msg[key] = value;
+    assert.throws(
+      () => parseMessage(msg),
+      isCode("bad_message"),
+      `${type}.${key} = ${String(value).slice(0, 40)}`,
+    );
+  }
+});
+
+Deno.test("parseMessage accepts every forwardable signal and refuses the rest", () => {
+  for (const signal of FORWARDABLE_SIGNALS) {
+    assert.equal(parseMessage({ type: "exec.signal", stream: 1, signal }).type, "exec.signal");
+  }
+  assert.throws(
+    () => parseMessage({ type: "exec.signal", stream: 1, signal: "SIGSYS" }),
+    isCode("bad_message"),
+  );
+});
+
+Deno.test("parseMessage maps an unknown error code to internal and bounds the text", () => {
+  const msg = parseMessage({ type: "error", code: "new_code", message: "x".repeat(5000) });
+  assert.equal(msg.type, "error");
+  if (msg.type !== "error") return;
+  assert.equal(msg.code, "internal");
+  assert.equal(msg.message.length, 1024);
+});
+
+Deno.test("parseMessage reads only own fields: inherited values do not count", () => {
+  const inherited = Object.create({ stream: 1, fd: 1 });
+  inherited.type = "stream.end";
+  assert.throws(() => parseMessage(inherited), isCode("bad_message"));
+
+  // A `__proto__` own key (as JSON.parse or a CBOR map makes) is just an unknown key.
+  const proto = JSON.parse('{"type":"stream.end","__proto__":{"stream":1,"fd":1}}');
+  assert.throws(() => parseMessage(proto), isCode("bad_message"));
+  const ok = parseMessage(JSON.parse('{"type":"stream.end","stream":2,"fd":1,"__proto__":{}}'));
+  assert.deepEqual(ok, { type: "stream.end", stream: 2, fd: 1 });
+  assert.equal(Object.getPrototypeOf(ok), Object.prototype);
+});
+
+Deno.test("parseMessage does not let env keys touch prototypes", () => {
+  const value = JSON.parse(
+    '{"type":"exec.start","stream":1,"argv":["x"],"stdin":false,' +
+      '"env":{"__proto__":"evil","constructor":"c","A":"1"}}',
+  );
+  const msg = parseMessage(value);
+  assert.equal(msg.type, "exec.start");
+  if (msg.type !== "exec.start") return;
+  assert.equal(Object.getPrototypeOf(msg.env), Object.prototype);
+  assert.equal(msg.env.A, "1");
+  assert.equal(Object.hasOwn(msg.env, "constructor"), true);
+  assert.equal(({} as Record<string, unknown>).evil, undefined);
+});

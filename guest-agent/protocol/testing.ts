@@ -1,0 +1,152 @@
+/**
+ * Test helpers for the wire protocol: an in-memory duplex pair, a raw peer that reads and writes
+ * frames without a {@linkcode Connection}, a seeded PRNG and a hang detector. Used by the protocol,
+ * agent and host-client tests; not part of the protocol module.
+ *
+ * @module
+ */
+
+import { decodeMessage, encodeMessage } from "./codec.ts";
+import type { Duplex } from "./connection.ts";
+import { FrameDecoder } from "./frame.ts";
+import type { Message } from "./messages.ts";
+
+/** One valid example of every message type. */
+export const EXAMPLES: Message[] = [
+  { type: "hello", version: 1, role: "agent", capabilities: ["exec"], software: "test/1" },
+  {
+    type: "exec.start",
+    stream: 1,
+    argv: ["sh", "-c", "true"],
+    env: { A: "1" },
+    cwd: "/tmp",
+    stdin: true,
+    timeoutMs: 1000,
+  },
+  { type: "exec.started", stream: 1, pid: 42 },
+  { type: "stream.data", stream: 1, fd: 1, data: new Uint8Array([0, 255, 7]) },
+  { type: "stream.end", stream: 1, fd: 0 },
+  { type: "stream.credit", stream: 1, fd: 2, bytes: 65536 },
+  { type: "exec.signal", stream: 1, signal: "SIGINT" },
+  { type: "exec.exit", stream: 1, code: null, signal: "SIGTERM", timedOut: false },
+  { type: "exec.exit", stream: 1, code: 255, signal: null, timedOut: true },
+  { type: "error", stream: 1, code: "spawn_failed", message: "Cannot start x" },
+  { type: "error", code: "flow_violation", message: "too much" },
+];
+
+/** Two connected in-memory duplexes: what one writes, the other reads. */
+export function duplexPair(): [Duplex, Duplex] {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const ba = new TransformStream<Uint8Array, Uint8Array>();
+  return [
+    { readable: ba.readable, writable: ab.writable },
+    { readable: ab.readable, writable: ba.writable },
+  ];
+}
+
+/**
+ * The far end of a duplex driven by hand: write raw bytes or messages, read decoded messages.
+ * It never validates what it writes, so it can play a hostile peer.
+ */
+export class RawPeer {
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #decoder = new FrameDecoder();
+  readonly #inbox: Message[] = [];
+  #eof = false;
+
+  constructor(duplex: Duplex) {
+    this.#writer = duplex.writable.getWriter();
+    this.#reader = duplex.readable.getReader();
+    this.#writer.closed.catch(() => {});
+  }
+
+  /** Write raw bytes; resolves once the other side accepted them (or failed). */
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.#writer.write(bytes).catch(() => {});
+  }
+
+  /** Encode and write one message. */
+  send(message: Message): Promise<void> {
+    return this.write(encodeMessage(message));
+  }
+
+  /** End this side's output (EOF for the other side). */
+  async end(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+  }
+
+  /** Next message from the other side, or undefined at EOF. */
+  async next(): Promise<Message | undefined> {
+    while (this.#inbox.length === 0 && !this.#eof) {
+      const { value, done } = await this.#reader.read().catch(() => ({
+        value: undefined,
+        done: true as const,
+      }));
+      if (done || value === undefined) this.#eof = true;
+      else {for (const payload of this.#decoder.push(value)) {
+          this.#inbox.push(decodeMessage(payload));
+        }}
+    }
+    return this.#inbox.shift();
+  }
+
+  /** Skip messages until one of `type` arrives; undefined at EOF. */
+  async expect<T extends Message["type"]>(
+    type: T,
+  ): Promise<Extract<Message, { type: T }> | undefined> {
+    for (let m = await this.next(); m; m = await this.next()) {
+      if (m.type === type) return m as Extract<Message, { type: T }>;
+    }
+    return undefined;
+  }
+
+  /** Read until EOF, returning everything that arrived. */
+  async drain(): Promise<Message[]> {
+    const all: Message[] = [];
+    for (let m = await this.next(); m; m = await this.next()) all.push(m);
+    return all;
+  }
+
+  /** Stop reading (cancels the other side's writes). */
+  async cancel(): Promise<void> {
+    await this.#reader.cancel().catch(() => {});
+  }
+}
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same sequence. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` pseudo-random bytes from `random`. */
+export function randomBytes(random: () => number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(random() * 256);
+  return out;
+}
+
+/** Settle like `promise`, or reject with a "hang" error after `ms` milliseconds. */
+export async function within<T>(promise: Promise<T>, ms: number, what = "operation"): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Hang: ${what} did not settle in ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolve after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
