@@ -1,0 +1,73 @@
+/**
+ * The database schema, as an append-only list of migrations applied in order. `PRAGMA
+ * user_version` records how many ran. Never edit a released migration; add a new one.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+/** Migration `i` brings the schema from version `i` to `i + 1`. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE sessions (
+     id TEXT PRIMARY KEY,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     tool TEXT,
+     project TEXT
+   );
+   CREATE TABLE requests (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id TEXT NOT NULL REFERENCES sessions(id),
+     started_at INTEGER NOT NULL,
+     method TEXT NOT NULL,
+     scheme TEXT NOT NULL,
+     host TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     path TEXT,
+     decision TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     status INTEGER,
+     bytes_up INTEGER NOT NULL DEFAULT 0,
+     bytes_down INTEGER NOT NULL DEFAULT 0,
+     duration_ms INTEGER,
+     error TEXT
+   );
+   CREATE INDEX requests_by_session ON requests(session_id, id);
+   CREATE INDEX requests_by_host ON requests(host);`,
+];
+
+/**
+ * Apply every migration the database has not seen, each in its own immediate transaction, so
+ * several processes opening an old database at once migrate it exactly once.
+ *
+ * @example
+ * ```ts
+ * import { DatabaseSync } from "node:sqlite";
+ * import { migrate } from "./migrations.ts";
+ * migrate(new DatabaseSync(":memory:"));
+ * ```
+ */
+export function migrate(db: DatabaseSync): void {
+  for (;;) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      const { user_version: version } = db.prepare("PRAGMA user_version").get() as {
+        user_version: number;
+      };
+      if (version > MIGRATIONS.length) {
+        throw new Error(`Database schema version ${version} is newer than this agentbox`);
+      }
+      if (version === MIGRATIONS.length) {
+        db.exec("COMMIT");
+        return;
+      }
+      db.exec(MIGRATIONS[version]);
+      db.exec(`PRAGMA user_version = ${version + 1}`);
+      db.exec("COMMIT");
+    } catch (err) {
+      db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+}
