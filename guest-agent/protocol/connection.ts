@@ -55,6 +55,7 @@ export class Connection {
   readonly #strict: boolean;
   readonly #inbound = new Map<string, InboundPipe>();
   readonly #outbound = new Map<string, OutboundCredit>();
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #error: Error | undefined;
   #closedResolve!: (error: Error | undefined) => void;
   /** Settles when the connection ends: with the reason, or undefined on a clean EOF. */
@@ -157,27 +158,33 @@ export class Connection {
     this.#error = error;
     for (const pipe of this.#inbound.values()) pipe.fail(error);
     for (const credit of this.#outbound.values()) credit.fail(error);
-    this.#writer.close().catch(() => {});
+    // Flush what is queued (such as an error frame) and end the output, then stop reading: a peer
+    // that never sends or never hangs up must not keep the connection open. (Cancelling a
+    // `Deno.Conn`'s readable closes the socket, so it must come after the flush.)
+    this.#writer.close().catch(() => {}).finally(() => this.#reader?.cancel(error).catch(() => {}));
     this.#closedResolve(reason === undefined ? undefined : error);
   }
 
   async #readLoop(handler: Handler): Promise<void> {
     const decoder = new FrameDecoder(this.#maxFrameBytes);
+    const reader = this.#reader = this.#readable.getReader();
     try {
-      for await (const chunk of this.#readable) {
-        for (const payload of decoder.push(chunk)) {
+      while (!this.#error) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        for (const payload of decoder.push(value)) {
           const message = decodeMessage(payload);
           if (!this.#plumb(message)) handler(message);
           if (this.#error) return;
         }
       }
+      if (this.#error) return;
       decoder.finish();
     } catch (error) {
-      // Tell the peer why, best effort, before hanging up.
+      // Tell the peer why, best effort, before hanging up. Not awaited: the frame is queued before
+      // close() flushes the output, and a peer that does not read cannot stall the close.
       if (error instanceof ProtocolError && !this.#error) {
-        await this.send({ type: "error", code: error.code, message: error.message }).catch(
-          () => {},
-        );
+        this.send({ type: "error", code: error.code, message: error.message }).catch(() => {});
       }
       throw error;
     }

@@ -16,7 +16,8 @@ export const MAX_DATA_CHUNK_BYTES = 128 * 1024;
 
 /**
  * The receiving end of one fd: a queue bounded by the window, read as a `ReadableStream`.
- * `grant` is called with the bytes to credit back to the sender as they are consumed.
+ * `grant` is called with the bytes to credit back to the sender as they are consumed (or, once
+ * the reader cancelled, as they arrive and are dropped).
  */
 export class InboundPipe {
   readonly readable: ReadableStream<Uint8Array>;
@@ -24,6 +25,8 @@ export class InboundPipe {
   #queued = 0;
   #ungranted = 0;
   #ended = false;
+  #peerEnded = false;
+  #cancelled = false;
   #failure: Error | undefined;
   #wake: (() => void) | undefined;
   #window: number;
@@ -34,10 +37,7 @@ export class InboundPipe {
     this.#window = window;
     this.readable = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
-      cancel: () => {
-        this.#ended = true;
-        this.#queue = [];
-      },
+      cancel: () => this.#cancel(),
     }, { highWaterMark: 0 });
   }
 
@@ -53,14 +53,25 @@ export class InboundPipe {
 
   /** Queue bytes from the peer; throws `flow_violation` when the peer overruns its window. */
   push(data: Uint8Array): void {
-    if (this.#ended) {
+    if (this.#peerEnded) {
       throw new ProtocolError("bad_message", "Peer sent data after the end of the stream");
     }
-    if (this.#queued + data.length > this.#window) {
+    // Bytes received and not yet credited back: the sender cannot have more in flight.
+    const inFlight = this.#queued + this.#ungranted + data.length;
+    if (inFlight > this.#window) {
       throw new ProtocolError(
         "flow_violation",
-        `Peer sent ${this.#queued + data.length} bytes into a window of ${this.#window}`,
+        `Peer sent ${inFlight} bytes into a window of ${this.#window}`,
       );
+    }
+    if (this.#cancelled) {
+      // Nobody reads any more: drop the bytes but return their credit, so that the sender is
+      // neither stalled (a command blocked on a full pipe) nor taken for a violator.
+      if (data.length > 0) this.#grant(data.length);
+      return;
+    }
+    if (this.#ended) {
+      throw new ProtocolError("bad_message", "Peer sent data after the end of the stream");
     }
     if (data.length === 0) return;
     this.#queue.push(data);
@@ -70,6 +81,7 @@ export class InboundPipe {
 
   /** The peer will send no more. */
   end(): void {
+    this.#peerEnded = true;
     this.#ended = true;
     this.#notify();
   }
@@ -86,6 +98,16 @@ export class InboundPipe {
     const wake = this.#wake;
     this.#wake = undefined;
     wake?.();
+  }
+
+  #cancel(): void {
+    this.#cancelled = true;
+    this.#ended = true;
+    const discarded = this.#queued + this.#ungranted;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#ungranted = 0;
+    if (discarded > 0) this.#grant(discarded);
   }
 
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {

@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, MAX_FRAME_BYTES } from "./frame.ts";
 import { ProtocolError } from "./errors.ts";
-import { prng, randomBytes } from "./testing.ts";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
+import { concat, prng, randomBytes } from "./testing.ts";
 
 function isCode(code: string) {
   return (e: unknown) => e instanceof ProtocolError && e.code === code;

@@ -34,10 +34,14 @@ export const EXAMPLES: Message[] = [
   { type: "error", code: "flow_violation", message: "too much" },
 ];
 
-/** Two connected in-memory duplexes: what one writes, the other reads. */
-export function duplexPair(): [Duplex, Duplex] {
-  const ab = new TransformStream<Uint8Array, Uint8Array>();
-  const ba = new TransformStream<Uint8Array, Uint8Array>();
+/**
+ * Two connected in-memory duplexes: what one writes, the other reads. Like a socket, each
+ * direction buffers up to `bufferBytes` before a write has to wait for the reader.
+ */
+export function duplexPair(bufferBytes = 64 * 1024): [Duplex, Duplex] {
+  const strategy = { highWaterMark: bufferBytes, size: (chunk: Uint8Array) => chunk.length };
+  const ab = new TransformStream<Uint8Array, Uint8Array>({}, strategy, strategy);
+  const ba = new TransformStream<Uint8Array, Uint8Array>({}, strategy, strategy);
   return [
     { readable: ba.readable, writable: ab.writable },
     { readable: ab.readable, writable: ba.writable },
@@ -144,6 +148,17 @@ export async function within<T>(promise: Promise<T>, ms: number, what = "operati
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Join byte arrays. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 /** Resolve after `ms` milliseconds. */
