@@ -113,19 +113,24 @@ export class AgentClient {
     conn.closed.then((reason) => greeting.reject(asAgentError(reason)));
     const onAbort = () => conn.close(new ProtocolError("closed", "Gave up waiting for the agent"));
     options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
     try {
       const hello = await greeting.promise;
       if (hello.version !== PROTOCOL_VERSION) {
-        conn.close();
-        throw new AgentError(
+        const error = new AgentError(
           "version_mismatch",
           `The image's agent speaks protocol ${hello.version}, this agentbox speaks ` +
             `${PROTOCOL_VERSION}: rebuild the image with \`agentbox images build\``,
         );
+        conn.send({ type: "error", code: error.code, message: error.message }).catch(() => {});
+        conn.close();
+        throw error;
       }
       client = new AgentClient(conn, hello);
       conn.closed.then((reason) => client!.#failAll(reason));
-      await conn.send(helloMessage("host", ["exec"], HOST_SOFTWARE));
+      await conn.send(helloMessage("host", ["exec"], HOST_SOFTWARE)).catch((e) => {
+        throw asAgentError(e);
+      });
       return client;
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
@@ -167,7 +172,10 @@ export class AgentClient {
       stderr,
       started: pending.started.promise,
       result: pending.result.promise,
-      signal: (signal) => this.#conn.send({ type: "exec.signal", stream, signal }),
+      signal: (signal) =>
+        this.#conn.send({ type: "exec.signal", stream, signal }).catch((e) => {
+          throw asAgentError(e);
+        }),
     };
   }
 
@@ -216,9 +224,17 @@ export class AgentClient {
 
   #exited(exit: ExecExit): void {
     const pending = this.#expect(exit.stream, "exec.exit");
+    if (!pending.isStarted) {
+      // A failed start is reported with `error`; an exit for a process never started is forged.
+      const error = new ProtocolError(
+        "bad_message",
+        `Agent sent exec.exit for stream ${exit.stream} before exec.started`,
+      );
+      this.#conn.close(error);
+      throw error;
+    }
     this.#pending.delete(exit.stream);
     this.#conn.forget(exit.stream);
-    pending.started.resolve(0);
     pending.result.resolve({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut });
   }
 
