@@ -52,11 +52,20 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
     throw new ProtocolError("spawn_failed", `Cannot start ${start.argv[0]}: ${message(cause)}`);
   }
   const pid = child.pid;
+  let reaped = false;
   const killGroup = (signal: Deno.Signal) => {
     try {
       Deno.kill(-pid, signal);
     } catch {
-      // The group is already gone.
+      // No such group: it is gone, or `setsid` has not made the child a group leader yet (a
+      // signal or timeout right after the start). Then the child is all there is: signal it.
+      // Until it is reaped its pid cannot belong to anyone else.
+      if (reaped) return;
+      try {
+        Deno.kill(pid, signal);
+      } catch {
+        // Gone as well.
+      }
     }
   };
   let timedOut = false;
@@ -74,6 +83,7 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
 
   const done = (async () => {
     const status = await child.status;
+    reaped = true;
     clearTimeout(timer);
     // Whatever the command left running in its group dies with it.
     killGroup("SIGKILL");
