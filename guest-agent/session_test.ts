@@ -341,6 +341,16 @@ Deno.test("agent: env entries reach the command over a clean base environment", 
   assert.ok(BASE_ENV.PATH.includes("/usr/bin"));
 });
 
+Deno.test("agent: the command's PATH does not decide where the agent finds its own tools", async () => {
+  await using agent = await startAgent();
+  for (const PATH of ["/nonexistent", ""]) {
+    const out = await run(agent.client, { argv: ["/bin/echo", "ok"], env: { PATH } });
+    assert.deepEqual([text(out.stdout), out.code], ["ok\n", 0], `PATH=${PATH}`);
+  }
+  const exec = agent.client.exec({ argv: ["echo"], env: { PATH: "/nonexistent" } });
+  await assert.rejects(exec.result, (e) => e instanceof AgentError && e.code === "spawn_failed");
+});
+
 Deno.test("agent: a host that disconnects mid-exec gets its processes killed", async () => {
   await using agent = await startAgent();
   const client = await agent.connect();

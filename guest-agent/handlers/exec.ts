@@ -35,11 +35,13 @@ export interface RunningExec {
 export function startExec(conn: Connection, start: ExecStart): RunningExec {
   const env = { ...BASE_ENV, ...start.env };
   const program = resolveCommand(start.argv[0], env.PATH, start.cwd);
+  // The agent's own tool: found on the base PATH, whatever PATH the command was given.
+  const setsid = resolveCommand("setsid", BASE_ENV.PATH);
   let child: Deno.ChildProcess;
   try {
     // `setsid` makes the child a session and process-group leader with pid == pgid, so one
     // kill(-pid) reaches everything it started.
-    child = new Deno.Command("setsid", {
+    child = new Deno.Command(setsid, {
       args: [program, ...start.argv.slice(1)],
       env,
       clearEnv: true,

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { AgentClient } from "../host/channel/agent_client.ts";
+import { parseEndpoint } from "./main.ts";
+import { within } from "./protocol/testing.ts";
+
+Deno.test("parseEndpoint reads --vsock, --serial and --unix", () => {
+  assert.deepEqual(parseEndpoint(["--vsock", "1024"]), { kind: "vsock", port: 1024 });
+  assert.deepEqual(parseEndpoint(["--serial", "/dev/virtio-ports/agentbox"]), {
+    kind: "serial",
+    path: "/dev/virtio-ports/agentbox",
+  });
+  assert.deepEqual(parseEndpoint(["--unix", "/tmp/a.sock"]), { kind: "unix", path: "/tmp/a.sock" });
+  for (
+    const bad of [[], ["--vsock"], ["--vsock", "x"], ["--vsock", "-1"], ["--unix"], ["--tcp", "1"]]
+  ) {
+    assert.throws(() => parseEndpoint(bad), /usage/, bad.join(" "));
+  }
+});
+
+Deno.test("the agent runs as its own process on a unix socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-main-test-" });
+  const path = `${dir}/agent.sock`;
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--no-check",
+      new URL("./main.ts", import.meta.url).pathname,
+      "--unix",
+      path,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    let socket: Deno.UnixConn | undefined;
+    for (const deadline = Date.now() + 15_000; !socket && Date.now() < deadline;) {
+      socket = await Deno.connect({ transport: "unix", path }).catch(() => undefined);
+      if (!socket) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(socket, "the agent listens");
+    const client = await within(AgentClient.connect(socket), 5000, "connect");
+    const run = client.exec({ argv: ["echo", "from a separate agent"] });
+    const [out, , result] = await within(
+      Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text(), run.result]),
+      5000,
+      "exec",
+    );
+    assert.equal(out, "from a separate agent\n");
+    assert.equal(result.code, 0);
+    client.close();
+    await client.closed;
+  } finally {
+    agent.kill("SIGKILL");
+    await agent.status;
+    await agent.stderr.cancel();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
