@@ -43,7 +43,10 @@ export async function forwardRequest(
     conn,
     serializeHead(`${request.method} ${url.pathname}${url.search} HTTP/1.1`, headers),
   );
-  await writeBody(conn, request.body, chunked);
+  // Send the body while reading the response: an upstream may answer (or echo) before it has
+  // read the whole request, and waiting for one side first would deadlock on full buffers.
+  const sending = writeBody(conn, request.body, chunked);
+  sending.catch(() => safeClose(conn));
   return await readResponse(conn, request.method);
 }
 
