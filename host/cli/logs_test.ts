@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { openDatabase } from "../store/database.ts";
+import { beginRequest, finishRequest } from "../store/requests.ts";
+import { createSession } from "../store/sessions.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { logsCommand, printLogs, safeText } from "./logs.ts";
+import { printUsage, usageCommand } from "./usage.ts";
+import { UsageError } from "./errors.ts";
+
+async function withState(
+  fn: (db: DatabaseSync, lines: string[]) => Promise<void> | void,
+): Promise<void> {
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (...args: unknown[]) => lines.push(args.join(" "));
+  const db = openDatabase(":memory:");
+  try {
+    const s = createSession(db, { id: "abcdef12-session" });
+    createSession(db, { id: "other-session" });
+    const start = { session: s.id, scheme: "https" as const, port: 443, method: "CONNECT" };
+    const id = beginRequest(db, { ...start, host: "a.test", decision: "allow", rule: "allow" });
+    finishRequest(db, id, { status: 200, bytesUp: 5, bytesDown: 50, durationMs: 1 });
+    beginRequest(db, {
+      ...start,
+      host: "evil\x1b[2J.test",
+      decision: "deny",
+      rule: "default deny",
+    });
+    await fn(db, lines);
+  } finally {
+    console.log = log;
+    db.close();
+  }
+}
+
+Deno.test("logs prints every request, escapes control characters, and --json round-trips", async () => {
+  await withState(async (db, lines) => {
+    assert.equal(await printLogs(db, ["abcdef"], { follow: false, json: false }), 0);
+    assert.equal(lines.length, 2);
+    assert.match(
+      lines[0],
+      /abcdef12 allow 200 CONNECT https:\/\/a\.test:443 up 5 down 50 \(allow\)/,
+    );
+    assert.ok(!lines[1].includes("\x1b") && lines[1].includes("evil?[2J.test"));
+    lines.length = 0;
+    assert.equal(await printLogs(db, [], { follow: false, json: true }), 0);
+    assert.equal(JSON.parse(lines[0]).bytesDown, 50);
+    await assert.rejects(printLogs(db, ["nosuch"], { follow: false, json: false }), UsageError);
+  });
+});
+
+Deno.test("usage sums per host and counts denials", async () => {
+  await withState((db, lines) => {
+    assert.equal(printUsage(db, [], { json: true }), 0);
+    const rows = JSON.parse(lines.join("\n"));
+    assert.deepEqual(rows[0], {
+      host: "a.test",
+      requests: 1,
+      denied: 0,
+      bytesUp: 5,
+      bytesDown: 50,
+    });
+    assert.equal(rows[1].denied, 1);
+    lines.length = 0;
+    assert.equal(printUsage(db, ["other"], { json: false }), 0);
+    assert.equal(lines[0], "No requests recorded.");
+  });
+});
+
+Deno.test("safeText strips C0, DEL and C1 controls", () => {
+  assert.equal(safeText("a\x00b\x7fc\u009bd"), "a?b?c?d");
+});
+
+Deno.test("logs and usage print their help", async () => {
+  const log = console.log;
+  const lines: string[] = [];
+  console.log = (...args: unknown[]) => lines.push(args.join(" "));
+  try {
+    assert.equal(await logsCommand(["--help"]), 0);
+    assert.equal(await usageCommand(["-h"]), 0);
+  } finally {
+    console.log = log;
+  }
+  assert.match(lines[0], /agentbox logs \[SESSION\]/);
+  assert.match(lines[1], /agentbox usage \[SESSION\]/);
+});
