@@ -54,9 +54,14 @@ export async function serveConnection(duplex: Duplex): Promise<void> {
 }
 
 function checkHello(conn: Connection, message: Message): boolean {
-  if (message.type !== "hello") {
-    conn.close(new ProtocolError("bad_message", `Expected hello, got ${message.type}`));
-    return false;
+  if (message.type !== "hello" || message.role !== "host") {
+    // Thrown, so that the connection tells the host why before it closes.
+    throw new ProtocolError(
+      "bad_message",
+      message.type === "hello"
+        ? "Expected the host's hello"
+        : `Expected hello, got ${message.type}`,
+    );
   }
   if (message.version !== PROTOCOL_VERSION) {
     const error = new ProtocolError(

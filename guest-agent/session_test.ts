@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { AgentClient, AgentError, type ExecRequest } from "../host/channel/agent_client.ts";
 import { concat, RawPeer, within } from "./protocol/testing.ts";
-import { encodeMessage, PROTOCOL_VERSION } from "@agentbox/protocol";
+import { encodeMessage, type Message, PROTOCOL_VERSION } from "@agentbox/protocol";
 import { BASE_ENV } from "./handlers/exec.ts";
 import { serveConnection } from "./session.ts";
 
@@ -397,6 +397,23 @@ Deno.test("agent: garbage from the host ends the connection with an error frame"
   const error = await within(peer.expect("error"), HANG_MS, "error");
   assert.equal(error?.code, "bad_frame");
   assert.equal(await within(peer.next(), HANG_MS, "EOF"), undefined);
+});
+
+Deno.test("agent: a host that skips its hello is refused with bad_message", async () => {
+  await using agent = await startAgent();
+  for (
+    const first of [
+      { type: "exec.start", stream: 1, argv: ["true"], env: {}, stdin: false },
+      { ...agent.client.hello },
+    ] as Message[]
+  ) {
+    const peer = new RawPeer(await Deno.connect({ transport: "unix", path: agent.path }));
+    await peer.expect("hello");
+    await peer.send(first);
+    const error = await within(peer.expect("error"), HANG_MS, "error");
+    assert.equal(error?.code, "bad_message");
+    assert.equal(await within(peer.next(), HANG_MS, "EOF"), undefined);
+  }
 });
 
 Deno.test("agent: a host with another protocol version is refused with version_mismatch", async () => {
