@@ -73,7 +73,10 @@ export function decide(policy: Policy, dest: Destination): Decision {
   if (tool) return { verdict: "allow", rule: label("allow", tool) };
   const allowed = hit(policy.allow);
   if (allowed) return { verdict: "allow", rule: label("allow", allowed) };
-  if (policy.mode !== "allowlist") return { verdict: "allow", rule: `mode ${policy.mode}` };
+  // IP literals are only ever allowed by an exact entry, in every mode.
+  if (policy.mode !== "allowlist" && dest.host.kind === "dns") {
+    return { verdict: "allow", rule: `mode ${policy.mode}` };
+  }
   const gray = hit(policy.gray);
   if (gray) return { verdict: "gray", rule: label("gray", gray) };
   return { verdict: "deny", rule: "default deny" };

@@ -77,6 +77,7 @@ Deno.test("decide: open and learn modes allow public names but keep the blocklis
     assert.deepEqual(decide(p, dest("any.test")), { verdict: "allow", rule: `mode ${mode}` });
     assert.equal(decide(p, dest("g.test")).verdict, "allow");
     assert.equal(decide(p, dest("bad.test")).verdict, "deny");
+    assert.equal(decide(p, dest("203.0.113.9")).verdict, "deny");
   }
 });
 
