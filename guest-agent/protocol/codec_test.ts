@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Encoder } from "cbor-x";
+import { Encoder } from "cbor-x/index-no-eval";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FrameDecoder, MAX_FRAME_BYTES } from "./frame.ts";
