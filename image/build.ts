@@ -1,0 +1,196 @@
+/**
+ * `buildImage`: build the default guest image on the host from Debian packages, the Deno binary
+ * and the bundled guest agent. Everything is built in a temporary directory next to the final one
+ * and renamed into place at the end, so a failed build never leaves a half image.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PROTOCOL_VERSION } from "@agentbox/protocol";
+import { runCommand } from "./command.ts";
+import { dependencyClosure, downloadDebs, extractDeb, resolveMetapackage } from "./debian.ts";
+import { ImageError } from "./errors.ts";
+import { sha256File } from "./hash.ts";
+import { buildInitrd } from "./initrd.ts";
+import type { ExtractedPackage } from "./libraries.ts";
+import {
+  type DebianPackage,
+  type FileDigest,
+  IMAGE_FILES,
+  type ImageFileName,
+  type ImageManifest,
+  MANIFEST_FORMAT,
+} from "./manifest.ts";
+import { moduleLoadOrder, parseModulesBuiltin, readKernelModules } from "./modules.ts";
+import { assembleRootfs, makeErofs } from "./rootfs.ts";
+import { AGENT_PATH } from "./stage2.ts";
+import { DEFAULT_IMAGE, validateImageName } from "./store.ts";
+import { cacheDir } from "./xdg.ts";
+
+/** Options of {@link buildImage}. */
+export interface BuildImageOptions {
+  /** Image name, a directory under `imagesDir`; default `"default"`. */
+  name?: string;
+  imagesDir: string;
+  /** Called at the start of each step, e.g. `("[3/8] Downloading Debian packages", "27")`. */
+  onProgress?: (step: string, detail?: string) => void;
+  /** Entry point of the guest agent; default `guest-agent/main.ts` of this repository. */
+  agentEntry?: string;
+  /** Where downloaded `.deb`s are kept; default `$XDG_CACHE_HOME/agentbox/debs`. */
+  debCacheDir?: string;
+}
+
+/** Debian metapackage that names the current cloud kernel. */
+export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
+
+/** Packages whose files, with their library closure, make up the root filesystem. */
+export const ROOTFS_PACKAGES = ["busybox-static", "ca-certificates", "curl", "libc6", "libgcc-s1"];
+
+/** Kernel features the guest needs (modules or built in), in the order they are wanted. */
+export const GUEST_MODULES = [
+  "virtio_mmio",
+  "virtio_blk",
+  "erofs",
+  "overlay",
+  "virtio_console",
+  "virtio_net",
+  "vsock",
+  "vmw_vsock_virtio_transport",
+  "fuse",
+  "virtiofs",
+  "ext4",
+];
+
+const REPO_ROOT = new URL("../", import.meta.url);
+const STEPS = 8;
+
+/**
+ * Build image `name` under `imagesDir` and return its manifest. Needs on the host: `apt-get`,
+ * `apt-cache`, `dpkg-deb` (with current package lists) and `mkfs.erofs`; no root.
+ *
+ * @example
+ * ```ts
+ * import { buildImage } from "./build.ts";
+ * import { imagesDir } from "./store.ts";
+ * const manifest = await buildImage({
+ *   imagesDir: imagesDir(),
+ *   onProgress: (step, detail) => console.error(detail ? `${step} (${detail})…` : `${step}…`),
+ * });
+ * console.log(manifest.kernel.release);
+ * ```
+ */
+export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest> {
+  const name = opts.name ?? DEFAULT_IMAGE;
+  validateImageName(name);
+  let step = 0;
+  const progress = (title: string, detail?: string) =>
+    opts.onProgress?.(`[${++step}/${STEPS}] ${title}`, detail);
+  const repo = fileURLToPath(REPO_ROOT);
+  const agentEntry = opts.agentEntry ?? join(repo, "guest-agent", "main.ts");
+  const deno = join(repo, "node_modules", "@deno", "linux-x64-glibc", "deno");
+
+  await Deno.mkdir(opts.imagesDir, { recursive: true });
+  const staging = await Deno.makeTempDir({ dir: opts.imagesDir, prefix: `.${name}.build-` });
+  const work = join(staging, "work");
+  try {
+    progress("Resolving Debian packages");
+    const kernelPackage = await resolveMetapackage(KERNEL_METAPACKAGE, /^linux-image-\d/);
+    const names = [kernelPackage, ...await dependencyClosure(ROOTFS_PACKAGES)];
+
+    progress("Downloading Debian packages", String(names.length));
+    const debs = await downloadDebs(names, opts.debCacheDir ?? join(cacheDir(), "debs"));
+
+    progress("Extracting Debian packages");
+    const extracted: ExtractedPackage[] = [];
+    for (const deb of debs) {
+      const root = join(work, "debs", deb.name);
+      await extractDeb(deb.path, root);
+      extracted.push({ name: deb.name, root });
+    }
+
+    progress("Bundling the guest agent");
+    const agent = join(work, "agent.js");
+    await runCommand(deno, ["bundle", "--quiet", "--platform=deno", agentEntry, "-o", agent], {
+      cwd: repo,
+    });
+    const denoVersion = (await runCommand(deno, ["--version"])).match(/^deno (\S+)/)?.[1];
+    if (!denoVersion) throw new ImageError(`Cannot read the version of ${deno}`);
+
+    progress("Assembling the root filesystem");
+    const used = await assembleRootfs(join(work, "rootfs"), {
+      packages: extracted.filter((p) => p.name !== kernelPackage),
+      deno,
+      agent,
+    });
+
+    progress("Packing rootfs.erofs");
+    await makeErofs(join(work, "rootfs"), join(staging, "rootfs.erofs"));
+
+    progress("Building the kernel and initrd");
+    const kernelRoot = extracted.find((p) => p.name === kernelPackage)!.root;
+    const release = await kernelRelease(kernelRoot);
+    const modulesDir = join(kernelRoot, "lib", "modules", release);
+    const builtin = parseModulesBuiltin(
+      await Deno.readTextFile(join(modulesDir, "modules.builtin")),
+    );
+    const modules = moduleLoadOrder(GUEST_MODULES, await readKernelModules(modulesDir), builtin);
+    const busybox = join(extracted.find((p) => p.name === "busybox-static")!.root, "bin/busybox");
+    await Deno.writeFile(
+      join(staging, "initrd.img"),
+      await buildInitrd({ busybox, modulesDir, modules }),
+    );
+    await Deno.copyFile(join(kernelRoot, "boot", `vmlinuz-${release}`), join(staging, "vmlinuz"));
+    used.add(kernelPackage);
+
+    progress("Writing the manifest");
+    const files = {} as Record<ImageFileName, FileDigest>;
+    for (const file of IMAGE_FILES) {
+      const path = join(staging, file);
+      files[file] = { size: (await Deno.stat(path)).size, sha256: await sha256File(path) };
+    }
+    const packages: DebianPackage[] = debs.filter((d) => used.has(d.name)).map((d) => ({
+      name: d.name,
+      version: d.version,
+      sha256: d.sha256,
+    }));
+    const manifest: ImageManifest = {
+      format: MANIFEST_FORMAT,
+      name,
+      created: new Date().toISOString(),
+      kernel: { release, package: kernelPackage },
+      modules: modules.map((m) => m.name),
+      packages,
+      files,
+      deno: { version: denoVersion, sha256: await sha256File(deno) },
+      agent: { path: AGENT_PATH, sha256: await sha256File(agent) },
+      protocolVersion: PROTOCOL_VERSION,
+    };
+    await Deno.writeTextFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2));
+    await Deno.remove(work, { recursive: true });
+    await Deno.chmod(staging, 0o755);
+    await install(staging, join(opts.imagesDir, name));
+    return manifest;
+  } finally {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+  }
+}
+
+async function kernelRelease(kernelRoot: string): Promise<string> {
+  for await (const entry of Deno.readDir(join(kernelRoot, "lib", "modules"))) {
+    if (entry.isDirectory) return entry.name;
+  }
+  throw new ImageError("The kernel package has no /lib/modules/<release> directory");
+}
+
+/** Put the finished `staging` directory at `target`, replacing an older image. */
+async function install(staging: string, target: string): Promise<void> {
+  const old = `${staging}.old`;
+  const replacing = await Deno.rename(target, old).then(() => true, (error) => {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  });
+  await Deno.rename(staging, target);
+  if (replacing) await Deno.remove(old, { recursive: true });
+}

@@ -1,0 +1,19 @@
+/**
+ * The error type of everything under `image/`.
+ *
+ * @module
+ */
+
+/**
+ * A guest image is missing, damaged, stale, or could not be built. The message is meant for the
+ * user and says what to do next.
+ *
+ * @example
+ * ```ts
+ * import { ImageError } from "./errors.ts";
+ * throw new ImageError('Image "default" is not built: run `agentbox images build`');
+ * ```
+ */
+export class ImageError extends Error {
+  override name = "ImageError";
+}
