@@ -2,7 +2,12 @@
  * The agentbox guest agent. Started by the image's init, it serves the wire protocol on vsock
  * when the VM has it, else on the virtio-serial port `agentbox`; tests run it on a unix socket.
  *
- * Usage: `agent.js --vsock PORT | --serial PATH | --unix PATH`
+ * Usage: `agent.js --vsock PORT | --stdio | --unix PATH`
+ *
+ * `--stdio` is for the virtio-serial port, which the init opens once and hands over as stdin and
+ * stdout: a virtio port can be opened only once, and Deno serialises reads and writes on a single
+ * open file, so a pending read would block every write. Two handles on one open file do not.
+ * In that mode nothing else may ever write to stdout: diagnostics go to stderr.
  *
  * @module
  */
@@ -12,24 +17,23 @@ import { serveConnection } from "./session.ts";
 /** Where the agent listens, from its command line. */
 export type Endpoint =
   | { kind: "vsock"; port: number }
-  | { kind: "serial"; path: string }
+  | { kind: "stdio" }
   | { kind: "unix"; path: string };
 
 /** Parse the agent's command line. */
 export function parseEndpoint(args: string[]): Endpoint {
   const [flag, value] = args;
   if (flag === "--vsock" && /^\d+$/.test(value ?? "")) return { kind: "vsock", port: +value };
-  if (flag === "--serial" && value) return { kind: "serial", path: value };
+  if (flag === "--stdio" && value === undefined) return { kind: "stdio" };
   if (flag === "--unix" && value) return { kind: "unix", path: value };
-  throw new Error("usage: agent --vsock PORT | --serial PATH | --unix PATH");
+  throw new Error("usage: agent --vsock PORT | --stdio | --unix PATH");
 }
 
 /** Serve `endpoint` until the process is killed. */
 export async function serve(endpoint: Endpoint): Promise<void> {
-  if (endpoint.kind === "serial") {
+  if (endpoint.kind === "stdio") {
     // The port stays open for the VM's life: bytes the host writes while it is closed are lost.
-    const port = await Deno.open(endpoint.path, { read: true, write: true });
-    await serveConnection(port);
+    await serveConnection({ readable: Deno.stdin.readable, writable: Deno.stdout.writable });
     return;
   }
   const listener = endpoint.kind === "unix"

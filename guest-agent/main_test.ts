@@ -3,15 +3,20 @@ import { AgentClient } from "../host/channel/agent_client.ts";
 import { parseEndpoint } from "./main.ts";
 import { within } from "./protocol/testing.ts";
 
-Deno.test("parseEndpoint reads --vsock, --serial and --unix", () => {
+Deno.test("parseEndpoint reads --vsock, --stdio and --unix", () => {
   assert.deepEqual(parseEndpoint(["--vsock", "1024"]), { kind: "vsock", port: 1024 });
-  assert.deepEqual(parseEndpoint(["--serial", "/dev/virtio-ports/agentbox"]), {
-    kind: "serial",
-    path: "/dev/virtio-ports/agentbox",
-  });
+  assert.deepEqual(parseEndpoint(["--stdio"]), { kind: "stdio" });
   assert.deepEqual(parseEndpoint(["--unix", "/tmp/a.sock"]), { kind: "unix", path: "/tmp/a.sock" });
   for (
-    const bad of [[], ["--vsock"], ["--vsock", "x"], ["--vsock", "-1"], ["--unix"], ["--tcp", "1"]]
+    const bad of [
+      [],
+      ["--vsock"],
+      ["--vsock", "x"],
+      ["--vsock", "-1"],
+      ["--unix"],
+      ["--stdio", "x"],
+      ["--tcp", "1"],
+    ]
   ) {
     assert.throws(() => parseEndpoint(bad), /usage/, bad.join(" "));
   }
@@ -55,5 +60,38 @@ Deno.test("the agent runs as its own process on a unix socket", async () => {
     await agent.status;
     await agent.stderr.cancel();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the agent serves its stdin and stdout with --stdio, as on a virtio-serial port", async () => {
+  const agent = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--no-check",
+      new URL("./main.ts", import.meta.url).pathname,
+      "--stdio",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const client = await within(
+      AgentClient.connect({ readable: agent.stdout, writable: agent.stdin }),
+      10_000,
+      "hello over stdio",
+    );
+    const run = client.exec({ argv: ["sh", "-c", "echo out; echo err >&2; exit 5"] });
+    const [out, err, result] = await Promise.all([
+      new Response(run.stdout).text(),
+      new Response(run.stderr).text(),
+      run.result,
+    ]);
+    assert.deepEqual([out, err, result.code], ["out\n", "err\n", 5]);
+    client.close();
+  } finally {
+    agent.kill("SIGKILL");
+    await agent.status;
   }
 });
