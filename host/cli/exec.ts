@@ -32,6 +32,9 @@ Stdin is forwarded when it is not a terminal. Ctrl-C is forwarded to the command
 times to stop the VM. Exit status: the command's, 128+N if signal N ended it, 124 timeout,
 125 usage error, 126 VM or image failure, 127 command not found.`;
 
+/** agentbox keeps using its own stdout and stderr after the command's streams end or fail. */
+const KEEP_OPEN = { preventClose: true, preventAbort: true } as const;
+
 /** Extra time the host gives the guest to enforce `--timeout` before it stops the VM itself. */
 const TIMEOUT_GRACE_MS = 5000;
 
@@ -93,9 +96,11 @@ async function runInVm(
   });
   try {
     const output = Promise.all([
-      run.stdout.pipeTo(Deno.stdout.writable, { preventClose: true }),
-      run.stderr.pipeTo(Deno.stderr.writable, { preventClose: true }),
+      run.stdout.pipeTo(Deno.stdout.writable, KEEP_OPEN),
+      run.stderr.pipeTo(Deno.stderr.writable, KEEP_OPEN),
     ]);
+    // When the command fails to start or the VM dies, the result says why, not the output.
+    output.catch(() => {});
     const result = await Promise.race([run.result, vmDied]);
     await output;
     return result;
