@@ -29,7 +29,7 @@ fi
 
 say "installing npm dependencies (npm ci)"
 (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
-DENO="$REPO/node_modules/.bin/deno"
+DENO="$REPO/node_modules/@deno/linux-x64-glibc/deno"
 "$DENO" --version >/dev/null || die "the deno binary from npm does not run"
 
 if [ "$(id -u)" -eq 0 ]; then PREFIX=${PREFIX:-/usr/local}; else PREFIX=${PREFIX:-$HOME/.local}; fi

@@ -27,7 +27,7 @@ import { moduleLoadOrder, parseModulesBuiltin, readKernelModules } from "./modul
 import { assembleRootfs, makeErofs } from "./rootfs.ts";
 import { AGENT_PATH } from "./stage2.ts";
 import { DEFAULT_IMAGE, validateImageName } from "./store.ts";
-import { cacheDir } from "./xdg.ts";
+import { cacheDir } from "../host/paths.ts";
 
 /** Options of {@link buildImage}. */
 export interface BuildImageOptions {

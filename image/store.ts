@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { ImageError } from "./errors.ts";
 import { checkImage, type ImageManifest, readManifest, rebuildHint } from "./manifest.ts";
-import { dataDir } from "./xdg.ts";
+import { dataDir } from "../host/paths.ts";
 
 /** Name of the image used when none is given. */
 export const DEFAULT_IMAGE = "default";

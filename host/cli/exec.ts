@@ -85,15 +85,20 @@ async function runInVm(
 ): Promise<ExecResult> {
   const stdin = Deno.stdin.isTerminal() ? undefined : Deno.stdin.readable;
   const run = vm.agent.exec({ ...request, stdin });
-  const stopInterrupts = forwardInterrupts(run, () => vm.stop());
-  const watchdog = request.timeoutMs === undefined
-    ? undefined
-    : setTimeout(() => vm.stop(), request.timeoutMs + TIMEOUT_GRACE_MS);
-  const vmDied = vm.exited.then((exit) => {
-    throw new VmError(
-      `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
-    );
+  // Why agentbox itself stopped the VM, if it did: that, not the VM's death, is the outcome.
+  let stoppedFor: ExecResult | undefined;
+  const stopVm = (outcome: ExecResult) => {
+    stoppedFor ??= outcome;
+    return vm.stop();
+  };
+  const stopInterrupts = forwardInterrupts(run, (signal) => {
+    console.error(`agentbox: ${signal}: stopping the VM`);
+    return stopVm({ code: null, signal, timedOut: false });
   });
+  const watchdog = request.timeoutMs === undefined ? undefined : setTimeout(
+    () => stopVm({ code: null, signal: "SIGKILL", timedOut: true }),
+    request.timeoutMs + TIMEOUT_GRACE_MS,
+  );
   try {
     const output = Promise.all([
       run.stdout.pipeTo(Deno.stdout.writable, KEEP_OPEN),
@@ -101,27 +106,32 @@ async function runInVm(
     ]);
     // When the command fails to start or the VM dies, the result says why, not the output.
     output.catch(() => {});
-    const result = await Promise.race([run.result, vmDied]);
+    const died = vm.exited.then(() => vmStopped(vm));
+    died.catch(() => {}); // Also settles after a normal exit, when the VM is stopped.
+    const result = await Promise.race([run.result, died]);
     await output;
     return result;
   } catch (error) {
+    if (stoppedFor) return stoppedFor;
     if (error instanceof AgentError && error.code !== "spawn_failed") {
       // Host-observed facts win over what the channel says: report the VM's death as such.
       const exit = await Promise.race([vm.exited, delay(1000)]);
-      if (exit) {
-        throw new VmError(
-          `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
-          { cause: error, consoleTail: await vm.consoleTail() },
-        );
-      }
+      if (exit) throw await vmStopped(vm, error);
       throw new VmError(`Lost the VM's agent: ${error.message}`, { cause: error });
     }
     throw error;
   } finally {
     clearTimeout(watchdog);
     stopInterrupts();
-    vmDied.catch(() => {});
   }
+}
+
+async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
+  const exit = await vm.exited;
+  throw new VmError(
+    `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+    { cause, consoleTail: await vm.consoleTail() },
+  );
 }
 
 function exitStatus(result: ExecResult, timeoutSec: number | undefined): number {

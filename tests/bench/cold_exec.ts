@@ -9,6 +9,7 @@
 
 import { findImage } from "../../image/store.ts";
 import { probeAccel } from "../../host/vm/qemu/accel.ts";
+import { hostTscKhz } from "../../host/vm/qemu/host_tsc.ts";
 import { DEFAULT_QEMU } from "../../host/vm/qemu/qemu_vm.ts";
 import { agentbox } from "../helpers.ts";
 import { floorArgs, initramfsWithInit, POWEROFF_INIT } from "./floor_vm.ts";
@@ -17,6 +18,7 @@ import { median } from "./stats.ts";
 const runs = Number(Deno.args[0] ?? 7);
 const image = await findImage("default");
 const accel = await probeAccel(DEFAULT_QEMU);
+const tscKhz = await hostTscKhz();
 const work = await Deno.makeTempDir({ prefix: "agentbox-bench-" });
 const initrd = `${work}/poweroff.cpio`;
 await Deno.writeFile(initrd, await initramfsWithInit(POWEROFF_INIT));
@@ -24,7 +26,7 @@ await Deno.writeFile(initrd, await initramfsWithInit(POWEROFF_INIT));
 async function floorOnce(): Promise<number> {
   const start = performance.now();
   const out = await new Deno.Command(DEFAULT_QEMU, {
-    args: floorArgs(image, initrd, work, accel),
+    args: floorArgs(image, initrd, work, accel, tscKhz),
     stdout: "null",
     stderr: "piped",
   }).output();

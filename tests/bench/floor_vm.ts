@@ -30,7 +30,13 @@ export const POWEROFF_INIT = "#!/bin/busybox sh\n/bin/busybox poweroff -f\n";
  * QEMU arguments for `image`'s kernel with `initrd` in place of the image's, otherwise exactly
  * what agentbox would run.
  */
-export function floorArgs(image: ImagePaths, initrd: string, runtimeDir: string, accel: Accel) {
+export function floorArgs(
+  image: ImagePaths,
+  initrd: string,
+  runtimeDir: string,
+  accel: Accel,
+  tscKhz: number | undefined,
+) {
   return qemuArgv({
     kernel: image.kernel,
     initrd,
@@ -39,5 +45,5 @@ export function floorArgs(image: ImagePaths, initrd: string, runtimeDir: string,
     memoryMb: 1024,
     runtimeDir,
     bootTimeoutMs: 60_000,
-  }, { accel, channel: "serial" });
+  }, { accel, channel: "serial", tscKhz });
 }

@@ -10,6 +10,7 @@
 
 import { findImage } from "../../image/store.ts";
 import { probeAccel } from "../../host/vm/qemu/accel.ts";
+import { hostTscKhz } from "../../host/vm/qemu/host_tsc.ts";
 import { qemuFiles } from "../../host/vm/qemu/argv.ts";
 import { DEFAULT_QEMU } from "../../host/vm/qemu/qemu_vm.ts";
 import { connectChannel } from "../../host/channel/connect.ts";
@@ -21,6 +22,7 @@ const BYTES = 500_000_000;
 const runs = Number(Deno.args[0] ?? 5);
 const image = await findImage("default");
 const accel = await probeAccel(DEFAULT_QEMU);
+const tscKhz = await hostTscKhz();
 const work = await Deno.makeTempDir({ prefix: "agentbox-bench-" });
 const rawInitrd = await buildRawInitrd(image.initrd, `${work}/raw`);
 
@@ -60,7 +62,7 @@ poweroff -f
 async function rawOnce(): Promise<number> {
   const runtimeDir = await Deno.makeTempDir({ dir: work });
   const qemu = new Deno.Command(DEFAULT_QEMU, {
-    args: floorArgs(image, rawInitrd, runtimeDir, accel),
+    args: floorArgs(image, rawInitrd, runtimeDir, accel, tscKhz),
     stdout: "null",
     stderr: "null",
   }).spawn();

@@ -165,3 +165,49 @@ function isQemu(pid: number): boolean {
     return false;
   }
 }
+
+Deno.test("cli: doctor reports each check, and fails when the image is missing", async () => {
+  const ok = await cli(["doctor", "--json"]);
+  const checks = JSON.parse(decoder.decode(ok.stdout)) as { name: string; ok: boolean }[];
+  const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+  for (
+    const name of [
+      "qemu",
+      "kvm",
+      "vhost-vsock",
+      "image",
+      "setpriv",
+      "mkfs.erofs",
+      "virtiofsd",
+      "nft",
+    ]
+  ) {
+    assert.ok(byName[name], `doctor checks ${name}`);
+  }
+  assert.equal(byName.qemu.ok, true);
+  assert.equal(byName.image.ok, true);
+  assert.equal(ok.code, 0);
+
+  const data = await Deno.makeTempDir();
+  const missing = await cli(["doctor"], { env: { XDG_DATA_HOME: data } });
+  assert.equal(missing.code, 1);
+  assert.match(decoder.decode(missing.stdout), /\[FAIL\] image: .*\n\s+fix: agentbox images build/);
+  await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("cli: SIGTERM to agentbox stops the VM and exits 143", async () => {
+  const { env, dir } = await runtimeEnv();
+  const child = await startLongExec(env);
+  const needle = `${dir}/agentbox/vm-`;
+  assert.ok(processesMatching(needle).some(isQemu), "positive control: QEMU is running");
+  child.kill("SIGTERM");
+  const [status, stderr] = await Promise.all([
+    child.status,
+    new Response(child.stderr).text(),
+    child.stdout.cancel(),
+  ]);
+  assert.equal(status.code, 143);
+  assert.match(stderr, /SIGTERM: stopping the VM/);
+  assert.ok(await waitFor(() => !processesMatching(needle).some(isQemu), 5000), "QEMU survived");
+  await Deno.remove(dir, { recursive: true });
+});

@@ -25,8 +25,12 @@ Deno.test("escapeOption doubles commas so a path cannot add QEMU options", () =>
 });
 
 Deno.test("qemuArgv under TCG: microvm, multi-threaded TCG, serial channel, escaped paths", () => {
-  const args = qemuArgv(SPEC, { accel: { kind: "tcg", reason: "test" }, channel: "serial" });
-  assert.deepEqual(optionAfter(args, "-M", "microvm"), "microvm,isa-serial=on,rtc=off");
+  const args = qemuArgv(SPEC, {
+    accel: { kind: "tcg", reason: "test" },
+    channel: "serial",
+    tscKhz: 2596128.4,
+  });
+  assert.deepEqual(optionAfter(args, "-M", "microvm"), "microvm,isa-serial=on,rtc=on");
   assert.deepEqual(optionAfter(args, "-accel", "tcg"), "tcg,thread=multi");
   assert.deepEqual(optionAfter(args, "-cpu", ""), "max");
   assert.deepEqual(optionAfter(args, "-smp", ""), "3");
@@ -37,15 +41,23 @@ Deno.test("qemuArgv under TCG: microvm, multi-threaded TCG, serial channel, esca
   assert(args.includes("virtserialport,chardev=agent,name=agentbox"));
   const cmdline = optionAfter(args, "-append", "console");
   assert(cmdline.includes("agentbox.channel=serial"));
+  // Without it, TCG boots on a busy host hang forever (see argv.ts).
+  assert(cmdline.includes("tsc_early_khz=2596128"));
   assert(cmdline.endsWith("agentbox.debug=1"));
   assert(args.includes("-nodefaults") && args.includes("-no-user-config"));
 });
 
 Deno.test("qemuArgv with KVM and vsock uses the host CPU and a vhost-vsock device", () => {
-  const args = qemuArgv(SPEC, { accel: { kind: "kvm" }, channel: "vsock", vsockCid: 42 });
+  const args = qemuArgv(SPEC, {
+    accel: { kind: "kvm" },
+    channel: "vsock",
+    vsockCid: 42,
+    tscKhz: 2596128,
+  });
   assert.deepEqual(optionAfter(args, "-accel", ""), "kvm");
   assert.deepEqual(optionAfter(args, "-cpu", ""), "host");
   assert(args.includes("vhost-vsock-device,guest-cid=42"));
   assert(!args.some((a) => a.includes("virtserialport")));
   assert(optionAfter(args, "-append", "console").includes("agentbox.vsock_port=1024"));
+  assert(!optionAfter(args, "-append", "console").includes("tsc_early_khz"), "KVM has kvm-clock");
 });

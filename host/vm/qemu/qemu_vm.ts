@@ -14,6 +14,7 @@ import { VmError } from "../errors.ts";
 import type { ChannelKind, VmSpec } from "../spec.ts";
 import { type Accel, probeAccel } from "./accel.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
+import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
 
 /** The QEMU binary used unless `AGENTBOX_QEMU` names another. */
@@ -76,7 +77,8 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
   const vsock = await vsockAvailable();
   const cid = vsock ? pickCid() : undefined;
   const channel: ChannelKind = vsock ? "vsock" : "serial";
-  const process = spawnQemu(qemu, qemuArgv(spec, { accel, channel, vsockCid: cid }));
+  const tscKhz = await hostTscKhz();
+  const process = spawnQemu(qemu, qemuArgv(spec, { accel, channel, vsockCid: cid, tscKhz }));
   const exited = watchExit(process);
   const consoleTail = () => tail(files.consoleLog, CONSOLE_TAIL_LINES);
   let qmp: QmpClient | undefined;
