@@ -12,7 +12,8 @@ import { AgentClient } from "../../channel/agent_client.ts";
 import { type ChannelAddress, connectChannel } from "../../channel/connect.ts";
 import { VmError } from "../errors.ts";
 import type { ChannelKind, VmSpec } from "../spec.ts";
-import { type Accel, probeAccel } from "./accel.ts";
+import type { Accel } from "./accel.ts";
+import { cachedProbeAccel } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
@@ -69,7 +70,7 @@ export interface StartOptions {
  */
 export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Promise<RunningVm> {
   const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
-  const accel = options.accel ?? await probeAccel(qemu).catch(() => missingQemu(qemu));
+  const accel = options.accel ?? await cachedProbeAccel(qemu).catch(() => missingQemu(qemu));
   if (accel.kind === "tcg") {
     options.onWarning?.(`KVM is not available, using slow software emulation: ${accel.reason}`);
   }

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import type { Accel } from "./accel.ts";
+import { cachedProbeAccel } from "./accel_cache.ts";
+
+Deno.test("cachedProbeAccel probes once, then answers from the cache", async () => {
+  const dir = await Deno.makeTempDir();
+  const cacheFile = `${dir}/sub/accel.json`;
+  let probes = 0;
+  const probe = (): Promise<Accel> => {
+    probes++;
+    return Promise.resolve({ kind: "tcg", reason: "test" });
+  };
+  const first = await cachedProbeAccel("sh", { cacheFile, probe });
+  const second = await cachedProbeAccel("sh", { cacheFile, probe });
+  assert.deepEqual([first, second, probes], [
+    { kind: "tcg", reason: "test" },
+    { kind: "tcg", reason: "test" },
+    1,
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cachedProbeAccel probes again when the key or the file is not right", async () => {
+  const dir = await Deno.makeTempDir();
+  const cacheFile = `${dir}/accel.json`;
+  let probes = 0;
+  const probe = (): Promise<Accel> => {
+    probes++;
+    return Promise.resolve({ kind: "kvm" });
+  };
+  await Deno.writeTextFile(
+    cacheFile,
+    JSON.stringify({ key: "another boot", accel: { kind: "tcg", reason: "old" } }),
+  );
+  assert.deepEqual(await cachedProbeAccel("sh", { cacheFile, probe }), { kind: "kvm" });
+  await Deno.writeTextFile(cacheFile, "{not json");
+  assert.deepEqual(await cachedProbeAccel("sh", { cacheFile, probe }), { kind: "kvm" });
+  // A different QEMU binary is a different key.
+  assert.deepEqual(await cachedProbeAccel("true", { cacheFile, probe }), { kind: "kvm" });
+  assert.equal(probes, 3);
+  await Deno.remove(dir, { recursive: true });
+});
