@@ -8,6 +8,8 @@ import { doctorCommand } from "./cli/doctor.ts";
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
 import { execCommand } from "./cli/exec.ts";
 import { imagesCommand } from "./cli/images.ts";
+import { logsCommand } from "./cli/logs.ts";
+import { usageCommand } from "./cli/usage.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
@@ -16,6 +18,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   exec: { run: execCommand, summary: "run a command in a fresh microVM" },
   images: { run: imagesCommand, summary: "build and list guest images" },
   doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
+  logs: { run: logsCommand, summary: "show the network requests sandboxes made" },
+  usage: { run: usageCommand, summary: "show network usage per host" },
 };
 
 /** Top-level help. */
