@@ -121,6 +121,7 @@ export const FORWARDABLE_SIGNALS: readonly Deno.Signal[] = [
   "SIGWINCH",
   "SIGCONT",
   "SIGSTOP",
+  "SIGPIPE",
 ];
 
 const ERROR_CODES: readonly ProtocolErrorCode[] = [

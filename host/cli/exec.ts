@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AgentError, type ExecResult } from "../channel/agent_client.ts";
+import { AgentError, type ExecHandle, type ExecResult } from "../channel/agent_client.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
@@ -101,8 +101,8 @@ async function runInVm(
   );
   try {
     const output = Promise.all([
-      run.stdout.pipeTo(Deno.stdout.writable, KEEP_OPEN),
-      run.stderr.pipeTo(Deno.stderr.writable, KEEP_OPEN),
+      forward(run, run.stdout, Deno.stdout.writable),
+      forward(run, run.stderr, Deno.stderr.writable),
     ]);
     // When the command fails to start or the VM dies, the result says why, not the output.
     output.catch(() => {});
@@ -123,6 +123,22 @@ async function runInVm(
   } finally {
     clearTimeout(watchdog);
     stopInterrupts();
+  }
+}
+
+/** Copy a command's output to ours. */
+async function forward(
+  run: ExecHandle,
+  from: ReadableStream<Uint8Array>,
+  to: WritableStream<Uint8Array>,
+): Promise<void> {
+  try {
+    await from.pipeTo(to, KEEP_OPEN);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+    // Our reader went away (`agentbox exec -- yes | head`): as in a shell pipeline, the command
+    // gets SIGPIPE rather than writing forever into a pipe nobody reads.
+    await run.signal("SIGPIPE").catch(() => {});
   }
 }
 

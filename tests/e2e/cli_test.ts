@@ -211,3 +211,14 @@ Deno.test("cli: SIGTERM to agentbox stops the VM and exits 143", async () => {
   assert.ok(await waitFor(() => !processesMatching(needle).some(isQemu), 5000), "QEMU survived");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("cli: a closed stdout gives the command SIGPIPE, as in a shell pipeline", async () => {
+  const child = agentbox(["exec", "--", "yes"]);
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assert.match(decoder.decode(first.value), /^y\n/, "positive control: output flows");
+  await reader.cancel();
+  const status = await child.status;
+  await child.stderr.cancel();
+  assert.equal(status.code, 141);
+});
