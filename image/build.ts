@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION } from "@agentbox/protocol";
+import { agentSourceDigest } from "./agent_source.ts";
 import { runCommand } from "./command.ts";
 import { dependencyClosure, downloadDebs, extractDeb, resolveMetapackage } from "./debian.ts";
 import { ImageError } from "./errors.ts";
@@ -164,7 +165,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
       packages,
       files,
       deno: { version: denoVersion, sha256: await sha256File(deno) },
-      agent: { path: AGENT_PATH, sha256: await sha256File(agent) },
+      agent: {
+        path: AGENT_PATH,
+        sha256: await sha256File(agent),
+        sourceSha256: await agentSourceDigest(),
+      },
       protocolVersion: PROTOCOL_VERSION,
     };
     await Deno.writeTextFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2));

@@ -47,7 +47,8 @@ export interface ImageManifest {
   packages: DebianPackage[];
   files: Record<ImageFileName, FileDigest>;
   deno: { version: string; sha256: string };
-  agent: { path: string; sha256: string };
+  /** The bundle's path and digest; `sourceSha256` digests its source (image/agent_source.ts). */
+  agent: { path: string; sha256: string; sourceSha256?: string };
   protocolVersion: number;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { agentSourceDigest } from "../../image/agent_source.ts";
 import { findImage } from "../../image/store.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
@@ -34,6 +35,13 @@ export interface BootOptions {
  */
 export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
   const image = await findImage(options.image ?? "default");
+  const source = await agentSourceDigest();
+  if (source && image.manifest.agent.sourceSha256 !== source) {
+    options.onWarning?.(
+      `image "${image.name}" carries a guest agent built from other code than this agentbox: ` +
+        `rebuild it with \`agentbox images build ${image.name}\``,
+    );
+  }
   const runtimeDir = await makeVmRuntimeDir();
   try {
     return await startQemuVm({

@@ -2,6 +2,7 @@
  * `agentbox` as a user runs it: a subprocess, real VMs, exit statuses and stderr lines checked.
  */
 import assert from "node:assert/strict";
+import { dataDir } from "../../host/paths.ts";
 import { agentbox, processesMatching, randomBytes, sha256, waitFor } from "../helpers.ts";
 
 const decoder = new TextDecoder();
@@ -221,4 +222,24 @@ Deno.test("cli: a closed stdout gives the command SIGPIPE, as in a shell pipelin
   const status = await child.status;
   await child.stderr.cancel();
   assert.equal(status.code, 141);
+});
+
+Deno.test("cli: an image whose agent was built from other code gets a rebuild warning", async () => {
+  const images = `${dataDir()}/images`;
+  const data = await Deno.makeTempDir();
+  const dir = `${data}/agentbox/images/default`;
+  await Deno.mkdir(dir, { recursive: true });
+  for (const file of ["vmlinuz", "initrd.img", "rootfs.erofs"]) {
+    await Deno.symlink(`${images}/default/${file}`, `${dir}/${file}`);
+  }
+  const manifest = JSON.parse(await Deno.readTextFile(`${images}/default/manifest.json`));
+  const fresh = await cli(["exec", "--", "true"]);
+  assert.equal(fresh.code, 0);
+  assert.doesNotMatch(fresh.stderr, /carries a guest agent/, "positive control: a fresh image");
+  manifest.agent.sourceSha256 = "0".repeat(64);
+  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(manifest));
+  const stale = await cli(["exec", "--", "true"], { env: { XDG_DATA_HOME: data } });
+  assert.equal(stale.code, 0);
+  assert.match(stale.stderr, /carries a guest agent built from other code.*agentbox images build/);
+  await Deno.remove(data, { recursive: true });
 });
