@@ -16,7 +16,7 @@ function xdg(variable: string, fallback: string): string {
 }
 
 /**
- * Runtime files (sockets, pid files, console logs): `$XDG_RUNTIME_DIR/agentbox`, else
+ * Runtime files (sockets, pid files): `$XDG_RUNTIME_DIR/agentbox`, else
  * `/tmp/agentbox-<uid>`.
  *
  * @example

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { delay } from "../delay.ts";
 import { AgentError, type ExecHandle, type ExecResult } from "../channel/agent_client.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
@@ -179,8 +180,4 @@ const SIGNAL_NUMBERS: Record<string, number> = {
 
 function signalNumber(signal: string): number {
   return SIGNAL_NUMBERS[signal] ?? 0;
-}
-
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms));
 }

@@ -243,3 +243,27 @@ Deno.test("cli: an image whose agent was built from other code gets a rebuild wa
   assert.match(stale.stderr, /carries a guest agent built from other code.*agentbox images build/);
   await Deno.remove(data, { recursive: true });
 });
+
+Deno.test("cli: a VM that cannot boot fails with 126 and the console's last lines", async () => {
+  const images = `${dataDir()}/images`;
+  const data = await Deno.makeTempDir();
+  const dir = `${data}/agentbox/images/default`;
+  await Deno.mkdir(dir, { recursive: true });
+  for (const file of ["vmlinuz", "initrd.img"]) {
+    await Deno.symlink(`${images}/default/${file}`, `${dir}/${file}`);
+  }
+  // A root disk that is not erofs: stage 1 cannot mount it, says so on the console, powers off.
+  const garbage = new Uint8Array(1024 * 1024);
+  await Deno.writeFile(`${dir}/rootfs.erofs`, garbage);
+  const manifest = JSON.parse(await Deno.readTextFile(`${images}/default/manifest.json`));
+  manifest.files["rootfs.erofs"].size = garbage.length;
+  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(manifest));
+  const r = await cli(["exec", "--", "true"], { env: { XDG_DATA_HOME: data } });
+  assert.equal(r.code, 126);
+  assert.match(r.stderr, /agentbox: error: The VM stopped while booting/);
+  assert.match(
+    r.stderr,
+    /last lines of the VM console:\n(.*\n)*\s+\| agentbox-init: cannot mount the root filesystem/,
+  );
+  await Deno.remove(data, { recursive: true });
+});

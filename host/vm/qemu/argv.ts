@@ -12,7 +12,8 @@ import type { ChannelKind, VmSpec } from "../spec.ts";
 export interface QemuFiles {
   qmpSocket: string;
   agentSocket: string;
-  consoleLog: string;
+  /** The guest console (ttyS0), read by agentbox into a bounded ring; never written to disk. */
+  consoleSocket: string;
 }
 
 /** The files QEMU uses inside `runtimeDir`. */
@@ -20,7 +21,7 @@ export function qemuFiles(runtimeDir: string): QemuFiles {
   return {
     qmpSocket: `${runtimeDir}/qmp.sock`,
     agentSocket: `${runtimeDir}/agent.sock`,
-    consoleLog: `${runtimeDir}/console.log`,
+    consoleSocket: `${runtimeDir}/console.sock`,
   };
 }
 
@@ -79,7 +80,10 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
     ...["-smp", String(spec.cpus), "-m", `${spec.memoryMb}M`],
     ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
     ...["-kernel", spec.kernel, "-initrd", spec.initrd, "-append", cmdline],
-    ...["-chardev", `file,id=console,path=${escapeOption(files.consoleLog)}`],
+    ...[
+      "-chardev",
+      `socket,id=console,path=${escapeOption(files.consoleSocket)},server=on,wait=off`,
+    ],
     ...["-serial", "chardev:console"],
     ...["-drive", `id=root,file=${escapeOption(spec.rootfs)},format=raw,if=none,readonly=on`],
     ...["-device", "virtio-blk-device,drive=root"],

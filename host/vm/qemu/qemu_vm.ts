@@ -8,8 +8,10 @@
  * @module
  */
 
+import { delay } from "../../delay.ts";
 import { AgentClient } from "../../channel/agent_client.ts";
 import { type ChannelAddress, connectChannel } from "../../channel/connect.ts";
+import { ConsoleTail } from "../console_tail.ts";
 import { VmError } from "../errors.ts";
 import type { ChannelKind, VmSpec } from "../spec.ts";
 import type { Accel } from "./accel.ts";
@@ -81,7 +83,9 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
   const tscKhz = await hostTscKhz();
   const process = spawnQemu(qemu, qemuArgv(spec, { accel, channel, vsockCid: cid, tscKhz }));
   const exited = watchExit(process);
-  const consoleTail = () => tail(files.consoleLog, CONSOLE_TAIL_LINES);
+  const guestConsole = new ConsoleTail();
+  followConsole(files.consoleSocket, guestConsole, exited);
+  const consoleTail = () => Promise.resolve(guestConsole.lines(CONSOLE_TAIL_LINES));
   let qmp: QmpClient | undefined;
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -135,31 +139,33 @@ async function bootAgent(
 ): Promise<AgentClient> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
-  let died: VmExit | undefined;
-  exited.then((exit) => {
-    died = exit;
+  const exitedDuringBoot = exited.then((exit) => {
     abort.abort();
+    return exit;
   });
   try {
     const conn = await connectChannel(address, abort.signal);
     return await AgentClient.connect(conn, { signal: abort.signal });
   } catch (cause) {
+    const timedOut = abort.signal.aborted;
+    // The channel usually closes a moment before QEMU is seen to exit: give the exit a chance
+    // to explain the failure, since that is the fact the user needs.
+    const died = await Promise.race([exitedDuringBoot, delay(STOP_GRACE_MS)]);
+    const tail = await consoleTail();
     if (died) {
       const why = died.stderr.split("\n")[0] || `exit status ${died.code}`;
-      throw new VmError(`The VM stopped while booting: ${why}`, {
-        cause,
-        consoleTail: await consoleTail(),
-      });
+      throw new VmError(`The VM stopped while booting: ${why}`, { cause, consoleTail: tail });
     }
-    if (abort.signal.aborted) {
-      throw new VmError(`The VM's agent did not answer within ${Math.round(timeoutMs / 1000)} s`, {
+    if (timedOut) {
+      const seconds = Math.round(timeoutMs / 1000);
+      throw new VmError(`The VM's agent did not answer within ${seconds} s`, {
         cause,
-        consoleTail: await consoleTail(),
+        consoleTail: tail,
       });
     }
     throw new VmError(`Cannot reach the VM's agent: ${(cause as Error).message}`, {
       cause,
-      consoleTail: await consoleTail(),
+      consoleTail: tail,
     });
   } finally {
     clearTimeout(timer);
@@ -202,10 +208,15 @@ async function firstBytes(stream: ReadableStream<Uint8Array>, limit: number): Pr
   return text;
 }
 
-async function tail(path: string, lines: number): Promise<string> {
-  const text = await Deno.readTextFile(path).catch(() => "");
-  // The console may carry guest-controlled escape sequences: keep printable text only.
-  return text.replace(/[^\n\t\x20-\x7e]/g, "").trimEnd().split("\n").slice(-lines).join("\n");
+/** Connect to the console socket as soon as QEMU creates it and keep its tail until exit. */
+function followConsole(socket: string, tail: ConsoleTail, exited: Promise<VmExit>): void {
+  const abort = new AbortController();
+  exited.then(() => abort.abort());
+  connectChannel({ kind: "serial", socket }, abort.signal)
+    .then((conn) => tail.follow(conn.readable))
+    .catch(() => {
+      // QEMU exited before its console existed: there is nothing to show.
+    });
 }
 
 async function vsockAvailable(): Promise<boolean> {
