@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { dataDir } from "../../host/paths.ts";
+import type { ImageManifest } from "../../image/manifest.ts";
 import { agentbox, processesMatching, randomBytes, sha256, waitFor } from "../helpers.ts";
 
 const decoder = new TextDecoder();
@@ -224,20 +225,34 @@ Deno.test("cli: a closed stdout gives the command SIGPIPE, as in a shell pipelin
   assert.equal(status.code, 141);
 });
 
-Deno.test("cli: an image whose agent was built from other code gets a rebuild warning", async () => {
+/**
+ * A data dir holding an image "default" made from the real one: `links` are symlinked, `files` are
+ * written, and the manifest is edited by `edit`. Returns the XDG_DATA_HOME to use.
+ */
+async function derivedImage(
+  links: string[],
+  files: Record<string, Uint8Array>,
+  edit: (manifest: ImageManifest) => void,
+): Promise<string> {
   const images = `${dataDir()}/images`;
   const data = await Deno.makeTempDir();
   const dir = `${data}/agentbox/images/default`;
   await Deno.mkdir(dir, { recursive: true });
-  for (const file of ["vmlinuz", "initrd.img", "rootfs.erofs"]) {
-    await Deno.symlink(`${images}/default/${file}`, `${dir}/${file}`);
-  }
+  for (const file of links) await Deno.symlink(`${images}/default/${file}`, `${dir}/${file}`);
+  for (const [file, bytes] of Object.entries(files)) await Deno.writeFile(`${dir}/${file}`, bytes);
   const manifest = JSON.parse(await Deno.readTextFile(`${images}/default/manifest.json`));
+  edit(manifest);
+  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(manifest));
+  return data;
+}
+
+Deno.test("cli: an image whose agent was built from other code gets a rebuild warning", async () => {
   const fresh = await cli(["exec", "--", "true"]);
   assert.equal(fresh.code, 0);
   assert.doesNotMatch(fresh.stderr, /carries a guest agent/, "positive control: a fresh image");
-  manifest.agent.sourceSha256 = "0".repeat(64);
-  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(manifest));
+  const data = await derivedImage(["vmlinuz", "initrd.img", "rootfs.erofs"], {}, (manifest) => {
+    manifest.agent.sourceSha256 = "0".repeat(64);
+  });
   const stale = await cli(["exec", "--", "true"], { env: { XDG_DATA_HOME: data } });
   assert.equal(stale.code, 0);
   assert.match(stale.stderr, /carries a guest agent built from other code.*agentbox images build/);
@@ -245,19 +260,11 @@ Deno.test("cli: an image whose agent was built from other code gets a rebuild wa
 });
 
 Deno.test("cli: a VM that cannot boot fails with 126 and the console's last lines", async () => {
-  const images = `${dataDir()}/images`;
-  const data = await Deno.makeTempDir();
-  const dir = `${data}/agentbox/images/default`;
-  await Deno.mkdir(dir, { recursive: true });
-  for (const file of ["vmlinuz", "initrd.img"]) {
-    await Deno.symlink(`${images}/default/${file}`, `${dir}/${file}`);
-  }
   // A root disk that is not erofs: stage 1 cannot mount it, says so on the console, powers off.
   const garbage = new Uint8Array(1024 * 1024);
-  await Deno.writeFile(`${dir}/rootfs.erofs`, garbage);
-  const manifest = JSON.parse(await Deno.readTextFile(`${images}/default/manifest.json`));
-  manifest.files["rootfs.erofs"].size = garbage.length;
-  await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(manifest));
+  const data = await derivedImage(["vmlinuz", "initrd.img"], { "rootfs.erofs": garbage }, (m) => {
+    m.files["rootfs.erofs"].size = garbage.length;
+  });
   const r = await cli(["exec", "--", "true"], { env: { XDG_DATA_HOME: data } });
   assert.equal(r.code, 126);
   assert.match(r.stderr, /agentbox: error: The VM stopped while booting/);
