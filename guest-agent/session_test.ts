@@ -320,7 +320,9 @@ Deno.test("agent: a working directory that does not exist is spawn_failed", asyn
   const exec = agent.client.exec({ argv: ["pwd"], cwd: `${agent.dir}/missing` });
   await assert.rejects(
     within(exec.result, HANG_MS, "result"),
-    (e) => e instanceof AgentError && e.code === "spawn_failed",
+    (e) =>
+      e instanceof AgentError && e.code === "spawn_failed" &&
+      e.message.includes("working directory") && e.message.includes("does not exist"),
   );
   const ok = await run(agent.client, { argv: ["pwd"], cwd: agent.dir });
   assert.equal(text(ok.stdout), `${await Deno.realPath(agent.dir)}\n`);

@@ -34,7 +34,14 @@ export interface RunningExec {
  */
 export function startExec(conn: Connection, start: ExecStart): RunningExec {
   const env = { ...BASE_ENV, ...start.env };
-  const program = resolveCommand(start.argv[0], env.PATH, start.cwd);
+  const cwd = start.cwd ?? "/";
+  if (!isDirectory(cwd)) {
+    throw new ProtocolError(
+      "spawn_failed",
+      `Cannot start ${start.argv[0]}: working directory ${cwd} does not exist`,
+    );
+  }
+  const program = resolveCommand(start.argv[0], env.PATH, cwd);
   // The agent's own tool: found on the base PATH, whatever PATH the command was given.
   const setsid = resolveCommand("setsid", BASE_ENV.PATH);
   let child: Deno.ChildProcess;
@@ -45,7 +52,7 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
       args: [program, ...start.argv.slice(1)],
       env,
       clearEnv: true,
-      cwd: start.cwd ?? "/",
+      cwd,
       stdin: start.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",
@@ -107,6 +114,14 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
     await conn.send(exit).catch(() => {});
   })();
   return { signal: killGroup, done };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 function message(error: unknown): string {

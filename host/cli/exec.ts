@@ -14,6 +14,9 @@ import { EXIT, UsageError } from "./errors.ts";
 import { envOption, parseCommandArgs, positiveInt } from "./options.ts";
 import { forwardInterrupts } from "./signals.ts";
 
+/** Below this the guest kernel and the agent's Deno runtime do not fit. */
+const MIN_MEMORY_MB = 256;
+
 /** Help text of `agentbox exec`. */
 export const EXEC_HELP = `Run a command in a fresh microVM and exit with its status.
 
@@ -22,7 +25,7 @@ Usage: agentbox exec [OPTIONS] -- CMD [ARG...]
 Options:
   --image NAME      image to boot (default: default; build it with \`agentbox images build\`)
   --cpus N          virtual CPUs (default: ${VM_DEFAULTS.cpus})
-  --memory MB       guest memory in MiB (default: ${VM_DEFAULTS.memoryMb})
+  --memory MB       guest memory in MiB, at least ${MIN_MEMORY_MB} (default: ${VM_DEFAULTS.memoryMb})
   --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
   --env K=V         set an environment variable in the guest; K alone passes the host's value
   --workdir DIR     working directory inside the guest (default: /)
@@ -69,7 +72,14 @@ export async function execCommand(args: string[]): Promise<number> {
   const vm = await bootVm({
     image: values.image as string | undefined,
     cpus: positiveInt("exec", "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
-    memoryMb: positiveInt("exec", "memory", values.memory, VM_DEFAULTS.memoryMb, 1024 * 1024),
+    memoryMb: positiveInt(
+      "exec",
+      "memory",
+      values.memory,
+      VM_DEFAULTS.memoryMb,
+      1024 * 1024,
+      MIN_MEMORY_MB,
+    ),
     onWarning: (message) => console.error(`agentbox: warning: ${message}`),
   });
   try {

@@ -48,19 +48,20 @@ export function parseCommandArgs(command: string, args: string[], options: Optio
   }
 }
 
-/** Read a positive integer option, or `fallback` when absent. */
+/** Read a whole-number option in `min..max`, or `fallback` when absent. */
 export function positiveInt(
   command: string,
   name: string,
   value: unknown,
   fallback: number,
   max = Number.MAX_SAFE_INTEGER,
+  min = 1,
 ): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== "string" || !/^\d+$/.test(value) || n < 1 || n > max) {
+  if (typeof value !== "string" || !/^\d+$/.test(value) || n < min || n > max) {
     throw new UsageError(
-      `--${name} must be a whole number between 1 and ${max}, got "${value}": ` +
+      `--${name} must be a whole number between ${min} and ${max}, got "${value}": ` +
         `see \`agentbox ${command} --help\``,
     );
   }

@@ -50,15 +50,14 @@ Deno.test("cli: --version and --help", async () => {
 });
 
 Deno.test("cli: usage errors exit 125 with one line", async () => {
-  for (
-    const args of [["exec", "--bogus", "--", "true"], ["exec"], ["nope"], [
-      "exec",
-      "--cpus",
-      "0",
-      "--",
-      "true",
-    ]]
-  ) {
+  const cases = [
+    ["exec", "--bogus", "--", "true"],
+    ["exec"],
+    ["nope"],
+    ["exec", "--cpus", "0", "--", "true"],
+    ["exec", "--memory", "64", "--", "true"],
+  ];
+  for (const args of cases) {
     const r = await cli(args);
     assert.equal(r.code, 125, args.join(" "));
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
