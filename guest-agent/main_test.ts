@@ -22,21 +22,19 @@ Deno.test("parseEndpoint reads --vsock, --stdio and --unix", () => {
   }
 });
 
+/** Run `main.ts` as its own process with `args`. */
+function spawnAgent(args: string[], stdio: Deno.CommandOptions): Deno.ChildProcess {
+  const main = new URL("./main.ts", import.meta.url).pathname;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--no-check", main, ...args],
+    ...stdio,
+  }).spawn();
+}
+
 Deno.test("the agent runs as its own process on a unix socket", async () => {
   const dir = await Deno.makeTempDir({ prefix: "agentbox-main-test-" });
   const path = `${dir}/agent.sock`;
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--no-check",
-      new URL("./main.ts", import.meta.url).pathname,
-      "--unix",
-      path,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const agent = spawnAgent(["--unix", path], { stdout: "null", stderr: "piped" });
   try {
     let socket: Deno.UnixConn | undefined;
     for (const deadline = Date.now() + 15_000; !socket && Date.now() < deadline;) {
@@ -64,18 +62,7 @@ Deno.test("the agent runs as its own process on a unix socket", async () => {
 });
 
 Deno.test("the agent serves its stdin and stdout with --stdio, as on a virtio-serial port", async () => {
-  const agent = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--no-check",
-      new URL("./main.ts", import.meta.url).pathname,
-      "--stdio",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const agent = spawnAgent(["--stdio"], { stdin: "piped", stdout: "piped", stderr: "inherit" });
   try {
     const client = await within(
       AgentClient.connect({ readable: agent.stdout, writable: agent.stdin }),

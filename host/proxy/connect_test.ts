@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startFixture, TLS_ADDR } from "./fixture.ts";
-import { readUntilText } from "./testing.ts";
+import { readUntilText, tlsEcho } from "./testing.ts";
 
 const enc = new TextEncoder();
 
@@ -22,18 +22,7 @@ async function tlsThroughProxy(
     conn.close();
     return head.split("\r\n")[0];
   }
-  try {
-    const tls = await Deno.startTls(conn, { hostname: sni, caCerts: [f.cert] });
-    await tls.write(enc.encode(payload));
-    const echoed = await readUntilText(tls, (t) => t.length >= payload.length);
-    tls.close();
-    return echoed;
-  } catch (err) {
-    try {
-      conn.close();
-    } catch { /* closed */ }
-    return `error: ${(err as Error).message}`;
-  }
+  return await tlsEcho(conn, sni, f.cert, payload);
 }
 
 Deno.test("CONNECT to an allowed host tunnels TLS end to end and is recorded", async () => {

@@ -173,3 +173,34 @@ export async function readUntilText(
   }
   return text;
 }
+
+/**
+ * Start TLS on `conn` with `sni`, trusting `caCert`, send `payload` and read back as many bytes.
+ * Returns the echoed text, or `error: …` when the handshake or the exchange fails.
+ *
+ * @example
+ * ```ts
+ * import { tlsEcho } from "./testing.ts";
+ * declare const conn: Deno.TcpConn, cert: string;
+ * console.log(await tlsEcho(conn, "allowed.test", cert)); // "ping"
+ * ```
+ */
+export async function tlsEcho(
+  conn: Deno.TcpConn,
+  sni: string,
+  caCert: string,
+  payload = "ping",
+): Promise<string> {
+  try {
+    const tls = await Deno.startTls(conn, { hostname: sni, caCerts: [caCert] });
+    await tls.write(new TextEncoder().encode(payload));
+    const echoed = await readUntilText(tls, (t) => t.length >= payload.length);
+    tls.close();
+    return echoed;
+  } catch (err) {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    return `error: ${(err as Error).message}`;
+  }
+}

@@ -1,23 +1,12 @@
 import assert from "node:assert/strict";
 import { HTTP_ADDR, startFixture, TLS_ADDR } from "./fixture.ts";
-import { readUntilText } from "./testing.ts";
+import { readUntilText, tlsEcho } from "./testing.ts";
 
 const enc = new TextEncoder();
 
 async function tlsDirect(port: number, sni: string, cert: string): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const tls = await Deno.startTls(conn, { hostname: sni, caCerts: [cert] });
-    await tls.write(enc.encode("ping"));
-    const echoed = await readUntilText(tls, (t) => t.length >= 4);
-    tls.close();
-    return echoed;
-  } catch (err) {
-    try {
-      conn.close();
-    } catch { /* closed */ }
-    return `error: ${(err as Error).message}`;
-  }
+  return await tlsEcho(conn, sni, cert);
 }
 
 Deno.test("transparent TLS: routed by SNI for allowed names, closed for others", async () => {
