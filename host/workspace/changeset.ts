@@ -1,0 +1,211 @@
+/**
+ * The changeset: what a session's guest changed in its workspace, as read from the overlay's
+ * upper layer and stored on the host. This module is the contract between the guest-side scan
+ * (which produces {@linkcode UpperRecord}s), the transfer over the agent channel (which stores
+ * them), `agentbox diff` (which classifies them against the baseline) and `agentbox apply`.
+ *
+ * On disk, under a session's workspace state directory (see {@linkcode changesetPaths}):
+ *
+ * ```
+ * <session>/workspace/
+ *   baseline.json        the host tree as it was when the session started (conflict detection)
+ *   changes/records.json UpperRecord[] in path order, written atomically after a full transfer
+ *   changes/blobs/<sha256>  the content of every regular file in records.json
+ * ```
+ *
+ * Every record came from the guest and is hostile until {@linkcode validateRecords} accepted it.
+ *
+ * @module
+ */
+
+/** One entry of the overlay upper layer, as the guest reports it. Paths are relative to the
+ * workspace root, `/`-separated, without `.`/`..`/empty components. */
+export type UpperRecord =
+  /** A regular file whose full content is in `blobs/<sha256>`. `mode` holds permission bits only. */
+  | { path: string; type: "file"; mode: number; size: number; sha256: string }
+  /** A directory present in the upper layer (new, or copied up because something inside changed). */
+  | { path: string; type: "dir"; mode: number }
+  /** A symbolic link; the target is data, never followed. */
+  | { path: string; type: "symlink"; target: string }
+  /** An entry of the lower layer that the guest deleted (a whiteout, or hidden by an opaque dir). */
+  | { path: string; type: "deleted" }
+  /** Something that cannot be applied (device, fifo, socket, unrepresentable name): reported only. */
+  | { path: string; type: "unsupported"; detail: string };
+
+/** Limits on what a guest may report; anything beyond is refused, not truncated silently. */
+export const CHANGESET_LIMITS = {
+  /** Records in one changeset. */
+  maxRecords: 1_000_000,
+  /** Bytes of one path. */
+  maxPathBytes: 4096,
+  /** Bytes of one symlink target. */
+  maxLinkTargetBytes: 4096,
+} as const;
+
+/** Where a session's workspace state lives, given the session's state directory. */
+export interface ChangesetPaths {
+  root: string;
+  baseline: string;
+  changes: string;
+  records: string;
+  blobs: string;
+}
+
+/**
+ * Paths of the changeset files under `sessionDir` (e.g. `$XDG_STATE_HOME/agentbox/sessions/ID`).
+ *
+ * @example
+ * ```ts
+ * import { changesetPaths } from "./changeset.ts";
+ * console.log(changesetPaths("/state/sessions/abc").records);
+ * // /state/sessions/abc/workspace/changes/records.json
+ * ```
+ */
+export function changesetPaths(sessionDir: string): ChangesetPaths {
+  const root = `${sessionDir}/workspace`;
+  const changes = `${root}/changes`;
+  return {
+    root,
+    baseline: `${root}/baseline.json`,
+    changes,
+    records: `${changes}/records.json`,
+    blobs: `${changes}/blobs`,
+  };
+}
+
+/** A changeset path or record that fails validation. The message says which and why. */
+export class ChangesetError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ChangesetError";
+  }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const encoder = new TextEncoder();
+
+/**
+ * Why `path` is not an acceptable workspace-relative path, or `undefined` when it is.
+ * Refused: empty, absolute, `.`/`..`/empty components, NUL, any control character (newlines
+ * included: they forge lines in diffs and logs), U+FFFD (a name that was not valid UTF-8 in the
+ * guest arrives mangled), and over-long paths.
+ *
+ * @example
+ * ```ts
+ * import { pathProblem } from "./changeset.ts";
+ * console.assert(pathProblem("src/a.ts") === undefined);
+ * console.assert(pathProblem("../etc/passwd") !== undefined);
+ * ```
+ */
+export function pathProblem(path: string): string | undefined {
+  if (typeof path !== "string" || path === "") return "empty path";
+  if (encoder.encode(path).length > CHANGESET_LIMITS.maxPathBytes) return "path too long";
+  if (path.startsWith("/")) return "absolute path";
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) return "control character in name";
+  if (path.includes("\ufffd")) return "name is not valid UTF-8";
+  for (const part of path.split("/")) {
+    if (part === "" || part === "." || part === "..") return `bad path component "${part}"`;
+  }
+  return undefined;
+}
+
+/**
+ * Check records received from a guest: shape, types, paths, modes, hashes, limits, and that each
+ * path appears once. Records with a bad name are turned into `unsupported` ones (so the user
+ * sees them) only when the name is printable; otherwise the whole changeset is refused.
+ * Returns the records sorted by path.
+ *
+ * @example
+ * ```ts
+ * import { validateRecords } from "./changeset.ts";
+ * const records = validateRecords([{ path: "a.txt", type: "deleted" }]);
+ * console.assert(records.length === 1);
+ * ```
+ */
+export function validateRecords(input: unknown): UpperRecord[] {
+  if (!Array.isArray(input)) throw new ChangesetError("Changeset is not a list of records");
+  if (input.length > CHANGESET_LIMITS.maxRecords) {
+    throw new ChangesetError(`Changeset has more than ${CHANGESET_LIMITS.maxRecords} entries`);
+  }
+  const seen = new Set<string>();
+  const records = input.map((raw, index) => validateRecord(raw, index));
+  for (const record of records) {
+    if (seen.has(record.path)) {
+      throw new ChangesetError(`Duplicate path in changeset: ${record.path}`);
+    }
+    seen.add(record.path);
+  }
+  return records.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function validateRecord(raw: unknown, index: number): UpperRecord {
+  if (typeof raw !== "object" || raw === null) {
+    throw new ChangesetError(`Changeset entry ${index} is not an object`);
+  }
+  const r = raw as Record<string, unknown>;
+  if (typeof r.path !== "string") throw new ChangesetError(`Changeset entry ${index} has no path`);
+  const path = r.path;
+  const problem = pathProblem(path);
+  if (problem) {
+    return { path: printable(path), type: "unsupported", detail: problem };
+  }
+  const bad = (what: string) => new ChangesetError(`Changeset entry ${path}: ${what}`);
+  switch (r.type) {
+    case "file":
+      if (!isMode(r.mode)) throw bad("bad mode");
+      if (!Number.isSafeInteger(r.size) || (r.size as number) < 0) throw bad("bad size");
+      if (typeof r.sha256 !== "string" || !SHA256_HEX.test(r.sha256)) throw bad("bad sha256");
+      return { path, type: "file", mode: r.mode, size: r.size as number, sha256: r.sha256 };
+    case "dir":
+      if (!isMode(r.mode)) throw bad("bad mode");
+      return { path, type: "dir", mode: r.mode };
+    case "symlink":
+      if (typeof r.target !== "string" || r.target === "" || r.target.includes("\0")) {
+        throw bad("bad symlink target");
+      }
+      if (encoder.encode(r.target).length > CHANGESET_LIMITS.maxLinkTargetBytes) {
+        throw bad("symlink target too long");
+      }
+      return { path, type: "symlink", target: r.target };
+    case "deleted":
+      return { path, type: "deleted" };
+    case "unsupported":
+      return { path, type: "unsupported", detail: printable(String(r.detail ?? "unsupported")) };
+    default:
+      throw bad(`unknown type ${JSON.stringify(String(r.type)).slice(0, 40)}`);
+  }
+}
+
+function isMode(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0o7777;
+}
+
+/** A name made safe to print: control characters escaped, length capped. */
+export function printable(text: string): string {
+  const escaped = text.replace(
+    // deno-lint-ignore no-control-regex
+    /[\u0000-\u001f\u007f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return escaped.length > 512 ? `${escaped.slice(0, 512)}…` : escaped;
+}
+
+/** One host path as it was when the session started (lstat facts; no content hash). */
+export interface BaselineEntry {
+  type: "file" | "dir" | "symlink" | "other";
+  /** Permission bits (`mode & 0o7777`). */
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+/** The shared host directory as the session's lower layer saw it: `baseline.json`. */
+export interface Baseline {
+  /** Absolute, real path of the shared directory. */
+  root: string;
+  takenAt: number;
+  /** Keyed by workspace-relative path (same rules as {@linkcode pathProblem}). */
+  entries: Record<string, BaselineEntry>;
+}
