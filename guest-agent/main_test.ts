@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../host/channel/agent_client.ts";
-import { parseEndpoint } from "./main.ts";
+import { parseAgentArgs, parseEndpoint } from "./main.ts";
 import { within } from "./protocol/testing.ts";
 
 Deno.test("parseEndpoint reads --vsock, --stdio and --unix", () => {
@@ -19,6 +19,24 @@ Deno.test("parseEndpoint reads --vsock, --stdio and --unix", () => {
     ]
   ) {
     assert.throws(() => parseEndpoint(bad), /usage/, bad.join(" "));
+  }
+});
+
+Deno.test("parseAgentArgs takes --dns ADDRESS after the endpoint", () => {
+  assert.deepEqual(parseAgentArgs(["--stdio", "--dns", "10.0.2.100"]), {
+    endpoint: { kind: "stdio" },
+    dns: "10.0.2.100",
+  });
+  assert.deepEqual(parseAgentArgs(["--stdio"]), { endpoint: { kind: "stdio" } });
+  for (
+    const bad of [["--stdio", "--dns"], ["--dns", "1.2.3.4", "--stdio"], [
+      "--stdio",
+      "x",
+      "--dns",
+      "a",
+    ]]
+  ) {
+    assert.throws(() => parseAgentArgs(bad), /usage/, bad.join(" "));
   }
 });
 

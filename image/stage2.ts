@@ -7,6 +7,8 @@
  * @module
  */
 
+import { PROXY_GUEST_ADDRESS } from "../host/net/user_network.ts";
+
 /** Where the bundled guest agent lives in the root filesystem. */
 export const AGENT_PATH = "/opt/agentbox/agent.js";
 
@@ -49,7 +51,8 @@ ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 hostname agentbox
 ip link set lo up
-# QEMU user networking: the guest is 10.0.2.15, the gateway 10.0.2.2, DNS 10.0.2.3.
+# QEMU user networking (restricted: only the proxy's forwarded ports answer): the guest is
+# 10.0.2.15, the gateway 10.0.2.2. DNS is the agent's stub on 127.0.0.1 (see the agent script).
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up &&
     ip addr add 10.0.2.15/24 dev eth0 &&
@@ -110,9 +113,12 @@ case "$channel" in
   *) fail "unknown agentbox.channel=$channel (use serial or vsock)" ;;
 esac
 
+# With a network, the agent also answers DNS: every name maps to the proxy.
+if [ -e /sys/class/net/eth0 ]; then set -- "$@" --dns ${PROXY_GUEST_ADDRESS}; fi
+
 export HOME=/root PATH=${GUEST_PATH}
 export DENO_DIR=/tmp/deno-dir DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
-exec ${DENO_PATH} run --allow-all --no-config ${AGENT_PATH} "$@" 2>/dev/console
+exec ${DENO_PATH} run --allow-all --unstable-net --no-config ${AGENT_PATH} "$@" 2>/dev/console
 `;
 
 /**
@@ -141,7 +147,7 @@ export function stage2Files(): Record<string, { content: string; mode: number }>
       content: "127.0.0.1 localhost\n127.0.1.1 agentbox\n::1 localhost\n",
       mode: 0o644,
     },
-    "etc/resolv.conf": { content: "nameserver 10.0.2.3\n", mode: 0o644 },
+    "etc/resolv.conf": { content: "nameserver 127.0.0.1\n", mode: 0o644 },
     "etc/nsswitch.conf": {
       content: "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
       mode: 0o644,

@@ -6,6 +6,7 @@
  */
 
 import { findImage } from "../../image/store.ts";
+import { findRelay } from "../net/user_network.ts";
 import { probeAccel } from "../vm/qemu/accel.ts";
 import { DEFAULT_QEMU } from "../vm/qemu/qemu_vm.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -63,6 +64,7 @@ export async function runChecks(): Promise<Check[]> {
     ),
     await imageCheck(),
     await binaryCheck("setpriv", ["--version"], true, "apt-get install util-linux"),
+    await relayCheck(),
     await binaryCheck("mkfs.erofs", ["--help"], false, "apt-get install erofs-utils"),
     await fileCheck(
       "virtiofsd",
@@ -115,6 +117,17 @@ async function imageCheck(): Promise<Check> {
       fix: "agentbox images build",
     };
   }
+}
+
+async function relayCheck(): Promise<Check> {
+  const found = await findRelay().then((path) => path, () => undefined);
+  return {
+    name: "network relay",
+    ok: found !== undefined,
+    required: false,
+    detail: found ? `${found} nc relays guest connections to the proxy` : "busybox is missing",
+    fix: "apt-get install busybox-static (without it only --net none works)",
+  };
 }
 
 async function fileCheck(

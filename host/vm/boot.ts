@@ -7,6 +7,7 @@
 
 import { agentSourceDigest } from "../../image/agent_source.ts";
 import { findImage } from "../../image/store.ts";
+import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
 import { VM_DEFAULTS } from "./spec.ts";
@@ -18,6 +19,8 @@ export interface BootOptions {
   cpus?: number;
   memoryMb?: number;
   bootTimeoutMs?: number;
+  /** The guest's network (see host/net/egress.ts); without it the VM has no network interface. */
+  network?: UserNetwork;
   /** Called with user-facing warnings (e.g. software emulation). */
   onWarning?: (message: string) => void;
 }
@@ -51,6 +54,7 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
       cpus: options.cpus ?? VM_DEFAULTS.cpus,
       memoryMb: options.memoryMb ?? VM_DEFAULTS.memoryMb,
       bootTimeoutMs: options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs,
+      network: options.network,
       runtimeDir,
     }, { onWarning: options.onWarning });
   } catch (error) {

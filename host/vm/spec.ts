@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { UserNetwork } from "../net/user_network.ts";
+
 /** The host↔agent channel a VM offers. */
 export type ChannelKind = "serial" | "vsock";
 
@@ -19,6 +21,8 @@ export interface VmSpec {
   memoryMb: number;
   /** Extra kernel command-line arguments (`agentbox.<key>=value`). */
   cmdline?: string[];
+  /** The guest's network; none means no network interface at all (`--net none`). */
+  network?: UserNetwork;
   /** Private directory for sockets and logs; removed when the VM is gone. */
   runtimeDir: string;
   /** Give up when the agent has not said hello within this many milliseconds. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { userNetworkArgs } from "../../net/user_network.ts";
 import type { Accel } from "./accel.ts";
 import type { ChannelKind, VmSpec } from "../spec.ts";
 
@@ -88,6 +89,7 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
     ...["-drive", `id=root,file=${escapeOption(spec.rootfs)},format=raw,if=none,readonly=on`],
     ...["-device", "virtio-blk-device,drive=root"],
     ...channelArgs(files, options),
+    ...(spec.network ? userNetworkArgs(spec.network) : []),
     ...["-qmp", `unix:${escapeOption(files.qmpSocket)},server=on,wait=off`],
   ];
 }

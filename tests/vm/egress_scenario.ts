@@ -1,0 +1,128 @@
+/**
+ * The egress scenario behind egress_test.ts: boot a VM behind the session's proxies and probe
+ * every way out from inside it. Runs inside a network namespace that egress_test.ts creates, where
+ * the "outside" address 198.51.100.1 (documentation range) sits on the namespace's loopback, so
+ * a hole in the wall would reach our own listener there and never the real network.
+ *
+ * Usage: `deno run -A tests/vm/egress_scenario.ts restricted|unrestricted` → one JSON line.
+ * `unrestricted` boots with slirp's restriction lifted: the positive control showing that each
+ * probe *would* reach its target if the wall were not there.
+ */
+import { applyConfigText } from "../../host/config/load_config.ts";
+import { emptyPolicy } from "../../host/config/policy.ts";
+import { startEgress } from "../../host/net/egress.ts";
+import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing.ts";
+import { bootVm } from "../../host/vm/boot.ts";
+import { answerQuery } from "../../guest-agent/dns_stub.ts";
+import { readAll } from "../helpers.ts";
+
+/** The address standing for "somewhere on the internet" inside the test's namespace. */
+export const OUTSIDE = "198.51.100.1";
+
+/** What one probe saw in the guest. */
+export interface ProbeResult {
+  code: number | null;
+  output: string;
+}
+
+/** The scenario's report. */
+export interface EgressReport {
+  probes: Record<string, ProbeResult>;
+  /** Connections or datagrams each target received: the evidence on the receiving side. */
+  received: { upstream: number; outsideTcp: number; outsideUdp: number; hostService: number };
+}
+
+const HTTP_ADDR = "203.0.113.20";
+const HTTPS_ADDR = "203.0.113.21";
+
+async function scenario(restrict: boolean): Promise<EgressReport> {
+  const received = { upstream: 0, outsideTcp: 0, outsideUdp: 0, hostService: 0 };
+  const { cert, key } = await selfSignedCert(["allowed.test"]);
+  const reply = (text: string) => () => {
+    received.upstream++;
+    return new Response(text);
+  };
+  const quiet = { onListen() {} };
+  const servers = [
+    Deno.serve({ hostname: "127.0.0.1", port: 0, ...quiet }, reply("upstream http\n")),
+    Deno.serve({ hostname: "127.0.0.1", port: 0, cert, key, ...quiet }, reply("upstream https\n")),
+    Deno.serve({ hostname: OUTSIDE, port: 80, ...quiet }, () => {
+      received.outsideTcp++;
+      return new Response("outside\n");
+    }),
+    Deno.serve({ hostname: "127.0.0.1", port: 0, ...quiet }, () => {
+      received.hostService++;
+      return new Response("host service\n");
+    }),
+  ];
+  const [http, https, , hostService] = servers;
+  const dns = Deno.listenDatagram({ transport: "udp", hostname: OUTSIDE, port: 53 });
+  const dnsLoop = (async () => {
+    for await (const [packet, from] of dns) {
+      received.outsideUdp++;
+      const answer = answerQuery(packet, [203, 0, 113, 99]);
+      if (answer) await dns.send(answer, from);
+    }
+  })().catch(() => {});
+
+  const policy = emptyPolicy();
+  applyConfigText(policy, '[network]\nallow = ["allowed.test"]\n', "egress_scenario");
+  const egress = await startEgress({
+    policy,
+    recorder: { begin: () => 0, finish() {} },
+    resolver: tableResolver({
+      "allowed.test": [HTTP_ADDR, HTTPS_ADDR],
+      "denied.test": [HTTP_ADDR, HTTPS_ADDR],
+    }).resolver,
+    dialer: mappedDialer({
+      [`${HTTP_ADDR}:80`]: http.addr.port,
+      [`${HTTPS_ADDR}:443`]: https.addr.port,
+    }).dialer,
+  });
+  const vm = await bootVm({ network: { ...egress.network, restrict } });
+  try {
+    const probe = async (script: string): Promise<ProbeResult> => {
+      const handle = vm.agent.exec({ argv: ["sh", "-c", `${script} 2>&1`], env: egress.guestEnv });
+      const [out, , result] = await Promise.all([
+        readAll(handle.stdout),
+        readAll(handle.stderr),
+        handle.result,
+      ]);
+      return { code: result.code, output: new TextDecoder().decode(out).slice(0, 400) };
+    };
+    // Probes expected to fail wait 8 s at most; the others get time for a loaded machine.
+    const direct = "curl -sS -m 8 --noproxy '*'";
+    const transparent = "curl -sS -m 20 --noproxy '*'";
+    const scripts: Record<string, string> = {
+      proxyHttp: "curl -sS -m 20 http://allowed.test/",
+      proxyHttps: "curl -sS -m 20 -k https://allowed.test/",
+      proxyDenied: "curl -sS -m 20 http://denied.test/",
+      proxyIpLiteral: `curl -sS -m 20 http://${OUTSIDE}/`,
+      transparentHttp: `${transparent} http://allowed.test/`,
+      transparentHttps: `${transparent} -k https://allowed.test/`,
+      transparentDenied: `${transparent} -k https://denied.test/`,
+      directTcp: `${direct} http://${OUTSIDE}/`,
+      hostService: `${direct} http://10.0.2.2:${hostService.addr.port}/`,
+      outsideDns: `timeout 8 nslookup example.test ${OUTSIDE}`,
+      ping: `ping -c 1 -W 5 ${OUTSIDE}`,
+    };
+    const names = Object.keys(scripts);
+    const results = await Promise.all(names.map((name) => probe(scripts[name])));
+    return { probes: Object.fromEntries(names.map((n, i) => [n, results[i]])), received };
+  } finally {
+    await vm.stop();
+    await egress.close();
+    dns.close();
+    await dnsLoop;
+    await Promise.all(servers.map((s) => s.shutdown()));
+  }
+}
+
+if (import.meta.main) {
+  const mode = Deno.args[0];
+  if (mode !== "restricted" && mode !== "unrestricted") {
+    console.error("usage: egress_scenario.ts restricted|unrestricted");
+    Deno.exit(2);
+  }
+  console.log(JSON.stringify(await scenario(mode === "restricted")));
+}
