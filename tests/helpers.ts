@@ -44,7 +44,7 @@ export function randomBytes(size: number): Uint8Array {
 /** Spawn the CLI from source, as `agentbox ARGS`. */
 export function agentbox(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: "piped" | "null" } = {},
+  options: { env?: Record<string, string>; stdin?: "piped" | "null"; cwd?: string } = {},
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: [
@@ -56,6 +56,7 @@ export function agentbox(
       ...args,
     ],
     env: { NO_COLOR: "1", ...options.env },
+    cwd: options.cwd,
     stdin: options.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",

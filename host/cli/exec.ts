@@ -5,6 +5,15 @@
  */
 
 import { delay } from "../delay.ts";
+import { openDatabase } from "../store/database.ts";
+import { startNetworkSession } from "../session/network_session.ts";
+import {
+  interactiveApprover,
+  NET_HELP,
+  NET_OPTIONS,
+  netChoice,
+  printNetworkReport,
+} from "./net_options.ts";
 import { AgentError, type ExecHandle, type ExecResult } from "../channel/agent_client.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
@@ -29,8 +38,13 @@ Options:
   --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
   --env K=V         set an environment variable in the guest; K alone passes the host's value
   --workdir DIR     working directory inside the guest (default: /)
+${NET_HELP}
   --verbose         print the causes of an error
   -h, --help        show this help
+
+Every connection leaves through agentbox's proxy and is recorded (\`agentbox logs\`); the policy
+comes from ~/.config/agentbox/config.toml and ./.agentbox.toml (docs/configuration.md). On a
+terminal, graylisted hosts are asked about; otherwise they are refused.
 
 Stdin is forwarded when it is not a terminal. Ctrl-C is forwarded to the command; press it three
 times to stop the VM. Exit status: the command's, 128+N if signal N ended it, 124 timeout,
@@ -51,6 +65,7 @@ export async function execCommand(args: string[]): Promise<number> {
     timeout: { type: "string" },
     env: { type: "string", multiple: true },
     workdir: { type: "string" },
+    ...NET_OPTIONS,
     verbose: { type: "boolean" },
   });
   if (values.help) {
@@ -63,23 +78,63 @@ export async function execCommand(args: string[]): Promise<number> {
   const timeoutSec = values.timeout === undefined
     ? undefined
     : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
-  const request = {
-    argv: positionals,
-    env: envOption("exec", values.env),
-    cwd: values.workdir as string | undefined,
-    timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
-  };
+  const net = netChoice(values.net);
+  const cpus = positiveInt("exec", "cpus", values.cpus, VM_DEFAULTS.cpus, 64);
+  const memoryMb = positiveInt(
+    "exec",
+    "memory",
+    values.memory,
+    VM_DEFAULTS.memoryMb,
+    1024 * 1024,
+    MIN_MEMORY_MB,
+  );
+  const userEnv = envOption("exec", values.env);
+  const db = openDatabase();
+  try {
+    const network = await startNetworkSession({
+      db,
+      net,
+      allow: values.allow as string[] | undefined,
+      deny: values.deny as string[] | undefined,
+      projectDir: Deno.cwd(),
+      tool: positionals[0].split("/").at(-1),
+      proxy: { approve: interactiveApprover(Deno.cwd()) },
+    });
+    let status: number;
+    try {
+      const request = {
+        argv: positionals,
+        // The user's --env wins, so a proxy variable can be overridden on purpose.
+        env: { ...network.egress?.guestEnv, ...userEnv },
+        cwd: values.workdir as string | undefined,
+        timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
+      };
+      status = await bootAndRun(
+        {
+          image: values.image as string | undefined,
+          cpus,
+          memoryMb,
+          network: network.egress?.network,
+        },
+        request,
+        timeoutSec,
+      );
+    } finally {
+      printNetworkReport(await network.finish());
+    }
+    return status;
+  } finally {
+    db.close();
+  }
+}
+
+async function bootAndRun(
+  boot: Parameters<typeof bootVm>[0],
+  request: { argv: string[]; env: Record<string, string>; cwd?: string; timeoutMs?: number },
+  timeoutSec: number | undefined,
+): Promise<number> {
   const vm = await bootVm({
-    image: values.image as string | undefined,
-    cpus: positiveInt("exec", "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
-    memoryMb: positiveInt(
-      "exec",
-      "memory",
-      values.memory,
-      VM_DEFAULTS.memoryMb,
-      1024 * 1024,
-      MIN_MEMORY_MB,
-    ),
+    ...boot,
     onWarning: (message) => console.error(`agentbox: warning: ${message}`),
   });
   try {

@@ -10,9 +10,13 @@ const decoder = new TextDecoder();
 
 async function cli(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: Uint8Array } = {},
+  options: { env?: Record<string, string>; stdin?: Uint8Array; cwd?: string } = {},
 ) {
-  const child = agentbox(args, { env: options.env, stdin: options.stdin ? "piped" : "null" });
+  const child = agentbox(args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdin: options.stdin ? "piped" : "null",
+  });
   if (options.stdin) {
     const writer = child.stdin.getWriter();
     await writer.write(options.stdin);
@@ -272,4 +276,60 @@ Deno.test("cli: a VM that cannot boot fails with 126 and the console's last line
     /last lines of the VM console:\n(.*\n)*\s+\| agentbox-init: cannot mount the root filesystem/,
   );
   await Deno.remove(data, { recursive: true });
+});
+
+Deno.test("cli: --net none leaves the guest with loopback only and no proxy settings", async () => {
+  const r = await cli([
+    "exec",
+    "--net",
+    "none",
+    "--",
+    "sh",
+    "-c",
+    "ls /sys/class/net; env | grep -ci proxy",
+  ]);
+  assert.equal(decoder.decode(r.stdout), "lo\n0\n", r.stderr);
+});
+
+Deno.test("cli: a refused host is explained to the guest, summed up, and logged", async () => {
+  const state = await Deno.makeTempDir({ prefix: "agentbox-e2e-state-" });
+  const env = { XDG_STATE_HOME: state };
+  try {
+    // Refused by the default policy before any name resolution: nothing leaves the host.
+    const r = await cli(["exec", "--", "curl", "-sS", "-m", "30", "http://refused.test/x"], {
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      decoder.decode(r.stdout),
+      /refused\.test:80 refused by default deny.*--allow refused\.test/,
+    );
+    assert.match(
+      r.stderr,
+      /refused 1 destination\(s\):\n  refused\.test:80 \(1x\) refused by default deny/,
+    );
+    const session = /agentbox logs ([0-9a-f]{8})/.exec(r.stderr)?.[1];
+    assert.ok(session, r.stderr);
+    const logs = await cli(["logs", "--json", session], { env });
+    const rows = decoder.decode(logs.stdout).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(
+      rows.map((row) => [row.method, row.host, row.port, row.decision, row.rule]),
+      [["GET", "refused.test", 80, "deny", "default deny"]],
+    );
+  } finally {
+    await Deno.remove(state, { recursive: true });
+  }
+});
+
+Deno.test("cli: an invalid .agentbox.toml stops exec before a VM starts, naming file, line, key", async () => {
+  const project = await Deno.makeTempDir({ prefix: "agentbox-e2e-project-" });
+  try {
+    await Deno.writeTextFile(`${project}/.agentbox.toml`, '[network]\nallow = ["*.com"]\n');
+    const r = await cli(["exec", "--", "true"], { cwd: project });
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /\.agentbox\.toml line 2, key network\.allow/);
+    assert.doesNotMatch(r.stderr, /KVM/); // no VM was started
+  } finally {
+    await Deno.remove(project, { recursive: true });
+  }
 });

@@ -1,0 +1,154 @@
+/**
+ * Graylist approval on a terminal: the proxy holds the connection while the user is asked to
+ * allow the host once, for this session, always (written to the project's `.agentbox.toml`), or
+ * to deny it. No answer within the timeout denies. One question at a time; an answer given for
+ * the session (or always) also settles the questions queued behind it for the same host.
+ *
+ * @module
+ */
+
+import type { ApprovalRequest } from "../proxy/mod.ts";
+
+/** Where questions go and answers come from. */
+export interface PromptIo {
+  /** The next line the user typed, without its newline; `null` at end of input. */
+  readLine(): Promise<string | null>;
+  write(text: string): Promise<void>;
+}
+
+/** Options of {@linkcode terminalApprover}. */
+export interface ApproverOptions {
+  /** How long a question waits (default 30 s). */
+  timeoutMs?: number;
+  /** Persist an "always" answer; its failure is reported and the host allowed for the session. */
+  allowAlways(host: string): Promise<void>;
+}
+
+type Answer = "once" | "session" | "always" | "deny";
+
+const ANSWERS: Record<string, Answer> = {
+  o: "once",
+  once: "once",
+  s: "session",
+  session: "session",
+  a: "always",
+  always: "always",
+  d: "deny",
+  deny: "deny",
+  n: "deny",
+  no: "deny",
+};
+
+/**
+ * An `approve` callback for the proxy that asks on `io`.
+ *
+ * @example
+ * ```ts ignore
+ * import { stdinLines, terminalApprover } from "./approval_prompt.ts";
+ * const approve = terminalApprover(
+ *   { readLine: stdinLines(), write: (t) => Deno.stderr.write(new TextEncoder().encode(t)).then() },
+ *   { allowAlways: async () => {} },
+ * );
+ * ```
+ */
+export function terminalApprover(
+  io: PromptIo,
+  options: ApproverOptions,
+): (request: ApprovalRequest) => Promise<boolean> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const forSession = new Map<string, boolean>();
+  let queue: Promise<unknown> = Promise.resolve();
+  // A line that arrives after its question timed out must not answer the next question.
+  let active: ((line: string | null) => void) | undefined;
+  let reading = false;
+  const readLoop = async () => {
+    for (let line = await io.readLine();; line = await io.readLine()) {
+      active?.(line);
+      if (line === null) return;
+    }
+  };
+  const nextAnswer = (): Promise<string | null> => {
+    if (!reading) {
+      reading = true;
+      readLoop().catch(() => active?.(null));
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const finish = (line: string | null | undefined) => {
+        clearTimeout(timer);
+        active = undefined;
+        resolve(line === undefined ? null : line);
+      };
+      active = finish;
+    });
+  };
+  const ask = async (request: ApprovalRequest): Promise<boolean> => {
+    const settled = forSession.get(request.host);
+    if (settled !== undefined) return settled;
+    const seconds = Math.round(timeoutMs / 1000);
+    for (;;) {
+      await io.write(
+        `agentbox: ${request.host}:${request.port} is graylisted (${request.rule}).\n` +
+          `  Allow it? [o]nce, for this [s]ession, [a]lways (writes .agentbox.toml), [d]eny ` +
+          `(no answer in ${seconds} s denies): `,
+      );
+      const line = await nextAnswer();
+      if (line === null) {
+        await io.write("\nagentbox: no answer: denied\n");
+        return false;
+      }
+      const answer = ANSWERS[line.trim().toLowerCase()];
+      if (answer) return await settle(request.host, answer);
+      await io.write(`agentbox: answer o, s, a or d\n`);
+    }
+  };
+  const settle = async (host: string, answer: Answer): Promise<boolean> => {
+    if (answer === "always") {
+      await options.allowAlways(host).catch((error) =>
+        io.write(
+          `agentbox: could not save the answer (${error.message}); allowed for this session\n`,
+        )
+      );
+    }
+    if (answer === "session" || answer === "always") forSession.set(host, true);
+    return answer !== "deny";
+  };
+  return (request) => {
+    const turn = queue.then(() => ask(request));
+    queue = turn.catch(() => {});
+    return turn;
+  };
+}
+
+/**
+ * Lines from stdin, read only when asked for (so a session that never prompts never reads).
+ *
+ * @example
+ * ```ts ignore
+ * import { stdinLines } from "./approval_prompt.ts";
+ * const readLine = stdinLines();
+ * console.log(await readLine());
+ * ```
+ */
+export function stdinLines(stdin: ReadableStream<Uint8Array> = Deno.stdin.readable) {
+  let reader: ReadableStreamDefaultReader<string> | undefined;
+  let buffered = "";
+  return async (): Promise<string | null> => {
+    reader ??= stdin.pipeThrough(new TextDecoderStream()).getReader();
+    for (;;) {
+      const newline = buffered.indexOf("\n");
+      if (newline !== -1) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) {
+        const rest = buffered;
+        buffered = "";
+        return rest === "" ? null : rest;
+      }
+      buffered += value;
+    }
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The network options every sandbox command shares (`--net`, `--allow`, `--deny`), the graylist
+ * prompt on a terminal, and the end-of-run network summary.
+ *
+ * @module
+ */
+
+import { addToProjectAllowlist } from "../config/project_allowlist.ts";
+import { NET_CHOICES, type NetChoice, type NetworkReport } from "../session/network_session.ts";
+import { stdinLines, terminalApprover } from "./approval_prompt.ts";
+import { UsageError } from "./errors.ts";
+
+/** `parseCommandArgs` specs of the network options. */
+export const NET_OPTIONS = {
+  net: { type: "string" },
+  allow: { type: "string", multiple: true },
+  deny: { type: "string", multiple: true },
+} as const;
+
+/** Help lines of the network options. */
+export const NET_HELP =
+  `  --net MODE        network: allowlist (default: the policy decides), open (any public host,
+                    logged), learn (like open, then add the hosts used to .agentbox.toml),
+                    none (no network interface)
+  --allow HOST      also allow HOST (exact, or *.suffix); repeatable
+  --deny HOST       refuse HOST whatever else allows it; repeatable`;
+
+/** Validate `--net`. */
+export function netChoice(value: unknown): NetChoice | undefined {
+  if (value === undefined) return undefined;
+  if (!NET_CHOICES.includes(value as NetChoice)) {
+    throw new UsageError(`Invalid --net ${JSON.stringify(value)}: use ${NET_CHOICES.join(", ")}`);
+  }
+  return value as NetChoice;
+}
+
+/** Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. */
+export function interactiveApprover(projectDir: string) {
+  if (!Deno.stdin.isTerminal() || !Deno.stderr.isTerminal()) return undefined;
+  const encoder = new TextEncoder();
+  return terminalApprover(
+    { readLine: stdinLines(), write: (text) => Deno.stderr.write(encoder.encode(text)).then() },
+    { allowAlways: (host) => addToProjectAllowlist(projectDir, [host]).then() },
+  );
+}
+
+/** The end-of-run lines about the network: what was refused and how to allow it; what was learned. */
+export function printNetworkReport(report: NetworkReport): void {
+  const short = report.sessionId.slice(0, 8);
+  if (report.refused.length > 0) {
+    const list = report.refused.map((r) =>
+      `  ${r.host}:${r.port} (${r.count}x) refused by ${r.rule}`
+    );
+    console.error(
+      `agentbox: the proxy refused ${report.refused.length} destination(s):\n${list.join("\n")}\n` +
+        `  allow one with --allow HOST, or add it to network.allow in .agentbox.toml; ` +
+        `details: agentbox logs ${short}`,
+    );
+  }
+  if (report.learned) {
+    const { file, added } = report.learned;
+    console.error(
+      added.length > 0
+        ? `agentbox: learned ${added.length} host(s), added to network.allow in ${file}: ${
+          added.join(", ")
+        }`
+        : `agentbox: learned nothing new: ${file} already allows every host this run used`,
+    );
+  }
+}

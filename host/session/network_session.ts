@@ -1,0 +1,148 @@
+/**
+ * The network side of one sandbox session: load the policy, record the session, start the
+ * egress proxies (unless `--net none`), and when the session ends, sum up what was refused and —
+ * in `learn` mode — write the allowlist the run needed into the project's `.agentbox.toml`.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { minimalAllowlist, type ObservedHost } from "../config/learned_allowlist.ts";
+import { loadPolicy } from "../config/load_config.ts";
+import type { NetMode, Policy } from "../config/policy.ts";
+import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
+import { type Egress, type EgressOptions, startEgress } from "../net/egress.ts";
+import { storeRecorder } from "../proxy/mod.ts";
+import { listRequests, type RequestRecord } from "../store/requests.ts";
+import { createSession, endSession } from "../store/sessions.ts";
+
+/** `--net`: a policy mode, or no network interface at all. */
+export type NetChoice = NetMode | "none";
+
+/** Every value `--net` accepts. */
+export const NET_CHOICES: readonly NetChoice[] = ["none", "allowlist", "open", "learn"];
+
+/** Options of {@linkcode startNetworkSession}. */
+export interface NetworkSessionOptions {
+  db: DatabaseSync;
+  /** `--net`; default: the mode the configuration sets (itself defaulting to `allowlist`). */
+  net?: NetChoice;
+  allow?: string[];
+  deny?: string[];
+  /** Where `.agentbox.toml` is read from and, in learn mode, written to. */
+  projectDir: string;
+  /** The program the session runs (`claude`, `make`, …), for per-tool allowlists. */
+  tool?: string;
+  /** The user's `config.toml` (tests); default `$XDG_CONFIG_HOME/agentbox/config.toml`. */
+  userConfig?: string;
+  /** Graylist decisions and test seams, handed to the proxies. */
+  proxy?: Pick<EgressOptions, "approve" | "resolver" | "dialer" | "onWarning">;
+}
+
+/** A destination the proxy refused, with the rule that refused it. */
+export interface Refusal {
+  host: string;
+  port: number;
+  rule: string;
+  count: number;
+}
+
+/** What a session's network did, for the end-of-run summary. */
+export interface NetworkReport {
+  sessionId: string;
+  requests: number;
+  refused: Refusal[];
+  /** In learn mode: the names written to `.agentbox.toml` (possibly none). */
+  learned?: AllowlistUpdate;
+}
+
+/** A started network session. */
+export interface NetworkSession {
+  id: string;
+  policy: Policy;
+  /** The proxies and the VM's network; absent with `--net none`. */
+  egress?: Egress;
+  /** Stop the proxies, end the session and report. Learn mode writes the project file here. */
+  finish(): Promise<NetworkReport>;
+}
+
+/**
+ * Start a session's network. Throws `ConfigError` for an invalid configuration before anything
+ * is recorded or started.
+ *
+ * @example
+ * ```ts ignore
+ * import { startNetworkSession } from "./network_session.ts";
+ * import { openDatabase } from "../store/database.ts";
+ * const session = await startNetworkSession({ db: openDatabase(), projectDir: Deno.cwd() });
+ * // boot with session.egress?.network, run, then:
+ * console.log(await session.finish());
+ * ```
+ */
+export async function startNetworkSession(
+  options: NetworkSessionOptions,
+): Promise<NetworkSession> {
+  const { db, net } = options;
+  const policy = await loadPolicy({
+    userFile: options.userConfig,
+    projectDir: options.projectDir,
+    allow: options.allow,
+    deny: options.deny,
+    mode: net === "none" ? undefined : net,
+  });
+  const session = createSession(db, { tool: options.tool, project: options.projectDir });
+  let egress: Egress | undefined;
+  try {
+    if (net !== "none") {
+      egress = await startEgress({
+        ...options.proxy,
+        policy,
+        recorder: storeRecorder(db, session.id),
+        tool: options.tool,
+      });
+    }
+  } catch (error) {
+    endSession(db, session.id);
+    throw error;
+  }
+  return {
+    id: session.id,
+    policy,
+    egress,
+    async finish() {
+      await egress?.close();
+      endSession(db, session.id);
+      const rows = listRequests(db, { session: session.id });
+      const report: NetworkReport = {
+        sessionId: session.id,
+        requests: rows.length,
+        refused: refusals(rows),
+      };
+      if (egress && policy.mode === "learn") {
+        const hosts = minimalAllowlist(rows.filter(allowed).map(observed), policy);
+        report.learned = await addToProjectAllowlist(options.projectDir, hosts);
+      }
+      return report;
+    },
+  };
+}
+
+function allowed(row: RequestRecord): boolean {
+  return row.decision === "allow";
+}
+
+function observed(row: RequestRecord): ObservedHost {
+  return { host: row.host, port: row.port, kind: row.scheme === "https" ? "connect" : "http" };
+}
+
+function refusals(rows: RequestRecord[]): Refusal[] {
+  const byDestination = new Map<string, Refusal>();
+  for (const row of rows) {
+    if (row.decision === "allow") continue;
+    const key = `${row.host}:${row.port}`;
+    const seen = byDestination.get(key);
+    if (seen) seen.count++;
+    else byDestination.set(key, { host: row.host, port: row.port, rule: row.rule, count: 1 });
+  }
+  return [...byDestination.values()];
+}

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { mappedDialer, tableResolver } from "../proxy/testing.ts";
+import { openDatabase } from "../store/database.ts";
+import { findSession } from "../store/sessions.ts";
+import { startNetworkSession } from "./network_session.ts";
+
+const UPSTREAM_ADDR = "203.0.113.20";
+
+/** A loopback upstream, a project dir, a database file, and seams mapping names onto them. */
+async function bench() {
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-netsession-" });
+  const db = openDatabase(`${dir}/agentbox.db`);
+  const names = ["one.test", "two.test", "kept.test", "blocked.test"];
+  const proxy = {
+    resolver: tableResolver(Object.fromEntries(names.map((n) => [n, [UPSTREAM_ADDR]]))).resolver,
+    dialer: mappedDialer({ [`${UPSTREAM_ADDR}:80`]: upstream.addr.port }).dialer,
+  };
+  return {
+    dir,
+    db,
+    proxy,
+    userConfig: `${dir}/no-user-config.toml`,
+    async close() {
+      db.close();
+      await upstream.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** GET http://HOST/ through the session's forward proxy, from the host. */
+async function get(proxyPort: number, host: string): Promise<number> {
+  const client = Deno.createHttpClient({ proxy: { url: `http://127.0.0.1:${proxyPort}` } });
+  try {
+    const response = await fetch(`http://${host}/`, { client });
+    await response.body?.cancel();
+    return response.status;
+  } finally {
+    client.close();
+  }
+}
+
+function forwardPort(session: Awaited<ReturnType<typeof startNetworkSession>>): number {
+  return session.egress!.network.forwards.find((f) => f.guestPort === 3128)!.hostPort;
+}
+
+Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml", async () => {
+  const b = await bench();
+  try {
+    await Deno.writeTextFile(
+      `${b.dir}/.agentbox.toml`,
+      '# kept\n[network]\nallow = ["kept.test"]\ndeny = ["blocked.test"]\n',
+    );
+    const session = await startNetworkSession({
+      db: b.db,
+      net: "learn",
+      projectDir: b.dir,
+      userConfig: b.userConfig,
+      proxy: b.proxy,
+    });
+    const port = forwardPort(session);
+    const statuses = [];
+    for (const host of ["two.test", "one.test", "two.test", "kept.test", "blocked.test"]) {
+      statuses.push(await get(port, host));
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 403]);
+    const report = await session.finish();
+    assert.deepEqual(report.learned?.added, ["one.test", "two.test"]);
+    assert.deepEqual(report.refused.map((r) => [r.host, r.rule.split(" ")[0]]), [
+      ["blocked.test", "deny"],
+    ]);
+    assert.equal(
+      await Deno.readTextFile(`${b.dir}/.agentbox.toml`),
+      '# kept\n[network]\nallow = ["kept.test", "one.test", "two.test"]\ndeny = ["blocked.test"]\n',
+    );
+    assert.ok(findSession(b.db, session.id)?.endedAt);
+
+    // The next run in the default mode passes with what was learned, and only that.
+    const next = await startNetworkSession({
+      db: b.db,
+      projectDir: b.dir,
+      userConfig: b.userConfig,
+      proxy: b.proxy,
+    });
+    assert.equal(next.policy.mode, "allowlist");
+    assert.equal(await get(forwardPort(next), "one.test"), 200);
+    assert.equal(await get(forwardPort(next), "blocked.test"), 403);
+    const nextReport = await next.finish();
+    assert.equal(nextReport.learned, undefined);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("--net none starts no proxy but still records the session", async () => {
+  const b = await bench();
+  try {
+    const session = await startNetworkSession({
+      db: b.db,
+      net: "none",
+      projectDir: b.dir,
+      userConfig: b.userConfig,
+    });
+    assert.equal(session.egress, undefined);
+    const report = await session.finish();
+    assert.deepEqual([report.requests, report.refused], [0, []]);
+    assert.ok(findSession(b.db, session.id));
+  } finally {
+    await b.close();
+  }
+});
