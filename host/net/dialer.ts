@@ -23,8 +23,9 @@ export const directDialer: Dialer = (address, port) =>
   Deno.connect({ hostname: address, port, transport: "tcp" });
 
 /**
- * Try each vetted address in order and return the first connection that opens; rethrows the last
- * error when none does.
+ * Try each vetted address in order and return the first connection that opens, with Nagle's
+ * algorithm off (the proxy relays writes as they come; Nagle plus the peer's delayed ACK would
+ * stall a small write behind the previous one); rethrows the last error when none opens.
  *
  * @example
  * ```ts
@@ -41,7 +42,9 @@ export async function dialFirst(
   let last: unknown;
   for (const address of addresses) {
     try {
-      return await dialer(address, port);
+      const conn = await dialer(address, port);
+      conn.setNoDelay(true);
+      return conn;
     } catch (err) {
       last = err;
     }

@@ -34,9 +34,10 @@ export async function pipeTunnel(
   upstream: Deno.Conn,
 ): Promise<TunnelCounts> {
   const counts: TunnelCounts = { up: 0, down: 0 };
-  const upstreamReader = { readSome: (max: number) => readOnce(upstream, max) };
-  const up = copy(clientReader, upstream, (n) => counts.up += n);
-  const down = copy(upstreamReader, client, (n) => counts.down += n);
+  // What the reader already holds goes first; after that the client is read directly.
+  const buffered = clientReader.take(clientReader.buffered);
+  const up = copy(client, buffered, upstream, (n) => counts.up += n);
+  const down = copy(upstream, new Uint8Array(0), client, (n) => counts.down += n);
   // When one side fails, tear down both so the other copy ends too.
   const failed = () => {
     safeClose(client);
@@ -48,24 +49,34 @@ export async function pipeTunnel(
   return counts;
 }
 
+/** Read buffer of a tunnel direction: small while the traffic is, grown for bulk transfers. */
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 256 * 1024;
+
+/**
+ * Copy `first`, then everything `from` sends, to `to`. One buffer per direction, reused: a write
+ * completes before the next read, so nothing is copied or allocated per chunk. It starts at 16
+ * KiB (a full TLS record; a thousand idle tunnels stay small) and grows while reads fill it.
+ */
 async function copy(
-  from: { readSome(max: number): Promise<Uint8Array | null> },
+  from: Deno.Conn,
+  first: Uint8Array,
   to: Deno.Conn,
   count: (n: number) => void,
 ): Promise<void> {
+  if (first.length > 0) {
+    await writeAll(to, first);
+    count(first.length);
+  }
+  let buf = new Uint8Array(MIN_CHUNK);
   for (;;) {
-    const chunk = await from.readSome(64 * 1024);
-    if (chunk === null) break;
-    await writeAll(to, chunk);
-    count(chunk.length);
+    const n = await from.read(buf);
+    if (n === null) break;
+    await writeAll(to, buf.subarray(0, n));
+    count(n);
+    if (n === buf.length && buf.length < MAX_CHUNK) buf = new Uint8Array(buf.length * 4);
   }
   await to.closeWrite().catch(() => {});
-}
-
-async function readOnce(conn: Deno.Conn, max: number): Promise<Uint8Array | null> {
-  const buf = new Uint8Array(max);
-  const n = await conn.read(buf);
-  return n === null ? null : buf.subarray(0, n);
 }
 
 /**
