@@ -5,6 +5,8 @@
  * @module
  */
 
+import { modelName } from "./token_usage.ts";
+
 /** The wire formats agentbox reads usage from. */
 export type AiApi = "anthropic-messages" | "openai-chat" | "openai-responses" | "gemini";
 
@@ -79,7 +81,7 @@ export function detectAiEndpoint(
     return {
       api: "gemini",
       provider: own(vendor, "gemini"),
-      pathModel: safeDecode(gemini[1]),
+      pathModel: modelName(safeDecode(gemini[1])),
     };
   }
   return undefined;

@@ -27,4 +27,9 @@ Deno.test("endpoint: vendors, gateways and non-AI paths", () => {
     "gemini gemini gemini-2.5-pro",
   );
   assert.equal(at("api.anthropic.com", "/v1/models"), undefined);
+  assert.equal(
+    at("generativelanguage.googleapis.com", "/v1/models/a%1B%5B2J%20b:generateContent"),
+    "gemini gemini",
+    "a model name with controls or spaces in the path is dropped",
+  );
 });
