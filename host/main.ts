@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   images: { run: imagesCommand, summary: "build and list guest images" },
   doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
   logs: { run: logsCommand, summary: "show the network requests sandboxes made" },
-  usage: { run: usageCommand, summary: "show network usage per host" },
+  usage: { run: usageCommand, summary: "show network usage per host and AI tokens per model" },
 };
 
 /** Top-level help. */

@@ -4,7 +4,7 @@ import { beginRequest, finishRequest } from "../store/requests.ts";
 import { createSession } from "../store/sessions.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { logsCommand, printLogs, safeText } from "./logs.ts";
-import { printUsage, usageCommand } from "./usage.ts";
+import { usageCommand } from "./usage.ts";
 import { UsageError } from "./errors.ts";
 
 async function withState(
@@ -46,24 +46,6 @@ Deno.test("logs prints every request, escapes control characters, and --json rou
     assert.equal(await printLogs(db, [], { follow: false, json: true }), 0);
     assert.equal(JSON.parse(lines[0]).bytesDown, 50);
     await assert.rejects(printLogs(db, ["nosuch"], { follow: false, json: false }), UsageError);
-  });
-});
-
-Deno.test("usage sums per host and counts denials", async () => {
-  await withState((db, lines) => {
-    assert.equal(printUsage(db, [], { json: true }), 0);
-    const rows = JSON.parse(lines.join("\n"));
-    assert.deepEqual(rows[0], {
-      host: "a.test",
-      requests: 1,
-      denied: 0,
-      bytesUp: 5,
-      bytesDown: 50,
-    });
-    assert.equal(rows[1].denied, 1);
-    lines.length = 0;
-    assert.equal(printUsage(db, ["other"], { json: false }), 0);
-    assert.equal(lines[0], "No requests recorded.");
   });
 });
 

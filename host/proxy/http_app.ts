@@ -1,7 +1,7 @@
 /**
  * The Hono app every plain-HTTP request passes through: pin the name, apply the policy, record,
- * forward to a vetted address. Later stages (TLS interception, credential injection, usage
- * extraction) add middleware here.
+ * forward to a vetted address; AI usage accounting runs as middleware around it. Later stages
+ * (TLS interception, credential injection) add middleware here.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import { type CanonicalHost, canonicalHost } from "../net/canonical_host.ts";
 import { dialFirst } from "../net/dialer.ts";
 import { NetError } from "../net/net_error.ts";
+import { aiUsageMiddleware, type AiUsageVariables } from "./ai_usage_middleware.ts";
 import { authorize } from "./authorize.ts";
 import type { ProxyContext } from "./proxy_context.ts";
 import { ProxyError } from "./proxy_error.ts";
@@ -22,6 +23,9 @@ export interface HttpBindings {
   /** Settles with the request body size once the client's body was fully read. */
   requestBytes: Promise<number>;
 }
+
+/** The app's Hono environment. */
+export type HttpEnv = { Bindings: HttpBindings; Variables: AiUsageVariables };
 
 /**
  * Build the app. `app.fetch(request, bindings)` with an absolute `http://` URL and the client's
@@ -37,14 +41,15 @@ export interface HttpBindings {
  * console.assert(res.status === 403);
  * ```
  */
-export function createHttpApp(ctx: ProxyContext): Hono<{ Bindings: HttpBindings }> {
-  const app = new Hono<{ Bindings: HttpBindings }>();
+export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
   app.onError((err) => {
     const refusal = err instanceof ProxyError
       ? err
       : new ProxyError("upstream_failed", `agentbox: upstream request failed`, { cause: err });
     return refusalResponse(refusal);
   });
+  app.use(aiUsageMiddleware(ctx));
   app.all("*", async (c) => {
     const url = new URL(c.req.url);
     const host = pinnedHost(url, c.req.header("host"));
@@ -83,6 +88,7 @@ export function createHttpApp(ctx: ProxyContext): Hono<{ Bindings: HttpBindings 
         (n) => finish(upstream.response.status, n),
         (err) => finish(upstream.response.status, 0, String(err)),
       );
+      c.set("forwarded", { requestId: id, host: host.name });
       return upstream.response;
     } catch (err) {
       await finish(502, 0, String(err));

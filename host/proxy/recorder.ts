@@ -1,11 +1,13 @@
 /**
  * How the proxy reports requests: a {@linkcode RequestRecorder} gets a row when the proxy has
- * decided and the outcome when the exchange ends. {@linkcode storeRecorder} writes to SQLite.
+ * decided and the outcome when the exchange ends, plus — when it implements `aiCall` — the model
+ * and token counts of every AI API call. {@linkcode storeRecorder} writes to SQLite.
  *
  * @module
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { type AiCallStart, insertAiCall } from "../store/ai_calls.ts";
 import {
   beginRequest,
   finishRequest,
@@ -17,13 +19,18 @@ import { ProxyError } from "./proxy_error.ts";
 /** A decided request, before any byte went upstream. */
 export type RecordedStart = Omit<RequestStart, "session">;
 
+/** An AI API call read from a response that went through the proxy: counts, never content. */
+export type RecordedAiCall = Omit<AiCallStart, "session">;
+
 /**
  * Sink for request records. `begin` must be durable when it returns; if it throws, the proxy
- * refuses the request (fail closed: nothing leaves unrecorded).
+ * refuses the request (fail closed: nothing leaves unrecorded). `aiCall` is optional: without it
+ * the proxy does not read AI usage at all; its failures are warnings (the call already happened).
  */
 export interface RequestRecorder {
   begin(start: RecordedStart): number;
   finish(id: number, end: RequestEnd): void;
+  aiCall?(call: RecordedAiCall): void;
 }
 
 /**
@@ -42,6 +49,7 @@ export function storeRecorder(db: DatabaseSync, session: string): RequestRecorde
   return {
     begin: (start) => beginRequest(db, { ...start, session }),
     finish: (id, end) => finishRequest(db, id, end),
+    aiCall: (call) => void insertAiCall(db, { ...call, session }),
   };
 }
 

@@ -35,6 +35,25 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX requests_by_session ON requests(session_id, id);
    CREATE INDEX requests_by_host ON requests(host);`,
+  // AI API calls read by the proxy: counts and names only, never prompt or response content.
+  `CREATE TABLE ai_calls (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id TEXT NOT NULL REFERENCES sessions(id),
+     request_id INTEGER REFERENCES requests(id),
+     started_at INTEGER NOT NULL,
+     provider TEXT NOT NULL,
+     host TEXT NOT NULL,
+     model TEXT,
+     streamed INTEGER NOT NULL DEFAULT 0,
+     status INTEGER,
+     input_tokens INTEGER,
+     output_tokens INTEGER,
+     cache_read_tokens INTEGER,
+     cache_creation_tokens INTEGER,
+     latency_ms INTEGER,
+     usage_error TEXT
+   );
+   CREATE INDEX ai_calls_by_session ON ai_calls(session_id, id);`,
 ];
 
 /**
