@@ -22,10 +22,9 @@ import {
   printable,
   validateRecords,
 } from "../workspace/changeset.ts";
-import { JournalError, readJournal } from "../workspace/journal.ts";
+import { readJournal } from "../workspace/journal.ts";
 import { latestSessionWithChanges, sessionStateDir } from "../workspace/latest_session.ts";
 import { compileGlob, GlobError } from "../workspace/path_glob.ts";
-import { UnsafePathError } from "../workspace/safe_path.ts";
 import { reportError, UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -89,7 +88,7 @@ export async function applyCommand(args: string[]): Promise<number> {
     printSummary(summary, !!values.json);
     return outcomeFailed(summary) ? APPLY_EXIT.incomplete : 0;
   } catch (error) {
-    if (!isApplyFailure(error)) throw error;
+    if (error instanceof UsageError) throw error;
     reportError(await withHint(error as Error, session, journalDir), !!values.verbose);
     return APPLY_EXIT.failed;
   }
@@ -202,11 +201,6 @@ function testPauseHook(): ((index: number) => Promise<void>) | undefined {
     console.error("agentbox: test pause");
     await new Promise((resolve) => setTimeout(resolve, 60_000));
   };
-}
-
-function isApplyFailure(error: unknown): boolean {
-  return error instanceof ApplyError || error instanceof JournalError ||
-    error instanceof ChangesetError || error instanceof UnsafePathError;
 }
 
 /** Add what to do next: resume or roll back when a journal is pending. */

@@ -229,7 +229,8 @@ function planDir(
   const set = (result: OutcomeResult, reason?: string, action?: string) =>
     void ctx.outcomes.set(path, { path, result, reason, action, note });
   if (host?.type === "dir") {
-    if (host.mode === mode) return set("unchanged", "directory already there");
+    const guestKeptMode = base?.type === "dir" && base.mode === mode;
+    if (host.mode === mode || guestKeptMode) return set("unchanged", "directory already there");
     ctx.ops.push({ kind: "chmod", path, mode, before: host });
     return set("applied", undefined, "chmod");
   }

@@ -164,6 +164,19 @@ Deno.test("hostile paths are refused and nothing outside the project is touched"
   assert.deepEqual(Object.keys(tree).sort(), ["a.txt", "x"]);
 });
 
+Deno.test("a file over a host symlink replaces the link and never writes through it", async () => {
+  const outside = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${outside}/target`, "outside\n");
+  const { c, options } = await setup({ l: { link: `${outside}/target` } }, [
+    { path: "l", type: "file", content: "guest\n" },
+  ]);
+  const summary = await applyChangeset(options);
+  assert.equal(outcome(summary.outcomes, "l").result, "applied");
+  assert.ok((await Deno.lstat(`${c.root}/l`)).isFile);
+  assert.equal(await Deno.readTextFile(`${c.root}/l`), "guest\n");
+  assert.equal(await Deno.readTextFile(`${outside}/target`), "outside\n");
+});
+
 Deno.test("a host directory replaced by a symlink after the baseline is never written through", async () => {
   const { c, options } = await setup({ "d/f.txt": "old\n" }, [
     { path: "d", type: "dir", mode: 0o755 },

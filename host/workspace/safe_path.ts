@@ -47,11 +47,12 @@ export async function lstatIfExists(path: string): Promise<Deno.FileInfo | null>
  */
 export async function verifyRoot(root: string): Promise<void> {
   const info = await lstatIfExists(root);
-  if (!info?.isDirectory) throw new UnsafePathError(`Project directory ${root} is gone`);
-  const real = await Deno.realPath(root);
+  if (info === null) throw new UnsafePathError(`Project directory ${root} is gone`);
+  const real = await Deno.realPath(root).catch(() => "(nothing)");
   if (real !== root) {
     throw new UnsafePathError(`Project directory ${root} now resolves to ${real}`);
   }
+  if (!info.isDirectory) throw new UnsafePathError(`Project directory ${root} is not a directory`);
 }
 
 /**
