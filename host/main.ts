@@ -4,6 +4,7 @@
  * @module
  */
 
+import { diffCommand } from "./cli/diff.ts";
 import { doctorCommand } from "./cli/doctor.ts";
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
 import { execCommand } from "./cli/exec.ts";
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   exec: { run: execCommand, summary: "run a command in a fresh microVM" },
   images: { run: imagesCommand, summary: "build and list guest images" },
   doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
+  diff: { run: diffCommand, summary: "show what a sandbox changed in the project" },
   logs: { run: logsCommand, summary: "show the network requests sandboxes made" },
   usage: { run: usageCommand, summary: "show network usage per host" },
 };
