@@ -206,7 +206,16 @@ export function renderNameOnly(entries: DiffEntry[]): string[] {
   return entries.map((e) => escapeControls(e.path) + (isDir(e) ? "/" : ""));
 }
 
-/** Whether an entry is about a directory (its new side, else its old side). */
+/**
+ * Whether an entry is about a directory (its new side, else its old side).
+ *
+ * @example
+ * ```ts
+ * import { isDir } from "./render_diff.ts";
+ * const entry = { path: "d", status: "added" as const, binary: false, hostChanged: false };
+ * console.assert(isDir({ ...entry, new: { type: "dir" as const, mode: 0o755 } }));
+ * ```
+ */
 export function isDir(entry: DiffEntry): boolean {
   return (entry.new ?? entry.old)?.type === "dir";
 }
