@@ -5,6 +5,7 @@
  */
 
 import { applyCommand } from "./cli/apply.ts";
+import { diffCommand } from "./cli/diff.ts";
 import { doctorCommand } from "./cli/doctor.ts";
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
 import { execCommand } from "./cli/exec.ts";
@@ -18,10 +19,11 @@ type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   exec: { run: execCommand, summary: "run a command in a fresh microVM" },
   images: { run: imagesCommand, summary: "build and list guest images" },
-  doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
+  diff: { run: diffCommand, summary: "show what a sandbox changed in the project" },
+  apply: { run: applyCommand, summary: "apply a session's workspace changes to the host" },
   logs: { run: logsCommand, summary: "show the network requests sandboxes made" },
   usage: { run: usageCommand, summary: "show network usage per host and AI tokens per model" },
-  apply: { run: applyCommand, summary: "apply a session's workspace changes to the host" },
+  doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
 };
 
 /** Top-level help. */

@@ -77,3 +77,22 @@ export function findSession(db: DatabaseSync, idOrPrefix: string): SessionRecord
     .all(`${escaped}%`) as unknown as SessionRecord[];
   return rows.length === 1 ? rows[0] : undefined;
 }
+
+/**
+ * Sessions, most recently started first (at most `limit`).
+ *
+ * @example
+ * ```ts
+ * import { openDatabase } from "./database.ts";
+ * import { createSession, recentSessions } from "./sessions.ts";
+ * const db = openDatabase(":memory:");
+ * createSession(db, { id: "a" });
+ * console.assert(recentSessions(db)[0].id === "a");
+ * ```
+ */
+export function recentSessions(db: DatabaseSync, limit = 1000): SessionRecord[] {
+  return db.prepare(
+    `SELECT id, started_at AS startedAt, ended_at AS endedAt, tool, project FROM sessions
+     ORDER BY started_at DESC, rowid DESC LIMIT ?`,
+  ).all(limit) as unknown as SessionRecord[];
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openDatabase } from "./database.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import { beginRequest, finishRequest, listRequests, usageByHost } from "./requests.ts";
-import { createSession, endSession, findSession } from "./sessions.ts";
+import { createSession, endSession, findSession, recentSessions } from "./sessions.ts";
 
 const WRITER = new URL("./testdata/writer.ts", import.meta.url).pathname;
 
@@ -56,6 +56,19 @@ Deno.test("store: WAL mode, schema version, sessions and requests round-trip", a
     // Re-opening an up-to-date database migrates nothing and keeps the rows.
     assert.equal(listRequests(openDatabase(path)).length, 2);
   });
+});
+
+Deno.test("store: recentSessions lists the newest first", () => {
+  const db = openDatabase(":memory:");
+  try {
+    for (const id of ["old", "new", "same-ms"]) createSession(db, { id });
+    db.prepare("UPDATE sessions SET started_at = 1 WHERE id = 'old'").run();
+    db.prepare("UPDATE sessions SET started_at = 5 WHERE id IN ('new', 'same-ms')").run();
+    assert.deepEqual(recentSessions(db).map((s) => s.id), ["same-ms", "new", "old"]);
+    assert.deepEqual(recentSessions(db, 1).map((s) => s.id), ["same-ms"]);
+  } finally {
+    db.close();
+  }
 });
 
 Deno.test("store: four processes write at once without losing a row", async () => {

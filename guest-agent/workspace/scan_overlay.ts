@@ -1,0 +1,186 @@
+/**
+ * The guest side of `agentbox diff`: walk an overlayfs upper layer and report what the guest
+ * changed, with cost proportional to the change (the upper layer, plus a listing of the lower
+ * directories that also exist in it), never to the size of the project.
+ *
+ * Deletions are found without extended attributes (Deno cannot read them): for every directory
+ * present in both layers, each lower child missing from the merged view was deleted, whether by a
+ * whiteout or because the directory was made opaque. Whiteouts themselves (character devices
+ * 0:0) are reported as deletions too.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+/**
+ * One entry of the upper layer. Structurally identical to `UpperRecord` in
+ * `host/workspace/changeset.ts` (the contract; the guest may not import host code).
+ */
+export type UpperRecord =
+  | { path: string; type: "file"; mode: number; size: number; sha256: string }
+  | { path: string; type: "dir"; mode: number }
+  | { path: string; type: "symlink"; target: string }
+  | { path: string; type: "deleted" }
+  | { path: string; type: "unsupported"; detail: string };
+
+/** A scanned record; for files, `contentPath` is where to read the content that was hashed. */
+export interface ScanEntry {
+  record: UpperRecord;
+  /** Absolute path in the merged view (correct even when the upper file is a metacopy). */
+  contentPath?: string;
+}
+
+/** The three directories of one overlay mount, as absolute paths. */
+export interface OverlayDirs {
+  upper: string;
+  lower: string;
+  merged: string;
+}
+
+/**
+ * The overlayfs options the scan relies on: without `redirect_dir=off` a renamed directory keeps
+ * its unchanged content in the lower layer under its old name, and without `metacopy=off` a
+ * chmod copies up metadata only; either would hide content from a scan of the upper layer.
+ *
+ * @example
+ * ```ts
+ * import { overlayMountOptions } from "./scan_overlay.ts";
+ * const data = overlayMountOptions({ lower: "/l", upper: "/u", work: "/w" });
+ * // mount -t overlay overlay -o <data> /workspace
+ * ```
+ */
+export function overlayMountOptions(dirs: { lower: string; upper: string; work: string }): string {
+  return `lowerdir=${dirs.lower},upperdir=${dirs.upper},workdir=${dirs.work},` +
+    "redirect_dir=off,metacopy=off";
+}
+
+const S_IFMT = 0o170000;
+const FILE_TYPES: Record<number, string> = {
+  0o010000: "fifo",
+  0o020000: "character device",
+  0o060000: "block device",
+  0o140000: "socket",
+};
+
+/**
+ * Walk the overlay's upper layer and yield one entry per change, parents before children.
+ *
+ * @example
+ * ```ts
+ * import { scanOverlay } from "./scan_overlay.ts";
+ * const dirs = { upper: "/run/ws/upper", lower: "/run/ws/lower", merged: "/workspace" };
+ * for await (const { record } of scanOverlay(dirs)) console.log(record.type, record.path);
+ * ```
+ */
+export async function* scanOverlay(dirs: OverlayDirs): AsyncGenerator<ScanEntry> {
+  // An explicit stack: a guest can make directories deeper than the JS call stack.
+  const stack: string[] = [""];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    const children: string[] = [];
+    for await (const entry of scanDir(dirs, dir)) {
+      yield entry;
+      if (entry.record.type === "dir") children.push(entry.record.path);
+    }
+    stack.push(...children.reverse());
+  }
+}
+
+/** The entries of one upper directory `dir` (workspace-relative, "" for the root). */
+async function* scanDir(dirs: OverlayDirs, dir: string): AsyncGenerator<ScanEntry> {
+  const names = await sortedNames(join(dirs.upper, dir));
+  const deleted = new Set<string>();
+  for (const name of names) {
+    const path = dir === "" ? name : `${dir}/${name}`;
+    const entry = await scanEntry(dirs, path, name);
+    if (entry === undefined) continue;
+    if (entry.record.type === "deleted") deleted.add(name);
+    yield entry;
+  }
+  for (const name of await deletedFromLower(dirs, dir)) {
+    if (!deleted.has(name)) {
+      yield { record: { path: dir === "" ? name : `${dir}/${name}`, type: "deleted" } };
+    }
+  }
+}
+
+async function scanEntry(
+  dirs: OverlayDirs,
+  path: string,
+  name: string,
+): Promise<ScanEntry | undefined> {
+  if (name.includes("\ufffd")) {
+    return { record: { path, type: "unsupported", detail: "name is not valid UTF-8" } };
+  }
+  const upperPath = join(dirs.upper, path);
+  const info = await Deno.lstat(upperPath);
+  if (info.isFile) return await scanFile(dirs, path, info);
+  if (info.isDirectory) return { record: { path, type: "dir", mode: (info.mode ?? 0) & 0o7777 } };
+  if (info.isSymlink) return await scanSymlink(upperPath, path);
+  if (info.isCharDevice && info.rdev === 0) {
+    // A whiteout. One over a name the lower layer never had hides nothing: not a change.
+    return await exists(join(dirs.lower, path)) ? { record: { path, type: "deleted" } } : undefined;
+  }
+  const kind = FILE_TYPES[(info.mode ?? 0) & S_IFMT] ?? "unknown file type";
+  return { record: { path, type: "unsupported", detail: kind } };
+}
+
+async function scanFile(dirs: OverlayDirs, path: string, info: Deno.FileInfo): Promise<ScanEntry> {
+  const contentPath = join(dirs.merged, path);
+  const { sha256, size } = await hashFile(contentPath);
+  const mode = (info.mode ?? 0) & 0o7777;
+  return { record: { path, type: "file", mode, size, sha256 }, contentPath };
+}
+
+async function scanSymlink(upperPath: string, path: string): Promise<ScanEntry> {
+  const target = await Deno.readLink(upperPath);
+  if (target.includes("\ufffd")) {
+    return { record: { path, type: "unsupported", detail: "symlink target is not valid UTF-8" } };
+  }
+  return { record: { path, type: "symlink", target } };
+}
+
+/** Names in lower `dir` that the merged view no longer shows; none when `dir` is new. */
+async function deletedFromLower(dirs: OverlayDirs, dir: string): Promise<string[]> {
+  const lower = join(dirs.lower, dir);
+  const info = await Deno.lstat(lower).catch(() => undefined);
+  if (!info?.isDirectory) return [];
+  const merged = new Set(await sortedNames(join(dirs.merged, dir)));
+  return (await sortedNames(lower)).filter((name) => !merged.has(name));
+}
+
+/**
+ * Hex SHA-256 and byte count of a file, read in chunks (files may be several GB).
+ *
+ * @example
+ * ```ts
+ * import { hashFile } from "./scan_overlay.ts";
+ * const { sha256, size } = await hashFile("/etc/hostname");
+ * ```
+ */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const file = await Deno.open(path);
+  // Iterating the stream to its end (or abandoning it) closes the file.
+  for await (const chunk of file.readable) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+async function sortedNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
+  return names.sort();
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+function join(base: string, path: string): string {
+  return path === "" ? base : `${base}/${path}`;
+}

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { hashFile, overlayMountOptions, type ScanEntry, scanOverlay } from "./scan_overlay.ts";
+
+const SCAN_MAIN = new URL("./testdata/scan_main.ts", import.meta.url).pathname;
+
+/** Run `script` in a private mount namespace with an overlay of `base`/{lower,upper} at merged. */
+async function inOverlay(base: string, script: string): Promise<{ ok: boolean; output: string }> {
+  const dirs = { lower: `${base}/lower`, upper: `${base}/upper`, work: `${base}/work` };
+  for (const dir of [...Object.values(dirs), `${base}/merged`]) {
+    await Deno.mkdir(dir, { recursive: true });
+  }
+  const mount = `mount -t overlay overlay -o '${overlayMountOptions(dirs)}' "$M"`;
+  const { code, stdout, stderr } = await new Deno.Command("unshare", {
+    args: ["--mount", "--propagation", "private", "sh", "-euc", `${mount}\n${script}`],
+    env: { M: `${base}/merged`, DENO: Deno.execPath(), ...dirs },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const output = new TextDecoder().decode(code === 0 ? stdout : stderr);
+  return { ok: code === 0, output };
+}
+
+async function overlayUnavailable(): Promise<string | undefined> {
+  const base = await Deno.makeTempDir();
+  try {
+    const { ok, output } = await inOverlay(base, "true");
+    return ok ? undefined : `cannot mount overlayfs in a private mount namespace: ${output.trim()}`;
+  } catch (error) {
+    return `cannot run unshare: ${(error as Error).message}`;
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+}
+
+const unavailable = await overlayUnavailable();
+if (unavailable) console.log(`skipped: ${unavailable}`);
+
+const LOWER_FILES: Record<string, string> = {
+  "a.txt": "one\n",
+  "keep.txt": "same\n",
+  "gone.txt": "bye\n",
+  "olddir/x": "x\n",
+  "olddir/sub/y": "y\n",
+  "opaque/p": "p\n",
+  "opaque/q": "q\n",
+  "script.sh": "#!/bin/sh\n",
+  "tc": "was a file\n",
+  "d/e/f": "f\n",
+  "d/e/g": "g\n",
+  "r1": "renamed\n",
+  "movedir/m": "m\n",
+  "untouched/u": "u\n",
+};
+
+// Every kind of change the scan must see, made through the merged view.
+const CHANGES = `cd "$M"
+printf 'two\\n' > a.txt
+: >> keep.txt
+rm gone.txt
+rm -r olddir
+rm -r opaque && mkdir opaque && printf 'n\\n' > opaque/new
+chmod +x script.sh
+rm tc && mkdir tc && : > tc/inner
+printf 'more\\n' >> d/e/f
+mv r1 r2
+mv movedir moved
+mkdir -p new/sub && printf 'x\\n' > new/sub/x
+ln -s ../outside newlink
+mkfifo fifo
+mknod dev c 1 3
+: > "$(printf 'bad\\377name')"
+`;
+
+async function scanAfterChanges(base: string): Promise<ScanEntry[]> {
+  for (const [path, content] of Object.entries(LOWER_FILES)) {
+    const file = `${base}/lower/${path}`;
+    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(file, content);
+  }
+  const scan = `"$DENO" run -A --quiet --no-config ${SCAN_MAIN} "$upper" "$lower" "$M"`;
+  const { ok, output } = await inOverlay(base, `${CHANGES}\ncd /\n${scan}`);
+  assert.ok(ok, output);
+  return JSON.parse(output);
+}
+
+function summary(entry: ScanEntry): string {
+  const r = entry.record;
+  switch (r.type) {
+    case "file":
+      return `file ${r.path} ${r.mode.toString(8)} ${r.size}`;
+    case "symlink":
+      return `symlink ${r.path} -> ${r.target}`;
+    case "unsupported":
+      return `unsupported ${r.path} (${r.detail})`;
+    default:
+      return `${r.type} ${r.path}`;
+  }
+}
+
+Deno.test({
+  name: "scanOverlay reports every change of a real overlay, and nothing else",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const base = await Deno.makeTempDir();
+    try {
+      const entries = await scanAfterChanges(base);
+      const lines = entries.map(summary).sort();
+      assert.deepEqual(lines, [
+        "deleted gone.txt",
+        "deleted movedir",
+        "deleted olddir",
+        "deleted opaque/p",
+        "deleted opaque/q",
+        "deleted r1",
+        "dir d",
+        "dir d/e",
+        "dir moved",
+        "dir new",
+        "dir new/sub",
+        "dir opaque",
+        "dir tc",
+        "file a.txt 644 4",
+        "file d/e/f 644 7",
+        "file keep.txt 644 5",
+        "file moved/m 644 2",
+        "file new/sub/x 644 2",
+        "file opaque/new 644 2",
+        "file r2 644 8",
+        "file script.sh 755 10",
+        "file tc/inner 644 0",
+        "symlink newlink -> ../outside",
+        "unsupported bad\ufffdname (name is not valid UTF-8)",
+        "unsupported dev (character device)",
+        "unsupported fifo (fifo)",
+      ]);
+      const a = entries.find((e) => e.record.path === "a.txt")!;
+      assert.equal(a.record.type === "file" && a.record.sha256, await sha256Of("two\n"));
+      assert.equal(a.contentPath, `${base}/merged/a.txt`);
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "scanOverlay finds nothing in an overlay that was only read",
+  ignore: unavailable !== undefined,
+  async fn() {
+    const base = await Deno.makeTempDir();
+    try {
+      await Deno.mkdir(`${base}/lower/a/b`, { recursive: true });
+      await Deno.writeTextFile(`${base}/lower/a/b/c`, "c");
+      const scan = `"$DENO" run -A --quiet --no-config ${SCAN_MAIN} "$upper" "$lower" "$M"`;
+      const { ok, output } = await inOverlay(base, `cat "$M/a/b/c" > /dev/null\n${scan}`);
+      assert.ok(ok, output);
+      assert.deepEqual(JSON.parse(output), []);
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
+
+Deno.test("scanOverlay yields a directory's entries in name order, parents before children", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${base}/lower`);
+    await Deno.mkdir(`${base}/upper/z/y`, { recursive: true });
+    await Deno.mkdir(`${base}/upper/a/b`, { recursive: true });
+    await Deno.writeTextFile(`${base}/upper/z/y/x`, "x");
+    const dirs = { upper: `${base}/upper`, lower: `${base}/lower`, merged: `${base}/upper` };
+    const order = [];
+    for await (const { record } of scanOverlay(dirs)) order.push(record.path);
+    assert.deepEqual(order, ["a", "z", "a/b", "z/y", "z/y/x"]);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("hashFile streams a file larger than one read", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    const content = "0123456789abcdef".repeat(100_000);
+    await Deno.writeTextFile(path, content);
+    assert.deepEqual(await hashFile(path), {
+      sha256: await sha256Of(content),
+      size: content.length,
+    });
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+async function sha256Of(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,184 @@
+/**
+ * `agentbox diff [SESSION] [--stat | --name-only | --patch | --json] [--hide-gitignored]`: what a
+ * session's guest changed in the shared project directory, from the changeset stored on the
+ * host. Read-only: nothing is applied. Everything shown came from the guest and is escaped.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { stateDir } from "../paths.ts";
+import { openDatabase } from "../store/database.ts";
+import { recentSessions } from "../store/sessions.ts";
+import { ChangesetError } from "../workspace/changeset.ts";
+import { classifyChanges } from "../workspace/classify.ts";
+import { hostIgnoreMatcher } from "../workspace/gitignore.ts";
+import {
+  hasChangeset,
+  loadChangeset,
+  NoChangesetError,
+  type StoredChangeset,
+} from "../workspace/load_changeset.ts";
+import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
+import { renderStat } from "../workspace/render_stat.ts";
+import { UsageError } from "./errors.ts";
+import { safeText, sessionArgument } from "./logs.ts";
+import { parseCommandArgs } from "./options.ts";
+
+/** Help text of `agentbox diff`. */
+export const DIFF_HELP = `Show what a sandbox changed in the shared project directory.
+
+Usage: agentbox diff [SESSION] [--stat | --name-only | --patch | --json] [--hide-gitignored]
+
+SESSION is a session id or a unique prefix of one; without it, the most recent session that
+recorded workspace changes. Nothing is applied to the project.
+
+Options:
+  --patch             git-style patch (the default)
+  --stat              one line per changed path with its +/- counts, then a summary
+  --name-only         changed paths only, one per line (directories end in /)
+  --json              one JSON document (its shape is in docs/workspace.md)
+  --hide-gitignored   leave out paths ignored by the project's own .gitignore files
+                      (as they were on the host; changes under .git/ are always shown)
+  -h, --help          show this help`;
+
+type Mode = "patch" | "stat" | "name-only" | "json";
+const MODES: Mode[] = ["patch", "stat", "name-only", "json"];
+
+/** Run `agentbox diff ARGS`. */
+export async function diffCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("diff", args, {
+    patch: { type: "boolean" },
+    stat: { type: "boolean" },
+    "name-only": { type: "boolean" },
+    json: { type: "boolean" },
+    "hide-gitignored": { type: "boolean" },
+  });
+  if (values.help) {
+    console.log(DIFF_HELP);
+    return 0;
+  }
+  const chosen = MODES.filter((mode) => values[mode]);
+  if (chosen.length > 1) {
+    throw new UsageError(
+      `Choose one of --${chosen.join(", --")}: see \`agentbox diff --help\``,
+    );
+  }
+  const db = openDatabase();
+  let session: string;
+  try {
+    session = await chooseSession(db, positionals);
+  } finally {
+    db.close();
+  }
+  const changeset = await loadSessionChangeset(session);
+  const output = await renderDiff(session, changeset, {
+    mode: chosen[0] ?? "patch",
+    hideIgnored: !!values["hide-gitignored"],
+    color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+  });
+  await writeOut(output);
+  return 0;
+}
+
+/** Directory of a session's durable state. */
+function sessionDir(id: string): string {
+  return `${stateDir()}/sessions/${id}`;
+}
+
+/** The id of the session named by the argument, else of the latest one with a changeset. */
+async function chooseSession(db: DatabaseSync, positionals: string[]): Promise<string> {
+  const named = sessionArgument(db, positionals, "diff");
+  if (named !== undefined) return named;
+  for (const { id } of recentSessions(db)) {
+    if (await hasChangeset(sessionDir(id))) return id;
+  }
+  throw new UsageError(
+    "No session has recorded workspace changes yet: nothing to show",
+  );
+}
+
+async function loadSessionChangeset(id: string): Promise<StoredChangeset> {
+  const short = safeText(id.slice(0, 12));
+  try {
+    return await loadChangeset(sessionDir(id));
+  } catch (error) {
+    if (error instanceof NoChangesetError) {
+      throw new UsageError(
+        `Session ${short} has no workspace changes recorded (it shared no directory, or ` +
+          "its changes were not transferred): run `agentbox diff` without SESSION for the " +
+          "latest one that has",
+        { cause: error },
+      );
+    }
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new ChangesetError(
+      `Cannot show the changes of session ${short}: ${detail}`,
+      { cause: error },
+    );
+  }
+}
+
+/** What to print and how. */
+interface DiffOptions {
+  mode: Mode;
+  hideIgnored: boolean;
+  color: boolean;
+}
+
+/**
+ * The output of `agentbox diff` for a loaded changeset, as chunks of text.
+ *
+ * @example
+ * ```ts
+ * import { renderDiff } from "./diff.ts";
+ * import { loadChangeset } from "../workspace/load_changeset.ts";
+ * const changeset = await loadChangeset("/state/sessions/abc");
+ * const options = { mode: "stat" as const, hideIgnored: false, color: false };
+ * for await (const chunk of await renderDiff("abc", changeset, options)) console.log(chunk);
+ * ```
+ */
+export async function renderDiff(
+  session: string,
+  changeset: StoredChangeset,
+  options: DiffOptions,
+): Promise<AsyncIterable<string>> {
+  const { baseline, records, paths } = changeset;
+  const root = baseline.root;
+  const matcher = options.hideIgnored ? hostIgnoreMatcher(baseline, root) : undefined;
+  const entries = await classifyChanges(records, baseline, {
+    root,
+    blobs: paths.blobs,
+    ignore: matcher && ((path, isDir) => matcher.ignored(path, isDir)),
+  });
+  const render = { root, blobs: paths.blobs, color: options.color };
+  switch (options.mode) {
+    case "json":
+      return lines([renderJson(entries, { session, root })]);
+    case "name-only":
+      return lines(renderNameOnly(entries));
+    case "stat":
+      return lines(await renderStat(entries, render));
+    case "patch":
+      return entries.length ? renderPatch(entries, render) : lines(["No changes."]);
+  }
+}
+
+async function* lines(texts: string[]): AsyncGenerator<string> {
+  if (texts.length) yield texts.join("\n") + "\n";
+}
+
+/** Write chunks to stdout; a reader that went away (`| head`) ends the output quietly. */
+async function writeOut(chunks: AsyncIterable<string>): Promise<void> {
+  const encoder = new TextEncoder();
+  try {
+    for await (const chunk of chunks) {
+      const bytes = encoder.encode(chunk);
+      for (let written = 0; written < bytes.length;) {
+        written += await Deno.stdout.write(bytes.subarray(written));
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  }
+}

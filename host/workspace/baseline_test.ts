@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { readBaseline, sameAsBaseline, takeBaseline, writeBaseline } from "./baseline.ts";
+import { ChangesetError } from "./changeset.ts";
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("takeBaseline records files, dirs and symlinks without following links", async () => {
+  await withTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/src/deep`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/src/deep/a.ts`, "hello");
+    await Deno.writeTextFile(`${dir}/run.sh`, "#!/bin/sh\n", { mode: 0o755 });
+    await Deno.chmod(`${dir}/run.sh`, 0o755);
+    await Deno.symlink("/etc", `${dir}/etc-link`);
+    await Deno.writeTextFile(`${dir}/__proto__`, "");
+    await Deno.mkdir(`${dir}/bad\nname`);
+    await Deno.writeTextFile(`${dir}/bad\nname/hidden`, "");
+    const baseline = await takeBaseline(dir);
+    assert.equal(baseline.root, await Deno.realPath(dir));
+    assert.deepEqual(Object.keys(baseline.entries).sort(), [
+      "__proto__",
+      "etc-link",
+      "run.sh",
+      "src",
+      "src/deep",
+      "src/deep/a.ts",
+    ]);
+    assert.equal(baseline.entries["etc-link"].type, "symlink");
+    assert.equal(baseline.entries["run.sh"].mode, 0o755);
+    assert.equal(baseline.entries["src/deep/a.ts"].size, 5);
+    assert.equal(baseline.entries["__proto__"].type, "file");
+    const info = await Deno.lstat(`${dir}/src/deep/a.ts`);
+    assert.ok(sameAsBaseline(baseline.entries["src/deep/a.ts"], info));
+    await Deno.writeTextFile(`${dir}/src/deep/a.ts`, "changed!");
+    assert.ok(
+      !sameAsBaseline(baseline.entries["src/deep/a.ts"], await Deno.lstat(`${dir}/src/deep/a.ts`)),
+    );
+  });
+});
+
+Deno.test("writeBaseline and readBaseline round-trip; a corrupt baseline is refused", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/f`, "x");
+    const baseline = await takeBaseline(dir);
+    await writeBaseline(`${dir}/baseline.json`, baseline);
+    assert.deepEqual(await readBaseline(`${dir}/baseline.json`), baseline);
+    assert.equal((await Deno.stat(`${dir}/baseline.json`)).mode! & 0o777, 0o600);
+    const corrupt = [
+      "not json",
+      "[]",
+      JSON.stringify({ ...baseline, root: "relative" }),
+      JSON.stringify({ ...baseline, entries: { "../x": baseline.entries.f } }),
+      JSON.stringify({ ...baseline, entries: { f: { type: "pipe" } } }),
+    ];
+    for (const text of corrupt) {
+      await Deno.writeTextFile(`${dir}/bad.json`, text);
+      await assert.rejects(readBaseline(`${dir}/bad.json`), ChangesetError, text);
+    }
+    await assert.rejects(readBaseline(`${dir}/missing.json`), ChangesetError);
+  });
+});
+
+Deno.test("takeBaseline walks a 100k-file tree quickly", async () => {
+  await withTemp(async (dir) => {
+    for (let d = 0; d < 100; d++) {
+      await Deno.mkdir(`${dir}/d${d}/sub`, { recursive: true });
+      for (let f = 0; f < 1000; f++) Deno.writeFileSync(`${dir}/d${d}/sub/f${f}`, new Uint8Array());
+    }
+    const start = performance.now();
+    const baseline = await takeBaseline(dir);
+    const seconds = (performance.now() - start) / 1000;
+    console.log(`baseline of 100,200 entries: ${seconds.toFixed(2)} s`);
+    assert.equal(Object.keys(baseline.entries).length, 100_200);
+    assert.ok(seconds < 20, `took ${seconds} s`);
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * `agentbox diff --stat`: one line per change, git-style (`path | N ++--`), then a summary line.
+ * Entries implied by a deleted or replaced directory are folded into that directory's line.
+ *
+ * @module
+ */
+
+import type { DiffEntry } from "./classify.ts";
+import {
+  type Content,
+  escapeControls,
+  isDir,
+  type RenderOptions,
+  sideContent,
+} from "./render_diff.ts";
+import { unifiedDiff } from "./unified_diff.ts";
+
+/** Widest `+`/`-` bar. */
+const GRAPH_WIDTH = 40;
+
+interface StatRow {
+  name: string;
+  /** Lines added and removed, or a note shown instead of counts. */
+  added: number;
+  removed: number;
+  note?: string;
+}
+
+/**
+ * The `--stat` lines, ending with the summary (or `No changes.`).
+ *
+ * @example
+ * ```ts
+ * import { renderStat } from "./render_stat.ts";
+ * const lines = await renderStat([], { root: "/p", blobs: "/b", color: false });
+ * console.assert(lines[0] === "No changes.");
+ * ```
+ */
+export async function renderStat(entries: DiffEntry[], options: RenderOptions): Promise<string[]> {
+  const rows: StatRow[] = [];
+  const folded = new Map<string, { row: StatRow; count: number }>();
+  for (const entry of entries) {
+    const row = await statRow(entry, options);
+    const parent = entry.under === undefined ? undefined : folded.get(entry.under);
+    if (parent) {
+      parent.row.added += row.added;
+      parent.row.removed += row.removed;
+      parent.count++;
+      parent.row.name = `${escapeControls(entry.under!)}/ (and ${parent.count} below)`;
+      continue;
+    }
+    rows.push(row);
+    if (isDir(entry) || entry.old?.type === "dir") folded.set(entry.path, { row, count: 0 });
+  }
+  if (rows.length === 0) return ["No changes."];
+  return [...formatRows(rows, options.color), summary(rows)];
+}
+
+async function statRow(entry: DiffEntry, options: RenderOptions): Promise<StatRow> {
+  const name = escapeControls(entry.path) + (isDir(entry) ? "/" : "");
+  if (entry.status === "unsupported") {
+    return {
+      name,
+      added: 0,
+      removed: 0,
+      note: `unsupported (${escapeControls(entry.detail ?? "")})`,
+    };
+  }
+  const before = await sideContent(entry, entry.old, "old", options);
+  const after = await sideContent(entry, entry.new, "new", options);
+  if ("text" in before && "text" in after) {
+    const { added, removed } = unifiedDiff(before.text, after.text);
+    return { name, added, removed };
+  }
+  const size = (c: Content, side = entry.old) => ("text" in c ? c.text.length : side?.size ?? 0);
+  const kind = "large" in before || "large" in after ? "Large" : "Bin";
+  return {
+    name,
+    added: 0,
+    removed: 0,
+    note: `${kind} ${size(before)} -> ${size(after, entry.new)} bytes`,
+  };
+}
+
+function formatRows(rows: StatRow[], color: boolean): string[] {
+  const nameWidth = Math.max(...rows.map((r) => r.name.length));
+  const max = Math.max(1, ...rows.map((r) => r.added + r.removed));
+  const countWidth = String(max).length;
+  const scale = max > GRAPH_WIDTH ? GRAPH_WIDTH / max : 1;
+  return rows.map((row) => {
+    const prefix = ` ${row.name.padEnd(nameWidth)} | `;
+    if (row.note) return prefix + row.note;
+    const bar = (n: number) => (n === 0 ? 0 : Math.max(1, Math.round(n * scale)));
+    const plus = "+".repeat(bar(row.added));
+    const minus = "-".repeat(bar(row.removed));
+    const graph = color ? `\x1b[32m${plus}\x1b[0m\x1b[31m${minus}\x1b[0m` : plus + minus;
+    return `${prefix}${String(row.added + row.removed).padStart(countWidth)} ${graph}`.trimEnd();
+  });
+}
+
+function summary(rows: StatRow[]): string {
+  const added = rows.reduce((n, r) => n + r.added, 0);
+  const removed = rows.reduce((n, r) => n + r.removed, 0);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = [` ${plural(rows.length, "file")} changed`];
+  if (added) parts.push(`${plural(added, "insertion")}(+)`);
+  if (removed) parts.push(`${plural(removed, "deletion")}(-)`);
+  return parts.join(", ");
+}
