@@ -14,10 +14,11 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
 } from "@agentbox/protocol";
+import { sendChanges } from "./handlers/changes.ts";
 import { type RunningExec, startExec } from "./handlers/exec.ts";
 
 /** Operations this agent implements, announced in its hello. */
-export const AGENT_CAPABILITIES = ["exec", "exec.signal", "exec.timeout", "exec.stdin"];
+export const AGENT_CAPABILITIES = ["exec", "exec.signal", "exec.timeout", "exec.stdin", "changes"];
 
 /** Name and version announced in the hello. */
 export const AGENT_SOFTWARE = "agentbox-agent/0.1.0";
@@ -80,6 +81,14 @@ function handle(conn: Connection, running: Map<number, RunningExec>, message: Me
   switch (message.type) {
     case "exec.start":
       return start(conn, running, message);
+    case "changes.start":
+      sendChanges(conn, message).catch((error) => {
+        const e = error instanceof ProtocolError
+          ? error
+          : new ProtocolError("internal", String(error));
+        refuse(conn, e.code, e.message, message.stream);
+      });
+      return;
     case "exec.signal":
       running.get(message.stream)?.signal(message.signal);
       return;

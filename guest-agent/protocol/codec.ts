@@ -44,3 +44,25 @@ export function decodeMessage(payload: Uint8Array): Message {
   }
   return parseMessage(value);
 }
+
+/**
+ * Encode a plain value as CBOR with the protocol's options (no records, untagged byte strings).
+ *
+ * @example
+ * ```ts
+ * import { decodeCbor, encodeCbor } from "@agentbox/protocol";
+ * console.assert((decodeCbor(encodeCbor({ a: 1 })) as { a: number }).a === 1);
+ * ```
+ */
+export function encodeCbor(value: unknown): Uint8Array {
+  return encoder.encode(value);
+}
+
+/** Decode CBOR with the protocol's options; throws `bad_frame` on invalid input. */
+export function decodeCbor(bytes: Uint8Array): unknown {
+  try {
+    return decoder.decode(bytes);
+  } catch (cause) {
+    throw new ProtocolError("bad_frame", "Entry is not valid CBOR", { cause });
+  }
+}

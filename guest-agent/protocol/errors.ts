@@ -16,6 +16,7 @@ export type ProtocolErrorCode =
   | "version_mismatch"
   | "too_many_streams"
   | "spawn_failed"
+  | "no_workspace"
   | "closed"
   | "internal";
 

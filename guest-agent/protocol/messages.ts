@@ -89,6 +89,24 @@ export interface ExecExit {
   timedOut: boolean;
 }
 
+/**
+ * Host → agent: send the workspace's changes (the overlay's upper layer) on fd 1 of `stream`, as
+ * a changes stream (docs/protocol.md): for each entry a 4-byte big-endian length and a CBOR
+ * record, followed, for a file, by exactly `size` bytes of content.
+ */
+export interface ChangesStart {
+  type: "changes.start";
+  stream: number;
+}
+
+/** Agent → host: the changes stream is complete; sent after `stream.end` of fd 1. Ends the stream. */
+export interface ChangesDone {
+  type: "changes.done";
+  stream: number;
+  /** Entries sent, so that the host can tell a complete stream from a cut one. */
+  entries: number;
+}
+
 /** Either side: a refusal. With `stream` it ends that stream; without, the connection. */
 export interface ErrorMessage {
   type: "error";
@@ -107,6 +125,8 @@ export type Message =
   | StreamCredit
   | ExecSignal
   | ExecExit
+  | ChangesStart
+  | ChangesDone
   | ErrorMessage;
 
 /** Signals a host may forward. Anything else is refused. */
@@ -135,6 +155,7 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "version_mismatch",
   "too_many_streams",
   "spawn_failed",
+  "no_workspace",
   "closed",
   "internal",
 ];
@@ -282,6 +303,12 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
       timedOut: bool(o, "timedOut"),
     };
   },
+  "changes.start": (o) => ({ type: "changes.start", stream: uint(o, "stream") }),
+  "changes.done": (o) => ({
+    type: "changes.done",
+    stream: uint(o, "stream"),
+    entries: uint(o, "entries"),
+  }),
   "error": (o) => {
     const code = str(o, "code");
     return {

@@ -19,3 +19,4 @@ export * from "./errors.ts";
 export * from "./flow.ts";
 export * from "./frame.ts";
 export * from "./messages.ts";
+export * from "./changes_stream.ts";

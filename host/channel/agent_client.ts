@@ -84,6 +84,7 @@ interface Pending {
 export class AgentClient {
   readonly #conn: Connection;
   readonly #pending = new Map<number, Pending>();
+  readonly #changes = new Map<number, PromiseWithResolvers<number>>();
   #nextStream = 1;
   /** The agent's hello. */
   readonly hello: Hello;
@@ -179,6 +180,24 @@ export class AgentClient {
     };
   }
 
+  /**
+   * Ask for the workspace's changes. `data` is the changes stream (read it with
+   * `readChangesStream`); `entries` resolves with the count the agent says it sent once the
+   * stream is complete, and rejects with {@linkcode AgentError} (`no_workspace` when none is
+   * shared).
+   */
+  changes(): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
+    const stream = this.#nextStream++;
+    const done = Promise.withResolvers<number>();
+    done.promise.catch(() => {});
+    this.#changes.set(stream, done);
+    const data = this.#conn.receive(stream, 1);
+    this.#conn.send({ type: "changes.start", stream }).catch((e) =>
+      this.#failChanges(stream, asAgentError(e))
+    );
+    return { data, entries: done.promise };
+  }
+
   /** Hang up; pending execs fail. */
   close(): void {
     this.#conn.close();
@@ -190,9 +209,14 @@ export class AgentClient {
         return this.#started(message.stream, message.pid);
       case "exec.exit":
         return this.#exited(message);
+      case "changes.done":
+        return this.#changesDone(message.stream, message.entries);
       case "error":
         if (message.stream === undefined) {
           return this.#conn.close(new ProtocolError(message.code, `Agent: ${message.message}`));
+        }
+        if (this.#changes.has(message.stream)) {
+          return this.#failChanges(message.stream, new AgentError(message.code, message.message));
         }
         this.#expect(message.stream, message.type);
         return this.#fail(message.stream, new AgentError(message.code, message.message));
@@ -238,6 +262,29 @@ export class AgentClient {
     pending.result.resolve({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut });
   }
 
+  #changesDone(stream: number, entries: number): void {
+    const done = this.#changes.get(stream);
+    if (!done) {
+      const error = new ProtocolError(
+        "unknown_stream",
+        `Agent sent changes.done for stream ${stream}`,
+      );
+      this.#conn.close(error);
+      throw error;
+    }
+    this.#changes.delete(stream);
+    this.#conn.forget(stream);
+    done.resolve(entries);
+  }
+
+  #failChanges(stream: number, error: AgentError): void {
+    const done = this.#changes.get(stream);
+    if (!done) return;
+    this.#changes.delete(stream);
+    this.#conn.forget(stream);
+    done.reject(error);
+  }
+
   #fail(stream: number, error: AgentError): void {
     const pending = this.#pending.get(stream);
     if (!pending) return;
@@ -250,6 +297,7 @@ export class AgentClient {
   #failAll(reason: Error | undefined): void {
     const error = asAgentError(reason);
     for (const stream of [...this.#pending.keys()]) this.#fail(stream, error);
+    for (const stream of [...this.#changes.keys()]) this.#failChanges(stream, error);
   }
 }
 

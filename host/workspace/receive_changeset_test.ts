@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { encodeChangeEntry } from "@agentbox/protocol";
+import { changesetPaths } from "./changeset.ts";
+import { receiveChangeset } from "./receive_changeset.ts";
+
+const encoder = new TextEncoder();
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A changes stream cut into small pieces, as a channel may deliver it. */
+function streamOf(parts: Uint8Array[], pieceBytes = 7): ReadableStream<Uint8Array> {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) all.set(p, (at += p.length) - p.length);
+  const pieces = [];
+  for (let i = 0; i < all.length; i += pieceBytes) pieces.push(all.slice(i, i + pieceBytes));
+  return ReadableStream.from(pieces);
+}
+
+async function fileEntry(
+  path: string,
+  content: Uint8Array,
+  lie: Partial<{ size: number; sha256: string }> = {},
+) {
+  const record = {
+    path,
+    type: "file",
+    mode: 0o644,
+    size: content.length,
+    sha256: await sha256(content),
+    ...lie,
+  };
+  return [encodeChangeEntry(record), content];
+}
+
+async function withSession(fn: (paths: ReturnType<typeof changesetPaths>) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-receive-" });
+  const paths = changesetPaths(dir);
+  await Deno.mkdir(paths.root, { recursive: true });
+  try {
+    await fn(paths);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("receiveChangeset stores records and content-addressed blobs", async () => {
+  await withSession(async (paths) => {
+    const hello = encoder.encode("hello\n");
+    const big = crypto.getRandomValues(new Uint8Array(60_000));
+    const parts = [
+      ...(await fileEntry("b/hello.txt", hello)),
+      ...(await fileEntry("a/copy.txt", hello)),
+      ...(await fileEntry("empty", new Uint8Array())),
+      encodeChangeEntry({ path: "b", type: "dir", mode: 0o755 }),
+      ...(await fileEntry("big.bin", big)),
+      encodeChangeEntry({ path: "gone.txt", type: "deleted" }),
+      encodeChangeEntry({ path: "link", type: "symlink", target: "../x" }),
+    ];
+    const { records, bytes } = await receiveChangeset(streamOf(parts), paths);
+    assert.deepEqual(records.map((r) => r.path), [
+      "a/copy.txt",
+      "b",
+      "b/hello.txt",
+      "big.bin",
+      "empty",
+      "gone.txt",
+      "link",
+    ]);
+    assert.equal(bytes, hello.length * 2 + big.length);
+    const blobs = [...Deno.readDirSync(paths.blobs)].map((e) => e.name).sort();
+    assert.deepEqual(
+      blobs,
+      [await sha256(hello), await sha256(big), await sha256(new Uint8Array())].sort(),
+    );
+    assert.deepEqual(await Deno.readFile(`${paths.blobs}/${await sha256(big)}`), big);
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(paths.records)), records);
+  });
+});
+
+Deno.test("receiveChangeset refuses hostile streams and keeps nothing", async () => {
+  const data = encoder.encode("data");
+  const cases: [string, Promise<Uint8Array[]>, RegExp][] = [
+    ["wrong hash", fileEntry("a", data, { sha256: "0".repeat(64) }), /does not match/],
+    ["short content", fileEntry("a", data, { size: 10 }).then(([e]) => [e, data]), /ended inside/],
+    [
+      "duplicate path",
+      Promise.resolve([
+        encodeChangeEntry({ path: "a", type: "deleted" }),
+        encodeChangeEntry({ path: "a", type: "deleted" }),
+      ]),
+      /Duplicate/,
+    ],
+    [
+      "unknown type",
+      Promise.resolve([encodeChangeEntry({ path: "a", type: "device" })]),
+      /unknown type/,
+    ],
+    ["oversized entry", Promise.resolve([new Uint8Array([0, 1, 0, 1])]), /over the limit/],
+    ["not CBOR", Promise.resolve([new Uint8Array([0, 0, 0, 1, 0xff])]), /not valid CBOR/],
+    [
+      "negative size",
+      Promise.resolve([
+        encodeChangeEntry({ path: "a", type: "file", mode: 0, size: -1, sha256: "x" }),
+      ]),
+      /bad size/,
+    ],
+  ];
+  for (const [name, parts, expected] of cases) {
+    await withSession(async (paths) => {
+      const stream = streamOf(await parts);
+      await assert.rejects(() => receiveChangeset(stream, paths), expected, name);
+      assert.deepEqual([...Deno.readDirSync(paths.root)], [], `${name}: nothing kept`);
+    });
+  }
+});
+
+Deno.test("receiveChangeset enforces byte and entry limits; an earlier changeset survives a failure", async () => {
+  await withSession(async (paths) => {
+    await receiveChangeset(streamOf([encodeChangeEntry({ path: "kept", type: "deleted" })]), paths);
+    const tooBig = await fileEntry("a", new Uint8Array(2048));
+    await assert.rejects(
+      () => receiveChangeset(streamOf(tooBig), paths, { maxBytes: 1024 }),
+      /exceed 1024 bytes/,
+    );
+    const many = Array.from(
+      { length: 4 },
+      (_, i) => encodeChangeEntry({ path: `f${i}`, type: "deleted" }),
+    );
+    await assert.rejects(
+      () => receiveChangeset(streamOf(many), paths, { maxEntries: 3 }),
+      /more than 3/,
+    );
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(paths.records)), [{
+      path: "kept",
+      type: "deleted",
+    }]);
+  });
+});
