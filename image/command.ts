@@ -1,5 +1,6 @@
 /**
- * Run a host tool for the image build and turn its failure into an {@link ImageError}.
+ * Run a host tool (for the image build, or a workspace image) and turn its failure into an
+ * {@link ImageError} or the caller's error type.
  *
  * @module
  */
@@ -11,6 +12,8 @@ export interface RunCommandOptions {
   cwd?: string;
   /** Said when the tool cannot be started at all, e.g. "install erofs-utils". */
   missingHint?: string;
+  /** The error to throw (default {@link ImageError}), for callers outside the image build. */
+  makeError?: (message: string, options?: ErrorOptions) => Error;
 }
 
 /**
@@ -39,11 +42,16 @@ export async function runCommand(
     }).output();
   } catch (cause) {
     const hint = options.missingHint ? `: ${options.missingHint}` : "";
-    throw new ImageError(`Cannot run ${command}${hint}`, { cause });
+    throw makeError(options)(`Cannot run ${command}${hint}`, { cause });
   }
   if (!output.success) {
     const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join("\n");
-    throw new ImageError(`${command} failed (exit code ${output.code}): ${stderr}`);
+    throw makeError(options)(`${command} failed (exit code ${output.code}): ${stderr}`);
   }
   return new TextDecoder().decode(output.stdout);
+}
+
+function makeError(options: RunCommandOptions) {
+  return options.makeError ??
+    ((message: string, errorOptions?: ErrorOptions) => new ImageError(message, errorOptions));
 }

@@ -8,6 +8,15 @@
  */
 
 import { PROXY_GUEST_ADDRESS } from "../host/net/user_network.ts";
+import {
+  DISK_SERIALS,
+  LOWER_DIR,
+  UPPER_DIR,
+  UPPER_DISK_DIR,
+  WORK_DIR,
+  WORKSPACE_DIR,
+} from "../guest-agent/workspace/layout.ts";
+import { overlayMountOptions } from "../guest-agent/workspace/scan_overlay.ts";
 
 /** Where the bundled guest agent lives in the root filesystem. */
 export const AGENT_PATH = "/opt/agentbox/agent.js";
@@ -50,6 +59,34 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 hostname agentbox
+
+# The shared workspace (host/workspace/share.ts): the read-only image of the host directory under
+# an overlay whose upper layer is on the session's own disk. Disks are found by serial number.
+disk_by_serial() {
+  for dev in /sys/block/vd*; do
+    # The attribute has no trailing newline, which the read builtin counts as a failure.
+    if [ "$(cat "$dev/serial" 2>/dev/null)" = "$1" ]; then
+      echo "/dev/\${dev##*/}"
+      return 0
+    fi
+  done
+  return 1
+}
+read -r cmdline </proc/cmdline
+case " $cmdline " in
+  *" agentbox.workspace=1 "*)
+    lower=$(disk_by_serial ${DISK_SERIALS.lower}) || fail "no workspace image disk"
+    upper=$(disk_by_serial ${DISK_SERIALS.upper}) || fail "no workspace disk"
+    mkdir -p ${LOWER_DIR} ${UPPER_DISK_DIR} ${WORKSPACE_DIR}
+    mount -t erofs -o ro "$lower" ${LOWER_DIR} || fail "cannot mount the workspace image"
+    mount -t ext4 -o nosuid,nodev "$upper" ${UPPER_DISK_DIR} || fail "cannot mount the workspace disk"
+    mkdir -p ${UPPER_DIR} ${WORK_DIR}
+    mount -t overlay overlay -o ${
+  overlayMountOptions({ lower: LOWER_DIR, upper: UPPER_DIR, work: WORK_DIR })
+} ${WORKSPACE_DIR} ||
+      fail "cannot mount the workspace overlay"
+    ;;
+esac
 ip link set lo up
 # QEMU user networking (restricted: only the proxy's forwarded ports answer): the guest is
 # 10.0.2.15, the gateway 10.0.2.2. DNS is the agent's stub on 127.0.0.1 (see the agent script).

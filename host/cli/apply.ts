@@ -15,8 +15,8 @@ import {
   rollbackApply,
 } from "../workspace/apply.ts";
 import type { PathOutcome } from "../workspace/apply_plan.ts";
+import { readBaseline } from "../workspace/baseline.ts";
 import {
-  type Baseline,
   ChangesetError,
   changesetPaths,
   printable,
@@ -78,13 +78,18 @@ export async function applyCommand(args: string[]): Promise<number> {
   }
   const globs = globOption(values.path);
   const session = await pickSession(positionals);
-  const dir = sessionStateDir(session.id);
-  const paths = changesetPaths(dir);
-  const journalDir = `${paths.root}/apply-journal`;
+  const journalDir = `${changesetPaths(sessionStateDir(session.id)).root}/apply-journal`;
   try {
-    const summary = values.rollback
-      ? await rollbackApply({ journalDir })
-      : await runApply(session, dir, globs, values);
+    const summary = values.rollback ? await rollbackApply({ journalDir }) : await applySession(
+      session,
+      {
+        globs,
+        dryRun: !!values["dry-run"],
+        force: !!values.force,
+        allowSymlinks: !!values["allow-symlinks"],
+        allowHighRisk: !!values["yes-high-risk"],
+      },
+    );
     printSummary(summary, !!values.json);
     return outcomeFailed(summary) ? APPLY_EXIT.incomplete : 0;
   } catch (error) {
@@ -128,24 +133,41 @@ async function pickSession(positionals: string[]): Promise<SessionRecord> {
   }
 }
 
-async function runApply(
+/** What to apply and how; the flags of `agentbox apply`. */
+export interface ApplyFlags {
+  globs?: string[];
+  dryRun?: boolean;
+  force?: boolean;
+  allowSymlinks?: boolean;
+  /** Apply high-risk changes; when false on a terminal, the user is asked. */
+  allowHighRisk?: boolean;
+}
+
+/**
+ * Apply the stored changeset of `session` to its project directory.
+ *
+ * @example
+ * ```ts ignore
+ * import { applySession } from "./apply.ts";
+ * const summary = await applySession(session, { force: false });
+ * ```
+ */
+export async function applySession(
   session: SessionRecord,
-  dir: string,
-  globs: string[],
-  values: Record<string, unknown>,
+  flags: ApplyFlags,
 ): Promise<ApplySummary> {
-  const paths = changesetPaths(dir);
-  const baseline = await readBaseline(paths.baseline, session.id);
+  const paths = changesetPaths(sessionStateDir(session.id));
+  const baseline = await readBaseline(paths.baseline);
   const options: ApplyOptions = {
     root: baseline.root,
-    records: validateRecords(await readJson(paths.records, session.id)),
+    records: validateRecords(await readRecords(paths.records, session.id)),
     baseline,
     blobs: paths.blobs,
-    paths: globs,
-    dryRun: !!values["dry-run"],
-    force: !!values.force,
-    allowSymlinks: !!values["allow-symlinks"],
-    allowHighRisk: !!values["yes-high-risk"],
+    paths: flags.globs ?? [],
+    dryRun: !!flags.dryRun,
+    force: !!flags.force,
+    allowSymlinks: !!flags.allowSymlinks,
+    allowHighRisk: !!flags.allowHighRisk,
     journalDir: `${paths.root}/apply-journal`,
     completionFile: `${paths.root}/applied.json`,
     beforeRename: testPauseHook(),
@@ -156,7 +178,7 @@ async function runApply(
   return await applyChangeset(options);
 }
 
-async function readJson(path: string, id: string): Promise<unknown> {
+async function readRecords(path: string, id: string): Promise<unknown> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -169,17 +191,6 @@ async function readJson(path: string, id: string): Promise<unknown> {
   } catch (cause) {
     throw new ChangesetError(`${path} is not valid JSON: collect the changes again`, { cause });
   }
-}
-
-async function readBaseline(path: string, id: string): Promise<Baseline> {
-  const baseline = await readJson(path, id) as Partial<Baseline>;
-  if (
-    typeof baseline?.root !== "string" || !baseline.root.startsWith("/") ||
-    typeof baseline.entries !== "object" || baseline.entries === null
-  ) {
-    throw new ChangesetError(`${path} is not a baseline: the session cannot be applied`);
-  }
-  return baseline as Baseline;
 }
 
 /** On a terminal, list the held-back high-risk changes and ask once. */
@@ -240,26 +251,30 @@ const HEADLINE: Record<ApplySummary["status"], string> = {
  * }, false);
  * ```
  */
-export function printSummary(summary: ApplySummary, json: boolean): void {
+export function printSummary(
+  summary: ApplySummary,
+  json: boolean,
+  log: (line: string) => void = console.log,
+): void {
   if (json) {
-    console.log(JSON.stringify(summary));
+    log(JSON.stringify(summary));
     return;
   }
   const dry = summary.status === "dry-run";
-  console.log(
+  log(
     `${summary.resumed && !dry ? "Resumed an interrupted apply. " : ""}${HEADLINE[summary.status]}`,
   );
   for (const o of summary.outcomes) {
     const line = formatOutcome(o, dry);
-    if (line) console.log(line);
+    if (line) log(line);
   }
   const c = summary.counts;
-  console.log(
+  log(
     `${
       dry ? "would apply" : "applied"
     } ${c.applied}, unchanged ${c.unchanged}, skipped ${c.skipped}, conflicts ${c.conflict}, refused ${c.refused}`,
   );
-  for (const hint of hints(summary.outcomes)) console.log(hint);
+  for (const hint of hints(summary.outcomes)) log(hint);
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { stateDir } from "../paths.ts";
+import { sessionStateDir } from "../workspace/latest_session.ts";
 import { openDatabase } from "../store/database.ts";
 import { recentSessions } from "../store/sessions.ts";
 import { ChangesetError } from "../workspace/changeset.ts";
@@ -81,17 +81,12 @@ export async function diffCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Directory of a session's durable state. */
-function sessionDir(id: string): string {
-  return `${stateDir()}/sessions/${id}`;
-}
-
 /** The id of the session named by the argument, else of the latest one with a changeset. */
 async function chooseSession(db: DatabaseSync, positionals: string[]): Promise<string> {
   const named = sessionArgument(db, positionals, "diff");
   if (named !== undefined) return named;
   for (const { id } of recentSessions(db)) {
-    if (await hasChangeset(sessionDir(id))) return id;
+    if (await hasChangeset(sessionStateDir(id))) return id;
   }
   throw new UsageError(
     "No session has recorded workspace changes yet: nothing to show",
@@ -101,7 +96,7 @@ async function chooseSession(db: DatabaseSync, positionals: string[]): Promise<s
 async function loadSessionChangeset(id: string): Promise<StoredChangeset> {
   const short = safeText(id.slice(0, 12));
   try {
-    return await loadChangeset(sessionDir(id));
+    return await loadChangeset(sessionStateDir(id));
   } catch (error) {
     if (error instanceof NoChangesetError) {
       throw new UsageError(

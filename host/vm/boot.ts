@@ -10,7 +10,8 @@ import { findImage } from "../../image/store.ts";
 import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
-import { VM_DEFAULTS } from "./spec.ts";
+import { DISK_SERIALS } from "../../guest-agent/workspace/layout.ts";
+import { VM_DEFAULTS, type VmSpec } from "./spec.ts";
 
 /** What to boot. */
 export interface BootOptions {
@@ -21,6 +22,8 @@ export interface BootOptions {
   bootTimeoutMs?: number;
   /** The guest's network (see host/net/egress.ts); without it the VM has no network interface. */
   network?: UserNetwork;
+  /** A shared workspace (see host/workspace/share.ts), mounted by the guest at /workspace. */
+  workspace?: { lowerImage: string; upperDisk: string };
   /** Called with user-facing warnings (e.g. software emulation). */
   onWarning?: (message: string) => void;
 }
@@ -55,10 +58,25 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
       memoryMb: options.memoryMb ?? VM_DEFAULTS.memoryMb,
       bootTimeoutMs: options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs,
       network: options.network,
+      ...workspaceDisks(options.workspace),
       runtimeDir,
     }, { onWarning: options.onWarning });
   } catch (error) {
     await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
     throw error;
   }
+}
+
+/** The disks and kernel argument that make the guest mount a workspace. */
+function workspaceDisks(
+  workspace: BootOptions["workspace"],
+): Pick<VmSpec, "disks" | "cmdline"> {
+  if (!workspace) return {};
+  return {
+    disks: [
+      { path: workspace.lowerImage, readonly: true, serial: DISK_SERIALS.lower },
+      { path: workspace.upperDisk, readonly: false, serial: DISK_SERIALS.upper },
+    ],
+    cmdline: ["agentbox.workspace=1"],
+  };
 }

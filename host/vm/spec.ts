@@ -9,6 +9,14 @@ import type { UserNetwork } from "../net/user_network.ts";
 /** The host↔agent channel a VM offers. */
 export type ChannelKind = "serial" | "vsock";
 
+/** An extra virtio-blk disk, found in the guest by its serial number. */
+export interface VmDisk {
+  path: string;
+  readonly: boolean;
+  /** Letters, digits, `-` and `_` only (it goes into a QEMU option list). */
+  serial: string;
+}
+
 /** Everything needed to boot one VM. */
 export interface VmSpec {
   /** Guest kernel image. */
@@ -21,6 +29,8 @@ export interface VmSpec {
   memoryMb: number;
   /** Extra kernel command-line arguments (`agentbox.<key>=value`). */
   cmdline?: string[];
+  /** Disks after the root filesystem, in order. */
+  disks?: VmDisk[];
   /** The guest's network; none means no network interface at all (`--net none`). */
   network?: UserNetwork;
   /** Private directory for sockets and logs; removed when the VM is gone. */

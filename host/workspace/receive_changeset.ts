@@ -24,6 +24,11 @@ export interface ReceiveOptions {
   maxBytes?: number;
   /** Most entries accepted (default {@linkcode CHANGESET_LIMITS.maxRecords}). */
   maxEntries?: number;
+  /**
+   * The entry count the sender says it sent once done (`changes.done`); checked before anything
+   * is kept, so that a stream cut at an entry boundary is not taken for a complete one.
+   */
+  announced?: Promise<number>;
 }
 
 /** What was stored. */
@@ -69,6 +74,12 @@ export async function receiveChangeset(
       contentEnd: () => sink.end(),
     });
     sink.close();
+    const announced = await options.announced;
+    if (announced !== undefined && announced !== raw.length) {
+      throw new ChangesetError(
+        `The guest announced ${announced} changes but sent ${raw.length}; nothing was kept`,
+      );
+    }
     const records = validateRecords(raw);
     await Deno.writeTextFile(`${incoming}/records.json`, JSON.stringify(records));
     await Deno.remove(paths.changes, { recursive: true }).catch(() => {});

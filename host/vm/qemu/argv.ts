@@ -7,7 +7,7 @@
 
 import { userNetworkArgs } from "../../net/user_network.ts";
 import type { Accel } from "./accel.ts";
-import type { ChannelKind, VmSpec } from "../spec.ts";
+import type { ChannelKind, VmDisk, VmSpec } from "../spec.ts";
 
 /** Paths of the sockets and logs QEMU creates in the VM's runtime directory. */
 export interface QemuFiles {
@@ -88,6 +88,7 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
     ...["-serial", "chardev:console"],
     ...["-drive", `id=root,file=${escapeOption(spec.rootfs)},format=raw,if=none,readonly=on`],
     ...["-device", "virtio-blk-device,drive=root"],
+    ...(spec.disks ?? []).flatMap(diskArgs),
     ...channelArgs(files, options),
     ...(spec.network ? userNetworkArgs(spec.network) : []),
     ...["-qmp", `unix:${escapeOption(files.qmpSocket)},server=on,wait=off`],
@@ -103,6 +104,18 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
 function tscArgs(options: QemuArgvOptions): string[] {
   if (options.accel.kind === "kvm" || !options.tscKhz) return [];
   return [`tsc_early_khz=${Math.round(options.tscKhz)}`];
+}
+
+function diskArgs(disk: VmDisk, index: number): string[] {
+  if (!/^[\w-]{1,20}$/.test(disk.serial)) {
+    throw new RangeError(`Invalid disk serial ${disk.serial}`);
+  }
+  const id = `disk${index}`;
+  const mode = disk.readonly ? "readonly=on" : "readonly=off";
+  return [
+    ...["-drive", `id=${id},file=${escapeOption(disk.path)},format=raw,if=none,${mode}`],
+    ...["-device", `virtio-blk-device,drive=${id},serial=${disk.serial}`],
+  ];
 }
 
 /** The vsock port the agent listens on. */

@@ -1,0 +1,72 @@
+/**
+ * The workspace side of one sandbox session: share a host directory with the VM before it boots,
+ * and collect what the guest changed before the VM stops — stored as the session's changeset and
+ * classified against the baseline, ready for `agentbox diff` and `agentbox apply`.
+ *
+ * @module
+ */
+
+import type { AgentClient } from "../channel/agent_client.ts";
+import { changesetPaths } from "../workspace/changeset.ts";
+import { classifyChanges, type DiffEntry } from "../workspace/classify.ts";
+import { receiveChangeset } from "../workspace/receive_changeset.ts";
+import { type PreparedShare, prepareShare, type ShareOptions } from "../workspace/share.ts";
+
+/** A shared directory attached to a session. */
+export interface WorkspaceSession {
+  share: PreparedShare;
+  sessionDir: string;
+  /**
+   * Fetch the guest's changes over `agent`, store them and classify them. The VM must still be
+   * running. Throws `ChangesetError` when the guest's report is unacceptable.
+   */
+  collect(agent: AgentClient): Promise<CollectedChanges>;
+}
+
+/** What {@linkcode WorkspaceSession.collect} found. */
+export interface CollectedChanges {
+  entries: DiffEntry[];
+  /** Content bytes received. */
+  bytes: number;
+  /** Changes a guest reported, before classification dropped copy-ups. */
+  records: number;
+}
+
+/**
+ * Share `dir` with a session whose state lives in `sessionDir`.
+ *
+ * @example
+ * ```ts ignore
+ * import { startWorkspaceSession } from "./workspace_session.ts";
+ * const ws = await startWorkspaceSession(Deno.cwd(), "/state/sessions/abc");
+ * const vm = await bootVm({ workspace: ws.share });
+ * // run commands, then, before stopping the VM:
+ * const { entries } = await ws.collect(vm.agent);
+ * ```
+ */
+export async function startWorkspaceSession(
+  dir: string,
+  sessionDir: string,
+  options: ShareOptions = {},
+): Promise<WorkspaceSession> {
+  const share = await prepareShare(dir, sessionDir, options);
+  const paths = changesetPaths(sessionDir);
+  return {
+    share,
+    sessionDir,
+    async collect(agent) {
+      const { data, entries: announced } = agent.changes();
+      const received = await receiveChangeset(data, paths, {
+        maxBytes: options.upperBytes,
+        announced,
+      });
+      // The changes are safe on the host now; the sparse disk they came from is not needed.
+      await Deno.remove(share.upperDisk).catch(() => {});
+      const entries = await classifyChanges(received.records, share.baseline, {
+        root: share.root,
+        blobs: paths.blobs,
+      });
+      return { entries, bytes: received.bytes, records: received.records.length };
+    },
+  };
+}
