@@ -82,8 +82,8 @@ Deno.test("conflicts and held-back high-risk changes exit 1 and are listed; flag
   await Deno.writeTextFile(`${s.root}/a.txt`, "host edit\n");
   const first = await run(s, []);
   assert.equal(first.code, 1);
-  assert.match(first.stdout, /conflict  a\.txt: modified on the host/);
-  assert.match(first.stdout, /skipped   Makefile: high-risk change, needs confirmation/);
+  assert.match(first.stdout, /conflict {2}a\.txt: modified on the host/);
+  assert.match(first.stdout, /skipped {3}Makefile: high-risk change, needs confirmation/);
   assert.match(first.stdout, /--yes-high-risk/);
   assert.ok(first.stdout.includes("evil\\x1b[2J") && !first.stdout.includes("\x1b"));
   assert.equal(await Deno.readTextFile(`${s.root}/a.txt`), "host edit\n");

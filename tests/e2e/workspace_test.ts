@@ -1,0 +1,153 @@
+/**
+ * `--share`, `diff` and `apply` as a user runs them: real VMs change a shared directory through
+ * the overlay, and the host tree is checked byte for byte afterwards.
+ */
+import assert from "node:assert/strict";
+import { agentbox } from "../helpers.ts";
+
+const decoder = new TextDecoder();
+
+async function cli(args: string[], env: Record<string, string>, cwd?: string) {
+  const out = await agentbox(args, { env, cwd }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** A project directory and a private state directory for one test. */
+async function sandbox() {
+  const base = await Deno.makeTempDir({ prefix: "agentbox-ws-e2e-" });
+  const project = `${base}/project`;
+  await Deno.mkdir(project);
+  return {
+    base,
+    project,
+    env: { XDG_STATE_HOME: `${base}/state`, XDG_CACHE_HOME: `${base}/cache` },
+    cleanup: () => Deno.remove(base, { recursive: true }),
+  };
+}
+
+/** Every entry under the current directory with type, mode and content hash or link target. */
+const GUEST_SNAPSHOT = `find . -mindepth 1 | sort | while read -r p; do
+  if [ -L "$p" ]; then echo "$p link $(readlink "$p")";
+  elif [ -d "$p" ]; then echo "$p dir $(stat -c %a "$p")";
+  else echo "$p file $(stat -c %a "$p") $(sha256sum < "$p" | cut -c1-64)"; fi
+done`;
+
+async function hostListing(root: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", GUEST_SNAPSHOT], cwd: root }).output();
+  return decoder.decode(out.stdout);
+}
+
+Deno.test("workspace: diff lists exactly the guest's changes, apply reproduces its tree", async () => {
+  const s = await sandbox();
+  try {
+    const p = s.project;
+    await Deno.writeTextFile(`${p}/text.txt`, "one\ntwo\n");
+    await Deno.writeTextFile(`${p}/tool.sh`, "#!/bin/sh\necho hi\n");
+    await Deno.writeTextFile(`${p}/old-name.txt`, "moved\n");
+    await Deno.writeTextFile(`${p}/gone.txt`, "bye\n");
+    await Deno.mkdir(`${p}/dir/sub`, { recursive: true });
+    await Deno.writeTextFile(`${p}/dir/sub/deep.txt`, "deep\n");
+    await Deno.writeFile(`${p}/blob.bin`, new Uint8Array([0, 1, 2, 3]));
+    const script = [
+      "printf 'one\\nTWO\\nthree\\n' > text.txt",
+      "chmod +x tool.sh",
+      "mv old-name.txt new-name.txt",
+      "rm gone.txt",
+      "mkdir -p made/nested && printf 'nested\\n' > made/nested/file.txt",
+      "head -c 4096 /dev/urandom > blob.bin",
+      "ln -s made/nested/file.txt link",
+      "rm -r dir/sub",
+      GUEST_SNAPSHOT,
+    ].join("\n");
+    const run = await cli(["exec", "--share", p, "--", "sh", "-c", script], s.env);
+    assert.equal(run.code, 0, run.stderr);
+    const guestTree = run.stdout;
+    const session = /agentbox diff ([0-9a-f]{8})/.exec(run.stderr)?.[1];
+    assert.ok(session, run.stderr);
+    assert.match(run.stderr, /kept: review with/);
+
+    const diff = await cli(["diff", session, "--json"], s.env);
+    assert.equal(diff.code, 0, diff.stderr);
+    const entries = JSON.parse(diff.stdout).entries.map((e: { path: string; status: string }) =>
+      `${e.status} ${e.path}`
+    );
+    assert.deepEqual(entries.sort(), [
+      "added link",
+      "added made",
+      "added made/nested",
+      "added made/nested/file.txt",
+      "added new-name.txt",
+      "deleted dir/sub",
+      "deleted dir/sub/deep.txt",
+      "deleted gone.txt",
+      "deleted old-name.txt",
+      "mode-changed tool.sh",
+      "modified blob.bin",
+      "modified text.txt",
+    ]);
+    const patch = await cli(["diff", session], s.env);
+    assert.match(patch.stdout, /-two\n\+TWO\n\+three/);
+    assert.match(patch.stdout, /Binary files a\/blob.bin and b\/blob.bin differ/);
+
+    const apply = await cli(["apply", session, "--allow-symlinks"], s.env);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.equal(await hostListing(p), guestTree);
+    // Applying again changes nothing.
+    const again = await cli(["apply", session], s.env);
+    assert.match(again.stdout, /Already applied/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("workspace: a host file changed during the session is a conflict, not overwritten", async () => {
+  const s = await sandbox();
+  try {
+    await Deno.writeTextFile(`${s.project}/a.txt`, "original\n");
+    const run = await cli(
+      ["exec", "--json", "--share", s.project, "--", "sh", "-c", "echo guest > a.txt; echo out"],
+      s.env,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(run.stderr.includes("out\n"), true); // the command's stdout, moved aside
+    assert.equal(report.exitCode, 0);
+    assert.deepEqual(report.changes.entries.map((e: { path: string }) => e.path), ["a.txt"]);
+    assert.ok(report.timings.bootMs > 0 && report.timings.totalMs >= report.timings.bootMs);
+
+    await Deno.writeTextFile(`${s.project}/a.txt`, "edited on the host\n");
+    const apply = await cli(["apply", report.session], s.env);
+    assert.equal(apply.code, 1);
+    assert.match(apply.stdout, /conflict\s+a\.txt/);
+    assert.equal(await Deno.readTextFile(`${s.project}/a.txt`), "edited on the host\n");
+    const forced = await cli(["apply", report.session, "--force"], s.env);
+    assert.equal(forced.code, 0, forced.stdout);
+    assert.equal(await Deno.readTextFile(`${s.project}/a.txt`), "guest\n");
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("workspace: --apply writes the changes at once, --discard drops them", async () => {
+  const s = await sandbox();
+  try {
+    const applied = await cli(
+      ["exec", "--share", s.project, "--apply", "--", "sh", "-c", "echo a > a.txt"],
+      s.env,
+    );
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(await Deno.readTextFile(`${s.project}/a.txt`), "a\n");
+    const discarded = await cli(
+      ["exec", "--share", s.project, "--discard", "--", "sh", "-c", "echo b > b.txt"],
+      s.env,
+    );
+    assert.equal(discarded.code, 0, discarded.stderr);
+    assert.match(discarded.stderr, /changes discarded/);
+    assert.deepEqual([...Deno.readDirSync(s.project)].map((e) => e.name), ["a.txt"]);
+    const usage = await cli(["exec", "--discard", "--", "true"], s.env);
+    assert.equal(usage.code, 125);
+    assert.match(usage.stderr, /--discard needs --share DIR/);
+  } finally {
+    await s.cleanup();
+  }
+});
