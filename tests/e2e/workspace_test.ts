@@ -151,3 +151,57 @@ Deno.test("workspace: --apply writes the changes at once, --discard drops them",
     await s.cleanup();
   }
 });
+
+Deno.test("workspace: a hostile guest cannot reach outside the shared directory on apply", async () => {
+  const s = await sandbox();
+  try {
+    const p = s.project;
+    const outside = `${s.base}/outside`; // stands for /etc and the rest of the host
+    await Deno.mkdir(outside);
+    await Deno.writeTextFile(`${outside}/passwd`, "root:x:0:0\n");
+    await Deno.mkdir(`${p}/d`);
+    await Deno.writeTextFile(`${p}/d/f.txt`, "host\n");
+    await Deno.mkdir(`${p}/.git/hooks`, { recursive: true });
+    const script = [
+      // A link out of the workspace and a write "through" it: in the guest that is the guest's
+      // own /etc; on the host only the link may ever be considered.
+      `mkdir -p ${outside} && ln -s ${outside} x && echo pwned >> x/passwd`,
+      "ln -s .. up",
+      "printf 'evil\\n' > \"$(printf 'new\\nline')\"",
+      "printf 'bad' > \"$(printf 'bad\\377name')\"",
+      "printf 'x' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit",
+      "printf 'suid' > suid && chmod 4755 suid",
+      "mkfifo fifo",
+      "echo guest > d/f.txt && echo new > d/g.txt",
+    ].join(" && ");
+    const run = await cli(["exec", "--share", p, "--", "sh", "-c", script], s.env);
+    assert.equal(run.code, 0, run.stderr);
+    const session = /agentbox diff ([0-9a-f]{8})/.exec(run.stderr)![1];
+    // Between the session and the apply, a host directory becomes a link to elsewhere.
+    await Deno.remove(`${p}/d`, { recursive: true });
+    await Deno.symlink(outside, `${p}/d`);
+
+    const apply = await cli(["apply", session], s.env);
+    assert.equal(apply.code, 1, apply.stdout + apply.stderr);
+    const out = apply.stdout;
+    assert.match(out, /x: .*--allow-symlinks/);
+    assert.match(out, /\.git\/hooks\/pre-commit/);
+    assert.match(out, /new\\x0aline/); // the name is escaped, never printed raw
+    assert.match(out, /fifo/);
+    assert.match(out, /d\/f\.txt/);
+    // Nothing outside the project changed; the hook, the fifo and the odd names were not made.
+    assert.equal(await Deno.readTextFile(`${outside}/passwd`), "root:x:0:0\n");
+    assert.deepEqual([...Deno.readDirSync(outside)].map((e) => e.name), ["passwd"]);
+    assert.deepEqual([...Deno.readDirSync(`${p}/.git/hooks`)], []);
+    const names = [...Deno.readDirSync(p)].map((e) => e.name).sort();
+    assert.ok(
+      !names.includes("fifo") && !names.includes("x") && !names.includes("up"),
+      names.join(),
+    );
+    assert.ok(!names.some((n) => n.includes("\n")), names.join());
+    const suid = await Deno.lstat(`${p}/suid`).catch(() => undefined);
+    if (suid) assert.equal((suid.mode ?? 0) & 0o7000, 0);
+  } finally {
+    await s.cleanup();
+  }
+});
