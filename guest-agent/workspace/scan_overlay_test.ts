@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hashFile, overlayMountOptions, type ScanEntry, scanOverlay } from "./scan_overlay.ts";
+import { overlayMountOptions, type ScanEntry, scanOverlay } from "./scan_overlay.ts";
 
 const SCAN_MAIN = new URL("./testdata/scan_main.ts", import.meta.url).pathname;
 
@@ -134,7 +134,7 @@ Deno.test({
         "unsupported fifo (fifo)",
       ]);
       const a = entries.find((e) => e.record.path === "a.txt")!;
-      assert.equal(a.record.type === "file" && a.record.sha256, await sha256Of("two\n"));
+      assert.equal(a.record.type === "file" && a.record.size, 4);
       assert.equal(a.contentPath, `${base}/merged/a.txt`);
     } finally {
       await Deno.remove(base, { recursive: true });
@@ -175,22 +175,3 @@ Deno.test("scanOverlay yields a directory's entries in name order, parents befor
     await Deno.remove(base, { recursive: true });
   }
 });
-
-Deno.test("hashFile streams a file larger than one read", async () => {
-  const path = await Deno.makeTempFile();
-  try {
-    const content = "0123456789abcdef".repeat(100_000);
-    await Deno.writeTextFile(path, content);
-    assert.deepEqual(await hashFile(path), {
-      sha256: await sha256Of(content),
-      size: content.length,
-    });
-  } finally {
-    await Deno.remove(path);
-  }
-});
-
-async function sha256Of(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
