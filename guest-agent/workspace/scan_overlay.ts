@@ -1,15 +1,17 @@
 /**
  * The guest side of `agentbox diff`: walk an overlayfs upper layer and report what the guest
- * changed, with cost proportional to the change (the upper layer, plus a listing of the lower
- * directories that also exist in it), never to the size of the project.
+ * changed, with cost proportional to the change (the upper layer), never to the size of the
+ * project.
  *
- * Deletions are found without extended attributes (Deno cannot read them): for every directory
- * present in both layers, each lower child missing from the merged view was deleted, whether by a
- * whiteout or because the directory was made opaque. Whiteouts themselves (character devices
- * 0:0) are reported as deletions too.
+ * Deletions are whiteouts (character devices 0:0) and, under an opaque directory (attribute
+ * `trusted.overlay.opaque`, read through FFI: opaque_dir.ts), every lower child the merged view no
+ * longer shows. Where the attribute cannot be read, every directory present in both layers is
+ * compared with the merged view instead — correct, but it lists whole lower directories.
  *
  * @module
  */
+
+import { isOpaqueDir } from "./opaque_dir.ts";
 
 /**
  * One entry of the upper layer, as the guest reports it: `UpperRecord` in
@@ -98,7 +100,8 @@ async function* scanDir(dirs: OverlayDirs, dir: string): AsyncGenerator<ScanEntr
     if (entry.record.type === "deleted") deleted.add(name);
     yield entry;
   }
-  for (const name of await deletedFromLower(dirs, dir)) {
+  const opaque = isOpaqueDir(join(dirs.upper, dir));
+  for (const name of opaque === false ? [] : await deletedFromLower(dirs, dir)) {
     if (!deleted.has(name)) {
       yield { record: { path: dir === "" ? name : `${dir}/${name}`, type: "deleted" } };
     }
