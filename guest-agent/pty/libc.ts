@@ -37,10 +37,6 @@ export const EAGAIN = 11;
 export const TCSADRAIN = 1;
 /** Size of glibc's `struct termios` on Linux. */
 export const TERMIOS_BYTES = 60;
-/** Offsets of `c_cc[VTIME]` and `c_cc[VMIN]` in `struct termios` (17 = four flags + `c_line`). */
-export const TERMIOS_VTIME = 17 + 5;
-/** See {@linkcode TERMIOS_VTIME}. */
-export const TERMIOS_VMIN = 17 + 6;
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },

@@ -3,7 +3,7 @@
  * by its path (`/dev/pts/N`) as its stdin, stdout and stderr; the agent reads what it prints and
  * writes what the user types through the master. Deno cannot wrap a raw descriptor in a stream,
  * so the master is non-blocking and driven by `read`/`write`, with `poll` (on a worker thread)
- * to wait for it to become ready.
+ * to wait for it to become ready (poll_read.ts).
  *
  * The agent keeps its own slave descriptor open until {@linkcode PseudoTerminal.releaseSlave}:
  * until the command has opened the slave, the master would otherwise see a hang-up. Both
@@ -27,15 +27,13 @@ import {
   POLLOUT,
   TIOCSWINSZ,
 } from "./libc.ts";
+import { pollFd, readWhenReady } from "./poll_read.ts";
 
 /** A terminal's window size. */
 export interface WindowSize {
   rows: number;
   cols: number;
 }
-
-/** How long one `poll` waits before the loop checks whether the terminal was closed. */
-const POLL_SLICE_MS = 100;
 
 /** Largest read from the master at once. */
 const READ_BYTES = 64 * 1024;
@@ -62,7 +60,7 @@ export class PseudoTerminal {
   #slave: number;
   #closed = false;
   /** Polls in flight: the master is closed only once none is, so its number is never reused. */
-  #polls = new Set<Promise<number>>();
+  #polls = new Set<Promise<unknown>>();
 
   private constructor(master: number, slave: number, path: string) {
     this.#master = master;
@@ -134,18 +132,13 @@ export class PseudoTerminal {
 
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     const buffer = new Uint8Array(READ_BYTES);
-    while (!this.#closed) {
-      const n = Number(libc().read(this.#master, buffer, BigInt(buffer.length)));
-      if (n > 0) return controller.enqueue(buffer.slice(0, n));
-      const error = n < 0 ? errno() : 0;
-      if (n < 0 && (error === EAGAIN || error === EINTR)) {
-        await this.#poll(POLLIN);
-        continue;
-      }
-      // EIO: no slave is open any more, and everything written to it has been read.
-      break;
-    }
-    controller.close();
+    const n = await readWhenReady(this.#master, buffer, {
+      stop: () => this.#closed,
+      wait: (fd) => this.#poll(fd, POLLIN),
+    });
+    // null: EIO, no slave is open any more and everything written to it has been read.
+    if (n === null) controller.close();
+    else controller.enqueue(buffer.slice(0, n));
   }
 
   async #write(chunk: Uint8Array): Promise<void> {
@@ -160,20 +153,16 @@ export class PseudoTerminal {
       const error = errno();
       if (error !== EAGAIN && error !== EINTR) throw new LibcError("write to the terminal", error);
       // The input queue is full: the command is not reading. Wait, and hold the sender back.
-      await this.#poll(POLLOUT);
+      await this.#poll(this.#master, POLLOUT);
     }
   }
 
-  /** Wait up to one slice for `events` on the master. */
-  async #poll(events: number): Promise<void> {
-    const pollfd = new Uint8Array(8);
-    const view = new DataView(pollfd.buffer);
-    view.setInt32(0, this.#master, true);
-    view.setInt16(4, events, true);
-    const call = libc().poll(pollfd, 1n, POLL_SLICE_MS);
+  /** Wait up to one slice for `events` on the master; closing waits for it. */
+  async #poll(fd: number, events: number): Promise<number> {
+    const call = pollFd(fd, events);
     this.#polls.add(call);
     try {
-      await call;
+      return await call;
     } finally {
       this.#polls.delete(call);
     }
