@@ -115,7 +115,15 @@ export function errno(): number {
   return pointer === null ? 0 : new Deno.UnsafePointerView(pointer).getInt32();
 }
 
-/** A NUL-terminated C string. */
+/**
+ * A NUL-terminated C string.
+ *
+ * @example
+ * ```ts
+ * import { cString } from "./libc.ts";
+ * console.assert(cString("/dev/ptmx").at(-1) === 0);
+ * ```
+ */
 export function cString(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${text}\0`);
 }

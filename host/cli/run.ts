@@ -49,7 +49,15 @@ on a terminal, asks whether to apply them.
 Exit status: the command's, 128+N if signal N ended it, 124 timeout, 125 usage error, 126 VM or
 image failure, 127 command not found.`;
 
-/** Run `agentbox run ARGS`; returns the exit status. */
+/**
+ * Run `agentbox run ARGS`; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCommand } from "./run.ts";
+ * Deno.exit(await runCommand(["--no-share", "--", "top"]));
+ * ```
+ */
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("run", args, {
     ...SANDBOX_OPTIONS,
