@@ -18,7 +18,14 @@ import { sendChanges } from "./handlers/changes.ts";
 import { type RunningExec, startExec } from "./handlers/exec.ts";
 
 /** Operations this agent implements, announced in its hello. */
-export const AGENT_CAPABILITIES = ["exec", "exec.signal", "exec.timeout", "exec.stdin", "changes"];
+export const AGENT_CAPABILITIES = [
+  "exec",
+  "exec.signal",
+  "exec.timeout",
+  "exec.stdin",
+  "exec.pty",
+  "changes",
+];
 
 /** Name and version announced in the hello. */
 export const AGENT_SOFTWARE = "agentbox-agent/0.1.0";
@@ -91,6 +98,10 @@ function handle(conn: Connection, running: Map<number, RunningExec>, message: Me
       return;
     case "exec.signal":
       running.get(message.stream)?.signal(message.signal);
+      return;
+    case "exec.resize":
+      // Like a signal, a resize for a stream that has ended is dropped.
+      running.get(message.stream)?.resize(message);
       return;
     case "error":
       if (message.stream === undefined) conn.close();

@@ -8,45 +8,9 @@ import { AgentClient, AgentError, type ExecRequest } from "../host/channel/agent
 import { concat, RawPeer, within } from "./protocol/testing.ts";
 import { encodeMessage, type Message, PROTOCOL_VERSION } from "@agentbox/protocol";
 import { BASE_ENV } from "./handlers/exec.ts";
-import { serveConnection } from "./session.ts";
+import { startAgent } from "./testing.ts";
 
 const HANG_MS = 10_000;
-
-/** An agent listening on a unix socket in a temporary directory. */
-async function startAgent() {
-  const dir = await Deno.makeTempDir({ prefix: "agentbox-agent-test-" });
-  const path = `${dir}/agent.sock`;
-  const listener = Deno.listen({ transport: "unix", path });
-  const served: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) served.push(serveConnection(conn));
-  })();
-  const clients: AgentClient[] = [];
-  const connect = async () => {
-    const client = await within(
-      AgentClient.connect(await Deno.connect({ transport: "unix", path })),
-      HANG_MS,
-      "connect",
-    );
-    clients.push(client);
-    return client;
-  };
-  const client = await connect();
-  return {
-    dir,
-    path,
-    client,
-    connect,
-    served,
-    async [Symbol.asyncDispose]() {
-      for (const c of clients) c.close();
-      await within(Promise.all(served), HANG_MS, "agent sessions to end");
-      listener.close();
-      await accepting;
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
 
 interface Outcome {
   stdout: Uint8Array<ArrayBuffer>;

@@ -11,6 +11,7 @@ import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
 import { execCommand } from "./cli/exec.ts";
 import { imagesCommand } from "./cli/images.ts";
 import { logsCommand } from "./cli/logs.ts";
+import { runCommand } from "./cli/run.ts";
 import { usageCommand } from "./cli/usage.ts";
 import { VERSION } from "./version.ts";
 
@@ -18,6 +19,7 @@ type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   exec: { run: execCommand, summary: "run a command in a fresh microVM" },
+  run: { run: runCommand, summary: "run a shell or command interactively in a fresh microVM" },
   images: { run: imagesCommand, summary: "build and list guest images" },
   diff: { run: diffCommand, summary: "show what a sandbox changed in the project" },
   apply: { run: applyCommand, summary: "apply a session's workspace changes to the host" },

@@ -8,14 +8,12 @@
 
 import type { Connection, ExecExit, ExecStart } from "@agentbox/protocol";
 import { ProtocolError } from "@agentbox/protocol";
+import type { WindowSize } from "../pty/pseudo_terminal.ts";
+import { spawnOnTerminal } from "./exec_terminal.ts";
 import { resolveCommand } from "./resolve_command.ts";
+import { BASE_ENV, type SpawnedExec } from "./spawned_exec.ts";
 
-/** Environment every command starts from; the host's `env` entries override it. */
-export const BASE_ENV: Readonly<Record<string, string>> = {
-  PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-  HOME: "/root",
-  LANG: "C.UTF-8",
-};
+export { BASE_ENV };
 
 /** How long to wait for stdout/stderr to drain after the process group was killed. */
 const DRAIN_GRACE_MS = 2000;
@@ -24,16 +22,28 @@ const DRAIN_GRACE_MS = 2000;
 export interface RunningExec {
   /** Deliver a signal to the process group. */
   signal(signal: Deno.Signal): void;
+  /** Resize the command's terminal; ignored when it has none. */
+  resize(size: WindowSize): void;
   /** Settles when `exec.exit` has been sent (or the connection died). */
   done: Promise<void>;
 }
 
 /**
- * Spawn the process described by `start` and wire it to `conn`. Throws `spawn_failed` when the
- * command cannot be started; the caller reports that as an `error` for the stream.
+ * Spawn the process described by `start` and wire it to `conn`: through pipes, or on a new
+ * pseudo-terminal when `start.pty` asks for one. Throws `spawn_failed` when the command cannot be
+ * started; the caller reports that as an `error` for the stream.
+ *
+ * @example
+ * ```ts ignore
+ * import { startExec } from "./exec.ts";
+ * const exec = startExec(conn, { type: "exec.start", stream: 1, argv: ["true"], env: {}, stdin: false });
+ * await exec.done;
+ * ```
  */
 export function startExec(conn: Connection, start: ExecStart): RunningExec {
-  const env = { ...BASE_ENV, ...start.env };
+  const env: Record<string, string> = { ...BASE_ENV, ...start.env };
+  // A terminal's type, unless the host set TERM itself.
+  if (start.pty && start.env.TERM === undefined) env.TERM = start.pty.term;
   const cwd = start.cwd ?? "/";
   if (!isDirectory(cwd)) {
     throw new ProtocolError(
@@ -42,24 +52,10 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
     );
   }
   const program = resolveCommand(start.argv[0], env.PATH, cwd);
-  // The agent's own tool: found on the base PATH, whatever PATH the command was given.
-  const setsid = resolveCommand("setsid", BASE_ENV.PATH);
-  let child: Deno.ChildProcess;
-  try {
-    // `setsid` makes the child a session and process-group leader with pid == pgid, so one
-    // kill(-pid) reaches everything it started.
-    child = new Deno.Command(setsid, {
-      args: [program, ...start.argv.slice(1)],
-      env,
-      clearEnv: true,
-      cwd,
-      stdin: start.stdin ? "piped" : "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (cause) {
-    throw new ProtocolError("spawn_failed", `Cannot start ${start.argv[0]}: ${message(cause)}`);
-  }
+  const spawned = start.pty
+    ? spawnOnTerminal(conn, start, start.pty, { program, env, cwd })
+    : spawnPiped(conn, start, { program, env, cwd });
+  const child = spawned.child;
   const pid = child.pid;
   let reaped = false;
   const killGroup = (signal: Deno.Signal) => {
@@ -82,12 +78,6 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
     timedOut = true;
     killGroup("SIGKILL");
   }, start.timeoutMs);
-
-  if (start.stdin) {
-    conn.receive(start.stream, 0).pipeTo(child.stdin).catch(() => {});
-  }
-  const stdout = child.stdout.pipeTo(conn.transmit(start.stream, 1));
-  const stderr = child.stderr.pipeTo(conn.transmit(start.stream, 2));
   conn.send({ type: "exec.started", stream: start.stream, pid }).catch(() => {});
 
   const done = (async () => {
@@ -96,13 +86,17 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
     clearTimeout(timer);
     // Whatever the command left running in its group dies with it.
     killGroup("SIGKILL");
-    const drained = Promise.allSettled([stdout, stderr]);
-    const grace = new Promise((resolve) => setTimeout(resolve, DRAIN_GRACE_MS));
-    const graceTimer = await Promise.race([drained.then(() => false), grace.then(() => true)]);
-    if (graceTimer) {
-      // A process that escaped the group still holds the pipes: stop waiting for it.
-      await Promise.allSettled([child.stdout.cancel(), child.stderr.cancel()]);
-    }
+    spawned.exited();
+    const drained = spawned.output.then(() => false, () => false);
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const abandoned = await Promise.race([
+      drained,
+      new Promise<boolean>((resolve) => graceTimer = setTimeout(resolve, DRAIN_GRACE_MS, true)),
+    ]);
+    clearTimeout(graceTimer);
+    // A process that escaped the group still holds the output open: stop waiting for it.
+    if (abandoned) await spawned.abandon();
+    await spawned.finish();
     const exit: ExecExit = {
       type: "exec.exit",
       stream: start.stream,
@@ -113,7 +107,59 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
     conn.forget(start.stream);
     await conn.send(exit).catch(() => {});
   })();
-  return { signal: killGroup, done };
+  return {
+    signal: killGroup,
+    resize: (size) => {
+      try {
+        spawned.resize?.(size);
+      } catch {
+        // The terminal is being torn down: the size no longer matters.
+      }
+    },
+    done,
+  };
+}
+
+/** Spawn with pipes: stdout and stderr apart, stdin only when the host sends one. */
+function spawnPiped(
+  conn: Connection,
+  start: ExecStart,
+  options: { program: string; env: Record<string, string>; cwd: string },
+): SpawnedExec {
+  // The agent's own tool: found on the base PATH, whatever PATH the command was given.
+  const setsid = resolveCommand("setsid", BASE_ENV.PATH);
+  let child: Deno.ChildProcess;
+  try {
+    // `setsid` makes the child a session and process-group leader with pid == pgid, so one
+    // kill(-pid) reaches everything it started.
+    child = new Deno.Command(setsid, {
+      args: [options.program, ...start.argv.slice(1)],
+      env: options.env,
+      clearEnv: true,
+      cwd: options.cwd,
+      stdin: start.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (cause) {
+    throw new ProtocolError("spawn_failed", `Cannot start ${start.argv[0]}: ${message(cause)}`);
+  }
+  if (start.stdin) {
+    conn.receive(start.stream, 0).pipeTo(child.stdin).catch(() => {});
+  }
+  const output = Promise.allSettled([
+    child.stdout.pipeTo(conn.transmit(start.stream, 1)),
+    child.stderr.pipeTo(conn.transmit(start.stream, 2)),
+  ]);
+  return {
+    child,
+    output,
+    exited: () => {},
+    abandon: async () => {
+      await Promise.allSettled([child.stdout.cancel(), child.stderr.cancel()]);
+    },
+    finish: async () => {},
+  };
 }
 
 function isDirectory(path: string): boolean {

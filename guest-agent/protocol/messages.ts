@@ -40,7 +40,26 @@ export interface ExecStart {
   stdin: boolean;
   /** Kill the whole process group after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * Run the command on a new pseudo-terminal of this size (capability `exec.pty`). Its stdin,
+   * stdout and stderr are then the terminal: output comes on fd 1 only (fd 2 ends at once), input
+   * goes to fd 0, and the terminal's line discipline turns Ctrl-C into SIGINT and so on.
+   */
+  pty?: PtySpec;
 }
+
+/** The terminal an `exec.start` asks for: window size and the `TERM` the command sees. */
+export interface PtySpec {
+  /** Rows, 1..{@linkcode MAX_TERMINAL_SIZE}. */
+  rows: number;
+  /** Columns, 1..{@linkcode MAX_TERMINAL_SIZE}. */
+  cols: number;
+  /** `TERM` for the command, unless `env` sets one: 1..64 of `A-Za-z0-9._+-`, e.g. `xterm-256color`. */
+  term: string;
+}
+
+/** Largest number of rows or columns a terminal may have. */
+export const MAX_TERMINAL_SIZE = 4096;
 
 /** Agent → host: the process is running. */
 export interface ExecStarted {
@@ -77,6 +96,14 @@ export interface ExecSignal {
   type: "exec.signal";
   stream: number;
   signal: Deno.Signal;
+}
+
+/** Host → agent: the terminal of a `pty` exec changed size (capability `exec.pty`). */
+export interface ExecResize {
+  type: "exec.resize";
+  stream: number;
+  rows: number;
+  cols: number;
 }
 
 /** Agent → host: the process ended; sent after `stream.end` of fds 1 and 2. Ends the stream. */
@@ -124,6 +151,7 @@ export type Message =
   | StreamEnd
   | StreamCredit
   | ExecSignal
+  | ExecResize
   | ExecExit
   | ChangesStart
   | ChangesDone
@@ -235,6 +263,22 @@ function env(obj: Fields): Record<string, string> {
   return out;
 }
 
+function terminalSize(obj: Fields, key: string): number {
+  const v = uint(obj, key, MAX_TERMINAL_SIZE);
+  if (v === 0) fail(`Field "${key}" must be at least 1`);
+  return v;
+}
+
+function pty(obj: Fields): PtySpec | undefined {
+  const v = field(obj, "pty");
+  if (v === undefined) return undefined;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(`Field "pty" must be a map`);
+  const spec = v as Fields;
+  const term = str(spec, "term");
+  if (!/^[A-Za-z0-9._+-]{1,64}$/.test(term)) fail(`Field "term" is not a terminal name`);
+  return { rows: terminalSize(spec, "rows"), cols: terminalSize(spec, "cols"), term };
+}
+
 function bytes(obj: Fields, key: string): Uint8Array {
   const v = field(obj, key);
   if (!(v instanceof Uint8Array)) fail(`Field "${key}" must be a byte string`);
@@ -266,6 +310,7 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
       cwd,
       stdin: bool(o, "stdin"),
       timeoutMs,
+      pty: pty(o),
     };
   },
   "exec.started": (o) => ({ type: "exec.started", stream: uint(o, "stream"), pid: uint(o, "pid") }),
@@ -286,6 +331,12 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
     type: "exec.signal",
     stream: uint(o, "stream"),
     signal: signal(o, "signal"),
+  }),
+  "exec.resize": (o) => ({
+    type: "exec.resize",
+    stream: uint(o, "stream"),
+    rows: terminalSize(o, "rows"),
+    cols: terminalSize(o, "cols"),
   }),
   "exec.exit": (o) => {
     const code = field(o, "code");

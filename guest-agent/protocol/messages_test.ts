@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "./errors.ts";
-import { FORWARDABLE_SIGNALS, type Message, parseMessage } from "./messages.ts";
+import { FORWARDABLE_SIGNALS, MAX_TERMINAL_SIZE, type Message, parseMessage } from "./messages.ts";
 import { EXAMPLES } from "./testing.ts";
 
 function isCode(code: string) {
@@ -32,6 +32,7 @@ Deno.test("parseMessage fills defaults for optional exec.start fields", () => {
     cwd: undefined,
     stdin: false,
     timeoutMs: undefined,
+    pty: undefined,
   });
 });
 
@@ -106,6 +107,11 @@ Deno.test("parseMessage refuses bad field types with bad_message", () => {
     ["exec.signal", "signal", "SIGSEGV"],
     ["exec.signal", "signal", "INT"],
     ["exec.signal", "signal", 2],
+    ["exec.resize", "rows", 0],
+    ["exec.resize", "rows", MAX_TERMINAL_SIZE + 1],
+    ["exec.resize", "cols", -1],
+    ["exec.resize", "cols", 80.5],
+    ["exec.resize", "cols", undefined],
     ["exec.exit", "code", 256],
     ["exec.exit", "code", -1],
     ["exec.exit", "code", "0"],
@@ -172,4 +178,34 @@ Deno.test("parseMessage does not let env keys touch prototypes", () => {
   assert.equal(msg.env.A, "1");
   assert.equal(Object.hasOwn(msg.env, "constructor"), true);
   assert.equal(({} as Record<string, unknown>).evil, undefined);
+});
+
+Deno.test("parseMessage validates exec.start's pty and ignores its unknown keys", () => {
+  const start = (pty: unknown) => ({
+    type: "exec.start",
+    stream: 1,
+    argv: ["sh"],
+    stdin: true,
+    pty,
+  });
+  const ok = parseMessage(start({ rows: 24, cols: 80, term: "xterm-256color", pixels: 1 }));
+  assert.equal(ok.type, "exec.start");
+  if (ok.type !== "exec.start") return;
+  assert.deepEqual(ok.pty, { rows: 24, cols: 80, term: "xterm-256color" });
+  const bad = [
+    null,
+    [24, 80],
+    "xterm",
+    { rows: 24, cols: 80 },
+    { rows: 0, cols: 80, term: "xterm" },
+    { rows: 24, cols: MAX_TERMINAL_SIZE + 1, term: "xterm" },
+    { rows: 24, cols: 80, term: "" },
+    { rows: 24, cols: 80, term: "x".repeat(65) },
+    { rows: 24, cols: 80, term: "xterm\u001b[2J" },
+    { rows: 24, cols: 80, term: "../../etc/passwd" },
+    { rows: 24, cols: 80, term: "a b" },
+  ];
+  for (const pty of bad) {
+    assert.throws(() => parseMessage(start(pty)), isCode("bad_message"), JSON.stringify(pty));
+  }
 });

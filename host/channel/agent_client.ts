@@ -16,6 +16,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   type ProtocolErrorCode,
+  type PtySpec,
 } from "@agentbox/protocol";
 import { VERSION } from "../version.ts";
 
@@ -41,6 +42,12 @@ export interface ExecRequest {
   stdin?: ReadableStream<Uint8Array>;
   /** Kill the process group after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * Run on a pseudo-terminal of this size: the output, echo included, all comes on `stdout`
+   * (`stderr` ends empty) and `stdin` is what the user types. Needs an agent that announced
+   * `exec.pty`; otherwise the exec fails with {@linkcode AgentError} `version_mismatch`.
+   */
+  pty?: PtySpec;
 }
 
 /** How a command ended. */
@@ -61,6 +68,8 @@ export interface ExecHandle {
   result: Promise<ExecResult>;
   /** Forward a signal to the command's process group. */
   signal(signal: Deno.Signal): Promise<void>;
+  /** Tell the command's terminal its new size (only with `pty`). */
+  resize(size: { rows: number; cols: number }): Promise<void>;
 }
 
 interface Pending {
@@ -154,6 +163,27 @@ export class AgentClient {
     // Callers that only await `result` must not see an unhandled rejection from `started`.
     pending.started.promise.catch(() => {});
     this.#pending.set(stream, pending);
+    if (request.pty && !this.hello.capabilities.includes("exec.pty")) {
+      this.#fail(
+        stream,
+        new AgentError(
+          "version_mismatch",
+          "The image's agent cannot run commands on a terminal: rebuild the image with " +
+            "`agentbox images build`",
+        ),
+      );
+      request.stdin?.cancel().catch(() => {});
+      const empty = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+      const refused = () => Promise.reject(new AgentError("closed", "The exec did not start"));
+      return {
+        stdout: empty(),
+        stderr: empty(),
+        started: pending.started.promise,
+        result: pending.result.promise,
+        signal: refused,
+        resize: refused,
+      };
+    }
     const stdout = this.#conn.receive(stream, 1);
     const stderr = this.#conn.receive(stream, 2);
     this.#conn.send({
@@ -164,6 +194,7 @@ export class AgentClient {
       cwd: request.cwd,
       stdin: request.stdin !== undefined,
       timeoutMs: request.timeoutMs,
+      pty: request.pty,
     }).catch((e) => this.#fail(stream, asAgentError(e)));
     if (request.stdin) {
       request.stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
@@ -175,6 +206,10 @@ export class AgentClient {
       result: pending.result.promise,
       signal: (signal) =>
         this.#conn.send({ type: "exec.signal", stream, signal }).catch((e) => {
+          throw asAgentError(e);
+        }),
+      resize: ({ rows, cols }) =>
+        this.#conn.send({ type: "exec.resize", stream, rows, cols }).catch((e) => {
           throw asAgentError(e);
         }),
     };

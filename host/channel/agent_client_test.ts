@@ -361,3 +361,30 @@ Deno.test("AgentClient over a unix socket: garbage closes the socket and fails t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("client: a terminal exec on an agent without exec.pty fails with version_mismatch", async () => {
+  const { peer, connecting } = fakeAgent();
+  await peer.send(AGENT_HELLO);
+  const client = await within(connecting, HANG_MS, "connect");
+  await peer.expect("hello");
+  const run = client.exec({ argv: ["sh"], pty: { rows: 24, cols: 80, term: "xterm" } });
+  await assert.rejects(within(run.result, HANG_MS, "result"), isAgentError("version_mismatch"));
+  // Nothing reached the agent: an old agent would have ignored `pty` and run without a terminal.
+  client.exec({ argv: ["true"] }).result.catch(() => {});
+  const first = await within(peer.expect("exec.start"), HANG_MS, "exec.start");
+  assert.deepEqual(first?.argv, ["true"]);
+  client.close();
+});
+
+Deno.test("client: resize sends exec.resize for the stream", async () => {
+  const { peer, client, run, stream } = await greetedWithExec();
+  run.result.catch(() => {});
+  await run.resize({ rows: 40, cols: 100 });
+  assert.deepEqual(await within(peer.expect("exec.resize"), HANG_MS, "exec.resize"), {
+    type: "exec.resize",
+    stream,
+    rows: 40,
+    cols: 100,
+  });
+  client.close();
+});

@@ -306,7 +306,7 @@ Deno.test("cli: a refused host is explained to the guest, summed up, and logged"
     );
     assert.match(
       r.stderr,
-      /refused 1 destination\(s\):\n  refused\.test:80 \(1x\) refused by default deny/,
+      /refused 1 destination\(s\):\n {2}refused\.test:80 \(1x\) refused by default deny/,
     );
     const session = /agentbox logs ([0-9a-f]{8})/.exec(r.stderr)?.[1];
     assert.ok(session, r.stderr);

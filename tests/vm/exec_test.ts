@@ -106,6 +106,45 @@ Deno.test({ name: "vm: command not found is a spawn failure", ...NO_SANITIZE }, 
   await assert.rejects(run(["no-such-command-here"]), { name: "AgentError", code: "spawn_failed" });
 });
 
+Deno.test(
+  { name: "vm: a command on a terminal: size, keys, Ctrl-C, resize", ...NO_SANITIZE },
+  async () => {
+    const stdin = new TransformStream<Uint8Array, Uint8Array>();
+    const keys = stdin.writable.getWriter();
+    const handle = (await vm()).agent.exec({
+      argv: [
+        "sh",
+        "-c",
+        'stty size; tty; echo "TERM=$TERM"; read line; echo "read $line"; ' +
+        "trap 'stty size' WINCH; echo waiting; while :; do sleep 0.1; done",
+      ],
+      pty: { rows: 30, cols: 90, term: "xterm-256color" },
+      stdin: stdin.readable,
+    });
+    const decoder = new TextDecoder();
+    let screen = "";
+    const reading = (async () => {
+      for await (const chunk of handle.stdout) screen += decoder.decode(chunk, { stream: true });
+    })();
+    const until = async (needle: string) => {
+      const deadline = Date.now() + 30_000;
+      while (!screen.includes(needle) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(screen.includes(needle), `${needle} in ${JSON.stringify(screen)}`);
+    };
+    await until("TERM=xterm-256color\r\n");
+    assert.match(screen, /^30 90\r\n\/dev\/pts\/\d+\r\n/);
+    await keys.write(new TextEncoder().encode("typed\n"));
+    await until("read typed\r\nwaiting\r\n");
+    await handle.resize({ rows: 40, cols: 120 });
+    await until("40 120\r\n");
+    await keys.write(new TextEncoder().encode("\x03"));
+    const [result, stderr] = await Promise.all([handle.result, readAll(handle.stderr), reading]);
+    assert.deepEqual([result.code, result.signal, stderr.length], [null, "SIGINT", 0]);
+  },
+);
+
 Deno.test({ name: "vm: stop the shared VM", ...NO_SANITIZE }, async () => {
   const machine = await vm();
   await machine.stop();

@@ -1,0 +1,87 @@
+/**
+ * `agentbox run`: the interactive form of `exec`. The current directory is shared by default, and
+ * when stdin is a terminal the command (a login shell unless one is given) runs on a terminal in
+ * the guest, with this terminal raw and wired to it.
+ *
+ * @module
+ */
+
+import { UsageError } from "./errors.ts";
+import { NET_HELP } from "./net_options.ts";
+import { parseCommandArgs } from "./options.ts";
+import { pipedIo } from "./piped_io.ts";
+import { runSandbox, SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox.ts";
+import { terminalIo } from "./terminal_io.ts";
+
+/** What runs when no command is given: the guest's login shell. */
+export const DEFAULT_COMMAND: readonly string[] = ["/bin/sh", "-l"];
+
+/** Help text of `agentbox run`. */
+export const RUN_HELP = `Run a command, or a shell, interactively in a fresh microVM.
+
+Usage: agentbox run [OPTIONS] [-- CMD [ARG...]]
+
+Without CMD, runs a login shell. The current directory is shared at /workspace (the command's
+working directory); what the command changes there is kept aside for review, never written to
+the directory directly.
+
+Options:
+${SANDBOX_HELP}
+  --share DIR       share DIR instead of the current directory
+  --no-share        share nothing
+  --apply           apply the changes to the shared directory when the command ends
+  --discard         throw the changes away when the command ends
+${NET_HELP}
+  --verbose         print the causes of an error
+  -h, --help        show this help
+
+When stdin is a terminal, the command gets a terminal of the same size and type in the guest,
+and this one is switched to raw mode: every key goes to the guest, where Ctrl-C, Ctrl-Z and
+Ctrl-D act as in a local shell; resizing the window resizes the guest's terminal. The terminal's
+settings are restored when agentbox ends, however it ends; if agentbox is killed with SIGKILL, a
+small guardian process restores them (type \`reset\` if the screen still looks wrong). Without a
+terminal, run behaves like exec: stdin is forwarded and Ctrl-C is forwarded to the command.
+
+While a terminal session runs, graylisted hosts cannot be asked about (the keyboard belongs to
+the guest): they are refused and listed at the end. Then run shows the workspace's changes and,
+on a terminal, asks whether to apply them.
+
+Exit status: the command's, 128+N if signal N ended it, 124 timeout, 125 usage error, 126 VM or
+image failure, 127 command not found.`;
+
+/**
+ * Run `agentbox run ARGS`; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCommand } from "./run.ts";
+ * Deno.exit(await runCommand(["--no-share", "--", "top"]));
+ * ```
+ */
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("run", args, {
+    ...SANDBOX_OPTIONS,
+    "no-share": { type: "boolean" },
+  });
+  if (values.help) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  if (values["no-share"] && values.share !== undefined) {
+    throw new UsageError("--share and --no-share cannot be used together");
+  }
+  const onTerminal = Deno.stdin.isTerminal();
+  const interactive = onTerminal && Deno.stderr.isTerminal();
+  const plan = sandboxPlan(
+    "run",
+    values,
+    positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],
+    {
+      interactive,
+      share: values["no-share"] ? undefined : Deno.cwd(),
+      // On a terminal the keys belong to the guest; without one nobody can answer.
+      prompts: false,
+    },
+  );
+  return await runSandbox(plan, onTerminal ? terminalIo() : pipedIo());
+}

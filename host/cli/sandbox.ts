@@ -1,0 +1,348 @@
+/**
+ * One sandbox session as `agentbox exec` and `agentbox run` both drive it: their shared options,
+ * then network session, workspace share, boot, the command, the workspace's changes, and the
+ * end-of-run reports. The commands differ only in how the command's stdio meets agentbox's
+ * (a {@linkcode CommandIo}: pipes, or the user's terminal) and in their defaults.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
+import {
+  AgentError,
+  type ExecHandle,
+  type ExecRequest,
+  type ExecResult,
+} from "../channel/agent_client.ts";
+import { delay } from "../delay.ts";
+import type { Egress } from "../net/egress.ts";
+import {
+  type NetChoice,
+  type NetworkReport,
+  startNetworkSession,
+} from "../session/network_session.ts";
+import {
+  type CollectedChanges,
+  startWorkspaceSession,
+  type WorkspaceSession,
+} from "../session/workspace_session.ts";
+import { openDatabase } from "../store/database.ts";
+import { findSession } from "../store/sessions.ts";
+import { bootVm } from "../vm/boot.ts";
+import { VmError } from "../vm/errors.ts";
+import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
+import { VM_DEFAULTS } from "../vm/spec.ts";
+import { sessionStateDir } from "../workspace/latest_session.ts";
+import { renderJson } from "../workspace/render_diff.ts";
+import { EXIT } from "./errors.ts";
+import { interactiveApprover, NET_OPTIONS, netChoice, printNetworkReport } from "./net_options.ts";
+import { envOption, positiveInt } from "./options.ts";
+import { type AfterRun, afterRun, finishWorkspace, SHARE_OPTIONS } from "./workspace_options.ts";
+
+/** Below this the guest kernel and the agent's Deno runtime do not fit. */
+export const MIN_MEMORY_MB = 256;
+
+/** Extra time the host gives the guest to enforce `--timeout` before it stops the VM itself. */
+const TIMEOUT_GRACE_MS = 5000;
+
+/** `parseCommandArgs` specs of the options every sandbox command takes. */
+export const SANDBOX_OPTIONS = {
+  image: { type: "string" },
+  cpus: { type: "string" },
+  memory: { type: "string" },
+  timeout: { type: "string" },
+  env: { type: "string", multiple: true },
+  workdir: { type: "string" },
+  ...NET_OPTIONS,
+  ...SHARE_OPTIONS,
+  verbose: { type: "boolean" },
+} as const;
+
+/** Help lines of the VM and command options, before the share and network ones. */
+export const SANDBOX_HELP =
+  `  --image NAME      image to boot (default: default; build it with \`agentbox images build\`)
+  --cpus N          virtual CPUs (default: ${VM_DEFAULTS.cpus})
+  --memory MB       guest memory in MiB, at least ${MIN_MEMORY_MB} (default: ${VM_DEFAULTS.memoryMb})
+  --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
+  --env K=V         set an environment variable in the guest; K alone passes the host's value
+  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)`;
+
+/** Everything a sandbox command was asked to do, validated before anything starts. */
+export interface SandboxPlan {
+  argv: string[];
+  env: Record<string, string>;
+  workdir?: string;
+  timeoutSec?: number;
+  image?: string;
+  cpus: number;
+  memoryMb: number;
+  net?: NetChoice;
+  allow?: string[];
+  deny?: string[];
+  share?: string;
+  after: AfterRun;
+  /** Print one JSON report on stdout instead of the human summaries. */
+  json: boolean;
+  /** Ask about graylisted hosts on the terminal (else the proxy refuses them). */
+  prompts: boolean;
+}
+
+/**
+ * Validate the shared options of `command` into a plan. `share` is the directory shared when
+ * `--share` is not given (`run` shares the current directory); `interactive` says whether a
+ * person can be asked things on the terminal.
+ *
+ * @example
+ * ```ts
+ * import { sandboxPlan } from "./sandbox.ts";
+ * const plan = sandboxPlan("exec", {}, ["true"], { interactive: false });
+ * console.assert(plan.cpus >= 1 && plan.after === "keep");
+ * ```
+ */
+export function sandboxPlan(
+  command: string,
+  values: Record<string, unknown>,
+  argv: string[],
+  options: { interactive: boolean; share?: string; json?: boolean; prompts?: boolean },
+): SandboxPlan {
+  const share = (values.share as string | undefined) ?? options.share;
+  return {
+    argv,
+    env: envOption(command, values.env),
+    workdir: values.workdir as string | undefined,
+    timeoutSec: values.timeout === undefined
+      ? undefined
+      : positiveInt(command, "timeout", values.timeout, 0, 7 * 24 * 3600),
+    image: values.image as string | undefined,
+    cpus: positiveInt(command, "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
+    memoryMb: positiveInt(
+      command,
+      "memory",
+      values.memory,
+      VM_DEFAULTS.memoryMb,
+      1024 * 1024,
+      MIN_MEMORY_MB,
+    ),
+    net: netChoice(values.net),
+    allow: values.allow as string[] | undefined,
+    deny: values.deny as string[] | undefined,
+    share,
+    after: afterRun({ ...values, share }, options.interactive),
+    json: options.json ?? false,
+    prompts: options.prompts ?? options.interactive,
+  };
+}
+
+/**
+ * How the command's stdin, stdout and stderr meet agentbox's, and what agentbox does with the
+ * signals it gets meanwhile: pipes for `exec`, the user's terminal for `run`.
+ */
+export interface CommandIo {
+  /** Called right before the command starts: its stdin and terminal, if any. */
+  open(): Pick<ExecRequest, "stdin" | "pty">;
+  /**
+   * Copy the running command's output and handle signals; `stopVm` stops the VM because of
+   * `signal`. Resolves when the output has been copied.
+   */
+  attach(run: ExecHandle, stopVm: (signal: Deno.Signal) => Promise<void>): Promise<void>;
+  /** Undo everything `open` and `attach` did (signal handlers, terminal mode). Idempotent. */
+  close(): void | Promise<void>;
+}
+
+/**
+ * Run one sandbox session from `plan`, wiring the command through `io`; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSandbox, sandboxPlan } from "./sandbox.ts";
+ * import { pipedIo } from "./piped_io.ts";
+ * const status = await runSandbox(sandboxPlan("exec", {}, ["true"], { interactive: false }), pipedIo());
+ * ```
+ */
+export async function runSandbox(plan: SandboxPlan, io: CommandIo): Promise<number> {
+  const db = openDatabase();
+  try {
+    return await runSession(db, plan, io);
+  } finally {
+    db.close();
+  }
+}
+
+async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): Promise<number> {
+  const started = performance.now();
+  const log = plan.json ? () => {} : (line: string) => console.error(line);
+  const network = await startNetworkSession({
+    db,
+    net: plan.net,
+    allow: plan.allow,
+    deny: plan.deny,
+    projectDir: Deno.cwd(),
+    tool: plan.argv[0].split("/").at(-1),
+    proxy: { approve: plan.prompts ? interactiveApprover(Deno.cwd()) : undefined },
+  });
+  let run: RunOutcome;
+  let networkReport: NetworkReport;
+  const workspace = { session: undefined as WorkspaceSession | undefined };
+  try {
+    if (plan.share !== undefined) {
+      workspace.session = await startWorkspaceSession(plan.share, sessionStateDir(network.id), {
+        onProgress: (message) => log(`agentbox: ${message}`),
+      });
+    }
+    run = await bootAndRun(plan, io, network.egress, workspace.session);
+  } finally {
+    networkReport = await network.finish();
+    if (!plan.json) printNetworkReport(networkReport);
+  }
+  const session = findSession(db, network.id)!;
+  const applied = run.changes && workspace.session
+    ? await finishWorkspace(session, workspace.session.share.root, run.changes, plan.after, log)
+    : undefined;
+  if (plan.json) {
+    console.log(JSON.stringify({
+      session: network.id,
+      exitCode: run.status,
+      code: run.result.code,
+      signal: run.result.signal,
+      timedOut: run.result.timedOut,
+      changes: run.changes && workspace.session
+        ? JSON.parse(renderJson(run.changes.entries, {
+          session: network.id,
+          root: workspace.session.share.root,
+        }))
+        : null,
+      applied: applied ?? null,
+      network: { requests: networkReport.requests, refused: networkReport.refused },
+      timings: { ...run.timings, totalMs: Math.round(performance.now() - started) },
+    }));
+  }
+  return run.status;
+}
+
+/** How the command ended, the workspace's changes, and where the time went. */
+interface RunOutcome {
+  status: number;
+  result: ExecResult;
+  changes?: CollectedChanges;
+  timings: { bootMs: number; commandMs: number; collectMs?: number };
+}
+
+async function bootAndRun(
+  plan: SandboxPlan,
+  io: CommandIo,
+  egress: Egress | undefined,
+  workspace: WorkspaceSession | undefined,
+): Promise<RunOutcome> {
+  const bootStart = performance.now();
+  const vm = await bootVm({
+    image: plan.image,
+    cpus: plan.cpus,
+    memoryMb: plan.memoryMb,
+    network: egress?.network,
+    workspace: workspace?.share,
+    onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+  });
+  try {
+    const commandStart = performance.now();
+    const result = await runInVm(vm, io, {
+      argv: plan.argv,
+      // The user's --env wins, so a proxy variable can be overridden on purpose.
+      env: { ...egress?.guestEnv, ...plan.env },
+      cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
+      timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,
+    });
+    const timings: RunOutcome["timings"] = {
+      bootMs: Math.round(commandStart - bootStart),
+      commandMs: Math.round(performance.now() - commandStart),
+    };
+    const collectStart = performance.now();
+    const changes = await workspace?.collect(vm.agent);
+    if (changes) timings.collectMs = Math.round(performance.now() - collectStart);
+    return { status: exitStatus(result, plan.timeoutSec), result, changes, timings };
+  } finally {
+    await vm.stop();
+  }
+}
+
+async function runInVm(
+  vm: RunningVm,
+  io: CommandIo,
+  request: { argv: string[]; env: Record<string, string>; cwd?: string; timeoutMs?: number },
+): Promise<ExecResult> {
+  // Why agentbox itself stopped the VM, if it did: that, not the VM's death, is the outcome.
+  let stoppedFor: ExecResult | undefined;
+  const stopVm = (outcome: ExecResult) => {
+    stoppedFor ??= outcome;
+    return vm.stop();
+  };
+  const watchdog = request.timeoutMs === undefined ? undefined : setTimeout(
+    () => stopVm({ code: null, signal: "SIGKILL", timedOut: true }),
+    request.timeoutMs + TIMEOUT_GRACE_MS,
+  );
+  try {
+    const run = vm.agent.exec({ ...request, ...io.open() });
+    const output = io.attach(run, (signal) => {
+      console.error(`agentbox: ${signal}: stopping the VM`);
+      return stopVm({ code: null, signal, timedOut: false });
+    });
+    // When the command fails to start or the VM dies, the result says why, not the output.
+    output.catch(() => {});
+    const died = vm.exited.then(() => vmStopped(vm));
+    died.catch(() => {}); // Also settles after a normal exit, when the VM is stopped.
+    const result = await Promise.race([run.result, died]);
+    await output;
+    return result;
+  } catch (error) {
+    if (stoppedFor) return stoppedFor;
+    if (error instanceof AgentError && error.code !== "spawn_failed") {
+      // Host-observed facts win over what the channel says: report the VM's death as such.
+      const exit = await Promise.race([vm.exited, delay(1000)]);
+      if (exit) throw await vmStopped(vm, error);
+      throw new VmError(`Lost the VM's agent: ${error.message}`, { cause: error });
+    }
+    throw error;
+  } finally {
+    clearTimeout(watchdog);
+    await io.close();
+  }
+}
+
+async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
+  const exit = await vm.exited;
+  throw new VmError(
+    `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+    { cause, consoleTail: await vm.consoleTail() },
+  );
+}
+
+function exitStatus(result: ExecResult, timeoutSec: number | undefined): number {
+  if (result.timedOut) {
+    console.error(`agentbox: the command timed out after ${timeoutSec} s and was killed`);
+    return EXIT.timeout;
+  }
+  if (result.signal) return 128 + signalNumber(result.signal);
+  return result.code ?? EXIT.vm;
+}
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+function signalNumber(signal: string): number {
+  return SIGNAL_NUMBERS[signal] ?? 0;
+}

@@ -1,0 +1,181 @@
+/**
+ * `agentbox run` on a real terminal: tmux gives agentbox a terminal, types into it, resizes its
+ * window and reads the screen back with `capture-pane`. Real VMs (two boots).
+ *
+ * What is asserted after agentbox is killed with SIGKILL: the pane's shell (dash, which unlike
+ * bash does not reset the terminal itself after a killed job) is still alive and `stty -a` shows
+ * the settings it had before (`icanon`, `echo`, `opost`, `isig`, `min = 1`): the guardian put them
+ * back. Nothing asserts how the screen looks then.
+ */
+
+import assert from "node:assert/strict";
+import { processesMatching, REPO, waitFor } from "../helpers.ts";
+
+const SCREEN_WAIT_MS = 90_000;
+const hasTmux = (() => {
+  try {
+    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A tmux server of our own, one window running dash, in a temporary directory. */
+async function startTmux(cols: number, rows: number) {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-tmux-" });
+  const socket = `${dir}/tmux.sock`;
+  const tmux = (...args: string[]) => {
+    const out = new Deno.Command("tmux", { args: ["-S", socket, ...args], stderr: "piped" })
+      .outputSync();
+    if (!out.success) {
+      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  };
+  tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", `${cols}`, "-y", `${rows}`, "sh");
+  tmux("set-option", "-t", "t", "remain-on-exit", "on");
+  const screen = () => tmux("capture-pane", "-p", "-t", "t");
+  return {
+    dir,
+    tmux,
+    screen,
+    type: (...keys: string[]) => tmux("send-keys", "-t", "t", ...keys),
+    /** Type a literal line and Enter. */
+    line: (text: string) => {
+      tmux("send-keys", "-t", "t", "-l", text);
+      tmux("send-keys", "-t", "t", "Enter");
+    },
+    resize: (x: number, y: number) => tmux("resize-window", "-t", "t", "-x", `${x}`, "-y", `${y}`),
+    paneDead: () => tmux("display", "-p", "-t", "t", "#{pane_dead}").trim() === "1",
+    panePid: () => Number(tmux("display", "-p", "-t", "t", "#{pane_pid}").trim()),
+    async waitScreen(test: (screen: string) => boolean, what: string) {
+      const ok = await waitFor(() => test(screen()), SCREEN_WAIT_MS);
+      assert.ok(ok, `waiting for ${what}; the screen is:\n${screen()}`);
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        tmux("kill-server");
+      } catch {
+        // Already gone.
+      }
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** The shell command line that runs agentbox from source in the pane, then prints its status. */
+function agentboxLine(runtimeDir: string, args: string[]): string {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  const argv = [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--quiet",
+    `--config=${REPO}/deno.json`,
+    `${REPO}/host/main.ts`,
+    ...args,
+  ];
+  return `XDG_RUNTIME_DIR=${quote(runtimeDir)} ${argv.map(quote).join(" ")}; echo "status=$?"`;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim().split(/\s+/)
+      .filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test({
+  name: "terminal: vi in agentbox run renders, takes keys, follows a resize, saves",
+  ignore: !hasTmux,
+}, async () => {
+  await using term = await startTmux(80, 24);
+  const project = `${term.dir}/project`;
+  await Deno.mkdir(project);
+  await Deno.writeTextFile(`${project}/notes.txt`, "original\n");
+  term.line(`cd ${project}`);
+  term.line(agentboxLine(term.dir, ["run", "--net", "none", "--apply", "--", "vi", "notes.txt"]));
+  // Busybox vi: the text, `~` for lines past the end, and a status line at the bottom.
+  await term.waitScreen((s) => /^original$/m.test(s) && /notes\.txt/.test(s), "vi's screen");
+  term.type("A", " typed in vi", "Escape");
+  await term.waitScreen((s) => /^original typed in vi$/m.test(s), "the typed text");
+
+  term.resize(60, 15);
+  await term.waitScreen((s) => {
+    const rows = s.split("\n").slice(0, 15);
+    // Redrawn for 15 rows: text, 13 tildes, the status line on the last row.
+    return rows.filter((r) => r === "~").length === 13 && /notes\.txt/.test(rows[14] ?? "");
+  }, "vi redrawn at 60x15");
+
+  term.line(":wq");
+  await term.waitScreen((s) => /status=\d+/.test(s), "agentbox to end");
+  const screen = term.screen();
+  assert.match(screen, /status=0/);
+  assert.match(screen, /notes\.txt/);
+  assert.equal(await Deno.readTextFile(`${project}/notes.txt`), "original typed in vi\n");
+});
+
+Deno.test({
+  name: "terminal: top in agentbox run follows a resize; SIGKILL leaves a sane terminal",
+  ignore: !hasTmux,
+}, async () => {
+  await using term = await startTmux(60, 20);
+  term.line(agentboxLine(term.dir, ["run", "--net", "none", "--no-share", "--", "top"]));
+  await term.waitScreen((s) => /Load average/.test(s) && /PID/.test(s), "top's screen");
+  const widest = (s: string) => Math.max(...s.split("\n").map((line) => line.length));
+  assert.ok(widest(term.screen()) <= 60);
+  term.resize(100, 30);
+  await term.waitScreen((s) => widest(s) > 60 && s.split("\n").length >= 29, "top at 100x30");
+
+  // agentbox is the pane shell's child; QEMU is agentbox's.
+  const agentbox = childrenOf(term.panePid());
+  assert.equal(agentbox.length, 1, "positive control: agentbox is running");
+  const vms = `${term.dir}/agentbox/vm-`;
+  assert.ok(processesMatching(vms).length > 0, "positive control: QEMU is running");
+  // Its whole process group, as a job control `kill -9 %1` would.
+  Deno.kill(-agentbox[0], "SIGKILL");
+  await term.waitScreen((s) => /status=137/.test(s), "the shell to report the kill");
+  assert.match(term.screen(), /agentbox: killed; terminal settings restored/);
+  assert.equal(term.paneDead(), false, "the pane's shell survived");
+
+  term.line("stty -a; echo done");
+  await term.waitScreen((s) => /^done$/m.test(s), "stty's output");
+  const screen = term.screen();
+  const settings = screen.slice(screen.lastIndexOf("stty -a; echo done") + 18);
+  for (const flag of ["icanon", "echo", "opost", "isig", "icrnl"]) {
+    assert.match(settings, new RegExp(`(^|\\s)${flag}(\\s|$)`, "m"), `${flag} is on`);
+  }
+  assert.match(settings, /min = 1;/);
+  assert.ok(await waitFor(() => processesMatching(vms).length === 0, 5000), "QEMU survived");
+});
+
+Deno.test("terminal: run --help, and usage errors exit 125", async () => {
+  const cli = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        "--quiet",
+        `--config=${REPO}/deno.json`,
+        `${REPO}/host/main.ts`,
+        ...args,
+      ],
+      stdin: "null",
+    }).output();
+  const help = await cli(["run", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /Usage: agentbox run \[OPTIONS\] \[-- CMD/);
+  for (
+    const args of [["run", "--share", ".", "--no-share"], ["run", "--no-share", "--apply"], [
+      "run",
+      "--bogus",
+    ]]
+  ) {
+    const out = await cli(args);
+    assert.equal(out.code, 125, args.join(" "));
+    assert.match(new TextDecoder().decode(out.stderr), /^agentbox: error: /);
+  }
+});
