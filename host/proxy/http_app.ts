@@ -99,18 +99,23 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
       rule,
     };
     const id = beginRecord(ctx.recorder, start);
-    const finish = (status: number, bytesDown: number, error?: string) =>
-      c.env.requestBytes.catch(() => 0).then((bytesUp) =>
+    const finish = (status: number, bytesDown: number, error?: string) => {
+      const record = (bytesUp: number) =>
         finishRecord(ctx.recorder, id, {
           status,
-          bytesUp: refusal ? 0 : bytesUp,
+          bytesUp,
           bytesDown,
           durationMs: performance.now() - started,
           error,
-        }, ctx.onWarning)
-      );
+        }, ctx.onWarning);
+      // A refused request's body is never read, so its size never settles: record 0.
+      if (refusal) return record(0);
+      return c.env.requestBytes.then(record, () => record(0));
+    };
     if (refusal) {
-      await finish(refusal.status, 0);
+      // Give up the unread body (the connection closes after the answer).
+      await c.req.raw.body?.cancel().catch(() => {});
+      finish(refusal.status, 0);
       return refusalResponse(refusal);
     }
     try {
@@ -140,7 +145,9 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
       c.set("forwarded", { requestId: id, host: host.name });
       return secrets.length > 0 ? redacted(upstream.response, secrets) : upstream.response;
     } catch (err) {
-      await finish(502, 0, err instanceof ProxyError ? err.message : String(err));
+      // Unblock the body size (a body not yet read is given up) and record without waiting.
+      await c.req.raw.body?.cancel().catch(() => {});
+      void finish(502, 0, err instanceof ProxyError ? err.message : String(err));
       throw err;
     }
   });
