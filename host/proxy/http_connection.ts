@@ -58,7 +58,9 @@ export async function serveHttpConnection(
   } catch (err) {
     const refusal = err instanceof ProxyError ? err : undefined;
     if (refusal) await writeRefusal(conn, refusal).catch(() => {});
-    if (!refusal) ctx.onWarning(err);
+    // A read interrupted by closing the connection (proxy shutdown) is no failure.
+    const closed = err instanceof Deno.errors.Interrupted || err instanceof Deno.errors.BadResource;
+    if (!refusal && !closed) ctx.onWarning(err);
   } finally {
     safeClose(conn);
   }
@@ -127,12 +129,12 @@ async function writeResponse(conn: Deno.Conn, method: string, res: Response, kee
   if (!bodyless && res.body === null) headers.set("content-length", "0");
   if (chunked) headers.set("transfer-encoding", "chunked");
   headers.set("connection", keepAlive ? "keep-alive" : "close");
-  await writeAll(
-    conn,
-    serializeHead(`HTTP/1.1 ${res.status} ${res.statusText || "agentbox"}`, headers),
-  );
-  if (bodyless) return void (await res.body?.cancel());
-  await writeBody(conn, res.body, chunked);
+  const head = serializeHead(`HTTP/1.1 ${res.status} ${res.statusText || "agentbox"}`, headers);
+  if (bodyless) {
+    await writeAll(conn, head);
+    return void (await res.body?.cancel());
+  }
+  await writeBody(conn, res.body, chunked, head);
 }
 
 async function writeRefusal(conn: Deno.Conn, err: ProxyError): Promise<void> {
