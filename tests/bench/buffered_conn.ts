@@ -8,9 +8,9 @@
 const dec = new TextDecoder();
 
 /** A connection with a read buffer, for parsing heads without losing the bytes after them. */
-export class BufferedConn {
+export class BufferedConn<C extends Deno.Conn = Deno.TcpConn> {
   #buf = new Uint8Array(0);
-  constructor(readonly conn: Deno.Conn) {}
+  constructor(readonly conn: C) {}
 
   async #fill(): Promise<void> {
     const chunk = new Uint8Array(64 * 1024);

@@ -90,7 +90,7 @@ const HOST: Record<PathName, string> = {
 const TRUST: Record<PathName, string> = { tunnel: upstreamCert.cert, inspected: ca };
 
 /** CONNECT through the proxy and start TLS with the destination's name. */
-async function open(path: PathName): Promise<BufferedConn> {
+async function open(path: PathName): Promise<BufferedConn<Deno.TlsConn>> {
   const tcp = await Deno.connect({ hostname: "127.0.0.1", port: proxyPort });
   tcp.setNoDelay(true);
   const host = HOST[path];
