@@ -10,10 +10,11 @@
 import { parse, TomlError } from "smol-toml";
 import { configDir } from "../paths.ts";
 import { ConfigError } from "./config_error.ts";
-import { type HostPattern, parseHostPattern } from "./host_pattern.ts";
+import { applyCredentials, applyInspectTable } from "./inspect_config.ts";
 import { keyLine } from "./key_line.ts";
 import { emptyPolicy, type NetMode, type Policy, type PolicyRule } from "./policy.ts";
 import { PRESETS } from "./presets.ts";
+import { checkKeys, hostRule, strings, table, type Where } from "./toml_values.ts";
 
 const MODES: readonly NetMode[] = ["allowlist", "open", "learn"];
 const NETWORK_KEYS = ["mode", "presets", "allow", "deny", "gray", "connect_ports", "http_ports"];
@@ -30,6 +31,8 @@ export interface LoadPolicyOptions {
   deny?: string[];
   /** `--net` from the command line. */
   mode?: NetMode;
+  /** `--tls-inspect` from the command line: inspect every allowed host. */
+  tlsInspect?: boolean;
 }
 
 /**
@@ -43,16 +46,19 @@ export interface LoadPolicyOptions {
  */
 export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Policy> {
   const policy = emptyPolicy();
-  const files = [options.userFile ?? `${configDir()}/config.toml`];
-  if (options.projectDir !== undefined) files.push(`${options.projectDir}/.agentbox.toml`);
-  for (const file of files) {
+  const files = [{ file: options.userFile ?? `${configDir()}/config.toml`, trusted: true }];
+  if (options.projectDir !== undefined) {
+    files.push({ file: `${options.projectDir}/.agentbox.toml`, trusted: false });
+  }
+  for (const { file, trusted } of files) {
     const text = await readOptional(file);
-    if (text !== undefined) applyConfigText(policy, text, file);
+    if (text !== undefined) applyConfigText(policy, text, file, { trusted });
   }
   const cli = { file: "command line" };
-  for (const p of options.allow ?? []) policy.allow.push(rule(p, "--allow", cli));
-  for (const p of options.deny ?? []) policy.deny.push(rule(p, "--deny", cli));
+  for (const p of options.allow ?? []) policy.allow.push(hostRule(p, "--allow", cli));
+  for (const p of options.deny ?? []) policy.deny.push(hostRule(p, "--deny", cli));
   if (options.mode) policy.mode = options.mode;
+  if (options.tlsInspect) policy.inspect.enabled = true;
   return policy;
 }
 
@@ -66,8 +72,19 @@ async function readOptional(file: string): Promise<string | undefined> {
 }
 
 /**
- * Parse one TOML document and add its settings to `policy` (mutated). Only the `[network]` and
- * `[tools.*]` tables are read here; other top-level tables belong to other parts of agentbox.
+/** Options of {@linkcode applyConfigText}. */
+export interface ApplyConfigOptions {
+  /**
+   * The user's own file (true) or one the sandbox could have written, such as a project's
+   * `.agentbox.toml` (false, the default): credentials and a persisted CA are refused there.
+   */
+  trusted?: boolean;
+}
+
+/**
+ * Parse one TOML document and add its settings to `policy` (mutated). The `[network]`,
+ * `[tools.*]`, `[inspect]` and `[[credentials]]` tables are read here; other top-level tables
+ * belong to other parts of agentbox.
  *
  * @example
  * ```ts
@@ -77,7 +94,12 @@ async function readOptional(file: string): Promise<string | undefined> {
  * applyConfigText(policy, '[network]\npresets = ["npm"]\n', ".agentbox.toml");
  * ```
  */
-export function applyConfigText(policy: Policy, text: string, file: string): void {
+export function applyConfigText(
+  policy: Policy,
+  text: string,
+  file: string,
+  options: ApplyConfigOptions = {},
+): void {
   let doc: Record<string, unknown>;
   try {
     doc = parse(text);
@@ -86,7 +108,8 @@ export function applyConfigText(policy: Policy, text: string, file: string): voi
     const detail = (err as Error).message.split("\n")[0];
     throw new ConfigError({ file, line }, detail, { cause: err });
   }
-  const where = (key: string) => ({ file, key, line: keyLine(text, key) });
+  const where = (key: string) => ({ file, key: displayKey(key), line: keyLine(text, key) });
+  const trusted = options.trusted ?? false;
   if (doc.network !== undefined) applyNetwork(policy, table(doc.network, where("network")), where);
   if (doc.tools !== undefined) {
     for (const [name, value] of Object.entries(table(doc.tools, where("tools")))) {
@@ -94,9 +117,16 @@ export function applyConfigText(policy: Policy, text: string, file: string): voi
       policy.tools.set(name, [...(policy.tools.get(name) ?? []), ...rules]);
     }
   }
+  if (doc.inspect !== undefined) {
+    applyInspectTable(policy.inspect, table(doc.inspect, where("inspect")), where, trusted);
+  }
+  applyCredentials(policy.inspect, doc.credentials, where, trusted);
 }
 
-type Where = (key: string) => { file: string; key: string; line?: number };
+/** `credentials.0.env` → `credentials[0].env`, for messages. */
+function displayKey(key: string): string {
+  return key.replace(/\.([0-9]+)(?=\.|$)/g, "[$1]");
+}
 
 function applyNetwork(policy: Policy, net: Record<string, unknown>, where: Where): void {
   checkKeys(net, NETWORK_KEYS, "network", where);
@@ -134,38 +164,13 @@ function presetRules(value: unknown, key: string, where: Where): PolicyRule[] {
       throw new ConfigError(where(key), `unknown preset ${JSON.stringify(name)} (known: ${known})`);
     }
     const loc = where(key);
-    return hosts.map((h) => rule(h, `preset ${name} via ${key}`, loc));
+    return hosts.map((h) => hostRule(h, `preset ${name} via ${key}`, loc));
   });
 }
 
 function patternRules(value: unknown, key: string, where: Where): PolicyRule[] {
   const loc = where(key);
-  return strings(value, loc).map((p) => rule(p, key, loc));
-}
-
-function rule(text: string, key: string, loc: { file: string; line?: number }): PolicyRule {
-  let pattern: HostPattern;
-  try {
-    pattern = parseHostPattern(text);
-  } catch (err) {
-    throw new ConfigError({ ...loc, key }, (err as Error).message);
-  }
-  return { pattern, source: `${key} in ${loc.file}` };
-}
-
-function table(value: unknown, loc: ReturnType<Where>): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError(loc, "must be a table");
-  }
-  return value as Record<string, unknown>;
-}
-
-function strings(value: unknown, loc: ReturnType<Where>): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-    throw new ConfigError(loc, "must be an array of strings");
-  }
-  return value;
+  return strings(value, loc).map((p) => hostRule(p, key, loc));
 }
 
 function ports(value: unknown, loc: ReturnType<Where>): Set<number> {
@@ -173,12 +178,4 @@ function ports(value: unknown, loc: ReturnType<Where>): Set<number> {
     value.every((v) => Number.isInteger(v) && v >= 1 && v <= 65535);
   if (!ok) throw new ConfigError(loc, "must be an array of port numbers (1-65535)");
   return new Set(value as number[]);
-}
-
-function checkKeys(obj: Record<string, unknown>, known: string[], prefix: string, where: Where) {
-  for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) {
-      throw new ConfigError(where(`${prefix}.${key}`), `unknown key (known: ${known.join(", ")})`);
-    }
-  }
 }

@@ -7,6 +7,7 @@
 
 import type { CanonicalHost } from "../net/canonical_host.ts";
 import { type HostPattern, matchesHost } from "./host_pattern.ts";
+import { emptyInspectSettings, type InspectSettings } from "./inspect_settings.ts";
 
 /** `allowlist`: the policy decides. `open`/`learn`: every public host not on the blocklist. */
 export type NetMode = "allowlist" | "open" | "learn";
@@ -29,6 +30,8 @@ export interface Policy {
   connectPorts: ReadonlySet<number>;
   /** Ports a plain-HTTP request may reach (default 80). */
   httpPorts: ReadonlySet<number>;
+  /** TLS inspection, request rules, rewrites and credentials (`[inspect]`, `[[credentials]]`). */
+  inspect: InspectSettings;
 }
 
 /** What to do with a destination, and why. */
@@ -104,5 +107,6 @@ export function emptyPolicy(): Policy {
     tools: new Map(),
     connectPorts: new Set([443]),
     httpPorts: new Set([80]),
+    inspect: emptyInspectSettings(),
   };
 }

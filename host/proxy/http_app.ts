@@ -1,7 +1,8 @@
 /**
- * The Hono app every plain-HTTP request passes through: pin the name, apply the policy, record,
- * forward to a vetted address; AI usage accounting runs as middleware around it. Later stages
- * (TLS interception, credential injection) add middleware here.
+ * The Hono app every plain-HTTP and every decrypted (inspected) HTTPS request passes through: pin
+ * the name, apply the policy and the method/path rules, record, rewrite the host, inject
+ * credentials (HTTPS only), forward to a vetted address; AI usage accounting runs as middleware
+ * around it.
  *
  * @module
  */
@@ -11,7 +12,12 @@ import { type CanonicalHost, canonicalHost } from "../net/canonical_host.ts";
 import { dialFirst } from "../net/dialer.ts";
 import { NetError } from "../net/net_error.ts";
 import { aiUsageMiddleware, type AiUsageVariables } from "./ai_usage_middleware.ts";
-import { authorize } from "./authorize.ts";
+import { authorize, type Verdict } from "./authorize.ts";
+import type { InspectedOrigin } from "./inspect_endpoints.ts";
+import { connectTlsUpstream } from "./upstream_tls.ts";
+import { checkRequest } from "../config/request_rules.ts";
+import { normalizePath } from "../config/route_pattern.ts";
+import { vetDestination } from "../net/vet_destination.ts";
 import type { ProxyContext } from "./proxy_context.ts";
 import { ProxyError } from "./proxy_error.ts";
 import { beginRecord, finishRecord } from "./recorder.ts";
@@ -22,6 +28,8 @@ import type { RecordedStart } from "./recorder.ts";
 export interface HttpBindings {
   /** Settles with the request body size once the client's body was fully read. */
   requestBytes: Promise<number>;
+  /** Set for a decrypted request: the tunnel's pinned, authorised origin. */
+  inspected?: InspectedOrigin;
 }
 
 /** The app's Hono environment. */
@@ -52,50 +60,163 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
   app.use(aiUsageMiddleware(ctx));
   app.all("*", async (c) => {
     const url = new URL(c.req.url);
-    const host = pinnedHost(url, c.req.header("host"));
-    const port = Number(url.port || 80);
+    const inspected = c.env.inspected;
+    const host = inspected
+      ? pinnedInspectedHost(inspected, c.req.header("host"))
+      : pinnedHost(url, c.req.header("host"));
+    const port = inspected ? inspected.port : Number(url.port || 80);
+    const scheme = inspected ? "https" : "http";
+    const method = c.req.method;
+    const path = normalizePath(url.pathname);
     const started = performance.now();
-    const verdict = await authorize(ctx, host, port, "http");
+    // A decrypted request was authorised (and its name resolved and vetted) with its tunnel.
+    const verdict: Verdict = inspected
+      ? { rule: inspected.rule, addresses: inspected.addresses }
+      : await authorize(ctx, host, port, "http");
+    let { rule, refusal } = verdict;
+    if (!refusal) {
+      const decision = checkRequest(ctx.policy.inspect.rules, host, method, path);
+      if (decision.rule) rule = decision.allowed ? `${rule}; ${decision.rule}` : decision.rule;
+      if (!decision.allowed) {
+        refusal = new ProxyError(
+          "policy_denied",
+          `agentbox: ${method} ${path} on ${host.name} refused by ${decision.rule}`,
+        );
+      }
+    }
+    const rewrite = inspected && ctx.policy.inspect.rewrites.find((r) => r.host === host.name);
+    const target = rewrite
+      ? { host: rewrite.to.host, port: rewrite.to.port, path: `${rewrite.to.pathPrefix}${path}` }
+      : { host, port, path };
+    if (rewrite) rule = `${rule}; rewritten to https://${authority(target.host, target.port, 443)}`;
     const start: RecordedStart = {
-      method: c.req.method,
-      scheme: "http",
+      method,
+      scheme,
       host: host.name,
       port,
-      path: `${url.pathname}${url.search}`,
-      decision: verdict.refusal ? "deny" : "allow",
-      rule: verdict.rule,
+      path: `${path}${url.search}`,
+      decision: refusal ? "deny" : "allow",
+      rule,
     };
     const id = beginRecord(ctx.recorder, start);
-    const finish = (status: number, bytesDown: number, error?: string) =>
-      c.env.requestBytes.catch(() => 0).then((bytesUp) =>
+    const finish = (status: number, bytesDown: number, error?: string) => {
+      const record = (bytesUp: number) =>
         finishRecord(ctx.recorder, id, {
           status,
-          bytesUp: verdict.refusal ? 0 : bytesUp,
+          bytesUp,
           bytesDown,
           durationMs: performance.now() - started,
           error,
-        }, ctx.onWarning)
-      );
-    if (verdict.refusal) {
-      await finish(verdict.refusal.status, 0);
-      return refusalResponse(verdict.refusal);
+        }, ctx.onWarning);
+      // A refused request's body is never read, so its size never settles: record 0.
+      if (refusal) return record(0);
+      return c.env.requestBytes.then(record, () => record(0));
+    };
+    if (refusal) {
+      // Give up the unread body (the connection closes after the answer).
+      await c.req.raw.body?.cancel().catch(() => {});
+      finish(refusal.status, 0);
+      return refusalResponse(refusal);
     }
     try {
-      const conn = await dialFirst(verdict.addresses, port, ctx.dialer);
-      const hostHeader = port === 80 ? host.name : `${bracketed(host)}:${port}`;
-      const upstream = await forwardRequest(conn, c.req.raw, hostHeader);
+      const headers = new Headers(c.req.raw.headers);
+      const secrets = inspected ? await injectCredentials(ctx, target, headers) : [];
+      const addresses = rewrite ? await vetted(ctx, rewrite.to.host) : verdict.addresses;
+      const conn = inspected
+        ? await connectTlsUpstream(ctx, addresses, target.port, target.host)
+        : await dialFirst(addresses, port, ctx.dialer);
+      const outgoing = new Request(`${scheme}://upstream${target.path}${url.search}`, {
+        method,
+        headers,
+        body: c.req.raw.body,
+        // @ts-ignore: `duplex` is required for streaming bodies but missing from Deno's RequestInit.
+        duplex: "half",
+      });
+      const defaultPort = inspected ? 443 : 80;
+      const upstream = await forwardRequest(
+        conn,
+        outgoing,
+        authority(target.host, target.port, defaultPort),
+      );
       upstream.done.then(
         (n) => finish(upstream.response.status, n),
         (err) => finish(upstream.response.status, 0, String(err)),
       );
       c.set("forwarded", { requestId: id, host: host.name });
-      return upstream.response;
+      return secrets.length > 0 ? redacted(upstream.response, secrets) : upstream.response;
     } catch (err) {
-      await finish(502, 0, String(err));
+      // Unblock the body size (a body not yet read is given up) and record without waiting.
+      await c.req.raw.body?.cancel().catch(() => {});
+      void finish(502, 0, err instanceof ProxyError ? err.message : String(err));
       throw err;
     }
   });
   return app;
+}
+
+/** Set the credential headers bound to `target`; returns the secrets set (for redaction). */
+async function injectCredentials(
+  ctx: ProxyContext,
+  target: { host: CanonicalHost; port: number; path: string },
+  headers: Headers,
+): Promise<string[]> {
+  const store = ctx.inspect?.credentials;
+  if (!store?.has(target.host.name)) return [];
+  try {
+    const injected = await store.headersFor(target.host.name, target.port, target.path);
+    for (const h of injected) headers.set(h.name, h.value);
+    return injected.map((h) => h.secret);
+  } catch (err) {
+    // The reason (which variable, file or command) is for the host's user, not the guest.
+    ctx.onWarning(err);
+    throw new ProxyError(
+      "credential_unavailable",
+      `agentbox: the credential for ${target.host.name} is unavailable on the host`,
+    );
+  }
+}
+
+/** Addresses for a rewrite target: resolved once and vetted like any destination. */
+async function vetted(ctx: ProxyContext, host: CanonicalHost): Promise<string[]> {
+  try {
+    return await vetDestination(host, { resolver: ctx.resolver });
+  } catch (err) {
+    if (!(err instanceof NetError)) throw err;
+    const code = err.code === "resolve_failed" ? "upstream_failed" : "address_refused";
+    throw new ProxyError(code, `agentbox: rewrite target ${err.message}`);
+  }
+}
+
+/** The response with any header value that contains an injected secret replaced. */
+function redacted(response: Response, secrets: string[]): Response {
+  const leaks = [...response.headers].filter(([, v]) => secrets.some((s) => v.includes(s)));
+  if (leaks.length === 0) return response;
+  const headers = new Headers(response.headers);
+  for (const [name] of leaks) headers.set(name, "[redacted by agentbox]");
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+}
+
+/** The pinned origin's host; the decrypted request's `Host` must name it (rule 4). */
+function pinnedInspectedHost(
+  origin: InspectedOrigin,
+  hostHeader: string | undefined,
+): CanonicalHost {
+  const header = URL.parse(`https://${hostHeader ?? ""}/`);
+  const port = header ? Number(header.port || 443) : 0;
+  if (
+    !header || !hostHeader || port !== origin.port ||
+    canonical(header.hostname).name !== origin.host.name
+  ) {
+    throw new ProxyError(
+      "name_mismatch",
+      `agentbox: Host header does not match ${origin.host.name}`,
+    );
+  }
+  return origin.host;
 }
 
 /** Canonical host of the request URL, which must name the same host and port as `Host`. */
@@ -123,8 +244,10 @@ function canonical(name: string): CanonicalHost {
   }
 }
 
-function bracketed(host: CanonicalHost): string {
-  return host.kind === "ipv6" ? `[${host.name}]` : host.name;
+/** `host[:port]` for a Host header, the port omitted when it is the scheme's default. */
+function authority(host: CanonicalHost, port: number, defaultPort: number): string {
+  const name = host.kind === "ipv6" ? `[${host.name}]` : host.name;
+  return port === defaultPort ? name : `${name}:${port}`;
 }
 
 function refusalResponse(err: ProxyError): Response {

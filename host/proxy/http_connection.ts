@@ -1,14 +1,16 @@
 /**
  * One client connection speaking HTTP/1.1 to the proxy: a keep-alive loop of requests, each
  * handed to the Hono app; a CONNECT turns the connection into a tunnel. In transparent mode the
- * requests are origin-form and the destination comes from the `Host` header.
+ * requests are origin-form and the destination comes from the `Host` header. On an inspected
+ * (decrypted) connection the destination is the tunnel's pinned origin.
  *
  * @module
  */
 
 import type { ByteReader } from "./byte_reader.ts";
 import { withDeadline } from "./deadline.ts";
-import { createHttpApp } from "./http_app.ts";
+import type { createHttpApp } from "./http_app.ts";
+import type { InspectedOrigin } from "./inspect_endpoints.ts";
 import { readBody, writeAll, writeBody } from "./http_body.ts";
 import { type MessageHead, readHead, serializeHead } from "./http_head.ts";
 import type { ProxyContext } from "./proxy_context.ts";
@@ -33,6 +35,7 @@ export async function serveHttpConnection(
   app: ReturnType<typeof createHttpApp>,
   conn: Deno.Conn,
   reader: ByteReader,
+  inspected?: InspectedOrigin,
 ): Promise<void> {
   try {
     for (;;) {
@@ -47,15 +50,17 @@ export async function serveHttpConnection(
       if (!METHOD.test(method) || !/^HTTP\/1\.[01]$/.test(version)) {
         throw new ProxyError("bad_request", "Malformed request line");
       }
-      if (method === "CONNECT" && ctx.mode === "forward") {
+      if (method === "CONNECT" && ctx.mode === "forward" && !inspected) {
         return await handleConnect(ctx, conn, reader, target);
       }
-      if (!(await exchange(ctx, app, conn, reader, head))) break;
+      if (!(await exchange(ctx, app, conn, reader, head, inspected))) break;
     }
   } catch (err) {
     const refusal = err instanceof ProxyError ? err : undefined;
     if (refusal) await writeRefusal(conn, refusal).catch(() => {});
-    if (!refusal) ctx.onWarning(err);
+    // A read interrupted by closing the connection (proxy shutdown) is no failure.
+    const closed = err instanceof Deno.errors.Interrupted || err instanceof Deno.errors.BadResource;
+    if (!refusal && !closed) ctx.onWarning(err);
   } finally {
     safeClose(conn);
   }
@@ -68,9 +73,10 @@ async function exchange(
   conn: Deno.Conn,
   reader: ByteReader,
   head: MessageHead,
+  inspected: InspectedOrigin | undefined,
 ): Promise<boolean> {
   const [method, target, version] = head.start;
-  const url = requestUrl(ctx, target, head.headers);
+  const url = inspected ? inspectedUrl(inspected, target) : requestUrl(ctx, target, head.headers);
   const body = readBody(reader, head.framing, false);
   const request = new Request(url, {
     method,
@@ -81,12 +87,23 @@ async function exchange(
   });
   let consumed = body.stream === null;
   body.done.then(() => consumed = true, () => {});
-  const response = await app.fetch(request, { requestBytes: body.done });
+  const response = await app.fetch(request, { requestBytes: body.done, inspected });
   const keepAlive = version === "HTTP/1.1" &&
     head.headers.get("connection")?.toLowerCase() !== "close";
   await writeResponse(conn, method, response, keepAlive);
   // A body the app did not read leaves the stream mid-message: end the connection.
   return keepAlive && consumed;
+}
+
+/** A decrypted request's URL: origin-form only, authority from the pinned origin, never Host. */
+function inspectedUrl(origin: InspectedOrigin, target: string): string {
+  if (!target.startsWith("/")) {
+    throw new ProxyError("bad_request", "agentbox: expected an origin-form request target");
+  }
+  const host = origin.host.kind === "ipv6" ? `[${origin.host.name}]` : origin.host.name;
+  const url = URL.parse(`https://${host}:${origin.port}${target}`);
+  if (!url) throw new ProxyError("bad_request", "Invalid request URL");
+  return url.href;
 }
 
 function requestUrl(ctx: ProxyContext, target: string, headers: Headers): string {
@@ -112,12 +129,12 @@ async function writeResponse(conn: Deno.Conn, method: string, res: Response, kee
   if (!bodyless && res.body === null) headers.set("content-length", "0");
   if (chunked) headers.set("transfer-encoding", "chunked");
   headers.set("connection", keepAlive ? "keep-alive" : "close");
-  await writeAll(
-    conn,
-    serializeHead(`HTTP/1.1 ${res.status} ${res.statusText || "agentbox"}`, headers),
-  );
-  if (bodyless) return void (await res.body?.cancel());
-  await writeBody(conn, res.body, chunked);
+  const head = serializeHead(`HTTP/1.1 ${res.status} ${res.statusText || "agentbox"}`, headers);
+  if (bodyless) {
+    await writeAll(conn, head);
+    return void (await res.body?.cancel());
+  }
+  await writeBody(conn, res.body, chunked, head);
 }
 
 async function writeRefusal(conn: Deno.Conn, err: ProxyError): Promise<void> {

@@ -7,6 +7,8 @@
 import type { Policy } from "../config/policy.ts";
 import { type Dialer, directDialer } from "../net/dialer.ts";
 import { type Resolver, systemResolver } from "../net/resolver.ts";
+import type { TlsInspection } from "../tls/tls_inspection.ts";
+import type { InspectEndpoints } from "./inspect_endpoints.ts";
 import type { RequestRecorder } from "./recorder.ts";
 
 /** A graylisted destination waiting for a human decision. */
@@ -48,12 +50,23 @@ export interface ProxyOptions {
   helloTimeoutMs?: number;
   /** Called with failures that cannot be reported to a client (e.g. finishing a log row). */
   onWarning?: (error: unknown) => void;
+  /**
+   * TLS inspection (`createTlsInspection`): tunnels to the hosts it covers are decrypted and
+   * their requests go through the HTTP app. Without it, a host whose request rules, rewrites or
+   * credentials need inspection is refused.
+   */
+  inspect?: TlsInspection;
 }
 
 /** {@linkcode ProxyOptions} with every default filled in. */
-export type ProxyContext = Required<Omit<ProxyOptions, "hostname" | "port" | "tool">> & {
-  tool?: string;
-};
+export type ProxyContext =
+  & Required<Omit<ProxyOptions, "hostname" | "port" | "tool" | "inspect">>
+  & {
+    tool?: string;
+    inspect?: TlsInspection;
+    /** The listener's loopback TLS endpoints, set by `startProxy` when `inspect` is. */
+    endpoints?: InspectEndpoints;
+  };
 
 /**
  * Fill in defaults.
@@ -80,5 +93,6 @@ export function proxyContext(options: ProxyOptions): ProxyContext {
     headTimeoutMs: options.headTimeoutMs ?? 30_000,
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     onWarning: options.onWarning ?? (() => {}),
+    inspect: options.inspect,
   };
 }

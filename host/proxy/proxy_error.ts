@@ -13,7 +13,8 @@ export type ProxyErrorCode =
   | "address_refused"
   | "name_mismatch"
   | "upstream_failed"
-  | "log_failed";
+  | "log_failed"
+  | "credential_unavailable";
 
 const STATUS: Record<ProxyErrorCode, number> = {
   bad_request: 400,
@@ -24,6 +25,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   name_mismatch: 403,
   upstream_failed: 502,
   log_failed: 503,
+  credential_unavailable: 503,
 };
 
 /**

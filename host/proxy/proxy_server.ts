@@ -9,6 +9,7 @@
 import { ByteReader } from "./byte_reader.ts";
 import { createHttpApp } from "./http_app.ts";
 import { serveHttpConnection } from "./http_connection.ts";
+import { InspectEndpoints } from "./inspect_endpoints.ts";
 import { type ProxyContext, proxyContext, type ProxyOptions } from "./proxy_context.ts";
 import { ProxyError } from "./proxy_error.ts";
 import { handleTransparentTls } from "./tls_tunnel.ts";
@@ -59,6 +60,7 @@ export function startProxy(options: ProxyOptions): ProxyServer {
   const open = new Set<Deno.Conn>();
   const handlers = new Set<Promise<void>>();
   const app = createHttpApp(ctx);
+  if (options.inspect) ctx.endpoints = new InspectEndpoints(ctx, app);
   const accepting = (async () => {
     for await (const conn of listener) {
       if (open.size >= ctx.maxConnections) {
@@ -85,7 +87,7 @@ export function startProxy(options: ProxyOptions): ProxyServer {
       listener.close();
       await accepting;
       for (const conn of open) safeClose(conn);
-      await Promise.allSettled([...handlers]);
+      await Promise.allSettled([...handlers, ctx.endpoints?.close()]);
     },
   };
 }

@@ -1,11 +1,13 @@
 /**
  * TLS tunnels: explicit (`CONNECT host:port`) and transparent (name from SNI). Both pin the
  * name — the ClientHello's SNI must equal the authorised host (security rule 4) — record the
- * decision before dialling, and dial only a vetted address.
+ * decision before dialling, and dial only a vetted address. With TLS inspection on for the host,
+ * the tunnel ends at the proxy's own TLS endpoint instead (inspect_endpoints.ts).
  *
  * @module
  */
 
+import { needsInspection, shouldInspect } from "../config/inspect_settings.ts";
 import { type CanonicalHost, canonicalHost } from "../net/canonical_host.ts";
 import { dialFirst } from "../net/dialer.ts";
 import { NetError } from "../net/net_error.ts";
@@ -95,12 +97,29 @@ async function tunnel(ctx: ProxyContext, conn: Deno.Conn, reader: ByteReader, t:
     refusedRecord(ctx, t.host, t.port, mismatch, 403);
     return safeClose(conn);
   }
+  const inspect = ctx.inspect && shouldInspect(ctx.inspect.settings, t.host);
+  if (!inspect && needsInspection(ctx.policy.inspect, t.host)) {
+    const why = `TLS inspection is off but inspect settings for ${t.host.name} need it`;
+    refusedRecord(ctx, t.host, t.port, why, 403);
+    return safeClose(conn);
+  }
   const started = performance.now();
-  const id = beginRecord(ctx.recorder, start(t.host, t.port, t.verdict.rule, "allow"));
+  const rule = inspect ? `${t.verdict.rule}; inspected` : t.verdict.rule;
+  const id = beginRecord(ctx.recorder, start(t.host, t.port, rule, "allow"));
   const elapsed = () => performance.now() - started;
   let upstream: Deno.TcpConn;
   try {
-    upstream = await dialFirst(t.verdict.addresses, t.port, ctx.dialer);
+    const { host, port, verdict } = t;
+    // Inspected: the "upstream" is this proxy's own TLS endpoint for the host, which serves
+    // the decrypted requests and dials the vetted addresses itself.
+    upstream = inspect
+      ? await ctx.endpoints!.connect({
+        host,
+        port,
+        addresses: verdict.addresses,
+        rule: verdict.rule,
+      })
+      : await dialFirst(t.verdict.addresses, t.port, ctx.dialer);
     await writeAll(upstream, t.hello.raw);
   } catch (err) {
     const end = {

@@ -39,13 +39,12 @@ export async function forwardRequest(
   headers.set("connection", "close");
   const chunked = request.body !== null && !headers.has("content-length");
   if (chunked) headers.set("transfer-encoding", "chunked");
-  await writeAll(
-    conn,
-    serializeHead(`${request.method} ${url.pathname}${url.search} HTTP/1.1`, headers),
-  );
+  const head = serializeHead(`${request.method} ${url.pathname}${url.search} HTTP/1.1`, headers);
   // Send the body while reading the response: an upstream may answer (or echo) before it has
   // read the whole request, and waiting for one side first would deadlock on full buffers.
-  const sending = writeBody(conn, request.body, chunked);
+  const sending = request.body === null
+    ? writeAll(conn, head)
+    : writeBody(conn, request.body, chunked, head);
   sending.catch(() => safeClose(conn));
   return await readResponse(conn, request.method);
 }

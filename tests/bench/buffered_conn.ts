@@ -8,9 +8,9 @@
 const dec = new TextDecoder();
 
 /** A connection with a read buffer, for parsing heads without losing the bytes after them. */
-export class BufferedConn {
+export class BufferedConn<C extends Deno.Conn = Deno.TcpConn> {
   #buf = new Uint8Array(0);
-  constructor(readonly conn: Deno.TcpConn) {}
+  constructor(readonly conn: C) {}
 
   async #fill(): Promise<void> {
     const chunk = new Uint8Array(64 * 1024);
@@ -70,6 +70,21 @@ export class BufferedConn {
       total += (await this.readExact(size + 2)).length - 2;
     }
     while ((await this.#readLine()) !== "");
+    return total;
+  }
+
+  /** Consume a `Content-Length` body without keeping it (for large bodies); returns its length. */
+  async discardBody(head: string): Promise<number> {
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (!length) throw new Error("discardBody needs a Content-Length");
+    const total = Number(length[1]);
+    let left = total - this.#take(Math.min(total, this.#buf.length)).length;
+    const scratch = new Uint8Array(256 * 1024);
+    while (left > 0) {
+      const n = await this.conn.read(scratch.subarray(0, Math.min(left, scratch.length)));
+      if (n === null) throw new Error("connection closed");
+      left -= n;
+    }
     return total;
   }
 

@@ -26,7 +26,7 @@ import { clientHelloBytes } from "../../host/proxy/testing.ts";
 import { BufferedConn, safeClose, writeAll } from "./buffered_conn.ts";
 import { BENCH_NAMES } from "./proxy_server_child.ts";
 import { findSquid, SQUID_INSTALL, startSquid } from "./squid.ts";
-import { median } from "./stats.ts";
+import { median, percentile } from "./stats.ts";
 
 const runs = Number(Deno.args[0] ?? 7);
 const sizeMib = Number(Deno.args[1] ?? 256);
@@ -449,10 +449,6 @@ for (const p of ["squid", "agentbox"] as const) {
 
 function port(addr: Deno.Addr): number {
   return (addr as Deno.NetAddr).port;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** A `/proc/PID/status` field in kB (VmRSS, VmHWM). */

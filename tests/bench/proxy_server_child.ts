@@ -5,9 +5,13 @@
  * the test seams of host/proxy/testing.ts map the bench names onto loopback upstreams after the
  * address guard has vetted their documentation addresses (the guard refuses loopback by design).
  *
- * Run (by the bench, not by hand):
- *   deno run -A tests/bench/proxy_server_child.ts DB_PATH TUNNEL_PORT ECHO_PORT HTTP_PORT
- * Prints `{"port":N}` on one line once listening; stops when stdin closes.
+ * Run (by the benches, not by hand):
+ *   deno run -A tests/bench/proxy_server_child.ts DB_PATH TUNNEL_PORT ECHO_PORT HTTP_PORT \
+ *     [HTTPS_PORT UPSTREAM_CERT_FILE]
+ * With the last two (tests/bench/tls_inspect.ts), TLS inspection is on for `inspect.bench.test`
+ * and off for `tls.bench.test`, both mapped to the HTTPS upstream, whose certificate is trusted
+ * through the test-only upstream roots seam. Prints `{"port":N}` (plus `"ca"`, the session CA in
+ * PEM, with inspection) on one line once listening; stops when stdin closes.
  *
  * @module
  */
@@ -19,33 +23,47 @@ import { tableResolver } from "../../host/proxy/testing.ts";
 import type { Dialer } from "../../host/net/dialer.ts";
 import { openDatabase } from "../../host/store/database.ts";
 import { createSession } from "../../host/store/sessions.ts";
+import { createTlsInspection } from "../../host/tls/tls_inspection.ts";
 
 /** Names the bench asks for, and the documentation addresses they resolve to. */
 export const BENCH_NAMES = {
   tunnel: { name: "tunnel.bench.test", address: "203.0.113.41", port: 443 },
   echo: { name: "echo.bench.test", address: "203.0.113.42", port: 443 },
   http: { name: "web.bench.test", address: "203.0.113.43", port: 80 },
+  https: { name: "tls.bench.test", address: "203.0.113.44", port: 443 },
+  inspect: { name: "inspect.bench.test", address: "203.0.113.45", port: 443 },
 } as const;
 
 if (import.meta.main) {
-  const [dbPath, tunnelPort, echoPort, httpPort] = Deno.args;
+  const [dbPath, tunnelPort, echoPort, httpPort, httpsPort, upstreamCertFile] = Deno.args;
   if (!dbPath || !httpPort) {
     console.error("usage: proxy_server_child.ts DB_PATH TUNNEL_PORT ECHO_PORT HTTP_PORT");
     Deno.exit(2);
   }
-  const local = { tunnel: tunnelPort, echo: echoPort, http: httpPort };
+  const local = {
+    tunnel: tunnelPort,
+    echo: echoPort,
+    http: httpPort,
+    https: httpsPort,
+    inspect: httpsPort,
+  };
   const table: Record<string, string[]> = {};
   const map: Record<string, number> = {};
   for (const [key, { name, address, port }] of Object.entries(BENCH_NAMES)) {
+    if (local[key as keyof typeof local] === undefined) continue;
     table[name] = [address];
     map[`${address}:${port}`] = Number(local[key as keyof typeof local]);
   }
   const policy = emptyPolicy();
   applyConfigText(
     policy,
-    `[network]\nallow = ${JSON.stringify(Object.keys(table))}\n`,
+    `[network]\nallow = ${JSON.stringify(Object.keys(table))}\n` +
+      `[inspect]\nhosts = ["${BENCH_NAMES.inspect.name}"]\n`,
     "bench.toml",
   );
+  const inspect = upstreamCertFile === undefined ? undefined : await createTlsInspection(policy, {
+    testUpstreamCaCerts: [await Deno.readTextFile(upstreamCertFile)],
+  });
   const db = openDatabase(dbPath);
   const proxy = startProxy({
     policy,
@@ -54,8 +72,9 @@ if (import.meta.main) {
     dialer: loopbackDialer(map),
     maxConnections: 4096,
     onWarning: (err) => console.error("agentbox proxy warning:", err),
+    inspect,
   });
-  console.log(JSON.stringify({ port: proxy.addr.port }));
+  console.log(JSON.stringify({ port: proxy.addr.port, ca: inspect?.ca.certPem }));
   // The parent holds our stdin open; when it closes (or the parent dies) we stop.
   for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
   await proxy.close();

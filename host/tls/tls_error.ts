@@ -1,0 +1,31 @@
+/**
+ * Typed errors of the TLS inspection CA and its leaf certificates.
+ *
+ * @module
+ */
+
+/** Stable reasons; callers branch on these, never on the message. */
+export type TlsErrorCode = "not_mintable" | "ca_file" | "ca_expired";
+
+/**
+ * A certificate agentbox will not or cannot produce: a leaf for a name the CA must not vouch for
+ * (an IP literal, a name outside the CA's name constraints), or a persisted CA file that cannot be
+ * used.
+ *
+ * @example
+ * ```ts
+ * import { TlsError } from "./tls_error.ts";
+ * const err = new TlsError("not_mintable", "Cannot mint a certificate for 10.0.0.1");
+ * console.assert(err.code === "not_mintable");
+ * ```
+ */
+export class TlsError extends Error {
+  /** Stable code; see {@linkcode TlsErrorCode}. */
+  readonly code: TlsErrorCode;
+
+  constructor(code: TlsErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TlsError";
+    this.code = code;
+  }
+}
