@@ -40,6 +40,8 @@ mkdir -p "$PREFIX/bin"
 cat > "$PREFIX/bin/agentbox" <<LAUNCHER
 #!/bin/sh
 # agentbox launcher, written by $REPO/install.sh
+# Upstream TLS (inspected HTTPS) is verified against this host's trust store, not Deno's bundled one.
+export DENO_TLS_CA_STORE="\${DENO_TLS_CA_STORE:-system}"
 exec "$DENO" run --allow-all --quiet --no-prompt --config "$REPO/deno.json" "$REPO/host/main.ts" "\$@"
 LAUNCHER
 chmod 755 "$PREFIX/bin/agentbox"

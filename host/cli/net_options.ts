@@ -15,6 +15,7 @@ export const NET_OPTIONS = {
   net: { type: "string" },
   allow: { type: "string", multiple: true },
   deny: { type: "string", multiple: true },
+  "tls-inspect": { type: "boolean" },
 } as const;
 
 /** Help lines of the network options. */
@@ -23,7 +24,10 @@ export const NET_HELP =
                     logged), learn (like open, then add the hosts used to .agentbox.toml),
                     none (no network interface)
   --allow HOST      also allow HOST (exact, or *.suffix); repeatable
-  --deny HOST       refuse HOST whatever else allows it; repeatable`;
+  --deny HOST       refuse HOST whatever else allows it; repeatable
+  --tls-inspect     decrypt HTTPS to allowed hosts with a per-session CA the guest trusts, so
+                    method/path rules, host rewrites, credential injection and AI token counts
+                    apply (docs/proxy.md, "TLS inspection")`;
 
 /** Validate `--net`. */
 export function netChoice(value: unknown): NetChoice | undefined {

@@ -16,10 +16,11 @@ import {
   type ExecResult,
 } from "../channel/agent_client.ts";
 import { delay } from "../delay.ts";
-import type { Egress } from "../net/egress.ts";
+import { installGuestFiles } from "../session/guest_files.ts";
 import {
   type NetChoice,
   type NetworkReport,
+  type NetworkSession,
   startNetworkSession,
 } from "../session/network_session.ts";
 import {
@@ -80,6 +81,7 @@ export interface SandboxPlan {
   net?: NetChoice;
   allow?: string[];
   deny?: string[];
+  tlsInspect: boolean;
   share?: string;
   after: AfterRun;
   /** Print one JSON report on stdout instead of the human summaries. */
@@ -127,6 +129,7 @@ export function sandboxPlan(
     net: netChoice(values.net),
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
+    tlsInspect: !!values["tls-inspect"],
     share,
     after: afterRun({ ...values, share }, options.interactive),
     json: options.json ?? false,
@@ -177,6 +180,7 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
     net: plan.net,
     allow: plan.allow,
     deny: plan.deny,
+    tlsInspect: plan.tlsInspect,
     projectDir: Deno.cwd(),
     tool: plan.argv[0].split("/").at(-1),
     proxy: { approve: plan.prompts ? interactiveApprover(Deno.cwd()) : undefined },
@@ -190,7 +194,7 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
         onProgress: (message) => log(`agentbox: ${message}`),
       });
     }
-    run = await bootAndRun(plan, io, network.egress, workspace.session);
+    run = await bootAndRun(plan, io, network, workspace.session);
   } finally {
     networkReport = await network.finish();
     if (!plan.json) printNetworkReport(networkReport);
@@ -231,7 +235,7 @@ interface RunOutcome {
 async function bootAndRun(
   plan: SandboxPlan,
   io: CommandIo,
-  egress: Egress | undefined,
+  network: NetworkSession,
   workspace: WorkspaceSession | undefined,
 ): Promise<RunOutcome> {
   const bootStart = performance.now();
@@ -239,16 +243,17 @@ async function bootAndRun(
     image: plan.image,
     cpus: plan.cpus,
     memoryMb: plan.memoryMb,
-    network: egress?.network,
+    network: network.egress?.network,
     workspace: workspace?.share,
     onWarning: (message) => console.error(`agentbox: warning: ${message}`),
   });
   try {
+    await installGuestFiles(vm.agent, network.guestFiles);
     const commandStart = performance.now();
     const result = await runInVm(vm, io, {
       argv: plan.argv,
       // The user's --env wins, so a proxy variable can be overridden on purpose.
-      env: { ...egress?.guestEnv, ...plan.env },
+      env: { ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
       timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,
     });

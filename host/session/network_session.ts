@@ -13,6 +13,15 @@ import type { NetMode, Policy } from "../config/policy.ts";
 import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
 import { type Egress, type EgressOptions, startEgress } from "../net/egress.ts";
 import { storeRecorder } from "../proxy/mod.ts";
+import {
+  createTlsInspection,
+  GUEST_CA_BUNDLE,
+  type GuestFile,
+  inspectionGuestEnv,
+  inspectionGuestFiles,
+  inspectionWanted,
+  type TlsInspectionOptions,
+} from "../tls/mod.ts";
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 
@@ -35,6 +44,10 @@ export interface NetworkSessionOptions {
   tool?: string;
   /** The user's `config.toml` (tests); default `$XDG_CONFIG_HOME/agentbox/config.toml`. */
   userConfig?: string;
+  /** `--tls-inspect`: decrypt every allowed host's HTTPS (the config may also ask for it). */
+  tlsInspect?: boolean;
+  /** Test seams of TLS inspection (upstream test CAs, credential sources). */
+  inspection?: TlsInspectionOptions;
   /** Graylist decisions and test seams, handed to the proxies. */
   proxy?: Pick<EgressOptions, "approve" | "resolver" | "dialer" | "onWarning">;
 }
@@ -62,6 +75,10 @@ export interface NetworkSession {
   policy: Policy;
   /** The proxies and the VM's network; absent with `--net none`. */
   egress?: Egress;
+  /** Environment for guest commands: proxy variables, CA paths, credential placeholders. */
+  guestEnv: Record<string, string>;
+  /** Files to write into the guest before commands run (the inspection CA and bundle). */
+  guestFiles: GuestFile[];
   /** Stop the proxies, end the session and report. Learn mode writes the project file here. */
   finish(): Promise<NetworkReport>;
 }
@@ -89,7 +106,11 @@ export async function startNetworkSession(
     allow: options.allow,
     deny: options.deny,
     mode: net === "none" ? undefined : net,
+    tlsInspect: options.tlsInspect,
   });
+  const inspect = net !== "none" && inspectionWanted(policy.inspect)
+    ? await createTlsInspection(policy, options.inspection)
+    : undefined;
   const session = createSession(db, { tool: options.tool, project: options.projectDir });
   let egress: Egress | undefined;
   try {
@@ -99,6 +120,7 @@ export async function startNetworkSession(
         policy,
         recorder: storeRecorder(db, session.id),
         tool: options.tool,
+        inspect,
       });
     }
   } catch (error) {
@@ -109,6 +131,8 @@ export async function startNetworkSession(
     id: session.id,
     policy,
     egress,
+    guestEnv: { ...egress?.guestEnv, ...(inspect ? inspectionGuestEnv(inspect) : {}) },
+    guestFiles: inspect ? guestTrustFiles(inspectionGuestFiles(inspect, await hostRoots())) : [],
     async finish() {
       await egress?.close();
       endSession(db, session.id);
@@ -146,3 +170,20 @@ function refusals(rows: RequestRecord[]): Refusal[] {
   }
   return [...byDestination.values()];
 }
+
+/** The host's CA bundle: the roots the guest keeps trusting beside the session CA. */
+async function hostRoots(): Promise<string> {
+  return await Deno.readTextFile("/etc/ssl/certs/ca-certificates.crt").catch(() => "");
+}
+
+/**
+ * The inspection files, plus the bundle over the guest's default trust store, for programs that
+ * read it directly instead of the variables.
+ */
+function guestTrustFiles(files: GuestFile[]): GuestFile[] {
+  const bundle = files.find((f) => f.path === GUEST_CA_BUNDLE);
+  return bundle ? [...files, { ...bundle, path: GUEST_TRUST_STORE }] : files;
+}
+
+/** Where Debian's OpenSSL (and the guest image) keeps its roots. */
+const GUEST_TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt";

@@ -1,0 +1,72 @@
+/**
+ * Write host-made files into a running guest in one exec: a cpio archive on the command's stdin,
+ * unpacked at `/` by busybox `cpio`. Used for the TLS inspection CA and trust bundle.
+ *
+ * @module
+ */
+
+import { type CpioEntry, writeCpio } from "../../image/cpio.ts";
+import type { AgentClient } from "../channel/agent_client.ts";
+
+/** A file to place in the guest: absolute path, text, permission bits. */
+export interface GuestFileSpec {
+  path: string;
+  contents: string;
+  mode: number;
+}
+
+/** Writing files into the guest failed; the message carries what the guest said. */
+export class GuestFilesError extends Error {
+  override name = "GuestFilesError";
+}
+
+/**
+ * Place `files` in the guest, creating parent directories, replacing existing files.
+ *
+ * @example
+ * ```ts ignore
+ * import { installGuestFiles } from "./guest_files.ts";
+ * await installGuestFiles(vm.agent, [{ path: "/etc/motd", contents: "hi\n", mode: 0o644 }]);
+ * ```
+ */
+export async function installGuestFiles(agent: AgentClient, files: GuestFileSpec[]): Promise<void> {
+  if (files.length === 0) return;
+  const archive = writeCpio(archiveEntries(files));
+  const run = agent.exec({
+    argv: ["sh", "-c", "cd / && exec cpio -idmu 2>&1"],
+    stdin: ReadableStream.from([archive]),
+  });
+  const [output, , result] = await Promise.all([
+    new Response(run.stdout).text(),
+    run.stderr.cancel(),
+    run.result,
+  ]);
+  if (result.code !== 0) {
+    throw new GuestFilesError(`Cannot write files into the VM: ${output.trim().slice(0, 500)}`);
+  }
+}
+
+/** Each file with its parent directories first, paths relative to `/`. */
+function archiveEntries(files: GuestFileSpec[]): CpioEntry[] {
+  const entries: CpioEntry[] = [];
+  const dirs = new Set<string>();
+  const encoder = new TextEncoder();
+  for (const file of files) {
+    if (!file.path.startsWith("/") || file.path.split("/").includes("..")) {
+      throw new GuestFilesError(`Not an absolute guest path: ${file.path}`);
+    }
+    const parts = file.path.slice(1).split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join("/");
+      if (!dirs.has(dir)) entries.push({ path: dir, type: "dir", mode: 0o755 });
+      dirs.add(dir);
+    }
+    entries.push({
+      path: parts.join("/"),
+      type: "file",
+      data: encoder.encode(file.contents),
+      mode: file.mode,
+    });
+  }
+  return entries;
+}
