@@ -9,11 +9,12 @@
  * @module
  */
 
+import { baselineEntry } from "./baseline.ts";
 import type { ApplyOp, OutcomeResult } from "./apply_plan.ts";
 import { BlobMismatchError, copyVerified, fileSink } from "./blob.ts";
 import type { BaselineEntry } from "./changeset.ts";
 import { printable } from "./changeset.ts";
-import { describeChange, factsOf, sameFacts } from "./host_facts.ts";
+import { describeChange, sameFacts } from "./host_facts.ts";
 import type { Backup } from "./journal.ts";
 import { copyPreserving, syncDir } from "./journal.ts";
 import { lstatIfExists, UnsafePathError, verifyParents } from "./safe_path.ts";
@@ -230,7 +231,7 @@ async function currentFacts(root: string, path: string): Promise<BaselineEntry |
     throw new OpFailure("skipped", `parent directory of ${printable(path)} is missing`);
   }
   const info = await lstatIfExists(`${root}/${path}`);
-  return info && factsOf(info);
+  return info && baselineEntry(info);
 }
 
 /** Remove operation `index`'s temporary file if a killed run left it behind. */

@@ -6,10 +6,11 @@
  * @module
  */
 
+import { baselineEntry } from "./baseline.ts";
 import type { Baseline, BaselineEntry, UpperRecord } from "./changeset.ts";
 import { printable } from "./changeset.ts";
 import { blobProblem } from "./blob.ts";
-import { describeChange, factsOf, sameFacts } from "./host_facts.ts";
+import { describeChange, sameFacts } from "./host_facts.ts";
 import { pathSelector } from "./path_glob.ts";
 import { gitPathProblem, highRiskReason, symlinkRisk } from "./risk.ts";
 import { lstatIfExists, UnsafePathError, verifyParents, verifyRoot } from "./safe_path.ts";
@@ -278,7 +279,7 @@ async function planReplace(
 async function hostFacts(root: string, rel: string): Promise<BaselineEntry | null> {
   if ((await verifyParents(root, rel)) === "missing") return null;
   const info = await lstatIfExists(`${root}/${rel}`);
-  return info && factsOf(info);
+  return info && baselineEntry(info);
 }
 
 function nonDirAncestor(byPath: Map<string, UpperRecord>, path: string): string | undefined {

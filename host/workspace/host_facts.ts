@@ -8,32 +8,6 @@
 import type { BaselineEntry } from "./changeset.ts";
 
 /**
- * The facts of one `Deno.lstat` result.
- *
- * @example
- * ```ts
- * import { factsOf } from "./host_facts.ts";
- * console.log(factsOf(await Deno.lstat("/tmp")).type); // "dir"
- * ```
- */
-export function factsOf(info: Deno.FileInfo): BaselineEntry {
-  const type = info.isFile
-    ? "file"
-    : info.isDirectory
-    ? "dir"
-    : info.isSymlink
-    ? "symlink"
-    : "other";
-  return {
-    type,
-    mode: (info.mode ?? 0) & 0o7777,
-    size: info.size,
-    mtimeMs: info.mtime?.getTime() ?? 0,
-    ino: info.ino ?? 0,
-  };
-}
-
-/**
  * Whether the host still holds what `expected` describes (`null` = nothing there). Directories
  * compare by type only: their size and mtime change whenever an entry inside does, the apply's
  * own included.

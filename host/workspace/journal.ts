@@ -15,10 +15,11 @@
  * @module
  */
 
+import { baselineEntry } from "./baseline.ts";
 import type { ApplyOp, OutcomeResult, PathOutcome } from "./apply_plan.ts";
 import { fileSink } from "./blob.ts";
 import { printable } from "./changeset.ts";
-import { factsOf, sameFacts } from "./host_facts.ts";
+import { sameFacts } from "./host_facts.ts";
 import { lstatIfExists, verifyParents } from "./safe_path.ts";
 
 /** The first line: which changeset, onto which directory, and the plan's per-path outcomes. */
@@ -118,7 +119,7 @@ async function backUp(
   await verifyParents(root, op.path);
   const source = `${root}/${op.path}`;
   const info = await lstatIfExists(source);
-  if (!sameFacts(info && factsOf(info), before)) {
+  if (!sameFacts(info && baselineEntry(info), before)) {
     throw new JournalError(`${printable(op.path)} changed while the apply was being prepared`);
   }
   if (before.type === "symlink") return { link: await Deno.readLink(source) };

@@ -6,10 +6,10 @@
  * @module
  */
 
+import { baselineEntry } from "./baseline.ts";
 import { createHash } from "node:crypto";
 import type { Baseline, UpperRecord } from "./changeset.ts";
 import { changesetPaths } from "./changeset.ts";
-import { factsOf } from "./host_facts.ts";
 
 /** A record to put in a test changeset; files carry their content instead of a hash. */
 export type TestRecord =
@@ -114,7 +114,7 @@ export async function writeTree(
 export async function takeTestBaseline(root: string): Promise<Baseline> {
   const entries: Baseline["entries"] = {};
   for await (const path of walk(root, "")) {
-    entries[path] = factsOf(await Deno.lstat(`${root}/${path}`));
+    entries[path] = baselineEntry(await Deno.lstat(`${root}/${path}`));
   }
   return { root, takenAt: Date.now(), entries };
 }
