@@ -75,6 +75,15 @@ Deno.test({
     assert.deepEqual(call, { code: 0, output: "upstream says hi\n" });
     assert.deepEqual(seen, [{ path: "/v1/messages?beta=1", apiKey: SECRET }]);
 
+    // A client that pins the real server's certificate refuses the session CA's leaf, clearly.
+    await installGuestFiles(vm.agent, [
+      { path: "/tmp/pinned.pem", contents: upstreamCert.cert, mode: 0o644 },
+    ]);
+    const pinned = await run("curl -sS -m 30 --cacert /tmp/pinned.pem https://ai.test/pinned");
+    assert.notEqual(pinned.code, 0);
+    assert.match(pinned.output, /SSL certificate problem|certificate verify failed/);
+    assert.ok(!seen.some((s) => s.path === "/pinned"), "the pinned request never went upstream");
+
     // The guest holds a placeholder, never the secret: not in its environment, not in any file.
     const env = await run(`echo "$${SECRET_VAR}"; env`);
     assert.match(env.output, /^agentbox-placeholder-/);
