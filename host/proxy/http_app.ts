@@ -7,6 +7,7 @@
  * @module
  */
 
+import { redactQuery } from "./redact_query.ts";
 import { Hono } from "hono";
 import { type CanonicalHost, canonicalHost } from "../net/canonical_host.ts";
 import { dialFirst } from "../net/dialer.ts";
@@ -94,7 +95,7 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
       scheme,
       host: host.name,
       port,
-      path: `${path}${url.search}`,
+      path: `${path}${redactQuery(url.search)}`,
       decision: refusal ? "deny" : "allow",
       rule,
     };
