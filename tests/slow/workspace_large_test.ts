@@ -1,7 +1,8 @@
 /**
  * The workspace at the sizes a guest can throw at it: a 2 GiB file and 100,000 new files go
  * through collect, diff and apply with bounded host memory, and arrive intact. Slow under TCG
- * (minutes); `.ci/run` runs them like every other test.
+ * (minutes): `deno task test` runs tests/slow/ after the main suite, alone, so that their load
+ * does not starve the other VM tests' boots.
  */
 import assert from "node:assert/strict";
 import { agentbox } from "../helpers.ts";
