@@ -50,7 +50,7 @@ export interface ControlServer {
  * @example
  * ```ts ignore
  * import { serveControl } from "./control_server.ts";
- * const server = serveControl("/run/agentbox/sessions/x/control.sock", vm.agent, { env: {} });
+ * const server = serveControl("/run/agentbox/sessions/5d1f0c3e9a2b/ctl.sock", vm.agent, { env: {} });
  * // clients: AgentClient.connect(await Deno.connect({ transport: "unix", path }))
  * await server.close();
  * ```
@@ -60,7 +60,12 @@ export function serveControl(
   agent: AgentClient,
   defaults: ExecDefaults,
 ): ControlServer {
-  const listener = Deno.listen({ transport: "unix", path });
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ transport: "unix", path });
+  } catch (cause) {
+    throw new Error(`Cannot listen on the session's control socket ${path}`, { cause });
+  }
   Deno.chmodSync(path, 0o600);
   const clients = new Set<Connection>();
   const served = new Set<Promise<void>>();

@@ -1,12 +1,13 @@
 /**
  * Where a long-lived session keeps its files. Runtime files (control socket, owner lock, the plan
- * handed to the owner) live under `$XDG_RUNTIME_DIR/agentbox/sessions/<id>/` and vanish with a
- * reboot; durable ones (the owner's log, the workspace with its upper disk and changeset) under
+ * handed to the owner) live under `$XDG_RUNTIME_DIR/agentbox/sessions/<key>/` (`<key>`: 12 hex
+ * digits of the id's SHA-256, short enough for a socket path) and vanish with a reboot; durable ones (the owner's log, the workspace with its upper disk and changeset) under
  * `$XDG_STATE_HOME/agentbox/sessions/<id>/`, where `agentbox diff` finds them after a crash.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { runtimeDir } from "../paths.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 
@@ -33,15 +34,17 @@ export interface SessionPaths {
  * ```ts
  * import { sessionPaths } from "./session_paths.ts";
  * console.log(sessionPaths("0f3c2a9e").controlSocket);
- * // e.g. /run/user/1000/agentbox/sessions/0f3c2a9e/control.sock
+ * // e.g. /run/user/1000/agentbox/sessions/5d1f0c3e9a2b/ctl.sock
  * ```
  */
 export function sessionPaths(id: string): SessionPaths {
   const state = sessionStateDir(id); // validates the id
-  const runtime = `${runtimeDir()}/sessions/${id}`;
+  // A unix socket's path has at most 107 bytes: a short, fixed-length key instead of the id.
+  const key = createHash("sha256").update(id).digest("hex").slice(0, 12);
+  const runtime = `${runtimeDir()}/sessions/${key}`;
   return {
     runtime,
-    controlSocket: `${runtime}/control.sock`,
+    controlSocket: `${runtime}/ctl.sock`,
     lock: `${runtime}/owner.lock`,
     plan: `${runtime}/plan.json`,
     state,

@@ -48,7 +48,7 @@ const LISTED = "status IS NOT NULL AND status != 'removed'";
  * import { setSessionStatus } from "./session_lifecycle.ts";
  * const db = openDatabase(":memory:");
  * const { id } = createSession(db, { lifecycle: { ownerPid: Deno.pid } });
- * setSessionStatus(db, id, "running", { controlSocket: "/run/agentbox/sessions/x/control.sock" });
+ * setSessionStatus(db, id, "running", { controlSocket: "/run/agentbox/sessions/5d1f0c3e9a2b/ctl.sock" });
  * ```
  */
 export function setSessionStatus(
