@@ -179,7 +179,11 @@ Deno.test("sessions: a killed owner leaves no QEMU and a recoverable diff; prune
   assert.equal(diff.stdout, "saved.txt\n");
 
   // A second session, caught while it boots: prune removes the dead one only.
-  const booting = agentbox(["run", "--detach", "--name", "young"], { env: s.env, cwd: s.project });
+  // Its first command runs in the background, its output going to command.log.
+  const booting = agentbox(
+    ["run", "--detach", "--name", "young", "--", "sh", "-c", "echo first $PWD"],
+    { env: s.env, cwd: s.project },
+  );
   let seen = false;
   for (const deadline = Date.now() + 60_000; !seen && Date.now() < deadline;) {
     seen = (await s.ps()).some((e) => e.name === "young" && e.state === "booting");
@@ -194,6 +198,16 @@ Deno.test("sessions: a killed owner leaves no QEMU and a recoverable diff; prune
   assert.deepEqual((await s.ps()).map((e) => [e.name, e.state]), [["young", "running"]]);
   const check = await s.cli(["exec", "--session", "young", "--", "cat", "hello.txt"]);
   assert.equal(check.stdout, "hello\n", check.stderr);
+  const [young] = await s.ps();
+  const commandLog = `${s.root}/state/agentbox/sessions/${young.id}/command.log`;
+  const logged = () => {
+    try {
+      return Deno.readTextFileSync(commandLog) === "first /workspace\n";
+    } catch {
+      return false;
+    }
+  };
+  assert.ok(await waitFor(logged, 10_000), "the first command's output is not in command.log");
 
   const rm = await s.cli(["rm", "--force", "young"]);
   assert.equal(rm.code, 0, rm.stderr);
