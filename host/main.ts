@@ -12,14 +12,25 @@ import { execCommand } from "./cli/exec.ts";
 import { imagesCommand } from "./cli/images.ts";
 import { logsCommand } from "./cli/logs.ts";
 import { runCommand } from "./cli/run.ts";
+import { psCommand } from "./cli/ps.ts";
+import { pruneCommand } from "./cli/prune.ts";
+import { rmCommand } from "./cli/rm.ts";
+import { shellCommand } from "./cli/shell.ts";
+import { stopCommand } from "./cli/stop.ts";
 import { usageCommand } from "./cli/usage.ts";
+import { SESSION_DAEMON, sessionDaemonCommand } from "./cli/session_daemon.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   exec: { run: execCommand, summary: "run a command in a fresh microVM" },
-  run: { run: runCommand, summary: "run a shell or command interactively in a fresh microVM" },
+  run: { run: runCommand, summary: "run a shell or command in a fresh microVM, or detached" },
+  ps: { run: psCommand, summary: "list long-lived sessions" },
+  shell: { run: shellCommand, summary: "open a shell in a running session" },
+  stop: { run: stopCommand, summary: "stop running sessions, keeping their changes" },
+  rm: { run: rmCommand, summary: "remove stopped sessions and their files" },
+  prune: { run: pruneCommand, summary: "remove every session that is not alive" },
   images: { run: imagesCommand, summary: "build and list guest images" },
   diff: { run: diffCommand, summary: "show what a sandbox changed in the project" },
   apply: { run: applyCommand, summary: "apply a session's workspace changes to the host" },
@@ -49,6 +60,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(MAIN_HELP);
     return 0;
   }
+  if (name === SESSION_DAEMON) return await sessionDaemonCommand(rest);
   if (name === "-V" || name === "--version") {
     console.log(`agentbox ${VERSION}`);
     return 0;

@@ -7,6 +7,7 @@
 
 import { openDatabase } from "../store/database.ts";
 import { findSession, type SessionRecord } from "../store/sessions.ts";
+import { findLifecycle } from "../store/session_lifecycle.ts";
 import {
   applyChangeset,
   ApplyError,
@@ -34,9 +35,9 @@ export const APPLY_HELP = `Apply a session's workspace changes to the project di
 Usage: agentbox apply [SESSION] [--path GLOB]... [--dry-run] [--force] [--allow-symlinks]
                       [--yes-high-risk] [--rollback] [--json]
 
-SESSION is a session id or a unique prefix of one; without it, the most recent session with a
-changeset. Paths are only written inside the project, never through a symlink, and never inside
-.git. Running apply again after an interruption resumes it.
+SESSION is a session's name, id or a unique prefix of an id; without it, the most recent
+session with a changeset. Paths are only written inside the project, never through a symlink,
+and never inside .git. Running apply again after an interruption resumes it.
 
 Options:
   --path GLOB       apply only matching paths (repeatable; * and ? within a name, ** across
@@ -123,7 +124,9 @@ async function pickSession(positionals: string[]): Promise<SessionRecord> {
       if (!latest) throw new UsageError("No session has changes to apply");
       return latest;
     }
-    const session = findSession(db, positionals[0]);
+    // A long-lived session's name first, then an id or a prefix of one.
+    const named = findLifecycle(db, positionals[0]);
+    const session = findSession(db, named?.id ?? positionals[0]);
     if (!session) {
       throw new UsageError(`No single session matches "${printable(positionals[0])}"`);
     }

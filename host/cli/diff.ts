@@ -21,6 +21,7 @@ import {
 } from "../workspace/load_changeset.ts";
 import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
 import { renderStat } from "../workspace/render_stat.ts";
+import { recoverable, recoverChanges } from "../session/recover_changes.ts";
 import { UsageError } from "./errors.ts";
 import { safeText, sessionArgument } from "./logs.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -30,8 +31,10 @@ export const DIFF_HELP = `Show what a sandbox changed in the shared project dire
 
 Usage: agentbox diff [SESSION] [--stat | --name-only | --patch | --json] [--hide-gitignored]
 
-SESSION is a session id or a unique prefix of one; without it, the most recent session that
-recorded workspace changes. Nothing is applied to the project.
+SESSION is a session's name, id or a unique prefix of an id; without it, the most recent session
+that recorded workspace changes. Nothing is applied to the project. A long-lived session that
+ended without collecting its changes (killed, or the host went down) gets them recovered first
+from its disk, which boots a VM.
 
 Options:
   --patch             git-style patch (the default)
@@ -70,6 +73,16 @@ export async function diffCommand(args: string[]): Promise<number> {
     session = await chooseSession(db, positionals);
   } finally {
     db.close();
+  }
+  if (!await hasChangeset(sessionStateDir(session)) && await recoverable(session)) {
+    await recoverChanges(session, {
+      onStart: () =>
+        console.error(
+          `agentbox: session ${session.slice(0, 8)} ended before its changes were collected: ` +
+            "recovering them from its disk (this boots a VM)",
+        ),
+      onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+    });
   }
   const changeset = await loadSessionChangeset(session);
   const output = await renderDiff(session, changeset, {

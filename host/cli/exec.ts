@@ -10,16 +10,20 @@ import { pipedIo } from "./piped_io.ts";
 import { runSandbox, SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox.ts";
 import { UsageError } from "./errors.ts";
 import { SHARE_HELP } from "./workspace_options.ts";
+import { runInSession } from "./session_command.ts";
 
 /** Help text of `agentbox exec`. */
 export const EXEC_HELP = `Run a command in a fresh microVM and exit with its status.
 
 Usage: agentbox exec [OPTIONS] -- CMD [ARG...]
+       agentbox exec --session SESSION [--env K=V]... [--workdir DIR] [--timeout SEC] -- CMD [ARG...]
 
 Options:
 ${SANDBOX_HELP}
 ${SHARE_HELP}
 ${NET_HELP}
+  --session SESSION run CMD in a running session (\`agentbox run --detach\`), a name or an id,
+                    instead of a fresh microVM: only --env, --workdir and --timeout apply
   --json            print one JSON report on stdout (exit code, changes, network, timings); the
                     command's stdout then goes to stderr
   --verbose         print the causes of an error
@@ -41,6 +45,7 @@ export async function execCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("exec", args, {
     ...SANDBOX_OPTIONS,
     json: { type: "boolean" },
+    session: { type: "string" },
   });
   if (values.help) {
     console.log(EXEC_HELP);
@@ -49,8 +54,33 @@ export async function execCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) {
     throw new UsageError("No command given: usage is `agentbox exec [OPTIONS] -- CMD [ARG...]`");
   }
+  if (values.session !== undefined) return await execInSession(values, positionals);
   const json = !!values.json;
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const plan = sandboxPlan("exec", values, positionals, { interactive, json });
   return await runSandbox(plan, pipedIo({ stdoutToStderr: json }));
+}
+
+/** Options that set up a VM, which a running session already has. */
+const VM_ONLY = Object.keys(SANDBOX_OPTIONS).filter((k) =>
+  !["env", "workdir", "timeout", "verbose"].includes(k)
+).concat(["json"]);
+
+async function execInSession(
+  values: Record<string, unknown>,
+  positionals: string[],
+): Promise<number> {
+  const extra = VM_ONLY.find((k) => values[k] !== undefined);
+  if (extra) {
+    throw new UsageError(
+      `--${extra} cannot be used with --session: the session's VM is already set up`,
+    );
+  }
+  const plan = sandboxPlan("exec", values, positionals, { interactive: false });
+  return await runInSession(values.session as string, pipedIo(), {
+    argv: plan.argv,
+    env: plan.env,
+    cwd: plan.workdir,
+    timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,
+  });
 }

@@ -10,6 +10,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../store/database.ts";
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { findSession } from "../store/sessions.ts";
+import { findLifecycle } from "../store/session_lifecycle.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -94,7 +95,8 @@ export function sessionArgument(
     throw new UsageError(`Too many arguments: see \`agentbox ${command} --help\``);
   }
   if (positionals.length === 0) return undefined;
-  const session = findSession(db, positionals[0]);
+  // A long-lived session's name first, then an id or a prefix of one.
+  const session = findLifecycle(db, positionals[0]) ?? findSession(db, positionals[0]);
   if (!session) {
     throw new UsageError(`No single session matches ${JSON.stringify(safeText(positionals[0]))}`);
   }

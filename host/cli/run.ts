@@ -6,6 +6,7 @@
  * @module
  */
 
+import { runDetached } from "./detached_run.ts";
 import { UsageError } from "./errors.ts";
 import { NET_HELP } from "./net_options.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -20,12 +21,20 @@ export const DEFAULT_COMMAND: readonly string[] = ["/bin/sh", "-l"];
 export const RUN_HELP = `Run a command, or a shell, interactively in a fresh microVM.
 
 Usage: agentbox run [OPTIONS] [-- CMD [ARG...]]
+       agentbox run --detach [--name NAME] [OPTIONS] [-- CMD [ARG...]]
 
 Without CMD, runs a login shell. The current directory is shared at /workspace (the command's
 working directory); what the command changes there is kept aside for review, never written to
 the directory directly.
 
+With --detach, run starts a session that outlives it, prints the session's id and returns once
+the VM is up. Work in it with \`agentbox shell\` and \`agentbox exec --session\`; end it with
+\`agentbox stop\`, which keeps its changes for \`agentbox diff\` and \`agentbox apply\`. A CMD
+runs in the background, its output going to the session's command.log.
+
 Options:
+  --detach          start a long-lived session in the background (see above)
+  --name NAME       name the detached session (a letter, then letters, digits, _ . -)
 ${SANDBOX_HELP}
   --share DIR       share DIR instead of the current directory
   --no-share        share nothing
@@ -62,6 +71,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("run", args, {
     ...SANDBOX_OPTIONS,
     "no-share": { type: "boolean" },
+    detach: { type: "boolean" },
+    name: { type: "string" },
   });
   if (values.help) {
     console.log(RUN_HELP);
@@ -69,6 +80,10 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   if (values["no-share"] && values.share !== undefined) {
     throw new UsageError("--share and --no-share cannot be used together");
+  }
+  if (values.detach) return await runDetached(values, positionals);
+  if (values.name !== undefined) {
+    throw new UsageError("--name names a detached session: use it with --detach");
   }
   const onTerminal = Deno.stdin.isTerminal();
   const interactive = onTerminal && Deno.stderr.isTerminal();

@@ -9,18 +9,14 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
-import {
-  AgentError,
-  type ExecHandle,
-  type ExecRequest,
-  type ExecResult,
-} from "../channel/agent_client.ts";
+import type { ExecHandle, ExecRequest, ExecResult } from "../channel/agent_client.ts";
 import { delay } from "../delay.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
 import {
   type NetChoice,
   type NetworkReport,
   type NetworkSession,
+  type NetworkSessionOptions,
   startNetworkSession,
 } from "../session/network_session.ts";
 import {
@@ -36,16 +32,14 @@ import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
-import { EXIT } from "./errors.ts";
+import { type CommandHost, runAttached } from "./attached_command.ts";
+import { exitStatus } from "./exit_status.ts";
 import { interactiveApprover, NET_OPTIONS, netChoice, printNetworkReport } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";
 import { type AfterRun, afterRun, finishWorkspace, SHARE_OPTIONS } from "./workspace_options.ts";
 
 /** Below this the guest kernel and the agent's Deno runtime do not fit. */
 export const MIN_MEMORY_MB = 256;
-
-/** Extra time the host gives the guest to enforce `--timeout` before it stops the VM itself. */
-const TIMEOUT_GRACE_MS = 5000;
 
 /** `parseCommandArgs` specs of the options every sandbox command takes. */
 export const SANDBOX_OPTIONS = {
@@ -175,16 +169,7 @@ export async function runSandbox(plan: SandboxPlan, io: CommandIo): Promise<numb
 async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): Promise<number> {
   const started = performance.now();
   const log = plan.json ? () => {} : (line: string) => console.error(line);
-  const network = await startNetworkSession({
-    db,
-    net: plan.net,
-    allow: plan.allow,
-    deny: plan.deny,
-    tlsInspect: plan.tlsInspect,
-    projectDir: Deno.cwd(),
-    tool: plan.argv[0].split("/").at(-1),
-    proxy: { approve: plan.prompts ? interactiveApprover(Deno.cwd()) : undefined },
-  });
+  const network = await startPlanNetwork(db, plan);
   let run: RunOutcome;
   let networkReport: NetworkReport;
   const workspace = { session: undefined as WorkspaceSession | undefined };
@@ -224,6 +209,67 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
   return run.status;
 }
 
+/**
+ * Start the network side of a session for `plan` (the session's row, the proxies). `session`
+ * names a long-lived session's id and lifecycle.
+ *
+ * @example
+ * ```ts ignore
+ * import { startPlanNetwork } from "./sandbox.ts";
+ * const network = await startPlanNetwork(openDatabase(), plan);
+ * ```
+ */
+export async function startPlanNetwork(
+  db: DatabaseSync,
+  plan: SandboxPlan,
+  session?: NetworkSessionOptions["session"],
+): Promise<NetworkSession> {
+  return await startNetworkSession({
+    db,
+    net: plan.net,
+    allow: plan.allow,
+    deny: plan.deny,
+    tlsInspect: plan.tlsInspect,
+    projectDir: Deno.cwd(),
+    tool: plan.argv[0].split("/").at(-1),
+    proxy: { approve: plan.prompts ? interactiveApprover(Deno.cwd()) : undefined },
+    session,
+  });
+}
+
+/**
+ * Boot the VM `plan` asks for, on `network`'s egress and with `workspace` shared, and write the
+ * session's files (the inspection CA) into it. The VM is stopped again if that fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { bootSandboxVm } from "./sandbox.ts";
+ * const vm = await bootSandboxVm(plan, network, undefined);
+ * await vm.stop();
+ * ```
+ */
+export async function bootSandboxVm(
+  plan: SandboxPlan,
+  network: NetworkSession,
+  workspace: WorkspaceSession | undefined,
+): Promise<RunningVm> {
+  const vm = await bootVm({
+    image: plan.image,
+    cpus: plan.cpus,
+    memoryMb: plan.memoryMb,
+    network: network.egress?.network,
+    workspace: workspace?.share,
+    onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+  });
+  try {
+    await installGuestFiles(vm.agent, network.guestFiles);
+    return vm;
+  } catch (error) {
+    await vm.stop();
+    throw error;
+  }
+}
+
 /** How the command ended, the workspace's changes, and where the time went. */
 interface RunOutcome {
   status: number;
@@ -239,18 +285,10 @@ async function bootAndRun(
   workspace: WorkspaceSession | undefined,
 ): Promise<RunOutcome> {
   const bootStart = performance.now();
-  const vm = await bootVm({
-    image: plan.image,
-    cpus: plan.cpus,
-    memoryMb: plan.memoryMb,
-    network: network.egress?.network,
-    workspace: workspace?.share,
-    onWarning: (message) => console.error(`agentbox: warning: ${message}`),
-  });
+  const vm = await bootSandboxVm(plan, network, workspace);
   try {
-    await installGuestFiles(vm.agent, network.guestFiles);
     const commandStart = performance.now();
-    const result = await runInVm(vm, io, {
+    const result = await runAttached(vmHost(vm), io, {
       argv: plan.argv,
       // The user's --env wins, so a proxy variable can be overridden on purpose.
       env: { ...network.guestEnv, ...plan.env },
@@ -270,47 +308,21 @@ async function bootAndRun(
   }
 }
 
-async function runInVm(
-  vm: RunningVm,
-  io: CommandIo,
-  request: { argv: string[]; env: Record<string, string>; cwd?: string; timeoutMs?: number },
-): Promise<ExecResult> {
-  // Why agentbox itself stopped the VM, if it did: that, not the VM's death, is the outcome.
-  let stoppedFor: ExecResult | undefined;
-  const stopVm = (outcome: ExecResult) => {
-    stoppedFor ??= outcome;
-    return vm.stop();
-  };
-  const watchdog = request.timeoutMs === undefined ? undefined : setTimeout(
-    () => stopVm({ code: null, signal: "SIGKILL", timedOut: true }),
-    request.timeoutMs + TIMEOUT_GRACE_MS,
-  );
-  try {
-    const run = vm.agent.exec({ ...request, ...io.open() });
-    const output = io.attach(run, (signal) => {
-      console.error(`agentbox: ${signal}: stopping the VM`);
-      return stopVm({ code: null, signal, timedOut: false });
-    });
-    // When the command fails to start or the VM dies, the result says why, not the output.
-    output.catch(() => {});
-    const died = vm.exited.then(() => vmStopped(vm));
-    died.catch(() => {}); // Also settles after a normal exit, when the VM is stopped.
-    const result = await Promise.race([run.result, died]);
-    await output;
-    return result;
-  } catch (error) {
-    if (stoppedFor) return stoppedFor;
-    if (error instanceof AgentError && error.code !== "spawn_failed") {
+/** A VM this process owns, as the host of a command: giving up stops it; its death is reported. */
+function vmHost(vm: RunningVm): CommandHost {
+  return {
+    agent: vm.agent,
+    stop: () => vm.stop(),
+    // Also settles after a normal exit, when the VM is stopped.
+    lost: vm.exited.then(() => vmStopped(vm)),
+    stopMessage: (signal) => `${signal}: stopping the VM`,
+    async explain(error) {
       // Host-observed facts win over what the channel says: report the VM's death as such.
       const exit = await Promise.race([vm.exited, delay(1000)]);
-      if (exit) throw await vmStopped(vm, error);
-      throw new VmError(`Lost the VM's agent: ${error.message}`, { cause: error });
-    }
-    throw error;
-  } finally {
-    clearTimeout(watchdog);
-    await io.close();
-  }
+      if (exit) return await vmStopped(vm, error).catch((e) => e);
+      return new VmError(`Lost the VM's agent: ${error.message}`, { cause: error });
+    },
+  };
 }
 
 async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
@@ -319,35 +331,4 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
     `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail() },
   );
-}
-
-function exitStatus(result: ExecResult, timeoutSec: number | undefined): number {
-  if (result.timedOut) {
-    console.error(`agentbox: the command timed out after ${timeoutSec} s and was killed`);
-    return EXIT.timeout;
-  }
-  if (result.signal) return 128 + signalNumber(result.signal);
-  return result.code ?? EXIT.vm;
-}
-
-const SIGNAL_NUMBERS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-};
-
-function signalNumber(signal: string): number {
-  return SIGNAL_NUMBERS[signal] ?? 0;
 }

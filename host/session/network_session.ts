@@ -24,6 +24,7 @@ import {
 } from "../tls/mod.ts";
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
+import type { NewLifecycle } from "../store/session_lifecycle.ts";
 
 /** `--net`: a policy mode, or no network interface at all. */
 export type NetChoice = NetMode | "none";
@@ -50,6 +51,8 @@ export interface NetworkSessionOptions {
   inspection?: TlsInspectionOptions;
   /** Graylist decisions and test seams, handed to the proxies. */
   proxy?: Pick<EgressOptions, "approve" | "resolver" | "dialer" | "onWarning">;
+  /** The session's id (default: random) and, for a long-lived session, its lifecycle. */
+  session?: { id?: string; lifecycle?: NewLifecycle };
 }
 
 /** A destination the proxy refused, with the rule that refused it. */
@@ -111,7 +114,11 @@ export async function startNetworkSession(
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
     ? await createTlsInspection(policy, options.inspection)
     : undefined;
-  const session = createSession(db, { tool: options.tool, project: options.projectDir });
+  const session = createSession(db, {
+    ...options.session,
+    tool: options.tool,
+    project: options.projectDir,
+  });
   let egress: Egress | undefined;
   try {
     if (net !== "none") {

@@ -7,6 +7,7 @@
  */
 
 import type { AgentClient } from "../channel/agent_client.ts";
+import { readBaseline } from "../workspace/baseline.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { classifyChanges, type DiffEntry } from "../workspace/classify.ts";
 import { receiveChangeset } from "../workspace/receive_changeset.ts";
@@ -50,6 +51,38 @@ export async function startWorkspaceSession(
   options: ShareOptions = {},
 ): Promise<WorkspaceSession> {
   const share = await prepareShare(dir, sessionDir, options);
+  return workspaceSession(share, sessionDir, options);
+}
+
+/**
+ * The workspace of a session whose share was prepared earlier — by an owner that died before it
+ * collected the changes (a crash, SIGKILL) — from the parts it left in `sessionDir`: the
+ * baseline, and the disks given here. Collecting then works as it would have.
+ *
+ * @example
+ * ```ts ignore
+ * import { resumeWorkspaceSession } from "./workspace_session.ts";
+ * const ws = await resumeWorkspaceSession("/state/sessions/abc", {
+ *   lowerImage: "/state/sessions/abc/workspace/lower.erofs",
+ *   upperDisk: "/state/sessions/abc/workspace/upper.ext4",
+ * });
+ * ```
+ */
+export async function resumeWorkspaceSession(
+  sessionDir: string,
+  disks: { lowerImage: string; upperDisk: string },
+  options: ShareOptions = {},
+): Promise<WorkspaceSession> {
+  const baseline = await readBaseline(changesetPaths(sessionDir).baseline);
+  const share: PreparedShare = { root: baseline.root, baseline, ...disks, cached: true };
+  return workspaceSession(share, sessionDir, options);
+}
+
+function workspaceSession(
+  share: PreparedShare,
+  sessionDir: string,
+  options: ShareOptions,
+): WorkspaceSession {
   const paths = changesetPaths(sessionDir);
   return {
     share,

@@ -54,6 +54,16 @@ export const MIGRATIONS: readonly string[] = [
      usage_error TEXT
    );
    CREATE INDEX ai_calls_by_session ON ai_calls(session_id, id);`,
+  // Long-lived sessions (`agentbox run --detach`): their name, lifecycle status and owner process.
+  // One-shot exec/run sessions leave status NULL. A removed session keeps its row (its requests
+  // still refer to it) with status 'removed' and no name, so that the name can be used again.
+  `ALTER TABLE sessions ADD COLUMN name TEXT;
+   ALTER TABLE sessions ADD COLUMN status TEXT;
+   ALTER TABLE sessions ADD COLUMN detail TEXT;
+   ALTER TABLE sessions ADD COLUMN owner_pid INTEGER;
+   ALTER TABLE sessions ADD COLUMN control_socket TEXT;
+   CREATE UNIQUE INDEX sessions_by_name ON sessions(name) WHERE name IS NOT NULL;
+   CREATE INDEX sessions_by_status ON sessions(status) WHERE status IS NOT NULL;`,
 ];
 
 /**

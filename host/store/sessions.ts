@@ -5,6 +5,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import type { NewLifecycle } from "./session_lifecycle.ts";
 
 /** A recorded session. Times are milliseconds since the epoch. */
 export interface SessionRecord {
@@ -27,7 +28,7 @@ export interface SessionRecord {
  */
 export function createSession(
   db: DatabaseSync,
-  info: { id?: string; tool?: string; project?: string } = {},
+  info: { id?: string; tool?: string; project?: string; lifecycle?: NewLifecycle } = {},
 ): SessionRecord {
   const record: SessionRecord = {
     id: info.id ?? crypto.randomUUID(),
@@ -36,8 +37,18 @@ export function createSession(
     tool: info.tool ?? null,
     project: info.project ?? null,
   };
-  db.prepare("INSERT INTO sessions (id, started_at, tool, project) VALUES (?, ?, ?, ?)")
-    .run(record.id, record.startedAt, record.tool, record.project);
+  db.prepare(
+    `INSERT INTO sessions (id, started_at, tool, project, name, status, owner_pid)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    record.id,
+    record.startedAt,
+    record.tool,
+    record.project,
+    info.lifecycle?.name ?? null,
+    info.lifecycle ? "booting" : null,
+    info.lifecycle?.ownerPid ?? null,
+  );
   return record;
 }
 

@@ -1,0 +1,73 @@
+/**
+ * `agentbox rm SESSION...`: delete stopped sessions' files (workspace, changes, logs) and take
+ * them off the list. Their request log stays in the database.
+ *
+ * @module
+ */
+
+import { label, resolveSession } from "../session/session_client.ts";
+import { removeSession, stopOwner } from "../session/stop_owner.ts";
+import { openDatabase } from "../store/database.ts";
+import { UsageError } from "./errors.ts";
+import { parseCommandArgs } from "./options.ts";
+
+/** Help text of `agentbox rm`. */
+export const RM_HELP = `Remove stopped sessions and their files.
+
+Usage: agentbox rm [--force] SESSION...
+
+SESSION is a session's name, id or a unique prefix of an id. Its workspace, collected changes
+and logs are deleted, so \`agentbox diff\` and \`agentbox apply\` no longer find it, and its name
+can be used again; its network log (\`agentbox logs\`) is kept. A running session is refused
+unless --force.
+
+Options:
+  --force     kill a running session's owner and VM first (its changes are not collected)
+  --verbose   print the causes of an error
+  -h, --help  show this help
+
+Exit status: 0 every session was removed, 1 some were running (and left alone), 125 usage
+error or unknown session.`;
+
+/**
+ * Run `agentbox rm ARGS`; returns the exit status.
+ *
+ * @example
+ * ```ts ignore
+ * import { rmCommand } from "./rm.ts";
+ * await rmCommand(["web"]);
+ * ```
+ */
+export async function rmCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("rm", args, {
+    force: { type: "boolean", short: "f" },
+    verbose: { type: "boolean" },
+  });
+  if (values.help) {
+    console.log(RM_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) {
+    throw new UsageError("Name a session: usage is `agentbox rm SESSION...`");
+  }
+  const db = openDatabase();
+  try {
+    const sessions = positionals.map((ref) => resolveSession(db, ref));
+    let status = 0;
+    for (const session of sessions) {
+      if (values.force) await stopOwner(session, { signal: "SIGKILL", timeoutMs: 10_000 });
+      if (await removeSession(db, session)) {
+        console.error(`agentbox: removed session ${label(session)}`);
+      } else {
+        console.error(
+          `agentbox: session ${label(session)} is running: \`agentbox stop\` it first ` +
+            "(or rm --force)",
+        );
+        status = 1;
+      }
+    }
+    return status;
+  } finally {
+    db.close();
+  }
+}

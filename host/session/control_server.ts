@@ -1,0 +1,217 @@
+/**
+ * A session's control socket: the owner speaks the agent's own protocol on a unix socket and
+ * relays every client's execs onto its one connection to the guest agent, each on a stream of its
+ * own. Clients are plain {@linkcode AgentClient}s: `exec --session`, `shell` and attach need no
+ * second wire format, and any number of them can work in the session at once.
+ *
+ * The owner adds the session's defaults (proxy variables, the workspace as working directory)
+ * under each request, as `exec` does for a fresh VM. A client that hangs up takes its commands
+ * with it (SIGKILL to their process groups), as a connection to the agent does. The socket is
+ * created mode 0600 in the owner's private runtime directory: only its user can connect.
+ *
+ * @module
+ */
+
+import {
+  Connection,
+  type ExecStart,
+  helloMessage,
+  type Message,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from "@agentbox/protocol";
+import { type AgentClient, AgentError, type ExecHandle } from "../channel/agent_client.ts";
+import { VERSION } from "../version.ts";
+
+/** Most commands one client may have running at once. */
+export const MAX_CLIENT_EXECS = 64;
+
+/** Most clients connected at once; later ones are refused until one leaves. */
+export const MAX_CLIENTS = 64;
+
+/** Name and version announced in the owner's hello. */
+export const SESSION_SOFTWARE = `agentbox-session/${VERSION}`;
+
+/** What every exec of the session starts with, under the client's own settings. */
+export interface ExecDefaults {
+  env: Record<string, string>;
+  cwd?: string;
+}
+
+/** A serving control socket. */
+export interface ControlServer {
+  /** Stop accepting, hang up on every client (their commands are killed). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serve the agent protocol on the unix socket `path`, relaying to `agent`.
+ *
+ * @example
+ * ```ts ignore
+ * import { serveControl } from "./control_server.ts";
+ * const server = serveControl("/run/agentbox/sessions/5d1f0c3e9a2b/ctl.sock", vm.agent, { env: {} });
+ * // clients: AgentClient.connect(await Deno.connect({ transport: "unix", path }))
+ * await server.close();
+ * ```
+ */
+export function serveControl(
+  path: string,
+  agent: AgentClient,
+  defaults: ExecDefaults,
+): ControlServer {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ transport: "unix", path });
+  } catch (cause) {
+    throw new Error(`Cannot listen on the session's control socket ${path}`, { cause });
+  }
+  Deno.chmodSync(path, 0o600);
+  const clients = new Set<Connection>();
+  const served = new Set<Promise<void>>();
+  const accepting = (async () => {
+    for await (const socket of listener) {
+      if (clients.size >= MAX_CLIENTS) {
+        socket.close();
+        continue;
+      }
+      const conn = new Connection(socket, { strictStreams: false });
+      clients.add(conn);
+      const done = serveClient(conn, agent, defaults).finally(() => {
+        clients.delete(conn);
+        served.delete(done);
+      });
+      served.add(done);
+    }
+  })().catch(() => {});
+  return {
+    async close() {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+      await accepting;
+      for (const conn of clients) conn.close();
+      await Promise.all(served);
+      await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+/** Serve one client until it hangs up; then kill what it left running. */
+async function serveClient(conn: Connection, agent: AgentClient, defaults: ExecDefaults) {
+  const running = new Map<number, ExecHandle>();
+  let greeted = false;
+  conn.start((message) => {
+    if (!greeted) {
+      checkHello(message);
+      greeted = true;
+      return;
+    }
+    handle(conn, agent, defaults, running, message);
+  });
+  const capabilities = agent.hello.capabilities.filter((c) => c !== "changes");
+  await conn.send(helloMessage("agent", capabilities, SESSION_SOFTWARE)).catch(() => {});
+  await conn.closed;
+  for (const run of running.values()) run.signal("SIGKILL").catch(() => {});
+}
+
+/** Thrown, so that the connection tells the client why before it closes. */
+function checkHello(message: Message): void {
+  if (message.type !== "hello" || message.role !== "host") {
+    throw new ProtocolError("bad_message", `Expected the client's hello, got ${message.type}`);
+  }
+  if (message.version !== PROTOCOL_VERSION) {
+    throw new ProtocolError(
+      "version_mismatch",
+      `The session speaks protocol ${PROTOCOL_VERSION}, the client ${message.version}`,
+    );
+  }
+}
+
+function handle(
+  conn: Connection,
+  agent: AgentClient,
+  defaults: ExecDefaults,
+  running: Map<number, ExecHandle>,
+  message: Message,
+): void {
+  switch (message.type) {
+    case "exec.start":
+      return relayExec(conn, agent, defaults, running, message);
+    case "exec.signal":
+      running.get(message.stream)?.signal(message.signal).catch(() => {});
+      return;
+    case "exec.resize":
+      running.get(message.stream)?.resize(message).catch(() => {});
+      return;
+    case "error":
+      if (message.stream === undefined) conn.close();
+      else running.get(message.stream)?.signal("SIGKILL").catch(() => {});
+      return;
+    case "changes.start":
+      return refuse(
+        conn,
+        "bad_message",
+        "A session's changes are collected when it stops: use `agentbox stop` and `agentbox diff`",
+        message.stream,
+      );
+    default:
+      refuse(conn, "bad_message", `A session does not accept ${message.type}`);
+  }
+}
+
+function relayExec(
+  conn: Connection,
+  agent: AgentClient,
+  defaults: ExecDefaults,
+  running: Map<number, ExecHandle>,
+  start: ExecStart,
+): void {
+  const stream = start.stream;
+  if (running.has(stream)) {
+    return refuse(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
+  }
+  if (running.size >= MAX_CLIENT_EXECS) {
+    return refuse(conn, "too_many_streams", `At most ${MAX_CLIENT_EXECS} commands may run`, stream);
+  }
+  const run = agent.exec({
+    argv: start.argv,
+    env: { ...defaults.env, ...start.env },
+    cwd: start.cwd ?? defaults.cwd,
+    stdin: start.stdin ? conn.receive(stream, 0) : undefined,
+    timeoutMs: start.timeoutMs,
+    pty: start.pty,
+  });
+  running.set(stream, run);
+  run.result.catch(() => {}); // A failed start rejects both; the start is what is reported.
+  const output = Promise.all([
+    run.stdout.pipeTo(conn.transmit(stream, 1)),
+    run.stderr.pipeTo(conn.transmit(stream, 2)),
+  ]);
+  output.catch(() => {});
+  (async () => {
+    const pid = await run.started;
+    await conn.send({ type: "exec.started", stream, pid });
+    // The exit goes after the end of both outputs, as the agent sends it.
+    const [result] = await Promise.all([run.result, output]);
+    await conn.send({ type: "exec.exit", stream, ...result });
+  })().catch((error) => {
+    const code = error instanceof AgentError ? error.code : "internal";
+    refuse(conn, code, error instanceof Error ? error.message : String(error), stream);
+  }).finally(() => {
+    running.delete(stream);
+    // Late stdin from the client is dropped from now on.
+    conn.forget(stream);
+  });
+}
+
+function refuse(
+  conn: Connection,
+  code: ProtocolError["code"],
+  message: string,
+  stream?: number,
+): void {
+  conn.send({ type: "error", stream, code, message }).catch(() => {});
+}

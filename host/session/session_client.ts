@@ -1,0 +1,90 @@
+/**
+ * Reaching a running session from another agentbox process: find it by name or id, check that its
+ * owner is alive (its lock, not the database's word), and connect an {@linkcode AgentClient} to
+ * its control socket.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { AgentClient } from "../channel/agent_client.ts";
+import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
+import { observedState } from "./session_liveness.ts";
+import { sessionPaths } from "./session_paths.ts";
+
+/** A session is unknown or not in a state to do what was asked. The message says what to do. */
+export class SessionError extends Error {
+  override name = "SessionError";
+  /** True when no session matches at all (a usage error rather than a state). */
+  readonly unknown: boolean;
+  constructor(message: string, options?: ErrorOptions & { unknown?: boolean }) {
+    super(message, options);
+    this.unknown = options?.unknown ?? false;
+  }
+}
+
+/**
+ * The long-lived session `ref` names (a name, an id or a unique prefix of one).
+ * Throws {@linkcode SessionError} (`unknown`) when none or several match.
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveSession } from "./session_client.ts";
+ * console.log(resolveSession(db, "web").id);
+ * ```
+ */
+export function resolveSession(db: DatabaseSync, ref: string): LifecycleRecord {
+  const session = findLifecycle(db, ref);
+  if (!session) {
+    throw new SessionError(
+      `No single session is named or matches ${JSON.stringify(ref.slice(0, 80))}: ` +
+        "see `agentbox ps`",
+      { unknown: true },
+    );
+  }
+  return session;
+}
+
+/**
+ * Connect to the running session `ref`. Throws {@linkcode SessionError} when it is not running.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectSession } from "./session_client.ts";
+ * const { agent } = await connectSession(db, "web");
+ * const run = agent.exec({ argv: ["ls"] });
+ * ```
+ */
+export async function connectSession(
+  db: DatabaseSync,
+  ref: string,
+): Promise<{ session: LifecycleRecord; agent: AgentClient }> {
+  const session = resolveSession(db, ref);
+  const state = await observedState(session);
+  if (state !== "running") {
+    const hint = state === "booting"
+      ? "wait until it is running"
+      : "start a new one with `agentbox run --detach`";
+    throw new SessionError(`Session ${label(session)} is ${state}: ${hint}`);
+  }
+  const path = sessionPaths(session.id).controlSocket;
+  try {
+    const socket = await Deno.connect({ transport: "unix", path });
+    return { session, agent: await AgentClient.connect(socket) };
+  } catch (cause) {
+    throw new SessionError(`Cannot reach session ${label(session)}`, { cause });
+  }
+}
+
+/**
+ * How a session is named to the user: its name, else the first 8 characters of its id.
+ *
+ * @example
+ * ```ts
+ * import { label } from "./session_client.ts";
+ * console.assert(label({ id: "0f3c2a9e-1234", name: null }) === "0f3c2a9e");
+ * ```
+ */
+export function label(session: Pick<LifecycleRecord, "id" | "name">): string {
+  return session.name ?? session.id.slice(0, 8);
+}

@@ -1,0 +1,100 @@
+/**
+ * Start a detached session's owner (`agentbox session-daemon ID`) and wait until its session is
+ * running. The owner runs in a session of its own (`setsid`), with no stdin and its output
+ * appended to the session's `owner.log`, so it outlives the command that started it and no
+ * terminal's hang-up reaches it. The spec goes through a private file, never the command line.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
+import { selfCommand } from "./self_command.ts";
+import { sessionPaths } from "./session_paths.ts";
+
+/** Lines of the owner's log shown when it fails. */
+const LOG_TAIL_LINES = 15;
+
+/** A detached session could not start; the message carries the end of the owner's log. */
+export class SessionStartError extends Error {
+  override name = "SessionStartError";
+}
+
+/** Options of {@linkcode startOwner}. */
+export interface StartOwnerOptions {
+  /** JSON the owner reads from its `plan.json`. */
+  spec: unknown;
+  /** Give up after this long (the owner is then left to time out its own boot). */
+  timeoutMs: number;
+  /** The owner's working directory (the project). */
+  cwd?: string;
+}
+
+/**
+ * Spawn the owner of session `id` and wait until it records `running`; returns its record.
+ * Throws {@linkcode SessionStartError} when the owner fails or exits first.
+ *
+ * @example
+ * ```ts ignore
+ * import { startOwner } from "./start_owner.ts";
+ * const session = await startOwner(db, id, { spec, timeoutMs: 120_000 });
+ * console.log(session.controlSocket);
+ * ```
+ */
+export async function startOwner(
+  db: DatabaseSync,
+  id: string,
+  options: StartOwnerOptions,
+): Promise<LifecycleRecord> {
+  const paths = sessionPaths(id);
+  await Deno.mkdir(paths.runtime, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(paths.state, { recursive: true, mode: 0o700 });
+  await Deno.writeTextFile(paths.plan, JSON.stringify(options.spec), { mode: 0o600 });
+  const [program, ...args] = selfCommand();
+  // sh redirects the owner's output; setsid puts it in a session of its own. Paths and
+  // arguments reach sh as positional parameters, never inside the script.
+  const child = new Deno.Command("setsid", {
+    args: [
+      "sh",
+      "-c",
+      'log="$1"; shift; exec "$@" </dev/null >>"$log" 2>&1',
+      "sh",
+      paths.log,
+      program,
+      ...args,
+      "session-daemon",
+      id,
+    ],
+    cwd: options.cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + options.timeoutMs;
+  while (Date.now() < deadline) {
+    const session = findLifecycle(db, id);
+    if (session?.status === "running") return session;
+    if (session?.status === "failed" || session?.status === "stopped" || exited) {
+      throw new SessionStartError(
+        `The session did not start${session?.detail ? `: ${session.detail}` : ""}` +
+          `\n${await logTail(paths.log)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new SessionStartError(
+    `The session was not running after ${Math.round(options.timeoutMs / 1000)} s ` +
+      `(its log: ${paths.log})\n${await logTail(paths.log)}`,
+  );
+}
+
+async function logTail(path: string): Promise<string> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  // The log is the owner's own output, but it quotes the guest console: strip control bytes.
+  return text.trimEnd().split("\n").slice(-LOG_TAIL_LINES)
+    // deno-lint-ignore no-control-regex
+    .map((line) => `  | ${line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "?")}`).join("\n");
+}
