@@ -13,6 +13,7 @@ import {
   type Message,
   PROTOCOL_VERSION,
   ProtocolError,
+  sendRefusal,
 } from "@agentbox/protocol";
 import { sendChanges } from "./handlers/changes.ts";
 import { type RunningExec, startExec } from "./handlers/exec.ts";
@@ -93,7 +94,7 @@ function handle(conn: Connection, running: Map<number, RunningExec>, message: Me
         const e = error instanceof ProtocolError
           ? error
           : new ProtocolError("internal", String(error));
-        refuse(conn, e.code, e.message, message.stream);
+        sendRefusal(conn, e.code, e.message, message.stream);
       });
       return;
     case "exec.signal":
@@ -108,17 +109,17 @@ function handle(conn: Connection, running: Map<number, RunningExec>, message: Me
       else running.get(message.stream)?.signal("SIGKILL");
       return;
     default:
-      refuse(conn, "bad_message", `The agent does not accept ${message.type}`);
+      sendRefusal(conn, "bad_message", `The agent does not accept ${message.type}`);
   }
 }
 
 function start(conn: Connection, running: Map<number, RunningExec>, message: ExecStart): void {
   const stream = message.stream;
   if (running.has(stream)) {
-    return refuse(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
+    return sendRefusal(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
   }
   if (running.size >= MAX_STREAMS) {
-    return refuse(conn, "too_many_streams", `At most ${MAX_STREAMS} streams may run`, stream);
+    return sendRefusal(conn, "too_many_streams", `At most ${MAX_STREAMS} streams may run`, stream);
   }
   try {
     const exec = startExec(conn, message);
@@ -128,15 +129,6 @@ function start(conn: Connection, running: Map<number, RunningExec>, message: Exe
     const e = error instanceof ProtocolError
       ? error
       : new ProtocolError("spawn_failed", String(error));
-    refuse(conn, e.code, e.message, stream);
+    sendRefusal(conn, e.code, e.message, stream);
   }
-}
-
-function refuse(
-  conn: Connection,
-  code: ProtocolError["code"],
-  message: string,
-  stream?: number,
-): void {
-  conn.send({ type: "error", stream, code, message }).catch(() => {});
 }

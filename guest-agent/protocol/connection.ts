@@ -8,7 +8,7 @@
  */
 
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError, type ProtocolErrorCode } from "./errors.ts";
 import { FrameDecoder, MAX_FRAME_BYTES } from "./frame.ts";
 import { InboundPipe, MAX_DATA_CHUNK_BYTES, OutboundCredit, STREAM_WINDOW_BYTES } from "./flow.ts";
 import type { Fd, Hello, Message } from "./messages.ts";
@@ -224,4 +224,23 @@ function key(stream: number, fd: Fd): string {
 /** Build this side's hello. */
 export function helloMessage(role: Hello["role"], capabilities: string[], software: string): Hello {
   return { type: "hello", version: PROTOCOL_VERSION, role, capabilities, software };
+}
+
+/**
+ * Send an `error` refusing `stream` (or, without one, the connection), ignoring a connection that
+ * is already gone: a refusal is best effort.
+ *
+ * @example
+ * ```ts ignore
+ * import { sendRefusal } from "@agentbox/protocol";
+ * sendRefusal(conn, "stream_exists", "Stream 3 is already in use", 3);
+ * ```
+ */
+export function sendRefusal(
+  conn: Connection,
+  code: ProtocolErrorCode,
+  message: string,
+  stream?: number,
+): void {
+  conn.send({ type: "error", stream, code, message }).catch(() => {});
 }

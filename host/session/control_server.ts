@@ -19,6 +19,7 @@ import {
   type Message,
   PROTOCOL_VERSION,
   ProtocolError,
+  sendRefusal,
 } from "@agentbox/protocol";
 import { type AgentClient, AgentError, type ExecHandle } from "../channel/agent_client.ts";
 import { VERSION } from "../version.ts";
@@ -151,14 +152,14 @@ function handle(
       else running.get(message.stream)?.signal("SIGKILL").catch(() => {});
       return;
     case "changes.start":
-      return refuse(
+      return sendRefusal(
         conn,
         "bad_message",
         "A session's changes are collected when it stops: use `agentbox stop` and `agentbox diff`",
         message.stream,
       );
     default:
-      refuse(conn, "bad_message", `A session does not accept ${message.type}`);
+      sendRefusal(conn, "bad_message", `A session does not accept ${message.type}`);
   }
 }
 
@@ -171,10 +172,15 @@ function relayExec(
 ): void {
   const stream = start.stream;
   if (running.has(stream)) {
-    return refuse(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
+    return sendRefusal(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
   }
   if (running.size >= MAX_CLIENT_EXECS) {
-    return refuse(conn, "too_many_streams", `At most ${MAX_CLIENT_EXECS} commands may run`, stream);
+    return sendRefusal(
+      conn,
+      "too_many_streams",
+      `At most ${MAX_CLIENT_EXECS} commands may run`,
+      stream,
+    );
   }
   const run = agent.exec({
     argv: start.argv,
@@ -199,19 +205,10 @@ function relayExec(
     await conn.send({ type: "exec.exit", stream, ...result });
   })().catch((error) => {
     const code = error instanceof AgentError ? error.code : "internal";
-    refuse(conn, code, error instanceof Error ? error.message : String(error), stream);
+    sendRefusal(conn, code, error instanceof Error ? error.message : String(error), stream);
   }).finally(() => {
     running.delete(stream);
     // Late stdin from the client is dropped from now on.
     conn.forget(stream);
   });
-}
-
-function refuse(
-  conn: Connection,
-  code: ProtocolError["code"],
-  message: string,
-  stream?: number,
-): void {
-  conn.send({ type: "error", stream, code, message }).catch(() => {});
 }

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { readyLine } from "./child_ready.ts";
 import { clientHelloBytes } from "../../host/proxy/testing.ts";
 import { BufferedConn, safeClose, writeAll } from "./buffered_conn.ts";
 import { BENCH_NAMES } from "./proxy_server_child.ts";
@@ -136,15 +137,7 @@ async function startAgentboxProxy(dbPath: string) {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let line = "";
-  while (!line.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the agentbox proxy child exited before listening");
-    line += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
+  const line = await readyLine(child, "the agentbox proxy child");
   const stdin = child.stdin.getWriter();
   return {
     port: JSON.parse(line).port as number,

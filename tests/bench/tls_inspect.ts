@@ -16,6 +16,7 @@
  * @module
  */
 
+import { readyLine } from "./child_ready.ts";
 import { selfSignedCert } from "../../host/proxy/testing.ts";
 import { BufferedConn, writeAll } from "./buffered_conn.ts";
 import { BENCH_NAMES } from "./proxy_server_child.ts";
@@ -69,15 +70,7 @@ const child = new Deno.Command(Deno.execPath(), {
   stdout: "piped",
   stderr: "inherit",
 }).spawn();
-const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let line = "";
-while (!line.includes("\n")) {
-  const { value, done } = await reader.read();
-  if (done) throw new Error("the proxy child exited before listening");
-  line += value;
-}
-reader.releaseLock();
-child.stdout.cancel().catch(() => {});
+const line = await readyLine(child, "the proxy child");
 const { port: proxyPort, ca } = JSON.parse(line) as { port: number; ca: string };
 
 type PathName = "tunnel" | "inspected";
