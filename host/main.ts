@@ -4,39 +4,74 @@
  * @module
  */
 
-import { applyCommand } from "./cli/apply.ts";
-import { diffCommand } from "./cli/diff.ts";
-import { doctorCommand } from "./cli/doctor.ts";
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { execCommand } from "./cli/exec.ts";
-import { imagesCommand } from "./cli/images.ts";
-import { logsCommand } from "./cli/logs.ts";
-import { runCommand } from "./cli/run.ts";
-import { psCommand } from "./cli/ps.ts";
-import { pruneCommand } from "./cli/prune.ts";
-import { rmCommand } from "./cli/rm.ts";
-import { shellCommand } from "./cli/shell.ts";
-import { stopCommand } from "./cli/stop.ts";
-import { usageCommand } from "./cli/usage.ts";
-import { SESSION_DAEMON, sessionDaemonCommand } from "./cli/session_daemon.ts";
+import { SESSION_DAEMON } from "./cli/hidden_commands.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  exec: { run: execCommand, summary: "run a command in a fresh microVM" },
-  run: { run: runCommand, summary: "run a shell or command in a fresh microVM, or detached" },
-  ps: { run: psCommand, summary: "list long-lived sessions" },
-  shell: { run: shellCommand, summary: "open a shell in a running session" },
-  stop: { run: stopCommand, summary: "stop running sessions, keeping their changes" },
-  rm: { run: rmCommand, summary: "remove stopped sessions and their files" },
-  prune: { run: pruneCommand, summary: "remove every session that is not alive" },
-  images: { run: imagesCommand, summary: "build and list guest images" },
-  diff: { run: diffCommand, summary: "show what a sandbox changed in the project" },
-  apply: { run: applyCommand, summary: "apply a session's workspace changes to the host" },
-  logs: { run: logsCommand, summary: "show the network requests sandboxes made" },
-  usage: { run: usageCommand, summary: "show network usage per host and AI tokens per model" },
-  doctor: { run: doctorCommand, summary: "check that this host can run agentbox" },
+/**
+ * Each subcommand's module is loaded only when it runs, so `agentbox --version`, `ps` or `logs`
+ * do not pay for loading the proxy, TLS and image-build code (~0.3 s → ~0.1 s from source).
+ */
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  exec: {
+    load: () => import("./cli/exec.ts").then((m) => m.execCommand),
+    summary: "run a command in a fresh microVM",
+  },
+  run: {
+    load: () => import("./cli/run.ts").then((m) => m.runCommand),
+    summary: "run a shell or command in a fresh microVM, or detached",
+  },
+  ps: {
+    load: () => import("./cli/ps.ts").then((m) => m.psCommand),
+    summary: "list long-lived sessions",
+  },
+  shell: {
+    load: () => import("./cli/shell.ts").then((m) => m.shellCommand),
+    summary: "open a shell in a running session",
+  },
+  stop: {
+    load: () => import("./cli/stop.ts").then((m) => m.stopCommand),
+    summary: "stop running sessions, keeping their changes",
+  },
+  rm: {
+    load: () => import("./cli/rm.ts").then((m) => m.rmCommand),
+    summary: "remove stopped sessions and their files",
+  },
+  prune: {
+    load: () => import("./cli/prune.ts").then((m) => m.pruneCommand),
+    summary: "remove every session that is not alive",
+  },
+  images: {
+    load: () => import("./cli/images.ts").then((m) => m.imagesCommand),
+    summary: "build and list guest images",
+  },
+  diff: {
+    load: () => import("./cli/diff.ts").then((m) => m.diffCommand),
+    summary: "show what a sandbox changed in the project",
+  },
+  apply: {
+    load: () => import("./cli/apply.ts").then((m) => m.applyCommand),
+    summary: "apply a session's workspace changes to the host",
+  },
+  logs: {
+    load: () => import("./cli/logs.ts").then((m) => m.logsCommand),
+    summary: "show the network requests sandboxes made",
+  },
+  usage: {
+    load: () => import("./cli/usage.ts").then((m) => m.usageCommand),
+    summary: "show network usage per host and AI tokens per model",
+  },
+  doctor: {
+    load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),
+    summary: "check that this host can run agentbox",
+  },
+};
+
+/** Commands only agentbox itself starts; not listed in the help. */
+const HIDDEN: Record<string, () => Promise<Command>> = {
+  [SESSION_DAEMON]: () => import("./cli/session_daemon.ts").then((m) => m.sessionDaemonCommand),
 };
 
 /** Top-level help. */
@@ -60,7 +95,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(MAIN_HELP);
     return 0;
   }
-  if (name === SESSION_DAEMON) return await sessionDaemonCommand(rest);
+  const hidden = HIDDEN[name];
+  if (hidden) return await (await hidden())(rest);
   if (name === "-V" || name === "--version") {
     console.log(`agentbox ${VERSION}`);
     return 0;
@@ -72,7 +108,7 @@ export async function main(args: string[]): Promise<number> {
     if (!command) {
       throw new UsageError(`Unknown command "${name}": see \`agentbox --help\``);
     }
-    return await command.run(rest);
+    return await (await command.load())(rest);
   } catch (error) {
     reportError(error, verbose);
     return exitStatusFor(error);

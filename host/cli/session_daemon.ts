@@ -23,9 +23,6 @@ import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 import { bootSandboxVm, type SandboxPlan, startPlanNetwork } from "./sandbox.ts";
 
-/** The hidden subcommand's name (not in `agentbox --help`: only agentbox starts it). */
-export const SESSION_DAEMON = "session-daemon";
-
 /** What `run --detach` hands to the owner (in `plan.json`, mode 0600, removed once read). */
 export interface DetachedSpec {
   id: string;

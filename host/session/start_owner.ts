@@ -9,6 +9,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
+import { SESSION_DAEMON } from "../cli/hidden_commands.ts";
 import { selfCommand } from "./self_command.ts";
 import { sessionPaths } from "./session_paths.ts";
 
@@ -62,7 +63,7 @@ export async function startOwner(
       paths.log,
       program,
       ...args,
-      "session-daemon",
+      SESSION_DAEMON,
       id,
     ],
     cwd: options.cwd,
