@@ -97,7 +97,8 @@ disk_by_serial() {
 }
 lower=$(disk_by_serial ${DISK_SERIALS.lower})
 upper=$(disk_by_serial ${DISK_SERIALS.upper})
-blockdev --flushbufs "$lower" "$upper"
+blockdev --flushbufs "$lower"
+blockdev --flushbufs "$upper"
 mkdir -p ${LOWER_DIR} ${UPPER_DISK_DIR} ${WORKSPACE_DIR}
 mount -t erofs -o ro "$lower" ${LOWER_DIR}
 mount -t ext4 -o nosuid,nodev "$upper" ${UPPER_DISK_DIR}

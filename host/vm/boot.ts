@@ -10,8 +10,13 @@ import { findImage } from "../../image/store.ts";
 import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
+import {
+  startFromTemplate,
+  templatesEnabled,
+  templateShape,
+  type TemplateSpec,
+} from "./template.ts";
 import { VM_DEFAULTS } from "./spec.ts";
-import { startFromTemplate, templatesEnabled, type TemplateSpec } from "./template.ts";
 import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
 
 /** What to boot. */
@@ -25,6 +30,11 @@ export interface BootOptions {
   network?: UserNetwork;
   /** A shared workspace (see host/workspace/share.ts), mounted in the guest at /workspace. */
   workspace?: WorkspaceFiles;
+  /**
+   * Restore the image's template snapshot for this VM shape (making it on first use) instead of
+   * booting: default true unless `AGENTBOX_NO_TEMPLATE=1`. False always boots cold.
+   */
+  template?: boolean;
   /** Called with user-facing warnings (e.g. software emulation). */
   onWarning?: (message: string) => void;
 }
@@ -57,17 +67,10 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
         `rebuild it with \`agentbox images build ${image.name}\``,
     );
   }
-  const shape: TemplateSpec = {
-    kernel: image.kernel,
-    initrd: image.initrd,
-    rootfs: image.rootfs,
-    cpus: options.cpus ?? VM_DEFAULTS.cpus,
-    memoryMb: options.memoryMb ?? VM_DEFAULTS.memoryMb,
-    network: options.network,
-  };
+  const shape = templateShape(image, options);
   const bootTimeoutMs = options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs;
   const setup = await qemuSetup();
-  const restored = templatesEnabled()
+  const restored = (options.template ?? templatesEnabled())
     ? await startFromTemplate(image, shape, {
       setup,
       workspace: options.workspace,

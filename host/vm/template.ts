@@ -21,8 +21,10 @@ import { createHash } from "node:crypto";
 import type { ImagePaths } from "../../image/store.ts";
 import { cacheDir, makeVmRuntimeDir } from "../paths.ts";
 import { qemuArgv } from "./qemu/argv.ts";
-import { type QemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
-import type { VmSpec } from "./spec.ts";
+import { findRelay, proxyNetwork, type UserNetwork } from "../net/user_network.ts";
+import { VmError } from "./errors.ts";
+import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
+import { VM_DEFAULTS, type VmSpec } from "./spec.ts";
 import {
   fitsPlaceholders,
   placeholderWorkspace,
@@ -144,6 +146,9 @@ export async function makeTemplate(
   await Deno.mkdir(template.dir, { recursive: true, mode: 0o700 });
   const temp = `${template.state}.${crypto.randomUUID()}.tmp`;
   try {
+    // The agent's first exec is its slowest (its JavaScript is compiled on first use): run one
+    // before saving, so that every VM restored from the template starts with that done.
+    await warmUp(vm);
     await Deno.writeTextFile(`${template.dir}/meta.json`, JSON.stringify(template.meta, null, 2));
     await vm.saveState(temp);
     await Deno.rename(temp, template.state);
@@ -155,6 +160,54 @@ export async function makeTemplate(
 }
 
 const TEMPLATE_BOOT_TIMEOUT_MS = 120_000;
+
+/**
+ * The VM shape of `image` with `cpus`, `memoryMb` (defaults: {@linkcode VM_DEFAULTS}) and
+ * `network` (none: no network interface).
+ *
+ * @example
+ * ```ts ignore
+ * import { templateShape } from "./template.ts";
+ * const shape = templateShape(image, { cpus: 2 });
+ * ```
+ */
+export function templateShape(
+  image: ImagePaths,
+  options: { cpus?: number; memoryMb?: number; network?: UserNetwork } = {},
+): TemplateSpec {
+  return {
+    kernel: image.kernel,
+    initrd: image.initrd,
+    rootfs: image.rootfs,
+    cpus: options.cpus ?? VM_DEFAULTS.cpus,
+    memoryMb: options.memoryMb ?? VM_DEFAULTS.memoryMb,
+    network: options.network,
+  };
+}
+
+/**
+ * Make the template `agentbox exec` and `run` use by default for `image` (default CPUs and
+ * memory, with a network), unless it exists. Returns whether it had to be made; throws what
+ * booting or saving threw, and `VmError` where templates cannot work (a vsock channel).
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareDefaultTemplate } from "./template.ts";
+ * await prepareDefaultTemplate(await findImage("default"));
+ * ```
+ */
+export async function prepareDefaultTemplate(image: ImagePaths): Promise<boolean> {
+  const setup = await qemuSetup();
+  if (setup.channel !== "serial") {
+    throw new VmError("Templates need the virtio-serial agent channel; this host has vsock");
+  }
+  // Sessions forward to their own proxy ports; the key leaves host ports out.
+  const shape = templateShape(image, { network: proxyNetwork(await findRelay(), 1, 1) });
+  const template = await locateTemplate(image, shape, setup);
+  if (await exists(template.state)) return false;
+  await makeTemplate(template, image, shape, setup);
+  return true;
+}
 
 /** Options of {@linkcode startFromTemplate}. */
 export interface FromTemplateOptions {
@@ -215,6 +268,11 @@ export async function startFromTemplate(
     );
     return undefined;
   }
+}
+
+async function warmUp(vm: RunningVm): Promise<void> {
+  const run = vm.agent.exec({ argv: ["true"] });
+  await Promise.all([run.stdout.cancel(), run.stderr.cancel(), run.result]);
 }
 
 /** Remove templates of `meta.image` made from another build of the image or another QEMU. */

@@ -41,6 +41,8 @@ export interface RunningVm {
   agent: AgentClient;
   accel: Accel;
   channel: ChannelKind;
+  /** Whether the VM was restored from a saved state rather than booted. */
+  restored: boolean;
   /** Settles when QEMU exits, for whatever reason. */
   exited: Promise<VmExit>;
   /** The last lines of the guest console. */
@@ -166,6 +168,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
     agent,
     accel,
     channel,
+    restored: options.restoreFrom !== undefined,
     exited,
     consoleTail,
     saveState: (file, saveOptions) => saveState(monitor, file, saveOptions),
