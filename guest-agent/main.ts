@@ -16,7 +16,8 @@
  */
 
 import { serveDnsStub } from "./dns_stub.ts";
-import { serveConnection } from "./session.ts";
+import { applyHostFacts } from "./host_facts.ts";
+import { serveConnection, type ServeOptions } from "./session.ts";
 
 /** Where the agent listens, from its command line. */
 export type Endpoint =
@@ -52,18 +53,26 @@ export function parseEndpoint(args: string[]): Endpoint {
   throw new Error(USAGE);
 }
 
-/** Serve `endpoint` until the process is killed. */
+/**
+ * Serve `endpoint` until the process is killed. Inside a VM (vsock, stdio) the host's hello sets
+ * the guest's clock and reseeds its random generator (host_facts.ts); on a unix socket, where
+ * the tests run the agent on the host itself, it never does.
+ */
 export async function serve(endpoint: Endpoint): Promise<void> {
+  const options: ServeOptions = endpoint.kind === "unix" ? {} : { onHostHello: applyHostFacts };
   if (endpoint.kind === "stdio") {
     // The port stays open for the VM's life: bytes the host writes while it is closed are lost.
-    await serveConnection({ readable: Deno.stdin.readable, writable: Deno.stdout.writable });
+    await serveConnection(
+      { readable: Deno.stdin.readable, writable: Deno.stdout.writable },
+      options,
+    );
     return;
   }
   const listener = endpoint.kind === "unix"
     ? Deno.listen({ transport: "unix", path: endpoint.path })
     : Deno.listen({ transport: "vsock", cid: -1, port: endpoint.port });
   for await (const conn of listener) {
-    serveConnection(conn).catch((e) => console.error(`agent: connection failed: ${e}`));
+    serveConnection(conn, options).catch((e) => console.error(`agent: connection failed: ${e}`));
   }
 }
 

@@ -2,6 +2,11 @@
  * One host connection as the agent sees it: say hello, check the host's hello, then serve
  * requests until the connection ends. Everything the host asked for dies with the connection.
  *
+ * A VM restored from a snapshot keeps its end of the byte stream open while a new host connects
+ * to the other: that host speaks first, with its hello. A host hello on a greeted connection is
+ * such a new host — what the previous one started is killed and silenced (see
+ * protocol/stream_scope.ts), and the agent answers with its hello again.
+ *
  * @module
  */
 
@@ -9,11 +14,13 @@ import {
   Connection,
   type Duplex,
   type ExecStart,
+  type Hello,
   helloMessage,
   type Message,
   PROTOCOL_VERSION,
   ProtocolError,
   sendRefusal,
+  StreamScope,
 } from "@agentbox/protocol";
 import { sendChanges } from "./handlers/changes.ts";
 import { type RunningExec, startExec } from "./handlers/exec.ts";
@@ -34,6 +41,22 @@ export const AGENT_SOFTWARE = "agentbox-agent/0.1.0";
 /** Most concurrent streams one connection may have open. */
 export const MAX_STREAMS = 256;
 
+/** Options of {@linkcode serveConnection}. */
+export interface ServeOptions {
+  /**
+   * Called with every host hello before the agent answers or serves anything else (the agent in
+   * a VM sets the clock and reseeds the random generator from it: host_facts.ts). A throw is
+   * reported on the console and does not end the connection.
+   */
+  onHostHello?: (hello: Hello) => void;
+}
+
+/** A request being served and the scope its messages go through. */
+interface Running {
+  scope: StreamScope;
+  exec?: RunningExec;
+}
+
 /**
  * Serve one connection until it closes. Resolves when it has ended and every process it started
  * has been killed.
@@ -45,21 +68,50 @@ export const MAX_STREAMS = 256;
  * for await (const conn of listener) serveConnection(conn);
  * ```
  */
-export async function serveConnection(duplex: Duplex): Promise<void> {
+export async function serveConnection(
+  duplex: Duplex,
+  options: ServeOptions = {},
+): Promise<void> {
   const conn = new Connection(duplex, { strictStreams: false });
-  const running = new Map<number, RunningExec>();
+  const running = new Map<number, Running>();
+  const hello = () => helloMessage("agent", AGENT_CAPABILITIES, AGENT_SOFTWARE);
   let greeted = false;
 
   conn.start((message) => {
     if (!greeted) {
       greeted = checkHello(conn, message);
+      if (greeted) hostFacts(message as Hello, options);
+      return;
+    }
+    if (message.type === "hello" && checkHello(conn, message)) {
+      // A new host (the VM was restored from a snapshot): forget the previous one.
+      endAll(running);
+      hostFacts(message, options);
+      conn.send(hello()).catch(() => {});
       return;
     }
     handle(conn, running, message);
   });
-  await conn.send(helloMessage("agent", AGENT_CAPABILITIES, AGENT_SOFTWARE)).catch(() => {});
+  await conn.send(hello()).catch(() => {});
   await conn.closed;
-  for (const exec of running.values()) exec.signal("SIGKILL");
+  endAll(running);
+}
+
+/** Silence and kill everything the host started. */
+function endAll(running: Map<number, Running>): void {
+  for (const { scope, exec } of running.values()) {
+    scope.revoke();
+    exec?.signal("SIGKILL");
+  }
+  running.clear();
+}
+
+function hostFacts(hello: Hello, options: ServeOptions): void {
+  try {
+    options.onHostHello?.(hello);
+  } catch (error) {
+    console.error(`agent: cannot apply the host's hello: ${error}`);
+  }
 }
 
 function checkHello(conn: Connection, message: Message): boolean {
@@ -85,35 +137,41 @@ function checkHello(conn: Connection, message: Message): boolean {
   return true;
 }
 
-function handle(conn: Connection, running: Map<number, RunningExec>, message: Message): void {
+function handle(conn: Connection, running: Map<number, Running>, message: Message): void {
   switch (message.type) {
     case "exec.start":
       return start(conn, running, message);
-    case "changes.start":
-      sendChanges(conn, message).catch((error) => {
+    case "changes.start": {
+      const scope = new StreamScope(conn);
+      const stream = message.stream;
+      running.set(stream, { scope });
+      sendChanges(scope, message).catch((error) => {
         const e = error instanceof ProtocolError
           ? error
           : new ProtocolError("internal", String(error));
-        sendRefusal(conn, e.code, e.message, message.stream);
+        sendRefusal(scope, e.code, e.message, stream);
+      }).finally(() => {
+        if (running.get(stream)?.scope === scope) running.delete(stream);
       });
       return;
+    }
     case "exec.signal":
-      running.get(message.stream)?.signal(message.signal);
+      running.get(message.stream)?.exec?.signal(message.signal);
       return;
     case "exec.resize":
       // Like a signal, a resize for a stream that has ended is dropped.
-      running.get(message.stream)?.resize(message);
+      running.get(message.stream)?.exec?.resize(message);
       return;
     case "error":
       if (message.stream === undefined) conn.close();
-      else running.get(message.stream)?.signal("SIGKILL");
+      else running.get(message.stream)?.exec?.signal("SIGKILL");
       return;
     default:
       sendRefusal(conn, "bad_message", `The agent does not accept ${message.type}`);
   }
 }
 
-function start(conn: Connection, running: Map<number, RunningExec>, message: ExecStart): void {
+function start(conn: Connection, running: Map<number, Running>, message: ExecStart): void {
   const stream = message.stream;
   if (running.has(stream)) {
     return sendRefusal(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
@@ -121,10 +179,13 @@ function start(conn: Connection, running: Map<number, RunningExec>, message: Exe
   if (running.size >= MAX_STREAMS) {
     return sendRefusal(conn, "too_many_streams", `At most ${MAX_STREAMS} streams may run`, stream);
   }
+  const scope = new StreamScope(conn);
   try {
-    const exec = startExec(conn, message);
-    running.set(stream, exec);
-    exec.done.finally(() => running.delete(stream));
+    const exec = startExec(scope, message);
+    running.set(stream, { scope, exec });
+    exec.done.finally(() => {
+      if (running.get(stream)?.scope === scope) running.delete(stream);
+    });
   } catch (error) {
     const e = error instanceof ProtocolError
       ? error

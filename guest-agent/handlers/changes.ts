@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ChangesStart, Connection } from "@agentbox/protocol";
+import type { ChangesStart, StreamPort } from "@agentbox/protocol";
 import { encodeChangeEntry, ProtocolError } from "@agentbox/protocol";
 import { LOWER_DIR, UPPER_DIR, WORKSPACE_DIR } from "../workspace/layout.ts";
 import { type OverlayDirs, scanOverlay } from "../workspace/scan_overlay.ts";
@@ -26,7 +26,7 @@ const SMALL_FILE_BYTES = 1024 * 1024;
  * `no_workspace` synchronously-ish (before anything is sent) when there is none.
  */
 export async function sendChanges(
-  conn: Connection,
+  conn: StreamPort,
   start: ChangesStart,
   dirs: OverlayDirs = DEFAULT_DIRS,
 ): Promise<void> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Connection, ExecExit, ExecStart } from "@agentbox/protocol";
+import type { ExecExit, ExecStart, StreamPort } from "@agentbox/protocol";
 import { ProtocolError } from "@agentbox/protocol";
 import type { WindowSize } from "../pty/pseudo_terminal.ts";
 import { spawnOnTerminal } from "./exec_terminal.ts";
@@ -40,7 +40,7 @@ export interface RunningExec {
  * await exec.done;
  * ```
  */
-export function startExec(conn: Connection, start: ExecStart): RunningExec {
+export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
   const env: Record<string, string> = { ...BASE_ENV, ...start.env };
   // A terminal's type, unless the host set TERM itself.
   if (start.pty && start.env.TERM === undefined) env.TERM = start.pty.term;
@@ -122,7 +122,7 @@ export function startExec(conn: Connection, start: ExecStart): RunningExec {
 
 /** Spawn with pipes: stdout and stderr apart, stdin only when the host sends one. */
 function spawnPiped(
-  conn: Connection,
+  conn: StreamPort,
   start: ExecStart,
   options: { program: string; env: Record<string, string>; cwd: string },
 ): SpawnedExec {

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { Connection, ExecStart, PtySpec } from "@agentbox/protocol";
+import type { ExecStart, PtySpec, StreamPort } from "@agentbox/protocol";
 import { ProtocolError } from "@agentbox/protocol";
 import { PseudoTerminal, type WindowSize } from "../pty/pseudo_terminal.ts";
 import { resolveCommand } from "./resolve_command.ts";
@@ -32,7 +32,7 @@ const OPEN_TERMINAL = 'tty=$1; shift; exec "$0" -c "$@" <"$tty" >"$tty" 2>&1';
  * ```
  */
 export function spawnOnTerminal(
-  conn: Connection,
+  conn: StreamPort,
   start: ExecStart,
   pty: PtySpec,
   options: { program: string; env: Record<string, string>; cwd: string },

@@ -237,7 +237,7 @@ export function helloMessage(role: Hello["role"], capabilities: string[], softwa
  * ```
  */
 export function sendRefusal(
-  conn: Connection,
+  conn: Pick<Connection, "send">,
   code: ProtocolErrorCode,
   message: string,
   stream?: number,

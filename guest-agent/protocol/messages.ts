@@ -27,7 +27,20 @@ export interface Hello {
   capabilities: string[];
   /** Free-form name and version of the software, for logs. */
   software: string;
+  /**
+   * Host only: the host's wall clock, milliseconds since the epoch. The agent sets the guest's
+   * clock from it: a VM restored from a snapshot wakes with the time of the snapshot.
+   */
+  time?: number;
+  /**
+   * Host only: up to {@linkcode MAX_HELLO_ENTROPY} random bytes the agent mixes into the guest
+   * kernel's random pool and reseeds it with, so that VMs restored from one snapshot diverge.
+   */
+  entropy?: Uint8Array;
 }
+
+/** Most bytes of `entropy` a hello may carry. */
+export const MAX_HELLO_ENTROPY = 64;
 
 /** Host → agent: start a process; `stream` is a new id chosen by the host. */
 export interface ExecStart {
@@ -285,6 +298,19 @@ function bytes(obj: Fields, key: string): Uint8Array {
   return v;
 }
 
+function optionalHelloFacts(o: Fields): Pick<Hello, "time" | "entropy"> {
+  const facts: Pick<Hello, "time" | "entropy"> = {};
+  if (field(o, "time") !== undefined) facts.time = uint(o, "time", Number.MAX_SAFE_INTEGER);
+  if (field(o, "entropy") !== undefined) {
+    const entropy = bytes(o, "entropy");
+    if (entropy.length > MAX_HELLO_ENTROPY) {
+      fail(`Field "entropy" must be at most ${MAX_HELLO_ENTROPY} bytes`);
+    }
+    facts.entropy = entropy;
+  }
+  return facts;
+}
+
 const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
   "hello": (o) => {
     const role = str(o, "role");
@@ -295,6 +321,7 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
       role,
       capabilities: strList(o, "capabilities"),
       software: str(o, "software"),
+      ...optionalHelloFacts(o),
     };
   },
   "exec.start": (o) => {

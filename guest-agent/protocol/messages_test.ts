@@ -75,6 +75,11 @@ Deno.test("parseMessage refuses bad field types with bad_message", () => {
     ["hello", "capabilities", new Array(5000).fill("x")],
     ["hello", "software", undefined],
     ["hello", "software", "x".repeat(64 * 1024 + 1)],
+    ["hello", "time", -1],
+    ["hello", "time", "now"],
+    ["hello", "time", 2 ** 53],
+    ["hello", "entropy", "random"],
+    ["hello", "entropy", new Uint8Array(65)],
     ["exec.start", "stream", -1],
     ["exec.start", "stream", 2 ** 32],
     ["exec.start", "stream", Number.NaN],
@@ -208,4 +213,26 @@ Deno.test("parseMessage validates exec.start's pty and ignores its unknown keys"
   for (const pty of bad) {
     assert.throws(() => parseMessage(start(pty)), isCode("bad_message"), JSON.stringify(pty));
   }
+});
+
+Deno.test("parseMessage keeps a host hello's time and entropy", () => {
+  const entropy = new Uint8Array(32).fill(7);
+  const msg = parseMessage({
+    type: "hello",
+    version: 1,
+    role: "host",
+    capabilities: [],
+    software: "agentbox/test",
+    time: 1_800_000_000_000,
+    entropy,
+  });
+  assert.deepEqual(msg, {
+    type: "hello",
+    version: 1,
+    role: "host",
+    capabilities: [],
+    software: "agentbox/test",
+    time: 1_800_000_000_000,
+    entropy,
+  });
 });

@@ -20,3 +20,4 @@ export * from "./flow.ts";
 export * from "./frame.ts";
 export * from "./messages.ts";
 export * from "./changes_stream.ts";
+export * from "./stream_scope.ts";

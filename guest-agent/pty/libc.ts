@@ -52,6 +52,7 @@ const SYMBOLS = {
   tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
   tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   cfmakeraw: { parameters: ["buffer"], result: "void" },
+  clock_settime: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 

@@ -1,6 +1,6 @@
 /**
- * Where the shared workspace lives in the guest. The image's init mounts it when the kernel
- * command line says `agentbox.workspace=1`: the read-only lower image (virtio disk with serial
+ * Where the shared workspace lives in the guest. The image's `/etc/agentbox/mount-workspace`,
+ * run by the host through the agent, mounts it: the read-only lower image (virtio disk with serial
  * `agentbox-lower`), the writable disk holding the upper layer (serial `agentbox-upper`), and the
  * overlay of the two at `/workspace`.
  *

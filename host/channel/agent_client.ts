@@ -23,6 +23,18 @@ import { VERSION } from "../version.ts";
 /** Host software name announced in the hello. */
 export const HOST_SOFTWARE = `agentbox/${VERSION}`;
 
+/**
+ * The host's hello: with the wall clock, which the agent sets the guest's clock from, and fresh
+ * entropy for the guest's random generator — what a VM restored from a snapshot lacks.
+ */
+function hostHello(): Hello {
+  return {
+    ...helloMessage("host", ["exec"], HOST_SOFTWARE),
+    time: Date.now(),
+    entropy: crypto.getRandomValues(new Uint8Array(32)),
+  };
+}
+
 /** A failure reported by, or caused by, the agent. `code` is the protocol's error code. */
 export class AgentError extends Error {
   readonly code: ProtocolErrorCode;
@@ -107,9 +119,37 @@ export class AgentClient {
    * Wait for the agent's hello (it speaks first), check the version, answer with ours.
    * Rejects with {@linkcode AgentError} on a bad or missing hello.
    */
-  static async connect(
+  static connect(
     duplex: Duplex,
     options: { signal?: AbortSignal } = {},
+  ): Promise<AgentClient> {
+    return AgentClient.#greet(duplex, false, options.signal);
+  }
+
+  /**
+   * Greet an agent whose connection already saw another host: a VM restored from a snapshot,
+   * whose agent kept its end open while the host's side was a different QEMU. The host speaks
+   * first; the agent drops what the previous host started and answers with its hello (see
+   * docs/protocol.md, "Restored VMs"). Rejects like {@linkcode AgentClient.connect}.
+   *
+   * @example
+   * ```ts ignore
+   * import { AgentClient } from "./agent_client.ts";
+   * const socket = await Deno.connect({ transport: "unix", path: "/run/vm/agent.sock" });
+   * const agent = await AgentClient.reconnect(socket);
+   * ```
+   */
+  static reconnect(
+    duplex: Duplex,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<AgentClient> {
+    return AgentClient.#greet(duplex, true, options.signal);
+  }
+
+  static async #greet(
+    duplex: Duplex,
+    speakFirst: boolean,
+    signal: AbortSignal | undefined,
   ): Promise<AgentClient> {
     const conn = new Connection(duplex, { strictStreams: true });
     const greeting = Promise.withResolvers<Hello>();
@@ -122,9 +162,14 @@ export class AgentClient {
     });
     conn.closed.then((reason) => greeting.reject(asAgentError(reason)));
     const onAbort = () => conn.close(new ProtocolError("closed", "Gave up waiting for the agent"));
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    if (options.signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    const sendHello = () =>
+      conn.send(hostHello()).catch((e) => {
+        throw asAgentError(e);
+      });
     try {
+      if (speakFirst) await sendHello();
       const hello = await greeting.promise;
       if (hello.version !== PROTOCOL_VERSION) {
         const error = new AgentError(
@@ -138,12 +183,10 @@ export class AgentClient {
       }
       client = new AgentClient(conn, hello);
       conn.closed.then((reason) => client!.#failAll(reason));
-      await conn.send(helloMessage("host", ["exec"], HOST_SOFTWARE)).catch((e) => {
-        throw asAgentError(e);
-      });
+      if (!speakFirst) await sendHello();
       return client;
     } finally {
-      options.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 

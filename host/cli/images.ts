@@ -12,7 +12,8 @@
 import { parseArgs } from "node:util";
 import { buildImage } from "../../image/build.ts";
 import { ImageError } from "../../image/errors.ts";
-import { DEFAULT_IMAGE, imagesDir, listImages } from "../../image/store.ts";
+import { DEFAULT_IMAGE, findImage, imagesDir, listImages } from "../../image/store.ts";
+import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
 
 const HELP = `Usage: agentbox images <command>
 
@@ -31,7 +32,9 @@ Build the guest image NAME (default "${DEFAULT_IMAGE}"): the Debian cloud kernel
 busybox and the needed kernel modules, and an erofs root filesystem with busybox, curl, CA
 certificates, Deno and the guest agent. Downloaded packages are cached under
 ${"$"}XDG_CACHE_HOME/agentbox/debs. An existing image of that name is replaced only when the
-build succeeds.
+build succeeds. Then the image is booted once and saved as the template snapshot that
+\`agentbox exec\` and \`agentbox run\` start from (under ${"$"}XDG_CACHE_HOME/agentbox/templates;
+skipped with AGENTBOX_NO_TEMPLATE=1; other VM shapes get theirs on first use).
 
 Needs on the host: apt-get, apt-cache and dpkg-deb with current package lists, and mkfs.erofs
 (erofs-utils). No root.
@@ -111,9 +114,28 @@ async function build(args: string[]): Promise<number> {
       `Built image "${name}" in ${seconds} s: kernel ${manifest.kernel.release}, ` +
         `deno ${manifest.deno.version}, ${manifest.packages.length} Debian packages`,
     );
+    if (templatesEnabled()) await buildTemplate(name);
     return 0;
   } catch (error) {
     return report(error);
+  }
+}
+
+/** Boot the new image once and save the template snapshot `exec` and `run` start from. */
+async function buildTemplate(name: string): Promise<void> {
+  console.error("Making the template snapshot (a booted VM that sandboxes start from)…");
+  const started = performance.now();
+  try {
+    await prepareDefaultTemplate(await findImage(name));
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.error(`Made the template snapshot in ${seconds} s`);
+  } catch (error) {
+    // The image is fine: sandboxes boot cold, or make the template on first use.
+    console.error(
+      `agentbox: warning: cannot make the template snapshot, sandboxes will boot cold: ${
+        error instanceof Error ? error.message : error
+      }`,
+    );
   }
 }
 

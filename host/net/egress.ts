@@ -7,13 +7,7 @@
  */
 
 import { type ProxyOptions, type ProxyServer, startProxy } from "../proxy/mod.ts";
-import {
-  findRelay,
-  guestProxyEnv,
-  PROXY_GUEST_PORT,
-  TRANSPARENT_GUEST_PORTS,
-  type UserNetwork,
-} from "./user_network.ts";
+import { findRelay, guestProxyEnv, proxyNetwork, type UserNetwork } from "./user_network.ts";
 
 /** Options of {@linkcode startEgress}: the proxy's, less the listener's own settings. */
 export type EgressOptions = Omit<ProxyOptions, "hostname" | "port" | "mode">;
@@ -52,16 +46,7 @@ export async function startEgress(options: EgressOptions): Promise<Egress> {
     throw error;
   }
   return {
-    network: {
-      relay,
-      forwards: [
-        { guestPort: PROXY_GUEST_PORT, hostPort: forward.addr.port },
-        ...TRANSPARENT_GUEST_PORTS.map((guestPort) => ({
-          guestPort,
-          hostPort: transparent.addr.port,
-        })),
-      ],
-    },
+    network: proxyNetwork(relay, forward.addr.port, transparent.addr.port),
     guestEnv: guestProxyEnv(),
     async close() {
       await Promise.all([forward.close(), transparent.close()]);

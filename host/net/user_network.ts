@@ -48,6 +48,31 @@ export interface UserNetwork {
 }
 
 /**
+ * The network of a sandbox: the forward proxy's port and the transparent ports, forwarded to the
+ * host listeners at `forwardPort` and `transparentPort`.
+ *
+ * @example
+ * ```ts
+ * import { proxyNetwork } from "./user_network.ts";
+ * const network = proxyNetwork("/bin/busybox", 40000, 40001);
+ * console.assert(network.forwards.length === 3);
+ * ```
+ */
+export function proxyNetwork(
+  relay: string,
+  forwardPort: number,
+  transparentPort: number,
+): UserNetwork {
+  return {
+    relay,
+    forwards: [
+      { guestPort: PROXY_GUEST_PORT, hostPort: forwardPort },
+      ...TRANSPARENT_GUEST_PORTS.map((guestPort) => ({ guestPort, hostPort: transparentPort })),
+    ],
+  };
+}
+
+/**
  * The QEMU `-netdev`/`-device` arguments for `network`. IPv6 is off: the guest gets no route
  * there at all.
  *

@@ -9,9 +9,15 @@ import { agentSourceDigest } from "../../image/agent_source.ts";
 import { findImage } from "../../image/store.ts";
 import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
-import { type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
-import { DISK_SERIALS } from "../../guest-agent/workspace/layout.ts";
-import { VM_DEFAULTS, type VmSpec } from "./spec.ts";
+import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
+import {
+  startFromTemplate,
+  templatesEnabled,
+  templateShape,
+  type TemplateSpec,
+} from "./template.ts";
+import { VM_DEFAULTS } from "./spec.ts";
+import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
 
 /** What to boot. */
 export interface BootOptions {
@@ -22,15 +28,23 @@ export interface BootOptions {
   bootTimeoutMs?: number;
   /** The guest's network (see host/net/egress.ts); without it the VM has no network interface. */
   network?: UserNetwork;
-  /** A shared workspace (see host/workspace/share.ts), mounted by the guest at /workspace. */
-  workspace?: { lowerImage: string; upperDisk: string };
+  /** A shared workspace (see host/workspace/share.ts), mounted in the guest at /workspace. */
+  workspace?: WorkspaceFiles;
+  /**
+   * Restore the image's template snapshot for this VM shape (making it on first use) instead of
+   * booting: default true unless `AGENTBOX_NO_TEMPLATE=1`. False always boots cold.
+   */
+  template?: boolean;
   /** Called with user-facing warnings (e.g. software emulation). */
   onWarning?: (message: string) => void;
 }
 
 /**
- * Find the image, boot it and return the VM once its agent has said hello.
- * Throws `ImageError` when the image is missing and `VmError` when the VM cannot start.
+ * Find the image, start a VM from it and return the VM once its agent has said hello — restored
+ * from the image's template snapshot for this VM shape when there is one (made on first use; see
+ * template.ts), booted cold otherwise or when `AGENTBOX_NO_TEMPLATE=1`. A shared workspace is
+ * mounted before this returns. Throws `ImageError` when the image is missing and `VmError` when
+ * the VM cannot start.
  *
  * @example
  * ```ts
@@ -41,42 +55,57 @@ export interface BootOptions {
  */
 export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
   const image = await findImage(options.image ?? "default");
+  const warned = new Set<string>();
+  const onWarning = (message: string) => {
+    if (!warned.has(message)) options.onWarning?.(message);
+    warned.add(message);
+  };
   const source = await agentSourceDigest();
   if (source && image.manifest.agent.sourceSha256 !== source) {
-    options.onWarning?.(
+    onWarning(
       `image "${image.name}" carries a guest agent built from other code than this agentbox: ` +
         `rebuild it with \`agentbox images build ${image.name}\``,
     );
   }
+  const shape = templateShape(image, options);
+  const bootTimeoutMs = options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs;
+  const setup = await qemuSetup();
+  const restored = (options.template ?? templatesEnabled())
+    ? await startFromTemplate(image, shape, {
+      setup,
+      workspace: options.workspace,
+      bootTimeoutMs,
+      onWarning,
+    })
+    : undefined;
+  const vm = restored ??
+    await bootCold(shape, options.workspace, { setup, bootTimeoutMs, onWarning });
+  if (options.workspace) {
+    try {
+      await mountWorkspace(vm.agent);
+    } catch (error) {
+      await vm.stop();
+      throw error;
+    }
+  }
+  return vm;
+}
+
+async function bootCold(
+  shape: TemplateSpec,
+  workspace: WorkspaceFiles | undefined,
+  options: { setup: QemuSetup; bootTimeoutMs: number; onWarning: (message: string) => void },
+): Promise<RunningVm> {
   const runtimeDir = await makeVmRuntimeDir();
   try {
     return await startQemuVm({
-      kernel: image.kernel,
-      initrd: image.initrd,
-      rootfs: image.rootfs,
-      cpus: options.cpus ?? VM_DEFAULTS.cpus,
-      memoryMb: options.memoryMb ?? VM_DEFAULTS.memoryMb,
-      bootTimeoutMs: options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs,
-      network: options.network,
-      ...workspaceDisks(options.workspace),
+      ...shape,
+      disks: workspace && workspaceDisks(workspace),
+      bootTimeoutMs: options.bootTimeoutMs,
       runtimeDir,
-    }, { onWarning: options.onWarning });
+    }, { setup: options.setup, onWarning: options.onWarning });
   } catch (error) {
     await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
     throw error;
   }
-}
-
-/** The disks and kernel argument that make the guest mount a workspace. */
-function workspaceDisks(
-  workspace: BootOptions["workspace"],
-): Pick<VmSpec, "disks" | "cmdline"> {
-  if (!workspace) return {};
-  return {
-    disks: [
-      { path: workspace.lowerImage, readonly: true, serial: DISK_SERIALS.lower },
-      { path: workspace.upperDisk, readonly: false, serial: DISK_SERIALS.upper },
-    ],
-    cmdline: ["agentbox.workspace=1"],
-  };
 }

@@ -11,6 +11,7 @@ import { findImage } from "../../image/store.ts";
 import { probeAccel } from "../../host/vm/qemu/accel.ts";
 import { hostTscKhz } from "../../host/vm/qemu/host_tsc.ts";
 import { DEFAULT_QEMU } from "../../host/vm/qemu/qemu_vm.ts";
+import { NO_TEMPLATE_ENV } from "../../host/vm/template.ts";
 import { agentbox } from "../helpers.ts";
 import { floorArgs, initramfsWithInit, POWEROFF_INIT } from "./floor_vm.ts";
 import { median } from "./stats.ts";
@@ -36,7 +37,8 @@ async function floorOnce(): Promise<number> {
 
 async function execOnce(): Promise<number> {
   const start = performance.now();
-  const out = await agentbox(["exec", "--", "true"]).output();
+  // The cold path: no template snapshot (template_exec.ts measures that one).
+  const out = await agentbox(["exec", "--", "true"], { env: { [NO_TEMPLATE_ENV]: "1" } }).output();
   if (!out.success) throw new Error(`exec failed: ${new TextDecoder().decode(out.stderr)}`);
   return performance.now() - start;
 }

@@ -1,5 +1,6 @@
 /**
- * Boot and stop a QEMU microVM and connect to its agent.
+ * Boot and stop a QEMU microVM and connect to its agent — or bring one back from a saved state
+ * (QMP `migrate` to a file, `-incoming` on a new QEMU: see snapshot_state.ts).
  *
  * No orphan QEMU, ever: QEMU is started through `setpriv --pdeathsig SIGKILL`, so the kernel kills
  * it when agentbox dies for any reason (SIGKILL included); {@linkcode RunningVm.stop} covers normal
@@ -19,6 +20,7 @@ import { cachedProbeAccel } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
+import { incomingArgs, restoreState, saveState } from "./snapshot_state.ts";
 
 /** The QEMU binary used unless `AGENTBOX_QEMU` names another. */
 export const DEFAULT_QEMU = "qemu-system-x86_64";
@@ -39,20 +41,62 @@ export interface RunningVm {
   agent: AgentClient;
   accel: Accel;
   channel: ChannelKind;
+  /** Whether the VM was restored from a saved state rather than booted. */
+  restored: boolean;
   /** Settles when QEMU exits, for whatever reason. */
   exited: Promise<VmExit>;
   /** The last lines of the guest console. */
   consoleTail(): Promise<string>;
+  /**
+   * Save memory and device state to `file` (the disks are the caller's to keep). The VM is
+   * paused for the save; `resume` (default false) lets it run again afterwards, else it stays
+   * paused until {@linkcode RunningVm.stop}. Throws `QmpError` when QEMU cannot save.
+   */
+  saveState(file: string, options?: { resume?: boolean }): Promise<void>;
   /** Quit QEMU (SIGKILL after a grace period) and remove the runtime directory. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** Which QEMU runs a VM, and how: everything about the host that shapes the command line. */
+export interface QemuSetup {
+  /** The QEMU binary (`AGENTBOX_QEMU`, else {@linkcode DEFAULT_QEMU}). */
+  qemu: string;
+  accel: Accel;
+  channel: ChannelKind;
+  /** The host's TSC rate, for a TCG guest. */
+  tscKhz?: number;
 }
 
 /** Options for {@linkcode startQemuVm}. */
 export interface StartOptions {
   /** Skip the KVM probe and use this accelerator. */
   accel?: Accel;
+  /** The setup from {@linkcode qemuSetup}, when the caller already has it. */
+  setup?: QemuSetup;
+  /**
+   * Start from this saved state (see {@linkcode RunningVm.saveState}) instead of booting. The
+   * spec must describe the same devices as the VM that saved it; the disks' files may differ.
+   */
+  restoreFrom?: string;
   /** Called once with a user-facing warning, e.g. the TCG fallback. */
   onWarning?: (message: string) => void;
+}
+
+/**
+ * Find QEMU, the accelerator (KVM probed, else TCG) and the agent channel this host offers.
+ *
+ * @example
+ * ```ts ignore
+ * import { qemuSetup } from "./qemu_vm.ts";
+ * const setup = await qemuSetup();
+ * console.log(setup.accel.kind, setup.channel);
+ * ```
+ */
+export async function qemuSetup(options: { accel?: Accel } = {}): Promise<QemuSetup> {
+  const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
+  const accel = options.accel ?? await cachedProbeAccel(qemu).catch(() => missingQemu(qemu));
+  const channel: ChannelKind = await vsockAvailable() ? "vsock" : "serial";
+  return { qemu, accel, channel, tscKhz: await hostTscKhz() };
 }
 
 /**
@@ -71,17 +115,20 @@ export interface StartOptions {
  * ```
  */
 export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Promise<RunningVm> {
-  const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
-  const accel = options.accel ?? await cachedProbeAccel(qemu).catch(() => missingQemu(qemu));
+  const { qemu, accel, channel, tscKhz } = options.setup ??
+    await qemuSetup({ accel: options.accel });
   if (accel.kind === "tcg") {
     options.onWarning?.(`KVM is not available, using slow software emulation: ${accel.reason}`);
   }
   const files = qemuFiles(spec.runtimeDir);
-  const vsock = await vsockAvailable();
-  const cid = vsock ? pickCid() : undefined;
-  const channel: ChannelKind = vsock ? "vsock" : "serial";
-  const tscKhz = await hostTscKhz();
-  const process = spawnQemu(qemu, qemuArgv(spec, { accel, channel, vsockCid: cid, tscKhz }));
+  const cid = channel === "vsock" ? pickCid() : undefined;
+  if (options.restoreFrom && channel !== "serial") {
+    throw new VmError("Cannot restore a VM whose agent channel is vsock");
+  }
+  const process = spawnQemu(qemu, [
+    ...qemuArgv(spec, { accel, channel, vsockCid: cid, tscKhz }),
+    ...(options.restoreFrom ? incomingArgs(options.restoreFrom) : []),
+  ]);
   const exited = watchExit(process);
   const guestConsole = new ConsoleTail();
   followConsole(files.consoleSocket, guestConsole, exited);
@@ -98,13 +145,46 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
     const address: ChannelAddress = channel === "vsock"
       ? { kind: "vsock", cid: cid!, port: AGENT_VSOCK_PORT }
       : { kind: "serial", socket: files.agentSocket };
-    agent = await bootAgent(address, spec.bootTimeoutMs, exited, consoleTail);
-    qmp = await QmpClient.connect(files.qmpSocket);
+    const restoreFrom = options.restoreFrom;
+    agent = await bootAgent(
+      address,
+      spec.bootTimeoutMs,
+      exited,
+      consoleTail,
+      restoreFrom
+        ? async (conn) => {
+          qmp = await QmpClient.connect(files.qmpSocket);
+          return await restoreState(qmp, conn);
+        }
+        : undefined,
+    );
+    qmp ??= await QmpClient.connect(files.qmpSocket);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { agent, accel, channel, exited, consoleTail, stop };
+  const monitor = qmp;
+  return {
+    agent,
+    accel,
+    channel,
+    restored: options.restoreFrom !== undefined,
+    exited,
+    consoleTail,
+    saveState: (file, saveOptions) => saveState(monitor, file, saveOptions),
+    stop,
+  };
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      signal.throwIfAborted();
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    }),
+  ]);
 }
 
 function missingQemu(qemu: string): never {
@@ -131,11 +211,17 @@ async function watchExit(process: Deno.ChildProcess): Promise<VmExit> {
   return { code: status.code, signal: status.signal, stderr: stderr.trim() };
 }
 
+/**
+ * Connect to the agent and greet it, within `timeoutMs`. `restore`, for a VM coming back from a
+ * saved state, greets over the connection once the state is loaded; by default the agent of a
+ * booting VM speaks first.
+ */
 async function bootAgent(
   address: ChannelAddress,
   timeoutMs: number,
   exited: Promise<VmExit>,
   consoleTail: () => Promise<string>,
+  restore?: (conn: Deno.Conn) => Promise<AgentClient>,
 ): Promise<AgentClient> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
@@ -145,6 +231,7 @@ async function bootAgent(
   });
   try {
     const conn = await connectChannel(address, abort.signal);
+    if (restore) return await abortable(restore(conn), abort.signal);
     return await AgentClient.connect(conn, { signal: abort.signal });
   } catch (cause) {
     const timedOut = abort.signal.aborted;

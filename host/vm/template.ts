@@ -1,0 +1,311 @@
+/**
+ * Template snapshots: a VM booted once per image and VM shape, saved right after its agent said
+ * hello, and restored for every later VM of that shape instead of booting one (under TCG, ~0.4 s
+ * to a greeted agent instead of ~3.5 s).
+ *
+ * A template is valid for one image build, one QEMU binary, one accelerator and one shape (CPUs,
+ * memory, network or not, the devices): all of it goes into its key. It is made on first use (or
+ * by `agentbox images build`) and kept under `$XDG_CACHE_HOME/agentbox/templates/IMAGE/KEY/`.
+ * What differs between sessions is host-side only and can change across a restore: the
+ * network's forwarded host ports (slirp's `guestfwd` targets), the workspace disks' files (the
+ * template has placeholders; the guest mounts the real ones when asked, workspace_disks.ts), the
+ * runtime directory. The guest's clock and random generator are refreshed by the host's hello.
+ *
+ * Anything that goes wrong here ends in a cold boot, never in a failed command: the caller gets
+ * `undefined` and, when a template was expected to work, one warning.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { ImagePaths } from "../../image/store.ts";
+import { cacheDir, makeVmRuntimeDir } from "../paths.ts";
+import { qemuArgv } from "./qemu/argv.ts";
+import { findRelay, proxyNetwork, type UserNetwork } from "../net/user_network.ts";
+import { VmError } from "./errors.ts";
+import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
+import { VM_DEFAULTS, type VmSpec } from "./spec.ts";
+import {
+  fitsPlaceholders,
+  placeholderWorkspace,
+  workspaceDisks,
+  type WorkspaceFiles,
+} from "./workspace_disks.ts";
+
+/** Set to `1` to never use template snapshots (every VM boots cold). */
+export const NO_TEMPLATE_ENV = "AGENTBOX_NO_TEMPLATE";
+
+/** Bumped when the way templates are made changes, so that old ones are not restored. */
+const TEMPLATE_FORMAT = 1;
+
+/** A VM shape: the spec without what belongs to one VM (its directory, disks, timeout). */
+export type TemplateSpec = Omit<VmSpec, "runtimeDir" | "disks" | "bootTimeoutMs">;
+
+/** One template on disk. */
+export interface Template {
+  dir: string;
+  /** The saved memory and device state; the template is valid when it exists. */
+  state: string;
+  key: string;
+  /** What the key was made from (also written to `meta.json`). */
+  meta: TemplateMeta;
+}
+
+/** `meta.json` of a template. */
+export interface TemplateMeta {
+  format: number;
+  key: string;
+  image: string;
+  /** Digest of the image's files: a rebuilt image makes its templates stale. */
+  imageDigest: string;
+  /** Path, size and modification time of the QEMU binary. */
+  qemu: string;
+  accel: string;
+  cpus: number;
+  memoryMb: number;
+  network: boolean;
+}
+
+/** Whether templates are enabled (`AGENTBOX_NO_TEMPLATE` unset, empty or `0`). */
+export function templatesEnabled(): boolean {
+  const value = Deno.env.get(NO_TEMPLATE_ENV);
+  return !value || value === "0";
+}
+
+/** Where templates are kept: `$XDG_CACHE_HOME/agentbox/templates`. */
+export function templatesDir(): string {
+  return `${cacheDir()}/templates`;
+}
+
+/**
+ * The template for `shape` of `image` under `setup`, whether or not it has been made yet.
+ *
+ * @example
+ * ```ts ignore
+ * import { locateTemplate } from "./template.ts";
+ * const template = await locateTemplate(image, shape, setup);
+ * console.log(template.dir);
+ * ```
+ */
+export async function locateTemplate(
+  image: ImagePaths,
+  shape: TemplateSpec,
+  setup: QemuSetup,
+): Promise<Template> {
+  const canonical: VmSpec = {
+    ...shape,
+    network: shape.network && {
+      ...shape.network,
+      forwards: shape.network.forwards.map((f) => ({ guestPort: f.guestPort, hostPort: 1 })),
+    },
+    disks: workspaceDisks({ lowerImage: "/template/lower", upperDisk: "/template/upper" }),
+    runtimeDir: "/template",
+    bootTimeoutMs: 0,
+  };
+  // The TSC rate only matters to a booting kernel, and `cpu MHz` may wobble: leave it out.
+  const argv = qemuArgv(canonical, { accel: setup.accel, channel: setup.channel });
+  const partial = {
+    format: TEMPLATE_FORMAT,
+    image: image.name,
+    imageDigest: digest(JSON.stringify([image.manifest.files, image.manifest.agent])),
+    qemu: await qemuIdentity(setup.qemu),
+    accel: setup.accel.kind,
+    cpus: shape.cpus,
+    memoryMb: shape.memoryMb,
+    network: shape.network !== undefined,
+  };
+  const key = digest(JSON.stringify({ ...partial, argv }));
+  const dir = `${templatesDir()}/${image.name}/${key.slice(0, 32)}`;
+  return { dir, state: `${dir}/state`, key, meta: { ...partial, key } };
+}
+
+/**
+ * Boot a VM of `shape`, save it as `template` and stop it. Older templates of the same image
+ * made from another build of it or another QEMU are removed. Throws what booting or saving threw.
+ *
+ * @example
+ * ```ts ignore
+ * import { locateTemplate, makeTemplate } from "./template.ts";
+ * await makeTemplate(await locateTemplate(image, shape, setup), image, shape, setup);
+ * ```
+ */
+export async function makeTemplate(
+  template: Template,
+  image: ImagePaths,
+  shape: TemplateSpec,
+  setup: QemuSetup,
+): Promise<void> {
+  const runtimeDir = await makeVmRuntimeDir();
+  const disks = workspaceDisks(await placeholderWorkspace(runtimeDir));
+  const vm = await startQemuVm({
+    ...shape,
+    disks,
+    runtimeDir,
+    bootTimeoutMs: TEMPLATE_BOOT_TIMEOUT_MS,
+  }, { setup });
+  await Deno.mkdir(template.dir, { recursive: true, mode: 0o700 });
+  const temp = `${template.state}.${crypto.randomUUID()}.tmp`;
+  try {
+    // The agent's first exec is its slowest (its JavaScript is compiled on first use): run one
+    // before saving, so that every VM restored from the template starts with that done.
+    await warmUp(vm);
+    await Deno.writeTextFile(`${template.dir}/meta.json`, JSON.stringify(template.meta, null, 2));
+    await vm.saveState(temp);
+    await Deno.rename(temp, template.state);
+  } finally {
+    await vm.stop();
+    await Deno.remove(temp).catch(() => {});
+  }
+  await removeStale(image, template.meta);
+}
+
+const TEMPLATE_BOOT_TIMEOUT_MS = 120_000;
+
+/**
+ * The VM shape of `image` with `cpus`, `memoryMb` (defaults: {@linkcode VM_DEFAULTS}) and
+ * `network` (none: no network interface).
+ *
+ * @example
+ * ```ts ignore
+ * import { templateShape } from "./template.ts";
+ * const shape = templateShape(image, { cpus: 2 });
+ * ```
+ */
+export function templateShape(
+  image: ImagePaths,
+  options: { cpus?: number; memoryMb?: number; network?: UserNetwork } = {},
+): TemplateSpec {
+  return {
+    kernel: image.kernel,
+    initrd: image.initrd,
+    rootfs: image.rootfs,
+    cpus: options.cpus ?? VM_DEFAULTS.cpus,
+    memoryMb: options.memoryMb ?? VM_DEFAULTS.memoryMb,
+    network: options.network,
+  };
+}
+
+/**
+ * Make the template `agentbox exec` and `run` use by default for `image` (default CPUs and
+ * memory, with a network), unless it exists. Returns whether it had to be made; throws what
+ * booting or saving threw, and `VmError` where templates cannot work (a vsock channel).
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareDefaultTemplate } from "./template.ts";
+ * await prepareDefaultTemplate(await findImage("default"));
+ * ```
+ */
+export async function prepareDefaultTemplate(image: ImagePaths): Promise<boolean> {
+  const setup = await qemuSetup();
+  if (setup.channel !== "serial") {
+    throw new VmError("Templates need the virtio-serial agent channel; this host has vsock");
+  }
+  // Sessions forward to their own proxy ports; the key leaves host ports out.
+  const shape = templateShape(image, { network: proxyNetwork(await findRelay(), 1, 1) });
+  const template = await locateTemplate(image, shape, setup);
+  if (await exists(template.state)) return false;
+  await makeTemplate(template, image, shape, setup);
+  return true;
+}
+
+/** Options of {@linkcode startFromTemplate}. */
+export interface FromTemplateOptions {
+  setup: QemuSetup;
+  /** The session's workspace; without one the VM gets fresh placeholders. */
+  workspace?: WorkspaceFiles;
+  bootTimeoutMs: number;
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Start a VM of `shape` from its template, making the template first if there is none. Returns
+ * `undefined` when no template applies (a vsock channel, a disk too big for the placeholders) or
+ * when making or restoring one failed (then with one warning; a template that failed to restore
+ * is removed, to be made again next time): the caller boots cold.
+ *
+ * @example
+ * ```ts ignore
+ * import { startFromTemplate } from "./template.ts";
+ * const vm = await startFromTemplate(image, shape, { setup, bootTimeoutMs: 60_000 });
+ * ```
+ */
+export async function startFromTemplate(
+  image: ImagePaths,
+  shape: TemplateSpec,
+  options: FromTemplateOptions,
+): Promise<RunningVm | undefined> {
+  const { setup, workspace } = options;
+  if (setup.channel !== "serial") return undefined;
+  if (workspace && !(await fitsPlaceholders(workspace))) return undefined;
+  const template = await locateTemplate(image, shape, setup);
+  if (!(await exists(template.state))) {
+    try {
+      await makeTemplate(template, image, shape, setup);
+    } catch (error) {
+      options.onWarning?.(
+        `cannot make a template snapshot of image "${image.name}", booting without one: ${
+          (error as Error).message
+        }`,
+      );
+      return undefined;
+    }
+  }
+  const runtimeDir = await makeVmRuntimeDir();
+  try {
+    const disks = workspaceDisks(workspace ?? await placeholderWorkspace(runtimeDir));
+    return await startQemuVm(
+      { ...shape, disks, runtimeDir, bootTimeoutMs: options.bootTimeoutMs },
+      { setup, restoreFrom: template.state, onWarning: options.onWarning },
+    );
+  } catch (error) {
+    await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
+    await Deno.remove(template.dir, { recursive: true }).catch(() => {});
+    options.onWarning?.(
+      `cannot restore the template snapshot of image "${image.name}" (${
+        (error as Error).message
+      }): booting cold; the snapshot was removed and will be made again`,
+    );
+    return undefined;
+  }
+}
+
+async function warmUp(vm: RunningVm): Promise<void> {
+  const run = vm.agent.exec({ argv: ["true"] });
+  await Promise.all([run.stdout.cancel(), run.stderr.cancel(), run.result]);
+}
+
+/** Remove templates of `meta.image` made from another build of the image or another QEMU. */
+async function removeStale(image: ImagePaths, meta: TemplateMeta): Promise<void> {
+  const root = `${templatesDir()}/${image.name}`;
+  for await (const entry of Deno.readDir(root)) {
+    const dir = `${root}/${entry.name}`;
+    const other = await Deno.readTextFile(`${dir}/meta.json`)
+      .then((text) => JSON.parse(text) as Partial<TemplateMeta>)
+      .catch(() => undefined);
+    // A template being made right now has no meta.json for a moment: leave those alone.
+    if (!other) continue;
+    if (other.imageDigest !== meta.imageDigest || other.qemu !== meta.qemu) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/** Path, size and modification time of the QEMU binary found on `PATH`. */
+async function qemuIdentity(qemu: string): Promise<string> {
+  const dirs = qemu.includes("/") ? [""] : (Deno.env.get("PATH") ?? "").split(":");
+  for (const dir of dirs) {
+    const path = dir ? `${dir}/${qemu}` : qemu;
+    const info = await Deno.stat(path).catch(() => undefined);
+    if (info?.isFile) return `${path}:${info.size}:${info.mtime?.getTime()}`;
+  }
+  return qemu;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+function digest(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import type { ImagePaths } from "../../image/store.ts";
+import { proxyNetwork } from "../net/user_network.ts";
+import type { QemuSetup } from "./qemu/qemu_vm.ts";
+import { locateTemplate, templateShape } from "./template.ts";
+
+const image = {
+  name: "default",
+  dir: "/images/default",
+  kernel: "/images/default/vmlinuz",
+  initrd: "/images/default/initrd.img",
+  rootfs: "/images/default/rootfs.erofs",
+  manifest: {
+    files: { "rootfs.erofs": { size: 1, sha256: "a".repeat(64) } },
+    agent: { path: "/opt/agentbox/agent.js", sha256: "b".repeat(64) },
+  },
+} as unknown as ImagePaths;
+const setup: QemuSetup = {
+  qemu: "/nonexistent/qemu",
+  accel: { kind: "tcg", reason: "" },
+  channel: "serial",
+  tscKhz: 2_000_000,
+};
+
+Deno.test("a template's key ignores the session's host ports and the TSC rate", async () => {
+  const a = await locateTemplate(
+    image,
+    templateShape(image, { network: proxyNetwork("/bin/busybox", 40000, 40001) }),
+    setup,
+  );
+  const b = await locateTemplate(
+    image,
+    templateShape(image, { network: proxyNetwork("/bin/busybox", 50000, 50001) }),
+    { ...setup, tscKhz: 2_100_000 },
+  );
+  assert.equal(a.key, b.key);
+  assert.ok(a.dir.endsWith(`/templates/default/${a.key.slice(0, 32)}`));
+});
+
+Deno.test("a template's key changes with the shape, the accelerator and the image", async () => {
+  const base = await locateTemplate(image, templateShape(image), setup);
+  const others = await Promise.all([
+    locateTemplate(image, templateShape(image, { cpus: 1 }), setup),
+    locateTemplate(image, templateShape(image, { memoryMb: 512 }), setup),
+    locateTemplate(
+      image,
+      templateShape(image, { network: proxyNetwork("/bin/busybox", 1, 1) }),
+      setup,
+    ),
+    locateTemplate(image, templateShape(image), { ...setup, accel: { kind: "kvm" } }),
+    locateTemplate(
+      {
+        ...image,
+        manifest: { ...image.manifest, agent: { path: "/x", sha256: "c".repeat(64) } },
+      } as ImagePaths,
+      templateShape(image),
+      setup,
+    ),
+  ]);
+  assert.equal(new Set([base.key, ...others.map((t) => t.key)]).size, 6);
+});
