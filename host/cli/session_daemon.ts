@@ -3,7 +3,9 @@
  * starts it in a session of its own (`setsid`), its stdout and stderr going to the session's
  * `owner.log`. It takes the session's lock before anything else exists, then records the session,
  * starts its network, shares its workspace, boots the VM (QEMU dies with this process), serves
- * the control socket, and waits. On SIGTERM (`agentbox stop`) it collects the workspace's
+ * the control socket, and waits. A session restored from a snapshot (`agentbox snapshot restore`)
+ * gets its own copy of the snapshot's disks and its VM restored instead of booted; a running
+ * owner saves snapshots when asked over its control socket. On SIGTERM (`agentbox stop`) it collects the workspace's
  * changes, stops the VM and records `stopped`; if the VM stops on its own it records that too.
  *
  * @module
