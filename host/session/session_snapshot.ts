@@ -13,7 +13,7 @@ import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../vm/qemu/qemu_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
-import { templateShape } from "../vm/template.ts";
+import { imageDigest, templateShape } from "../vm/template.ts";
 import { placeholderWorkspace, workspaceDisks } from "../vm/workspace_disks.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { pinnedLowerPath } from "./pinned_lower.ts";
@@ -21,6 +21,7 @@ import {
   copySparse,
   SNAPSHOT_FORMAT,
   type SnapshotDisks,
+  SnapshotError,
   snapshotFiles,
   type SnapshotManifest,
 } from "./snapshot_store.ts";
@@ -51,6 +52,7 @@ export async function saveSessionSnapshot(
   source: SnapshotSource,
 ): Promise<void> {
   const files = snapshotFiles(dir);
+  const image = await findImage(source.plan.image ?? "default");
   const ws = source.workspace;
   const disks: SnapshotDisks = ws ? "workspace" : vm.restored ? "placeholders" : "none";
   await vm.saveState(files.state, {
@@ -70,6 +72,7 @@ export async function saveSessionSnapshot(
     createdAt: Date.now(),
     plan: source.plan,
     disks,
+    imageDigest: imageDigest(image),
   };
   await Deno.writeTextFile(files.manifest, JSON.stringify(manifest, null, 2), { mode: 0o600 });
 }
@@ -113,8 +116,8 @@ export interface RestoreVmOptions {
 /**
  * Start a VM from the snapshot in `snapshotDir`, of the shape its manifest records, with the
  * new session's disks and network; its agent has been greeted again when this returns. Throws
- * `ImageError` when the image is gone and `VmError`/`QmpError` when QEMU cannot restore (an
- * image rebuilt since, another QEMU).
+ * `ImageError` when the image is gone, {@linkcode SnapshotError} when it was rebuilt since, and
+ * `VmError`/`QmpError` when QEMU cannot restore (another QEMU, say).
  *
  * @example
  * ```ts ignore
@@ -128,6 +131,11 @@ export async function restoreSessionVm(
   options: RestoreVmOptions,
 ): Promise<RunningVm> {
   const image = await findImage(manifest.plan.image ?? "default");
+  if (imageDigest(image) !== manifest.imageDigest) {
+    throw new SnapshotError(
+      `Image "${image.name}" was rebuilt since this snapshot was made: it cannot be restored`,
+    );
+  }
   const shape = templateShape(image, {
     cpus: manifest.plan.cpus,
     memoryMb: manifest.plan.memoryMb,

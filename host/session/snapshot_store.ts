@@ -37,6 +37,8 @@ export interface SnapshotManifest {
   /** The plan the source session was started with (its image, VM shape, network, env). */
   plan: SandboxPlan;
   disks: SnapshotDisks;
+  /** The build of the image the VM ran (template.ts `imageDigest`): restoring needs the same. */
+  imageDigest: string;
 }
 
 /** A listed snapshot. */

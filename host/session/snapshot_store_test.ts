@@ -32,6 +32,7 @@ async function writeOne(name: string, createdAt: number) {
     createdAt,
     plan: {} as SnapshotManifest["plan"],
     disks: "none",
+    imageDigest: "d1",
   } satisfies SnapshotManifest;
   await Deno.writeTextFile(snapshotFiles(temp).manifest, JSON.stringify(manifest));
   await Deno.writeTextFile(snapshotFiles(temp).state, "x".repeat(5000));
