@@ -43,6 +43,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: () => import("./cli/prune.ts").then((m) => m.pruneCommand),
     summary: "remove every session that is not alive",
   },
+  snapshot: {
+    load: () => import("./cli/snapshot.ts").then((m) => m.snapshotCommand),
+    summary: "save running sessions and start new ones from them",
+  },
   images: {
     load: () => import("./cli/images.ts").then((m) => m.imagesCommand),
     summary: "build and list guest images",

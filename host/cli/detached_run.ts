@@ -5,6 +5,7 @@
  * @module
  */
 
+import { isValidName, NAME_RULE } from "../session/names.ts";
 import { startOwner } from "../session/start_owner.ts";
 import { openDatabase } from "../store/database.ts";
 import { nameTaken } from "../store/session_lifecycle.ts";
@@ -16,9 +17,6 @@ import type { DetachedSpec } from "./session_daemon.ts";
 
 /** How long `run --detach` waits for the session beyond the boot timeout (packing a share). */
 const START_MARGIN_MS = 5 * 60_000;
-
-/** What a session name may look like: it never reads as an option or a path. */
-const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 
 /**
  * Start a detached session from `run`'s parsed options; returns the exit status.
@@ -40,11 +38,8 @@ export async function runDetached(
     );
   }
   const name = values.name as string | undefined;
-  if (name !== undefined && !NAME.test(name)) {
-    throw new UsageError(
-      `--name ${JSON.stringify(name)}: use a letter, then letters, digits, "_", "." or "-" ` +
-        "(at most 63)",
-    );
+  if (name !== undefined && !isValidName(name)) {
+    throw new UsageError(`--name ${JSON.stringify(name)}: ${NAME_RULE}`);
   }
   const plan = sandboxPlan(
     "run",
@@ -52,6 +47,25 @@ export async function runDetached(
     positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],
     { interactive: false, share: values["no-share"] ? undefined : Deno.cwd(), prompts: false },
   );
+  return await launchDetached({ name, plan, runCommand: positionals.length > 0 });
+}
+
+/**
+ * Start the owner of a new detached session from `spec` (an id is picked), wait until it runs,
+ * print its id on stdout and how to use it on stderr; returns the exit status. Throws
+ * `UsageError` when `spec.name` is taken and `SessionStartError` when the owner fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { launchDetached } from "./detached_run.ts";
+ * await launchDetached({ name: "b", plan, runCommand: false, restore: "base" });
+ * ```
+ */
+export async function launchDetached(
+  spec: Omit<DetachedSpec, "id">,
+  options: { cwd?: string } = {},
+): Promise<number> {
+  const name = spec.name;
   const db = openDatabase();
   try {
     if (name !== undefined && nameTaken(db, name)) {
@@ -60,10 +74,10 @@ export async function runDetached(
       );
     }
     const id = crypto.randomUUID();
-    const spec: DetachedSpec = { id, name, plan, runCommand: positionals.length > 0 };
     const session = await startOwner(db, id, {
-      spec,
+      spec: { ...spec, id } satisfies DetachedSpec,
       timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
+      cwd: options.cwd,
     });
     console.log(session.id);
     const ref = name ?? session.id.slice(0, 8);

@@ -14,6 +14,7 @@
 
 import { AgentError } from "../channel/agent_client.ts";
 import { SessionError } from "../session/session_client.ts";
+import { SnapshotError } from "../session/snapshot_store.ts";
 import { VmError } from "../vm/errors.ts";
 
 /** Exit statuses agentbox uses for its own failures. */
@@ -46,6 +47,7 @@ export function exitStatusFor(error: unknown): number {
   if (error instanceof AgentError && error.code === "spawn_failed") return EXIT.notFound;
   if (error instanceof Error && (error.name === "ConfigError")) return EXIT.usage;
   if (error instanceof SessionError && error.unknown) return EXIT.usage;
+  if (error instanceof SnapshotError && error.usage) return EXIT.usage;
   return EXIT.vm;
 }
 

@@ -13,6 +13,7 @@ import { sessionPaths } from "../session/session_paths.ts";
 import { UsageError } from "./errors.ts";
 import { safeText } from "./logs.ts";
 import { parseCommandArgs } from "./options.ts";
+import { printTable } from "./table.ts";
 
 /** Help text of `agentbox ps`. */
 export const PS_HELP = `List long-lived sessions (\`agentbox run --detach\`).
@@ -85,10 +86,7 @@ export async function psCommand(args: string[]): Promise<number> {
       e.project ? safeText(e.project) : "-",
     ]);
   }
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  for (const row of table) {
-    console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  }
+  printTable(table);
   return 0;
 }
 

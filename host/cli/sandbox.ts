@@ -259,8 +259,22 @@ export async function bootSandboxVm(
     memoryMb: plan.memoryMb,
     network: network.egress?.network,
     workspace: workspace?.share,
-    onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+    onWarning: printWarning,
   });
+  return await withGuestFiles(vm, network);
+}
+
+/**
+ * Write `network`'s files (the inspection CA) into the just started `vm` and return it; the VM
+ * is stopped again if that fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { withGuestFiles } from "./sandbox.ts";
+ * const vm = await withGuestFiles(await startQemuVm(spec), network);
+ * ```
+ */
+export async function withGuestFiles(vm: RunningVm, network: NetworkSession): Promise<RunningVm> {
   try {
     await installGuestFiles(vm.agent, network.guestFiles);
     return vm;
@@ -268,6 +282,19 @@ export async function bootSandboxVm(
     await vm.stop();
     throw error;
   }
+}
+
+/**
+ * Print a VM layer's warning for the user.
+ *
+ * @example
+ * ```ts
+ * import { printWarning } from "./sandbox.ts";
+ * printWarning("KVM is not available");
+ * ```
+ */
+export function printWarning(message: string): void {
+  console.error(`agentbox: warning: ${message}`);
 }
 
 /** How the command ended, the workspace's changes, and where the time went. */

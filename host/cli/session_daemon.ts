@@ -3,7 +3,9 @@
  * starts it in a session of its own (`setsid`), its stdout and stderr going to the session's
  * `owner.log`. It takes the session's lock before anything else exists, then records the session,
  * starts its network, shares its workspace, boots the VM (QEMU dies with this process), serves
- * the control socket, and waits. On SIGTERM (`agentbox stop`) it collects the workspace's
+ * the control socket, and waits. A session restored from a snapshot (`agentbox snapshot restore`)
+ * gets its own copy of the snapshot's disks and its VM restored instead of booted; a running
+ * owner saves snapshots when asked over its control socket. On SIGTERM (`agentbox stop`) it collects the workspace's
  * changes, stops the VM and records `stopped`; if the VM stops on its own it records that too.
  *
  * @module
@@ -16,12 +18,24 @@ import type { NetworkSession } from "../session/network_session.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
 import { pinLowerImage, pinnedLowerPath } from "../session/pinned_lower.ts";
 import { type SessionPaths, sessionPaths } from "../session/session_paths.ts";
+import {
+  adoptSnapshotWorkspace,
+  restoreSessionVm,
+  saveSessionSnapshot,
+} from "../session/session_snapshot.ts";
+import { readSnapshot } from "../session/snapshot_store.ts";
 import { startWorkspaceSession, type WorkspaceSession } from "../session/workspace_session.ts";
 import { openDatabase } from "../store/database.ts";
 import { setSessionStatus } from "../store/session_lifecycle.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
-import { bootSandboxVm, type SandboxPlan, startPlanNetwork } from "./sandbox.ts";
+import {
+  bootSandboxVm,
+  printWarning,
+  type SandboxPlan,
+  startPlanNetwork,
+  withGuestFiles,
+} from "./sandbox.ts";
 
 /** What `run --detach` hands to the owner (in `plan.json`, mode 0600, removed once read). */
 export interface DetachedSpec {
@@ -30,6 +44,8 @@ export interface DetachedSpec {
   plan: SandboxPlan;
   /** Run `plan.argv` when the session is up, its output going to `command.log`. */
   runCommand: boolean;
+  /** Start from this snapshot (`agentbox snapshot restore`) instead of booting. */
+  restore?: string;
 }
 
 /**
@@ -103,12 +119,9 @@ async function bootAndServe(
   onRunning: (controlSocket: string) => void,
 ): Promise<string | undefined> {
   const plan = spec.plan;
-  let workspace: WorkspaceSession | undefined;
-  if (plan.share !== undefined) {
-    workspace = await startWorkspaceSession(plan.share, paths.state, { onProgress: log });
-    await pinLowerImage(workspace.share.lowerImage, paths.state);
-  }
-  const vm = await bootSandboxVm(plan, network, workspace);
+  const { vm, workspace } = spec.restore === undefined
+    ? await bootSession(plan, paths, network, log)
+    : await restoreSession(spec.restore, paths, network, log);
   let server: ControlServer | undefined;
   try {
     const defaults: ExecDefaults = {
@@ -116,7 +129,14 @@ async function bootAndServe(
       env: { ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
     };
-    server = serveControl(paths.controlSocket, vm.agent, defaults);
+    const source = { id: spec.id, name: spec.name ?? null, plan, workspace };
+    server = serveControl(paths.controlSocket, vm.agent, defaults, {
+      saveSnapshot: async (dir) => {
+        log(`saving a snapshot into ${dir}`);
+        await saveSessionSnapshot(vm, dir, source);
+        log("snapshot saved");
+      },
+    });
     onRunning(paths.controlSocket);
     if (spec.runCommand) startFirstCommand(vm, defaults, plan, `${paths.state}/command.log`, log);
     const end = await Promise.race([stopped.then(() => "stop" as const), vm.exited]);
@@ -136,6 +156,39 @@ async function bootAndServe(
     await server?.close();
     await vm.stop();
   }
+}
+
+/** A fresh session: share the workspace, boot the VM. */
+async function bootSession(
+  plan: SandboxPlan,
+  paths: SessionPaths,
+  network: NetworkSession,
+  log: (line: string) => void,
+): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
+  let workspace: WorkspaceSession | undefined;
+  if (plan.share !== undefined) {
+    workspace = await startWorkspaceSession(plan.share, paths.state, { onProgress: log });
+    await pinLowerImage(workspace.share.lowerImage, paths.state);
+  }
+  return { vm: await bootSandboxVm(plan, network, workspace), workspace };
+}
+
+/** A fork of snapshot `name`: its own copies of the snapshot's disks, the VM restored. */
+async function restoreSession(
+  name: string,
+  paths: SessionPaths,
+  network: NetworkSession,
+  log: (line: string) => void,
+): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
+  const snapshot = await readSnapshot(name);
+  log(`restoring snapshot ${name} of session ${snapshot.manifest.source.id}`);
+  const workspace = await adoptSnapshotWorkspace(snapshot.dir, paths.state);
+  const vm = await restoreSessionVm(snapshot.dir, snapshot.manifest, {
+    network: network.egress?.network,
+    workspace,
+    onWarning: printWarning,
+  });
+  return { vm: await withGuestFiles(vm, network), workspace };
 }
 
 /** The session's first command, in the background; its output goes to `logPath`. */

@@ -39,6 +39,32 @@ export interface ExecDefaults {
   cwd?: string;
 }
 
+/**
+ * Prefix of the `argv[0]` of an `exec.start` the owner handles itself instead of relaying it:
+ * operations on the session, not commands in it. Every such request is answered with
+ * `exec.started` (pid 0), an empty output and `exec.exit` (0 when done), or an `error` on the
+ * stream; an unknown one is refused (`spawn_failed`).
+ */
+export const OWNER_OPERATION_PREFIX = "agentbox:";
+
+/**
+ * `argv: [SNAPSHOT_SAVE_OPERATION, DIR]`: save the session's VM and disks into the empty
+ * directory DIR (host/session/session_snapshot.ts), and let it run on.
+ *
+ * @example
+ * ```ts
+ * import { SNAPSHOT_SAVE_OPERATION } from "./control_server.ts";
+ * console.assert(SNAPSHOT_SAVE_OPERATION === "agentbox:snapshot.save");
+ * ```
+ */
+export const SNAPSHOT_SAVE_OPERATION = `${OWNER_OPERATION_PREFIX}snapshot.save`;
+
+/** What the owner does itself when asked by an owner operation. */
+export interface OwnerOperations {
+  /** Save a snapshot into the empty directory `dir`; one at a time. */
+  saveSnapshot?(dir: string): Promise<void>;
+}
+
 /** A serving control socket. */
 export interface ControlServer {
   /** Stop accepting, hang up on every client (their commands are killed). */
@@ -60,6 +86,7 @@ export function serveControl(
   path: string,
   agent: AgentClient,
   defaults: ExecDefaults,
+  operations: OwnerOperations = {},
 ): ControlServer {
   let listener: Deno.Listener;
   try {
@@ -69,6 +96,7 @@ export function serveControl(
   }
   Deno.chmodSync(path, 0o600);
   const clients = new Set<Connection>();
+  const serialized = oneAtATime(operations);
   const served = new Set<Promise<void>>();
   const accepting = (async () => {
     for await (const socket of listener) {
@@ -78,7 +106,7 @@ export function serveControl(
       }
       const conn = new Connection(socket, { strictStreams: false });
       clients.add(conn);
-      const done = serveClient(conn, agent, defaults).finally(() => {
+      const done = serveClient(conn, { agent, defaults, operations: serialized }).finally(() => {
         clients.delete(conn);
         served.delete(done);
       });
@@ -100,8 +128,16 @@ export function serveControl(
   };
 }
 
+/** What every client of one session is served with. */
+interface Served {
+  agent: AgentClient;
+  defaults: ExecDefaults;
+  operations: OwnerOperations;
+}
+
 /** Serve one client until it hangs up; then kill what it left running. */
-async function serveClient(conn: Connection, agent: AgentClient, defaults: ExecDefaults) {
+async function serveClient(conn: Connection, served: Served) {
+  const { agent } = served;
   const running = new Map<number, ExecHandle>();
   let greeted = false;
   conn.start((message) => {
@@ -110,7 +146,7 @@ async function serveClient(conn: Connection, agent: AgentClient, defaults: ExecD
       greeted = true;
       return;
     }
-    handle(conn, agent, defaults, running, message);
+    handle(conn, served, running, message);
   });
   const capabilities = agent.hello.capabilities.filter((c) => c !== "changes");
   await conn.send(helloMessage("agent", capabilities, SESSION_SOFTWARE)).catch(() => {});
@@ -133,14 +169,16 @@ function checkHello(message: Message): void {
 
 function handle(
   conn: Connection,
-  agent: AgentClient,
-  defaults: ExecDefaults,
+  served: Served,
   running: Map<number, ExecHandle>,
   message: Message,
 ): void {
   switch (message.type) {
     case "exec.start":
-      return relayExec(conn, agent, defaults, running, message);
+      if (message.argv[0].startsWith(OWNER_OPERATION_PREFIX)) {
+        return runOperation(conn, served.operations, message);
+      }
+      return relayExec(conn, served.agent, served.defaults, running, message);
     case "exec.signal":
       running.get(message.stream)?.signal(message.signal).catch(() => {});
       return;
@@ -211,4 +249,34 @@ function relayExec(
     // Late stdin from the client is dropped from now on.
     conn.forget(stream);
   });
+}
+
+/** Each operation of `operations`, waiting for the previous call of any of them to end. */
+function oneAtATime(operations: OwnerOperations): OwnerOperations {
+  let last: Promise<unknown> = Promise.resolve();
+  const queue = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = last.then(run, run);
+    last = next.catch(() => {});
+    return next;
+  };
+  const save = operations.saveSnapshot;
+  return save ? { saveSnapshot: (dir) => queue(() => save(dir)) } : {};
+}
+
+/** Answer an owner operation as an exec that prints nothing and exits 0, or refuse it. */
+function runOperation(conn: Connection, operations: OwnerOperations, start: ExecStart): void {
+  const stream = start.stream;
+  const [name, ...args] = start.argv;
+  const save = operations.saveSnapshot;
+  if (name !== SNAPSHOT_SAVE_OPERATION || !save || args.length !== 1 || start.stdin) {
+    return sendRefusal(conn, "spawn_failed", `This session cannot do ${name.slice(0, 80)}`, stream);
+  }
+  (async () => {
+    await save(args[0]);
+    await conn.send({ type: "exec.started", stream, pid: 0 });
+    for (const fd of [1, 2] as const) await conn.send({ type: "stream.end", stream, fd });
+    await conn.send({ type: "exec.exit", stream, code: 0, signal: null, timedOut: false });
+  })().catch((error) => {
+    sendRefusal(conn, "internal", error instanceof Error ? error.message : String(error), stream);
+  }).finally(() => conn.forget(stream));
 }

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import { startAgent } from "../../guest-agent/testing.ts";
 import { AgentClient, AgentError } from "../channel/agent_client.ts";
-import { serveControl } from "./control_server.ts";
+import { type OwnerOperations, serveControl, SNAPSHOT_SAVE_OPERATION } from "./control_server.ts";
 
 const text = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
 
-async function relay(defaults = { env: { FROM_OWNER: "owner" } as Record<string, string> }) {
+async function relay(
+  defaults = { env: { FROM_OWNER: "owner" } as Record<string, string> },
+  operations: OwnerOperations = {},
+) {
   const agent = await startAgent();
   const path = `${agent.dir}/control.sock`;
-  const server = serveControl(path, agent.client, defaults);
+  const server = serveControl(path, agent.client, defaults, operations);
   const clients: AgentClient[] = [];
   return {
     path,
@@ -73,4 +76,36 @@ Deno.test("control socket: a client that hangs up takes its commands with it", a
   const deadline = Date.now() + 5000;
   while (!gone() && Date.now() < deadline) await new Promise((f) => setTimeout(f, 50));
   assert.ok(gone(), "the command outlived its client");
+});
+
+Deno.test("control socket: owner operations are done by the owner, one at a time, never relayed", async () => {
+  const calls: string[] = [];
+  let busy = false;
+  await using r = await relay(undefined, {
+    async saveSnapshot(dir) {
+      assert.ok(!busy, "two saves at once");
+      busy = true;
+      await new Promise((f) => setTimeout(f, 50));
+      busy = false;
+      if (dir === "/fail") throw new Error("Cannot save: disk full");
+      calls.push(dir);
+    },
+  });
+  const client = await r.connect();
+  const save = (dir: string) => {
+    const run = client.exec({ argv: [SNAPSHOT_SAVE_OPERATION, dir] });
+    return Promise.all([text(run.stdout), text(run.stderr), run.result]);
+  };
+  const [one, two] = await Promise.all([save("/a"), save("/b")]);
+  assert.deepEqual([one[0], one[1], one[2].code, two[2].code], ["", "", 0, 0]);
+  assert.deepEqual(calls.sort(), ["/a", "/b"]);
+  await assert.rejects(
+    save("/fail"),
+    (e) => e instanceof AgentError && /disk full/.test(e.message),
+  );
+  const unknown = client.exec({ argv: ["agentbox:nope"] });
+  await assert.rejects(unknown.result, (e) => e instanceof AgentError && e.code === "spawn_failed");
+  // The session is still usable afterwards.
+  const run = client.exec({ argv: ["sh", "-c", "echo ok"] });
+  assert.equal(await text(run.stdout), "ok\n");
 });

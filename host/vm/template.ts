@@ -66,6 +66,20 @@ export interface TemplateMeta {
   network: boolean;
 }
 
+/**
+ * A digest of `image`'s build (its files and agent): a saved VM state is only valid for the
+ * build it was saved from.
+ *
+ * @example
+ * ```ts ignore
+ * import { imageDigest } from "./template.ts";
+ * console.log(imageDigest(await findImage("default")));
+ * ```
+ */
+export function imageDigest(image: ImagePaths): string {
+  return digest(JSON.stringify([image.manifest.files, image.manifest.agent]));
+}
+
 /** Whether templates are enabled (`AGENTBOX_NO_TEMPLATE` unset, empty or `0`). */
 export function templatesEnabled(): boolean {
   const value = Deno.env.get(NO_TEMPLATE_ENV);
@@ -107,7 +121,7 @@ export async function locateTemplate(
   const partial = {
     format: TEMPLATE_FORMAT,
     image: image.name,
-    imageDigest: digest(JSON.stringify([image.manifest.files, image.manifest.agent])),
+    imageDigest: imageDigest(image),
     qemu: await qemuIdentity(setup.qemu),
     accel: setup.accel.kind,
     cpus: shape.cpus,

@@ -20,7 +20,7 @@ import { cachedProbeAccel } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
-import { incomingArgs, restoreState, saveState } from "./snapshot_state.ts";
+import { incomingArgs, restoreState, type SaveOptions, saveState } from "./snapshot_state.ts";
 
 /** The QEMU binary used unless `AGENTBOX_QEMU` names another. */
 export const DEFAULT_QEMU = "qemu-system-x86_64";
@@ -49,10 +49,12 @@ export interface RunningVm {
   consoleTail(): Promise<string>;
   /**
    * Save memory and device state to `file` (the disks are the caller's to keep). The VM is
-   * paused for the save; `resume` (default false) lets it run again afterwards, else it stays
-   * paused until {@linkcode RunningVm.stop}. Throws `QmpError` when QEMU cannot save.
+   * paused for the save; `whilePaused` runs before it goes on (QEMU has flushed the disks: a
+   * copy of them matches the saved memory); `resume` (default false) lets it run again
+   * afterwards, else it stays paused until {@linkcode RunningVm.stop}. Throws `QmpError` when
+   * QEMU cannot save, and what `whilePaused` threw (after resuming).
    */
-  saveState(file: string, options?: { resume?: boolean }): Promise<void>;
+  saveState(file: string, options?: SaveOptions): Promise<void>;
   /** Quit QEMU (SIGKILL after a grace period) and remove the runtime directory. Idempotent. */
   stop(): Promise<void>;
 }

@@ -35,8 +35,9 @@ export function incomingArgs(file: string): string[] {
 }
 
 /**
- * Save the VM's state to `file`: pause it, migrate into the file, and resume it if asked.
- * Throws {@linkcode QmpError} when the migration fails.
+ * Save the VM's state to `file`: pause it, migrate into the file, run `whilePaused` (e.g. copy
+ * the disks, which then match the saved memory), and resume it if asked — also when
+ * `whilePaused` throws, which is rethrown. Throws {@linkcode QmpError} when the migration fails.
  *
  * @example
  * ```ts ignore
@@ -47,9 +48,26 @@ export function incomingArgs(file: string): string[] {
 export async function saveState(
   qmp: QmpClient,
   file: string,
-  options: { resume?: boolean } = {},
+  options: SaveOptions = {},
 ): Promise<void> {
   await qmp.execute("stop");
+  try {
+    await migrateTo(qmp, file);
+    await options.whilePaused?.();
+  } finally {
+    if (options.resume) await qmp.execute("cont");
+  }
+}
+
+/** Options of {@linkcode saveState}. */
+export interface SaveOptions {
+  /** Let the VM run again afterwards (default false: it stays paused). */
+  resume?: boolean;
+  /** Called once the state is saved, while the VM is still paused (its disks are quiet). */
+  whilePaused?: () => Promise<void>;
+}
+
+async function migrateTo(qmp: QmpClient, file: string): Promise<void> {
   await qmp.execute("migrate-set-parameters", { "max-bandwidth": UNTHROTTLED_BYTES_PER_SECOND });
   await qmp.execute("migrate", { uri: `exec:cat > ${shellQuote(file)}` });
   for (;;) {
@@ -60,7 +78,6 @@ export async function saveState(
     }
     await delay(POLL_MS);
   }
-  if (options.resume) await qmp.execute("cont");
 }
 
 /**
