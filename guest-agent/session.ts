@@ -24,6 +24,7 @@ export const AGENT_CAPABILITIES = [
   "exec.timeout",
   "exec.stdin",
   "exec.pty",
+  "exec.user",
   "changes",
 ];
 
