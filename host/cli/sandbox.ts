@@ -15,6 +15,8 @@ import {
   type ExecRequest,
   type ExecResult,
 } from "../channel/agent_client.ts";
+import { USER_NAME_PATTERN } from "@agentbox/protocol";
+import { DEFAULT_IMAGE, findImage, type ImagePaths } from "../../image/store.ts";
 import { delay } from "../delay.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
 import {
@@ -36,7 +38,7 @@ import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
-import { EXIT } from "./errors.ts";
+import { EXIT, UsageError } from "./errors.ts";
 import { interactiveApprover, NET_OPTIONS, netChoice, printNetworkReport } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";
 import { type AfterRun, afterRun, finishWorkspace, SHARE_OPTIONS } from "./workspace_options.ts";
@@ -55,6 +57,7 @@ export const SANDBOX_OPTIONS = {
   timeout: { type: "string" },
   env: { type: "string", multiple: true },
   workdir: { type: "string" },
+  user: { type: "string" },
   ...NET_OPTIONS,
   ...SHARE_OPTIONS,
   verbose: { type: "boolean" },
@@ -67,13 +70,17 @@ export const SANDBOX_HELP =
   --memory MB       guest memory in MiB, at least ${MIN_MEMORY_MB} (default: ${VM_DEFAULTS.memoryMb})
   --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
   --env K=V         set an environment variable in the guest; K alone passes the host's value
-  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)`;
+  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)
+  --user NAME       run the command as this guest user (default: the image's user: root in the
+                    default image, agent in the dev image)`;
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
 export interface SandboxPlan {
   argv: string[];
   env: Record<string, string>;
   workdir?: string;
+  /** Guest user to run as; absent: the image's default user. */
+  user?: string;
   timeoutSec?: number;
   image?: string;
   cpus: number;
@@ -113,6 +120,7 @@ export function sandboxPlan(
     argv,
     env: envOption(command, values.env),
     workdir: values.workdir as string | undefined,
+    user: userOption(command, values.user),
     timeoutSec: values.timeout === undefined
       ? undefined
       : positiveInt(command, "timeout", values.timeout, 0, 7 * 24 * 3600),
@@ -135,6 +143,14 @@ export function sandboxPlan(
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
   };
+}
+
+function userOption(command: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !USER_NAME_PATTERN.test(value)) {
+    throw new UsageError(`${command}: --user wants a user name such as agent or root`);
+  }
+  return value;
 }
 
 /**
@@ -189,12 +205,15 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
   let networkReport: NetworkReport;
   const workspace = { session: undefined as WorkspaceSession | undefined };
   try {
+    const image = await findImage(plan.image ?? DEFAULT_IMAGE);
+    const owner = image.manifest.user;
     if (plan.share !== undefined) {
       workspace.session = await startWorkspaceSession(plan.share, sessionStateDir(network.id), {
         onProgress: (message) => log(`agentbox: ${message}`),
+        owner: owner && { uid: owner.uid, gid: owner.gid },
       });
     }
-    run = await bootAndRun(plan, io, network, workspace.session);
+    run = await bootAndRun(plan, io, { image, network, workspace: workspace.session });
   } finally {
     networkReport = await network.finish();
     if (!plan.json) printNetworkReport(networkReport);
@@ -235,12 +254,12 @@ interface RunOutcome {
 async function bootAndRun(
   plan: SandboxPlan,
   io: CommandIo,
-  network: NetworkSession,
-  workspace: WorkspaceSession | undefined,
+  session: { image: ImagePaths; network: NetworkSession; workspace?: WorkspaceSession },
 ): Promise<RunOutcome> {
+  const { image, network, workspace } = session;
   const bootStart = performance.now();
   const vm = await bootVm({
-    image: plan.image,
+    image,
     cpus: plan.cpus,
     memoryMb: plan.memoryMb,
     network: network.egress?.network,
@@ -255,6 +274,7 @@ async function bootAndRun(
       // The user's --env wins, so a proxy variable can be overridden on purpose.
       env: { ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
+      user: plan.user ?? image.manifest.user?.name,
       timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,
     });
     const timings: RunOutcome["timings"] = {
@@ -273,7 +293,7 @@ async function bootAndRun(
 async function runInVm(
   vm: RunningVm,
   io: CommandIo,
-  request: { argv: string[]; env: Record<string, string>; cwd?: string; timeoutMs?: number },
+  request: Pick<ExecRequest, "argv" | "env" | "cwd" | "timeoutMs" | "user">,
 ): Promise<ExecResult> {
   // Why agentbox itself stopped the VM, if it did: that, not the VM's death, is the outcome.
   let stoppedFor: ExecResult | undefined;

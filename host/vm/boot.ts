@@ -6,7 +6,7 @@
  */
 
 import { agentSourceDigest } from "../../image/agent_source.ts";
-import { findImage } from "../../image/store.ts";
+import { findImage, type ImagePaths } from "../../image/store.ts";
 import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
@@ -15,8 +15,8 @@ import { VM_DEFAULTS, type VmSpec } from "./spec.ts";
 
 /** What to boot. */
 export interface BootOptions {
-  /** Image name (default `default`). */
-  image?: string;
+  /** Image name (default `default`), or an image already found with `findImage`. */
+  image?: string | ImagePaths;
   cpus?: number;
   memoryMb?: number;
   bootTimeoutMs?: number;
@@ -40,7 +40,9 @@ export interface BootOptions {
  * ```
  */
 export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
-  const image = await findImage(options.image ?? "default");
+  const image = typeof options.image === "object"
+    ? options.image
+    : await findImage(options.image ?? "default");
   const source = await agentSourceDigest();
   if (source && image.manifest.agent.sourceSha256 !== source) {
     options.onWarning?.(
