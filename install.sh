@@ -12,7 +12,7 @@ say() { printf 'install: %s\n' "$*" >&2; }
 die() { printf 'install: error: %s\n' "$*" >&2; exit 1; }
 
 # What the VM backend, the image build (apt, dpkg-deb, mkfs.erofs) and the tests use.
-PACKAGES="qemu-system-x86 qemu-system-common util-linux erofs-utils e2fsprogs cpio \
+PACKAGES="qemu-system-x86 qemu-system-common util-linux erofs-utils e2fsprogs cpio debootstrap \
   ca-certificates curl nftables iproute2 busybox-static tmux"
 
 missing=""

@@ -41,11 +41,13 @@ export async function aptInstall(
   await Deno.writeTextFile(join(root, "etc/apt/sources.list"), sourcesList(options.source));
   const archives = join(root, "var/cache/apt/archives");
   await shareDebs(options.cacheDir, archives);
-  const apt = (label: string, args: string[]) =>
-    chroot(root, ["apt-get", "-qq", "-o", "APT::Status-Fd=1", ...args], (line) => {
-      const progress = aptProgress(line);
-      if (progress) options.onProgress?.({ ...progress, label: `${label}: ${progress.label}` });
+  const apt = (label: string, args: string[]) => {
+    const progress = new AptProgress();
+    return chroot(root, ["apt-get", "-q", ...args], (line) => {
+      const status = progress.update(line);
+      if (status) options.onProgress?.({ ...status, label: `${label}: ${status.label}` });
     });
+  };
   await apt("updating package lists", ["update"]);
   await apt("upgrading", ["-y", "dist-upgrade"]);
   await apt("installing", ["-y", "--no-install-recommends", "install", "--", ...packages]);
@@ -74,24 +76,45 @@ export function sourcesList(source: DebianSource): string {
 }
 
 /**
- * Read one line of apt's status output (`APT::Status-Fd`): `dlstatus:` while downloading,
- * `pmstatus:` while installing, with a percentage.
+ * Progress of one `apt-get` run, read from its ordinary output: the summary line gives the number
+ * of packages, then each is fetched (`Get:`), unpacked and set up. apt's machine-readable status
+ * (`APT::Status-Fd`) is not used: sharing stdout with it breaks ca-certificates' maintainer script.
  *
  * @example
  * ```ts
- * import { aptProgress } from "./chroot_apt.ts";
- * aptProgress("pmstatus:git:42.5:Unpacking git (amd64)");
- * // { label: "Unpacking git (amd64)", fraction: 0.425 }
+ * import { AptProgress } from "./chroot_apt.ts";
+ * const progress = new AptProgress();
+ * progress.update("0 upgraded, 2 newly installed, 0 to remove and 0 not upgraded.");
+ * progress.update("Unpacking git (1:2.39.5-0+deb12u2) ...");
+ * // { label: "unpacking git", fraction: 0.25 }
  * ```
  */
-export function aptProgress(line: string): StepProgress | undefined {
-  const match = line.match(/^(?:dl|pm)status:[^:]*:([0-9.]+):(.*)$/);
-  if (!match) return undefined;
-  const percent = Number(match[1]);
-  return {
-    label: match[2].slice(0, 60),
-    fraction: Number.isFinite(percent) ? Math.min(1, Math.max(0, percent / 100)) : undefined,
-  };
+export class AptProgress {
+  #packages = 0;
+  #fetched = 0;
+  #steps = 0;
+
+  /** The progress after `line`, or undefined when the line says nothing about progress. */
+  update(line: string): StepProgress | undefined {
+    const summary = line.match(/^(\d+) upgraded, (\d+) newly installed(?:, (\d+) reinstalled)?/);
+    if (summary) {
+      this.#packages = Number(summary[1]) + Number(summary[2]) + Number(summary[3] ?? 0);
+      return { label: `${this.#packages} packages`, fraction: 0 };
+    }
+    if (/^(Get|Hit):\d+ /.test(line)) {
+      this.#fetched++;
+      return { label: `fetching ${this.#fetched}` };
+    }
+    const step = line.match(/^(Unpacking|Setting up) (\S+)/);
+    if (!step || this.#packages === 0) return undefined;
+    this.#steps = Math.min(this.#steps + 1, 2 * this.#packages);
+    return {
+      label: `${step[1] === "Unpacking" ? "unpacking" : "setting up"} ${
+        step[2].replace(/:\w+$/, "")
+      }`,
+      fraction: this.#steps / (2 * this.#packages),
+    };
+  }
 }
 
 async function chroot(root: string, argv: string[], onLine: (line: string) => void) {

@@ -106,7 +106,7 @@ export async function runCommandLines(
   const [status] = await Promise.all([child.status, read(child.stdout), read(child.stderr)]);
   if (!status.success) {
     throw makeError(options)(
-      `${command} failed (exit code ${status.code}): ${tail.slice(-5).join("\n")}`,
+      `${command} failed (exit code ${status.code}):\n${tail.join("\n")}`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { aptProgress, sourcesList } from "./chroot_apt.ts";
+import { AptProgress, sourcesList } from "./chroot_apt.ts";
 import { BootstrapProgress, cachedDebName } from "./debootstrap.ts";
 
 Deno.test("debootstrap progress: retrieved packages are the total of unpacking", () => {
@@ -18,16 +18,27 @@ Deno.test("debootstrap progress: retrieved packages are the total of unpacking",
   });
 });
 
-Deno.test("apt status lines become progress; other lines are ignored", () => {
-  assert.deepEqual(aptProgress("dlstatus:3:12.5:Retrieving file 3 of 216"), {
-    label: "Retrieving file 3 of 216",
-    fraction: 0.125,
+Deno.test("apt progress: the summary gives the total, unpacking and setting up advance it", () => {
+  const progress = new AptProgress();
+  assert.equal(progress.update("Reading package lists..."), undefined);
+  assert.equal(progress.update("Unpacking early (1) ..."), undefined, "no total yet");
+  assert.deepEqual(
+    progress.update("1 upgraded, 1 newly installed, 0 to remove and 0 not upgraded."),
+    { label: "2 packages", fraction: 0 },
+  );
+  assert.deepEqual(progress.update("Get:1 http://deb.debian.org/debian bookworm/main jq"), {
+    label: "fetching 1",
   });
-  assert.deepEqual(aptProgress("pmstatus:git:100:Installed git (amd64)"), {
-    label: "Installed git (amd64)",
+  assert.deepEqual(progress.update("Unpacking libjq1:amd64 (1.6-2.1) ..."), {
+    label: "unpacking libjq1",
+    fraction: 0.25,
+  });
+  progress.update("Unpacking jq (1.6-2.1) ...");
+  progress.update("Setting up libjq1:amd64 (1.6-2.1) ...");
+  assert.deepEqual(progress.update("Setting up jq (1.6-2.1) ..."), {
+    label: "setting up jq",
     fraction: 1,
   });
-  assert.equal(aptProgress("Reading package lists..."), undefined);
 });
 
 Deno.test("sources.list has the suite, its updates and its security archive", () => {

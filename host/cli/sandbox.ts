@@ -17,6 +17,7 @@ import {
 } from "../channel/agent_client.ts";
 import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import { DEFAULT_IMAGE, findImage, type ImagePaths } from "../../image/store.ts";
+import { agentPreset } from "../config/agent_presets.ts";
 import { delay } from "../delay.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
 import {
@@ -272,7 +273,7 @@ async function bootAndRun(
     const result = await runInVm(vm, io, {
       argv: plan.argv,
       // The user's --env wins, so a proxy variable can be overridden on purpose.
-      env: { ...network.guestEnv, ...plan.env },
+      env: { ...agentPreset(plan.argv[0])?.env, ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
       user: plan.user ?? image.manifest.user?.name,
       timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,

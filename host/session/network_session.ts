@@ -24,6 +24,7 @@ import {
 } from "../tls/mod.ts";
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
+import { addAgentCredentials } from "../config/agent_credentials.ts";
 
 /** `--net`: a policy mode, or no network interface at all. */
 export type NetChoice = NetMode | "none";
@@ -108,6 +109,8 @@ export async function startNetworkSession(
     mode: net === "none" ? undefined : net,
     tlsInspect: options.tlsInspect,
   });
+  // Under inspection, a known agent's key is injected from the host's variable.
+  if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.tool);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
     ? await createTlsInspection(policy, options.inspection)
     : undefined;
