@@ -47,6 +47,8 @@ export interface BuildImageOptions {
   debCacheDir?: string;
   /** What kind of image; default the profile named like the image, else `default`. */
   profile?: ImageProfile;
+  /** npm packages to install globally, e.g. the agent CLIs (dev profile only). */
+  npmPackages?: string[];
   /** Called with progress inside a long step (the root filesystem of the dev image). */
   onStepProgress?: (progress: StepProgress) => void;
 }
@@ -135,6 +137,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
       agent,
       debCacheDir,
       onProgress: (p) => opts.onStepProgress?.(p),
+      npmPackages: opts.npmPackages ?? [],
     });
     const used = rootfs.used;
 

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ImageError } from "./errors.ts";
 import type { ImageProfile } from "./profile.ts";
 import { assembleRootfs } from "./rootfs.ts";
 
@@ -25,6 +26,11 @@ export const DEFAULT_PROFILE: ImageProfile = {
   summary: "busybox, curl, CA certificates, Deno and the agent (small, no root needed)",
   packages: ROOTFS_PACKAGES,
   async assemble(dir, context) {
+    if (context.npmPackages.length > 0) {
+      throw new ImageError(
+        "The default profile has no Node.js for npm packages: use the dev profile",
+      );
+    }
     const used = await assembleRootfs(dir, context);
     return { used };
   },

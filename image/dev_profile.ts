@@ -2,7 +2,8 @@
  * The `dev` image profile: a Debian root filesystem for coding agents — debootstrap's minbase,
  * then git, curl, Python, Node.js and npm, build-essential, ripgrep, jq, less and vim with the
  * tree's own apt (updates and security fixes included) — and an unprivileged `agent` user (no
- * sudo) that commands run as. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
+ * sudo) that commands run as; optionally npm packages (the agent CLIs), fetched through agentbox's
+ * own proxy. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
  * for the boot scripts) are added on top. Needs root for debootstrap and the chroot.
  *
  * @module
@@ -22,6 +23,7 @@ import {
 import { ImageError } from "./errors.ts";
 import { sha256File } from "./hash.ts";
 import type { DebianPackage, ImageUser } from "./manifest.ts";
+import { npmInstallGlobal } from "./npm_install.ts";
 import type { ImageProfile, RootfsContext } from "./profile.ts";
 
 /** Debian packages of the dev image, on top of minbase (`cpio` is for agentbox's guest files). */
@@ -79,6 +81,9 @@ async function assembleDevRootfs(dir: string, context: RootfsContext) {
     onProgress: progress("apt"),
   });
   await addUser(dir, DEV_USER);
+  const npm = context.npmPackages.length === 0
+    ? undefined
+    : await npmInstallGlobal(dir, context.npmPackages, { onProgress: progress("npm") });
 
   const busybox = context.packages.find((p) => p.name === "busybox-static");
   if (!busybox) throw new ImageError("The busybox-static package is missing from the image build");
@@ -93,6 +98,7 @@ async function assembleDevRootfs(dir: string, context: RootfsContext) {
     used: new Set(["busybox-static"]),
     packages: await packageList(dir, context.debCacheDir),
     user: DEV_USER,
+    npm,
     keepOwnership: true,
   };
 }

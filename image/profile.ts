@@ -22,6 +22,8 @@ export interface RootfsContext {
   debCacheDir: string;
   /** Progress within the assembly step. */
   onProgress: (progress: StepProgress) => void;
+  /** npm packages to install globally (the agent CLIs); only profiles with npm can. */
+  npmPackages: string[];
 }
 
 /** What a profile's assembly produced, for the packing and the manifest. */

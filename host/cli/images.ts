@@ -15,6 +15,7 @@ import { buildImage } from "../../image/build.ts";
 import { ImageError } from "../../image/errors.ts";
 import { profileFor, PROFILES } from "../../image/profiles.ts";
 import { DEFAULT_IMAGE, imagesDir, listImages, removeImage } from "../../image/store.ts";
+import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { ProgressLine } from "./progress_bar.ts";
 
 const HELP = `Usage: agentbox images <command>
@@ -32,7 +33,7 @@ const PROFILE_LINES = Object.values(PROFILES)
   .map((p) => `  ${p.name.padEnd(9)} ${p.summary}`)
   .join("\n");
 
-const BUILD_HELP = `Usage: agentbox images build [NAME] [--profile PROFILE]
+const BUILD_HELP = `Usage: agentbox images build [NAME] [--profile PROFILE] [--agents LIST]
 
 Build the guest image NAME (default "${DEFAULT_IMAGE}"): the Debian cloud kernel, an initrd with
 busybox and the needed kernel modules, and an erofs root filesystem with Deno and the guest agent
@@ -49,6 +50,9 @@ Needs on the host: apt-get, apt-cache and dpkg-deb with current package lists, a
 
 Options:
   --profile PROFILE   what to put in the root filesystem (see above)
+  --agents LIST       dev profile: also install these agent CLIs with npm, through agentbox's
+                      own proxy (only the npm registry is reachable): a comma-separated list of
+                      ${Object.keys(AGENT_PRESETS).join(", ")}
   -h, --help          show this help`;
 
 const LIST_HELP = `Usage: agentbox images list
@@ -126,7 +130,10 @@ function parse(
 }
 
 async function build(args: string[]): Promise<number> {
-  const parsed = parse(args, BUILD_HELP, { min: 0, max: 1 }, { profile: { type: "string" } });
+  const parsed = parse(args, BUILD_HELP, { min: 0, max: 1 }, {
+    profile: { type: "string" },
+    agents: { type: "string" },
+  });
   if (!parsed) return 2;
   if (parsed.help) {
     console.log(BUILD_HELP);
@@ -140,6 +147,7 @@ async function build(args: string[]): Promise<number> {
     const manifest = await buildImage({
       name,
       profile,
+      npmPackages: agentPackages(parsed.values.agents as string | undefined),
       imagesDir: imagesDir(),
       onProgress: (step, detail) => {
         line.clear();
@@ -160,6 +168,20 @@ async function build(args: string[]): Promise<number> {
     line.clear();
     return report(error);
   }
+}
+
+/** `--agents claude,codex` → their npm packages. */
+function agentPackages(list: string | undefined): string[] {
+  if (list === undefined) return [];
+  return list.split(",").map((name) => name.trim()).filter(Boolean).map((name) => {
+    const preset = Object.hasOwn(AGENT_PRESETS, name) ? AGENT_PRESETS[name] : undefined;
+    if (!preset) {
+      throw new ImageError(
+        `Unknown agent "${name}" in --agents: use ${Object.keys(AGENT_PRESETS).join(", ")}`,
+      );
+    }
+    return preset.npmPackage;
+  });
 }
 
 async function remove(args: string[]): Promise<number> {

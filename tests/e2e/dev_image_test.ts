@@ -1,7 +1,8 @@
 /**
  * Slow: the `dev` image end to end. Builds it (debootstrap and apt: minutes, root only) unless a
  * current one is already in the images directory, then, in real VMs: git, python3 and node work,
- * commands run as `agent`, and `agent` can write the shared workspace.
+ * commands run as `agent`, `agent` can write the shared workspace, and the agent CLIs installed
+ * from npm through agentbox's proxy (`--agents claude,codex`) run.
  *
  * `.ci/run` runs it; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
  */
@@ -28,15 +29,20 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   };
 }
 
-/** Build `dev` unless a usable one carries this checkout's agent. */
+/** The agent CLIs the test wants in the image. */
+const AGENT_CLIS = ["@anthropic-ai/claude-code", "@openai/codex"];
+
+/** Build `dev` unless a usable one carries this checkout's agent and the agent CLIs. */
 async function ensureDevImage(): Promise<void> {
   const current = await findImage("dev").then(
-    async (image) => image.manifest.agent.sourceSha256 === await agentSourceDigest(),
+    async (image) =>
+      image.manifest.agent.sourceSha256 === await agentSourceDigest() &&
+      AGENT_CLIS.every((name) => image.manifest.npm?.some((p) => p.name === name)),
     () => false,
   );
   if (current) return;
   const started = performance.now();
-  const build = await cli(["images", "build", "dev"]);
+  const build = await cli(["images", "build", "dev", "--agents", "claude,codex"]);
   assert.equal(build.code, 0, build.stderr);
   console.error(`dev image built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
@@ -89,6 +95,14 @@ Deno.test({
       for (const path of ["top.txt", "src/main.py", "made/x"]) {
         assert.ok(paths.includes(path), `${path} is among the changes: ${paths.join(" ")}`);
       }
+
+      const clis = await cli(
+        ["exec", "--image", "dev", "--", "sh", "-c", "claude --version && codex --version"],
+        env,
+      );
+      assert.equal(clis.code, 0, clis.stderr);
+      assert.match(clis.stdout, /\(Claude Code\)/);
+      assert.match(clis.stdout, /^codex-cli \d/m);
 
       const root = await cli(["exec", "--image", "dev", "--user", "root", "--", "id", "-u"], env);
       assert.equal(root.code, 0, root.stderr);
