@@ -1,54 +1,11 @@
 /**
- * `install.sh`: the release path (a fake release served from a file:// URL, so no outside host is
- * involved: download, SHA-256 check, install, uninstall) and, slow, the from-source path on a
- * fresh HOME with a PATH without Deno, ending with a working `agentbox exec -- uname -a`.
- *
- * The from-source test copies the checkout (git archive of HEAD) so that its `npm ci` never
- * touches this checkout's node_modules. Set AGENTBOX_SKIP_SLOW=1 to skip it.
+ * `install.sh`'s release path: a fake release served from a file:// URL, so no outside host is
+ * involved — download, SHA-256 check, install, uninstall. The from-source path is
+ * tests/slow/install_source_test.ts.
  */
 import assert from "node:assert/strict";
 import { REPO } from "../helpers.ts";
-
-const decoder = new TextDecoder();
-
-/** A PATH of the usual directories, minus every one that holds a `deno`. */
-function pathWithoutDeno(): string {
-  return ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-    .filter((dir) => !exists(`${dir}/deno`))
-    .join(":");
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function sh(
-  args: string[],
-  env: Record<string, string>,
-  options: { cwd?: string; stdin?: string } = {},
-) {
-  const child = new Deno.Command("sh", {
-    args,
-    env,
-    clearEnv: true,
-    cwd: options.cwd,
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(options.stdin));
-    await writer.close();
-  }
-  const out = await child.output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
+import { exists, pathWithoutDeno, sh } from "../install_helpers.ts";
 
 async function sha256Hex(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
@@ -109,35 +66,6 @@ Deno.test({
       assert.equal(tampered.code, 1);
       assert.match(tampered.stderr, /agentbox-linux-x64 does not match its SHA-256/);
       assert.ok(!exists(`${home}/.local/bin/agentbox`));
-    } finally {
-      await Deno.remove(base, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "slow: install.sh from source on a fresh HOME without Deno on PATH ends with a working exec",
-  ignore: Deno.env.get("AGENTBOX_SKIP_SLOW") === "1" || Deno.uid() !== 0,
-  fn: async () => {
-    const base = await Deno.makeTempDir({ prefix: "agentbox-source-" });
-    try {
-      const checkout = `${base}/agentbox`;
-      await Deno.mkdir(checkout);
-      const archive = await new Deno.Command("sh", {
-        args: ["-c", `git -C "$1" archive HEAD | tar -x -C "$2"`, "sh", REPO, checkout],
-        stderr: "piped",
-      }).output();
-      assert.ok(archive.success, decoder.decode(archive.stderr));
-      const home = `${base}/home`;
-      await Deno.mkdir(home);
-      const env = { HOME: home, PATH: pathWithoutDeno(), PREFIX: `${home}/.local` };
-      const install = await sh([`${checkout}/install.sh`], env);
-      assert.equal(install.code, 0, install.stderr);
-      assert.ok(exists(`${home}/.local/bin/deno`), "install.sh linked a deno for `deno task`");
-      const run = await sh(["-c", `${home}/.local/bin/agentbox exec -- uname -a`], env);
-      assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /^Linux agentbox .*x86_64/);
     } finally {
       await Deno.remove(base, { recursive: true });
     }
