@@ -32,6 +32,7 @@ export const AGENT_CAPABILITIES = [
   "exec.timeout",
   "exec.stdin",
   "exec.pty",
+  "exec.user",
   "changes",
 ];
 

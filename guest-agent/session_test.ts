@@ -294,6 +294,28 @@ Deno.test("agent: a working directory that does not exist is spawn_failed", asyn
   assert.equal(text(root.stdout), "/\n", "the default working directory is /");
 });
 
+Deno.test({
+  name: "agent: exec.start's user runs the command as that user with its login variables",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await using agent = await startAgent();
+    assert.ok(agent.client.hello.capabilities.includes("exec.user"));
+    const out = await run(agent.client, {
+      argv: ["sh", "-c", 'echo "$(id -u):$(id -g):$(id -G):$HOME:$USER:$LOGNAME"'],
+      user: "nobody",
+    });
+    assert.equal(text(out.stdout), "65534:65534:65534:/nonexistent:nobody:nobody\n");
+    const own = await run(agent.client, { argv: ["id", "-u"], env: { HOME: "/x" } });
+    assert.equal(text(own.stdout), "0\n", "without user the agent's own user");
+    const missing = agent.client.exec({ argv: ["true"], user: "no-such-user-agentbox" });
+    await assert.rejects(
+      within(missing.result, HANG_MS, "result"),
+      (e) =>
+        e instanceof AgentError && e.code === "spawn_failed" && e.message.includes("no such user"),
+    );
+  },
+});
+
 Deno.test("agent: env entries reach the command over a clean base environment", async () => {
   await using agent = await startAgent();
   const out = await run(agent.client, { argv: ["env"], env: { FOO: "bar baz", HOME: "/work" } });

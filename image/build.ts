@@ -1,6 +1,7 @@
 /**
- * `buildImage`: build the default guest image on the host from Debian packages, the Deno binary
- * and the bundled guest agent. Everything is built in a temporary directory next to the final one
+ * `buildImage`: build a guest image on the host from Debian packages, the Deno binary and the
+ * bundled guest agent. The kernel, initrd, agent bundle, erofs packing and manifest are the same
+ * for every image; the root filesystem's tree is the profile's (profile.ts). Everything is built in a temporary directory next to the final one
  * and renamed into place at the end, so a failed build never leaves a half image.
  *
  * @module
@@ -25,7 +26,10 @@ import {
   MANIFEST_FORMAT,
 } from "./manifest.ts";
 import { moduleLoadOrder, parseModulesBuiltin, readKernelModules } from "./modules.ts";
-import { assembleRootfs, makeErofs } from "./rootfs.ts";
+import type { ImageProfile } from "./profile.ts";
+import { profileFor } from "./profiles.ts";
+import type { StepProgress } from "./progress.ts";
+import { makeErofs } from "./rootfs.ts";
 import { AGENT_PATH } from "./stage2.ts";
 import { DEFAULT_IMAGE, validateImageName } from "./store.ts";
 import { cacheDir } from "../host/paths.ts";
@@ -41,13 +45,16 @@ export interface BuildImageOptions {
   agentEntry?: string;
   /** Where downloaded `.deb`s are kept; default `$XDG_CACHE_HOME/agentbox/debs`. */
   debCacheDir?: string;
+  /** What kind of image; default the profile named like the image, else `default`. */
+  profile?: ImageProfile;
+  /** npm packages to install globally, e.g. the agent CLIs (dev profile only). */
+  npmPackages?: string[];
+  /** Called with progress inside a long step (the root filesystem of the dev image). */
+  onStepProgress?: (progress: StepProgress) => void;
 }
 
 /** Debian metapackage that names the current cloud kernel. */
 export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
-
-/** Packages whose files, with their library closure, make up the root filesystem. */
-export const ROOTFS_PACKAGES = ["busybox-static", "ca-certificates", "curl", "libc6", "libgcc-s1"];
 
 /** Kernel features the guest needs (modules or built in), in the order they are wanted. */
 export const GUEST_MODULES = [
@@ -69,7 +76,8 @@ const STEPS = 8;
 
 /**
  * Build image `name` under `imagesDir` and return its manifest. Needs on the host: `apt-get`,
- * `apt-cache`, `dpkg-deb` (with current package lists) and `mkfs.erofs`; no root.
+ * `apt-cache`, `dpkg-deb` (with current package lists) and `mkfs.erofs`; no root for the default
+ * profile (the dev profile needs root and debootstrap).
  *
  * @example
  * ```ts
@@ -85,6 +93,9 @@ const STEPS = 8;
 export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest> {
   const name = opts.name ?? DEFAULT_IMAGE;
   validateImageName(name);
+  const profile = opts.profile ?? profileFor(undefined, name);
+  profile.preflight?.();
+  const debCacheDir = opts.debCacheDir ?? join(cacheDir(), "debs");
   let step = 0;
   const progress = (title: string, detail?: string) =>
     opts.onProgress?.(`[${++step}/${STEPS}] ${title}`, detail);
@@ -98,10 +109,10 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
   try {
     progress("Resolving Debian packages");
     const kernelPackage = await resolveMetapackage(KERNEL_METAPACKAGE, /^linux-image-\d/);
-    const names = [kernelPackage, ...await dependencyClosure(ROOTFS_PACKAGES)];
+    const names = [kernelPackage, ...await dependencyClosure(profile.packages)];
 
     progress("Downloading Debian packages", String(names.length));
-    const debs = await downloadDebs(names, opts.debCacheDir ?? join(cacheDir(), "debs"));
+    const debs = await downloadDebs(names, debCacheDir);
 
     progress("Extracting Debian packages");
     const extracted: ExtractedPackage[] = [];
@@ -119,15 +130,21 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
     const denoVersion = (await runCommand(deno, ["--version"])).match(/^deno (\S+)/)?.[1];
     if (!denoVersion) throw new ImageError(`Cannot read the version of ${deno}`);
 
-    progress("Assembling the root filesystem");
-    const used = await assembleRootfs(join(work, "rootfs"), {
+    progress("Assembling the root filesystem", `profile ${profile.name}`);
+    const rootfs = await profile.assemble(join(work, "rootfs"), {
       packages: extracted.filter((p) => p.name !== kernelPackage),
       deno,
       agent,
+      debCacheDir,
+      onProgress: (p) => opts.onStepProgress?.(p),
+      npmPackages: opts.npmPackages ?? [],
     });
+    const used = rootfs.used;
 
     progress("Packing rootfs.erofs");
-    await makeErofs(join(work, "rootfs"), join(staging, "rootfs.erofs"));
+    await makeErofs(join(work, "rootfs"), join(staging, "rootfs.erofs"), {
+      keepOwnership: rootfs.keepOwnership,
+    });
 
     progress("Building the kernel and initrd");
     const kernelRoot = extracted.find((p) => p.name === kernelPackage)!.root;
@@ -156,6 +173,10 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
       version: d.version,
       sha256: d.sha256,
     }));
+    for (const p of rootfs.packages ?? []) {
+      if (!packages.some((known) => known.name === p.name)) packages.push(p);
+    }
+    packages.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
     const manifest: ImageManifest = {
       format: MANIFEST_FORMAT,
       name,
@@ -171,6 +192,9 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
         sourceSha256: await agentSourceDigest(),
       },
       protocolVersion: PROTOCOL_VERSION,
+      profile: profile.name,
+      ...(rootfs.user ? { user: rootfs.user } : {}),
+      ...(rootfs.npm ? { npm: rootfs.npm } : {}),
     };
     await Deno.writeTextFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2));
     await Deno.remove(work, { recursive: true });

@@ -3,6 +3,9 @@ import { GUEST_MODULES } from "./build.ts";
 import { stage1Init } from "./stage1.ts";
 import { stage2Files } from "./stage2.ts";
 import { imagesCommand } from "../host/cli/images.ts";
+import { ImageError } from "./errors.ts";
+import { profileFor } from "./profiles.ts";
+import { removeImage } from "./store.ts";
 
 async function shellSyntaxOk(script: string): Promise<void> {
   const output = await new Deno.Command("sh", {
@@ -69,4 +72,39 @@ Deno.test("images command: help and usage errors", async () => {
   assert.equal(await imagesCommand(["frobnicate"]), 2);
   assert.equal(await imagesCommand(["build", "a", "b"]), 2);
   assert.equal(await imagesCommand(["build", "--bogus"]), 2);
+  assert.equal(await imagesCommand(["build", "--profile", "nope", "x"]), 1);
+  assert.equal(await imagesCommand(["rm"]), 2);
+  assert.equal(await imagesCommand(["rm", "--help"]), 0);
+  assert.equal(await imagesCommand(["ls", "--help"]), 0);
+});
+
+Deno.test("stage 2 scripts run on the shell they are given", () => {
+  const files = stage2Files({ shell: "/opt/agentbox/busybox sh" });
+  for (const script of ["etc/agentbox/sysinit", "etc/agentbox/agent"]) {
+    assert.ok(files[script].content.startsWith("#!/opt/agentbox/busybox sh\n"), script);
+    assert.ok(stage2Files()[script].content.startsWith("#!/bin/sh\n"), script);
+  }
+  assert.equal(files["etc/passwd"], undefined, "stage 2 leaves the user database alone");
+});
+
+Deno.test("profiles: named like the image unless given; unknown names are refused", () => {
+  assert.equal(profileFor(undefined, "dev").name, "dev");
+  assert.equal(profileFor(undefined, "default").name, "default");
+  assert.equal(profileFor(undefined, "mine").name, "default");
+  assert.equal(profileFor("dev", "mine").name, "dev");
+  assert.throws(() => profileFor("toString", "x"), ImageError);
+});
+
+Deno.test("images rm removes an image directory and refuses unknown names", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/old/sub`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/old/manifest.json`, "{}");
+    await removeImage("old", { imagesDir: dir });
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    await assert.rejects(removeImage("old", { imagesDir: dir }), ImageError);
+    await assert.rejects(removeImage("../etc", { imagesDir: dir }), ImageError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -6,6 +6,7 @@
  */
 
 import { ImageError } from "./errors.ts";
+import { readLines } from "../host/read_lines.ts";
 
 /** Options of {@link runCommand}. */
 export interface RunCommandOptions {
@@ -54,4 +55,58 @@ export async function runCommand(
 function makeError(options: RunCommandOptions) {
   return options.makeError ??
     ((message: string, errorOptions?: ErrorOptions) => new ImageError(message, errorOptions));
+}
+
+/** Options of {@linkcode runCommandLines}. */
+export interface RunCommandLinesOptions extends RunCommandOptions {
+  /** The whole environment of the command (nothing of agentbox's own is passed on). */
+  env?: Record<string, string>;
+  /** Called with each non-empty line of stdout and stderr as it comes. */
+  onLine?: (line: string) => void;
+}
+
+/**
+ * Run a long `command` (never through a shell), handing each output line to `onLine`. Throws
+ * {@link ImageError} (or the caller's error) with the last lines of output when it fails.
+ *
+ * @example
+ * ```ts
+ * import { runCommandLines } from "./command.ts";
+ * await runCommandLines("sh", ["-c", "echo one; echo two"], { onLine: (line) => console.log(line) });
+ * ```
+ */
+export async function runCommandLines(
+  command: string,
+  args: string[],
+  options: RunCommandLinesOptions = {},
+): Promise<void> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(command, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      clearEnv: options.env !== undefined,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (cause) {
+    const hint = options.missingHint ? `: ${options.missingHint}` : "";
+    throw makeError(options)(`Cannot run ${command}${hint}`, { cause });
+  }
+  const tail: string[] = [];
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const line of readLines(stream)) {
+      tail.push(line);
+      if (tail.length > 8) tail.shift();
+      options.onLine?.(line);
+    }
+  };
+  const [status] = await Promise.all([child.status, read(child.stdout), read(child.stderr)]);
+  if (!status.success) {
+    throw makeError(options)(
+      `${command} failed (exit code ${status.code}):\n${tail.join("\n")}`,
+    );
+  }
 }

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { PROTOCOL_VERSION } from "@agentbox/protocol";
+import { PROTOCOL_VERSION, USER_NAME_PATTERN } from "@agentbox/protocol";
 import { ImageError } from "./errors.ts";
 import { sha256File } from "./hash.ts";
 
@@ -29,8 +29,25 @@ export interface FileDigest {
 export interface DebianPackage {
   name: string;
   version: string;
-  /** Digest of the `.deb` as published in the archive's index. */
-  sha256: string;
+  /**
+   * Digest of the `.deb` as published in the archive's index (verified before use). Absent when
+   * the build no longer had the file to hash.
+   */
+  sha256?: string;
+}
+
+/** The user commands run as in an image unless told otherwise (see `exec.start`'s `user`). */
+export interface ImageUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** A package installed with npm into an image (the dev image's agent CLIs). */
+export interface NpmPackage {
+  name: string;
+  version: string;
 }
 
 /** The content of `manifest.json`. */
@@ -50,6 +67,12 @@ export interface ImageManifest {
   /** The bundle's path and digest; `sourceSha256` digests its source (image/agent_source.ts). */
   agent: { path: string; sha256: string; sourceSha256?: string };
   protocolVersion: number;
+  /** The profile the image was built from (image/profiles.ts); absent in older manifests: `default`. */
+  profile?: string;
+  /** The default user of commands; absent: root. */
+  user?: ImageUser;
+  /** Packages installed globally with npm. */
+  npm?: NpmPackage[];
 }
 
 /**
@@ -110,6 +133,16 @@ function manifestProblem(value: unknown): string | undefined {
   if (!Array.isArray(value.packages)) return "packages is not a list";
   if (!isRecord(value.deno) || !isRecord(value.agent)) return "deno or agent is missing";
   if (!isRecord(value.files)) return "files is missing";
+  if (value.user !== undefined) {
+    const user = value.user;
+    if (
+      !isRecord(user) || typeof user.name !== "string" || !USER_NAME_PATTERN.test(user.name) ||
+      !isId(user.uid) || !isId(user.gid) ||
+      typeof user.home !== "string"
+    ) {
+      return "user is not a name, uid, gid and home";
+    }
+  }
   for (const name of IMAGE_FILES) {
     const digest = value.files[name];
     if (!isRecord(digest) || typeof digest.size !== "number" || !isSha256(digest.sha256)) {
@@ -121,6 +154,10 @@ function manifestProblem(value: unknown): string | undefined {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value < 2 ** 32;
 }
 
 function isSha256(value: unknown): boolean {

@@ -16,7 +16,8 @@ import {
   locate,
   type PlannedFile,
 } from "./libraries.ts";
-import { AGENT_PATH, DENO_PATH, stage2Files } from "./stage2.ts";
+import { installAgentboxFiles, installFile, writeGuestFiles } from "./agentbox_files.ts";
+import { minimalUserFiles } from "./stage2.ts";
 
 /** What goes into the root filesystem besides Debian packages. */
 export interface RootfsInputs {
@@ -94,13 +95,8 @@ export async function assembleRootfs(dir: string, inputs: RootfsInputs): Promise
   }
 
   used.add(await writeCaBundle(join(dir, CA_BUNDLE), packages));
-  await install(inputs.deno, join(dir, DENO_PATH), 0o755);
-  await install(inputs.agent, join(dir, AGENT_PATH), 0o644);
-  for (const [path, file] of Object.entries(stage2Files())) {
-    await Deno.mkdir(dirname(join(dir, path)), { recursive: true });
-    await Deno.writeTextFile(join(dir, path), file.content, { mode: file.mode });
-    await Deno.chmod(join(dir, path), file.mode);
-  }
+  await installAgentboxFiles(dir, { deno: inputs.deno, agent: inputs.agent });
+  await writeGuestFiles(dir, minimalUserFiles());
   return used;
 }
 
@@ -109,14 +105,10 @@ async function materialize(dir: string, plan: Map<string, PlannedFile>): Promise
     const destination = join(dir, path);
     await Deno.mkdir(dirname(destination), { recursive: true });
     if (file.type === "symlink") await Deno.symlink(file.target, destination);
-    else await install(file.source, destination, (await Deno.stat(file.source)).mode! & 0o7777);
+    else {
+      await installFile(file.source, destination, (await Deno.stat(file.source)).mode! & 0o7777);
+    }
   }
-}
-
-async function install(source: string, destination: string, mode: number): Promise<void> {
-  await Deno.mkdir(dirname(destination), { recursive: true });
-  await Deno.copyFile(source, destination);
-  await Deno.chmod(destination, mode);
 }
 
 /**
@@ -152,7 +144,8 @@ async function writeCaBundle(path: string, packages: ExtractedPackage[]): Promis
 }
 
 /**
- * Pack `dir` into a read-only erofs image at `output` with `mkfs.erofs` (no root needed).
+ * Pack `dir` into a read-only erofs image at `output` with `mkfs.erofs` (no root needed). Every
+ * file belongs to root unless `keepOwnership` keeps the tree's owners.
  *
  * @example
  * ```ts
@@ -160,9 +153,14 @@ async function writeCaBundle(path: string, packages: ExtractedPackage[]): Promis
  * await makeErofs("/tmp/rootfs", "/tmp/rootfs.erofs");
  * ```
  */
-export async function makeErofs(dir: string, output: string): Promise<void> {
+export async function makeErofs(
+  dir: string,
+  output: string,
+  options: { keepOwnership?: boolean } = {},
+): Promise<void> {
   // Uncompressed: under TCG, decompressing the ~100 MB Deno binary as the agent starts costs
   // more boot time (~0.3 s) than the extra 46 MB of disk is worth.
-  const args = ["--all-root", "-T0", "--quiet", output, dir];
+  const owners = options.keepOwnership ? [] : ["--all-root"];
+  const args = [...owners, "-T0", "--quiet", output, dir];
   await runCommand("mkfs.erofs", args, { missingHint: "install erofs-utils" });
 }

@@ -125,3 +125,27 @@ export async function listImages(options: { imagesDir?: string } = {}): Promise<
     }
   }));
 }
+
+/**
+ * Delete image `name` (its whole directory). Throws {@link ImageError} when there is no such image.
+ *
+ * @example
+ * ```ts ignore
+ * import { removeImage } from "./store.ts";
+ * await removeImage("dev");
+ * ```
+ */
+export async function removeImage(
+  name: string,
+  options: { imagesDir?: string } = {},
+): Promise<void> {
+  validateImageName(name);
+  const root = options.imagesDir ?? imagesDir();
+  const dir = join(root, name);
+  const info = await Deno.lstat(dir).catch(() => undefined);
+  if (!info?.isDirectory) throw new ImageError(`No image "${name}" in ${root}`);
+  // Renamed first, so that a half-deleted directory is never taken for an image.
+  const doomed = join(root, `.${name}.rm-${crypto.randomUUID().slice(0, 8)}`);
+  await Deno.rename(dir, doomed);
+  await Deno.remove(doomed, { recursive: true });
+}

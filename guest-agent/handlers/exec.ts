@@ -10,8 +10,9 @@ import type { ExecExit, ExecStart, StreamPort } from "@agentbox/protocol";
 import { ProtocolError } from "@agentbox/protocol";
 import type { WindowSize } from "../pty/pseudo_terminal.ts";
 import { spawnOnTerminal } from "./exec_terminal.ts";
+import { lookupUser, userEnv } from "./exec_user.ts";
 import { resolveCommand } from "./resolve_command.ts";
-import { BASE_ENV, type SpawnedExec } from "./spawned_exec.ts";
+import { BASE_ENV, type SpawnedExec, type SpawnOptions } from "./spawned_exec.ts";
 
 export { BASE_ENV };
 
@@ -41,7 +42,12 @@ export interface RunningExec {
  * ```
  */
 export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
-  const env: Record<string, string> = { ...BASE_ENV, ...start.env };
+  const user = start.user === undefined ? undefined : lookupUser(start.user);
+  const env: Record<string, string> = {
+    ...BASE_ENV,
+    ...(user ? userEnv(user) : {}),
+    ...start.env,
+  };
   // A terminal's type, unless the host set TERM itself.
   if (start.pty && start.env.TERM === undefined) env.TERM = start.pty.term;
   const cwd = start.cwd ?? "/";
@@ -52,9 +58,10 @@ export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
     );
   }
   const program = resolveCommand(start.argv[0], env.PATH, cwd);
+  const options = { program, env, cwd, uid: user?.uid, gid: user?.gid };
   const spawned = start.pty
-    ? spawnOnTerminal(conn, start, start.pty, { program, env, cwd })
-    : spawnPiped(conn, start, { program, env, cwd });
+    ? spawnOnTerminal(conn, start, start.pty, options)
+    : spawnPiped(conn, start, options);
   const child = spawned.child;
   const pid = child.pid;
   let reaped = false;
@@ -124,7 +131,7 @@ export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
 function spawnPiped(
   conn: StreamPort,
   start: ExecStart,
-  options: { program: string; env: Record<string, string>; cwd: string },
+  options: SpawnOptions,
 ): SpawnedExec {
   // The agent's own tool: found on the base PATH, whatever PATH the command was given.
   const setsid = resolveCommand("setsid", BASE_ENV.PATH);
@@ -137,6 +144,8 @@ function spawnPiped(
       env: options.env,
       clearEnv: true,
       cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
       stdin: start.stdin ? "piped" : "null",
       stdout: "piped",
       stderr: "piped",

@@ -15,7 +15,7 @@ import type { ExecStart, PtySpec, StreamPort } from "@agentbox/protocol";
 import { ProtocolError } from "@agentbox/protocol";
 import { PseudoTerminal, type WindowSize } from "../pty/pseudo_terminal.ts";
 import { resolveCommand } from "./resolve_command.ts";
-import { BASE_ENV, type SpawnedExec } from "./spawned_exec.ts";
+import { BASE_ENV, type SpawnedExec, type SpawnOptions } from "./spawned_exec.ts";
 
 /** The wrapper's script: `$0` is setsid, `$1` the slave's path, the rest the command. */
 const OPEN_TERMINAL = 'tty=$1; shift; exec "$0" -c "$@" <"$tty" >"$tty" 2>&1';
@@ -35,13 +35,24 @@ export function spawnOnTerminal(
   conn: StreamPort,
   start: ExecStart,
   pty: PtySpec,
-  options: { program: string; env: Record<string, string>; cwd: string },
+  options: SpawnOptions,
 ): SpawnedExec {
   let terminal: PseudoTerminal;
   try {
     terminal = PseudoTerminal.open(pty);
   } catch (cause) {
     throw new ProtocolError("spawn_failed", `Cannot open a terminal: ${String(cause)}`, { cause });
+  }
+  if (options.uid !== undefined) {
+    // Another user's command must be able to open the slave, as login(1) would arrange.
+    try {
+      Deno.chownSync(terminal.path, options.uid, options.gid ?? null);
+    } catch (cause) {
+      terminal.close();
+      throw new ProtocolError("spawn_failed", `Cannot give the terminal to the user: ${cause}`, {
+        cause,
+      });
+    }
   }
   let child: Deno.ChildProcess;
   try {
@@ -57,6 +68,8 @@ export function spawnOnTerminal(
       env: options.env,
       clearEnv: true,
       cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
       stdin: "null",
       stdout: "null",
       stderr: "null",

@@ -194,3 +194,23 @@ Deno.test("agent pty: many terminals one after another leave no descriptors behi
   }
   assert.ok(fds() <= before + 2, `${before} descriptors before, ${fds()} after`);
 });
+
+Deno.test({
+  name: "agent pty: a command run as another user gets the terminal",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await using agent = await startAgent();
+    const stdin = new TransformStream<Uint8Array, Uint8Array>();
+    const exec = agent.client.exec({
+      argv: ["sh", "-c", "id -u; tty -s && echo on-a-terminal"],
+      pty: PTY,
+      stdin: stdin.readable,
+      user: "nobody",
+    });
+    const output = new TextDecoder().decode(await new Response(exec.stdout).bytes());
+    const result = await exec.result;
+    await stdin.writable.close().catch(() => {});
+    assert.equal(result.code, 0, output);
+    assert.match(output, /65534\r\non-a-terminal/);
+  },
+});

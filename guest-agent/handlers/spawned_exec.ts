@@ -15,6 +15,24 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
+ * What to spawn: the resolved program, its whole environment and working directory, and the user
+ * (`uid`, `gid`) it runs as — absent, the agent's own.
+ *
+ * @example
+ * ```ts
+ * import type { SpawnOptions } from "./spawned_exec.ts";
+ * const options: SpawnOptions = { program: "/usr/bin/id", env: {}, cwd: "/", uid: 1000, gid: 1000 };
+ * ```
+ */
+export interface SpawnOptions {
+  program: string;
+  env: Record<string, string>;
+  cwd: string;
+  uid?: number;
+  gid?: number;
+}
+
+/**
  * A spawned command with its stdio wired to the connection.
  *
  * @example

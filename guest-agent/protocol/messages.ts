@@ -59,7 +59,17 @@ export interface ExecStart {
    * goes to fd 0, and the terminal's line discipline turns Ctrl-C into SIGINT and so on.
    */
   pty?: PtySpec;
+  /**
+   * Run the command as this user of the guest's `/etc/passwd` (capability `exec.user`): its uid
+   * and primary gid, no supplementary groups, and `HOME`, `USER` and `LOGNAME` from its entry
+   * unless `env` sets them. A name matching {@linkcode USER_NAME_PATTERN}. Absent: the agent's
+   * own user (root).
+   */
+  user?: string;
 }
+
+/** What a user name in `exec.start` must look like: a portable POSIX login name, e.g. `agent`. */
+export const USER_NAME_PATTERN: RegExp = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 /** The terminal an `exec.start` asks for: window size and the `TERM` the command sees. */
 export interface PtySpec {
@@ -292,6 +302,13 @@ function pty(obj: Fields): PtySpec | undefined {
   return { rows: terminalSize(spec, "rows"), cols: terminalSize(spec, "cols"), term };
 }
 
+function userName(obj: Fields): string | undefined {
+  if (field(obj, "user") === undefined) return undefined;
+  const v = str(obj, "user");
+  if (!USER_NAME_PATTERN.test(v)) fail(`Field "user" is not a user name`);
+  return v;
+}
+
 function bytes(obj: Fields, key: string): Uint8Array {
   const v = field(obj, key);
   if (!(v instanceof Uint8Array)) fail(`Field "${key}" must be a byte string`);
@@ -338,6 +355,7 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
       stdin: bool(o, "stdin"),
       timeoutMs,
       pty: pty(o),
+      user: userName(o),
     };
   },
   "exec.started": (o) => ({ type: "exec.started", stream: uint(o, "stream"), pid: uint(o, "pid") }),

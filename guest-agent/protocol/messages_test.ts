@@ -33,7 +33,25 @@ Deno.test("parseMessage fills defaults for optional exec.start fields", () => {
     stdin: false,
     timeoutMs: undefined,
     pty: undefined,
+    user: undefined,
   });
+});
+
+Deno.test("parseMessage validates exec.start's user", () => {
+  const start = (user: unknown) => ({
+    type: "exec.start",
+    stream: 1,
+    argv: ["id"],
+    stdin: false,
+    user,
+  });
+  const ok = parseMessage(start("agent"));
+  assert.ok(ok.type === "exec.start" && ok.user === "agent");
+  for (
+    const user of ["", "Agent", "0", "1000", "../root", "a b", "a:b", "x".repeat(33), 1000, null]
+  ) {
+    assert.throws(() => parseMessage(start(user)), isCode("bad_message"), JSON.stringify(user));
+  }
 });
 
 Deno.test("parseMessage refuses unknown message types with unknown_type", () => {

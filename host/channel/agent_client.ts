@@ -60,6 +60,11 @@ export interface ExecRequest {
    * `exec.pty`; otherwise the exec fails with {@linkcode AgentError} `version_mismatch`.
    */
   pty?: PtySpec;
+  /**
+   * Run as this user of the guest (e.g. `agent`) instead of root. Needs an agent that announced
+   * `exec.user`; otherwise the exec fails with {@linkcode AgentError} `version_mismatch`.
+   */
+  user?: string;
 }
 
 /** How a command ended. */
@@ -206,13 +211,13 @@ export class AgentClient {
     // Callers that only await `result` must not see an unhandled rejection from `started`.
     pending.started.promise.catch(() => {});
     this.#pending.set(stream, pending);
-    if (request.pty && !this.hello.capabilities.includes("exec.pty")) {
+    const missing = missingCapability(request, this.hello.capabilities);
+    if (missing) {
       this.#fail(
         stream,
         new AgentError(
           "version_mismatch",
-          "The image's agent cannot run commands on a terminal: rebuild the image with " +
-            "`agentbox images build`",
+          `The image's agent cannot ${missing}: rebuild the image with \`agentbox images build\``,
         ),
       );
       request.stdin?.cancel().catch(() => {});
@@ -238,6 +243,7 @@ export class AgentClient {
       stdin: request.stdin !== undefined,
       timeoutMs: request.timeoutMs,
       pty: request.pty,
+      user: request.user,
     }).catch((e) => this.#fail(stream, asAgentError(e)));
     if (request.stdin) {
       request.stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
@@ -386,4 +392,13 @@ function asAgentError(reason: unknown): AgentError {
   }
   if (reason === undefined) return new AgentError("closed", "The agent closed the connection");
   return new AgentError("closed", `Lost the connection to the agent: ${reason}`, { cause: reason });
+}
+
+/** What `request` needs that an agent with `capabilities` cannot do, in words; else undefined. */
+function missingCapability(request: ExecRequest, capabilities: string[]): string | undefined {
+  if (request.pty && !capabilities.includes("exec.pty")) return "run commands on a terminal";
+  if (request.user !== undefined && !capabilities.includes("exec.user")) {
+    return "run commands as another user";
+  }
+  return undefined;
 }

@@ -1,9 +1,10 @@
 /**
- * `agentbox images`: build and list guest images.
+ * `agentbox images`: build, list and remove guest images.
  *
  * ```
  * agentbox images build [NAME]   build (or rebuild) an image from Debian packages
- * agentbox images list           list built images
+ * agentbox images list           list built images (also `ls`)
+ * agentbox images rm NAME...     remove images
  * ```
  *
  * @module
@@ -12,8 +13,11 @@
 import { parseArgs } from "node:util";
 import { buildImage } from "../../image/build.ts";
 import { ImageError } from "../../image/errors.ts";
-import { DEFAULT_IMAGE, findImage, imagesDir, listImages } from "../../image/store.ts";
+import { profileFor, PROFILES } from "../../image/profiles.ts";
+import { DEFAULT_IMAGE, findImage, imagesDir, listImages, removeImage } from "../../image/store.ts";
+import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
+import { ProgressLine } from "./progress_bar.ts";
 
 const HELP = `Usage: agentbox images <command>
 
@@ -21,35 +25,53 @@ Manage the guest images agentbox boots (stored under ${"$"}XDG_DATA_HOME/agentbo
 
 Commands:
   build [NAME]   Build the image NAME (default "${DEFAULT_IMAGE}") from Debian packages
-  list           List built images
+  list, ls       List built images
+  rm NAME...     Remove images
 
-Run \`agentbox images <command> --help\` for details.
-`;
+Run \`agentbox images <command> --help\` for details.`;
 
-const BUILD_HELP = `Usage: agentbox images build [NAME]
+const PROFILE_LINES = Object.values(PROFILES)
+  .map((p) => `  ${p.name.padEnd(9)} ${p.summary}`)
+  .join("\n");
+
+const BUILD_HELP = `Usage: agentbox images build [NAME] [--profile PROFILE] [--agents LIST]
 
 Build the guest image NAME (default "${DEFAULT_IMAGE}"): the Debian cloud kernel, an initrd with
-busybox and the needed kernel modules, and an erofs root filesystem with busybox, curl, CA
-certificates, Deno and the guest agent. Downloaded packages are cached under
+busybox and the needed kernel modules, and an erofs root filesystem with Deno and the guest agent
+plus what the profile puts there. Downloaded packages are cached under
 ${"$"}XDG_CACHE_HOME/agentbox/debs. An existing image of that name is replaced only when the
 build succeeds. Then the image is booted once and saved as the template snapshot that
 \`agentbox exec\` and \`agentbox run\` start from (under ${"$"}XDG_CACHE_HOME/agentbox/templates;
 skipped with AGENTBOX_NO_TEMPLATE=1; other VM shapes get theirs on first use).
 
+Profiles (default: the one named like the image, else "default"):
+${PROFILE_LINES}
+
 Needs on the host: apt-get, apt-cache and dpkg-deb with current package lists, and mkfs.erofs
-(erofs-utils). No root.
+(erofs-utils). The default profile needs no root; the dev profile needs root and debootstrap
+(it installs packages in a chroot) and downloads a few hundred MB from the Debian mirror.
 
 Options:
-  -h, --help   Show this help
-`;
+  --profile PROFILE   what to put in the root filesystem (see above)
+  --agents LIST       dev profile: also install these agent CLIs with npm, through agentbox's
+                      own proxy (only the npm registry is reachable): a comma-separated list of
+                      ${Object.keys(AGENT_PRESETS).join(", ")}
+  -h, --help          show this help`;
 
 const LIST_HELP = `Usage: agentbox images list
 
-List the built images with their kernel, size and creation time.
+List the built images with their profile, default user, kernel, size and creation time.
+\`agentbox images ls\` is the same.
 
 Options:
-  -h, --help   Show this help
-`;
+  -h, --help   show this help`;
+
+const RM_HELP = `Usage: agentbox images rm NAME...
+
+Remove the named images from the images directory.
+
+Options:
+  -h, --help   show this help`;
 
 /**
  * Run `agentbox images …` with the arguments after `images`; returns the exit code.
@@ -66,7 +88,10 @@ export async function imagesCommand(args: string[]): Promise<number> {
     case "build":
       return await build(rest);
     case "list":
+    case "ls":
       return await list(rest);
+    case "rm":
+      return await remove(rest);
     case undefined:
     case "-h":
     case "--help":
@@ -79,15 +104,28 @@ export async function imagesCommand(args: string[]): Promise<number> {
   }
 }
 
-function parse(args: string[], help: string, maxPositionals: number) {
+function parse(
+  args: string[],
+  help: string,
+  positionals: { min: number; max: number },
+  options: Record<string, { type: "string" }> = {},
+) {
   try {
-    const { values, positionals } = parseArgs({
+    const parsed = parseArgs({
       args,
-      options: { help: { type: "boolean", short: "h" } },
+      options: { help: { type: "boolean", short: "h" }, ...options },
       allowPositionals: true,
     });
-    if (positionals.length > maxPositionals) throw new Error("too many arguments");
-    return { help: values.help === true, positionals };
+    const count = parsed.positionals.length;
+    if (parsed.values.help !== true) {
+      if (count > positionals.max) throw new Error("too many arguments");
+      if (count < positionals.min) throw new Error("missing arguments");
+    }
+    return {
+      help: parsed.values.help === true,
+      positionals: parsed.positionals,
+      values: parsed.values as Record<string, string | boolean | undefined>,
+    };
   } catch (error) {
     console.error(`error: ${error instanceof Error ? error.message : error}\n\n${help}`);
     return undefined;
@@ -95,7 +133,10 @@ function parse(args: string[], help: string, maxPositionals: number) {
 }
 
 async function build(args: string[]): Promise<number> {
-  const parsed = parse(args, BUILD_HELP, 1);
+  const parsed = parse(args, BUILD_HELP, { min: 0, max: 1 }, {
+    profile: { type: "string" },
+    agents: { type: "string" },
+  });
   if (!parsed) return 2;
   if (parsed.help) {
     console.log(BUILD_HELP);
@@ -103,18 +144,62 @@ async function build(args: string[]): Promise<number> {
   }
   const name = parsed.positionals[0] ?? DEFAULT_IMAGE;
   const started = performance.now();
+  const line = new ProgressLine();
   try {
+    const profile = profileFor(parsed.values.profile as string | undefined, name);
     const manifest = await buildImage({
       name,
+      profile,
+      npmPackages: agentPackages(parsed.values.agents as string | undefined),
       imagesDir: imagesDir(),
-      onProgress: (step, detail) => console.error(`${step}${detail ? ` (${detail})` : ""}…`),
+      onProgress: (step, detail) => {
+        line.clear();
+        console.error(`${step}${detail ? ` (${detail})` : ""}…`);
+      },
+      onStepProgress: (progress) => line.update(progress),
     });
+    line.clear();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const user = manifest.user ? `, commands run as ${manifest.user.name}` : "";
     console.error(
-      `Built image "${name}" in ${seconds} s: kernel ${manifest.kernel.release}, ` +
-        `deno ${manifest.deno.version}, ${manifest.packages.length} Debian packages`,
+      `Built image "${name}" (profile ${profile.name}) in ${seconds} s: kernel ` +
+        `${manifest.kernel.release}, deno ${manifest.deno.version}, ` +
+        `${manifest.packages.length} Debian packages${user}`,
     );
     if (templatesEnabled()) await buildTemplate(name);
+    return 0;
+  } catch (error) {
+    line.clear();
+    return report(error);
+  }
+}
+
+/** `--agents claude,codex` → their npm packages. */
+function agentPackages(list: string | undefined): string[] {
+  if (list === undefined) return [];
+  return list.split(",").map((name) => name.trim()).filter(Boolean).map((name) => {
+    const preset = Object.hasOwn(AGENT_PRESETS, name) ? AGENT_PRESETS[name] : undefined;
+    if (!preset) {
+      throw new ImageError(
+        `Unknown agent "${name}" in --agents: use ${Object.keys(AGENT_PRESETS).join(", ")}`,
+      );
+    }
+    return preset.npmPackage;
+  });
+}
+
+async function remove(args: string[]): Promise<number> {
+  const parsed = parse(args, RM_HELP, { min: 1, max: 64 });
+  if (!parsed) return 2;
+  if (parsed.help) {
+    console.log(RM_HELP);
+    return 0;
+  }
+  try {
+    for (const name of parsed.positionals) {
+      await removeImage(name);
+      console.error(`Removed image "${name}"`);
+    }
     return 0;
   } catch (error) {
     return report(error);
@@ -140,7 +225,7 @@ async function buildTemplate(name: string): Promise<void> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const parsed = parse(args, LIST_HELP, 0);
+  const parsed = parse(args, LIST_HELP, { min: 0, max: 0 });
   if (!parsed) return 2;
   if (parsed.help) {
     console.log(LIST_HELP);
@@ -153,18 +238,22 @@ async function list(args: string[]): Promise<number> {
       return 0;
     }
     const rows = images.map((image) => {
-      if ("error" in image) return [image.name, "-", "-", "-", `broken: ${image.error.message}`];
+      if ("error" in image) {
+        return [image.name, "-", "-", "-", "-", "-", `broken: ${image.error.message}`];
+      }
       const { manifest } = image;
       const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
       return [
         image.name,
+        manifest.profile ?? "default",
+        manifest.user?.name ?? "root",
         manifest.kernel.release,
         `${(bytes / 1024 / 1024).toFixed(0)} MiB`,
         manifest.created.replace(/\.\d+Z$/, "Z"),
         "ok",
       ];
     });
-    const table = [["NAME", "KERNEL", "SIZE", "CREATED", "STATUS"], ...rows];
+    const table = [["NAME", "PROFILE", "USER", "KERNEL", "SIZE", "CREATED", "STATUS"], ...rows];
     const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
     for (const row of table) {
       console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());

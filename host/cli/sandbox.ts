@@ -10,6 +10,9 @@
 import type { DatabaseSync } from "node:sqlite";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
 import type { ExecHandle, ExecRequest, ExecResult } from "../channel/agent_client.ts";
+import { USER_NAME_PATTERN } from "@agentbox/protocol";
+import { DEFAULT_IMAGE, findImage, type ImagePaths } from "../../image/store.ts";
+import { agentPreset } from "../config/agent_presets.ts";
 import { delay } from "../delay.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
 import {
@@ -33,6 +36,7 @@ import { VM_DEFAULTS } from "../vm/spec.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { type CommandHost, runAttached } from "./attached_command.ts";
+import { UsageError } from "./errors.ts";
 import { exitStatus } from "./exit_status.ts";
 import { interactiveApprover, NET_OPTIONS, netChoice, printNetworkReport } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";
@@ -49,6 +53,7 @@ export const SANDBOX_OPTIONS = {
   timeout: { type: "string" },
   env: { type: "string", multiple: true },
   workdir: { type: "string" },
+  user: { type: "string" },
   ...NET_OPTIONS,
   ...SHARE_OPTIONS,
   verbose: { type: "boolean" },
@@ -61,13 +66,17 @@ export const SANDBOX_HELP =
   --memory MB       guest memory in MiB, at least ${MIN_MEMORY_MB} (default: ${VM_DEFAULTS.memoryMb})
   --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
   --env K=V         set an environment variable in the guest; K alone passes the host's value
-  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)`;
+  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)
+  --user NAME       run the command as this guest user (default: the image's user: root in the
+                    default image, agent in the dev image)`;
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
 export interface SandboxPlan {
   argv: string[];
   env: Record<string, string>;
   workdir?: string;
+  /** Guest user to run as; absent: the image's default user. */
+  user?: string;
   timeoutSec?: number;
   image?: string;
   cpus: number;
@@ -107,6 +116,7 @@ export function sandboxPlan(
     argv,
     env: envOption(command, values.env),
     workdir: values.workdir as string | undefined,
+    user: userOption(command, values.user),
     timeoutSec: values.timeout === undefined
       ? undefined
       : positiveInt(command, "timeout", values.timeout, 0, 7 * 24 * 3600),
@@ -129,6 +139,14 @@ export function sandboxPlan(
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
   };
+}
+
+function userOption(command: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !USER_NAME_PATTERN.test(value)) {
+    throw new UsageError(`${command}: --user wants a user name such as agent or root`);
+  }
+  return value;
 }
 
 /**
@@ -174,12 +192,15 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
   let networkReport: NetworkReport;
   const workspace = { session: undefined as WorkspaceSession | undefined };
   try {
+    const image = await findImage(plan.image ?? DEFAULT_IMAGE);
+    const owner = image.manifest.user;
     if (plan.share !== undefined) {
       workspace.session = await startWorkspaceSession(plan.share, sessionStateDir(network.id), {
         onProgress: (message) => log(`agentbox: ${message}`),
+        owner: owner && { uid: owner.uid, gid: owner.gid },
       });
     }
-    run = await bootAndRun(plan, io, network, workspace.session);
+    run = await bootAndRun(plan, io, { image, network, workspace: workspace.session });
   } finally {
     networkReport = await network.finish();
     if (!plan.json) printNetworkReport(networkReport);
@@ -252,9 +273,10 @@ export async function bootSandboxVm(
   plan: SandboxPlan,
   network: NetworkSession,
   workspace: WorkspaceSession | undefined,
+  image?: ImagePaths,
 ): Promise<RunningVm> {
   const vm = await bootVm({
-    image: plan.image,
+    image: image ?? plan.image,
     cpus: plan.cpus,
     memoryMb: plan.memoryMb,
     network: network.egress?.network,
@@ -308,18 +330,19 @@ interface RunOutcome {
 async function bootAndRun(
   plan: SandboxPlan,
   io: CommandIo,
-  network: NetworkSession,
-  workspace: WorkspaceSession | undefined,
+  session: { image: ImagePaths; network: NetworkSession; workspace?: WorkspaceSession },
 ): Promise<RunOutcome> {
+  const { image, network, workspace } = session;
   const bootStart = performance.now();
-  const vm = await bootSandboxVm(plan, network, workspace);
+  const vm = await bootSandboxVm(plan, network, workspace, image);
   try {
     const commandStart = performance.now();
     const result = await runAttached(vmHost(vm), io, {
       argv: plan.argv,
       // The user's --env wins, so a proxy variable can be overridden on purpose.
-      env: { ...network.guestEnv, ...plan.env },
+      env: { ...agentPreset(plan.argv[0])?.env, ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
+      user: plan.user ?? image.manifest.user?.name,
       timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,
     });
     const timings: RunOutcome["timings"] = {

@@ -13,6 +13,7 @@ import { ConfigError } from "./config_error.ts";
 import { applyCredentials, applyInspectTable } from "./inspect_config.ts";
 import { keyLine } from "./key_line.ts";
 import { emptyPolicy, type NetMode, type Policy, type PolicyRule } from "./policy.ts";
+import { AGENT_PRESETS } from "./agent_presets.ts";
 import { PRESETS } from "./presets.ts";
 import { checkKeys, hostRule, strings, table, type Where } from "./toml_values.ts";
 
@@ -46,6 +47,7 @@ export interface LoadPolicyOptions {
  */
 export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Policy> {
   const policy = emptyPolicy();
+  addAgentTools(policy);
   const files = [{ file: options.userFile ?? `${configDir()}/config.toml`, trusted: true }];
   if (options.projectDir !== undefined) {
     files.push({ file: `${options.projectDir}/.agentbox.toml`, trusted: false });
@@ -60,6 +62,17 @@ export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Polic
   if (options.mode) policy.mode = options.mode;
   if (options.tlsInspect) policy.inspect.enabled = true;
   return policy;
+}
+
+/** The built-in agents' allowlists (agent_presets.ts); `[tools.<name>]` in a file adds to them. */
+function addAgentTools(policy: Policy): void {
+  const loc = { file: "agentbox's built-in agent presets" };
+  for (const [name, agent] of Object.entries(AGENT_PRESETS)) {
+    const rules = agent.hosts.flatMap((preset) =>
+      PRESETS[preset].map((host) => hostRule(host, `preset ${preset} of agent ${name}`, loc))
+    );
+    policy.tools.set(name, rules);
+  }
 }
 
 async function readOptional(file: string): Promise<string | undefined> {

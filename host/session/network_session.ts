@@ -25,6 +25,7 @@ import {
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import type { NewLifecycle } from "../store/session_lifecycle.ts";
+import { addAgentCredentials } from "../config/agent_credentials.ts";
 
 /** `--net`: a policy mode, or no network interface at all. */
 export type NetChoice = NetMode | "none";
@@ -111,6 +112,8 @@ export async function startNetworkSession(
     mode: net === "none" ? undefined : net,
     tlsInspect: options.tlsInspect,
   });
+  // Under inspection, a known agent's key is injected from the host's variable.
+  if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.tool);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
     ? await createTlsInspection(policy, options.inspection)
     : undefined;

@@ -6,7 +6,7 @@
  */
 
 import { agentSourceDigest } from "../../image/agent_source.ts";
-import { findImage } from "../../image/store.ts";
+import { findImage, type ImagePaths } from "../../image/store.ts";
 import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
@@ -21,8 +21,8 @@ import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace
 
 /** What to boot. */
 export interface BootOptions {
-  /** Image name (default `default`). */
-  image?: string;
+  /** Image name (default `default`), or an image already found with `findImage`. */
+  image?: string | ImagePaths;
   cpus?: number;
   memoryMb?: number;
   bootTimeoutMs?: number;
@@ -54,7 +54,9 @@ export interface BootOptions {
  * ```
  */
 export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
-  const image = await findImage(options.image ?? "default");
+  const image = typeof options.image === "object"
+    ? options.image
+    : await findImage(options.image ?? "default");
   const warned = new Set<string>();
   const onWarning = (message: string) => {
     if (!warned.has(message)) options.onWarning?.(message);

@@ -30,6 +30,11 @@ export interface ShareOptions {
   upperBytes?: number;
   /** Progress lines for the user. */
   onProgress?: (message: string) => void;
+  /**
+   * Who owns every file of the share in the guest (the image's default user, so it can write
+   * there); absent, the host's owners are kept.
+   */
+  owner?: { uid: number; gid: number };
 }
 
 /** A share ready to attach to a VM. */
@@ -82,7 +87,10 @@ async function lowerImage(
   options: ShareOptions,
 ): Promise<{ image: string; cached: boolean }> {
   const dir = `${options.cacheDir ?? `${cacheDir()}/shares`}/${digest(baseline.root).slice(0, 16)}`;
-  const image = `${dir}/${digest(JSON.stringify(baseline.entries))}.erofs`;
+  const owner = options.owner
+    ? [`--force-uid=${options.owner.uid}`, `--force-gid=${options.owner.gid}`]
+    : [];
+  const image = `${dir}/${digest(JSON.stringify([baseline.entries, owner]))}.erofs`;
   if (await Deno.stat(image).then(() => true, () => false)) return { image, cached: true };
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   options.onProgress?.(
@@ -90,7 +98,7 @@ async function lowerImage(
   );
   const temp = `${image}.${crypto.randomUUID()}.tmp`;
   try {
-    await runCommand("mkfs.erofs", ["--quiet", "-x-1", temp, baseline.root], {
+    await runCommand("mkfs.erofs", ["--quiet", "-x-1", ...owner, temp, baseline.root], {
       missingHint: "install erofs-utils",
       makeError: (message, errorOptions) =>
         new ShareError(`Cannot pack ${baseline.root} for the VM: ${message}`, errorOptions),

@@ -6,6 +6,7 @@
  */
 
 import { VmError } from "../errors.ts";
+import { readLines } from "../../read_lines.ts";
 
 /** A QMP command failed or the monitor went away. */
 export class QmpError extends VmError {
@@ -84,20 +85,6 @@ export class QmpClient {
       return JSON.parse(value);
     } catch (cause) {
       throw new QmpError("QEMU monitor sent invalid JSON", { cause });
-    }
-  }
-}
-
-async function* readLines(readable: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of readable) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = buffered.slice(0, newline).trim();
-      buffered = buffered.slice(newline + 1);
-      if (line) yield line;
     }
   }
 }

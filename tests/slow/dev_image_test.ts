@@ -1,0 +1,114 @@
+/**
+ * Slow: the `dev` image end to end. Builds it (debootstrap and apt: minutes, root only) unless a
+ * current one is already in the images directory, then, in real VMs: git, python3 and node work,
+ * commands run as `agent`, `agent` can write the shared workspace, and the agent CLIs installed
+ * from npm through agentbox's proxy (`--agents claude,codex`) run.
+ *
+ * `.ci/run` runs it; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
+ */
+import assert from "node:assert/strict";
+import { agentSourceDigest } from "../../image/agent_source.ts";
+import { findImage } from "../../image/store.ts";
+import { agentbox } from "../helpers.ts";
+
+const decoder = new TextDecoder();
+
+const skipReason = Deno.env.get("AGENTBOX_SKIP_SLOW") === "1"
+  ? "AGENTBOX_SKIP_SLOW=1"
+  : Deno.uid() !== 0
+  ? "building the dev image needs root (debootstrap)"
+  : undefined;
+if (skipReason) console.error(`dev_image_test: skipped: ${skipReason}`);
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const out = await agentbox(args, { env }).output();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+/** The agent CLIs the test wants in the image. */
+const AGENT_CLIS = ["@anthropic-ai/claude-code", "@openai/codex"];
+
+/** Build `dev` unless a usable one carries this checkout's agent and the agent CLIs. */
+async function ensureDevImage(): Promise<void> {
+  const current = await findImage("dev").then(
+    async (image) =>
+      image.manifest.agent.sourceSha256 === await agentSourceDigest() &&
+      AGENT_CLIS.every((name) => image.manifest.npm?.some((p) => p.name === name)),
+    () => false,
+  );
+  if (current) return;
+  const started = performance.now();
+  const build = await cli(["images", "build", "dev", "--agents", "claude,codex"]);
+  assert.equal(build.code, 0, build.stderr);
+  console.error(`dev image built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+Deno.test({
+  name: "slow: dev image: git, python3 and node run as agent, who can write the workspace",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    await ensureDevImage();
+    const image = await findImage("dev");
+    assert.equal(image.manifest.user?.name, "agent");
+    const names = image.manifest.packages.map((p) => p.name);
+    for (const name of ["git", "python3", "nodejs", "npm", "build-essential", "ripgrep", "jq"]) {
+      assert.ok(names.includes(name), `the manifest lists ${name}`);
+    }
+
+    const base = await Deno.makeTempDir({ prefix: "agentbox-dev-" });
+    const env = { XDG_STATE_HOME: `${base}/state`, XDG_CACHE_HOME: `${base}/cache` };
+    const project = `${base}/project`;
+    await Deno.mkdir(`${project}/src`, { recursive: true });
+    await Deno.writeTextFile(`${project}/src/main.py`, "print(6 * 7)\n");
+    try {
+      const script = [
+        "id -un",
+        "echo $HOME",
+        "git --version",
+        "python3 src/main.py",
+        "node -e 'console.log(process.version.startsWith(\"v\"))'",
+        "echo new > top.txt && echo more >> src/main.py && mkdir made && echo ok > made/x",
+        "git init -q repo && git -C repo -c user.email=a@b -c user.name=a commit -q --allow-empty -m first && echo committed",
+        "stat -c %U top.txt",
+        "touch /etc/agent-cannot-write 2>/dev/null || echo no-root",
+      ].join(" && ");
+      const run = await cli(
+        ["exec", "--image", "dev", "--json", "--share", project, "--", "sh", "-c", script],
+        env,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      const lines = run.stderr.split("\n");
+      const at = lines.indexOf("agent");
+      assert.ok(at >= 0, `id -un printed agent:\n${run.stderr}`);
+      assert.deepEqual(lines.slice(at + 1, at + 2), ["/home/agent"]);
+      assert.match(run.stderr, /^git version \d/m);
+      assert.match(run.stderr, /^42$/m);
+      assert.match(run.stderr, /^true$/m);
+      assert.match(run.stderr, /^committed$/m);
+      assert.match(run.stderr, /^agent$\n^no-root$/m);
+      const report = JSON.parse(run.stdout);
+      const paths = report.changes.entries.map((e: { path: string }) => e.path);
+      for (const path of ["top.txt", "src/main.py", "made/x"]) {
+        assert.ok(paths.includes(path), `${path} is among the changes: ${paths.join(" ")}`);
+      }
+
+      const clis = await cli(
+        ["exec", "--image", "dev", "--", "sh", "-c", "claude --version && codex --version"],
+        env,
+      );
+      assert.equal(clis.code, 0, clis.stderr);
+      assert.match(clis.stdout, /\(Claude Code\)/);
+      assert.match(clis.stdout, /^codex-cli \d/m);
+
+      const root = await cli(["exec", "--image", "dev", "--user", "root", "--", "id", "-u"], env);
+      assert.equal(root.code, 0, root.stderr);
+      assert.equal(root.stdout, "0\n");
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
