@@ -11,6 +11,7 @@
  * @module
  */
 
+import { DEFAULT_IMAGE, findImage } from "../../image/store.ts";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
 import { openCappedLog } from "../session/capped_log.ts";
 import { type ControlServer, type ExecDefaults, serveControl } from "../session/control_server.ts";
@@ -128,6 +129,7 @@ async function bootAndServe(
       // The user's --env wins, so a proxy variable can be overridden on purpose.
       env: { ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
+      user: plan.user ?? (await findImage(plan.image ?? DEFAULT_IMAGE)).manifest.user?.name,
     };
     const source = { id: spec.id, name: spec.name ?? null, plan, workspace };
     server = serveControl(paths.controlSocket, vm.agent, defaults, {
@@ -165,12 +167,18 @@ async function bootSession(
   network: NetworkSession,
   log: (line: string) => void,
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
+  const image = await findImage(plan.image ?? DEFAULT_IMAGE);
+  const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
   if (plan.share !== undefined) {
-    workspace = await startWorkspaceSession(plan.share, paths.state, { onProgress: log });
+    workspace = await startWorkspaceSession(plan.share, paths.state, {
+      onProgress: log,
+      // The share belongs to the image's default user, as for exec and run.
+      owner: owner && { uid: owner.uid, gid: owner.gid },
+    });
     await pinLowerImage(workspace.share.lowerImage, paths.state);
   }
-  return { vm: await bootSandboxVm(plan, network, workspace), workspace };
+  return { vm: await bootSandboxVm(plan, network, workspace, image), workspace };
 }
 
 /** A fork of snapshot `name`: its own copies of the snapshot's disks, the VM restored. */

@@ -37,6 +37,8 @@ export const SESSION_SOFTWARE = `agentbox-session/${VERSION}`;
 export interface ExecDefaults {
   env: Record<string, string>;
   cwd?: string;
+  /** Guest user for commands that name none (the image's default user). */
+  user?: string;
 }
 
 /**
@@ -224,6 +226,7 @@ function relayExec(
     argv: start.argv,
     env: { ...defaults.env, ...start.env },
     cwd: start.cwd ?? defaults.cwd,
+    user: start.user ?? defaults.user,
     stdin: start.stdin ? conn.receive(stream, 0) : undefined,
     timeoutMs: start.timeoutMs,
     pty: start.pty,
