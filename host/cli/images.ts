@@ -10,14 +10,16 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { buildImage } from "../../image/build.ts";
 import { ImageError } from "../../image/errors.ts";
 import { profileFor, PROFILES } from "../../image/profiles.ts";
 import { DEFAULT_IMAGE, findImage, imagesDir, listImages, removeImage } from "../../image/store.ts";
 import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
+import { UsageError } from "./errors.ts";
+import { parseCommandArgs } from "./options.ts";
 import { ProgressLine } from "./progress_bar.ts";
+import { printTable } from "./table.ts";
 
 const HELP = `Usage: agentbox images <command>
 
@@ -96,48 +98,42 @@ export async function imagesCommand(args: string[]): Promise<number> {
     case "-h":
     case "--help":
     case "help":
+      if (command === undefined) {
+        throw new UsageError("Missing command: see `agentbox images --help`");
+      }
       console.log(HELP);
-      return command === undefined ? 2 : 0;
+      return 0;
     default:
-      console.error(`error: unknown command "images ${command}"\n\n${HELP}`);
-      return 2;
+      throw new UsageError(`Unknown command "images ${command}": see \`agentbox images --help\``);
   }
 }
 
+/** Parse a subcommand's arguments with the shared option vocabulary; counts are checked. */
 function parse(
+  command: string,
   args: string[],
-  help: string,
   positionals: { min: number; max: number },
   options: Record<string, { type: "string" }> = {},
 ) {
-  try {
-    const parsed = parseArgs({
-      args,
-      options: { help: { type: "boolean", short: "h" }, ...options },
-      allowPositionals: true,
-    });
-    const count = parsed.positionals.length;
-    if (parsed.values.help !== true) {
-      if (count > positionals.max) throw new Error("too many arguments");
-      if (count < positionals.min) throw new Error("missing arguments");
-    }
-    return {
-      help: parsed.values.help === true,
-      positionals: parsed.positionals,
-      values: parsed.values as Record<string, string | boolean | undefined>,
-    };
-  } catch (error) {
-    console.error(`error: ${error instanceof Error ? error.message : error}\n\n${help}`);
-    return undefined;
+  const parsed = parseCommandArgs(`images ${command}`, args, options);
+  const count = parsed.positionals.length;
+  const help = parsed.values.help === true;
+  if (!help && (count > positionals.max || count < positionals.min)) {
+    const what = count > positionals.max ? "Too many arguments" : "Missing arguments";
+    throw new UsageError(`${what}: see \`agentbox images ${command} --help\``);
   }
+  return {
+    help,
+    positionals: parsed.positionals,
+    values: parsed.values as Record<string, string | boolean | undefined>,
+  };
 }
 
 async function build(args: string[]): Promise<number> {
-  const parsed = parse(args, BUILD_HELP, { min: 0, max: 1 }, {
+  const parsed = parse("build", args, { min: 0, max: 1 }, {
     profile: { type: "string" },
     agents: { type: "string" },
   });
-  if (!parsed) return 2;
   if (parsed.help) {
     console.log(BUILD_HELP);
     return 0;
@@ -170,7 +166,7 @@ async function build(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     line.clear();
-    return report(error);
+    throw error;
   }
 }
 
@@ -189,21 +185,16 @@ function agentPackages(list: string | undefined): string[] {
 }
 
 async function remove(args: string[]): Promise<number> {
-  const parsed = parse(args, RM_HELP, { min: 1, max: 64 });
-  if (!parsed) return 2;
+  const parsed = parse("rm", args, { min: 1, max: 64 });
   if (parsed.help) {
     console.log(RM_HELP);
     return 0;
   }
-  try {
-    for (const name of parsed.positionals) {
-      await removeImage(name);
-      console.error(`Removed image "${name}"`);
-    }
-    return 0;
-  } catch (error) {
-    return report(error);
+  for (const name of parsed.positionals) {
+    await removeImage(name);
+    console.error(`Removed image "${name}"`);
   }
+  return 0;
 }
 
 /** Boot the new image once and save the template snapshot `exec` and `run` start from. */
@@ -225,47 +216,32 @@ async function buildTemplate(name: string): Promise<void> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const parsed = parse(args, LIST_HELP, { min: 0, max: 0 });
-  if (!parsed) return 2;
+  const parsed = parse("list", args, { min: 0, max: 0 });
   if (parsed.help) {
     console.log(LIST_HELP);
     return 0;
   }
-  try {
-    const images = await listImages();
-    if (images.length === 0) {
-      console.error(`No images in ${imagesDir()}: run \`agentbox images build\``);
-      return 0;
-    }
-    const rows = images.map((image) => {
-      if ("error" in image) {
-        return [image.name, "-", "-", "-", "-", "-", `broken: ${image.error.message}`];
-      }
-      const { manifest } = image;
-      const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
-      return [
-        image.name,
-        manifest.profile ?? "default",
-        manifest.user?.name ?? "root",
-        manifest.kernel.release,
-        `${(bytes / 1024 / 1024).toFixed(0)} MiB`,
-        manifest.created.replace(/\.\d+Z$/, "Z"),
-        "ok",
-      ];
-    });
-    const table = [["NAME", "PROFILE", "USER", "KERNEL", "SIZE", "CREATED", "STATUS"], ...rows];
-    const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-    for (const row of table) {
-      console.log(row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-    }
+  const images = await listImages();
+  if (images.length === 0) {
+    console.error(`No images in ${imagesDir()}: run \`agentbox images build\``);
     return 0;
-  } catch (error) {
-    return report(error);
   }
-}
-
-function report(error: unknown): number {
-  if (!(error instanceof ImageError)) throw error;
-  console.error(`error: ${error.message}`);
-  return 1;
+  const rows = images.map((image) => {
+    if ("error" in image) {
+      return [image.name, "-", "-", "-", "-", "-", `broken: ${image.error.message}`];
+    }
+    const { manifest } = image;
+    const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
+    return [
+      image.name,
+      manifest.profile ?? "default",
+      manifest.user?.name ?? "root",
+      manifest.kernel.release,
+      `${(bytes / 1024 / 1024).toFixed(0)} MiB`,
+      manifest.created.replace(/\.\d+Z$/, "Z"),
+      "ok",
+    ];
+  });
+  printTable([["NAME", "PROFILE", "USER", "KERNEL", "SIZE", "CREATED", "STATUS"], ...rows]);
+  return 0;
 }

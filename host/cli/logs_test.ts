@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../store/database.ts";
-import { beginRequest, finishRequest } from "../store/requests.ts";
-import { createSession } from "../store/sessions.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { logsCommand, printLogs, safeText } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
+import { seedRequests } from "../store/testing.ts";
 import { UsageError } from "./errors.ts";
 
 async function withState(
@@ -15,17 +14,7 @@ async function withState(
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
   const db = openDatabase(":memory:");
   try {
-    const s = createSession(db, { id: "abcdef12-session" });
-    createSession(db, { id: "other-session" });
-    const start = { session: s.id, scheme: "https" as const, port: 443, method: "CONNECT" };
-    const id = beginRequest(db, { ...start, host: "a.test", decision: "allow", rule: "allow" });
-    finishRequest(db, id, { status: 200, bytesUp: 5, bytesDown: 50, durationMs: 1 });
-    beginRequest(db, {
-      ...start,
-      host: "evil\x1b[2J.test",
-      decision: "deny",
-      rule: "default deny",
-    });
+    seedRequests(db);
     await fn(db, lines);
   } finally {
     console.log = log;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { DEFAULT_IMAGE, findImage } from "../../image/store.ts";
+import { DEFAULT_IMAGE, findImage, type ImagePaths } from "../../image/store.ts";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
 import { openCappedLog } from "../session/capped_log.ts";
 import { type ControlServer, type ExecDefaults, serveControl } from "../session/control_server.ts";
@@ -120,8 +120,10 @@ async function bootAndServe(
   onRunning: (controlSocket: string) => void,
 ): Promise<string | undefined> {
   const plan = spec.plan;
+  // Looked up once: its default user and the share's owner both come from its manifest.
+  const image = await findImage(plan.image ?? DEFAULT_IMAGE);
   const { vm, workspace } = spec.restore === undefined
-    ? await bootSession(plan, paths, network, log)
+    ? await bootSession(plan, image, paths, network, log)
     : await restoreSession(spec.restore, paths, network, log);
   let server: ControlServer | undefined;
   try {
@@ -129,7 +131,7 @@ async function bootAndServe(
       // The user's --env wins, so a proxy variable can be overridden on purpose.
       env: { ...network.guestEnv, ...plan.env },
       cwd: plan.workdir ?? (workspace ? WORKSPACE_DIR : undefined),
-      user: plan.user ?? (await findImage(plan.image ?? DEFAULT_IMAGE)).manifest.user?.name,
+      user: plan.user ?? image.manifest.user?.name,
     };
     const source = { id: spec.id, name: spec.name ?? null, plan, workspace };
     server = serveControl(paths.controlSocket, vm.agent, defaults, {
@@ -163,11 +165,11 @@ async function bootAndServe(
 /** A fresh session: share the workspace, boot the VM. */
 async function bootSession(
   plan: SandboxPlan,
+  image: ImagePaths,
   paths: SessionPaths,
   network: NetworkSession,
   log: (line: string) => void,
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
-  const image = await findImage(plan.image ?? DEFAULT_IMAGE);
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
   if (plan.share !== undefined) {

@@ -2,8 +2,7 @@ import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { insertAiCall } from "../store/ai_calls.ts";
 import { openDatabase } from "../store/database.ts";
-import { beginRequest, finishRequest } from "../store/requests.ts";
-import { createSession } from "../store/sessions.ts";
+import { seedRequests } from "../store/testing.ts";
 import { UsageError } from "./errors.ts";
 import { printUsage, usageCommand } from "./usage.ts";
 
@@ -13,20 +12,10 @@ function withState(fn: (db: DatabaseSync, lines: string[]) => void, ai = true): 
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
   const db = openDatabase(":memory:");
   try {
-    const s = createSession(db, { id: "abcdef12-session" });
-    createSession(db, { id: "other-session" });
-    const start = { session: s.id, scheme: "https" as const, port: 443, method: "CONNECT" };
-    const id = beginRequest(db, { ...start, host: "a.test", decision: "allow", rule: "allow" });
-    finishRequest(db, id, { status: 200, bytesUp: 5, bytesDown: 50, durationMs: 1 });
-    beginRequest(db, {
-      ...start,
-      host: "evil\x1b[2J.test",
-      decision: "deny",
-      rule: "default deny",
-    });
+    const { session, allowedId: id } = seedRequests(db);
     if (ai) {
       const call = {
-        session: s.id,
+        session,
         requestId: id,
         startedAt: 1,
         host: "a.test",
