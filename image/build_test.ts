@@ -3,6 +3,7 @@ import { GUEST_MODULES } from "./build.ts";
 import { stage1Init } from "./stage1.ts";
 import { stage2Files } from "./stage2.ts";
 import { imagesCommand } from "../host/cli/images.ts";
+import { UsageError } from "../host/cli/errors.ts";
 import { ImageError } from "./errors.ts";
 import { profileFor } from "./profiles.ts";
 import { removeImage } from "./store.ts";
@@ -69,11 +70,11 @@ Deno.test("images command: help and usage errors", async () => {
   assert.equal(await imagesCommand(["--help"]), 0);
   assert.equal(await imagesCommand(["build", "--help"]), 0);
   assert.equal(await imagesCommand(["list", "--help"]), 0);
-  assert.equal(await imagesCommand(["frobnicate"]), 2);
-  assert.equal(await imagesCommand(["build", "a", "b"]), 2);
-  assert.equal(await imagesCommand(["build", "--bogus"]), 2);
-  assert.equal(await imagesCommand(["build", "--profile", "nope", "x"]), 1);
-  assert.equal(await imagesCommand(["rm"]), 2);
+  // Usage errors and image failures go to agentbox's one error path (exit 125 and 126).
+  for (const args of [[], ["frobnicate"], ["build", "a", "b"], ["build", "--bogus"], ["rm"]]) {
+    await assert.rejects(() => imagesCommand(args), UsageError, args.join(" "));
+  }
+  await assert.rejects(() => imagesCommand(["build", "--profile", "nope", "x"]), ImageError);
   assert.equal(await imagesCommand(["rm", "--help"]), 0);
   assert.equal(await imagesCommand(["ls", "--help"]), 0);
 });
