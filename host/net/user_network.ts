@@ -37,6 +37,7 @@ export interface GuestForward {
 
 /** A VM's user-mode network. */
 export interface UserNetwork {
+  kind: "user";
   forwards: GuestForward[];
   /** The busybox binary that relays each guest connection (see {@linkcode findRelay}). */
   relay: string;
@@ -64,6 +65,7 @@ export function proxyNetwork(
   transparentPort: number,
 ): UserNetwork {
   return {
+    kind: "user",
     relay,
     forwards: [
       { guestPort: PROXY_GUEST_PORT, hostPort: forwardPort },
@@ -80,6 +82,7 @@ export function proxyNetwork(
  * ```ts
  * import { userNetworkArgs } from "./user_network.ts";
  * const args = userNetworkArgs({
+ *   kind: "user",
  *   forwards: [{ guestPort: 3128, hostPort: 40000 }],
  *   relay: "/bin/busybox",
  * });

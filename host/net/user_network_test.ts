@@ -3,6 +3,7 @@ import { findRelay, guestProxyEnv, userNetworkArgs } from "./user_network.ts";
 
 Deno.test("userNetworkArgs: restricted slirp, no IPv6, one relay per forwarded port", () => {
   const args = userNetworkArgs({
+    kind: "user",
     relay: "/bin/busybox",
     forwards: [{ guestPort: 3128, hostPort: 40001 }, { guestPort: 443, hostPort: 40002 }],
   });
@@ -14,17 +15,29 @@ Deno.test("userNetworkArgs: restricted slirp, no IPv6, one relay per forwarded p
     "-device",
     "virtio-net-device,netdev=net0",
   ]);
-  const open = userNetworkArgs({ relay: "/bin/busybox", forwards: [], restrict: false });
+  const open = userNetworkArgs({
+    kind: "user",
+    relay: "/bin/busybox",
+    forwards: [],
+    restrict: false,
+  });
   assert.match(open[1], /restrict=off/);
 });
 
 Deno.test("userNetworkArgs refuses values that would break the option list", () => {
-  assert.throws(() => userNetworkArgs({ relay: "/bin/busy,box", forwards: [] }), /relay/);
-  assert.throws(() => userNetworkArgs({ relay: "/x nc", forwards: [] }), /relay/);
+  assert.throws(
+    () => userNetworkArgs({ kind: "user", relay: "/bin/busy,box", forwards: [] }),
+    /relay/,
+  );
+  assert.throws(() => userNetworkArgs({ kind: "user", relay: "/x nc", forwards: [] }), /relay/);
   for (const bad of [0, 65536, 1.5]) {
     assert.throws(
       () =>
-        userNetworkArgs({ relay: "/bin/busybox", forwards: [{ guestPort: 80, hostPort: bad }] }),
+        userNetworkArgs({
+          kind: "user",
+          relay: "/bin/busybox",
+          forwards: [{ guestPort: 80, hostPort: bad }],
+        }),
       /port/,
     );
   }

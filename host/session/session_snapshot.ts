@@ -9,10 +9,9 @@
 
 import { findImage } from "../../image/store.ts";
 import type { SandboxPlan } from "../cli/sandbox.ts";
-import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../vm/qemu/qemu_vm.ts";
-import { VM_DEFAULTS } from "../vm/spec.ts";
+import { VM_DEFAULTS, type VmNetwork } from "../vm/spec.ts";
 import { imageDigest, templateShape } from "../vm/template.ts";
 import { placeholderWorkspace, workspaceDisks } from "../vm/workspace_disks.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
@@ -107,7 +106,7 @@ export async function adoptSnapshotWorkspace(
 /** Options of {@linkcode restoreSessionVm}. */
 export interface RestoreVmOptions {
   /** The new session's network (its own proxies); must be there when the source had one. */
-  network?: UserNetwork;
+  network?: VmNetwork;
   /** The new session's copy of the workspace ({@linkcode adoptSnapshotWorkspace}). */
   workspace?: WorkspaceSession;
   onWarning?: (message: string) => void;

@@ -7,7 +7,6 @@
 
 import { agentSourceDigest } from "../../image/agent_source.ts";
 import { findImage, type ImagePaths } from "../../image/store.ts";
-import type { UserNetwork } from "../net/user_network.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
 import {
@@ -16,7 +15,7 @@ import {
   templateShape,
   type TemplateSpec,
 } from "./template.ts";
-import { VM_DEFAULTS } from "./spec.ts";
+import { VM_DEFAULTS, type VmNetwork } from "./spec.ts";
 import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
 
 /** What to boot. */
@@ -27,7 +26,7 @@ export interface BootOptions {
   memoryMb?: number;
   bootTimeoutMs?: number;
   /** The guest's network (see host/net/egress.ts); without it the VM has no network interface. */
-  network?: UserNetwork;
+  network?: VmNetwork;
   /** A shared workspace (see host/workspace/share.ts), mounted in the guest at /workspace. */
   workspace?: WorkspaceFiles;
   /**

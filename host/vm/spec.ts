@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { TapNetwork } from "../net/tap_network.ts";
 import type { UserNetwork } from "../net/user_network.ts";
 
 /** The host↔agent channel a VM offers. */
@@ -16,6 +17,9 @@ export interface VmDisk {
   /** Letters, digits, `-` and `_` only (it goes into a QEMU option list). */
   serial: string;
 }
+
+/** A guest network: QEMU user networking (rootless) or a tap device (root). */
+export type VmNetwork = UserNetwork | TapNetwork;
 
 /** Everything needed to boot one VM. */
 export interface VmSpec {
@@ -32,7 +36,7 @@ export interface VmSpec {
   /** Disks after the root filesystem, in order. */
   disks?: VmDisk[];
   /** The guest's network; none means no network interface at all (`--net none`). */
-  network?: UserNetwork;
+  network?: VmNetwork;
   /** Private directory for sockets and logs; removed when the VM is gone. */
   runtimeDir: string;
   /** Give up when the agent has not said hello within this many milliseconds. */

@@ -21,10 +21,10 @@ import { createHash } from "node:crypto";
 import type { ImagePaths } from "../../image/store.ts";
 import { cacheDir, makeVmRuntimeDir } from "../paths.ts";
 import { qemuArgv } from "./qemu/argv.ts";
-import { findRelay, proxyNetwork, type UserNetwork } from "../net/user_network.ts";
+import { findRelay, proxyNetwork } from "../net/user_network.ts";
 import { VmError } from "./errors.ts";
 import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
-import { VM_DEFAULTS, type VmSpec } from "./spec.ts";
+import { VM_DEFAULTS, type VmNetwork, type VmSpec } from "./spec.ts";
 import {
   fitsPlaceholders,
   placeholderWorkspace,
@@ -108,10 +108,7 @@ export async function locateTemplate(
 ): Promise<Template> {
   const canonical: VmSpec = {
     ...shape,
-    network: shape.network && {
-      ...shape.network,
-      forwards: shape.network.forwards.map((f) => ({ guestPort: f.guestPort, hostPort: 1 })),
-    },
+    network: shape.network && canonicalNetwork(shape.network),
     disks: workspaceDisks({ lowerImage: "/template/lower", upperDisk: "/template/upper" }),
     runtimeDir: "/template",
     bootTimeoutMs: 0,
@@ -131,6 +128,18 @@ export async function locateTemplate(
   const key = digest(JSON.stringify({ ...partial, argv }));
   const dir = `${templatesDir()}/${image.name}/${key.slice(0, 32)}`;
   return { dir, state: `${dir}/state`, key, meta: { ...partial, key } };
+}
+
+/**
+ * `network` without what differs between sessions (the forwarded host ports). A tap network keys
+ * like the user network: the guest sees the same device either way (see tap_network.ts).
+ */
+function canonicalNetwork(network: VmNetwork): VmNetwork {
+  if (network.kind === "tap") return proxyNetwork("/bin/busybox", 1, 1);
+  return {
+    ...network,
+    forwards: network.forwards.map((f) => ({ guestPort: f.guestPort, hostPort: 1 })),
+  };
 }
 
 /**
@@ -187,7 +196,7 @@ const TEMPLATE_BOOT_TIMEOUT_MS = 120_000;
  */
 export function templateShape(
   image: ImagePaths,
-  options: { cpus?: number; memoryMb?: number; network?: UserNetwork } = {},
+  options: { cpus?: number; memoryMb?: number; network?: VmNetwork } = {},
 ): TemplateSpec {
   return {
     kernel: image.kernel,

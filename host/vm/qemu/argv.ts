@@ -5,9 +5,10 @@
  * @module
  */
 
+import { tapNetworkArgs } from "../../net/tap_network.ts";
 import { userNetworkArgs } from "../../net/user_network.ts";
 import type { Accel } from "./accel.ts";
-import type { ChannelKind, VmDisk, VmSpec } from "../spec.ts";
+import type { ChannelKind, VmDisk, VmNetwork, VmSpec } from "../spec.ts";
 
 /** Paths of the sockets and logs QEMU creates in the VM's runtime directory. */
 export interface QemuFiles {
@@ -90,7 +91,7 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
     ...["-device", "virtio-blk-device,drive=root"],
     ...(spec.disks ?? []).flatMap(diskArgs),
     ...channelArgs(files, options),
-    ...(spec.network ? userNetworkArgs(spec.network) : []),
+    ...(spec.network ? networkArgs(spec.network) : []),
     ...["-qmp", `unix:${escapeOption(files.qmpSocket)},server=on,wait=off`],
   ];
 }
@@ -104,6 +105,10 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
 function tscArgs(options: QemuArgvOptions): string[] {
   if (options.accel.kind === "kvm" || !options.tscKhz) return [];
   return [`tsc_early_khz=${Math.round(options.tscKhz)}`];
+}
+
+function networkArgs(network: VmNetwork): string[] {
+  return network.kind === "tap" ? tapNetworkArgs(network) : userNetworkArgs(network);
 }
 
 function diskArgs(disk: VmDisk, index: number): string[] {
