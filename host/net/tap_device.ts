@@ -112,6 +112,28 @@ export async function listTaps(): Promise<TapDevice[]> {
 }
 
 /**
+ * The guest's address on session `sessionId`'s tap (the address after the gateway in its /30),
+ * or `undefined` when the session has no tap here.
+ *
+ * @example
+ * ```ts ignore
+ * import { tapGuestAddress } from "./tap_device.ts";
+ * console.log(await tapGuestAddress(sessionId)); // e.g. 10.213.0.2
+ * ```
+ */
+export async function tapGuestAddress(sessionId: string): Promise<string | undefined> {
+  const ifname = tapName(sessionId);
+  if (!(await listTaps()).some((tap) => tap.ifname === ifname)) return undefined;
+  const [link] = JSON.parse(await runIp(["-j", "-4", "address", "show", "dev", ifname])) as {
+    addr_info?: { local: string }[];
+  }[];
+  const gateway = link?.addr_info?.[0]?.local;
+  if (!gateway) return undefined;
+  const octets = gateway.split(".").map(Number);
+  return [...octets.slice(0, 3), octets[3] + 1].join(".");
+}
+
+/**
  * The IPv4 networks in use here (`address/prefix` of every address and route), for choosing a
  * subnet no one else uses.
  *
