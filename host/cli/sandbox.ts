@@ -233,7 +233,11 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
         }))
         : null,
       applied: applied ?? null,
-      network: { requests: networkReport.requests, refused: networkReport.refused },
+      network: {
+        backend: networkReport.backend,
+        requests: networkReport.requests,
+        refused: networkReport.refused,
+      },
       timings: { ...run.timings, totalMs: Math.round(performance.now() - started) },
     }));
   }

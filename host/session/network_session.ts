@@ -70,6 +70,8 @@ export interface Refusal {
 /** What a session's network did, for the end-of-run summary. */
 export interface NetworkReport {
   sessionId: string;
+  /** How the VM reached the proxy: `tap`, `user`, or `none` (`--net none`). */
+  backend: "tap" | "user" | "none";
   requests: number;
   refused: Refusal[];
   /** In learn mode: the names written to `.agentbox.toml` (possibly none). */
@@ -154,6 +156,7 @@ export async function startNetworkSession(
       const rows = listRequests(db, { session: session.id });
       const report: NetworkReport = {
         sessionId: session.id,
+        backend: egress?.network.kind ?? "none",
         requests: rows.length,
         refused: refusals(rows),
       };

@@ -184,7 +184,8 @@ Deno.test("cli: doctor reports each check, and fails when the image is missing",
       "setpriv",
       "mkfs.erofs",
       "virtiofsd",
-      "nft",
+      "tap networking",
+      "crashed sessions' leftovers",
     ]
   ) {
     assert.ok(byName[name], `doctor checks ${name}`);
