@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
-import { sandboxPlan } from "./sandbox.ts";
+import { sandboxPlan } from "./sandbox_plan.ts";
 
 Deno.test("sandboxPlan: exec shares nothing unless told, and keeps changes off a terminal", () => {
   const plan = sandboxPlan("exec", {}, ["true"], { interactive: false });

@@ -9,7 +9,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { minimalAllowlist, type ObservedHost } from "../config/learned_allowlist.ts";
 import { loadPolicy } from "../config/load_config.ts";
-import type { NetMode, Policy } from "../config/policy.ts";
+import type { Policy } from "../config/policy.ts";
+import type { NetChoice } from "./net_choice.ts";
 import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
 import { type Egress, type EgressOptions, startEgress } from "../net/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
@@ -27,12 +28,6 @@ import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import type { NewLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
-
-/** `--net`: a policy mode, or no network interface at all. */
-export type NetChoice = NetMode | "none";
-
-/** Every value `--net` accepts. */
-export const NET_CHOICES: readonly NetChoice[] = ["none", "allowlist", "open", "learn"];
 
 /** Options of {@linkcode startNetworkSession}. */
 export interface NetworkSessionOptions {

@@ -8,7 +8,7 @@
  */
 
 import { findImage } from "../../image/store.ts";
-import type { SandboxPlan } from "../cli/sandbox.ts";
+import type { SandboxPlan } from "../cli/sandbox_plan.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../vm/qemu/qemu_vm.ts";
 import { configureGuestNetwork } from "../vm/guest_network.ts";
