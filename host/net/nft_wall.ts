@@ -32,10 +32,10 @@ export interface WallSpec {
   transparentPort: number;
 }
 
-/** `nft` failed or did not load what it was given. */
+/** `nft` failed or did not load what it was given; the message says how to do without. */
 export class NftError extends Error {
   constructor(message: string) {
-    super(message);
+    super(`${message} (to run without a tap network: --net-backend user)`);
     this.name = "NftError";
   }
 }
