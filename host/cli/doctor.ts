@@ -7,7 +7,8 @@
 
 import { findImage } from "../../image/store.ts";
 import { findRelay } from "../net/user_network.ts";
-import { probeAccel } from "../vm/qemu/accel.ts";
+import { type Accel, probeAccel } from "../vm/qemu/accel.ts";
+import { probeCloudHypervisor } from "../vm/cloud_hypervisor/ch_setup.ts";
 import { DEFAULT_QEMU } from "../vm/qemu/qemu_vm.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -47,6 +48,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
 export async function runChecks(): Promise<Check[]> {
   const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
   const qemuVersion = await commandOutput(qemu, ["--version"]);
+  const accel = qemuVersion === undefined ? undefined : await probeAccel(qemu);
   return [
     {
       name: "qemu",
@@ -55,7 +57,7 @@ export async function runChecks(): Promise<Check[]> {
       detail: qemuVersion?.split("\n")[0] ?? `${qemu} not found`,
       fix: "apt-get install qemu-system-x86",
     },
-    await kvmCheck(qemu, qemuVersion !== undefined),
+    kvmCheck(accel),
     await fileCheck(
       "vhost-vsock",
       "/dev/vhost-vsock",
@@ -72,6 +74,7 @@ export async function runChecks(): Promise<Check[]> {
       false,
       "apt-get install qemu-system-common",
     ),
+    await cloudHypervisorCheck(accel),
     await binaryCheck(
       "nft",
       ["--version"],
@@ -87,11 +90,10 @@ function formatCheck(check: Check): string {
   return `[${mark}] ${check.name}: ${check.detail}${fix}`;
 }
 
-async function kvmCheck(qemu: string, haveQemu: boolean): Promise<Check> {
-  if (!haveQemu) {
+function kvmCheck(accel: Accel | undefined): Check {
+  if (!accel) {
     return { name: "kvm", ok: false, required: false, detail: "not checked: QEMU is missing" };
   }
-  const accel = await probeAccel(qemu);
   return accel.kind === "kvm"
     ? { name: "kvm", ok: true, required: false, detail: "KVM runs guests" }
     : {
@@ -101,6 +103,31 @@ async function kvmCheck(qemu: string, haveQemu: boolean): Promise<Check> {
       detail: `${accel.reason}; agentbox will use slow software emulation (TCG)`,
       fix:
         "enable virtualization in the BIOS, load kvm_intel/kvm_amd, and add yourself to the kvm group",
+    };
+}
+
+/** Informational: QEMU is the default, so a missing Cloud Hypervisor never fails doctor. */
+async function cloudHypervisorCheck(accel: Accel | undefined): Promise<Check> {
+  const support = await probeCloudHypervisor({
+    probeKvm: () =>
+      Promise.resolve(
+        accel ?? { kind: "tcg", reason: "KVM could not be checked: QEMU is missing" },
+      ),
+  });
+  return support.usable
+    ? {
+      name: "cloud-hypervisor",
+      ok: true,
+      required: false,
+      detail: `${support.version} with KVM: --vmm cloud-hypervisor works (with the tap network)`,
+    }
+    : {
+      name: "cloud-hypervisor",
+      ok: false,
+      required: false,
+      detail: `not usable (optional; QEMU is the default): ${support.reasons.join("; ")}`,
+      fix: "install Cloud Hypervisor (it is not packaged for Debian 12) on a host with working " +
+        "KVM, or set AGENTBOX_CLOUD_HYPERVISOR to its binary",
     };
 }
 

@@ -32,6 +32,8 @@ import { findSession } from "../store/sessions.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
+import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
+import { loadVmSettings } from "../config/vm_settings.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
@@ -54,6 +56,7 @@ export const SANDBOX_OPTIONS = {
   env: { type: "string", multiple: true },
   workdir: { type: "string" },
   user: { type: "string" },
+  vmm: { type: "string" },
   ...NET_OPTIONS,
   ...SHARE_OPTIONS,
   verbose: { type: "boolean" },
@@ -68,7 +71,9 @@ export const SANDBOX_HELP =
   --env K=V         set an environment variable in the guest; K alone passes the host's value
   --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)
   --user NAME       run the command as this guest user (default: the image's user: root in the
-                    default image, agent in the dev image)`;
+                    default image, agent in the dev image)
+  --vmm VMM         virtual machine monitor: qemu (default; vm.vmm in config.toml) or
+                    cloud-hypervisor (needs KVM and the tap network; docs/cloud-hypervisor.md)`;
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
 export interface SandboxPlan {
@@ -81,6 +86,8 @@ export interface SandboxPlan {
   image?: string;
   cpus: number;
   memoryMb: number;
+  /** `--vmm`; absent: `vm.vmm` from the user's config, else QEMU. */
+  vmm?: VmmKind;
   net?: NetChoice;
   allow?: string[];
   deny?: string[];
@@ -130,6 +137,7 @@ export function sandboxPlan(
       1024 * 1024,
       MIN_MEMORY_MB,
     ),
+    vmm: vmmOption(command, values.vmm),
     net: netChoice(values.net),
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
@@ -139,6 +147,17 @@ export function sandboxPlan(
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
   };
+}
+
+function vmmOption(command: string, value: unknown): VmmKind | undefined {
+  if (value === undefined) return undefined;
+  if (!VMM_KINDS.includes(value as VmmKind)) {
+    throw new UsageError(
+      `Invalid --vmm ${JSON.stringify(value)}: use ${VMM_KINDS.join(" or ")}: ` +
+        `see \`agentbox ${command} --help\``,
+    );
+  }
+  return value as VmmKind;
 }
 
 function userOption(command: string, value: unknown): string | undefined {
@@ -275,10 +294,12 @@ export async function bootSandboxVm(
   workspace: WorkspaceSession | undefined,
   image?: ImagePaths,
 ): Promise<RunningVm> {
+  const vmm = plan.vmm ?? (await loadVmSettings({ projectDir: Deno.cwd() })).vmm;
   const vm = await bootVm({
     image: image ?? plan.image,
     cpus: plan.cpus,
     memoryMb: plan.memoryMb,
+    vmm,
     network: network.egress?.network,
     workspace: workspace?.share,
     onWarning: printWarning,
@@ -375,10 +396,12 @@ function vmHost(vm: RunningVm): CommandHost {
   };
 }
 
+const VMM_NAMES: Record<VmmKind, string> = { qemu: "QEMU", "cloud-hypervisor": "Cloud Hypervisor" };
+
 async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
   const exit = await vm.exited;
   throw new VmError(
-    `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+    `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail() },
   );
 }
