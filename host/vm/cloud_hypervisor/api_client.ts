@@ -5,7 +5,7 @@
  *
  * The endpoints and payloads follow Cloud Hypervisor's OpenAPI description,
  * `vmm/src/api/openapi/cloud-hypervisor.yaml` in github.com/cloud-hypervisor/cloud-hypervisor
- * (docs/api.md there explains it): `vmm.ping` (GET), `vmm.shutdown`, `vm.create` (body: a
+ * (docs/api.md there explains it): `vmm.ping` and `vm.info` (GET), `vmm.shutdown`, `vm.create` (body: a
  * `VmConfig`), `vm.boot`, `vm.shutdown`, `vm.pause`, `vm.resume`, `vm.snapshot` (body:
  * `VmSnapshotConfig`), `vm.restore` (body: `RestoreConfig`), all `PUT`. Success is a 2xx status
  * (204 without a body, 200 with JSON); anything else carries Cloud Hypervisor's error text in the
@@ -57,6 +57,12 @@ export interface VmmPingResponse {
   features?: string[];
 }
 
+/** `vm.info`'s answer (the fields agentbox reads). */
+export interface VmInfo {
+  state: "Created" | "Running" | "Shutdown" | "Paused" | "BreakPoint";
+  config?: unknown;
+}
+
 /** `vm.snapshot`'s body: where Cloud Hypervisor writes the snapshot (a `file://` directory). */
 export interface VmSnapshotConfig {
   destination_url: string;
@@ -98,6 +104,12 @@ export class CloudHypervisorApi {
       throw new CloudHypervisorError("vmm.ping", "Cloud Hypervisor's vmm.ping has no version");
     }
     return reply;
+  }
+
+  /** `GET vm.info`: the VM's state (HTTP 404 before `vm.create`). */
+  async info(): Promise<VmInfo> {
+    const body = await this.#request("GET", "vm.info");
+    return JSON.parse(body ?? "{}");
   }
 
   /** `PUT vm.create`: define the VM (not started yet). */

@@ -41,7 +41,11 @@ const noContent = () => new Response(null, { status: 204 });
 
 Deno.test("ch api: every action is its method and path; bodies are JSON", async () => {
   await using server = await apiServer((seen) =>
-    seen.path.endsWith("vmm.ping") ? Response.json({ version: "v43.0" }) : noContent()
+    seen.path.endsWith("vmm.ping")
+      ? Response.json({ version: "v43.0" })
+      : seen.path.endsWith("vm.info")
+      ? Response.json({ state: "Running" })
+      : noContent()
   );
   const api = new CloudHypervisorApi(server.path);
   const config = chVmConfig({
@@ -56,6 +60,7 @@ Deno.test("ch api: every action is its method and path; bodies are JSON", async 
   assert.equal((await api.ping()).version, "v43.0");
   await api.createVm(config);
   await api.bootVm();
+  assert.equal((await api.info()).state, "Running");
   await api.pauseVm();
   await api.snapshotVm({ destination_url: "file:///s/snap" });
   await api.resumeVm();
@@ -67,6 +72,7 @@ Deno.test("ch api: every action is its method and path; bodies are JSON", async 
     "GET /api/v1/vmm.ping",
     "PUT /api/v1/vm.create",
     "PUT /api/v1/vm.boot",
+    "GET /api/v1/vm.info",
     "PUT /api/v1/vm.pause",
     "PUT /api/v1/vm.snapshot",
     "PUT /api/v1/vm.resume",
@@ -76,8 +82,8 @@ Deno.test("ch api: every action is its method and path; bodies are JSON", async 
   ]);
   assert.deepEqual(JSON.parse(server.seen[1].body), config);
   assert.equal(server.seen[1].type, "application/json");
-  assert.deepEqual(JSON.parse(server.seen[4].body), { destination_url: "file:///s/snap" });
-  assert.deepEqual(JSON.parse(server.seen[7].body), { source_url: "file:///s/snap" });
+  assert.deepEqual(JSON.parse(server.seen[5].body), { destination_url: "file:///s/snap" });
+  assert.deepEqual(JSON.parse(server.seen[8].body), { source_url: "file:///s/snap" });
   assert.equal(server.seen[2].body, "");
 });
 

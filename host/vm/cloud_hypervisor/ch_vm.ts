@@ -10,6 +10,11 @@
  * 4. stop: `vm.shutdown`, `vmm.shutdown`, SIGKILL when the process is still there after a grace
  *    period; the runtime directory is removed.
  *
+ * A guest that powers off leaves the VMM running (QEMU, started with `-no-reboot`, exits): agentbox
+ * polls `vm.info` and ends the VMM when the VM is `Shutdown`, so that {@linkcode RunningVm.exited}
+ * means the same for both VMMs. A guest reboot (a kernel panic, with `panic=-1`) restarts the VM
+ * under Cloud Hypervisor; the host sees its agent connection drop.
+ *
  * Snapshots: {@linkcode RunningVm.saveState} pauses the VM and has Cloud Hypervisor write its
  * snapshot *directory* (`vm.snapshot` to `file://DIR`: `config.json`, `state.json`, the memory);
  * a restore copies that directory into the new VM's runtime directory with `config.json`
@@ -38,6 +43,7 @@ import { type ChFiles, chFiles, chVmConfig, type VmConfig } from "./vm_config.ts
 const CONSOLE_TAIL_LINES = 20;
 const STOP_GRACE_MS = 1000;
 const PING_RETRY_MS = 10;
+const WATCH_MS = 500;
 
 /** Options of {@linkcode startChVm}. */
 export interface ChStartOptions {
@@ -94,6 +100,7 @@ export async function startChVm(spec: VmSpec, options: ChStartOptions = {}): Pro
 
   try {
     await waitForApi(api, exited, spec.bootTimeoutMs);
+    endWhenGuestStops(api, process, exited);
     if (options.restoreFrom) {
       const dir = await restorableCopy(options.restoreFrom, config, files, spec.runtimeDir);
       await api.restoreVm({ source_url: `file://${dir}` });
@@ -159,6 +166,28 @@ async function waitForApi(
       }
     }
     await delay(PING_RETRY_MS);
+  }
+}
+
+/** Poll `vm.info` until the VMM exits; a `Shutdown` VM (the guest powered off) ends the VMM. */
+async function endWhenGuestStops(
+  api: CloudHypervisorApi,
+  process: Deno.ChildProcess,
+  exited: Promise<VmExit>,
+): Promise<void> {
+  let done = false;
+  exited.then(() => done = true);
+  while (!done) {
+    await delay(WATCH_MS);
+    if (done) return;
+    const info = await api.info().catch(() => undefined);
+    if (info?.state === "Shutdown") {
+      const timer = setTimeout(() => killVmm(process), STOP_GRACE_MS);
+      await api.shutdownVmm().catch(() => {});
+      await exited;
+      clearTimeout(timer);
+      return;
+    }
   }
 }
 

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { VmError } from "../errors.ts";
 import type { VmSpec } from "../spec.ts";
-import { CloudHypervisorError } from "./api_client.ts";
+import { delay } from "../../delay.ts";
+import { CloudHypervisorApi, CloudHypervisorError } from "./api_client.ts";
 import { startChVm } from "./ch_vm.ts";
 import { FAKE_CONSOLE_LINE, type LoggedRequest } from "./fake_cloud_hypervisor.ts";
 
@@ -55,9 +56,15 @@ async function fakeBinary(options: { fail?: string } = {}) {
   };
 }
 
-/** The actions, with `vmm.ping` retries (while the API socket appears) folded into one. */
+/**
+ * The actions in order, without the `vm.info` polls (they come every 500 ms) and with repeats
+ * folded into one (`vmm.ping` while the API socket appears; a `vmm.shutdown` from both `stop` and
+ * the poller that saw the VM shut down).
+ */
 function actions(requests: LoggedRequest[]): string[] {
-  return requests.map((r) => r.action).filter((a, i, all) => a !== "vmm.ping" || all[i - 1] !== a);
+  return requests.map((r) => r.action).filter((a) => a !== "vm.info").filter((a, i, all) =>
+    all[i - 1] !== a
+  );
 }
 
 async function echo(vm: { agent: import("../../channel/agent_client.ts").AgentClient }) {
@@ -109,7 +116,9 @@ Deno.test("ch vm: saveState pauses and snapshots a directory; a restore rewrites
     assert.ok(paused);
     const requests = await fake.requests();
     assert.deepEqual(actions(requests), ["vm.pause", "vm.snapshot"]);
-    assert.deepEqual(requests[1].body, { destination_url: `file://${snapshotDir}` });
+    assert.deepEqual(requests.find((r) => r.action === "vm.snapshot")!.body, {
+      destination_url: `file://${snapshotDir}`,
+    });
   } finally {
     await vm.stop();
   }
@@ -132,6 +141,23 @@ Deno.test("ch vm: saveState pauses and snapshots a directory; a restore rewrites
     assert.deepEqual(await echo(restored), { out: "through hybrid vsock\n", code: 0 });
   } finally {
     await restored.stop();
+  }
+});
+
+Deno.test("ch vm: a guest that powers off ends the VMM, like QEMU's -no-reboot", async () => {
+  await using fake = await fakeBinary();
+  const spec = await fake.spec("vm-1");
+  const vm = await startChVm(spec, { binary: fake.binary });
+  try {
+    // What a guest's poweroff does to Cloud Hypervisor: the VM is Shutdown, the VMM runs on.
+    const guest = new CloudHypervisorApi(`${spec.runtimeDir}/ch-api.sock`);
+    await guest.shutdownVm();
+    guest.close();
+    const exit = await Promise.race([vm.exited, delay(5000)]);
+    assert.equal(exit?.code, 0, "the VMM exits");
+    assert.deepEqual(actions(await fake.requests()).slice(-2), ["vm.shutdown", "vmm.shutdown"]);
+  } finally {
+    await vm.stop();
   }
 });
 

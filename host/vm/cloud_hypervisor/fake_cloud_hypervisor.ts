@@ -76,6 +76,12 @@ async function main(args: Args): Promise<void> {
       switch (action) {
         case "vmm.ping":
           return Response.json({ version: "v0.0.0-fake", pid: Deno.pid });
+        case "vm.info": {
+          const states = { created: "Created", running: "Running", paused: "Paused" } as const;
+          if (state === "none") return fail(404, "Error from API: VM not created");
+          const vmState = state === "shutdown" ? "Shutdown" : states[state];
+          return Response.json({ config, state: vmState });
+        }
         case "vm.create":
           if (state !== "none") return fail(400, "Error from API: VM already created");
           config = body;
