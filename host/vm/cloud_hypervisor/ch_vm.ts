@@ -209,7 +209,7 @@ async function snapshot(
 
 /**
  * A copy of snapshot `source` under `runtimeDir` whose `config.json` names this VM's sockets,
- * disks and network instead of the saved VM's (which may still run, or be gone with its runtime
+ * disks, network and image files instead of the saved VM's (which may still run, or be gone with its runtime
  * directory); the other files are hard links (copies across file systems).
  */
 async function restorableCopy(
@@ -227,6 +227,7 @@ async function restorableCopy(
       const saved = JSON.parse(await Deno.readTextFile(from));
       const patched = {
         ...saved,
+        payload: config.payload,
         disks: config.disks,
         net: config.net,
         vsock: { ...saved.vsock, socket: files.vsockSocket },
