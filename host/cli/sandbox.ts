@@ -30,6 +30,8 @@ import { findSession } from "../store/sessions.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
+import type { VmmKind } from "../vm/running_vm.ts";
+import { loadVmSettings } from "../config/vm_settings.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { type CommandHost, runAttached } from "./attached_command.ts";
@@ -169,10 +171,12 @@ export async function bootSandboxVm(
   workspace: WorkspaceSession | undefined,
   image?: ImagePaths,
 ): Promise<RunningVm> {
+  const vmm = plan.vmm ?? (await loadVmSettings({ projectDir: Deno.cwd() })).vmm;
   const vm = await bootVm({
     image: image ?? plan.image,
     cpus: plan.cpus,
     memoryMb: plan.memoryMb,
+    vmm,
     network: network.egress?.network,
     workspace: workspace?.share,
     onWarning: printWarning,
@@ -269,10 +273,12 @@ function vmHost(vm: RunningVm): CommandHost {
   };
 }
 
+const VMM_NAMES: Record<VmmKind, string> = { qemu: "QEMU", "cloud-hypervisor": "Cloud Hypervisor" };
+
 async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
   const exit = await vm.exited;
   throw new VmError(
-    `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+    `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail() },
   );
 }

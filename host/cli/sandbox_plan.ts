@@ -9,6 +9,7 @@
 import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import type { NetBackendChoice } from "../net/net_backend.ts";
 import type { NetChoice } from "../session/net_choice.ts";
+import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { UsageError } from "./errors.ts";
 import { NET_OPTIONS, netBackendChoice, netChoice } from "./net_options.ts";
@@ -27,6 +28,7 @@ export const SANDBOX_OPTIONS = {
   env: { type: "string", multiple: true },
   workdir: { type: "string" },
   user: { type: "string" },
+  vmm: { type: "string" },
   ...NET_OPTIONS,
   ...SHARE_OPTIONS,
   verbose: { type: "boolean" },
@@ -41,7 +43,9 @@ export const SANDBOX_HELP =
   --env K=V         set an environment variable in the guest; K alone passes the host's value
   --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)
   --user NAME       run the command as this guest user (default: the image's user: root in the
-                    default image, agent in the dev image)`;
+                    default image, agent in the dev image)
+  --vmm VMM         virtual machine monitor: qemu (default; vm.vmm in config.toml) or
+                    cloud-hypervisor (needs KVM and the tap network; docs/cloud-hypervisor.md)`;
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
 export interface SandboxPlan {
@@ -54,6 +58,8 @@ export interface SandboxPlan {
   image?: string;
   cpus: number;
   memoryMb: number;
+  /** `--vmm`; absent: `vm.vmm` from the user's config, else QEMU. */
+  vmm?: VmmKind;
   net?: NetChoice;
   allow?: string[];
   deny?: string[];
@@ -105,6 +111,7 @@ export function sandboxPlan(
       1024 * 1024,
       MIN_MEMORY_MB,
     ),
+    vmm: vmmOption(command, values.vmm),
     net: netChoice(values.net),
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
@@ -115,6 +122,17 @@ export function sandboxPlan(
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
   };
+}
+
+function vmmOption(command: string, value: unknown): VmmKind | undefined {
+  if (value === undefined) return undefined;
+  if (!VMM_KINDS.includes(value as VmmKind)) {
+    throw new UsageError(
+      `Invalid --vmm ${JSON.stringify(value)}: use ${VMM_KINDS.join(" or ")}: ` +
+        `see \`agentbox ${command} --help\``,
+    );
+  }
+  return value as VmmKind;
 }
 
 function userOption(command: string, value: unknown): string | undefined {

@@ -39,3 +39,14 @@ Deno.test("sandboxPlan: --apply without any share, and bad numbers, are usage er
   );
   assert.throws(() => sandboxPlan("exec", { memory: "64" }, ["sh"], { interactive: false }));
 });
+
+Deno.test("sandboxPlan: --vmm takes qemu or cloud-hypervisor; absent leaves it to the config", () => {
+  assert.equal(sandboxPlan("exec", {}, ["true"], { interactive: false }).vmm, undefined);
+  for (const vmm of ["qemu", "cloud-hypervisor"]) {
+    assert.equal(sandboxPlan("exec", { vmm }, ["true"], { interactive: false }).vmm, vmm);
+  }
+  assert.throws(
+    () => sandboxPlan("exec", { vmm: "firecracker" }, ["true"], { interactive: false }),
+    /^UsageError: Invalid --vmm "firecracker": use qemu or cloud-hypervisor: see `agentbox exec --help`$/,
+  );
+});
