@@ -7,6 +7,7 @@
 
 import { VmError } from "../errors.ts";
 import { readLines } from "../../read_lines.ts";
+import { delay } from "../../delay.ts";
 
 /** A QMP command failed or the monitor went away. */
 export class QmpError extends VmError {
@@ -39,11 +40,27 @@ export class QmpClient {
     this.#lines = readLines(conn.readable)[Symbol.asyncIterator]();
   }
 
-  /** Connect, read the greeting and leave negotiation mode. */
-  static async connect(path: string): Promise<QmpClient> {
-    const conn = await Deno.connect({ transport: "unix", path }).catch((cause) => {
-      throw new QmpError(`Cannot connect to the QEMU monitor at ${path}`, { cause });
-    });
+  /**
+   * Connect, read the greeting and leave negotiation mode. A QEMU that is starting creates its
+   * monitor socket after its character devices' (the agent's may already answer), so a missing
+   * or refusing socket is retried for `waitMs` (default 5 s).
+   */
+  static async connect(path: string, options: { waitMs?: number } = {}): Promise<QmpClient> {
+    const deadline = Date.now() + (options.waitMs ?? 5000);
+    let conn: Deno.UnixConn;
+    for (;;) {
+      try {
+        conn = await Deno.connect({ transport: "unix", path });
+        break;
+      } catch (cause) {
+        const starting = cause instanceof Deno.errors.NotFound ||
+          cause instanceof Deno.errors.ConnectionRefused;
+        if (!starting || Date.now() >= deadline) {
+          throw new QmpError(`Cannot connect to the QEMU monitor at ${path}`, { cause });
+        }
+        await delay(20);
+      }
+    }
     const client = new QmpClient(conn);
     const greeting = await client.#next();
     if (!("QMP" in greeting)) throw new QmpError("QEMU monitor sent no QMP greeting");
