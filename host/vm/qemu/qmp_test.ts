@@ -3,7 +3,7 @@ import { delay } from "../../delay.ts";
 import { QmpClient, QmpError } from "./qmp.ts";
 
 /** A monitor that greets, accepts `qmp_capabilities` and answers `query-status`. */
-async function serveMonitor(path: string): Promise<Deno.UnixListener> {
+function serveMonitor(path: string): Deno.UnixListener {
   const listener = Deno.listen({ transport: "unix", path });
   (async () => {
     for await (const conn of listener) {
