@@ -6,6 +6,9 @@
  */
 
 import { findImage } from "../../image/store.ts";
+import { tapUnavailableReason } from "../net/net_backend.ts";
+import { wallTableName } from "../net/nft_wall.ts";
+import { sweepTapOrphans } from "../net/tap_orphans.ts";
 import { findRelay } from "../net/user_network.ts";
 import { probeAccel } from "../vm/qemu/accel.ts";
 import { DEFAULT_QEMU } from "../vm/qemu/qemu_vm.ts";
@@ -15,10 +18,11 @@ import { parseCommandArgs } from "./options.ts";
 export const DOCTOR_HELP =
   `Check that this host can run agentbox, and say how to fix what is missing.
 
-Usage: agentbox doctor [--json]
+Usage: agentbox doctor [--json] [--fix]
 
 Options:
   --json      print the checks as JSON
+  --fix       remove what crashed sessions left behind (tap devices, nftables tables)
   -h, --help  show this help`;
 
 /** One check's outcome. `required` checks make doctor fail; others are advisory. */
@@ -32,19 +36,22 @@ export interface Check {
 
 /** Run `agentbox doctor ARGS`. */
 export async function doctorCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs("doctor", args, { json: { type: "boolean" } });
+  const { values } = parseCommandArgs("doctor", args, {
+    json: { type: "boolean" },
+    fix: { type: "boolean" },
+  });
   if (values.help) {
     console.log(DOCTOR_HELP);
     return 0;
   }
-  const checks = await runChecks();
+  const checks = await runChecks({ fix: values.fix === true });
   if (values.json) console.log(JSON.stringify(checks, null, 2));
   else for (const check of checks) console.log(formatCheck(check));
   return checks.every((c) => c.ok || !c.required) ? 0 : 1;
 }
 
-/** Run every check. */
-export async function runChecks(): Promise<Check[]> {
+/** Run every check; `fix` removes the orphans of crashed sessions. */
+export async function runChecks(options: { fix?: boolean } = {}): Promise<Check[]> {
   const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
   const qemuVersion = await commandOutput(qemu, ["--version"]);
   return [
@@ -72,12 +79,8 @@ export async function runChecks(): Promise<Check[]> {
       false,
       "apt-get install qemu-system-common",
     ),
-    await binaryCheck(
-      "nft",
-      ["--version"],
-      false,
-      "apt-get install nftables (needed only for root tap networking)",
-    ),
+    await tapCheck(),
+    await orphanCheck(options.fix === true),
   ];
 }
 
@@ -102,6 +105,44 @@ async function kvmCheck(qemu: string, haveQemu: boolean): Promise<Check> {
       fix:
         "enable virtualization in the BIOS, load kvm_intel/kvm_amd, and add yourself to the kvm group",
     };
+}
+
+async function tapCheck(): Promise<Check> {
+  const reason = await tapUnavailableReason();
+  return {
+    name: "tap networking",
+    ok: reason === undefined,
+    required: false,
+    detail: reason === undefined
+      ? "a tap device and an nftables wall per VM (--net-backend auto picks it)"
+      : `unavailable: ${reason}; VMs use QEMU user networking (rootless, same policy)`,
+    fix: "run as root with iproute2 and nftables installed (optional)",
+  };
+}
+
+async function orphanCheck(fix: boolean): Promise<Check> {
+  const name = "crashed sessions' leftovers";
+  if ((await tapUnavailableReason()) !== undefined) {
+    return { name, ok: true, required: false, detail: "none (no tap networking here)" };
+  }
+  try {
+    const orphans = await sweepTapOrphans({ remove: fix });
+    const found = [...orphans.taps.map((t) => `tap ${t}`), ...orphans.walls.map(wallName)];
+    if (found.length === 0) return { name, ok: true, required: false, detail: "none" };
+    return fix ? { name, ok: true, required: false, detail: `removed ${found.join(", ")}` } : {
+      name,
+      ok: false,
+      required: false,
+      detail: `left by crashed sessions: ${found.join(", ")}`,
+      fix: "agentbox doctor --fix",
+    };
+  } catch (error) {
+    return { name, ok: false, required: false, detail: (error as Error).message };
+  }
+}
+
+function wallName(sessionId: string): string {
+  return `nftables table inet ${wallTableName(sessionId)}`;
 }
 
 async function imageCheck(): Promise<Check> {

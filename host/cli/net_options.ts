@@ -6,6 +6,7 @@
  */
 
 import { addToProjectAllowlist } from "../config/project_allowlist.ts";
+import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
 import { NET_CHOICES, type NetChoice, type NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
@@ -16,6 +17,7 @@ export const NET_OPTIONS = {
   allow: { type: "string", multiple: true },
   deny: { type: "string", multiple: true },
   "tls-inspect": { type: "boolean" },
+  "net-backend": { type: "string" },
 } as const;
 
 /** Help lines of the network options. */
@@ -27,7 +29,10 @@ export const NET_HELP =
   --deny HOST       refuse HOST whatever else allows it; repeatable
   --tls-inspect     decrypt HTTPS to allowed hosts with a per-session CA the guest trusts, so
                     method/path rules, host rewrites, credential injection and AI token counts
-                    apply (docs/proxy.md, "TLS inspection")`;
+                    apply (docs/proxy.md, "TLS inspection")
+  --net-backend B   how the VM's traffic reaches the proxy: tap (a tap device behind an
+                    nftables wall; root), user (QEMU user networking; rootless), auto
+                    (default: tap where possible)`;
 
 /** Validate `--net`. */
 export function netChoice(value: unknown): NetChoice | undefined {
@@ -36,6 +41,17 @@ export function netChoice(value: unknown): NetChoice | undefined {
     throw new UsageError(`Invalid --net ${JSON.stringify(value)}: use ${NET_CHOICES.join(", ")}`);
   }
   return value as NetChoice;
+}
+
+/** Validate `--net-backend`. */
+export function netBackendChoice(value: unknown): NetBackendChoice | undefined {
+  if (value === undefined) return undefined;
+  if (!NET_BACKEND_CHOICES.includes(value as NetBackendChoice)) {
+    throw new UsageError(
+      `Invalid --net-backend ${JSON.stringify(value)}: use ${NET_BACKEND_CHOICES.join(", ")}`,
+    );
+  }
+  return value as NetBackendChoice;
 }
 
 /** Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. */

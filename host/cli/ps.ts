@@ -5,6 +5,7 @@
  * @module
  */
 
+import { tapGuestAddress } from "../net/tap_device.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";
 import { listLifecycles } from "../store/session_lifecycle.ts";
 import { openDatabase } from "../store/database.ts";
@@ -27,6 +28,7 @@ workspace changes can still be recovered with \`agentbox diff SESSION\`). Remove
 
 Options:
   --json      print a JSON array: id, name, state, recorded status, ownerPid, controlSocket,
+              guestAddress (the VM's address on a tap network, which the host can reach),
               startedAt, endedAt (ms since the epoch), project, detail
   -h, --help  show this help`;
 
@@ -38,6 +40,8 @@ export interface PsEntry {
   status: string;
   ownerPid: number | null;
   controlSocket: string | null;
+  /** The VM's address on its tap network (live tap sessions only). */
+  guestAddress: string | null;
   startedAt: number;
   endedAt: number | null;
   project: string | null;
@@ -100,6 +104,7 @@ async function entry(session: LifecycleRecord): Promise<PsEntry> {
     status: session.status,
     ownerPid: session.ownerPid,
     controlSocket: alive ? sessionPaths(session.id).controlSocket : null,
+    guestAddress: alive ? (await tapGuestAddress(session.id).catch(() => undefined)) ?? null : null,
     startedAt: session.startedAt,
     endedAt: session.endedAt,
     project: session.project,

@@ -32,13 +32,20 @@ import { findSession } from "../store/sessions.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
+import type { NetBackendChoice } from "../net/net_backend.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { type CommandHost, runAttached } from "./attached_command.ts";
 import { UsageError } from "./errors.ts";
 import { exitStatus } from "./exit_status.ts";
-import { interactiveApprover, NET_OPTIONS, netChoice, printNetworkReport } from "./net_options.ts";
+import {
+  interactiveApprover,
+  NET_OPTIONS,
+  netBackendChoice,
+  netChoice,
+  printNetworkReport,
+} from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";
 import { type AfterRun, afterRun, finishWorkspace, SHARE_OPTIONS } from "./workspace_options.ts";
 
@@ -85,6 +92,8 @@ export interface SandboxPlan {
   allow?: string[];
   deny?: string[];
   tlsInspect: boolean;
+  /** `--net-backend`; absent: the configuration decides (default `auto`). */
+  netBackend?: NetBackendChoice;
   share?: string;
   after: AfterRun;
   /** Print one JSON report on stdout instead of the human summaries. */
@@ -134,6 +143,7 @@ export function sandboxPlan(
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
     tlsInspect: !!values["tls-inspect"],
+    netBackend: netBackendChoice(values["net-backend"]),
     share,
     after: afterRun({ ...values, share }, options.interactive),
     json: options.json ?? false,
@@ -251,6 +261,7 @@ export async function startPlanNetwork(
     allow: plan.allow,
     deny: plan.deny,
     tlsInspect: plan.tlsInspect,
+    backend: plan.netBackend,
     projectDir: Deno.cwd(),
     tool: plan.argv[0].split("/").at(-1),
     proxy: { approve: plan.prompts ? interactiveApprover(Deno.cwd()) : undefined },

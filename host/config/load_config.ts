@@ -15,10 +15,20 @@ import { keyLine } from "./key_line.ts";
 import { emptyPolicy, type NetMode, type Policy, type PolicyRule } from "./policy.ts";
 import { AGENT_PRESETS } from "./agent_presets.ts";
 import { PRESETS } from "./presets.ts";
+import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
 import { checkKeys, hostRule, strings, table, type Where } from "./toml_values.ts";
 
 const MODES: readonly NetMode[] = ["allowlist", "open", "learn"];
-const NETWORK_KEYS = ["mode", "presets", "allow", "deny", "gray", "connect_ports", "http_ports"];
+const NETWORK_KEYS = [
+  "mode",
+  "backend",
+  "presets",
+  "allow",
+  "deny",
+  "gray",
+  "connect_ports",
+  "http_ports",
+];
 const TOOL_KEYS = ["presets", "allow"];
 
 /** Sources for {@linkcode loadPolicy}. */
@@ -34,6 +44,8 @@ export interface LoadPolicyOptions {
   mode?: NetMode;
   /** `--tls-inspect` from the command line: inspect every allowed host. */
   tlsInspect?: boolean;
+  /** `--net-backend` from the command line. */
+  backend?: NetBackendChoice;
 }
 
 /**
@@ -61,6 +73,7 @@ export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Polic
   for (const p of options.deny ?? []) policy.deny.push(hostRule(p, "--deny", cli));
   if (options.mode) policy.mode = options.mode;
   if (options.tlsInspect) policy.inspect.enabled = true;
+  if (options.backend) policy.backend = options.backend;
   return policy;
 }
 
@@ -148,6 +161,15 @@ function applyNetwork(policy: Policy, net: Record<string, unknown>, where: Where
       throw new ConfigError(where("network.mode"), `must be one of ${MODES.join(", ")}`);
     }
     policy.mode = net.mode as NetMode;
+  }
+  if (net.backend !== undefined) {
+    if (!NET_BACKEND_CHOICES.includes(net.backend as NetBackendChoice)) {
+      throw new ConfigError(
+        where("network.backend"),
+        `must be one of ${NET_BACKEND_CHOICES.join(", ")}`,
+      );
+    }
+    policy.backend = net.backend as NetBackendChoice;
   }
   policy.allow.push(...presetRules(net.presets, "network.presets", where));
   for (const list of ["allow", "deny", "gray"] as const) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { NetBackendChoice } from "../net/net_backend.ts";
 import type { CanonicalHost } from "../net/canonical_host.ts";
 import { type HostPattern, matchesHost } from "./host_pattern.ts";
 import { emptyInspectSettings, type InspectSettings } from "./inspect_settings.ts";
@@ -32,6 +33,8 @@ export interface Policy {
   httpPorts: ReadonlySet<number>;
   /** TLS inspection, request rules, rewrites and credentials (`[inspect]`, `[[credentials]]`). */
   inspect: InspectSettings;
+  /** The guest network (`network.backend`, `--net-backend`; default `auto`). */
+  backend: NetBackendChoice;
 }
 
 /** What to do with a destination, and why. */
@@ -108,5 +111,6 @@ export function emptyPolicy(): Policy {
     connectPorts: new Set([443]),
     httpPorts: new Set([80]),
     inspect: emptyInspectSettings(),
+    backend: "auto",
   };
 }

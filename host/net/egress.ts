@@ -1,13 +1,17 @@
 /**
- * A VM's way out: the forward proxy and the transparent listener of one session, and the user
- * network that forwards the guest's proxy ports to them. Start it before the VM boots, close it
- * after the VM is gone.
+ * A VM's way out: the forward proxy and the transparent listener of one session, and the guest
+ * network that brings the guest's connections to them — QEMU user networking (rootless) or a tap
+ * device behind an nftables wall (root). Start it before the VM boots, close it after the VM is
+ * gone.
  *
  * @module
  */
 
 import { type ProxyOptions, type ProxyServer, startProxy } from "../proxy/mod.ts";
-import { findRelay, guestProxyEnv, proxyNetwork, type UserNetwork } from "./user_network.ts";
+import type { VmNetwork } from "../vm/spec.ts";
+import { type NetBackend } from "./net_backend.ts";
+import { startTapNetwork } from "./tap_egress.ts";
+import { findRelay, guestProxyEnv, proxyNetwork } from "./user_network.ts";
 
 /** Options of {@linkcode startEgress}: the proxy's, less the listener's own settings. */
 export type EgressOptions = Omit<ProxyOptions, "hostname" | "port" | "mode">;
@@ -15,39 +19,78 @@ export type EgressOptions = Omit<ProxyOptions, "hostname" | "port" | "mode">;
 /** A running egress path. */
 export interface Egress {
   /** What the VM's network device must be given. */
-  network: UserNetwork;
+  network: VmNetwork;
   /** Environment for guest commands: the proxy variables. */
   guestEnv: Record<string, string>;
-  /** Stop both listeners and close their connections. */
+  /** Stop both listeners, close their connections and remove the network's host side. */
   close(): Promise<void>;
 }
 
+/** Which guest network to build, for which session. */
+export interface EgressNetwork {
+  backend: NetBackend;
+  /** The session's id: a tap network and its wall carry it. */
+  sessionId: string;
+  /**
+   * Tests only: `false` loads no nftables wall and leaves IPv6 on the tap (the isolation tests'
+   * positive control).
+   */
+  wall?: boolean;
+}
+
 /**
- * Start the two listeners of a session on loopback. Throws `RelayMissingError` when the
- * connection relay is missing.
+ * Start the two listeners of a session and the guest network in front of them: on loopback
+ * behind slirp's forwards (`user`), or on the gateway address of a new tap behind a wall (`tap`).
+ * Throws `RelayMissingError` when the user network's relay is missing, and `TapError`/`NftError`
+ * when the tap network cannot be made (nothing is left behind then).
  *
  * @example
  * ```ts
  * import { startEgress } from "./egress.ts";
  * import { emptyPolicy } from "../config/policy.ts";
- * const egress = await startEgress({ policy: emptyPolicy(), recorder: { begin: () => 0, finish() {} } });
- * console.log(egress.network.forwards);
+ * const egress = await startEgress(
+ *   { policy: emptyPolicy(), recorder: { begin: () => 0, finish() {} } },
+ *   { backend: "user", sessionId: crypto.randomUUID() },
+ * );
+ * console.log(egress.network);
  * await egress.close();
  * ```
  */
-export async function startEgress(options: EgressOptions): Promise<Egress> {
+export async function startEgress(
+  options: EgressOptions,
+  network: EgressNetwork = { backend: "user", sessionId: crypto.randomUUID() },
+): Promise<Egress> {
+  if (network.backend === "tap") {
+    return await startTapNetwork(network, (hostname) => startListeners(options, hostname));
+  }
   const relay = await findRelay();
-  const forward = startProxy({ ...options, mode: "forward" });
+  const listeners = startListeners(options, "127.0.0.1");
+  return {
+    network: proxyNetwork(relay, listeners.forward.addr.port, listeners.transparent.addr.port),
+    guestEnv: guestProxyEnv(),
+    close: listeners.close,
+  };
+}
+
+/** A session's two proxy listeners. */
+export interface Listeners {
+  forward: ProxyServer;
+  transparent: ProxyServer;
+  close(): Promise<void>;
+}
+
+function startListeners(options: EgressOptions, hostname: string): Listeners {
+  const forward = startProxy({ ...options, hostname, mode: "forward" });
   let transparent: ProxyServer;
   try {
-    transparent = startProxy({ ...options, mode: "transparent" });
+    transparent = startProxy({ ...options, hostname, mode: "transparent" });
   } catch (error) {
     forward.close();
     throw error;
   }
   return {
-    network: proxyNetwork(relay, forward.addr.port, transparent.addr.port),
-    guestEnv: guestProxyEnv(),
+    forward,
+    transparent,
     async close() {
       await Promise.all([forward.close(), transparent.close()]);
     },

@@ -12,6 +12,7 @@ import { loadPolicy } from "../config/load_config.ts";
 import type { NetMode, Policy } from "../config/policy.ts";
 import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
 import { type Egress, type EgressOptions, startEgress } from "../net/egress.ts";
+import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { storeRecorder } from "../proxy/mod.ts";
 import {
   createTlsInspection,
@@ -48,6 +49,8 @@ export interface NetworkSessionOptions {
   userConfig?: string;
   /** `--tls-inspect`: decrypt every allowed host's HTTPS (the config may also ask for it). */
   tlsInspect?: boolean;
+  /** `--net-backend`; default: the configuration's `network.backend`, itself `auto`. */
+  backend?: NetBackendChoice;
   /** Test seams of TLS inspection (upstream test CAs, credential sources). */
   inspection?: TlsInspectionOptions;
   /** Graylist decisions and test seams, handed to the proxies. */
@@ -111,12 +114,14 @@ export async function startNetworkSession(
     deny: options.deny,
     mode: net === "none" ? undefined : net,
     tlsInspect: options.tlsInspect,
+    backend: options.backend,
   });
   // Under inspection, a known agent's key is injected from the host's variable.
   if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.tool);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
     ? await createTlsInspection(policy, options.inspection)
     : undefined;
+  const backend = net === "none" ? "user" : await resolveNetBackend(policy.backend);
   const session = createSession(db, {
     ...options.session,
     tool: options.tool,
@@ -131,7 +136,7 @@ export async function startNetworkSession(
         recorder: storeRecorder(db, session.id),
         tool: options.tool,
         inspect,
-      });
+      }, { backend, sessionId: session.id });
     }
   } catch (error) {
     endSession(db, session.id);

@@ -45,7 +45,9 @@ async function get(proxyPort: number, host: string): Promise<number> {
 }
 
 function forwardPort(session: Awaited<ReturnType<typeof startNetworkSession>>): number {
-  return session.egress!.network.forwards.find((f) => f.guestPort === 3128)!.hostPort;
+  const network = session.egress!.network;
+  assert.equal(network.kind, "user");
+  return network.kind === "user" ? network.forwards.find((f) => f.guestPort === 3128)!.hostPort : 0;
 }
 
 Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml", async () => {
@@ -56,6 +58,7 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
       '# kept\n[network]\nallow = ["kept.test"]\ndeny = ["blocked.test"]\n',
     );
     const session = await startNetworkSession({
+      backend: "user",
       db: b.db,
       net: "learn",
       projectDir: b.dir,
@@ -81,6 +84,7 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
 
     // The next run in the default mode passes with what was learned, and only that.
     const next = await startNetworkSession({
+      backend: "user",
       db: b.db,
       projectDir: b.dir,
       userConfig: b.userConfig,
@@ -100,6 +104,7 @@ Deno.test("--net none starts no proxy but still records the session", async () =
   const b = await bench();
   try {
     const session = await startNetworkSession({
+      backend: "user",
       db: b.db,
       net: "none",
       projectDir: b.dir,

@@ -11,6 +11,7 @@ import { findImage } from "../../image/store.ts";
 import type { SandboxPlan } from "../cli/sandbox.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../vm/qemu/qemu_vm.ts";
+import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { VM_DEFAULTS, type VmNetwork } from "../vm/spec.ts";
 import { imageDigest, templateShape } from "../vm/template.ts";
 import { placeholderWorkspace, workspaceDisks } from "../vm/workspace_disks.ts";
@@ -144,7 +145,7 @@ export async function restoreSessionVm(
   try {
     const files = options.workspace?.share ??
       (manifest.disks === "placeholders" ? await placeholderWorkspace(runtimeDir) : undefined);
-    return await startQemuVm({
+    const vm = await startQemuVm({
       ...shape,
       disks: files && workspaceDisks(files),
       runtimeDir,
@@ -154,6 +155,14 @@ export async function restoreSessionVm(
       restoreFrom: snapshotFiles(snapshotDir).state,
       onWarning: options.onWarning,
     });
+    // The snapshot may come from the other network backend, or another tap subnet.
+    if (options.network) {
+      await configureGuestNetwork(vm.agent, options.network).catch(async (error) => {
+        await vm.stop();
+        throw error;
+      });
+    }
+    return vm;
   } catch (error) {
     await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
     throw error;

@@ -15,6 +15,7 @@ import {
   templateShape,
   type TemplateSpec,
 } from "./template.ts";
+import { configureGuestNetwork } from "./guest_network.ts";
 import { VM_DEFAULTS, type VmNetwork } from "./spec.ts";
 import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
 
@@ -41,8 +42,8 @@ export interface BootOptions {
 /**
  * Find the image, start a VM from it and return the VM once its agent has said hello — restored
  * from the image's template snapshot for this VM shape when there is one (made on first use; see
- * template.ts), booted cold otherwise or when `AGENTBOX_NO_TEMPLATE=1`. A shared workspace is
- * mounted before this returns. Throws `ImageError` when the image is missing and `VmError` when
+ * template.ts), booted cold otherwise or when `AGENTBOX_NO_TEMPLATE=1`. A tap network is
+ * configured in the guest and a shared workspace mounted before this returns. Throws `ImageError` when the image is missing and `VmError` when
  * the VM cannot start.
  *
  * @example
@@ -81,13 +82,12 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
     : undefined;
   const vm = restored ??
     await bootCold(shape, options.workspace, { setup, bootTimeoutMs, onWarning });
-  if (options.workspace) {
-    try {
-      await mountWorkspace(vm.agent);
-    } catch (error) {
-      await vm.stop();
-      throw error;
-    }
+  try {
+    if (options.network?.kind === "tap") await configureGuestNetwork(vm.agent, options.network);
+    if (options.workspace) await mountWorkspace(vm.agent);
+  } catch (error) {
+    await vm.stop();
+    throw error;
   }
   return vm;
 }

@@ -14,7 +14,7 @@
 import { MOUNT_WORKSPACE_PATH } from "../../image/stage2.ts";
 import { DISK_SERIALS } from "../../guest-agent/workspace/layout.ts";
 import type { AgentClient } from "../channel/agent_client.ts";
-import { VmError } from "./errors.ts";
+import { runGuestSetup } from "./guest_setup.ts";
 import type { VmDisk } from "./spec.ts";
 
 /**
@@ -85,7 +85,7 @@ export async function fitsPlaceholders(files: WorkspaceFiles): Promise<boolean> 
 }
 
 /**
- * Mount the workspace at /workspace in the guest. Throws {@linkcode VmError} with what the
+ * Mount the workspace at /workspace in the guest. Throws `VmError` with what the
  * guest said when it cannot.
  *
  * @example
@@ -95,15 +95,5 @@ export async function fitsPlaceholders(files: WorkspaceFiles): Promise<boolean> 
  * ```
  */
 export async function mountWorkspace(agent: AgentClient): Promise<void> {
-  const run = agent.exec({ argv: [MOUNT_WORKSPACE_PATH] });
-  const [, errors, result] = await Promise.all([
-    run.stdout.cancel(),
-    new Response(run.stderr).text(),
-    run.result,
-  ]);
-  if (result.code !== 0) {
-    throw new VmError(
-      `Cannot mount the workspace in the VM: ${errors.trim().slice(0, 500) || "no reason given"}`,
-    );
-  }
+  await runGuestSetup(agent, [MOUNT_WORKSPACE_PATH], "mount the workspace in the VM");
 }

@@ -4,13 +4,15 @@
  * the "outside" address 198.51.100.1 (documentation range) sits on the namespace's loopback, so
  * a hole in the wall would reach our own listener there and never the real network.
  *
- * Usage: `deno run -A tests/vm/egress_scenario.ts restricted|unrestricted` → one JSON line.
- * `unrestricted` boots with slirp's restriction lifted: the positive control showing that each
- * probe *would* reach its target if the wall were not there.
+ * Usage: `deno run -A tests/vm/egress_scenario.ts MODE` → one JSON line. Modes: `restricted`
+ * (user network), `tap` (tap device behind its nftables wall), and their positive controls
+ * showing that each probe *would* reach its target if the wall were not there: `unrestricted`
+ * (slirp's restriction lifted) and `tap-unwalled` (the tap without its wall).
  */
 import { applyConfigText } from "../../host/config/load_config.ts";
 import { emptyPolicy } from "../../host/config/policy.ts";
 import { startEgress } from "../../host/net/egress.ts";
+import { wallDrops } from "../../host/net/nft_wall.ts";
 import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing.ts";
 import { bootVm } from "../../host/vm/boot.ts";
 import { answerQuery } from "../../guest-agent/dns_stub.ts";
@@ -30,12 +32,24 @@ export interface EgressReport {
   probes: Record<string, ProbeResult>;
   /** Connections or datagrams each target received: the evidence on the receiving side. */
   received: { upstream: number; outsideTcp: number; outsideUdp: number; hostService: number };
+  /** Tap modes: packets the wall dropped, and the namespace's ruleset and links around the run. */
+  tap?: { drops: number; before: string; during: string; after: string };
 }
 
+/** Every mode of the scenario. */
+export const MODES = ["restricted", "unrestricted", "tap", "tap-unwalled"] as const;
+
+/** One mode (see the module comment). */
+export type Mode = typeof MODES[number];
+
+const IPV6_HOST = "2001:db8:1::1";
+const IPV6_GUEST = "2001:db8:1::2";
 const HTTP_ADDR = "203.0.113.20";
 const HTTPS_ADDR = "203.0.113.21";
 
-async function scenario(restrict: boolean): Promise<EgressReport> {
+async function scenario(mode: Mode): Promise<EgressReport> {
+  const tap = mode.startsWith("tap");
+  const before = tap ? await hostNetworkState() : "";
   const received = { upstream: 0, outsideTcp: 0, outsideUdp: 0, hostService: 0 };
   const { cert, key } = await selfSignedCert(["allowed.test"]);
   const reply = (text: string) => () => {
@@ -46,11 +60,12 @@ async function scenario(restrict: boolean): Promise<EgressReport> {
   const servers = [
     Deno.serve({ hostname: "127.0.0.1", port: 0, ...quiet }, reply("upstream http\n")),
     Deno.serve({ hostname: "127.0.0.1", port: 0, cert, key, ...quiet }, reply("upstream https\n")),
-    Deno.serve({ hostname: OUTSIDE, port: 80, ...quiet }, () => {
+    Deno.serve({ hostname: OUTSIDE, port: 8080, ...quiet }, () => {
       received.outsideTcp++;
       return new Response("outside\n");
     }),
-    Deno.serve({ hostname: "127.0.0.1", port: 0, ...quiet }, () => {
+    // On every address of the namespace, IPv4 and IPv6: the tap's gateway included.
+    Deno.serve({ hostname: "::", port: 0, ...quiet }, () => {
       received.hostService++;
       return new Response("host service\n");
     }),
@@ -67,6 +82,7 @@ async function scenario(restrict: boolean): Promise<EgressReport> {
 
   const policy = emptyPolicy();
   applyConfigText(policy, '[network]\nallow = ["allowed.test"]\n', "egress_scenario");
+  const sessionId = crypto.randomUUID();
   const egress = await startEgress({
     policy,
     recorder: { begin: () => 0, finish() {} },
@@ -78,8 +94,17 @@ async function scenario(restrict: boolean): Promise<EgressReport> {
       [`${HTTP_ADDR}:80`]: http.addr.port,
       [`${HTTPS_ADDR}:443`]: https.addr.port,
     }).dialer,
-  });
-  const vm = await bootVm({ network: { ...egress.network, restrict } });
+  }, { backend: tap ? "tap" : "user", sessionId, wall: mode !== "tap-unwalled" });
+  const network = egress.network.kind === "user"
+    ? { ...egress.network, restrict: mode === "restricted" }
+    : egress.network;
+  const gateway = network.kind === "tap" ? network.gateway : "10.0.2.2";
+  // The IPv6 target, on the tap's host end; refused there when the wall switched IPv6 off.
+  if (network.kind === "tap") {
+    await ip(["address", "add", `${IPV6_HOST}/64`, "dev", network.ifname, "nodad"]);
+  }
+  const vm = await bootVm({ network });
+  let during = "";
   try {
     const probe = async (script: string): Promise<ProbeResult> => {
       const handle = vm.agent.exec({ argv: ["sh", "-c", `${script} 2>&1`], env: egress.guestEnv });
@@ -101,14 +126,20 @@ async function scenario(restrict: boolean): Promise<EgressReport> {
       transparentHttp: `${transparent} http://allowed.test/`,
       transparentHttps: `${transparent} -k https://allowed.test/`,
       transparentDenied: `${transparent} -k https://denied.test/`,
-      directTcp: `${direct} http://${OUTSIDE}/`,
-      hostService: `${direct} http://10.0.2.2:${hostService.addr.port}/`,
+      directTcp: `${direct} http://${OUTSIDE}:8080/`,
+      hostService: `${direct} http://${gateway}:${hostService.addr.port}/`,
       outsideDns: `timeout 8 nslookup example.test ${OUTSIDE}`,
       ping: `ping -c 1 -W 5 ${OUTSIDE}`,
+      // Busybox's ip has no nodad: wait out duplicate address detection.
+      ipv6: `ip -6 address add ${IPV6_GUEST}/64 dev eth0 && sleep 3; ` +
+        `${direct} -g http://[${IPV6_HOST}]:${hostService.addr.port}/`,
     };
     const names = Object.keys(scripts);
     const results = await Promise.all(names.map((name) => probe(scripts[name])));
-    return { probes: Object.fromEntries(names.map((n, i) => [n, results[i]])), received };
+    if (tap) during = await hostNetworkState();
+    const drops = mode === "tap" ? await wallDrops(sessionId) : 0;
+    const report = { probes: Object.fromEntries(names.map((n, i) => [n, results[i]])), received };
+    return tap ? { ...report, tap: { drops, before, during, after: "" } } : report;
   } finally {
     await vm.stop();
     await egress.close();
@@ -118,11 +149,27 @@ async function scenario(restrict: boolean): Promise<EgressReport> {
   }
 }
 
+/** Run `ip ARGS`; a failure is fine (an address refused by a tap without IPv6). */
+async function ip(args: string[]): Promise<void> {
+  await new Deno.Command("ip", { args, stdout: "null", stderr: "null" }).output();
+}
+
+/** The namespace's nftables ruleset and network devices, as text to compare. */
+export async function hostNetworkState(): Promise<string> {
+  const run = async (cmd: string, args: string[]) =>
+    new TextDecoder().decode(
+      (await new Deno.Command(cmd, { args, stdout: "piped" }).output()).stdout,
+    );
+  return `${await run("nft", ["list", "ruleset"])}\n${await run("ip", ["-br", "link"])}`;
+}
+
 if (import.meta.main) {
-  const mode = Deno.args[0];
-  if (mode !== "restricted" && mode !== "unrestricted") {
-    console.error("usage: egress_scenario.ts restricted|unrestricted");
+  const mode = Deno.args[0] as Mode;
+  if (!MODES.includes(mode)) {
+    console.error(`usage: egress_scenario.ts ${MODES.join("|")}`);
     Deno.exit(2);
   }
-  console.log(JSON.stringify(await scenario(mode === "restricted")));
+  const report = await scenario(mode);
+  if (report.tap) report.tap.after = await hostNetworkState();
+  console.log(JSON.stringify(report));
 }

@@ -9,7 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { REPO } from "../helpers.ts";
-import type { EgressReport } from "./egress_scenario.ts";
+import type { EgressReport, Mode } from "./egress_scenario.ts";
+import { tapUnavailableReason } from "../../host/net/net_backend.ts";
 
 const NAMESPACE_SETUP = "ip link set lo up && ip addr add 198.51.100.1/32 dev lo";
 
@@ -22,7 +23,7 @@ async function canCreateNetns(): Promise<string | undefined> {
   return probe.success ? undefined : new TextDecoder().decode(probe.stderr).trim();
 }
 
-async function runScenario(mode: "restricted" | "unrestricted"): Promise<EgressReport> {
+async function runScenario(mode: Mode): Promise<EgressReport> {
   const script = `${NAMESPACE_SETUP} && exec "$0" run --allow-all --config "$1" "$2" ${mode}`;
   const out = await new Deno.Command("unshare", {
     args: [
@@ -44,17 +45,11 @@ async function runScenario(mode: "restricted" | "unrestricted"): Promise<EgressR
 
 const skipReason = await canCreateNetns();
 if (skipReason) console.log(`skipped: egress VM tests need a network namespace: ${skipReason}`);
+const tapSkipReason = skipReason ?? await tapUnavailableReason();
+if (tapSkipReason && !skipReason) console.log(`skipped: tap egress test: ${tapSkipReason}`);
 
-Deno.test({
-  name: "vm egress: only the proxy gets out, and only to allowed hosts",
-  ignore: skipReason !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-}, async () => {
-  const [walled, open] = await Promise.all([
-    runScenario("restricted"),
-    runScenario("unrestricted"),
-  ]);
+/** The walled run: only the proxies get out, only to allowed hosts; the targets saw nothing. */
+function assertWalled(walled: EgressReport): void {
   const p = walled.probes;
   // Allowed host, with and without the proxy variables, plain and TLS.
   for (const name of ["proxyHttp", "transparentHttp"]) {
@@ -72,19 +67,55 @@ Deno.test({
   assert.match(p.proxyIpLiteral.output, /198\.51\.100\.1:80 refused/);
   assert.notEqual(p.transparentDenied.code, 0);
   // Every other way out fails, and the targets saw nothing.
-  for (const name of ["directTcp", "hostService", "outsideDns", "ping"]) {
+  for (const name of ["directTcp", "hostService", "outsideDns", "ping", "ipv6"]) {
     assert.notEqual(p[name].code, 0, `${name} must fail: ${p[name].output}`);
   }
   assert.deepEqual(
     [walled.received.outsideTcp, walled.received.outsideUdp, walled.received.hostService],
     [0, 0, 0],
   );
-  // Positive control: without the restriction the same probes reach their targets.
+}
+
+/** The positive control: without the wall the same probes reach their targets. */
+function assertControl(open: EgressReport, hostServiceHits: number): void {
   const o = open.probes;
   assert.deepEqual(o.directTcp, { code: 0, output: "outside\n" });
   assert.deepEqual(o.hostService, { code: 0, output: "host service\n" });
   assert.equal(o.outsideDns.code, 0, o.outsideDns.output);
   assert.equal(o.ping.code, 0, o.ping.output);
   assert.ok(open.received.outsideTcp > 0 && open.received.outsideUdp > 0);
-  assert.equal(open.received.hostService, 1);
+  assert.equal(open.received.hostService, hostServiceHits);
+}
+
+Deno.test({
+  name: "vm egress (user network): only the proxy gets out, and only to allowed hosts",
+  ignore: skipReason !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const [walled, open] = await Promise.all([
+    runScenario("restricted"),
+    runScenario("unrestricted"),
+  ]);
+  assertWalled(walled);
+  // slirp has no IPv6 here at all (ipv6=off), so only the other probes have a control.
+  assertControl(open, 1);
+});
+
+Deno.test({
+  name: "vm egress (tap + nftables): only the proxy gets out; the wall leaves no trace",
+  ignore: tapSkipReason !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const [walled, open] = await Promise.all([runScenario("tap"), runScenario("tap-unwalled")]);
+  assertWalled(walled);
+  assert.ok(walled.tap!.drops > 0, "the wall counts what it drops");
+  assertControl(open, 2);
+  assert.deepEqual(open.probes.ipv6, { code: 0, output: "host service\n" });
+  // The wall and the tap existed during the run and are gone after it.
+  assert.match(walled.tap!.during, /table inet agentbox_[0-9a-f_]{36} \{/);
+  assert.match(walled.tap!.during, /\bab[0-9a-f]{12}\b/);
+  assert.equal(walled.tap!.after, walled.tap!.before);
+  assert.equal(open.tap!.after, open.tap!.before);
 });

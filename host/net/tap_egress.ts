@@ -1,0 +1,72 @@
+/**
+ * The host side of a tap network, made in order and undone in reverse: the lease (so no sweep
+ * takes it for an orphan), a free /30 and the tap on it, the proxy listeners on the gateway
+ * address, the wall. See tap_network.ts for what the guest sees.
+ *
+ * @module
+ */
+
+import type { Egress, EgressNetwork, Listeners } from "./egress.ts";
+import { loadWall, removeWall } from "./nft_wall.ts";
+import { createTap, deleteTap, usedIpv4Networks } from "./tap_device.ts";
+import { takeTapLease } from "./tap_lease.ts";
+import { sweepTapOrphans } from "./tap_orphans.ts";
+import { pickTapSubnet } from "./tap_subnet.ts";
+import { whileAllocating } from "./tap_lease.ts";
+import { guestProxyEnv } from "./user_network.ts";
+
+/**
+ * Make session `network.sessionId`'s tap network with listeners from `listen` (called with the
+ * gateway address). Orphans of crashed sessions are removed first. Throws `TapError`/`NftError`;
+ * whatever was made is removed again then.
+ *
+ * @example
+ * ```ts ignore
+ * import { startTapNetwork } from "./tap_egress.ts";
+ * const egress = await startTapNetwork({ backend: "tap", sessionId }, listen);
+ * await egress.close();
+ * ```
+ */
+export async function startTapNetwork(
+  network: EgressNetwork,
+  listen: (hostname: string) => Listeners,
+): Promise<Egress> {
+  const { sessionId } = network;
+  await sweepTapOrphans({ remove: true });
+  const undo: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const step of undo.reverse()) await step().catch(() => {});
+    undo.length = 0;
+  };
+  try {
+    const lease = await takeTapLease(sessionId);
+    undo.push(() => lease.release());
+    const { subnet, ifname } = await whileAllocating(async () => {
+      const subnet = pickTapSubnet(await usedIpv4Networks());
+      const ipv6 = network.wall === false;
+      const ifname = await createTap(sessionId, subnet.gateway, subnet.prefixLength, { ipv6 });
+      return { subnet, ifname };
+    });
+    undo.push(() => deleteTap(ifname));
+    const listeners = listen(subnet.gateway);
+    undo.push(() => listeners.close());
+    if (network.wall !== false) {
+      undo.push(() => removeWall(sessionId));
+      await loadWall({
+        sessionId,
+        ifname,
+        gateway: subnet.gateway,
+        forwardPort: listeners.forward.addr.port,
+        transparentPort: listeners.transparent.addr.port,
+      });
+    }
+    return {
+      network: { kind: "tap", ifname, ...subnet },
+      guestEnv: guestProxyEnv(),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
