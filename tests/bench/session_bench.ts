@@ -14,8 +14,8 @@ import { percentile } from "./stats.ts";
 export interface BenchSessionEntry {
   name: string;
   controlSocket: string;
-  /** The guest's address on a tap network (absent on the user network). */
-  guestAddress?: string;
+  /** The guest's address on a tap network (null on the user network; absent before tap). */
+  guestAddress?: string | null;
 }
 
 /** The CLI from source with runtime, state and cache directories of its own under `root`. */
