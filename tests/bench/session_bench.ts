@@ -71,6 +71,15 @@ export async function execTrueInProcess(controlSocket: string): Promise<void> {
   }
 }
 
+/**
+ * The host's part of that round trip: connect to the control socket and exchange hellos (the
+ * session's owner answers; nothing reaches the guest).
+ */
+export async function helloInProcess(controlSocket: string): Promise<void> {
+  const socket = await Deno.connect({ transport: "unix", path: controlSocket });
+  (await AgentClient.connect(socket)).close();
+}
+
 /** Milliseconds `once` takes. */
 export async function timeOnce(once: () => Promise<unknown>): Promise<number> {
   const start = performance.now();

@@ -13,6 +13,7 @@
  *   authentication, a session channel);
  * - `ssh-mux`: the same through a ControlMaster connection opened once (no handshake);
  * - `client`: the agentbox round trip in this process (control socket, hello, exec, exit);
+ * - `hello`: its host part alone (control socket and hello, answered by the session's owner);
  * - `floor`: `agentbox --version`, the CLI's process start alone.
  *
  * Needs root (tap networking), `ssh` and `ssh-keygen` on the host (Debian's openssh-client) and
@@ -27,7 +28,15 @@
 
 import { join } from "node:path";
 import { findImage } from "../../image/store.ts";
-import { BenchCli, execTrueInProcess, p50p95, report, timed, timeOnce } from "./session_bench.ts";
+import {
+  BenchCli,
+  execTrueInProcess,
+  helloInProcess,
+  p50p95,
+  report,
+  timed,
+  timeOnce,
+} from "./session_bench.ts";
 
 const rounds = Number(Deno.args[0] ?? 30);
 const SESSION = "ssh-bench";
@@ -146,6 +155,7 @@ try {
     ssh: () => run("ssh", [...sshOptions, target, "true"]),
     "ssh-mux": () => run("ssh", [...sshOptions, "-o", `ControlPath=${control}`, target, "true"]),
     client: () => execTrueInProcess(session.controlSocket),
+    hello: () => helloInProcess(session.controlSocket),
     floor: () => cli.run(["--version"]),
   };
   for (const once of Object.values(measures)) await timed(3, once); // warm up
@@ -165,6 +175,8 @@ try {
     );
   };
   ratio("ssh", "cli");
+  const met = p50p95(times.ssh).p50 / p50p95(times.cli).p50 >= 10;
+  console.log(`target ssh / cli p50 ≥ 10×: ${met ? "met" : "not met"}`);
   ratio("ssh-mux", "cli");
   ratio("ssh", "client");
   ratio("ssh-mux", "client");
