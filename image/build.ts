@@ -56,9 +56,14 @@ export interface BuildImageOptions {
 /** Debian metapackage that names the current cloud kernel. */
 export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
 
-/** Kernel features the guest needs (modules or built in), in the order they are wanted. */
+/**
+ * Kernel features the guest needs (modules or built in), in the order they are wanted.
+ * `virtio_mmio` carries QEMU microvm's devices, `virtio_pci` Cloud Hypervisor's (which has no
+ * virtio-mmio); loading the one the VMM does not use costs nothing but the load.
+ */
 export const GUEST_MODULES = [
   "virtio_mmio",
+  "virtio_pci",
   "virtio_blk",
   "erofs",
   "overlay",

@@ -61,7 +61,17 @@ Deno.test("stage 2 scripts are valid shell and start the agent on the right chan
 });
 
 Deno.test("the guest gets every module the product relies on", () => {
-  for (const name of ["virtio_mmio", "virtio_console", "virtio_blk", "erofs", "overlay", "vsock"]) {
+  for (
+    const name of [
+      "virtio_mmio",
+      "virtio_pci",
+      "virtio_console",
+      "virtio_blk",
+      "erofs",
+      "overlay",
+      "vsock",
+    ]
+  ) {
     assert.ok(GUEST_MODULES.includes(name), name);
   }
 });

@@ -12,7 +12,7 @@ import { nameTaken } from "../store/session_lifecycle.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
-import { sandboxPlan } from "./sandbox.ts";
+import { sandboxPlan } from "./sandbox_plan.ts";
 import type { DetachedSpec } from "./session_daemon.ts";
 
 /** How long `run --detach` waits for the session beyond the boot timeout (packing a share). */

@@ -10,7 +10,8 @@ import { tapUnavailableReason } from "../net/net_backend.ts";
 import { wallTableName } from "../net/nft_wall.ts";
 import { sweepTapOrphans } from "../net/tap_orphans.ts";
 import { findRelay } from "../net/user_network.ts";
-import { probeAccel } from "../vm/qemu/accel.ts";
+import { type Accel, probeAccel } from "../vm/qemu/accel.ts";
+import { probeCloudHypervisor } from "../vm/cloud_hypervisor/ch_setup.ts";
 import { DEFAULT_QEMU } from "../vm/qemu/qemu_vm.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -54,6 +55,7 @@ export async function doctorCommand(args: string[]): Promise<number> {
 export async function runChecks(options: { fix?: boolean } = {}): Promise<Check[]> {
   const qemu = Deno.env.get("AGENTBOX_QEMU") || DEFAULT_QEMU;
   const qemuVersion = await commandOutput(qemu, ["--version"]);
+  const accel = qemuVersion === undefined ? undefined : await probeAccel(qemu);
   return [
     {
       name: "qemu",
@@ -62,7 +64,7 @@ export async function runChecks(options: { fix?: boolean } = {}): Promise<Check[
       detail: qemuVersion?.split("\n")[0] ?? `${qemu} not found`,
       fix: "apt-get install qemu-system-x86",
     },
-    await kvmCheck(qemu, qemuVersion !== undefined),
+    kvmCheck(accel),
     await fileCheck(
       "vhost-vsock",
       "/dev/vhost-vsock",
@@ -81,6 +83,7 @@ export async function runChecks(options: { fix?: boolean } = {}): Promise<Check[
     ),
     await tapCheck(),
     await orphanCheck(options.fix === true),
+    await cloudHypervisorCheck(accel),
   ];
 }
 
@@ -90,11 +93,10 @@ function formatCheck(check: Check): string {
   return `[${mark}] ${check.name}: ${check.detail}${fix}`;
 }
 
-async function kvmCheck(qemu: string, haveQemu: boolean): Promise<Check> {
-  if (!haveQemu) {
+function kvmCheck(accel: Accel | undefined): Check {
+  if (!accel) {
     return { name: "kvm", ok: false, required: false, detail: "not checked: QEMU is missing" };
   }
-  const accel = await probeAccel(qemu);
   return accel.kind === "kvm"
     ? { name: "kvm", ok: true, required: false, detail: "KVM runs guests" }
     : {
@@ -143,6 +145,31 @@ async function orphanCheck(fix: boolean): Promise<Check> {
 
 function wallName(sessionId: string): string {
   return `nftables table inet ${wallTableName(sessionId)}`;
+}
+
+/** Informational: QEMU is the default, so a missing Cloud Hypervisor never fails doctor. */
+async function cloudHypervisorCheck(accel: Accel | undefined): Promise<Check> {
+  const support = await probeCloudHypervisor({
+    probeKvm: () =>
+      Promise.resolve(
+        accel ?? { kind: "tcg", reason: "KVM could not be checked: QEMU is missing" },
+      ),
+  });
+  return support.usable
+    ? {
+      name: "cloud-hypervisor",
+      ok: true,
+      required: false,
+      detail: `${support.version} with KVM: --vmm cloud-hypervisor works (with the tap network)`,
+    }
+    : {
+      name: "cloud-hypervisor",
+      ok: false,
+      required: false,
+      detail: `not usable (optional; QEMU is the default): ${support.reasons.join("; ")}`,
+      fix: "install Cloud Hypervisor (it is not packaged for Debian 12) on a host with working " +
+        "KVM, or set AGENTBOX_CLOUD_HYPERVISOR to its binary",
+    };
 }
 
 async function imageCheck(): Promise<Check> {

@@ -7,7 +7,7 @@
 import { NET_HELP } from "./net_options.ts";
 import { parseCommandArgs } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
-import { runSandbox, SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox.ts";
+import { SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox_plan.ts";
 import { UsageError } from "./errors.ts";
 import { SHARE_HELP } from "./workspace_options.ts";
 import { runInSession } from "./session_command.ts";
@@ -58,6 +58,8 @@ export async function execCommand(args: string[]): Promise<number> {
   const json = !!values.json;
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const plan = sandboxPlan("exec", values, positionals, { interactive, json });
+  // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
+  const { runSandbox } = await import("./sandbox.ts");
   return await runSandbox(plan, pipedIo({ stdoutToStderr: json }));
 }
 

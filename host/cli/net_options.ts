@@ -7,7 +7,8 @@
 
 import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
-import { NET_CHOICES, type NetChoice, type NetworkReport } from "../session/network_session.ts";
+import { NET_CHOICES, type NetChoice } from "../session/net_choice.ts";
+import type { NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
 

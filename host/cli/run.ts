@@ -11,7 +11,8 @@ import { UsageError } from "./errors.ts";
 import { NET_HELP } from "./net_options.ts";
 import { parseCommandArgs } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
-import { runSandbox, SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox.ts";
+import { runSandbox } from "./sandbox.ts";
+import { SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox_plan.ts";
 import { terminalIo } from "./terminal_io.ts";
 
 /** What runs when no command is given: the guest's login shell. */

@@ -1,7 +1,7 @@
 /**
- * One sandbox session as `agentbox exec` and `agentbox run` both drive it: their shared options,
- * then network session, workspace share, boot, the command, the workspace's changes, and the
- * end-of-run reports. The commands differ only in how the command's stdio meets agentbox's
+ * One sandbox session as `agentbox exec` and `agentbox run` both drive it, from the plan their
+ * shared options make (sandbox_plan.ts): network session, workspace share, boot, the command, the
+ * workspace's changes, and the end-of-run reports. The commands differ only in how the command's stdio meets agentbox's
  * (a {@linkcode CommandIo}: pipes, or the user's terminal) and in their defaults.
  *
  * @module
@@ -10,13 +10,11 @@
 import type { DatabaseSync } from "node:sqlite";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
 import type { ExecHandle, ExecRequest, ExecResult } from "../channel/agent_client.ts";
-import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import { DEFAULT_IMAGE, findImage, type ImagePaths } from "../../image/store.ts";
 import { agentPreset } from "../config/agent_presets.ts";
 import { delay } from "../delay.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
 import {
-  type NetChoice,
   type NetworkReport,
   type NetworkSession,
   type NetworkSessionOptions,
@@ -32,132 +30,15 @@ import { findSession } from "../store/sessions.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
-import type { NetBackendChoice } from "../net/net_backend.ts";
-import { VM_DEFAULTS } from "../vm/spec.ts";
+import type { VmmKind } from "../vm/running_vm.ts";
+import { loadVmSettings } from "../config/vm_settings.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { type CommandHost, runAttached } from "./attached_command.ts";
-import { UsageError } from "./errors.ts";
 import { exitStatus } from "./exit_status.ts";
-import {
-  interactiveApprover,
-  NET_OPTIONS,
-  netBackendChoice,
-  netChoice,
-  printNetworkReport,
-} from "./net_options.ts";
-import { envOption, positiveInt } from "./options.ts";
-import { type AfterRun, afterRun, finishWorkspace, SHARE_OPTIONS } from "./workspace_options.ts";
-
-/** Below this the guest kernel and the agent's Deno runtime do not fit. */
-export const MIN_MEMORY_MB = 256;
-
-/** `parseCommandArgs` specs of the options every sandbox command takes. */
-export const SANDBOX_OPTIONS = {
-  image: { type: "string" },
-  cpus: { type: "string" },
-  memory: { type: "string" },
-  timeout: { type: "string" },
-  env: { type: "string", multiple: true },
-  workdir: { type: "string" },
-  user: { type: "string" },
-  ...NET_OPTIONS,
-  ...SHARE_OPTIONS,
-  verbose: { type: "boolean" },
-} as const;
-
-/** Help lines of the VM and command options, before the share and network ones. */
-export const SANDBOX_HELP =
-  `  --image NAME      image to boot (default: default; build it with \`agentbox images build\`)
-  --cpus N          virtual CPUs (default: ${VM_DEFAULTS.cpus})
-  --memory MB       guest memory in MiB, at least ${MIN_MEMORY_MB} (default: ${VM_DEFAULTS.memoryMb})
-  --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
-  --env K=V         set an environment variable in the guest; K alone passes the host's value
-  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)
-  --user NAME       run the command as this guest user (default: the image's user: root in the
-                    default image, agent in the dev image)`;
-
-/** Everything a sandbox command was asked to do, validated before anything starts. */
-export interface SandboxPlan {
-  argv: string[];
-  env: Record<string, string>;
-  workdir?: string;
-  /** Guest user to run as; absent: the image's default user. */
-  user?: string;
-  timeoutSec?: number;
-  image?: string;
-  cpus: number;
-  memoryMb: number;
-  net?: NetChoice;
-  allow?: string[];
-  deny?: string[];
-  tlsInspect: boolean;
-  /** `--net-backend`; absent: the configuration decides (default `auto`). */
-  netBackend?: NetBackendChoice;
-  share?: string;
-  after: AfterRun;
-  /** Print one JSON report on stdout instead of the human summaries. */
-  json: boolean;
-  /** Ask about graylisted hosts on the terminal (else the proxy refuses them). */
-  prompts: boolean;
-}
-
-/**
- * Validate the shared options of `command` into a plan. `share` is the directory shared when
- * `--share` is not given (`run` shares the current directory); `interactive` says whether a
- * person can be asked things on the terminal.
- *
- * @example
- * ```ts
- * import { sandboxPlan } from "./sandbox.ts";
- * const plan = sandboxPlan("exec", {}, ["true"], { interactive: false });
- * console.assert(plan.cpus >= 1 && plan.after === "keep");
- * ```
- */
-export function sandboxPlan(
-  command: string,
-  values: Record<string, unknown>,
-  argv: string[],
-  options: { interactive: boolean; share?: string; json?: boolean; prompts?: boolean },
-): SandboxPlan {
-  const share = (values.share as string | undefined) ?? options.share;
-  return {
-    argv,
-    env: envOption(command, values.env),
-    workdir: values.workdir as string | undefined,
-    user: userOption(command, values.user),
-    timeoutSec: values.timeout === undefined
-      ? undefined
-      : positiveInt(command, "timeout", values.timeout, 0, 7 * 24 * 3600),
-    image: values.image as string | undefined,
-    cpus: positiveInt(command, "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
-    memoryMb: positiveInt(
-      command,
-      "memory",
-      values.memory,
-      VM_DEFAULTS.memoryMb,
-      1024 * 1024,
-      MIN_MEMORY_MB,
-    ),
-    net: netChoice(values.net),
-    allow: values.allow as string[] | undefined,
-    deny: values.deny as string[] | undefined,
-    tlsInspect: !!values["tls-inspect"],
-    netBackend: netBackendChoice(values["net-backend"]),
-    share,
-    after: afterRun({ ...values, share }, options.interactive),
-    json: options.json ?? false,
-    prompts: options.prompts ?? options.interactive,
-  };
-}
-
-function userOption(command: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || !USER_NAME_PATTERN.test(value)) {
-    throw new UsageError(`${command}: --user wants a user name such as agent or root`);
-  }
-  return value;
-}
+import { interactiveApprover, printNetworkReport } from "./net_options.ts";
+import type { SandboxPlan } from "./sandbox_plan.ts";
+import { finishWorkspace } from "./workspace_options.ts";
 
 /**
  * How the command's stdin, stdout and stderr meet agentbox's, and what agentbox does with the
@@ -233,7 +114,11 @@ async function runSession(db: DatabaseSync, plan: SandboxPlan, io: CommandIo): P
         }))
         : null,
       applied: applied ?? null,
-      network: { requests: networkReport.requests, refused: networkReport.refused },
+      network: {
+        backend: networkReport.backend,
+        requests: networkReport.requests,
+        refused: networkReport.refused,
+      },
       timings: { ...run.timings, totalMs: Math.round(performance.now() - started) },
     }));
   }
@@ -286,10 +171,12 @@ export async function bootSandboxVm(
   workspace: WorkspaceSession | undefined,
   image?: ImagePaths,
 ): Promise<RunningVm> {
+  const vmm = plan.vmm ?? (await loadVmSettings({ projectDir: Deno.cwd() })).vmm;
   const vm = await bootVm({
     image: image ?? plan.image,
     cpus: plan.cpus,
     memoryMb: plan.memoryMb,
+    vmm,
     network: network.egress?.network,
     workspace: workspace?.share,
     onWarning: printWarning,
@@ -386,10 +273,12 @@ function vmHost(vm: RunningVm): CommandHost {
   };
 }
 
+const VMM_NAMES: Record<VmmKind, string> = { qemu: "QEMU", "cloud-hypervisor": "Cloud Hypervisor" };
+
 async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
   const exit = await vm.exited;
   throw new VmError(
-    `The VM stopped while the command was running (QEMU exit status ${exit.code})`,
+    `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail() },
   );
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
-import { sandboxPlan } from "./sandbox.ts";
+import { sandboxPlan } from "./sandbox_plan.ts";
 
 Deno.test("sandboxPlan: exec shares nothing unless told, and keeps changes off a terminal", () => {
   const plan = sandboxPlan("exec", {}, ["true"], { interactive: false });
@@ -38,4 +38,15 @@ Deno.test("sandboxPlan: --apply without any share, and bad numbers, are usage er
     /agentbox run --help/,
   );
   assert.throws(() => sandboxPlan("exec", { memory: "64" }, ["sh"], { interactive: false }));
+});
+
+Deno.test("sandboxPlan: --vmm takes qemu or cloud-hypervisor; absent leaves it to the config", () => {
+  assert.equal(sandboxPlan("exec", {}, ["true"], { interactive: false }).vmm, undefined);
+  for (const vmm of ["qemu", "cloud-hypervisor"]) {
+    assert.equal(sandboxPlan("exec", { vmm }, ["true"], { interactive: false }).vmm, vmm);
+  }
+  assert.throws(
+    () => sandboxPlan("exec", { vmm: "firecracker" }, ["true"], { interactive: false }),
+    /^UsageError: Invalid --vmm "firecracker": use qemu or cloud-hypervisor: see `agentbox exec --help`$/,
+  );
 });

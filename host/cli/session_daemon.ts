@@ -30,13 +30,8 @@ import { openDatabase } from "../store/database.ts";
 import { setSessionStatus } from "../store/session_lifecycle.ts";
 import type { RunningVm } from "../vm/qemu/qemu_vm.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
-import {
-  bootSandboxVm,
-  printWarning,
-  type SandboxPlan,
-  startPlanNetwork,
-  withGuestFiles,
-} from "./sandbox.ts";
+import { bootSandboxVm, printWarning, startPlanNetwork, withGuestFiles } from "./sandbox.ts";
+import type { SandboxPlan } from "./sandbox_plan.ts";
 
 /** What `run --detach` hands to the owner (in `plan.json`, mode 0600, removed once read). */
 export interface DetachedSpec {

@@ -9,7 +9,7 @@
 
 import { type ProxyOptions, type ProxyServer, startProxy } from "../proxy/mod.ts";
 import type { VmNetwork } from "../vm/spec.ts";
-import { type NetBackend } from "./net_backend.ts";
+import type { NetBackend } from "./net_backend.ts";
 import { startTapNetwork } from "./tap_egress.ts";
 import { findRelay, guestProxyEnv, proxyNetwork } from "./user_network.ts";
 

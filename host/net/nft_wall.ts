@@ -9,6 +9,7 @@
  * input (filter):    from the tap, replies to connections the host opened → accept
  *                    from the tap, TCP to gateway:{forward, transparent} → accept
  *                    from the tap, anything else (other ports, IPv6, UDP, ICMP) → count, drop
+ *                    to the gateway from elsewhere but loopback (the LAN) → count, drop
  * forward (filter):  to or from the tap → count, drop (other VMs, the LAN, the internet)
  * ```
  *
@@ -31,10 +32,10 @@ export interface WallSpec {
   transparentPort: number;
 }
 
-/** `nft` failed or did not load what it was given. */
+/** `nft` failed or did not load what it was given; the message says how to do without. */
 export class NftError extends Error {
   constructor(message: string) {
-    super(message);
+    super(`${message} (to run without a tap network: --net-backend user)`);
     this.name = "NftError";
   }
 }
@@ -136,6 +137,13 @@ export function wallRuleset(spec: WallSpec): { nftables: Command[] } {
         { accept: null },
       ]),
       rule("input", [fromTap, ...drop]),
+      // The proxies listen on the gateway address, which the LAN could route to.
+      rule("input", [
+        { match: { op: "!=", left: { meta: { key: "iifname" } }, right: spec.ifname } },
+        { match: { op: "!=", left: { meta: { key: "iifname" } }, right: "lo" } },
+        match({ payload: { protocol: "ip", field: "daddr" } }, spec.gateway),
+        ...drop,
+      ]),
       rule("forward", [fromTap, ...drop]),
       rule("forward", [match({ meta: { key: "oifname" } }, spec.ifname), ...drop]),
     ],

@@ -13,10 +13,10 @@ export interface TapDevice {
   sessionId: string;
 }
 
-/** `ip` failed. */
+/** `ip` failed; the message says how to do without a tap. */
 export class TapError extends Error {
   constructor(message: string) {
-    super(message);
+    super(`${message} (to run without a tap network: --net-backend user)`);
     this.name = "TapError";
   }
 }

@@ -9,10 +9,9 @@
 import type { Egress, EgressNetwork, Listeners } from "./egress.ts";
 import { loadWall, removeWall } from "./nft_wall.ts";
 import { createTap, deleteTap, usedIpv4Networks } from "./tap_device.ts";
-import { takeTapLease } from "./tap_lease.ts";
+import { takeTapLease, whileAllocating } from "./tap_lease.ts";
 import { sweepTapOrphans } from "./tap_orphans.ts";
 import { pickTapSubnet } from "./tap_subnet.ts";
-import { whileAllocating } from "./tap_lease.ts";
 import { guestProxyEnv } from "./user_network.ts";
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { TapError } from "./tap_device.ts";
 import { ownerLockHeld, tryOwnerLock } from "../session/owner_lock.ts";
 
 /** Where the leases live (tap networks need root, and /run is root's). */
@@ -19,8 +20,8 @@ export interface TapLease {
 }
 
 /**
- * Take the lease of session `sessionId`. Throws when another process holds it (a session id is
- * never reused, so that is a bug).
+ * Take the lease of session `sessionId`. Throws `TapError` when another process holds it (a
+ * session id is never reused, so that is a bug).
  *
  * @example
  * ```ts ignore
@@ -32,7 +33,7 @@ export interface TapLease {
 export async function takeTapLease(sessionId: string): Promise<TapLease> {
   const path = leasePath(sessionId);
   const lock = await tryOwnerLock(path);
-  if (!lock) throw new Error(`The tap network of session ${sessionId} is already held`);
+  if (!lock) throw new TapError(`The tap network of session ${sessionId} is already held`);
   return {
     async release() {
       await Deno.remove(path).catch(() => {});

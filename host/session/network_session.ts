@@ -9,7 +9,8 @@
 import type { DatabaseSync } from "node:sqlite";
 import { minimalAllowlist, type ObservedHost } from "../config/learned_allowlist.ts";
 import { loadPolicy } from "../config/load_config.ts";
-import type { NetMode, Policy } from "../config/policy.ts";
+import type { Policy } from "../config/policy.ts";
+import type { NetChoice } from "./net_choice.ts";
 import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
 import { type Egress, type EgressOptions, startEgress } from "../net/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
@@ -27,12 +28,6 @@ import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import type { NewLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
-
-/** `--net`: a policy mode, or no network interface at all. */
-export type NetChoice = NetMode | "none";
-
-/** Every value `--net` accepts. */
-export const NET_CHOICES: readonly NetChoice[] = ["none", "allowlist", "open", "learn"];
 
 /** Options of {@linkcode startNetworkSession}. */
 export interface NetworkSessionOptions {
@@ -70,6 +65,8 @@ export interface Refusal {
 /** What a session's network did, for the end-of-run summary. */
 export interface NetworkReport {
   sessionId: string;
+  /** How the VM reached the proxy: `tap`, `user`, or `none` (`--net none`). */
+  backend: "tap" | "user" | "none";
   requests: number;
   refused: Refusal[];
   /** In learn mode: the names written to `.agentbox.toml` (possibly none). */
@@ -154,6 +151,7 @@ export async function startNetworkSession(
       const rows = listRequests(db, { session: session.id });
       const report: NetworkReport = {
         sessionId: session.id,
+        backend: egress?.network.kind ?? "none",
         requests: rows.length,
         refused: refusals(rows),
       };

@@ -8,9 +8,10 @@
  */
 
 import { findImage } from "../../image/store.ts";
-import type { SandboxPlan } from "../cli/sandbox.ts";
+import type { SandboxPlan } from "../cli/sandbox_plan.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../vm/qemu/qemu_vm.ts";
+import { VmError } from "../vm/errors.ts";
 import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { VM_DEFAULTS, type VmNetwork } from "../vm/spec.ts";
 import { imageDigest, templateShape } from "../vm/template.ts";
@@ -51,6 +52,11 @@ export async function saveSessionSnapshot(
   dir: string,
   source: SnapshotSource,
 ): Promise<void> {
+  if (vm.vmm !== "qemu") {
+    // Session snapshots are restored into QEMU (restoreSessionVm); Cloud Hypervisor's snapshot
+    // is a directory in its own format.
+    throw new VmError("Cannot snapshot this session: session snapshots need --vmm qemu");
+  }
   const files = snapshotFiles(dir);
   const image = await findImage(source.plan.image ?? "default");
   const ws = source.workspace;

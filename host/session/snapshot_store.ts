@@ -10,7 +10,7 @@
 
 import { stateDir } from "../paths.ts";
 import { isValidName, NAME_RULE } from "./names.ts";
-import type { SandboxPlan } from "../cli/sandbox.ts";
+import type { SandboxPlan } from "../cli/sandbox_plan.ts";
 
 /** A snapshot is unknown, exists already or has a bad name. The message says what to do. */
 export class SnapshotError extends Error {

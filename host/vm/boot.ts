@@ -8,7 +8,11 @@
 import { agentSourceDigest } from "../../image/agent_source.ts";
 import { findImage, type ImagePaths } from "../../image/store.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
-import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
+import { requireCloudHypervisor } from "./cloud_hypervisor/ch_setup.ts";
+import { startChVm } from "./cloud_hypervisor/ch_vm.ts";
+import { VmError } from "./errors.ts";
+import { qemuSetup, startQemuVm } from "./qemu/qemu_vm.ts";
+import type { RunningVm, VmmKind } from "./running_vm.ts";
 import {
   startFromTemplate,
   templatesEnabled,
@@ -16,7 +20,7 @@ import {
   type TemplateSpec,
 } from "./template.ts";
 import { configureGuestNetwork } from "./guest_network.ts";
-import { VM_DEFAULTS, type VmNetwork } from "./spec.ts";
+import { VM_DEFAULTS, type VmNetwork, type VmSpec } from "./spec.ts";
 import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
 
 /** What to boot. */
@@ -37,6 +41,12 @@ export interface BootOptions {
   template?: boolean;
   /** Called with user-facing warnings (e.g. software emulation). */
   onWarning?: (message: string) => void;
+  /**
+   * The VMM (default `qemu`). `cloud-hypervisor` needs its binary and a working KVM (checked
+   * first: one `VmError` saying what is missing), a tap network or none, and an image with the
+   * `virtio_pci` module; it always boots cold (templates are QEMU's).
+   */
+  vmm?: VmmKind;
 }
 
 /**
@@ -71,17 +81,9 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
   }
   const shape = templateShape(image, options);
   const bootTimeoutMs = options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs;
-  const setup = await qemuSetup();
-  const restored = (options.template ?? templatesEnabled())
-    ? await startFromTemplate(image, shape, {
-      setup,
-      workspace: options.workspace,
-      bootTimeoutMs,
-      onWarning,
-    })
-    : undefined;
-  const vm = restored ??
-    await bootCold(shape, options.workspace, { setup, bootTimeoutMs, onWarning });
+  const vm = options.vmm === "cloud-hypervisor"
+    ? await bootCloudHypervisor(image, shape, options.workspace, bootTimeoutMs)
+    : await bootQemu(image, shape, { ...options, bootTimeoutMs, onWarning });
   try {
     if (options.network?.kind === "tap") await configureGuestNetwork(vm.agent, options.network);
     if (options.workspace) await mountWorkspace(vm.agent);
@@ -92,19 +94,61 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
   return vm;
 }
 
+/** QEMU: the image's template snapshot when it can, a cold boot otherwise. */
+async function bootQemu(
+  image: ImagePaths,
+  shape: TemplateSpec,
+  options: BootOptions & { bootTimeoutMs: number; onWarning: (message: string) => void },
+): Promise<RunningVm> {
+  const { bootTimeoutMs, onWarning } = options;
+  const setup = await qemuSetup();
+  const restored = (options.template ?? templatesEnabled())
+    ? await startFromTemplate(image, shape, {
+      setup,
+      workspace: options.workspace,
+      bootTimeoutMs,
+      onWarning,
+    })
+    : undefined;
+  return restored ?? await bootCold(shape, options.workspace, {
+    bootTimeoutMs,
+    start: (spec) => startQemuVm(spec, { setup, onWarning }),
+  });
+}
+
+/** Cloud Hypervisor: checked first (binary, KVM, an image that has virtio_pci), then cold. */
+async function bootCloudHypervisor(
+  image: ImagePaths,
+  shape: TemplateSpec,
+  workspace: WorkspaceFiles | undefined,
+  bootTimeoutMs: number,
+): Promise<RunningVm> {
+  const binary = await requireCloudHypervisor();
+  if (!image.manifest.modules.includes("virtio_pci")) {
+    throw new VmError(
+      `Cannot boot image "${image.name}" under Cloud Hypervisor: it was built without the ` +
+        `virtio_pci module; rebuild it with \`agentbox images build ${image.name}\``,
+    );
+  }
+  return await bootCold(shape, workspace, {
+    bootTimeoutMs,
+    start: (spec) => startChVm(spec, { binary }),
+  });
+}
+
 async function bootCold(
   shape: TemplateSpec,
   workspace: WorkspaceFiles | undefined,
-  options: { setup: QemuSetup; bootTimeoutMs: number; onWarning: (message: string) => void },
+  options: { bootTimeoutMs: number; start: (spec: VmSpec) => Promise<RunningVm> },
 ): Promise<RunningVm> {
   const runtimeDir = await makeVmRuntimeDir();
   try {
-    return await startQemuVm({
+    return await options.start({
       ...shape,
       disks: workspace && workspaceDisks(workspace),
       bootTimeoutMs: options.bootTimeoutMs,
       runtimeDir,
-    }, { setup: options.setup, onWarning: options.onWarning });
+    });
   } catch (error) {
     await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
     throw error;

@@ -131,14 +131,16 @@ export async function locateTemplate(
 }
 
 /**
- * `network` without what differs between sessions (the forwarded host ports). A tap network keys
- * like the user network: the guest sees the same device either way (see tap_network.ts).
+ * `network` without what the guest cannot see (the forwarded host ports, the relay's path, the
+ * backend): a tap network keys like the user network, since the guest sees the same device
+ * either way (see tap_network.ts).
  */
 function canonicalNetwork(network: VmNetwork): VmNetwork {
-  if (network.kind === "tap") return proxyNetwork("/bin/busybox", 1, 1);
-  return {
-    ...network,
+  const canonical = proxyNetwork("/bin/busybox", 1, 1);
+  return network.kind === "tap" ? canonical : {
+    ...canonical,
     forwards: network.forwards.map((f) => ({ guestPort: f.guestPort, hostPort: 1 })),
+    restrict: network.restrict,
   };
 }
 

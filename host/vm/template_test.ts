@@ -22,7 +22,7 @@ const setup: QemuSetup = {
   tscKhz: 2_000_000,
 };
 
-Deno.test("a template's key ignores the session's host ports and the TSC rate", async () => {
+Deno.test("a template's key ignores the session's host ports, relay, network backend and TSC rate", async () => {
   const a = await locateTemplate(
     image,
     templateShape(image, { network: proxyNetwork("/bin/busybox", 40000, 40001) }),
@@ -30,10 +30,24 @@ Deno.test("a template's key ignores the session's host ports and the TSC rate", 
   );
   const b = await locateTemplate(
     image,
-    templateShape(image, { network: proxyNetwork("/bin/busybox", 50000, 50001) }),
+    templateShape(image, { network: proxyNetwork("/usr/bin/busybox", 50000, 50001) }),
     { ...setup, tscKhz: 2_100_000 },
   );
+  const tap = await locateTemplate(
+    image,
+    templateShape(image, {
+      network: {
+        kind: "tap",
+        ifname: "ab0123456789ab",
+        gateway: "10.213.0.1",
+        guest: "10.213.0.2",
+        prefixLength: 30,
+      },
+    }),
+    setup,
+  );
   assert.equal(a.key, b.key);
+  assert.equal(tap.key, a.key);
   assert.ok(a.dir.endsWith(`/templates/default/${a.key.slice(0, 32)}`));
 });
 

@@ -1,8 +1,10 @@
 /**
- * The egress wall in a real VM: proxy-aware and proxy-ignoring clients reach an allowed upstream
- * and get a clear refusal elsewhere; raw TCP, UDP/DNS, ICMP and the host's own services get
- * nowhere. Each negative result is paired with a positive control (the same probe with slirp's
- * restriction lifted reaches its target) and with counters kept by the targets themselves.
+ * The egress wall in a real VM, on both guest networks: proxy-aware and proxy-ignoring clients
+ * reach an allowed upstream and get a clear refusal elsewhere; raw TCP, UDP/DNS, ICMP, IPv6 and the
+ * host's own services get nowhere. Each negative result is paired with a positive control (the
+ * same probe with slirp's restriction lifted, or on the tap without its nftables wall, reaches its
+ * target) and with counters kept by the targets themselves; the tap run also checks that the
+ * wall counted its drops and that the namespace's ruleset and devices are as before.
  *
  * The scenarios run in a network namespace created here, where the "outside" address is on the
  * namespace's loopback: even a hole in the wall sends nothing to the real network.

@@ -9,55 +9,28 @@
  * @module
  */
 
-import { delay } from "../../delay.ts";
-import { AgentClient } from "../../channel/agent_client.ts";
+import type { AgentClient } from "../../channel/agent_client.ts";
 import { type ChannelAddress, connectChannel } from "../../channel/connect.ts";
+import { bootAgent } from "../boot_agent.ts";
 import { ConsoleTail } from "../console_tail.ts";
 import { VmError } from "../errors.ts";
+import type { RunningVm, VmExit } from "../running_vm.ts";
 import type { ChannelKind, VmSpec } from "../spec.ts";
+import { followConsole, killVmm, spawnVmm, watchExit } from "../vmm_process.ts";
 import type { Accel } from "./accel.ts";
 import { cachedProbeAccel } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
-import { incomingArgs, restoreState, type SaveOptions, saveState } from "./snapshot_state.ts";
+import { incomingArgs, restoreState, saveState } from "./snapshot_state.ts";
+
+export type { RunningVm, SaveOptions, VmExit } from "../running_vm.ts";
 
 /** The QEMU binary used unless `AGENTBOX_QEMU` names another. */
 export const DEFAULT_QEMU = "qemu-system-x86_64";
 
 const CONSOLE_TAIL_LINES = 20;
 const STOP_GRACE_MS = 1000;
-
-/** How QEMU ended. */
-export interface VmExit {
-  code: number;
-  signal: Deno.Signal | null;
-  /** First lines QEMU printed on stderr, if any. */
-  stderr: string;
-}
-
-/** A booted VM with a greeted agent. */
-export interface RunningVm {
-  agent: AgentClient;
-  accel: Accel;
-  channel: ChannelKind;
-  /** Whether the VM was restored from a saved state rather than booted. */
-  restored: boolean;
-  /** Settles when QEMU exits, for whatever reason. */
-  exited: Promise<VmExit>;
-  /** The last lines of the guest console. */
-  consoleTail(): Promise<string>;
-  /**
-   * Save memory and device state to `file` (the disks are the caller's to keep). The VM is
-   * paused for the save; `whilePaused` runs before it goes on (QEMU has flushed the disks: a
-   * copy of them matches the saved memory); `resume` (default false) lets it run again
-   * afterwards, else it stays paused until {@linkcode RunningVm.stop}. Throws `QmpError` when
-   * QEMU cannot save, and what `whilePaused` threw (after resuming).
-   */
-  saveState(file: string, options?: SaveOptions): Promise<void>;
-  /** Quit QEMU (SIGKILL after a grace period) and remove the runtime directory. Idempotent. */
-  stop(): Promise<void>;
-}
 
 /** Which QEMU runs a VM, and how: everything about the host that shapes the command line. */
 export interface QemuSetup {
@@ -127,7 +100,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
   if (options.restoreFrom && channel !== "serial") {
     throw new VmError("Cannot restore a VM whose agent channel is vsock");
   }
-  const process = spawnQemu(qemu, [
+  const process = spawnVmm(qemu, [
     ...qemuArgv(spec, { accel, channel, vsockCid: cid, tscKhz }),
     ...(options.restoreFrom ? incomingArgs(options.restoreFrom) : []),
   ]);
@@ -148,18 +121,17 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
       ? { kind: "vsock", cid: cid!, port: AGENT_VSOCK_PORT }
       : { kind: "serial", socket: files.agentSocket };
     const restoreFrom = options.restoreFrom;
-    agent = await bootAgent(
-      address,
-      spec.bootTimeoutMs,
+    agent = await bootAgent((signal) => connectChannel(address, signal), {
+      timeoutMs: spec.bootTimeoutMs,
       exited,
       consoleTail,
-      restoreFrom
+      greet: restoreFrom
         ? async (conn) => {
           qmp = await QmpClient.connect(files.qmpSocket);
           return await restoreState(qmp, conn);
         }
         : undefined,
-    );
+    });
     qmp ??= await QmpClient.connect(files.qmpSocket);
   } catch (error) {
     await stop();
@@ -167,6 +139,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
   }
   const monitor = qmp;
   return {
+    vmm: "qemu",
     agent,
     accel,
     channel,
@@ -178,87 +151,10 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
   };
 }
 
-/** `promise`, or a rejection as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      signal.throwIfAborted();
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    }),
-  ]);
-}
-
 function missingQemu(qemu: string): never {
   throw new VmError(
     `Cannot run ${qemu}: is QEMU installed? (Debian: apt-get install qemu-system-x86)`,
   );
-}
-
-function spawnQemu(qemu: string, args: string[]): Deno.ChildProcess {
-  try {
-    return new Deno.Command("setpriv", {
-      args: ["--pdeathsig", "SIGKILL", "--", qemu, ...args],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-  } catch (cause) {
-    throw new VmError("Cannot start QEMU: setpriv (util-linux) is missing", { cause });
-  }
-}
-
-async function watchExit(process: Deno.ChildProcess): Promise<VmExit> {
-  const [status, stderr] = await Promise.all([process.status, firstBytes(process.stderr, 4096)]);
-  return { code: status.code, signal: status.signal, stderr: stderr.trim() };
-}
-
-/**
- * Connect to the agent and greet it, within `timeoutMs`. `restore`, for a VM coming back from a
- * saved state, greets over the connection once the state is loaded; by default the agent of a
- * booting VM speaks first.
- */
-async function bootAgent(
-  address: ChannelAddress,
-  timeoutMs: number,
-  exited: Promise<VmExit>,
-  consoleTail: () => Promise<string>,
-  restore?: (conn: Deno.Conn) => Promise<AgentClient>,
-): Promise<AgentClient> {
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
-  const exitedDuringBoot = exited.then((exit) => {
-    abort.abort();
-    return exit;
-  });
-  try {
-    const conn = await connectChannel(address, abort.signal);
-    if (restore) return await abortable(restore(conn), abort.signal);
-    return await AgentClient.connect(conn, { signal: abort.signal });
-  } catch (cause) {
-    const timedOut = abort.signal.aborted;
-    // The channel usually closes a moment before QEMU is seen to exit: give the exit a chance
-    // to explain the failure, since that is the fact the user needs.
-    const died = await Promise.race([exitedDuringBoot, delay(STOP_GRACE_MS)]);
-    const tail = await consoleTail();
-    if (died) {
-      const why = died.stderr.split("\n")[0] || `exit status ${died.code}`;
-      throw new VmError(`The VM stopped while booting: ${why}`, { cause, consoleTail: tail });
-    }
-    if (timedOut) {
-      const seconds = Math.round(timeoutMs / 1000);
-      throw new VmError(`The VM's agent did not answer within ${seconds} s`, {
-        cause,
-        consoleTail: tail,
-      });
-    }
-    throw new VmError(`Cannot reach the VM's agent: ${(cause as Error).message}`, {
-      cause,
-      consoleTail: tail,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function shutdown(
@@ -271,41 +167,13 @@ async function shutdown(
   if (monitor) {
     monitor.execute("quit").catch(() => {});
   } else {
-    kill(process);
+    killVmm(process);
   }
-  const timer = setTimeout(() => kill(process), STOP_GRACE_MS);
+  const timer = setTimeout(() => killVmm(process), STOP_GRACE_MS);
   await exited;
   clearTimeout(timer);
   monitor?.close();
   await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
-}
-
-function kill(process: Deno.ChildProcess): void {
-  try {
-    process.kill("SIGKILL");
-  } catch {
-    // Already gone.
-  }
-}
-
-async function firstBytes(stream: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream) {
-    if (text.length < limit) text += decoder.decode(chunk.subarray(0, limit - text.length));
-  }
-  return text;
-}
-
-/** Connect to the console socket as soon as QEMU creates it and keep its tail until exit. */
-function followConsole(socket: string, tail: ConsoleTail, exited: Promise<VmExit>): void {
-  const abort = new AbortController();
-  exited.then(() => abort.abort());
-  connectChannel({ kind: "serial", socket }, abort.signal)
-    .then((conn) => tail.follow(conn.readable))
-    .catch(() => {
-      // QEMU exited before its console existed: there is nothing to show.
-    });
 }
 
 async function vsockAvailable(): Promise<boolean> {

@@ -14,7 +14,10 @@
 
 import { AgentClient } from "../../channel/agent_client.ts";
 import { delay } from "../../delay.ts";
+import type { SaveOptions } from "../running_vm.ts";
 import { type QmpClient, QmpError } from "./qmp.ts";
+
+export type { SaveOptions } from "../running_vm.ts";
 
 const POLL_MS = 5;
 
@@ -57,14 +60,6 @@ export async function saveState(
   } finally {
     if (options.resume) await qmp.execute("cont");
   }
-}
-
-/** Options of {@linkcode saveState}. */
-export interface SaveOptions {
-  /** Let the VM run again afterwards (default false: it stays paused). */
-  resume?: boolean;
-  /** Called once the state is saved, while the VM is still paused (its disks are quiet). */
-  whilePaused?: () => Promise<void>;
 }
 
 async function migrateTo(qmp: QmpClient, file: string): Promise<void> {

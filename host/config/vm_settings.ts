@@ -1,0 +1,84 @@
+/**
+ * The `[vm]` table of the user's configuration: settings of the VM itself rather than of its
+ * network. Today one key, `vm.vmm`, the VMM that `exec` and `run` use when `--vmm` is not given.
+ * It is a "user only" key (docs/configuration.md): a project's `.agentbox.toml` is writable by
+ * the sandbox, so a `[vm]` table there is refused rather than obeyed.
+ *
+ * @module
+ */
+
+import { parse, TomlError } from "smol-toml";
+import { configDir } from "../paths.ts";
+import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
+import { ConfigError } from "./config_error.ts";
+import { keyLine } from "./key_line.ts";
+import { checkKeys, table, type Where } from "./toml_values.ts";
+
+const VM_KEYS = ["vmm"];
+
+/** What `[vm]` sets; absent keys are the defaults. */
+export interface VmSettings {
+  /** `vm.vmm`: default `qemu`. */
+  vmm?: VmmKind;
+}
+
+/** Sources of {@linkcode loadVmSettings}. */
+export interface LoadVmSettingsOptions {
+  /** Default `$XDG_CONFIG_HOME/agentbox/config.toml`; a missing file is fine. */
+  userFile?: string;
+  /** Project directory whose `.agentbox.toml` must not have a `[vm]` table. */
+  projectDir?: string;
+}
+
+/**
+ * Read `[vm]` from the user's file. Throws {@linkcode ConfigError} for a bad value, an unknown
+ * key, or a `[vm]` table in the project's file.
+ *
+ * @example
+ * ```ts
+ * import { loadVmSettings } from "./vm_settings.ts";
+ * const { vmm } = await loadVmSettings({ projectDir: Deno.cwd() });
+ * console.log(vmm ?? "qemu");
+ * ```
+ */
+export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promise<VmSettings> {
+  if (options.projectDir !== undefined) {
+    const file = `${options.projectDir}/.agentbox.toml`;
+    const doc = await readToml(file);
+    if (doc?.vm !== undefined) {
+      throw new ConfigError(
+        { file, key: "vm", line: doc.lineOf("vm") },
+        "allowed in the user's config.toml only (the sandbox can write this file)",
+      );
+    }
+  }
+  const file = options.userFile ?? `${configDir()}/config.toml`;
+  const doc = await readToml(file);
+  if (doc?.vm === undefined) return {};
+  const where: Where = (key) => ({ file, key, line: doc.lineOf(key) });
+  const vm = table(doc.vm, where("vm"));
+  checkKeys(vm, VM_KEYS, "vm", where);
+  if (vm.vmm === undefined) return {};
+  if (!VMM_KINDS.includes(vm.vmm as VmmKind)) {
+    throw new ConfigError(where("vm.vmm"), `must be one of ${VMM_KINDS.join(", ")}`);
+  }
+  return { vmm: vm.vmm as VmmKind };
+}
+
+async function readToml(
+  file: string,
+): Promise<{ vm?: unknown; lineOf: (key: string) => number | undefined } | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw new ConfigError({ file }, "cannot read file", { cause: err });
+  }
+  try {
+    return { vm: parse(text).vm, lineOf: (key) => keyLine(text, key) };
+  } catch (err) {
+    const line = err instanceof TomlError ? err.line : undefined;
+    throw new ConfigError({ file, line }, (err as Error).message.split("\n")[0], { cause: err });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * What every VMM backend hands back: a booted (or restored) VM with a greeted agent. QEMU
+ * (qemu/qemu_vm.ts) and Cloud Hypervisor (cloud_hypervisor/ch_vm.ts) both implement it.
+ *
+ * @module
+ */
+
+import type { AgentClient } from "../channel/agent_client.ts";
+import type { Accel } from "./qemu/accel.ts";
+import type { ChannelKind } from "./spec.ts";
+
+/** The virtual machine monitors agentbox can drive. */
+export type VmmKind = "qemu" | "cloud-hypervisor";
+
+/** Every {@linkcode VmmKind}, in the order help texts list them. */
+export const VMM_KINDS: readonly VmmKind[] = ["qemu", "cloud-hypervisor"];
+
+/** How the VMM process ended. */
+export interface VmExit {
+  code: number;
+  signal: Deno.Signal | null;
+  /** First lines the VMM printed on stderr, if any. */
+  stderr: string;
+}
+
+/** Options of {@linkcode RunningVm.saveState}. */
+export interface SaveOptions {
+  /** Let the VM run again afterwards (default false: it stays paused). */
+  resume?: boolean;
+  /** Called once the state is saved, while the VM is still paused (its disks are quiet). */
+  whilePaused?: () => Promise<void>;
+}
+
+/**
+ * A booted VM with a greeted agent.
+ *
+ * @example
+ * ```ts ignore
+ * import type { RunningVm } from "./running_vm.ts";
+ * async function uname(vm: RunningVm): Promise<string> {
+ *   const run = vm.agent.exec({ argv: ["uname", "-r"] });
+ *   return await new Response(run.stdout).text();
+ * }
+ * ```
+ */
+export interface RunningVm {
+  /** Which VMM runs it. */
+  vmm: VmmKind;
+  agent: AgentClient;
+  accel: Accel;
+  channel: ChannelKind;
+  /** Whether the VM was restored from a saved state rather than booted. */
+  restored: boolean;
+  /** Settles when the VMM process exits, for whatever reason. */
+  exited: Promise<VmExit>;
+  /** The last lines of the guest console. */
+  consoleTail(): Promise<string>;
+  /**
+   * Save memory and device state to `path` (the disks are the caller's to keep). The VM is
+   * paused for the save; `whilePaused` runs before it goes on (the VMM has flushed the disks: a
+   * copy of them matches the saved memory); `resume` (default false) lets it run again
+   * afterwards, else it stays paused until {@linkcode RunningVm.stop}. QEMU writes one file at
+   * `path`; Cloud Hypervisor writes a directory there (its snapshot is a directory of files).
+   * Throws a `VmError` (`QmpError`, `CloudHypervisorError`) when the VMM cannot save, and what
+   * `whilePaused` threw (after resuming).
+   */
+  saveState(path: string, options?: SaveOptions): Promise<void>;
+  /** Stop the VMM (SIGKILL after a grace period) and remove the runtime directory. Idempotent. */
+  stop(): Promise<void>;
+}
