@@ -4,10 +4,9 @@
  *
  * One detached session on the `bench` image (the dev image plus OpenSSH, image/bench_profile.ts)
  * on a tap network, so the host reaches the guest's address, with root as the default user (ssh
- * logs in as root too); the bench writes an
- * `authorized_keys` with a key it makes with `ssh-keygen`, lets the guest make a host key, and
- * starts the guest's sshd through the agent (key authentication only). Then, round after round,
- * interleaved:
+ * logs in as root too). The bench writes an `authorized_keys` with a key it makes with
+ * `ssh-keygen`, lets the guest make a host key, and starts the guest's sshd through the agent (key
+ * authentication only). Then, round after round, interleaved:
  * - `cli`: `agentbox exec --session S -- true`, a new agentbox process (from source) each time;
  * - `ssh`: `ssh … root@GUEST true`, a new ssh process and connection each time (key exchange,
  *   authentication, a session channel);
