@@ -29,8 +29,9 @@ MARK="# agentbox launcher"
 # otherwise prints the exact command.
 RUNTIME_PACKAGES="qemu-system-x86 qemu-system-common util-linux erofs-utils e2fsprogs \
   ca-certificates curl nftables iproute2"
-# What the image build (apt, dpkg-deb, mkfs.erofs, debootstrap for the dev image) and the tests use.
-BUILD_PACKAGES="cpio debootstrap busybox-static tmux"
+# What the image build (apt, dpkg-deb, mkfs.erofs, debootstrap for the dev image), the tests and
+# the benchmarks (ssh and ssh-keygen for tests/bench/ssh_exec.ts) use.
+BUILD_PACKAGES="cpio debootstrap busybox-static tmux openssh-client"
 
 ensure_packages() {
   missing=""

@@ -24,7 +24,7 @@ import { ImageError } from "./errors.ts";
 import { sha256File } from "./hash.ts";
 import type { DebianPackage, ImageUser } from "./manifest.ts";
 import { npmInstallGlobal } from "./npm_install.ts";
-import type { ImageProfile, RootfsContext } from "./profile.ts";
+import type { AssembledRootfs, ImageProfile, RootfsContext } from "./profile.ts";
 
 /** Debian packages of the dev image, on top of minbase (`cpio` is for agentbox's guest files). */
 export const DEV_PACKAGES = [
@@ -69,10 +69,18 @@ export const DEV_PROFILE: ImageProfile = {
     "commands run as the user agent (needs root to build)",
   packages: ["busybox-static"],
   preflight: () => requireRoot("the dev image"),
-  assemble: assembleDevRootfs,
+  assemble: (dir, context) => assembleDevRootfs(dir, context, DEV_PACKAGES),
 };
 
-async function assembleDevRootfs(dir: string, context: RootfsContext) {
+/**
+ * The dev image's tree in `dir` with `packages` (the dev profile's own {@linkcode DEV_PACKAGES},
+ * or a superset for a profile built on it) installed on top of minbase.
+ */
+export async function assembleDevRootfs(
+  dir: string,
+  context: RootfsContext,
+  packages: string[],
+): Promise<AssembledRootfs> {
   const source = await hostDebianSource();
   const progress = (phase: string) => (p: { label: string; fraction?: number }) =>
     context.onProgress({ label: `${phase}: ${p.label}`, fraction: p.fraction });
@@ -81,7 +89,7 @@ async function assembleDevRootfs(dir: string, context: RootfsContext) {
     cacheDir: context.debCacheDir,
     onProgress: progress("debootstrap"),
   });
-  await aptInstall(dir, DEV_PACKAGES, {
+  await aptInstall(dir, packages, {
     source,
     cacheDir: context.debCacheDir,
     onProgress: progress("apt"),

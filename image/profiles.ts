@@ -4,6 +4,7 @@
  * @module
  */
 
+import { BENCH_PROFILE } from "./bench_profile.ts";
 import { DEFAULT_PROFILE } from "./default_profile.ts";
 import { DEV_PROFILE } from "./dev_profile.ts";
 import { ImageError } from "./errors.ts";
@@ -13,6 +14,7 @@ import type { ImageProfile } from "./profile.ts";
 export const PROFILES: Readonly<Record<string, ImageProfile>> = {
   default: DEFAULT_PROFILE,
   dev: DEV_PROFILE,
+  bench: BENCH_PROFILE,
 };
 
 /**

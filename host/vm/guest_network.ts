@@ -7,13 +7,16 @@
  * @module
  */
 
+import { GUEST_BUSYBOX } from "../../image/dev_profile.ts";
 import type { AgentClient } from "../channel/agent_client.ts";
 import type { VmNetwork } from "./spec.ts";
 import { runGuestSetup } from "./guest_setup.ts";
 
-// Addresses come in as positional parameters, never spliced into the script.
+// Addresses come in as positional parameters, never spliced into the script. Images without
+// iproute2 (the dev image's Debian) have `ip` only as an applet of the busybox their boot uses.
 const CONFIGURE = [
   "set -e",
+  `command -v ip >/dev/null || ip() { ${GUEST_BUSYBOX} ip "$@"; }`,
   "ip address flush dev eth0",
   'ip address add "$1/$3" dev eth0',
   "ip link set eth0 up",

@@ -2,7 +2,7 @@
  * Slow: the `dev` image end to end. Builds it (debootstrap and apt: minutes, root only) unless a
  * current one is already in the images directory, then, in real VMs: git, python3 and node work,
  * commands run as `agent`, `agent` can write the shared workspace, and the agent CLIs installed
- * from npm through agentbox's proxy (`--agents claude,codex`) run.
+ * from npm through agentbox's proxy (`--agents claude,codex`) run, and root works on a tap network.
  *
  * `.ci/run` runs it; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
  */
@@ -104,7 +104,12 @@ Deno.test({
       assert.match(clis.stdout, /\(Claude Code\)/);
       assert.match(clis.stdout, /^codex-cli \d/m);
 
-      const root = await cli(["exec", "--image", "dev", "--user", "root", "--", "id", "-u"], env);
+      // On a tap network too: the host re-addresses eth0 with `ip`, which Debian's dev image has
+      // only as an applet of agentbox's busybox.
+      const root = await cli(
+        ["exec", "--image", "dev", "--net-backend", "tap", "--user", "root", "--", "id", "-u"],
+        env,
+      );
       assert.equal(root.code, 0, root.stderr);
       assert.equal(root.stdout, "0\n");
     } finally {
