@@ -16,6 +16,11 @@ import { profileFor, PROFILES } from "../../image/profiles.ts";
 import { DEFAULT_IMAGE, findImage, imagesDir, listImages, removeImage } from "../../image/store.ts";
 import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
+import type { VmNetwork } from "../vm/spec.ts";
+import { emptyPolicy } from "../config/policy.ts";
+import { startEgress } from "../net/egress.ts";
+import { resolveNetBackend } from "../net/net_backend.ts";
+import { findRelay, proxyNetwork } from "../net/user_network.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 import { ProgressLine } from "./progress_bar.ts";
@@ -202,7 +207,8 @@ async function buildTemplate(name: string): Promise<void> {
   console.error("Making the template snapshot (a booted VM that sandboxes start from)…");
   const started = performance.now();
   try {
-    await prepareDefaultTemplate(await findImage(name));
+    const image = await findImage(name);
+    await withDefaultNetwork((network) => prepareDefaultTemplate(image, network));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.error(`Made the template snapshot in ${seconds} s`);
   } catch (error) {
@@ -212,6 +218,25 @@ async function buildTemplate(name: string): Promise<void> {
         error instanceof Error ? error.message : error
       }`,
     );
+  }
+}
+
+/**
+ * Run `fn` with the guest network sandboxes get by default here: a tap where agentbox can make one
+ * (made for the occasion, behind its wall, and removed after), else the user network.
+ */
+async function withDefaultNetwork<T>(fn: (network: VmNetwork) => Promise<T>): Promise<T> {
+  if ((await resolveNetBackend("auto")) === "user") {
+    return await fn(proxyNetwork(await findRelay(), 1, 1));
+  }
+  const egress = await startEgress(
+    { policy: emptyPolicy(), recorder: { begin: () => 0, finish() {} } },
+    { backend: "tap", sessionId: crypto.randomUUID() },
+  );
+  try {
+    return await fn(egress.network);
+  } finally {
+    await egress.close();
   }
 }
 

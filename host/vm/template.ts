@@ -7,7 +7,7 @@
  * memory, network or not, the devices): all of it goes into its key. It is made on first use (or
  * by `agentbox images build`) and kept under `$XDG_CACHE_HOME/agentbox/templates/IMAGE/KEY/`.
  * What differs between sessions is host-side only and can change across a restore: the
- * network's forwarded host ports (slirp's `guestfwd` targets), the workspace disks' files (the
+ * network's forwarded host ports (slirp's `guestfwd` targets) or tap device, the workspace disks' files (the
  * template has placeholders; the guest mounts the real ones when asked, workspace_disks.ts), the
  * runtime directory. The guest's clock and random generator are refreshed by the host's hello.
  *
@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import type { ImagePaths } from "../../image/store.ts";
 import { cacheDir, makeVmRuntimeDir } from "../paths.ts";
 import { qemuArgv } from "./qemu/argv.ts";
-import { findRelay, proxyNetwork } from "../net/user_network.ts";
+import { proxyNetwork } from "../net/user_network.ts";
 import { VmError } from "./errors.ts";
 import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
 import { VM_DEFAULTS, type VmNetwork, type VmSpec } from "./spec.ts";
@@ -131,18 +131,25 @@ export async function locateTemplate(
 }
 
 /**
- * `network` without what the guest cannot see (the forwarded host ports, the relay's path, the
- * backend): a tap network keys like the user network, since the guest sees the same device
- * either way (see tap_network.ts).
+ * `network` without what differs between sessions (the forwarded host ports, the relay's path;
+ * a tap's name and addresses). The backend stays in the key: a state saved on slirp carries a
+ * slirp section that a VM on a tap cannot load.
  */
 function canonicalNetwork(network: VmNetwork): VmNetwork {
-  const canonical = proxyNetwork("/bin/busybox", 1, 1);
-  return network.kind === "tap" ? canonical : {
-    ...canonical,
+  if (network.kind === "tap") return { ...TEMPLATE_TAP, kind: "tap" };
+  return {
+    ...proxyNetwork("/bin/busybox", 1, 1),
     forwards: network.forwards.map((f) => ({ guestPort: f.guestPort, hostPort: 1 })),
     restrict: network.restrict,
   };
 }
+
+const TEMPLATE_TAP = {
+  ifname: "abtemplate",
+  gateway: "10.213.0.1",
+  guest: "10.213.0.2",
+  prefixLength: 30,
+} as const;
 
 /**
  * Boot a VM of `shape`, save it as `template` and stop it. Older templates of the same image
@@ -212,22 +219,25 @@ export function templateShape(
 
 /**
  * Make the template `agentbox exec` and `run` use by default for `image` (default CPUs and
- * memory, with a network), unless it exists. Returns whether it had to be made; throws what
- * booting or saving threw, and `VmError` where templates cannot work (a vsock channel).
+ * memory) on `network` (the network backend they will use), unless it exists. Returns whether it
+ * had to be made; throws what booting or saving threw, and `VmError` where templates cannot work
+ * (a vsock channel).
  *
  * @example
  * ```ts ignore
  * import { prepareDefaultTemplate } from "./template.ts";
- * await prepareDefaultTemplate(await findImage("default"));
+ * await prepareDefaultTemplate(await findImage("default"), egress.network);
  * ```
  */
-export async function prepareDefaultTemplate(image: ImagePaths): Promise<boolean> {
+export async function prepareDefaultTemplate(
+  image: ImagePaths,
+  network: VmNetwork,
+): Promise<boolean> {
   const setup = await qemuSetup();
   if (setup.channel !== "serial") {
     throw new VmError("Templates need the virtio-serial agent channel; this host has vsock");
   }
-  // Sessions forward to their own proxy ports; the key leaves host ports out.
-  const shape = templateShape(image, { network: proxyNetwork(await findRelay(), 1, 1) });
+  const shape = templateShape(image, { network });
   const template = await locateTemplate(image, shape, setup);
   if (await exists(template.state)) return false;
   await makeTemplate(template, image, shape, setup);

@@ -22,7 +22,7 @@ const setup: QemuSetup = {
   tscKhz: 2_000_000,
 };
 
-Deno.test("a template's key ignores the session's host ports, relay, network backend and TSC rate", async () => {
+Deno.test("a template's key ignores the session's host ports, relay, tap and TSC rate, not the backend", async () => {
   const a = await locateTemplate(
     image,
     templateShape(image, { network: proxyNetwork("/bin/busybox", 40000, 40001) }),
@@ -33,21 +33,18 @@ Deno.test("a template's key ignores the session's host ports, relay, network bac
     templateShape(image, { network: proxyNetwork("/usr/bin/busybox", 50000, 50001) }),
     { ...setup, tscKhz: 2_100_000 },
   );
-  const tap = await locateTemplate(
-    image,
-    templateShape(image, {
-      network: {
-        kind: "tap",
-        ifname: "ab0123456789ab",
-        gateway: "10.213.0.1",
-        guest: "10.213.0.2",
-        prefixLength: 30,
-      },
-    }),
-    setup,
-  );
+  const tap = (ifname: string, gateway: string, guest: string) =>
+    locateTemplate(
+      image,
+      templateShape(image, { network: { kind: "tap", ifname, gateway, guest, prefixLength: 30 } }),
+      setup,
+    );
+  const tapA = await tap("ab0123456789ab", "10.213.0.1", "10.213.0.2");
+  const tapB = await tap("abfedcba987654", "10.213.0.5", "10.213.0.6");
   assert.equal(a.key, b.key);
-  assert.equal(tap.key, a.key);
+  assert.equal(tapA.key, tapB.key);
+  // A state saved on slirp has a slirp section a VM on a tap cannot load.
+  assert.notEqual(tapA.key, a.key);
   assert.ok(a.dir.endsWith(`/templates/default/${a.key.slice(0, 32)}`));
 });
 
