@@ -99,6 +99,14 @@ async function scenario(mode: Mode): Promise<EgressReport> {
     ? { ...egress.network, restrict: mode === "restricted" }
     : egress.network;
   const gateway = network.kind === "tap" ? network.gateway : "10.0.2.2";
+  // Another session's tap network beside this one, walled (or not) alike: its gateway is where
+  // its proxies listen, and this guest must not reach it.
+  const neighbour = tap
+    ? await startEgress(
+      { policy: emptyPolicy(), recorder: { begin: () => 0, finish() {} } },
+      { backend: "tap", sessionId: crypto.randomUUID(), wall: mode !== "tap-unwalled" },
+    )
+    : undefined;
   // The IPv6 target, on the tap's host end; refused there when the wall switched IPv6 off.
   if (network.kind === "tap") {
     await ip(["address", "add", `${IPV6_HOST}/64`, "dev", network.ifname, "nodad"]);
@@ -134,6 +142,10 @@ async function scenario(mode: Mode): Promise<EgressReport> {
       ipv6: `ip -6 address add ${IPV6_GUEST}/64 dev eth0 && sleep 3; ` +
         `${direct} -g http://[${IPV6_HOST}]:${hostService.addr.port}/`,
     };
+    if (neighbour?.network.kind === "tap") {
+      scripts.otherSession =
+        `${direct} http://${neighbour.network.gateway}:${hostService.addr.port}/`;
+    }
     const names = Object.keys(scripts);
     const results = await Promise.all(names.map((name) => probe(scripts[name])));
     if (tap) during = await hostNetworkState();
@@ -143,6 +155,7 @@ async function scenario(mode: Mode): Promise<EgressReport> {
   } finally {
     await vm.stop();
     await egress.close();
+    await neighbour?.close();
     dns.close();
     await dnsLoop;
     await Promise.all(servers.map((s) => s.shutdown()));

@@ -112,9 +112,12 @@ Deno.test({
 }, async () => {
   const [walled, open] = await Promise.all([runScenario("tap"), runScenario("tap-unwalled")]);
   assertWalled(walled);
+  assert.notEqual(walled.probes.otherSession.code, 0, walled.probes.otherSession.output);
   assert.ok(walled.tap!.drops > 0, "the wall counts what it drops");
-  assertControl(open, 2);
-  assert.deepEqual(open.probes.ipv6, { code: 0, output: "host service\n" });
+  assertControl(open, 3);
+  for (const name of ["ipv6", "otherSession"]) {
+    assert.deepEqual(open.probes[name], { code: 0, output: "host service\n" }, name);
+  }
   // The wall and the tap existed during the run and are gone after it.
   assert.match(walled.tap!.during, /table inet agentbox_[0-9a-f_]{36} \{/);
   assert.match(walled.tap!.during, /\bab[0-9a-f]{12}\b/);
