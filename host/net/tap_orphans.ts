@@ -7,7 +7,8 @@
  */
 
 import { listWalls, removeWall } from "./nft_wall.ts";
-import { deleteTap, listTaps } from "./tap_device.ts";
+import { tapUnavailableReason } from "./net_backend.ts";
+import { deleteTap, listTaps, tapName } from "./tap_device.ts";
 import { tapLeaseHeld } from "./tap_lease.ts";
 
 /** Orphans found (and, when asked, removed): session ids of walls, names of taps. */
@@ -38,4 +39,26 @@ export async function sweepTapOrphans(options: { remove: boolean }): Promise<Tap
     orphans.taps.push(tap.ifname);
   }
   return orphans;
+}
+
+/**
+ * Remove session `sessionId`'s tap and wall if it left them behind (its lease is free), e.g.
+ * after its owner was killed. Does nothing where tap networks cannot exist, and never throws:
+ * what stays behind is swept by the next tap session or `agentbox doctor --fix`.
+ *
+ * @example
+ * ```ts ignore
+ * import { removeTapLeftovers } from "./tap_orphans.ts";
+ * await removeTapLeftovers(sessionId);
+ * ```
+ */
+export async function removeTapLeftovers(sessionId: string): Promise<void> {
+  if ((await tapUnavailableReason()) !== undefined) return;
+  try {
+    if (await tapLeaseHeld(sessionId)) return;
+    await removeWall(sessionId);
+    await deleteTap(tapName(sessionId));
+  } catch {
+    // Left for the next sweep (see above).
+  }
 }

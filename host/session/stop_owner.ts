@@ -4,7 +4,7 @@
  * `stopOwner` signals the owner process — after checking that the recorded pid really is that
  * session's owner, since a pid can be reused — and waits until it released its lock: SIGTERM
  * makes it collect the workspace's changes and stop the VM; SIGKILL ends it at once (QEMU dies
- * with it; the upper disk stays for recovery). `removeSession` takes the owner lock itself, so it
+ * with it; the upper disk stays for recovery, and the tap network it leaves is removed here). `removeSession` takes the owner lock itself, so it
  * never touches a session whose owner is alive, booting included.
  *
  * @module
@@ -12,6 +12,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { type LifecycleRecord, markRemoved } from "../store/session_lifecycle.ts";
+import { removeTapLeftovers } from "../net/tap_orphans.ts";
 import { ownerLockHeld, tryOwnerLock } from "./owner_lock.ts";
 import { sessionPaths } from "./session_paths.ts";
 
@@ -59,7 +60,11 @@ export async function stopOwner(
   }
   const deadline = Date.now() + options.timeoutMs;
   while (Date.now() < deadline) {
-    if (!await ownerLockHeld(lock)) return true;
+    if (!await ownerLockHeld(lock)) {
+      // A killed owner could not take its tap network down.
+      await removeTapLeftovers(session.id);
+      return true;
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;

@@ -109,12 +109,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tap network: ps --json gives a detached session's guest address, which the host can reach",
+  name:
+    "tap network: ps --json gives a detached session's guest address, which the host can reach; rm --force leaves nothing",
   ignore: skipReason !== undefined,
   sanitizeOps: false,
   sanitizeResources: false,
 }, async () => {
   const name = `tap-${crypto.randomUUID().slice(0, 8)}`;
+  const before = await state();
   try {
     const started = await finish(
       agentboxInNamespace(["run", "--detach", "--name", name, "--net-backend", "tap"]),
@@ -143,4 +145,6 @@ Deno.test({
   } finally {
     await finish(agentboxInNamespace(["rm", "--force", name])).catch(() => {});
   }
+  // The killed owner could not take its tap network down; rm --force did.
+  assert.equal(await state(), before);
 });
