@@ -87,3 +87,18 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number): Prom
   }
   return predicate();
 }
+
+/**
+ * The nftables ruleset and network devices of network namespace `namespace` (default: the one
+ * this process is in), as text to compare before and after a tap network.
+ */
+export async function networkState(namespace?: string): Promise<string> {
+  const inNamespace = namespace ? ["ip", "netns", "exec", namespace] : [];
+  const run = async (argv: string[]) => {
+    const [cmd, ...args] = [...inNamespace, ...argv];
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    if (!out.success) throw new Error(`${argv.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    return new TextDecoder().decode(out.stdout);
+  };
+  return `${await run(["nft", "list", "ruleset"])}\n${await run(["ip", "-br", "link"])}`;
+}

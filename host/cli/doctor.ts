@@ -81,8 +81,7 @@ export async function runChecks(options: { fix?: boolean } = {}): Promise<Check[
       false,
       "apt-get install qemu-system-common",
     ),
-    await tapCheck(),
-    await orphanCheck(options.fix === true),
+    ...await tapChecks(options.fix === true),
     await cloudHypervisorCheck(accel),
   ];
 }
@@ -109,8 +108,21 @@ function kvmCheck(accel: Accel | undefined): Check {
     };
 }
 
-async function tapCheck(): Promise<Check> {
+/** Whether tap networks can be made here, and what crashed sessions left of theirs. */
+async function tapChecks(fix: boolean): Promise<Check[]> {
   const reason = await tapUnavailableReason();
+  return [
+    tapCheck(reason),
+    reason === undefined ? await orphanCheck(fix) : {
+      name: ORPHANS,
+      ok: true,
+      required: false,
+      detail: "none (no tap networking here)",
+    },
+  ];
+}
+
+function tapCheck(reason: string | undefined): Check {
   return {
     name: "tap networking",
     ok: reason === undefined,
@@ -122,11 +134,10 @@ async function tapCheck(): Promise<Check> {
   };
 }
 
+const ORPHANS = "crashed sessions' leftovers";
+
 async function orphanCheck(fix: boolean): Promise<Check> {
-  const name = "crashed sessions' leftovers";
-  if ((await tapUnavailableReason()) !== undefined) {
-    return { name, ok: true, required: false, detail: "none (no tap networking here)" };
-  }
+  const name = ORPHANS;
   try {
     const orphans = await sweepTapOrphans({ remove: fix });
     const found = [...orphans.taps.map((t) => `tap ${t}`), ...orphans.walls.map(wallName)];

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { TapError } from "./tap_device.ts";
 import { PROXY_GUEST_ADDRESS, PROXY_GUEST_PORT, TRANSPARENT_GUEST_PORTS } from "./user_network.ts";
 
 /** What one session's wall is made of. */
@@ -33,9 +34,9 @@ export interface WallSpec {
 }
 
 /** `nft` failed or did not load what it was given; the message says how to do without. */
-export class NftError extends Error {
+export class NftError extends TapError {
   constructor(message: string) {
-    super(`${message} (to run without a tap network: --net-backend user)`);
+    super(message);
     this.name = "NftError";
   }
 }

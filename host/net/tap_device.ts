@@ -13,7 +13,10 @@ export interface TapDevice {
   sessionId: string;
 }
 
-/** `ip` failed; the message says how to do without a tap. */
+/**
+ * A tap network could not be made (`ip` failed, or `nft`: {@linkcode NftError} in nft_wall.ts);
+ * the message says how to do without one.
+ */
 export class TapError extends Error {
   constructor(message: string) {
     super(`${message} (to run without a tap network: --net-backend user)`);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { tapUnavailableReason } from "../../host/net/net_backend.ts";
-import { REPO } from "../helpers.ts";
+import { networkState, REPO } from "../helpers.ts";
 
 const NAMESPACE = `abtest${crypto.randomUUID().slice(0, 8)}`;
 
@@ -51,10 +51,8 @@ async function finish(child: Deno.ChildProcess): Promise<{ code: number; out: st
 }
 
 /** The namespace's ruleset and devices. */
-async function state(): Promise<string> {
-  const nft = await run("ip", ["netns", "exec", NAMESPACE, "nft", "list", "ruleset"]);
-  const links = await run("ip", ["netns", "exec", NAMESPACE, "ip", "-br", "link"]);
-  return `${nft}\n${links}`;
+function state(): Promise<string> {
+  return networkState(NAMESPACE);
 }
 
 /** Start a long command on a tap and SIGKILL agentbox once its wall is up. */

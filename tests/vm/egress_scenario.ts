@@ -16,7 +16,7 @@ import { wallDrops } from "../../host/net/nft_wall.ts";
 import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing.ts";
 import { bootVm } from "../../host/vm/boot.ts";
 import { answerQuery } from "../../guest-agent/dns_stub.ts";
-import { readAll } from "../helpers.ts";
+import { networkState, readAll } from "../helpers.ts";
 
 /** The address standing for "somewhere on the internet" inside the test's namespace. */
 export const OUTSIDE = "198.51.100.1";
@@ -49,7 +49,7 @@ const HTTPS_ADDR = "203.0.113.21";
 
 async function scenario(mode: Mode): Promise<EgressReport> {
   const tap = mode.startsWith("tap");
-  const before = tap ? await hostNetworkState() : "";
+  const before = tap ? await networkState() : "";
   const received = { upstream: 0, outsideTcp: 0, outsideUdp: 0, hostService: 0 };
   const { cert, key } = await selfSignedCert(["allowed.test"]);
   const reply = (text: string) => () => {
@@ -148,7 +148,7 @@ async function scenario(mode: Mode): Promise<EgressReport> {
     }
     const names = Object.keys(scripts);
     const results = await Promise.all(names.map((name) => probe(scripts[name])));
-    if (tap) during = await hostNetworkState();
+    if (tap) during = await networkState();
     const drops = mode === "tap" ? await wallDrops(sessionId) : 0;
     const report = { probes: Object.fromEntries(names.map((n, i) => [n, results[i]])), received };
     return tap ? { ...report, tap: { drops, before, during, after: "" } } : report;
@@ -167,15 +167,6 @@ async function ip(args: string[]): Promise<void> {
   await new Deno.Command("ip", { args, stdout: "null", stderr: "null" }).output();
 }
 
-/** The namespace's nftables ruleset and network devices, as text to compare. */
-export async function hostNetworkState(): Promise<string> {
-  const run = async (cmd: string, args: string[]) =>
-    new TextDecoder().decode(
-      (await new Deno.Command(cmd, { args, stdout: "piped" }).output()).stdout,
-    );
-  return `${await run("nft", ["list", "ruleset"])}\n${await run("ip", ["-br", "link"])}`;
-}
-
 if (import.meta.main) {
   const mode = Deno.args[0] as Mode;
   if (!MODES.includes(mode)) {
@@ -183,6 +174,6 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const report = await scenario(mode);
-  if (report.tap) report.tap.after = await hostNetworkState();
+  if (report.tap) report.tap.after = await networkState();
   console.log(JSON.stringify(report));
 }
