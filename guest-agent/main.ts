@@ -59,7 +59,10 @@ export function parseEndpoint(args: string[]): Endpoint {
  * the tests run the agent on the host itself, it never does.
  */
 export async function serve(endpoint: Endpoint): Promise<void> {
-  const options: ServeOptions = endpoint.kind === "unix" ? {} : { onHostHello: applyHostFacts };
+  const onWarning = (message: string) => console.error(`agent: ${message}`);
+  const options: ServeOptions = endpoint.kind === "unix"
+    ? { onWarning }
+    : { onHostHello: applyHostFacts, onWarning };
   if (endpoint.kind === "stdio") {
     // The port stays open for the VM's life: bytes the host writes while it is closed are lost.
     await serveConnection(

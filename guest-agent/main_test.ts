@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../host/channel/agent_client.ts";
 import { parseAgentArgs, parseEndpoint } from "./main.ts";
-import { within } from "./protocol/testing.ts";
+import { within } from "./protocol/testing/mod.ts";
 
 Deno.test("parseEndpoint reads --vsock, --stdio and --unix", () => {
   assert.deepEqual(parseEndpoint(["--vsock", "1024"]), { kind: "vsock", port: 1024 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../host/channel/agent_client.ts";
 import type { Duplex, Hello } from "@agentbox/protocol";
-import { within } from "./protocol/testing.ts";
+import { within } from "./protocol/testing/mod.ts";
 import { serveConnection } from "./session.ts";
 
 const HANG_MS = 10_000;
@@ -79,3 +79,26 @@ async function waitGone(pid: number): Promise<boolean> {
   }
   return false;
 }
+
+Deno.test("a host hello the agent cannot apply is a warning passed up, and the connection goes on", async () => {
+  const link = switchableLink();
+  const warnings: string[] = [];
+  const served = serveConnection(link.agent, {
+    onHostHello: () => {
+      throw new Error("clock refused");
+    },
+    onWarning: (message) => warnings.push(message),
+  });
+  const client = await within(AgentClient.connect(link.host()), HANG_MS, "hello");
+  assert.deepEqual(warnings, ["cannot apply the host's hello: Error: clock refused"]);
+  const run = client.exec({ argv: ["true"] });
+  const [result] = await within(
+    Promise.all([run.result, run.stdout.cancel(), run.stderr.cancel()]),
+    HANG_MS,
+    "exec after the warning",
+  );
+  assert.equal(result.code, 0);
+  client.close();
+  await link.end();
+  await within(served, HANG_MS, "agent to end");
+});

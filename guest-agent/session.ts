@@ -47,9 +47,11 @@ export interface ServeOptions {
   /**
    * Called with every host hello before the agent answers or serves anything else (the agent in
    * a VM sets the clock and reseeds the random generator from it: host_facts.ts). A throw is
-   * reported on the console and does not end the connection.
+   * passed to `onWarning` and does not end the connection.
    */
   onHostHello?: (hello: Hello) => void;
+  /** Called with what went wrong but did not end the connection; the program decides where it goes. */
+  onWarning?: (message: string) => void;
 }
 
 /** A request being served and the scope its messages go through. */
@@ -111,7 +113,7 @@ function hostFacts(hello: Hello, options: ServeOptions): void {
   try {
     options.onHostHello?.(hello);
   } catch (error) {
-    console.error(`agent: cannot apply the host's hello: ${error}`);
+    options.onWarning?.(`cannot apply the host's hello: ${error}`);
   }
 }
 

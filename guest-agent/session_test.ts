@@ -5,10 +5,10 @@
 
 import assert from "node:assert/strict";
 import { AgentClient, AgentError, type ExecRequest } from "../host/channel/agent_client.ts";
-import { concat, RawPeer, within } from "./protocol/testing.ts";
+import { concat, RawPeer, within } from "./protocol/testing/mod.ts";
 import { encodeMessage, type Message, PROTOCOL_VERSION } from "@agentbox/protocol";
 import { BASE_ENV } from "./handlers/exec.ts";
-import { startAgent } from "./testing.ts";
+import { startAgent } from "../host/channel/testing/in_process_agent.ts";
 
 const HANG_MS = 10_000;
 

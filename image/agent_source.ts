@@ -11,8 +11,10 @@ import { fileURLToPath } from "node:url";
 export const AGENT_SOURCE_DIR = fileURLToPath(new URL("../guest-agent", import.meta.url));
 
 /**
- * SHA-256 over the agent's non-test TypeScript files (relative path and content, sorted), or
- * undefined when the source is not there (a compiled binary).
+ * SHA-256 over the agent's production TypeScript files (relative path and content, sorted): tests
+ * (`*_test.ts`) and test support (`testing/` folders, docs/development.md) do not count, and a
+ * compiled binary, which embeds only the agent's module graph, digests the same files. Undefined
+ * when the source is not there.
  *
  * @example
  * ```ts
@@ -50,11 +52,12 @@ export async function agentSourceDigest(dir = AGENT_SOURCE_DIR): Promise<string 
 async function collect(dir: string, prefix: string, out: string[]): Promise<void> {
   for await (const entry of Deno.readDir(`${dir}/${prefix}`)) {
     const path = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory) await collect(dir, path, out);
-    else if (isAgentSource(entry.name)) out.push(path);
+    if (entry.isDirectory) {
+      if (entry.name !== "testing") await collect(dir, path, out);
+    } else if (isAgentSource(entry.name)) out.push(path);
   }
 }
 
 function isAgentSource(name: string): boolean {
-  return name.endsWith(".ts") && !name.endsWith("_test.ts") && name !== "testing.ts";
+  return name.endsWith(".ts") && !name.endsWith("_test.ts");
 }

@@ -5,8 +5,8 @@
 
 import assert from "node:assert/strict";
 import type { ExecHandle } from "../../host/channel/agent_client.ts";
-import { within } from "../protocol/testing.ts";
-import { startAgent } from "../testing.ts";
+import { within } from "../protocol/testing/mod.ts";
+import { startAgent } from "../../host/channel/testing/in_process_agent.ts";
 
 const HANG_MS = 10_000;
 const PTY = { rows: 24, cols: 80, term: "xterm-256color" };

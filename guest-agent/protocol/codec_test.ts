@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage } from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FrameDecoder, MAX_FRAME_BYTES } from "./frame.ts";
 import type { Message } from "./messages.ts";
-import { EXAMPLES, prng, randomBytes } from "./testing.ts";
+import { EXAMPLES, prng, randomBytes } from "./testing/mod.ts";
 
 /** A permissive encoder for crafting frames the real encoder would never produce. */
 const raw = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });

@@ -13,7 +13,7 @@ import {
   randomBytes,
   RawPeer,
   within,
-} from "./testing.ts";
+} from "./testing/mod.ts";
 
 function isCode(code: string) {
   return (e: unknown) => e instanceof ProtocolError && e.code === code;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "./errors.ts";
 import { InboundPipe, OutboundCredit } from "./flow.ts";
-import { within } from "./testing.ts";
+import { within } from "./testing/mod.ts";
 
 function isCode(code: string) {
   return (e: unknown) => e instanceof ProtocolError && e.code === code;

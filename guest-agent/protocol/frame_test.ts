@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder, MAX_FRAME_BYTES } from "./frame.ts";
 import { ProtocolError } from "./errors.ts";
-import { concat, prng, randomBytes } from "./testing.ts";
+import { concat, prng, randomBytes } from "./testing/mod.ts";
 
 function isCode(code: string) {
   return (e: unknown) => e instanceof ProtocolError && e.code === code;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "./errors.ts";
 import { FORWARDABLE_SIGNALS, MAX_TERMINAL_SIZE, type Message, parseMessage } from "./messages.ts";
-import { EXAMPLES } from "./testing.ts";
+import { EXAMPLES } from "./testing/mod.ts";
 
 function isCode(code: string) {
   return (e: unknown) => e instanceof ProtocolError && e.code === code;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { overlayMountOptions, type ScanEntry, scanOverlay } from "./scan_overlay.ts";
 
-const SCAN_MAIN = new URL("./testdata/scan_main.ts", import.meta.url).pathname;
+const SCAN_MAIN = new URL("./testing/scan_main.ts", import.meta.url).pathname;
 
 /** Run `script` in a private mount namespace with an overlay of `base`/{lower,upper} at merged. */
 async function inOverlay(base: string, script: string): Promise<{ ok: boolean; output: string }> {

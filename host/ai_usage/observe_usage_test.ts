@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { detectAiEndpoint } from "./ai_endpoint.ts";
 import { observeAiUsage, type ObserveOptions } from "./observe_usage.ts";
-import { PROVIDER_FIXTURES, type ProviderFixture } from "./provider_fixtures.ts";
+import { PROVIDER_FIXTURES, type ProviderFixture } from "./testing/provider_fixtures.ts";
 
 const enc = new TextEncoder();
 

@@ -12,7 +12,7 @@ import {
   PROTOCOL_VERSION,
   STREAM_WINDOW_BYTES,
 } from "@agentbox/protocol";
-import { delay, duplexPair, RawPeer, within } from "../../guest-agent/protocol/testing.ts";
+import { delay, duplexPair, RawPeer, within } from "../../guest-agent/protocol/testing/mod.ts";
 import { AgentClient, AgentError } from "./agent_client.ts";
 
 const AGENT_HELLO: Hello = {

@@ -9,7 +9,7 @@ import {
   type TestRecord,
   writeChangeset,
   writeTree,
-} from "../workspace/test_tree.ts";
+} from "../workspace/testing/test_tree.ts";
 import { APPLY_HELP } from "./apply.ts";
 
 interface State {

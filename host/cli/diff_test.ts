@@ -8,7 +8,7 @@ import {
   type HostTree,
   makeHostTree,
   writeSession,
-} from "../workspace/testdata/fixture.ts";
+} from "../workspace/testing/fixture.ts";
 import { DIFF_HELP } from "./diff.ts";
 
 const HOST: HostTree = {

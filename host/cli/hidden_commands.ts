@@ -1,17 +1,9 @@
 /**
  * Names of the subcommands only agentbox itself starts (not in `agentbox --help`), kept apart
- * so that the entry point and the code that spawns them agree without loading each other.
+ * so that the entry point and the code that spawns them agree without loading each other. Each
+ * is defined beside the code that spawns it.
  *
  * @module
  */
 
-/**
- * A detached session's owner: `agentbox session-daemon ID` (host/cli/session_daemon.ts).
- *
- * @example
- * ```ts
- * import { SESSION_DAEMON } from "./hidden_commands.ts";
- * console.assert(SESSION_DAEMON === "session-daemon");
- * ```
- */
-export const SESSION_DAEMON = "session-daemon";
+export { SESSION_DAEMON } from "../session/self_command.ts";

@@ -18,7 +18,7 @@ import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
 import type { VmNetwork } from "../vm/spec.ts";
 import { emptyPolicy } from "../config/policy.ts";
-import { startEgress } from "../net/egress.ts";
+import { startEgress } from "../egress/egress.ts";
 import { resolveNetBackend } from "../net/net_backend.ts";
 import { findRelay, proxyNetwork } from "../net/user_network.ts";
 import { UsageError } from "./errors.ts";

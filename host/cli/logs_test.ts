@@ -3,7 +3,7 @@ import { openDatabase } from "../store/database.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { logsCommand, printLogs, safeText } from "./logs.ts";
 import { usageCommand } from "./usage.ts";
-import { seedRequests } from "../store/testing.ts";
+import { seedRequests } from "../store/testing/mod.ts";
 import { UsageError } from "./errors.ts";
 
 async function withState(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
 import { insertAiCall } from "../store/ai_calls.ts";
 import { openDatabase } from "../store/database.ts";
-import { seedRequests } from "../store/testing.ts";
+import { seedRequests } from "../store/testing/mod.ts";
 import { UsageError } from "./errors.ts";
 import { printUsage, usageCommand } from "./usage.ts";
 

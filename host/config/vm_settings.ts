@@ -9,7 +9,7 @@
 
 import { parse, TomlError } from "smol-toml";
 import { configDir } from "../paths.ts";
-import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
+import { VMM_KINDS, type VmmKind } from "../vmm_kind.ts";
 import { ConfigError } from "./config_error.ts";
 import { keyLine } from "./key_line.ts";
 import { checkKeys, table, type Where } from "./toml_values.ts";

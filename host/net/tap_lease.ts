@@ -9,7 +9,7 @@
  */
 
 import { TapError } from "./tap_device.ts";
-import { ownerLockHeld, tryOwnerLock } from "../session/owner_lock.ts";
+import { fileLockHeld, tryFileLock } from "../file_lock.ts";
 
 /** Where the leases live (tap networks need root, and /run is root's). */
 export const LEASE_DIR = "/run/agentbox/net";
@@ -32,7 +32,7 @@ export interface TapLease {
  */
 export async function takeTapLease(sessionId: string): Promise<TapLease> {
   const path = leasePath(sessionId);
-  const lock = await tryOwnerLock(path);
+  const lock = await tryFileLock(path);
   if (!lock) throw new TapError(`The tap network of session ${sessionId} is already held`);
   return {
     async release() {
@@ -52,7 +52,7 @@ export async function takeTapLease(sessionId: string): Promise<TapLease> {
  * ```
  */
 export async function tapLeaseHeld(sessionId: string): Promise<boolean> {
-  return await ownerLockHeld(leasePath(sessionId));
+  return await fileLockHeld(leasePath(sessionId));
 }
 
 /**

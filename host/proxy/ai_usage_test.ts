@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { DatabaseSync } from "node:sqlite";
-import { PROVIDER_FIXTURES } from "../ai_usage/provider_fixtures.ts";
+import { PROVIDER_FIXTURES } from "../ai_usage/testing/provider_fixtures.ts";
 import { applyConfigText } from "../config/load_config.ts";
 import { emptyPolicy } from "../config/policy.ts";
 import { type AiCallRecord, listAiCalls } from "../store/ai_calls.ts";
@@ -9,7 +9,7 @@ import { listRequests } from "../store/requests.ts";
 import { createSession } from "../store/sessions.ts";
 import { startProxy } from "./proxy_server.ts";
 import { storeRecorder } from "./recorder.ts";
-import { mappedDialer, tableResolver } from "./testing.ts";
+import { mappedDialer, tableResolver } from "./testing/mod.ts";
 
 // Every name resolves to one documentation address, which the dialer maps onto the loopback
 // provider server below: the production resolve-vet-dial path runs and nothing leaves the machine.

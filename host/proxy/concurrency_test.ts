@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ECHO_ADDR, startFixture } from "./fixture.ts";
-import { clientHelloBytes, readUntilText } from "./testing.ts";
+import { ECHO_ADDR, startFixture } from "./testing/fixture.ts";
+import { clientHelloBytes, readUntilText } from "./testing/mod.ts";
 
 const TUNNELS = 1000;
 const enc = new TextEncoder();

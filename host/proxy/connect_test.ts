@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { startFixture, TLS_ADDR } from "./fixture.ts";
-import { readUntilText, tlsEcho } from "./testing.ts";
+import { startFixture, TLS_ADDR } from "./testing/fixture.ts";
+import { readUntilText, tlsEcho } from "./testing/mod.ts";
 
 const enc = new TextEncoder();
 

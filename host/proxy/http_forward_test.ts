@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { HTTP_ADDR, startFixture } from "./fixture.ts";
-import { readUntilText } from "./testing.ts";
+import { HTTP_ADDR, startFixture } from "./testing/fixture.ts";
+import { readUntilText } from "./testing/mod.ts";
 
 const enc = new TextEncoder();
 

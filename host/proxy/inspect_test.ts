@@ -8,7 +8,7 @@ import { createSession } from "../store/sessions.ts";
 import { createTlsInspection, type TlsInspection } from "../tls/tls_inspection.ts";
 import { type ProxyServer, startProxy } from "./proxy_server.ts";
 import { storeRecorder } from "./recorder.ts";
-import { mappedDialer, readUntilText, selfSignedCert, tableResolver } from "./testing.ts";
+import { mappedDialer, readUntilText, selfSignedCert, tableResolver } from "./testing/mod.ts";
 
 // Every name resolves to one documentation address, mapped onto the loopback HTTPS upstream
 // below: the production resolve-vet-dial path runs, and nothing leaves the machine.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startAgent } from "../../guest-agent/testing.ts";
+import { startAgent } from "../channel/testing/in_process_agent.ts";
 import { AgentClient, AgentError } from "../channel/agent_client.ts";
 import { type OwnerOperations, serveControl, SNAPSHOT_SAVE_OPERATION } from "./control_server.ts";
 

@@ -12,7 +12,7 @@ import { loadPolicy } from "../config/load_config.ts";
 import type { Policy } from "../config/policy.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
-import { type Egress, type EgressOptions, startEgress } from "../net/egress.ts";
+import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { storeRecorder } from "../proxy/mod.ts";
 import {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mappedDialer, tableResolver } from "../proxy/testing.ts";
+import { mappedDialer, tableResolver } from "../proxy/testing/mod.ts";
 import { openDatabase } from "../store/database.ts";
 import { findSession } from "../store/sessions.ts";
 import { startNetworkSession } from "./network_session.ts";

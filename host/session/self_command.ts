@@ -11,6 +11,18 @@ const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
 /**
+ * The hidden subcommand a detached session's owner runs as: `agentbox session-daemon ID`
+ * (host/cli/session_daemon.ts). Not in `agentbox --help`.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_DAEMON } from "./self_command.ts";
+ * console.assert(SESSION_DAEMON === "session-daemon");
+ * ```
+ */
+export const SESSION_DAEMON = "session-daemon";
+
+/**
  * Program and leading arguments that run `agentbox` followed by your own arguments.
  *
  * @example

@@ -9,8 +9,7 @@
 
 import type { DatabaseSync } from "node:sqlite";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
-import { SESSION_DAEMON } from "../cli/hidden_commands.ts";
-import { selfCommand } from "./self_command.ts";
+import { selfCommand, SESSION_DAEMON } from "./self_command.ts";
 import { sessionPaths } from "./session_paths.ts";
 
 /** Lines of the owner's log shown when it fails. */

@@ -4,7 +4,7 @@ import { MIGRATIONS } from "./migrations.ts";
 import { beginRequest, finishRequest, listRequests, usageByHost } from "./requests.ts";
 import { createSession, endSession, findSession, recentSessions } from "./sessions.ts";
 
-const WRITER = new URL("./testdata/writer.ts", import.meta.url).pathname;
+const WRITER = new URL("./testing/writer.ts", import.meta.url).pathname;
 
 async function withTempDb(fn: (path: string) => Promise<void> | void): Promise<void> {
   const dir = await Deno.makeTempDir();

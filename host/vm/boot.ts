@@ -30,7 +30,7 @@ export interface BootOptions {
   cpus?: number;
   memoryMb?: number;
   bootTimeoutMs?: number;
-  /** The guest's network (see host/net/egress.ts); without it the VM has no network interface. */
+  /** The guest's network (see host/egress/egress.ts); without it the VM has no network interface. */
   network?: VmNetwork;
   /** A shared workspace (see host/workspace/share.ts), mounted in the guest at /workspace. */
   workspace?: WorkspaceFiles;

@@ -8,12 +8,9 @@
 import type { AgentClient } from "../channel/agent_client.ts";
 import type { Accel } from "./qemu/accel.ts";
 import type { ChannelKind } from "./spec.ts";
+import type { VmmKind } from "../vmm_kind.ts";
 
-/** The virtual machine monitors agentbox can drive. */
-export type VmmKind = "qemu" | "cloud-hypervisor";
-
-/** Every {@linkcode VmmKind}, in the order help texts list them. */
-export const VMM_KINDS: readonly VmmKind[] = ["qemu", "cloud-hypervisor"];
+export { VMM_KINDS, type VmmKind } from "../vmm_kind.ts";
 
 /** How the VMM process ended. */
 export interface VmExit {

@@ -10,7 +10,7 @@ import {
   type TestRecord,
   writeChangeset,
   writeTree,
-} from "./test_tree.ts";
+} from "./testing/test_tree.ts";
 
 const BINARY = new Uint8Array([0, 255, 1, 254, 10, 13, 0, 0, 127, 128]);
 

@@ -9,7 +9,7 @@ import {
   makeHostTree,
   writeChanges,
   writeSession,
-} from "./testdata/fixture.ts";
+} from "./testing/fixture.ts";
 
 const HOST: HostTree = {
   "text.txt": "a\nb\nc\n",

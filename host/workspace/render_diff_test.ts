@@ -16,7 +16,7 @@ import {
   makeHostTree,
   sha256Hex,
   writeSession,
-} from "./testdata/fixture.ts";
+} from "./testing/fixture.ts";
 
 const HOST: HostTree = {
   "text.txt": "1\n2\n3\n4\n5\n6\n7\n8\n",

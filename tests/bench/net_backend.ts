@@ -14,9 +14,9 @@
 
 import { applyConfigText } from "../../host/config/load_config.ts";
 import { emptyPolicy } from "../../host/config/policy.ts";
-import { startEgress } from "../../host/net/egress.ts";
+import { startEgress } from "../../host/egress/egress.ts";
 import { type NetBackend, tapUnavailableReason } from "../../host/net/net_backend.ts";
-import { mappedDialer, tableResolver } from "../../host/proxy/testing.ts";
+import { mappedDialer, tableResolver } from "../../host/proxy/testing/mod.ts";
 import { bootVm } from "../../host/vm/boot.ts";
 import { readAll } from "../helpers.ts";
 import { median } from "./stats.ts";

@@ -23,7 +23,7 @@
  */
 
 import { readyLine } from "./child_ready.ts";
-import { clientHelloBytes } from "../../host/proxy/testing.ts";
+import { clientHelloBytes } from "../../host/proxy/testing/mod.ts";
 import { BufferedConn, safeClose, writeAll } from "./buffered_conn.ts";
 import { BENCH_NAMES } from "./proxy_server_child.ts";
 import { findSquid, SQUID_INSTALL, startSquid } from "./squid.ts";

@@ -2,7 +2,7 @@
  * The agentbox egress proxy as its own process, for tests/bench/proxy.ts: measuring it in a
  * separate process keeps its RSS apart from the load generator's. Production code paths run
  * unchanged — policy, resolution, address vetting, SQLite recording (a WAL database file) — and
- * the test seams of host/proxy/testing.ts map the bench names onto loopback upstreams after the
+ * the test seams of host/proxy/testing/mod.ts map the bench names onto loopback upstreams after the
  * address guard has vetted their documentation addresses (the guard refuses loopback by design).
  *
  * Run (by the benches, not by hand):
@@ -19,7 +19,7 @@
 import { applyConfigText } from "../../host/config/load_config.ts";
 import { emptyPolicy } from "../../host/config/policy.ts";
 import { startProxy, storeRecorder } from "../../host/proxy/mod.ts";
-import { tableResolver } from "../../host/proxy/testing.ts";
+import { tableResolver } from "../../host/proxy/testing/mod.ts";
 import type { Dialer } from "../../host/net/dialer.ts";
 import { openDatabase } from "../../host/store/database.ts";
 import { createSession } from "../../host/store/sessions.ts";
@@ -82,7 +82,7 @@ if (import.meta.main) {
 }
 
 /**
- * Like host/proxy/testing.ts `mappedDialer`, without its log of every dial (which would grow the
+ * Like host/proxy/testing/mod.ts `mappedDialer`, without its log of every dial (which would grow the
  * RSS being measured): vetted `address:port` → a loopback port; anything else fails.
  */
 function loopbackDialer(map: Record<string, number>): Dialer {

@@ -17,7 +17,7 @@
  */
 
 import { readyLine } from "./child_ready.ts";
-import { selfSignedCert } from "../../host/proxy/testing.ts";
+import { selfSignedCert } from "../../host/proxy/testing/mod.ts";
 import { BufferedConn, writeAll } from "./buffered_conn.ts";
 import { BENCH_NAMES } from "./proxy_server_child.ts";
 import { median, percentile } from "./stats.ts";

@@ -11,9 +11,9 @@
  */
 import { applyConfigText } from "../../host/config/load_config.ts";
 import { emptyPolicy } from "../../host/config/policy.ts";
-import { startEgress } from "../../host/net/egress.ts";
+import { startEgress } from "../../host/egress/egress.ts";
 import { wallDrops } from "../../host/net/nft_wall.ts";
-import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing.ts";
+import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing/mod.ts";
 import { bootVm } from "../../host/vm/boot.ts";
 import { answerQuery } from "../../guest-agent/dns_stub.ts";
 import { networkState, readAll } from "../helpers.ts";

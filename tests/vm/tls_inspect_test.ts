@@ -5,7 +5,7 @@
  * through the test seams (a name resolved to a documentation address, dialled to loopback).
  */
 import assert from "node:assert/strict";
-import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing.ts";
+import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing/mod.ts";
 import { installGuestFiles } from "../../host/session/guest_files.ts";
 import { startNetworkSession } from "../../host/session/network_session.ts";
 import { openDatabase } from "../../host/store/database.ts";

@@ -21,7 +21,7 @@
  * pointing at the new VM's sockets and disks (the rest hard-linked), `vm.restore`s it and
  * `vm.resume`s. The agent then takes a fresh vsock connection and speaks first, as on a boot.
  *
- * Tested here against a stand-in API server (fake_cloud_hypervisor.ts): Cloud Hypervisor needs
+ * Tested here against a stand-in API server (testing/fake_cloud_hypervisor.ts): Cloud Hypervisor needs
  * KVM, which our build machines cannot provide.
  *
  * @module

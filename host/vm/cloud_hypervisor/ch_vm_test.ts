@@ -1,6 +1,6 @@
 /**
  * The Cloud Hypervisor lifecycle against a stand-in `cloud-hypervisor` process
- * (fake_cloud_hypervisor.ts): Cloud Hypervisor needs KVM, which our build machines cannot
+ * (testing/fake_cloud_hypervisor.ts): Cloud Hypervisor needs KVM, which our build machines cannot
  * provide. Everything else is real: the process is spawned like the real binary, the API is HTTP
  * over its unix socket, the agent channel is a hybrid vsock handshake on a unix socket, and the
  * agent behind it is the guest agent's own session code. The real boot test is
@@ -12,9 +12,9 @@ import type { VmSpec } from "../spec.ts";
 import { delay } from "../../delay.ts";
 import { CloudHypervisorApi, CloudHypervisorError } from "./api_client.ts";
 import { startChVm } from "./ch_vm.ts";
-import { FAKE_CONSOLE_LINE, type LoggedRequest } from "./fake_cloud_hypervisor.ts";
+import { FAKE_CONSOLE_LINE, type LoggedRequest } from "./testing/fake_cloud_hypervisor.ts";
 
-const FAKE = new URL("./fake_cloud_hypervisor.ts", import.meta.url).pathname;
+const FAKE = new URL("./testing/fake_cloud_hypervisor.ts", import.meta.url).pathname;
 
 /** A temp dir with a `cloud-hypervisor` wrapper that runs the fake, logging to `log`. */
 async function fakeBinary(options: { fail?: string } = {}) {

@@ -6,15 +6,15 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { applyConfigText } from "../config/load_config.ts";
-import { emptyPolicy } from "../config/policy.ts";
-import { openDatabase } from "../store/database.ts";
-import { listRequests, type RequestRecord } from "../store/requests.ts";
-import { createSession } from "../store/sessions.ts";
-import type { ProxyOptions } from "./proxy_context.ts";
-import { type ProxyServer, startProxy } from "./proxy_server.ts";
-import { storeRecorder } from "./recorder.ts";
-import { mappedDialer, selfSignedCert, tableResolver } from "./testing.ts";
+import { applyConfigText } from "../../config/load_config.ts";
+import { emptyPolicy } from "../../config/policy.ts";
+import { openDatabase } from "../../store/database.ts";
+import { listRequests, type RequestRecord } from "../../store/requests.ts";
+import { createSession } from "../../store/sessions.ts";
+import type { ProxyOptions } from "../proxy_context.ts";
+import { type ProxyServer, startProxy } from "../proxy_server.ts";
+import { storeRecorder } from "../recorder.ts";
+import { mappedDialer, selfSignedCert, tableResolver } from "./mod.ts";
 
 /** Public test addresses the resolver hands out; the dialer maps them to loopback servers. */
 export const TLS_ADDR = "203.0.113.10";

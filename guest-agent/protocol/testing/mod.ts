@@ -6,10 +6,10 @@
  * @module
  */
 
-import { decodeMessage, encodeMessage } from "./codec.ts";
-import type { Duplex } from "./connection.ts";
-import { FrameDecoder } from "./frame.ts";
-import type { Message } from "./messages.ts";
+import { decodeMessage, encodeMessage } from "../codec.ts";
+import type { Duplex } from "../connection.ts";
+import { FrameDecoder } from "../frame.ts";
+import type { Message } from "../messages.ts";
 
 /** One valid example of every message type. */
 export const EXAMPLES: Message[] = [

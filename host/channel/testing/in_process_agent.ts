@@ -1,14 +1,15 @@
 /**
  * Test helper: the guest agent served in-process on a unix socket and a connected host client,
- * as the host drives it through virtio-serial or vsock. Not part of the agent (the image's source
- * digest leaves `testing.ts` out).
+ * as the host drives it through virtio-serial or vsock. Host-side test support (it joins the
+ * host's client to the guest's session code, so it lives on the host side: guest-agent imports
+ * nothing from the host).
  *
  * @module
  */
 
-import { AgentClient } from "../host/channel/agent_client.ts";
-import { within } from "./protocol/testing.ts";
-import { serveConnection } from "./session.ts";
+import { AgentClient } from "../agent_client.ts";
+import { within } from "../../../guest-agent/protocol/testing/mod.ts";
+import { serveConnection } from "../../../guest-agent/session.ts";
 
 const HANG_MS = 10_000;
 
@@ -17,7 +18,7 @@ const HANG_MS = 10_000;
  *
  * @example
  * ```ts ignore
- * import { startAgent } from "./testing.ts";
+ * import { startAgent } from "./in_process_agent.ts";
  * await using agent = await startAgent();
  * const run = agent.client.exec({ argv: ["true"] });
  * ```

@@ -1,18 +1,18 @@
 /**
  * The host side of a tap network, made in order and undone in reverse: the lease (so no sweep
  * takes it for an orphan), a free /30 and the tap on it, the proxy listeners on the gateway
- * address, the wall. See tap_network.ts for what the guest sees.
+ * address, the wall. See host/net/tap_network.ts for what the guest sees.
  *
  * @module
  */
 
 import type { Egress, EgressNetwork, Listeners } from "./egress.ts";
-import { loadWall, removeWall } from "./nft_wall.ts";
-import { createTap, deleteTap, usedIpv4Networks } from "./tap_device.ts";
-import { takeTapLease, whileAllocating } from "./tap_lease.ts";
-import { sweepTapOrphans } from "./tap_orphans.ts";
-import { pickTapSubnet } from "./tap_subnet.ts";
-import { guestProxyEnv } from "./user_network.ts";
+import { loadWall, removeWall } from "../net/nft_wall.ts";
+import { createTap, deleteTap, usedIpv4Networks } from "../net/tap_device.ts";
+import { takeTapLease, whileAllocating } from "../net/tap_lease.ts";
+import { sweepTapOrphans } from "../net/tap_orphans.ts";
+import { pickTapSubnet } from "../net/tap_subnet.ts";
+import { guestProxyEnv } from "../net/user_network.ts";
 
 /**
  * Make session `network.sessionId`'s tap network with listeners from `listen` (called with the

@@ -9,9 +9,9 @@
 
 import { type ProxyOptions, type ProxyServer, startProxy } from "../proxy/mod.ts";
 import type { VmNetwork } from "../vm/spec.ts";
-import type { NetBackend } from "./net_backend.ts";
+import type { NetBackend } from "../net/net_backend.ts";
 import { startTapNetwork } from "./tap_egress.ts";
-import { findRelay, guestProxyEnv, proxyNetwork } from "./user_network.ts";
+import { findRelay, guestProxyEnv, proxyNetwork } from "../net/user_network.ts";
 
 /** Options of {@linkcode startEgress}: the proxy's, less the listener's own settings. */
 export type EgressOptions = Omit<ProxyOptions, "hostname" | "port" | "mode">;

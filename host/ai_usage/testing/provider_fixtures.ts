@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { AiProvider } from "./ai_endpoint.ts";
+import type { AiProvider } from "../ai_endpoint.ts";
 
 /** What a fixture's response must be recorded as. */
 export interface ExpectedUsage {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { serveConnection } from "../../../guest-agent/session.ts";
+import { serveConnection } from "../../../../guest-agent/session.ts";
 
 /** One logged API request. */
 export interface LoggedRequest {

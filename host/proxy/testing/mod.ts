@@ -8,8 +8,8 @@
 
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import type { Dialer } from "../net/dialer.ts";
-import type { Resolver } from "../net/resolver.ts";
+import type { Dialer } from "../../net/dialer.ts";
+import type { Resolver } from "../../net/resolver.ts";
 
 /** PEM certificate and key. */
 export interface TestCert {
@@ -22,7 +22,7 @@ export interface TestCert {
  *
  * @example
  * ```ts
- * import { selfSignedCert } from "./testing.ts";
+ * import { selfSignedCert } from "./mod.ts";
  * const { cert, key } = await selfSignedCert(["allowed.test"]);
  * ```
  */
@@ -61,7 +61,7 @@ export interface TableResolver {
  *
  * @example
  * ```ts
- * import { tableResolver } from "./testing.ts";
+ * import { tableResolver } from "./mod.ts";
  * const { resolver } = tableResolver({ "a.test": ["203.0.113.1"] });
  * ```
  */
@@ -91,7 +91,7 @@ export interface MappedDialer {
  *
  * @example
  * ```ts
- * import { mappedDialer } from "./testing.ts";
+ * import { mappedDialer } from "./mod.ts";
  * const { dialer, dialled } = mappedDialer({ "203.0.113.1:443": 8443 });
  * ```
  */
@@ -113,7 +113,7 @@ export function mappedDialer(map: Record<string, number>): MappedDialer {
  *
  * @example
  * ```ts
- * import { clientHelloBytes } from "./testing.ts";
+ * import { clientHelloBytes } from "./mod.ts";
  * const hello = clientHelloBytes("allowed.test");
  * ```
  */
@@ -154,7 +154,7 @@ function u16(n: number): number[] {
  *
  * @example
  * ```ts
- * import { readUntilText } from "./testing.ts";
+ * import { readUntilText } from "./mod.ts";
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
  * const head = await readUntilText(conn, (t) => t.includes("\r\n\r\n"));
  * ```
@@ -180,7 +180,7 @@ export async function readUntilText(
  *
  * @example
  * ```ts
- * import { tlsEcho } from "./testing.ts";
+ * import { tlsEcho } from "./mod.ts";
  * declare const conn: Deno.TcpConn, cert: string;
  * console.log(await tlsEcho(conn, "allowed.test", cert)); // "ping"
  * ```

@@ -7,8 +7,8 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { beginRequest, finishRequest } from "./requests.ts";
-import { createSession } from "./sessions.ts";
+import { beginRequest, finishRequest } from "../requests.ts";
+import { createSession } from "../sessions.ts";
 
 /** Ids of what {@linkcode seedRequests} wrote. */
 export interface SeededRequests {
@@ -22,8 +22,8 @@ export interface SeededRequests {
  *
  * @example
  * ```ts
- * import { openDatabase } from "./database.ts";
- * import { seedRequests } from "./testing.ts";
+ * import { openDatabase } from "../database.ts";
+ * import { seedRequests } from "./mod.ts";
  * const { session } = seedRequests(openDatabase(":memory:"));
  * console.assert(session === "abcdef12-session");
  * ```

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { baselineEntry } from "./baseline.ts";
+import { baselineEntry } from "../baseline.ts";
 import { createHash } from "node:crypto";
-import type { Baseline, UpperRecord } from "./changeset.ts";
-import { changesetPaths } from "./changeset.ts";
+import type { Baseline, UpperRecord } from "../changeset.ts";
+import { changesetPaths } from "../changeset.ts";
 
 /** A record to put in a test changeset; files carry their content instead of a hash. */
 export type TestRecord =

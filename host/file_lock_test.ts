@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
-import { ownerLockHeld, tryOwnerLock } from "./owner_lock.ts";
+import { fileLockHeld, tryFileLock } from "./file_lock.ts";
 
-Deno.test("owner lock: one holder; released on release and when the holder dies", async () => {
+Deno.test("file lock: one holder; released on release and when the holder dies", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/sessions/x/owner.lock`;
   try {
-    assert.equal(await ownerLockHeld(path), false);
-    const lock = await tryOwnerLock(path);
+    assert.equal(await fileLockHeld(path), false);
+    const lock = await tryFileLock(path);
     assert.ok(lock);
-    assert.equal(await ownerLockHeld(path), true);
-    assert.equal(await tryOwnerLock(path), undefined);
+    assert.equal(await fileLockHeld(path), true);
+    assert.equal(await tryFileLock(path), undefined);
     lock.release();
     lock.release();
-    assert.equal(await ownerLockHeld(path), false);
+    assert.equal(await fileLockHeld(path), false);
 
     // Another process holds it until it is killed.
     const holder = new Deno.Command(Deno.execPath(), {
@@ -25,13 +25,13 @@ Deno.test("owner lock: one holder; released on release and when the holder dies"
       stderr: "null",
     }).spawn();
     const deadline = Date.now() + 5000;
-    while (!await ownerLockHeld(path) && Date.now() < deadline) {
+    while (!await fileLockHeld(path) && Date.now() < deadline) {
       await new Promise((f) => setTimeout(f, 20));
     }
-    assert.equal(await ownerLockHeld(path), true);
+    assert.equal(await fileLockHeld(path), true);
     holder.kill("SIGKILL");
     await holder.status;
-    assert.equal(await ownerLockHeld(path), false);
+    assert.equal(await fileLockHeld(path), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
