@@ -101,7 +101,7 @@ export function parseIpv4(text: string): number[] {
  * Answer queries on `hostname:port` (UDP) until the listener is closed. Needs `--unstable-net`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { serveDnsStub } from "./dns_stub.ts";
  * const stub = serveDnsStub({ address: "10.0.2.100", port: 5353 });
  * stub.close();

@@ -24,10 +24,9 @@ const RNDRESEEDCRNG = 0x5207;
  * Throws {@linkcode LibcError} when the kernel refuses.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { applyHostFacts } from "./host_facts.ts";
- * applyHostFacts({ type: "hello", version: 1, role: "host", capabilities: [], software: "x",
- *   time: Date.now(), entropy: crypto.getRandomValues(new Uint8Array(32)) });
+ * applyHostFacts({ time: Date.now(), entropy: crypto.getRandomValues(new Uint8Array(32)) });
  * ```
  */
 export function applyHostFacts(hello: Pick<Hello, "time" | "entropy">): void {

@@ -28,7 +28,7 @@ export interface AgentboxFiles {
  * replacing what is there.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { installAgentboxFiles } from "./agentbox_files.ts";
  * await installAgentboxFiles("/tmp/rootfs", { deno: "/usr/bin/deno", agent: "/tmp/agent.js" });
  * ```
@@ -43,7 +43,7 @@ export async function installAgentboxFiles(dir: string, files: AgentboxFiles): P
  * Write `files` (paths relative to the tree's root) into the tree at `dir`, with their modes.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { writeGuestFiles } from "./agentbox_files.ts";
  * await writeGuestFiles("/tmp/rootfs", { "etc/hostname": { content: "agentbox\n", mode: 0o644 } });
  * ```
@@ -66,7 +66,7 @@ export async function writeGuestFiles(
  * Copy `source` to `destination` (parents created) with `mode`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { installFile } from "./agentbox_files.ts";
  * await installFile("/usr/bin/deno", "/tmp/rootfs/usr/bin/deno", 0o755);
  * ```

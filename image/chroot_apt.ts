@@ -25,7 +25,7 @@ export interface AptInstallOptions {
  * Upgrade the tree at `root` and install `packages` (without recommended ones) into it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { aptInstall } from "./chroot_apt.ts";
  * await aptInstall("/tmp/tree", ["git", "jq"], {
  *   source: { suite: "bookworm", mirror: "http://deb.debian.org/debian" },

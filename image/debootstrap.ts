@@ -78,7 +78,7 @@ export function requireRoot(what: string): void {
  * (chroot_apt.ts): debootstrap's own resolver cannot order large sets such as npm's.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { debootstrap } from "./debootstrap.ts";
  * await debootstrap("/tmp/tree", {
  *   suite: "bookworm",
@@ -164,7 +164,7 @@ export class BootstrapProgress {
  * The packages installed in the tree at `root`, from its dpkg database, sorted by name.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { installedPackages } from "./debootstrap.ts";
  * for (const p of await installedPackages("/tmp/tree")) console.log(p.name, p.version);
  * ```

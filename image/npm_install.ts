@@ -33,7 +33,7 @@ export const NPM_BUILD_HOSTS: readonly string[] = PRESETS.npm;
  * that allows {@linkcode NPM_BUILD_HOSTS} only. Returns the installed versions.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { npmInstallGlobal } from "./npm_install.ts";
  * const installed = await npmInstallGlobal("/tmp/tree", ["@openai/codex"]);
  * console.log(installed); // [{ name: "@openai/codex", version: "…" }]

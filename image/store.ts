@@ -130,7 +130,7 @@ export async function listImages(options: { imagesDir?: string } = {}): Promise<
  * Delete image `name` (its whole directory). Throws {@link ImageError} when there is no such image.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeImage } from "./store.ts";
  * await removeImage("dev");
  * ```

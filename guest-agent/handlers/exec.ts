@@ -35,8 +35,9 @@ export interface RunningExec {
  * started; the caller reports that as an `error` for the stream.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startExec } from "./exec.ts";
+ * declare const conn: Parameters<typeof startExec>[0];
  * const exec = startExec(conn, { type: "exec.start", stream: 1, argv: ["true"], env: {}, stdin: false });
  * await exec.done;
  * ```

@@ -25,8 +25,12 @@ const OPEN_TERMINAL = 'tty=$1; shift; exec "$0" -c "$@" <"$tty" >"$tty" 2>&1';
  * Throws `spawn_failed` when no terminal can be opened or the wrapper cannot start.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { spawnOnTerminal } from "./exec_terminal.ts";
+ * import type { ExecStart } from "@agentbox/protocol";
+ * declare const conn: Parameters<typeof spawnOnTerminal>[0];
+ * declare const start: ExecStart;
+ * declare const env: Record<string, string>;
  * const spawned = spawnOnTerminal(conn, start, start.pty!, { program: "/bin/sh", env, cwd: "/" });
  * spawned.resize?.({ rows: 50, cols: 132 });
  * ```

@@ -23,7 +23,7 @@ export interface GuestUser {
  * `spawn_failed` when there is no such user.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { lookupUser } from "./exec_user.ts";
  * const agent = lookupUser("agent"); // { name: "agent", uid: 1000, gid: 1000, home: "/home/agent" }
  * ```

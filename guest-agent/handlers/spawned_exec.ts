@@ -36,7 +36,7 @@ export interface SpawnOptions {
  * A spawned command with its stdio wired to the connection.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import type { SpawnedExec } from "./spawned_exec.ts";
  * declare const spawned: SpawnedExec;
  * await spawned.child.status;

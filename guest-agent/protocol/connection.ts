@@ -231,8 +231,10 @@ export function helloMessage(role: Hello["role"], capabilities: string[], softwa
  * is already gone: a refusal is best effort.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { sendRefusal } from "@agentbox/protocol";
+ * import type { Connection } from "@agentbox/protocol";
+ * declare const conn: Connection;
  * sendRefusal(conn, "stream_exists", "Stream 3 is already in use", 3);
  * ```
  */

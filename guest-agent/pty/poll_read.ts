@@ -16,7 +16,7 @@ export const POLL_SLICE_MS = 100;
  * Wait up to `ms` for `events` on `fd`; resolves with the events that happened (0 on timeout).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { pollFd } from "./poll_read.ts";
  * import { POLLIN } from "./libc.ts";
  * if (await pollFd(0, POLLIN, 100) & POLLIN) console.log("input waiting");
@@ -37,7 +37,7 @@ export async function pollFd(fd: number, events: number, ms = POLL_SLICE_MS): Pr
  * are all closed), or when `stop()` turned true while waiting.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { readWhenReady } from "./poll_read.ts";
  * const buffer = new Uint8Array(4096);
  * const n = await readWhenReady(0, buffer, { stop: () => false });

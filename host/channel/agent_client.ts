@@ -138,7 +138,7 @@ export class AgentClient {
    * docs/protocol.md, "Restored VMs"). Rejects like {@linkcode AgentClient.connect}.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import { AgentClient } from "./agent_client.ts";
    * const socket = await Deno.connect({ transport: "unix", path: "/run/vm/agent.sock" });
    * const agent = await AgentClient.reconnect(socket);

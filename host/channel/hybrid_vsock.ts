@@ -63,8 +63,9 @@ export interface HybridVsockOptions {
  * {@linkcode HybridVsockError}, or the `Deno.errors` of the unix connect itself.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectHybridVsock } from "./hybrid_vsock.ts";
+ * import { AgentClient } from "./agent_client.ts";
  * const stream = await connectHybridVsock("/run/vm/vsock.sock", 1024);
  * const agent = await AgentClient.connect(stream);
  * ```
@@ -118,7 +119,7 @@ export async function connectHybridVsock(
  * (the guest is not listening yet), until `signal` aborts.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectHybridVsockRetrying } from "./hybrid_vsock.ts";
  * const stream = await connectHybridVsockRetrying("/run/vm/vsock.sock", 1024,
  *   AbortSignal.timeout(30_000));

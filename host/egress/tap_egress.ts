@@ -20,8 +20,10 @@ import { guestProxyEnv } from "../net/user_network.ts";
  * whatever was made is removed again then.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startTapNetwork } from "./tap_egress.ts";
+ * declare const sessionId: string;
+ * declare const listen: Parameters<typeof startTapNetwork>[1];
  * const egress = await startTapNetwork({ backend: "tap", sessionId }, listen);
  * await egress.close();
  * ```

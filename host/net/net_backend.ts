@@ -27,7 +27,7 @@ export class NetBackendError extends Error {
  * Why a tap network cannot be made here, or `undefined` when it can.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { tapUnavailableReason } from "./net_backend.ts";
  * console.log(await tapUnavailableReason() ?? "tap networking is available");
  * ```
@@ -48,7 +48,7 @@ export async function tapUnavailableReason(): Promise<string | undefined> {
  * Throws {@linkcode NetBackendError} when `tap` was asked for and cannot be made.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { resolveNetBackend } from "./net_backend.ts";
  * console.log(await resolveNetBackend("auto")); // "tap" as root, "user" otherwise
  * ```

@@ -161,8 +161,10 @@ function match(left: Expr, right: unknown): Expr {
  * loaded then).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadWall } from "./nft_wall.ts";
+ * declare const sessionId: string, ifname: string;
+ * declare const forwardPort: number, transparentPort: number;
  * await loadWall({ sessionId, ifname, gateway: "10.213.0.1", forwardPort, transparentPort });
  * ```
  */
@@ -185,8 +187,9 @@ export async function loadWall(spec: WallSpec): Promise<void> {
  * Remove the wall of session `sessionId`; a wall that is not there is not an error.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeWall } from "./nft_wall.ts";
+ * declare const sessionId: string;
  * await removeWall(sessionId);
  * ```
  */
@@ -200,7 +203,7 @@ export async function removeWall(sessionId: string): Promise<void> {
  * The session ids of every wall loaded in this network namespace.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listWalls } from "./nft_wall.ts";
  * console.log(await listWalls());
  * ```
@@ -218,8 +221,9 @@ export async function listWalls(): Promise<string[]> {
  * Packets the wall of session `sessionId` has dropped so far.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { wallDrops } from "./nft_wall.ts";
+ * declare const sessionId: string;
  * console.log(await wallDrops(sessionId));
  * ```
  */

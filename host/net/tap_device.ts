@@ -47,8 +47,9 @@ export function tapName(sessionId: string): string {
  * {@linkcode TapError}; a half-made device is removed again.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { createTap } from "./tap_device.ts";
+ * declare const sessionId: string;
  * const ifname = await createTap(sessionId, "10.213.0.1", 30);
  * ```
  */
@@ -79,7 +80,7 @@ export async function createTap(
  * Remove the tap `ifname`; one that is already gone is not an error.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { deleteTap } from "./tap_device.ts";
  * await deleteTap("ab0123abcdef01");
  * ```
@@ -93,7 +94,7 @@ export async function deleteTap(ifname: string): Promise<void> {
  * Every tap agentbox made in this network namespace (name and alias both agentbox's).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listTaps } from "./tap_device.ts";
  * console.log(await listTaps());
  * ```
@@ -119,8 +120,9 @@ export async function listTaps(): Promise<TapDevice[]> {
  * or `undefined` when the session has no tap here.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { tapGuestAddress } from "./tap_device.ts";
+ * declare const sessionId: string;
  * console.log(await tapGuestAddress(sessionId)); // e.g. 10.213.0.2
  * ```
  */
@@ -141,7 +143,7 @@ export async function tapGuestAddress(sessionId: string): Promise<string | undef
  * subnet no one else uses.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { usedIpv4Networks } from "./tap_device.ts";
  * console.log(await usedIpv4Networks()); // ["127.0.0.1/8", "10.213.0.1/30", ...]
  * ```

@@ -24,8 +24,9 @@ export interface TapLease {
  * session id is never reused, so that is a bug).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { takeTapLease } from "./tap_lease.ts";
+ * declare const sessionId: string;
  * const lease = await takeTapLease(sessionId);
  * await lease.release();
  * ```
@@ -46,8 +47,9 @@ export async function takeTapLease(sessionId: string): Promise<TapLease> {
  * Whether some live process holds session `sessionId`'s lease.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { tapLeaseHeld } from "./tap_lease.ts";
+ * declare const sessionId: string;
  * console.log(await tapLeaseHeld(sessionId));
  * ```
  */
@@ -60,7 +62,7 @@ export async function tapLeaseHeld(sessionId: string): Promise<boolean> {
  * the same time (otherwise two could pick the same free /30).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { whileAllocating } from "./tap_lease.ts";
  * await whileAllocating(async () => {});
  * ```

@@ -21,7 +21,7 @@ export interface TapOrphans {
  * Find the orphaned taps and walls of this network namespace; `remove` deletes them too.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { sweepTapOrphans } from "./tap_orphans.ts";
  * console.log(await sweepTapOrphans({ remove: true }));
  * ```
@@ -47,8 +47,9 @@ export async function sweepTapOrphans(options: { remove: boolean }): Promise<Tap
  * what stays behind is swept by the next tap session or `agentbox doctor --fix`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeTapLeftovers } from "./tap_orphans.ts";
+ * declare const sessionId: string;
  * await removeTapLeftovers(sessionId);
  * ```
  */

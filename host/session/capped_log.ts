@@ -21,8 +21,9 @@ export interface CappedLog {
  * once it is reached, what follows is dropped.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { openCappedLog } from "./capped_log.ts";
+ * declare const run: { stdout: ReadableStream<Uint8Array>; stderr: ReadableStream<Uint8Array> };
  * const log = await openCappedLog("/state/sessions/x/command.log");
  * await Promise.all([run.stdout.pipeTo(log.writer()), run.stderr.pipeTo(log.writer())]);
  * log.close();

@@ -77,8 +77,10 @@ export interface ControlServer {
  * Serve the agent protocol on the unix socket `path`, relaying to `agent`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { serveControl } from "./control_server.ts";
+ * import type { RunningVm } from "../vm/running_vm.ts";
+ * declare const vm: RunningVm;
  * const server = serveControl("/run/agentbox/sessions/5d1f0c3e9a2b/ctl.sock", vm.agent, { env: {} });
  * // clients: AgentClient.connect(await Deno.connect({ transport: "unix", path }))
  * await server.close();

@@ -24,8 +24,10 @@ export class GuestFilesError extends Error {
  * Place `files` in the guest, creating parent directories, replacing existing files.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { installGuestFiles } from "./guest_files.ts";
+ * import type { RunningVm } from "../vm/running_vm.ts";
+ * declare const vm: RunningVm;
  * await installGuestFiles(vm.agent, [{ path: "/etc/motd", contents: "hi\n", mode: 0o644 }]);
  * ```
  */

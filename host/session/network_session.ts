@@ -92,7 +92,7 @@ export interface NetworkSession {
  * is recorded or started.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startNetworkSession } from "./network_session.ts";
  * import { openDatabase } from "../store/database.ts";
  * const session = await startNetworkSession({ db: openDatabase(), projectDir: Deno.cwd() });

@@ -27,8 +27,9 @@ export function pinnedLowerPath(sessionDir: string): string {
  * Link (or copy) `lowerImage` into the session's state directory; returns the pinned path.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { pinLowerImage } from "./pinned_lower.ts";
+ * declare const share: { lowerImage: string };
  * const lower = await pinLowerImage(share.lowerImage, "/state/sessions/abc");
  * ```
  */

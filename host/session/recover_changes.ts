@@ -35,7 +35,7 @@ export async function recoverable(id: string): Promise<boolean> {
  * the session's owner is alive (stopping it collects the changes).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { recoverChanges } from "./recover_changes.ts";
  * const { entries } = await recoverChanges("0f3c2a9e-…");
  * ```

@@ -28,8 +28,10 @@ export class SessionError extends Error {
  * Throws {@linkcode SessionError} (`unknown`) when none or several match.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { resolveSession } from "./session_client.ts";
+ * import type { DatabaseSync } from "node:sqlite";
+ * declare const db: DatabaseSync;
  * console.log(resolveSession(db, "web").id);
  * ```
  */
@@ -49,8 +51,10 @@ export function resolveSession(db: DatabaseSync, ref: string): LifecycleRecord {
  * Connect to the running session `ref`. Throws {@linkcode SessionError} when it is not running.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectSession } from "./session_client.ts";
+ * import type { DatabaseSync } from "node:sqlite";
+ * declare const db: DatabaseSync;
  * const { agent } = await connectSession(db, "web");
  * const run = agent.exec({ argv: ["ls"] });
  * ```

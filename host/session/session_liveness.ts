@@ -18,9 +18,11 @@ export type SessionState = SessionStatus | "dead";
  * The observed state of `session`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { observedState } from "./session_liveness.ts";
  * import { findLifecycle } from "../store/session_lifecycle.ts";
+ * import type { DatabaseSync } from "node:sqlite";
+ * declare const db: DatabaseSync;
  * console.log(await observedState(findLifecycle(db, "web")!)); // "running"
  * ```
  */

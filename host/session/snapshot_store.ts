@@ -103,7 +103,7 @@ export function snapshotDir(name: string): string {
  * The snapshot `name`. Throws {@linkcode SnapshotError} when there is none or it is unreadable.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { readSnapshot } from "./snapshot_store.ts";
  * console.log((await readSnapshot("base")).manifest.source.id);
  * ```
@@ -133,7 +133,7 @@ export async function readSnapshot(name: string): Promise<SnapshotInfo> {
  * Every complete snapshot, oldest first (unreadable ones are skipped).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listSnapshots } from "./snapshot_store.ts";
  * for (const s of await listSnapshots()) console.log(s.name, s.bytes);
  * ```
@@ -157,7 +157,7 @@ export async function listSnapshots(): Promise<SnapshotInfo[]> {
  * restored from it are not affected: they have their own copies of its disks.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeSnapshot } from "./snapshot_store.ts";
  * await removeSnapshot("base");
  * ```
@@ -175,7 +175,7 @@ export async function removeSnapshot(name: string): Promise<void> {
  * its name. Throws {@linkcode SnapshotError} when the name is bad or taken.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { newSnapshotDir } from "./snapshot_store.ts";
  * const temp = await newSnapshotDir("base");
  * ```
@@ -192,7 +192,7 @@ export async function newSnapshotDir(name: string): Promise<string> {
  * {@linkcode SnapshotError} when the name was taken meanwhile.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { newSnapshotDir, publishSnapshot } from "./snapshot_store.ts";
  * const temp = await newSnapshotDir("base");
  * // … write the snapshot into temp …
@@ -217,7 +217,7 @@ export async function publishSnapshot(temp: string, name: string): Promise<void>
  * (reflinks) copies nothing at all. Throws `Error` when `cp` fails.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { copySparse } from "./snapshot_store.ts";
  * await copySparse("/s/a/workspace/upper.ext4", "/s/b/workspace/upper.ext4");
  * ```

@@ -35,8 +35,12 @@ export interface StartOwnerOptions {
  * Throws {@linkcode SessionStartError} when the owner fails or exits first.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startOwner } from "./start_owner.ts";
+ * import type { DatabaseSync } from "node:sqlite";
+ * declare const db: DatabaseSync;
+ * declare const id: string;
+ * declare const spec: unknown;
  * const session = await startOwner(db, id, { spec, timeoutMs: 120_000 });
  * console.log(session.controlSocket);
  * ```

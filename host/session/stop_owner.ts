@@ -40,8 +40,10 @@ export function isOwnerProcess(pid: number, id: string): boolean {
  * with whether it did. A session without a live owner resolves true at once.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { stopOwner } from "./stop_owner.ts";
+ * import type { LifecycleRecord } from "../store/session_lifecycle.ts";
+ * declare const session: LifecycleRecord;
  * await stopOwner(session, { signal: "SIGTERM", timeoutMs: 300_000 });
  * ```
  */
@@ -75,8 +77,12 @@ export async function stopOwner(
  * owner is alive; resolves with whether it was removed.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeSession } from "./stop_owner.ts";
+ * import type { DatabaseSync } from "node:sqlite";
+ * declare const db: DatabaseSync;
+ * import type { LifecycleRecord } from "../store/session_lifecycle.ts";
+ * declare const session: LifecycleRecord;
  * if (!await removeSession(db, session)) console.error("still running");
  * ```
  */

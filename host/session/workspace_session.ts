@@ -37,8 +37,9 @@ export interface CollectedChanges {
  * Share `dir` with a session whose state lives in `sessionDir`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startWorkspaceSession } from "./workspace_session.ts";
+ * import { bootVm } from "../vm/boot.ts";
  * const ws = await startWorkspaceSession(Deno.cwd(), "/state/sessions/abc");
  * const vm = await bootVm({ workspace: ws.share });
  * // run commands, then, before stopping the VM:
@@ -60,7 +61,7 @@ export async function startWorkspaceSession(
  * baseline, and the disks given here. Collecting then works as it would have.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { resumeWorkspaceSession } from "./workspace_session.ts";
  * const ws = await resumeWorkspaceSession("/state/sessions/abc", {
  *   lowerImage: "/state/sessions/abc/workspace/lower.erofs",

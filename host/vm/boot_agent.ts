@@ -35,9 +35,12 @@ export interface BootAgentOptions<C extends Duplex> {
  * `options.timeoutMs`. Throws {@linkcode VmError}.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { bootAgent } from "./boot_agent.ts";
  * import { connectChannel } from "../channel/connect.ts";
+ * import type { VmExit } from "./running_vm.ts";
+ * declare const exited: Promise<VmExit>;
+ * declare const consoleTail: () => Promise<string>;
  * const agent = await bootAgent(
  *   (signal) => connectChannel({ kind: "serial", socket: "/run/vm/agent.sock" }, signal),
  *   { timeoutMs: 60_000, exited, consoleTail },

@@ -31,8 +31,12 @@ const USER_ADDRESSING = { guest: "10.0.2.15", gateway: "10.0.2.2", prefixLength:
  * Throws `VmError` when the guest refuses.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { configureGuestNetwork } from "./guest_network.ts";
+ * import type { RunningVm } from "./running_vm.ts";
+ * declare const vm: RunningVm;
+ * import type { VmNetwork } from "./spec.ts";
+ * declare const egress: { network: VmNetwork };
  * await configureGuestNetwork(vm.agent, egress.network);
  * ```
  */

@@ -13,8 +13,10 @@ import { VmError } from "./errors.ts";
  * exits non-zero.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runGuestSetup } from "./guest_setup.ts";
+ * import type { RunningVm } from "./running_vm.ts";
+ * declare const vm: RunningVm;
  * await runGuestSetup(vm.agent, ["true"], "do nothing");
  * ```
  */

@@ -32,7 +32,7 @@ export interface SaveOptions {
  * A booted VM with a greeted agent.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import type { RunningVm } from "./running_vm.ts";
  * async function uname(vm: RunningVm): Promise<string> {
  *   const run = vm.agent.exec({ argv: ["uname", "-r"] });

@@ -71,8 +71,9 @@ export interface TemplateMeta {
  * build it was saved from.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { imageDigest } from "./template.ts";
+ * import { findImage } from "../../image/store.ts";
  * console.log(imageDigest(await findImage("default")));
  * ```
  */
@@ -95,8 +96,12 @@ export function templatesDir(): string {
  * The template for `shape` of `image` under `setup`, whether or not it has been made yet.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { locateTemplate } from "./template.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { QemuSetup } from "./qemu/qemu_vm.ts";
+ * import type { TemplateSpec } from "./template.ts";
+ * declare const image: ImagePaths, shape: TemplateSpec, setup: QemuSetup;
  * const template = await locateTemplate(image, shape, setup);
  * console.log(template.dir);
  * ```
@@ -156,8 +161,12 @@ const TEMPLATE_TAP = {
  * made from another build of it or another QEMU are removed. Throws what booting or saving threw.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { locateTemplate, makeTemplate } from "./template.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { QemuSetup } from "./qemu/qemu_vm.ts";
+ * import type { TemplateSpec } from "./template.ts";
+ * declare const image: ImagePaths, shape: TemplateSpec, setup: QemuSetup;
  * await makeTemplate(await locateTemplate(image, shape, setup), image, shape, setup);
  * ```
  */
@@ -198,8 +207,10 @@ const TEMPLATE_BOOT_TIMEOUT_MS = 120_000;
  * `network` (none: no network interface).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { templateShape } from "./template.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * declare const image: ImagePaths;
  * const shape = templateShape(image, { cpus: 2 });
  * ```
  */
@@ -224,8 +235,11 @@ export function templateShape(
  * (a vsock channel).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { prepareDefaultTemplate } from "./template.ts";
+ * import { findImage } from "../../image/store.ts";
+ * import type { VmNetwork } from "./spec.ts";
+ * declare const egress: { network: VmNetwork };
  * await prepareDefaultTemplate(await findImage("default"), egress.network);
  * ```
  */
@@ -260,8 +274,12 @@ export interface FromTemplateOptions {
  * is removed, to be made again next time): the caller boots cold.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startFromTemplate } from "./template.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { QemuSetup } from "./qemu/qemu_vm.ts";
+ * import type { TemplateSpec } from "./template.ts";
+ * declare const image: ImagePaths, shape: TemplateSpec, setup: QemuSetup;
  * const vm = await startFromTemplate(image, shape, { setup, bootTimeoutMs: 60_000 });
  * ```
  */

@@ -16,7 +16,7 @@ import type { VmExit } from "./running_vm.ts";
  * (for {@linkcode watchExit}). Throws {@linkcode VmError} when setpriv is missing.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { spawnVmm, watchExit } from "./vmm_process.ts";
  * const child = spawnVmm("cloud-hypervisor", ["--api-socket", "path=/run/vm/ch-api.sock"]);
  * console.log(await watchExit(child));
@@ -39,7 +39,7 @@ export function spawnVmm(binary: string, args: string[]): Deno.ChildProcess {
  * How `process` ended, with the first 4 KiB it wrote on stderr.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { spawnVmm, watchExit } from "./vmm_process.ts";
  * const exit = await watchExit(spawnVmm("qemu-system-x86_64", ["-version"]));
  * ```
@@ -53,7 +53,7 @@ export async function watchExit(process: Deno.ChildProcess): Promise<VmExit> {
  * SIGKILL `process`, if it still runs.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { killVmm, spawnVmm } from "./vmm_process.ts";
  * killVmm(spawnVmm("sleep", ["60"]));
  * ```
@@ -70,9 +70,10 @@ export function killVmm(process: Deno.ChildProcess): void {
  * Connect to the console socket as soon as the VMM creates it and keep its tail until exit.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { ConsoleTail } from "./console_tail.ts";
  * import { followConsole } from "./vmm_process.ts";
+ * declare const exited: Promise<unknown>;
  * const tail = new ConsoleTail();
  * followConsole("/run/vm/console.sock", tail, exited);
  * ```

@@ -51,7 +51,7 @@ export function workspaceDisks(files: WorkspaceFiles): VmDisk[] {
  * shared between VMs) and return them as workspace files.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { placeholderWorkspace, workspaceDisks } from "./workspace_disks.ts";
  * const disks = workspaceDisks(await placeholderWorkspace("/run/agentbox/vm-1"));
  * ```
@@ -72,8 +72,9 @@ export async function placeholderWorkspace(dir: string): Promise<WorkspaceFiles>
  * Whether `files` fit the placeholders a template was made with.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { fitsPlaceholders } from "./workspace_disks.ts";
+ * declare const share: Parameters<typeof fitsPlaceholders>[0];
  * if (!await fitsPlaceholders(share)) console.log("boot cold");
  * ```
  */
@@ -89,8 +90,10 @@ export async function fitsPlaceholders(files: WorkspaceFiles): Promise<boolean> 
  * guest said when it cannot.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { mountWorkspace } from "./workspace_disks.ts";
+ * import type { RunningVm } from "./running_vm.ts";
+ * declare const vm: RunningVm;
  * await mountWorkspace(vm.agent);
  * ```
  */

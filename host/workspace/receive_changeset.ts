@@ -43,9 +43,12 @@ export interface ReceivedChangeset {
  * Throws {@linkcode ChangesetError} for anything the stream gets wrong; nothing is kept then.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { receiveChangeset } from "./receive_changeset.ts";
  * import { changesetPaths } from "./changeset.ts";
+ * import type { RunningVm } from "../vm/running_vm.ts";
+ * declare const vm: RunningVm;
+ * declare const sessionDir: string;
  * const { data } = vm.agent.changes();
  * const { records } = await receiveChangeset(data, changesetPaths(sessionDir));
  * ```

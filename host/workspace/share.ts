@@ -57,7 +57,7 @@ export const DEFAULT_UPPER_BYTES = 16 * 1024 ** 3;
  * Prepare `dir` for a session whose state lives in `sessionDir`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { prepareShare } from "./share.ts";
  * const share = await prepareShare(Deno.cwd(), "/state/sessions/abc");
  * console.log(share.lowerImage, share.upperDisk);

@@ -17,7 +17,7 @@ const HANG_MS = 10_000;
  * An agent listening on a unix socket in a temporary directory, with one client connected.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startAgent } from "./in_process_agent.ts";
  * await using agent = await startAgent();
  * const run = agent.client.exec({ argv: ["true"] });

@@ -78,7 +78,7 @@ export interface RestoreConfig {
  * A Cloud Hypervisor VMM's API, reached through its API socket.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { CloudHypervisorApi } from "./api_client.ts";
  * const api = new CloudHypervisorApi("/run/agentbox/vm-1/ch-api.sock");
  * console.log((await api.ping()).version);

@@ -79,7 +79,7 @@ export async function probeCloudHypervisor(
  * {@linkcode VmError} with one line saying why Cloud Hypervisor cannot be used.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { requireCloudHypervisor } from "./ch_setup.ts";
  * const binary = await requireCloudHypervisor();
  * ```

@@ -62,7 +62,7 @@ export interface ChStartOptions {
  * Hypervisor's own error text) after stopping whatever it started.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startChVm } from "./ch_vm.ts";
  * const vm = await startChVm({ kernel: "vmlinuz", initrd: "initrd.img", rootfs: "rootfs.erofs",
  *   cpus: 2, memoryMb: 1024, runtimeDir: "/run/vm-1", bootTimeoutMs: 60000,

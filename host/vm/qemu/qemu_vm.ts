@@ -61,7 +61,7 @@ export interface StartOptions {
  * Find QEMU, the accelerator (KVM probed, else TCG) and the agent channel this host offers.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { qemuSetup } from "./qemu_vm.ts";
  * const setup = await qemuSetup();
  * console.log(setup.accel.kind, setup.channel);

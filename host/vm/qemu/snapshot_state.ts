@@ -43,8 +43,10 @@ export function incomingArgs(file: string): string[] {
  * `whilePaused` throws, which is rethrown. Throws {@linkcode QmpError} when the migration fails.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { saveState } from "./snapshot_state.ts";
+ * import type { QmpClient } from "./qmp.ts";
+ * declare const qmp: QmpClient;
  * await saveState(qmp, "/var/cache/agentbox/templates/x/state", { resume: false });
  * ```
  */
@@ -81,8 +83,11 @@ async function migrateTo(qmp: QmpClient, file: string): Promise<void> {
  * {@linkcode QmpError} when QEMU fails, and `AgentError` when the agent does not answer.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { restoreState } from "./snapshot_state.ts";
+ * import type { QmpClient } from "./qmp.ts";
+ * declare const qmp: QmpClient;
+ * declare const conn: Deno.Conn;
  * const agent = await restoreState(qmp, conn);
  * ```
  */
