@@ -7,6 +7,18 @@
 
 import { fileURLToPath } from "node:url";
 
+/**
+ * The hidden subcommand that owns a detached session: `agentbox session-daemon ID`. Not in
+ * `agentbox --help`; the entry point and the code that spawns it agree through this name.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_DAEMON } from "./self_command.ts";
+ * console.assert(SESSION_DAEMON === "session-daemon");
+ * ```
+ */
+export const SESSION_DAEMON = "session-daemon";
+
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
