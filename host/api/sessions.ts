@@ -200,5 +200,7 @@ function runFirstCommand(box: Sandbox, logPath: string, log: (line: string) => v
     } finally {
       output.close();
     }
-  })().catch((error) => log(`command ended: ${error instanceof Error ? error.message : error}`));
+  })().catch((error) =>
+    log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`)
+  );
 }

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { asAgentboxError, type ErrorKind, UsageError } from "../agentbox_error.ts";
+import { asAgentboxError, type ErrorKind, UsageError } from "../api/errors.ts";
 
 export { UsageError };
 
