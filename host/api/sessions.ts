@@ -1,206 +1,175 @@
 /**
- * Long-lived (detached) sessions: start one — an owner process that outlives the caller — and,
- * in that owner, own it: the one sandbox lifecycle (sandbox.ts) kept running behind a control
- * socket until it is asked to stop, its first command running in the background with the same
- * defaults as any other command of the session.
+ * Long-lived sessions as a user manages them: list them with the state observed now, stop them,
+ * remove them, prune the ones that ended. Light on purpose (no VM layer, no proxy): `ps` and
+ * `stop` load only this. Starting and owning a session is session_owner.ts.
  *
  * @module
  */
 
-import { z } from "zod";
-import { UsageError } from "../agentbox_error.ts";
-import { openCappedLog } from "../session/capped_log.ts";
-import { type ControlServer, serveControl } from "../session/control_server.ts";
-import { pinnedLowerPath } from "../session/pinned_lower.ts";
-import type { SessionPaths } from "../session/session_paths.ts";
-import { readSnapshot } from "../session/snapshot_store.ts";
-import { startOwner } from "../session/start_owner.ts";
-import { type LifecycleRecord, nameTaken, setSessionStatus } from "../store/session_lifecycle.ts";
-import { isValidName, NAME_RULE } from "../session/names.ts";
-import { VM_DEFAULTS } from "../vm/spec.ts";
+import { tapGuestAddress } from "../net/tap_device.ts";
+import { label, resolveSession } from "../session/session_client.ts";
+import { observedState, type SessionState } from "../session/session_liveness.ts";
+import { sessionPaths } from "../session/session_paths.ts";
+import { removeSession, stopOwner } from "../session/stop_owner.ts";
+import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/session_lifecycle.ts";
 import type { ApiContext } from "./context.ts";
-import { type Sandbox, startSandbox } from "./sandbox.ts";
-import { SANDBOX_SPEC_SCHEMA } from "./sandbox_spec.ts";
 
-/** How long starting a session waits beyond the boot timeout (packing a share). */
-const START_MARGIN_MS = 5 * 60_000;
+/** One session as listed. Times are milliseconds since the epoch. */
+export interface SessionEntry {
+  id: string;
+  name: string | null;
+  /** Observed now: an owner that holds its lock is alive; one that recorded running but holds nothing is `dead`. */
+  state: SessionState;
+  /** What the database says. */
+  status: string;
+  ownerPid: number | null;
+  controlSocket: string | null;
+  /** The guest's address on a tap network, while it runs. */
+  guestAddress: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  project: string | null;
+  detail: string | null;
+}
 
-const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The schema of a {@linkcode DetachedPlan}; unknown keys are refused. */
-export const DETACHED_PLAN_SCHEMA = z.strictObject({
-  id: z.string().regex(SESSION_ID, "is not a session id"),
-  name: z.string().refine(isValidName, NAME_RULE).optional(),
-  spec: SANDBOX_SPEC_SCHEMA,
-  /** Run the spec's command when the session is up, its output going to `command.log`. */
-  runCommand: z.boolean(),
-  /** Start from this snapshot (a fork) instead of booting. */
-  restore: z.string().max(64).optional(),
-});
-
-/** What a new session's owner is handed (its `plan.json`). */
-export type DetachedPlan = z.infer<typeof DETACHED_PLAN_SCHEMA>;
-
-/**
- * Validate a detached plan read from `source`. Throws a `UsageError` (`plan_invalid`).
- *
- * @example
- * ```ts
- * import { parseDetachedPlan } from "./sessions.ts";
- * const plan = parseDetachedPlan({
- *   id: "0f3c2a9e-0000-4000-8000-000000000000",
- *   spec: { argv: ["sh"], projectDir: "/src/app" },
- *   runCommand: false,
- * }, "plan.json");
- * console.assert(plan.spec.image === "default");
- * ```
- */
-export function parseDetachedPlan(value: unknown, source: string): DetachedPlan {
-  const parsed = DETACHED_PLAN_SCHEMA.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  throw new UsageError(
-    `Invalid session plan in ${source}: ${issue.path.join(".")}: ${issue.message}`,
-    {
-      code: "plan_invalid",
-    },
-  );
+/** Whether a session in `state` has a live owner. */
+export function isAlive(state: SessionState): boolean {
+  return state === "running" || state === "booting" || state === "stopping";
 }
 
 /**
- * Start a detached session from `request` (an id is picked), and resolve with its record once it
- * runs. Throws `UsageError` (`name_taken`) when the name is taken, `SessionStartError` when the
- * owner fails.
+ * Every long-lived session, with its state observed now.
  *
  * @example
  * ```ts ignore
- * import { startDetachedSession } from "./sessions.ts";
- * const session = await startDetachedSession(ctx, { spec, runCommand: true });
- * console.log(session.id);
+ * import { listSessions } from "./sessions.ts";
+ * for (const s of await listSessions(ctx)) console.log(s.id, s.state);
  * ```
  */
-export async function startDetachedSession(
-  ctx: ApiContext,
-  request: Omit<DetachedPlan, "id">,
-): Promise<LifecycleRecord> {
-  if (request.name !== undefined && nameTaken(ctx.db, request.name)) {
-    throw new UsageError(
-      `A session named ${request.name} exists: pick another name, or \`agentbox rm ${request.name}\` it`,
-      { code: "name_taken" },
-    );
-  }
-  const id = crypto.randomUUID();
-  const plan = parseDetachedPlan({ ...request, id }, "the request");
-  return await startOwner(ctx.db, id, {
-    spec: plan,
-    timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
-    // The owner works from the spec's project directory, never from where it was started.
-    cwd: "/",
-  });
+export async function listSessions(ctx: ApiContext): Promise<SessionEntry[]> {
+  return await Promise.all(listLifecycles(ctx.db).map(entry));
 }
 
-/** Options of {@linkcode ownSession}. */
-export interface OwnSessionOptions {
-  paths: SessionPaths;
-  /** Resolves when the session is asked to stop (`agentbox stop`: SIGTERM to the owner). */
-  stopped: Promise<void>;
-}
-
-/**
- * Own the session `plan` describes until it is asked to stop or its VM ends: start the sandbox
- * (booted, or restored from `plan.restore`), serve its control socket, run the first command,
- * and on stop collect the workspace's changes and stop everything. The session's status is
- * recorded at each step (`running`, then `stopped` or `failed`).
- *
- * @example
- * ```ts ignore
- * import { ownSession } from "./sessions.ts";
- * await ownSession(ctx, plan, { paths: sessionPaths(plan.id), stopped });
- * ```
- */
-export async function ownSession(
-  ctx: ApiContext,
-  plan: DetachedPlan,
-  options: OwnSessionOptions,
-): Promise<void> {
-  const { paths } = options;
-  const log = (message: string) => ctx.onEvent({ type: "progress", message });
-  const fail = (error: unknown) => {
-    const detail = error instanceof Error ? error.message : "unknown failure";
-    setSessionStatus(ctx.db, plan.id, "failed", { detail });
+async function entry(session: LifecycleRecord): Promise<SessionEntry> {
+  const state = await observedState(session);
+  const alive = isAlive(state);
+  return {
+    id: session.id,
+    name: session.name,
+    state,
+    status: session.status,
+    ownerPid: session.ownerPid,
+    controlSocket: alive ? sessionPaths(session.id).controlSocket : null,
+    guestAddress: alive ? (await tapGuestAddress(session.id).catch(() => undefined)) ?? null : null,
+    startedAt: session.startedAt,
+    endedAt: session.endedAt,
+    project: session.project,
+    detail: session.detail,
   };
-  let box: Sandbox;
-  try {
-    const restore = plan.restore === undefined ? undefined : await readSnapshot(plan.restore);
-    log(restore ? `restoring snapshot ${restore.name}` : `session ${plan.id} booting`);
-    box = await startSandbox(ctx, plan.spec, {
-      session: { id: plan.id, lifecycle: { name: plan.name, ownerPid: Deno.pid } },
-      pinLower: true,
-      restore,
-    });
-  } catch (error) {
-    fail(error);
-    throw error;
-  }
-  let detail: string | undefined;
-  let server: ControlServer | undefined;
-  try {
-    server = serveControl(paths.controlSocket, box.vm.agent, box.defaults, {
-      saveSnapshot: async (dir) => {
-        log(`saving a snapshot into ${dir}`);
-        await box.saveSnapshot(dir, { name: plan.name ?? null });
-        log("snapshot saved");
-      },
-    });
-    setSessionStatus(ctx.db, plan.id, "running", { controlSocket: paths.controlSocket });
-    log("session running");
-    if (plan.runCommand) runFirstCommand(box, `${paths.state}/command.log`, log);
-    const end = await Promise.race([options.stopped.then(() => "stop" as const), box.vm.exited]);
-    await server.close();
-    if (end !== "stop") {
-      detail = `the VM stopped on its own (exit status ${end.code}); its workspace can be ` +
-        "recovered with `agentbox diff`";
-    } else if (box.workspace) {
-      log("stopping: collecting the workspace's changes");
-      const changes = await box.collectChanges();
-      await Deno.remove(pinnedLowerPath(paths.state)).catch(() => {});
-      log(`collected ${changes?.entries.length ?? 0} changes (${changes?.bytes ?? 0} bytes)`);
-    }
-  } catch (error) {
-    fail(error);
-    throw error;
-  } finally {
-    await server?.close();
-    await box.stop();
-  }
-  setSessionStatus(ctx.db, plan.id, "stopped", { detail });
-  log(`session stopped${detail ? `: ${detail}` : ""}`);
+}
+
+/** How stopping one session went. */
+export interface StopOutcome {
+  /** The session's label (its name, else the start of its id). */
+  session: string;
+  /**
+   * `already` (it had ended before), `timeout` (its owner did not let go in time), else the
+   * state observed afterwards (`stopped`; `dead` after `kill`).
+   */
+  outcome: "already" | "timeout" | SessionState;
+  /** The state it had ended in, with `already`. */
+  before?: SessionState;
+  detail: string | null;
 }
 
 /**
- * The session's first command, in the background, as any command of the session (its defaults:
- * the image's user, the preset's and proxy's environment); its output goes to `logPath`. Nothing
- * it does — not even the VM stopping under it — escapes as an unhandled rejection.
+ * Stop each session `refs` names (all resolved first: an unknown one throws `SessionError`
+ * before any is stopped). `kill` ends owners at once instead of letting them collect changes.
+ *
+ * @example
+ * ```ts ignore
+ * import { stopSessions } from "./sessions.ts";
+ * const outcomes = await stopSessions(ctx, ["web"], { kill: false, timeoutMs: 300_000 });
+ * ```
  */
-function runFirstCommand(box: Sandbox, logPath: string, log: (line: string) => void): void {
-  (async () => {
-    const output = await openCappedLog(logPath);
-    try {
-      const run = box.exec(box.command());
-      const [, , result] = await Promise.all([
-        run.stdout.pipeTo(output.writer()),
-        run.stderr.pipeTo(output.writer()),
-        run.result,
-      ]);
-      log(
-        `command ${JSON.stringify(box.spec.argv[0].slice(0, 200))} ended: ${
-          JSON.stringify(result)
-        }`,
-      );
-    } finally {
-      output.close();
+export async function stopSessions(
+  ctx: ApiContext,
+  refs: string[],
+  options: { kill: boolean; timeoutMs: number },
+): Promise<StopOutcome[]> {
+  const sessions = refs.map((ref) => resolveSession(ctx.db, ref));
+  const outcomes: StopOutcome[] = [];
+  for (const session of sessions) {
+    const name = label(session);
+    const before = await observedState(session);
+    if (!isAlive(before)) {
+      outcomes.push({ session: name, outcome: "already", before, detail: null });
+      continue;
     }
-  })().catch((error) =>
-    log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`)
-  );
+    const signal = options.kill ? "SIGKILL" : "SIGTERM";
+    if (!await stopOwner(session, { signal, timeoutMs: options.timeoutMs })) {
+      outcomes.push({ session: name, outcome: "timeout", detail: null });
+      continue;
+    }
+    const after = findLifecycle(ctx.db, session.id);
+    const state = after ? await observedState(after) : "stopped";
+    outcomes.push({ session: name, outcome: state, detail: after?.detail ?? null });
+  }
+  return outcomes;
+}
+
+/**
+ * Remove each session `refs` names and its files; with `force`, kill a live owner first. Returns
+ * the labels removed and the ones left because they are alive.
+ *
+ * @example
+ * ```ts ignore
+ * import { removeSessions } from "./sessions.ts";
+ * const { removed, alive } = await removeSessions(ctx, ["web"], { force: false });
+ * ```
+ */
+export async function removeSessions(
+  ctx: ApiContext,
+  refs: string[],
+  options: { force: boolean },
+): Promise<{ removed: string[]; alive: string[] }> {
+  const sessions = refs.map((ref) => resolveSession(ctx.db, ref));
+  const removed: string[] = [];
+  const alive: string[] = [];
+  for (const session of sessions) {
+    if (options.force) await stopOwner(session, { signal: "SIGKILL", timeoutMs: 10_000 });
+    (await removeSession(ctx.db, session) ? removed : alive).push(label(session));
+  }
+  return { removed, alive };
+}
+
+/** A session prune removed (or would remove). */
+export interface PrunedSession {
+  id: string;
+  label: string;
+  state: SessionState;
+}
+
+/**
+ * Remove every session that is not alive; with `dryRun`, only list them.
+ *
+ * @example
+ * ```ts ignore
+ * import { pruneSessions } from "./sessions.ts";
+ * console.log((await pruneSessions(ctx, { dryRun: true })).length);
+ * ```
+ */
+export async function pruneSessions(
+  ctx: ApiContext,
+  options: { dryRun: boolean },
+): Promise<PrunedSession[]> {
+  const pruned: PrunedSession[] = [];
+  for (const session of listLifecycles(ctx.db)) {
+    const state = await observedState(session);
+    if (isAlive(state)) continue;
+    const item = { id: session.id, label: label(session), state };
+    // removeSession takes the owner lock: a session that came alive meanwhile is left alone.
+    if (options.dryRun || await removeSession(ctx.db, session)) pruned.push(item);
+  }
+  return pruned;
 }

@@ -18,7 +18,7 @@ import {
 } from "../session/snapshot_store.ts";
 import type { ApiContext } from "./context.ts";
 import { parseSandboxSpec } from "./sandbox_spec.ts";
-import { startDetachedSession } from "./sessions.ts";
+import { startDetachedSession } from "./session_owner.ts";
 
 export type { SnapshotInfo };
 

@@ -1,12 +1,12 @@
 /**
  * `agentbox run --detach [--name N] [-- CMD]`: start a long-lived session whose owner outlives
- * this command (host/api/sessions.ts), print its id, and return as soon as it is running.
+ * this command (host/api/session_owner.ts), print its id, and return as soon as it is running.
  *
  * @module
  */
 
 import { openContext } from "../api/context.ts";
-import { type DetachedPlan, startDetachedSession } from "../api/sessions.ts";
+import { type DetachedPlan, startDetachedSession } from "../api/session_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { label } from "../session/session_client.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";

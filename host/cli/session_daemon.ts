@@ -4,13 +4,13 @@
  * session's `owner.log`. This edge takes the session's lock before anything else exists, reads
  * and validates the plan it was handed, turns SIGTERM (`agentbox stop`) into a stop request and
  * the core's events into timestamped log lines; the owning itself is the core's
- * (`ownSession`, host/api/sessions.ts).
+ * (`ownSession`, host/api/session_owner.ts).
  *
  * @module
  */
 
 import { openContext } from "../api/context.ts";
-import { ownSession, parseDetachedPlan } from "../api/sessions.ts";
+import { ownSession, parseDetachedPlan } from "../api/session_owner.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";

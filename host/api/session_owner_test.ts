@@ -3,7 +3,7 @@ import { openDatabase } from "../store/database.ts";
 import { findLifecycle } from "../store/session_lifecycle.ts";
 import { type InProcessVm, startInProcessVm } from "../vm/testing.ts";
 import { openContext } from "./context.ts";
-import { ownSession, parseDetachedPlan } from "./sessions.ts";
+import { ownSession, parseDetachedPlan } from "./session_owner.ts";
 import { UsageError } from "../agentbox_error.ts";
 
 Deno.test("owner: stopping a session whose first command still runs records it stopped", async () => {
