@@ -169,6 +169,9 @@ function handle(conn: Connection, running: Map<number, Running>, message: Messag
       if (message.stream === undefined) conn.close();
       else running.get(message.stream)?.exec?.signal("SIGKILL");
       return;
+    case "session.snapshot":
+      // A session's owner saves snapshots; an agent is asked only by mistake.
+      return sendRefusal(conn, "unknown_type", "The agent cannot save snapshots", message.stream);
     default:
       sendRefusal(conn, "bad_message", `The agent does not accept ${message.type}`);
   }

@@ -5,7 +5,7 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { SESSION_DAEMON } from "./cli/hidden_commands.ts";
+import { SESSION_DAEMON } from "./session/self_command.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
@@ -107,6 +107,7 @@ export async function main(args: string[]): Promise<number> {
   }
   const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
   const verbose = own.includes("--verbose");
+  const json = own.includes("--json");
   try {
     const command = COMMANDS[name];
     if (!command) {
@@ -114,7 +115,7 @@ export async function main(args: string[]): Promise<number> {
     }
     return await (await command.load())(rest);
   } catch (error) {
-    reportError(error, verbose);
+    reportError(error, { verbose, json });
     return exitStatusFor(error);
   }
 }

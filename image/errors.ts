@@ -4,6 +4,8 @@
  * @module
  */
 
+import { AgentboxError } from "../host/agentbox_error.ts";
+
 /**
  * A guest image is missing, damaged, stale, or could not be built. The message is meant for the
  * user and says what to do next.
@@ -14,6 +16,9 @@
  * throw new ImageError('Image "default" is not built: run `agentbox images build`');
  * ```
  */
-export class ImageError extends Error {
-  override name = "ImageError";
+export class ImageError extends AgentboxError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, kind: "unavailable", code: "image_unavailable" });
+    this.name = "ImageError";
+  }
 }

@@ -37,6 +37,9 @@ export function imagesDir(): string {
   return join(dataDir(), "images");
 }
 
+/** What an image name may be: it becomes a directory name. */
+export const IMAGE_NAME_PATTERN: RegExp = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 /**
  * Check that `name` can be an image name (it becomes a directory name).
  *
@@ -48,7 +51,7 @@ export function imagesDir(): string {
  * ```
  */
 export function validateImageName(name: string): void {
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) {
+  if (!IMAGE_NAME_PATTERN.test(name)) {
     throw new ImageError(
       `Invalid image name "${name}": use up to 64 lower-case letters, digits, ".", "_" or "-"`,
     );

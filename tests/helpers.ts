@@ -79,13 +79,16 @@ export function processesMatching(needle: string): number[] {
 }
 
 /** Poll `predicate` until it holds or `timeoutMs` passes; returns whether it held. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (predicate()) return true;
+    if (await predicate()) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return predicate();
+  return await predicate();
 }
 
 /**

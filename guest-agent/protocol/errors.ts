@@ -17,6 +17,7 @@ export type ProtocolErrorCode =
   | "too_many_streams"
   | "spawn_failed"
   | "no_workspace"
+  | "snapshot_failed"
   | "closed"
   | "internal";
 

@@ -157,6 +157,24 @@ export interface ChangesDone {
   entries: number;
 }
 
+/**
+ * Client → session owner (a session's control socket only; an agent refuses it): save the
+ * session's VM and disks into `dir`, an empty directory on the host, and let the VM run on. The
+ * owner answers `session.snapshot.done`, or `error` on `stream` (`snapshot_failed`, or
+ * `unknown_type` from an owner that cannot snapshot).
+ */
+export interface SessionSnapshot {
+  type: "session.snapshot";
+  stream: number;
+  dir: string;
+}
+
+/** Session owner → client: the snapshot asked for on `stream` is saved. Ends the stream. */
+export interface SessionSnapshotDone {
+  type: "session.snapshot.done";
+  stream: number;
+}
+
 /** Either side: a refusal. With `stream` it ends that stream; without, the connection. */
 export interface ErrorMessage {
   type: "error";
@@ -178,6 +196,8 @@ export type Message =
   | ExecExit
   | ChangesStart
   | ChangesDone
+  | SessionSnapshot
+  | SessionSnapshotDone
   | ErrorMessage;
 
 /** Signals a host may forward. Anything else is refused. */
@@ -207,6 +227,7 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "too_many_streams",
   "spawn_failed",
   "no_workspace",
+  "snapshot_failed",
   "closed",
   "internal",
 ];
@@ -405,6 +426,12 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
     stream: uint(o, "stream"),
     entries: uint(o, "entries"),
   }),
+  "session.snapshot": (o) => {
+    const dir = str(o, "dir");
+    if (!dir.startsWith("/") || dir.includes("\0")) fail(`Field "dir" must be an absolute path`);
+    return { type: "session.snapshot", stream: uint(o, "stream"), dir };
+  },
+  "session.snapshot.done": (o) => ({ type: "session.snapshot.done", stream: uint(o, "stream") }),
   "error": (o) => {
     const code = str(o, "code");
     return {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import {
   Connection,
   type Duplex,
@@ -36,12 +37,15 @@ function hostHello(): Hello {
 }
 
 /** A failure reported by, or caused by, the agent. `code` is the protocol's error code. */
-export class AgentError extends Error {
-  readonly code: ProtocolErrorCode;
+export class AgentError extends AgentboxError {
+  declare readonly code: ProtocolErrorCode;
   constructor(code: ProtocolErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, {
+      ...options,
+      kind: code === "spawn_failed" ? "command_not_found" : "guest",
+      code,
+    });
     this.name = "AgentError";
-    this.code = code;
   }
 }
 
@@ -111,6 +115,7 @@ export class AgentClient {
   readonly #conn: Connection;
   readonly #pending = new Map<number, Pending>();
   readonly #changes = new Map<number, PromiseWithResolvers<number>>();
+  readonly #snapshots = new Map<number, PromiseWithResolvers<void>>();
   #nextStream = 1;
   /** The agent's hello. */
   readonly hello: Hello;
@@ -282,6 +287,21 @@ export class AgentClient {
     return { data, entries: done.promise };
   }
 
+  /**
+   * Ask a session's owner (this client is connected to its control socket) to save a snapshot of
+   * the session into `dir`, an empty host directory. Rejects with {@linkcode AgentError}:
+   * `snapshot_failed`, or `unknown_type` when the peer cannot snapshot (an agent, an old owner).
+   */
+  saveSessionSnapshot(dir: string): Promise<void> {
+    const stream = this.#nextStream++;
+    const done = Promise.withResolvers<void>();
+    this.#snapshots.set(stream, done);
+    this.#conn.send({ type: "session.snapshot", stream, dir }).catch((e) =>
+      this.#failSnapshot(stream, asAgentError(e))
+    );
+    return done.promise;
+  }
+
   /** Hang up; pending execs fail. */
   close(): void {
     this.#conn.close();
@@ -295,12 +315,17 @@ export class AgentClient {
         return this.#exited(message);
       case "changes.done":
         return this.#changesDone(message.stream, message.entries);
+      case "session.snapshot.done":
+        return this.#snapshotDone(message.stream);
       case "error":
         if (message.stream === undefined) {
           return this.#conn.close(new ProtocolError(message.code, `Agent: ${message.message}`));
         }
         if (this.#changes.has(message.stream)) {
           return this.#failChanges(message.stream, new AgentError(message.code, message.message));
+        }
+        if (this.#snapshots.has(message.stream)) {
+          return this.#failSnapshot(message.stream, new AgentError(message.code, message.message));
         }
         this.#expect(message.stream, message.type);
         return this.#fail(message.stream, new AgentError(message.code, message.message));
@@ -369,6 +394,25 @@ export class AgentClient {
     done.reject(error);
   }
 
+  #snapshotDone(stream: number): void {
+    const done = this.#snapshots.get(stream);
+    if (!done) {
+      const error = new ProtocolError(
+        "unknown_stream",
+        `Peer sent session.snapshot.done for ${stream}`,
+      );
+      this.#conn.close(error);
+      throw error;
+    }
+    this.#snapshots.delete(stream);
+    done.resolve();
+  }
+
+  #failSnapshot(stream: number, error: AgentError): void {
+    this.#snapshots.get(stream)?.reject(error);
+    this.#snapshots.delete(stream);
+  }
+
   #fail(stream: number, error: AgentError): void {
     const pending = this.#pending.get(stream);
     if (!pending) return;
@@ -382,6 +426,7 @@ export class AgentClient {
     const error = asAgentError(reason);
     for (const stream of [...this.#pending.keys()]) this.#fail(stream, error);
     for (const stream of [...this.#changes.keys()]) this.#failChanges(stream, error);
+    for (const stream of [...this.#snapshots.keys()]) this.#failSnapshot(stream, error);
   }
 }
 

@@ -95,7 +95,7 @@ export async function applyCommand(args: string[]): Promise<number> {
     return outcomeFailed(summary) ? APPLY_EXIT.incomplete : 0;
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    reportError(await withHint(error as Error, session, journalDir), !!values.verbose);
+    reportError(await withHint(error as Error, session, journalDir), { verbose: !!values.verbose });
     return APPLY_EXIT.failed;
   }
 }

@@ -7,16 +7,36 @@
  * @module
  */
 
-import { AgentError, type ExecRequest, type ExecResult } from "../channel/agent_client.ts";
-import type { AgentClient } from "../channel/agent_client.ts";
-import type { CommandIo } from "./sandbox.ts";
+import {
+  AgentError,
+  type ExecHandle,
+  type ExecRequest,
+  type ExecResult,
+} from "../channel/agent_client.ts";
+
+/**
+ * How the command's stdin, stdout and stderr meet agentbox's, and what agentbox does with the
+ * signals it gets meanwhile: pipes for `exec`, the user's terminal for `run`.
+ */
+export interface CommandIo {
+  /** Called right before the command starts: its stdin and terminal, if any. */
+  open(): Pick<ExecRequest, "stdin" | "pty">;
+  /**
+   * Copy the running command's output and handle signals; `stopVm` stops the VM because of
+   * `signal`. Resolves when the output has been copied.
+   */
+  attach(run: ExecHandle, stopVm: (signal: Deno.Signal) => Promise<void>): Promise<void>;
+  /** Undo everything `open` and `attach` did (signal handlers, terminal mode). Idempotent. */
+  close(): void | Promise<void>;
+}
 
 /** Extra time the host gives the guest to enforce `--timeout` before it gives up itself. */
 const TIMEOUT_GRACE_MS = 5000;
 
 /** Where the command runs, and how agentbox gives up on it. */
 export interface CommandHost {
-  agent: AgentClient;
+  /** Start the command (with the host's defaults, if it has any). */
+  exec(request: ExecRequest): ExecHandle;
   /** Give up on the command: stop the VM, or leave the session. */
   stop(): Promise<void>;
   /** Rejects with the reason when the agent's side is seen to end (the VM died); else pends. */
@@ -57,7 +77,7 @@ export async function runAttached(
     request.timeoutMs + TIMEOUT_GRACE_MS,
   );
   try {
-    const run = host.agent.exec({ ...request, ...io.open() });
+    const run = host.exec({ ...request, ...io.open() });
     const output = io.attach(run, (signal) => {
       console.error(`agentbox: ${host.stopMessage(signal)}`);
       return stop({ code: null, signal, timedOut: false });

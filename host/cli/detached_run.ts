@@ -1,22 +1,18 @@
 /**
  * `agentbox run --detach [--name N] [-- CMD]`: start a long-lived session whose owner outlives
- * this command, print its id, and return as soon as it is running.
+ * this command (host/api/session_owner.ts), print its id, and return as soon as it is running.
  *
  * @module
  */
 
+import { openContext } from "../api/context.ts";
+import { type DetachedPlan, startDetachedSession } from "../api/session_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
-import { startOwner } from "../session/start_owner.ts";
-import { openDatabase } from "../store/database.ts";
-import { nameTaken } from "../store/session_lifecycle.ts";
-import { VM_DEFAULTS } from "../vm/spec.ts";
+import { label } from "../session/session_client.ts";
+import type { LifecycleRecord } from "../store/session_lifecycle.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
 import { sandboxPlan } from "./sandbox_plan.ts";
-import type { DetachedSpec } from "./session_daemon.ts";
-
-/** How long `run --detach` waits for the session beyond the boot timeout (packing a share). */
-const START_MARGIN_MS = 5 * 60_000;
 
 /**
  * Start a detached session from `run`'s parsed options; returns the exit status.
@@ -45,48 +41,46 @@ export async function runDetached(
     "run",
     values,
     positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],
-    { interactive: false, share: values["no-share"] ? undefined : Deno.cwd(), prompts: false },
+    {
+      interactive: false,
+      cwd: Deno.cwd(),
+      share: values["no-share"] ? undefined : Deno.cwd(),
+      prompts: false,
+    },
   );
-  return await launchDetached({ name, plan, runCommand: positionals.length > 0 });
+  return await launchDetached({ name, spec: plan.spec, runCommand: positionals.length > 0 });
 }
 
 /**
- * Start the owner of a new detached session from `spec` (an id is picked), wait until it runs,
- * print its id on stdout and how to use it on stderr; returns the exit status. Throws
- * `UsageError` when `spec.name` is taken and `SessionStartError` when the owner fails.
+ * Start a detached session from `request`, wait until it runs, print its id on stdout and how to
+ * use it on stderr; returns the exit status.
  *
  * @example
  * ```ts ignore
  * import { launchDetached } from "./detached_run.ts";
- * await launchDetached({ name: "b", plan, runCommand: false, restore: "base" });
+ * await launchDetached({ name: "b", spec, runCommand: false, restore: "base" });
  * ```
  */
-export async function launchDetached(
-  spec: Omit<DetachedSpec, "id">,
-  options: { cwd?: string } = {},
-): Promise<number> {
-  const name = spec.name;
-  const db = openDatabase();
-  try {
-    if (name !== undefined && nameTaken(db, name)) {
-      throw new UsageError(
-        `A session named ${name} exists: pick another name, or \`agentbox rm ${name}\` it`,
-      );
-    }
-    const id = crypto.randomUUID();
-    const session = await startOwner(db, id, {
-      spec: { ...spec, id } satisfies DetachedSpec,
-      timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
-      cwd: options.cwd,
-    });
-    console.log(session.id);
-    const ref = name ?? session.id.slice(0, 8);
-    console.error(
-      `agentbox: session ${ref} is running: \`agentbox shell ${ref}\`, ` +
-        `\`agentbox exec --session ${ref} -- CMD\`, \`agentbox stop ${ref}\``,
-    );
-    return 0;
-  } finally {
-    db.close();
-  }
+export async function launchDetached(request: Omit<DetachedPlan, "id">): Promise<number> {
+  using ctx = openContext();
+  printStarted(await startDetachedSession(ctx, request));
+  return 0;
+}
+
+/**
+ * Print a just started session's id on stdout and how to use it on stderr.
+ *
+ * @example
+ * ```ts
+ * import { printStarted } from "./detached_run.ts";
+ * printStarted({ id: "0f3c2a9e-0000-4000-8000-000000000000", name: "web" });
+ * ```
+ */
+export function printStarted(session: Pick<LifecycleRecord, "id" | "name">): void {
+  console.log(session.id);
+  const ref = label(session);
+  console.error(
+    `agentbox: session ${ref} is running: \`agentbox shell ${ref}\`, ` +
+      `\`agentbox exec --session ${ref} -- CMD\`, \`agentbox stop ${ref}\``,
+  );
 }

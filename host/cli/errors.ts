@@ -1,21 +1,20 @@
 /**
  * The CLI's one error path: every failure becomes one `agentbox: error: …` line (plus its causes
- * with `--verbose`) and a documented exit status.
+ * with `--verbose`) and an exit status chosen by the error's kind from one table.
  *
- * | status | meaning                                              |
- * |--------|------------------------------------------------------|
- * | 124    | the command hit `--timeout`                          |
- * | 125    | usage or configuration error                         |
- * | 126    | VM or image failure (cannot boot, VM died, agent bad) |
- * | 127    | the command was not found or could not start         |
+ * | status | meaning                                                              |
+ * |--------|----------------------------------------------------------------------|
+ * | 124    | the command hit `--timeout` (kind `timeout`)                          |
+ * | 125    | usage or configuration error, unknown name, name taken                |
+ * | 126    | VM, image, guest or host failure (every other kind)                   |
+ * | 127    | the command was not found or could not start (`command_not_found`)    |
  *
  * @module
  */
 
-import { AgentError } from "../channel/agent_client.ts";
-import { SessionError } from "../session/session_client.ts";
-import { SnapshotError } from "../session/snapshot_store.ts";
-import { VmError } from "../vm/errors.ts";
+import { asAgentboxError, type ErrorKind, UsageError } from "../api/errors.ts";
+
+export { UsageError };
 
 /** Exit statuses agentbox uses for its own failures. */
 export const EXIT = {
@@ -25,51 +24,67 @@ export const EXIT = {
   notFound: 127,
 } as const;
 
+/** The exit status of each kind of failure: the CLI's one mapping (a server has its own). */
+export const EXIT_STATUS: Record<ErrorKind, number> = {
+  usage: EXIT.usage,
+  not_found: EXIT.usage,
+  conflict: EXIT.usage,
+  state: EXIT.vm,
+  command_not_found: EXIT.notFound,
+  timeout: EXIT.timeout,
+  unavailable: EXIT.vm,
+  vm: EXIT.vm,
+  guest: EXIT.vm,
+  failed: EXIT.vm,
+  internal: EXIT.vm,
+};
+
 /**
- * Bad command-line usage or configuration: exit status 125.
+ * The exit status for an error that reached the top.
  *
  * @example
  * ```ts
- * import { UsageError } from "./errors.ts";
- * throw new UsageError("Unknown option --foo: see `agentbox exec --help`");
+ * import { exitStatusFor, UsageError } from "./errors.ts";
+ * console.assert(exitStatusFor(new UsageError("bad")) === 125);
  * ```
  */
-export class UsageError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UsageError";
-  }
-}
-
-/** The exit status for an error that reached the top. */
 export function exitStatusFor(error: unknown): number {
-  if (error instanceof UsageError) return EXIT.usage;
-  if (error instanceof AgentError && error.code === "spawn_failed") return EXIT.notFound;
-  if (error instanceof Error && (error.name === "ConfigError")) return EXIT.usage;
-  if (error instanceof SessionError && error.unknown) return EXIT.usage;
-  if (error instanceof SnapshotError && error.usage) return EXIT.usage;
-  return EXIT.vm;
+  return EXIT_STATUS[asAgentboxError(error).kind];
 }
 
 /**
  * Print `error` as one line on stderr; with `verbose`, its chain of causes and the console tail.
+ * With `json`, also print `{"error": {kind, code, message}}` on stdout, for scripts.
  *
  * @example
  * ```ts
  * import { reportError } from "./errors.ts";
- * reportError(new Error("Cannot boot VM", { cause: new Error("no kernel") }), true);
+ * reportError(new Error("Cannot boot VM", { cause: new Error("no kernel") }), { verbose: true });
  * ```
  */
-export function reportError(error: unknown, verbose: boolean): void {
-  const message = error instanceof Error ? error.message : String(error);
-  console.error(`agentbox: error: ${message}`);
-  if (error instanceof VmError && error.consoleTail) {
-    console.error(`agentbox: last lines of the VM console:\n${indent(error.consoleTail)}`);
+export function reportError(
+  error: unknown,
+  options: { verbose?: boolean; json?: boolean } = {},
+): void {
+  const typed = asAgentboxError(error);
+  console.error(`agentbox: error: ${typed.message}`);
+  const consoleTail = (error as { consoleTail?: unknown } | undefined)?.consoleTail;
+  if (typeof consoleTail === "string" && consoleTail) {
+    console.error(
+      `agentbox: last lines of the VM console:\n${indent(consoleTail)}`,
+    );
   }
-  if (!verbose) return;
+  if (options.json) {
+    console.log(JSON.stringify({
+      version: 1,
+      error: { kind: typed.kind, code: typed.code, message: typed.message },
+    }));
+  }
+  if (!options.verbose) return;
   let cause = error instanceof Error ? error.cause : undefined;
   while (cause !== undefined) {
-    console.error(`Caused by: ${cause instanceof Error ? cause.message : String(cause)}`);
+    const text = cause instanceof Error ? cause.message : String(cause).slice(0, 500);
+    console.error(`Caused by: ${text}`);
     cause = cause instanceof Error ? cause.cause : undefined;
   }
 }

@@ -5,9 +5,9 @@
  */
 
 import { NET_HELP } from "./net_options.ts";
-import { parseCommandArgs } from "./options.ts";
+import { envOption, parseCommandArgs, positiveInt } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
-import { SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox_plan.ts";
+import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { UsageError } from "./errors.ts";
 import { SHARE_HELP } from "./workspace_options.ts";
 import { runInSession } from "./session_command.ts";
@@ -57,10 +57,11 @@ export async function execCommand(args: string[]): Promise<number> {
   if (values.session !== undefined) return await execInSession(values, positionals);
   const json = !!values.json;
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
-  const plan = sandboxPlan("exec", values, positionals, { interactive, json });
+  const { sandboxPlan } = await import("./sandbox_plan.ts");
+  const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
-  const { runSandbox } = await import("./sandbox.ts");
-  return await runSandbox(plan, pipedIo({ stdoutToStderr: json }));
+  const { runOneShot } = await import("./one_shot.ts");
+  return await runOneShot(plan, pipedIo({ stdoutToStderr: json }));
 }
 
 /** Options that set up a VM, which a running session already has. */
@@ -78,11 +79,13 @@ async function execInSession(
       `--${extra} cannot be used with --session: the session's VM is already set up`,
     );
   }
-  const plan = sandboxPlan("exec", values, positionals, { interactive: false });
+  const timeoutSec = values.timeout === undefined
+    ? undefined
+    : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
   return await runInSession(values.session as string, pipedIo(), {
-    argv: plan.argv,
-    env: plan.env,
-    cwd: plan.workdir,
-    timeoutMs: plan.timeoutSec === undefined ? undefined : plan.timeoutSec * 1000,
+    argv: positionals,
+    env: envOption("exec", values.env),
+    cwd: values.workdir as string | undefined,
+    timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
   });
 }

@@ -7,7 +7,7 @@
  */
 
 import type { ExecHandle } from "../channel/agent_client.ts";
-import type { CommandIo } from "./sandbox.ts";
+import type { CommandIo } from "./attached_command.ts";
 import { forwardInterrupts } from "./signals.ts";
 
 /** agentbox keeps using its own stdout and stderr after the command's streams end or fail. */
@@ -20,8 +20,8 @@ const KEEP_OPEN = { preventClose: true, preventAbort: true } as const;
  * @example
  * ```ts ignore
  * import { pipedIo } from "./piped_io.ts";
- * import { runSandbox } from "./sandbox.ts";
- * await runSandbox(plan, pipedIo({ stdoutToStderr: false }));
+ * import { runOneShot } from "./one_shot.ts";
+ * await runOneShot(plan, pipedIo({ stdoutToStderr: false }));
  * ```
  */
 export function pipedIo(options: { stdoutToStderr?: boolean } = {}): CommandIo {

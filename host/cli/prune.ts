@@ -5,11 +5,8 @@
  * @module
  */
 
-import { label } from "../session/session_client.ts";
-import { observedState } from "../session/session_liveness.ts";
-import { removeSession } from "../session/stop_owner.ts";
-import { openDatabase } from "../store/database.ts";
-import { listLifecycles } from "../store/session_lifecycle.ts";
+import { openContext } from "../api/context.ts";
+import { pruneSessions } from "../api/sessions.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -46,25 +43,10 @@ export async function pruneCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError("prune takes no arguments: see `agentbox prune --help`");
   }
-  const db = openDatabase();
-  try {
-    let removed = 0;
-    for (const session of listLifecycles(db)) {
-      const state = await observedState(session);
-      if (state !== "stopped" && state !== "failed" && state !== "dead") continue;
-      if (values["dry-run"]) {
-        console.log(`${session.id} ${label(session)} ${state}`);
-        continue;
-      }
-      // removeSession takes the owner lock: a session that came alive meanwhile is left alone.
-      if (await removeSession(db, session)) {
-        console.log(`${session.id} ${label(session)} ${state}`);
-        removed++;
-      }
-    }
-    if (!values["dry-run"]) console.error(`agentbox: removed ${removed} session(s)`);
-    return 0;
-  } finally {
-    db.close();
-  }
+  using ctx = openContext();
+  const dryRun = !!values["dry-run"];
+  const pruned = await pruneSessions(ctx, { dryRun });
+  for (const p of pruned) console.log(`${p.id} ${p.label} ${p.state}`);
+  if (!dryRun) console.error(`agentbox: removed ${pruned.length} session(s)`);
+  return 0;
 }

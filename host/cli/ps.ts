@@ -5,12 +5,8 @@
  * @module
  */
 
-import { tapGuestAddress } from "../net/tap_device.ts";
-import type { LifecycleRecord } from "../store/session_lifecycle.ts";
-import { listLifecycles } from "../store/session_lifecycle.ts";
-import { openDatabase } from "../store/database.ts";
-import { observedState, type SessionState } from "../session/session_liveness.ts";
-import { sessionPaths } from "../session/session_paths.ts";
+import { openContext } from "../api/context.ts";
+import { isAlive, listSessions } from "../api/sessions.ts";
 import { UsageError } from "./errors.ts";
 import { safeText } from "./logs.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -32,22 +28,6 @@ Options:
               startedAt, endedAt (ms since the epoch), project, detail
   -h, --help  show this help`;
 
-/** One session as `ps --json` prints it. */
-export interface PsEntry {
-  id: string;
-  name: string | null;
-  state: SessionState;
-  status: string;
-  ownerPid: number | null;
-  controlSocket: string | null;
-  /** The VM's address on its tap network (live tap sessions only). */
-  guestAddress: string | null;
-  startedAt: number;
-  endedAt: number | null;
-  project: string | null;
-  detail: string | null;
-}
-
 /**
  * Run `agentbox ps ARGS`; returns the exit status.
  *
@@ -66,13 +46,8 @@ export async function psCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError("ps takes no arguments: see `agentbox ps --help`");
   }
-  const db = openDatabase();
-  let entries: PsEntry[];
-  try {
-    entries = await Promise.all(listLifecycles(db).map(entry));
-  } finally {
-    db.close();
-  }
+  using ctx = openContext();
+  const entries = await listSessions(ctx);
   if (values.json) {
     console.log(JSON.stringify(entries));
     return 0;
@@ -83,31 +58,11 @@ export async function psCommand(args: string[]): Promise<number> {
       e.name ?? "-",
       e.id.slice(0, 8),
       e.state,
-      e.state === "running" || e.state === "booting" || e.state === "stopping"
-        ? String(e.ownerPid ?? "-")
-        : "-",
+      isAlive(e.state) ? String(e.ownerPid ?? "-") : "-",
       new Date(e.startedAt).toISOString().replace(/\.\d+Z$/, "Z"),
       e.project ? safeText(e.project) : "-",
     ]);
   }
   printTable(table);
   return 0;
-}
-
-async function entry(session: LifecycleRecord): Promise<PsEntry> {
-  const state = await observedState(session);
-  const alive = state === "running" || state === "booting" || state === "stopping";
-  return {
-    id: session.id,
-    name: session.name,
-    state,
-    status: session.status,
-    ownerPid: session.ownerPid,
-    controlSocket: alive ? sessionPaths(session.id).controlSocket : null,
-    guestAddress: alive ? (await tapGuestAddress(session.id).catch(() => undefined)) ?? null : null,
-    startedAt: session.startedAt,
-    endedAt: session.endedAt,
-    project: session.project,
-    detail: session.detail,
-  };
 }

@@ -5,9 +5,8 @@
  * @module
  */
 
-import { label, resolveSession } from "../session/session_client.ts";
-import { removeSession, stopOwner } from "../session/stop_owner.ts";
-import { openDatabase } from "../store/database.ts";
+import { openContext } from "../api/context.ts";
+import { removeSessions } from "../api/sessions.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -50,24 +49,13 @@ export async function rmCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) {
     throw new UsageError("Name a session: usage is `agentbox rm SESSION...`");
   }
-  const db = openDatabase();
-  try {
-    const sessions = positionals.map((ref) => resolveSession(db, ref));
-    let status = 0;
-    for (const session of sessions) {
-      if (values.force) await stopOwner(session, { signal: "SIGKILL", timeoutMs: 10_000 });
-      if (await removeSession(db, session)) {
-        console.error(`agentbox: removed session ${label(session)}`);
-      } else {
-        console.error(
-          `agentbox: session ${label(session)} is running: \`agentbox stop\` it first ` +
-            "(or rm --force)",
-        );
-        status = 1;
-      }
-    }
-    return status;
-  } finally {
-    db.close();
+  using ctx = openContext();
+  const { removed, alive } = await removeSessions(ctx, positionals, { force: !!values.force });
+  for (const name of removed) console.error(`agentbox: removed session ${name}`);
+  for (const name of alive) {
+    console.error(
+      `agentbox: session ${name} is running: \`agentbox stop\` it first (or rm --force)`,
+    );
   }
+  return alive.length > 0 ? 1 : 0;
 }

@@ -11,8 +11,9 @@ import { UsageError } from "./errors.ts";
 import { NET_HELP } from "./net_options.ts";
 import { parseCommandArgs } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
-import { runSandbox } from "./sandbox.ts";
-import { SANDBOX_HELP, SANDBOX_OPTIONS, sandboxPlan } from "./sandbox_plan.ts";
+import { runOneShot } from "./one_shot.ts";
+import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
+import { sandboxPlan } from "./sandbox_plan.ts";
 import { terminalIo } from "./terminal_io.ts";
 
 /** What runs when no command is given: the guest's login shell. */
@@ -94,10 +95,11 @@ export async function runCommand(args: string[]): Promise<number> {
     positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],
     {
       interactive,
+      cwd: Deno.cwd(),
       share: values["no-share"] ? undefined : Deno.cwd(),
       // On a terminal the keys belong to the guest; without one nobody can answer.
       prompts: false,
     },
   );
-  return await runSandbox(plan, onTerminal ? terminalIo() : pipedIo());
+  return await runOneShot(plan, onTerminal ? terminalIo() : pipedIo());
 }

@@ -1,72 +1,27 @@
 /**
  * What one `agentbox exec` or `agentbox run` asks for: their shared options, validated into a
- * plan. Kept apart from sandbox.ts, which carries out a plan, so that commands that only parse
- * (`exec --session`) do not load the proxy, the VM layer and the workspace code.
+ * plan — the core's sandbox spec (host/api/sandbox_spec.ts) plus what only the CLI decides (what
+ * to do with the changes, JSON output, prompts).
  *
  * @module
  */
 
+import { resolve } from "node:path";
 import { USER_NAME_PATTERN } from "@agentbox/protocol";
-import type { NetBackendChoice } from "../net/net_backend.ts";
-import type { NetChoice } from "../session/net_choice.ts";
+import { IMAGE_NAME_PATTERN } from "../../image/store.ts";
+import { MAX_TIMEOUT_SEC, parseSandboxSpec, type SandboxSpec } from "../api/sandbox_spec.ts";
 import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
-import { VM_DEFAULTS } from "../vm/spec.ts";
+import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
 import { UsageError } from "./errors.ts";
-import { NET_OPTIONS, netBackendChoice, netChoice } from "./net_options.ts";
+import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";
-import { type AfterRun, afterRun, SHARE_OPTIONS } from "./workspace_options.ts";
-
-/** Below this the guest kernel and the agent's Deno runtime do not fit. */
-export const MIN_MEMORY_MB = 256;
-
-/** `parseCommandArgs` specs of the options every sandbox command takes. */
-export const SANDBOX_OPTIONS = {
-  image: { type: "string" },
-  cpus: { type: "string" },
-  memory: { type: "string" },
-  timeout: { type: "string" },
-  env: { type: "string", multiple: true },
-  workdir: { type: "string" },
-  user: { type: "string" },
-  vmm: { type: "string" },
-  ...NET_OPTIONS,
-  ...SHARE_OPTIONS,
-  verbose: { type: "boolean" },
-} as const;
-
-/** Help lines of the VM and command options, before the share and network ones. */
-export const SANDBOX_HELP =
-  `  --image NAME      image to boot (default: default; build it with \`agentbox images build\`)
-  --cpus N          virtual CPUs (default: ${VM_DEFAULTS.cpus})
-  --memory MB       guest memory in MiB, at least ${MIN_MEMORY_MB} (default: ${VM_DEFAULTS.memoryMb})
-  --timeout SEC     kill the command and everything it started after SEC seconds (exit 124)
-  --env K=V         set an environment variable in the guest; K alone passes the host's value
-  --workdir DIR     working directory inside the guest (default: /workspace with a share, else /)
-  --user NAME       run the command as this guest user (default: the image's user: root in the
-                    default image, agent in the dev image)
-  --vmm VMM         virtual machine monitor: qemu (default; vm.vmm in config.toml) or
-                    cloud-hypervisor (needs KVM and the tap network; docs/cloud-hypervisor.md)`;
+import { type AfterRun, afterRun } from "./workspace_options.ts";
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
 export interface SandboxPlan {
-  argv: string[];
-  env: Record<string, string>;
-  workdir?: string;
-  /** Guest user to run as; absent: the image's default user. */
-  user?: string;
-  timeoutSec?: number;
-  image?: string;
-  cpus: number;
-  memoryMb: number;
-  /** `--vmm`; absent: `vm.vmm` from the user's config, else QEMU. */
-  vmm?: VmmKind;
-  net?: NetChoice;
-  allow?: string[];
-  deny?: string[];
-  tlsInspect: boolean;
-  /** `--net-backend`; absent: the configuration decides (default `auto`). */
-  netBackend?: NetBackendChoice;
-  share?: string;
+  /** The sandbox itself: what the core is asked for. */
+  spec: SandboxSpec;
+  /** What to do with the changes when the command ends. */
   after: AfterRun;
   /** Print one JSON report on stdout instead of the human summaries. */
   json: boolean;
@@ -76,32 +31,34 @@ export interface SandboxPlan {
 
 /**
  * Validate the shared options of `command` into a plan. `share` is the directory shared when
- * `--share` is not given (`run` shares the current directory); `interactive` says whether a
- * person can be asked things on the terminal.
+ * `--share` is not given (`run` shares the current directory); `cwd` is the directory the user
+ * works in (relative paths are resolved against it; it is the project when nothing is shared);
+ * `interactive` says whether a person can be asked things on the terminal.
  *
  * @example
  * ```ts
  * import { sandboxPlan } from "./sandbox_plan.ts";
- * const plan = sandboxPlan("exec", {}, ["true"], { interactive: false });
- * console.assert(plan.cpus >= 1 && plan.after === "keep");
+ * const plan = sandboxPlan("exec", {}, ["true"], { interactive: false, cwd: "/src/app" });
+ * console.assert(plan.spec.cpus >= 1 && plan.after === "keep");
  * ```
  */
 export function sandboxPlan(
   command: string,
   values: Record<string, unknown>,
   argv: string[],
-  options: { interactive: boolean; share?: string; json?: boolean; prompts?: boolean },
+  options: { interactive: boolean; cwd: string; share?: string; json?: boolean; prompts?: boolean },
 ): SandboxPlan {
-  const share = (values.share as string | undefined) ?? options.share;
-  return {
+  const given = (values.share as string | undefined) ?? options.share;
+  const share = given === undefined ? undefined : resolve(options.cwd, given);
+  const spec = parseSandboxSpec({
     argv,
     env: envOption(command, values.env),
     workdir: values.workdir as string | undefined,
     user: userOption(command, values.user),
     timeoutSec: values.timeout === undefined
       ? undefined
-      : positiveInt(command, "timeout", values.timeout, 0, 7 * 24 * 3600),
-    image: values.image as string | undefined,
+      : positiveInt(command, "timeout", values.timeout, 0, MAX_TIMEOUT_SEC),
+    image: imageOption(command, values.image),
     cpus: positiveInt(command, "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
     memoryMb: positiveInt(
       command,
@@ -118,10 +75,25 @@ export function sandboxPlan(
     tlsInspect: !!values["tls-inspect"],
     netBackend: netBackendChoice(values["net-backend"]),
     share,
+    projectDir: share ?? options.cwd,
+  }, `the options of \`agentbox ${command}\``);
+  return {
+    spec,
     after: afterRun({ ...values, share }, options.interactive),
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
   };
+}
+
+function imageOption(command: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !IMAGE_NAME_PATTERN.test(value)) {
+    throw new UsageError(
+      `Invalid --image ${JSON.stringify(String(value).slice(0, 80))}: an image name is up to 64 ` +
+        `lower-case letters, digits, ".", "_" or "-": see \`agentbox ${command} --help\``,
+    );
+  }
+  return value;
 }
 
 function vmmOption(command: string, value: unknown): VmmKind | undefined {

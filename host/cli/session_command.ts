@@ -11,7 +11,7 @@ import { connectSession, label, SessionError } from "../session/session_client.t
 import { openDatabase } from "../store/database.ts";
 import { type CommandHost, type CommandRequest, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
-import type { CommandIo } from "./sandbox.ts";
+import type { CommandIo } from "./attached_command.ts";
 
 /**
  * Run `request` in session `ref` through `io`; returns the exit status.
@@ -49,7 +49,7 @@ export async function runInSession(
 
 function sessionHost(agent: AgentClient, name: string): CommandHost {
   return {
-    agent,
+    exec: (request) => agent.exec(request),
     stop: () => Promise.resolve(agent.close()),
     stopMessage: (signal) => `${signal}: leaving session ${name} (it keeps running)`,
     explain: (error) =>
@@ -57,7 +57,7 @@ function sessionHost(agent: AgentClient, name: string): CommandHost {
         new SessionError(
           `Lost session ${name} while the command ran (stopped, or its VM died): see ` +
             "`agentbox ps`",
-          { cause: error },
+          { cause: error, code: "session_unreachable" },
         ),
       ),
   };

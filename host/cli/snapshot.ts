@@ -5,19 +5,17 @@
  * @module
  */
 
-import { SNAPSHOT_SAVE_OPERATION } from "../session/control_server.ts";
-import { isValidName, NAME_RULE } from "../session/names.ts";
-import { connectSession, label } from "../session/session_client.ts";
+import { openContext } from "../api/context.ts";
 import {
-  listSnapshots,
-  newSnapshotDir,
-  publishSnapshot,
-  readSnapshot,
-  removeSnapshot,
+  listSnapshotInfos,
+  removeSnapshots,
+  restoreSnapshot,
+  saveSnapshot,
   type SnapshotInfo,
-} from "../session/snapshot_store.ts";
-import { openDatabase } from "../store/database.ts";
-import { launchDetached } from "./detached_run.ts";
+} from "../api/snapshots.ts";
+import { isValidName, NAME_RULE } from "../session/names.ts";
+import { label } from "../session/session_client.ts";
+import { printStarted } from "./detached_run.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 import { printTable } from "./table.ts";
@@ -143,30 +141,13 @@ async function save(args: string[]): Promise<number> {
     throw new UsageError("Usage is `agentbox snapshot save SESSION NAME`");
   }
   const [ref, name] = positionals;
-  const db = openDatabase();
-  try {
-    const temp = await newSnapshotDir(name);
-    try {
-      const { session, agent } = await connectSession(db, ref);
-      try {
-        const run = agent.exec({ argv: [SNAPSHOT_SAVE_OPERATION, temp] });
-        await Promise.all([run.stdout.cancel(), run.stderr.cancel()]);
-        await run.result;
-      } finally {
-        agent.close();
-      }
-      await publishSnapshot(temp, name);
-      console.error(
-        `agentbox: session ${label(session)} saved as snapshot ${name}: ` +
-          `\`agentbox snapshot restore ${name} --as NEW\``,
-      );
-      return 0;
-    } finally {
-      await Deno.remove(temp, { recursive: true }).catch(() => {});
-    }
-  } finally {
-    db.close();
-  }
+  using ctx = openContext();
+  const session = await saveSnapshot(ctx, ref, name);
+  console.error(
+    `agentbox: session ${label(session)} saved as snapshot ${name}: ` +
+      `\`agentbox snapshot restore ${name} --as NEW\``,
+  );
+  return 0;
 }
 
 async function restore(args: string[]): Promise<number> {
@@ -185,16 +166,9 @@ async function restore(args: string[]): Promise<number> {
   if (name !== undefined && !isValidName(name)) {
     throw new UsageError(`--as ${JSON.stringify(name.slice(0, 80))}: ${NAME_RULE}`);
   }
-  const snapshot = await readSnapshot(positionals[0]);
-  const plan = snapshot.manifest.plan;
-  const project = plan.share;
-  const cwd = project && await Deno.stat(project).then((s) => s.isDirectory, () => false)
-    ? project
-    : undefined;
-  return await launchDetached(
-    { name, plan, runCommand: false, restore: snapshot.name },
-    { cwd },
-  );
+  using ctx = openContext();
+  printStarted(await restoreSnapshot(ctx, positionals[0], { as: name }));
+  return 0;
 }
 
 async function list(args: string[]): Promise<number> {
@@ -206,7 +180,7 @@ async function list(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new UsageError("snapshot ls takes no arguments");
-  const snapshots = await listSnapshots();
+  const snapshots = await listSnapshotInfos();
   if (values.json) {
     console.log(JSON.stringify(snapshots.map(jsonEntry)));
     return 0;
@@ -231,9 +205,7 @@ async function remove(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new UsageError("Usage is `agentbox snapshot rm NAME...`");
-  // Every name is checked before anything is removed.
-  const snapshots = await Promise.all(positionals.map(readSnapshot));
-  for (const s of snapshots) await removeSnapshot(s.name);
+  await removeSnapshots(positionals);
   return 0;
 }
 

@@ -5,11 +5,8 @@
  * @module
  */
 
-import { label, resolveSession } from "../session/session_client.ts";
-import { observedState } from "../session/session_liveness.ts";
-import { stopOwner } from "../session/stop_owner.ts";
-import { openDatabase } from "../store/database.ts";
-import { findLifecycle } from "../store/session_lifecycle.ts";
+import { openContext } from "../api/context.ts";
+import { stopSessions } from "../api/sessions.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs, positiveInt } from "./options.ts";
 
@@ -56,33 +53,22 @@ export async function stopCommand(args: string[]): Promise<number> {
     throw new UsageError("Name a session: usage is `agentbox stop SESSION...`");
   }
   const timeoutMs = positiveInt("stop", "timeout", values.timeout, 300, 24 * 3600) * 1000;
-  const db = openDatabase();
-  try {
-    const sessions = positionals.map((ref) => resolveSession(db, ref));
-    let status = 0;
-    for (const session of sessions) {
-      const name = label(session);
-      const before = await observedState(session);
-      if (before === "stopped" || before === "failed" || before === "dead") {
-        console.error(`agentbox: session ${name} is already ${before}`);
-        continue;
-      }
-      const signal = values.kill ? "SIGKILL" : "SIGTERM";
-      if (!await stopOwner(session, { signal, timeoutMs })) {
-        console.error(`agentbox: session ${name} did not stop within ${timeoutMs / 1000} s`);
-        status = 1;
-        continue;
-      }
-      const after = findLifecycle(db, session.id);
-      const state = after ? await observedState(after) : "stopped";
-      const detail = after?.detail ? `: ${after.detail}` : "";
+  using ctx = openContext();
+  const outcomes = await stopSessions(ctx, positionals, { kill: !!values.kill, timeoutMs });
+  let status = 0;
+  for (const { session, outcome, before, detail } of outcomes) {
+    if (outcome === "already") {
+      console.error(`agentbox: session ${session} is already ${before}`);
+    } else if (outcome === "timeout") {
+      console.error(`agentbox: session ${session} did not stop within ${timeoutMs / 1000} s`);
+      status = 1;
+    } else {
+      const why = detail ? `: ${detail}` : "";
       console.error(
-        `agentbox: session ${name} ${state === "dead" ? "killed" : state}${detail}` +
-          (state === "stopped" && !detail ? `; its changes: \`agentbox diff ${name}\`` : ""),
+        `agentbox: session ${session} ${outcome === "dead" ? "killed" : outcome}${why}` +
+          (outcome === "stopped" && !detail ? `; its changes: \`agentbox diff ${session}\`` : ""),
       );
     }
-    return status;
-  } finally {
-    db.close();
   }
+  return status;
 }

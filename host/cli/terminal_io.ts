@@ -15,7 +15,7 @@ import { MAX_TERMINAL_SIZE, type PtySpec } from "@agentbox/protocol";
 import { readWhenReady } from "../../guest-agent/pty/poll_read.ts";
 import type { ExecHandle } from "../channel/agent_client.ts";
 import { RawTerminal } from "./raw_terminal.ts";
-import type { CommandIo } from "./sandbox.ts";
+import type { CommandIo } from "./attached_command.ts";
 
 /** agentbox keeps using its own stdout after the command's output ends. */
 const KEEP_OPEN = { preventClose: true, preventAbort: true } as const;
@@ -30,8 +30,8 @@ const DEFAULT_TERM = "xterm-256color";
  * @example
  * ```ts ignore
  * import { terminalIo } from "./terminal_io.ts";
- * import { runSandbox } from "./sandbox.ts";
- * await runSandbox(plan, terminalIo());
+ * import { runOneShot } from "./one_shot.ts";
+ * await runOneShot(plan, terminalIo());
  * ```
  */
 export function terminalIo(): CommandIo {

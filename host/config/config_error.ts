@@ -4,6 +4,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** Where in which file a configuration problem sits. */
 export interface ConfigLocation {
   file: string;
@@ -24,11 +26,15 @@ export interface ConfigLocation {
  * console.assert(err.message.includes("line 2, key network.mode"));
  * ```
  */
-export class ConfigError extends Error {
+export class ConfigError extends AgentboxError {
   readonly location: ConfigLocation;
 
   constructor(location: ConfigLocation, detail: string, options?: ErrorOptions) {
-    super(`Invalid configuration: ${describe(location)}: ${detail}`, options);
+    super(`Invalid configuration: ${describe(location)}: ${detail}`, {
+      ...options,
+      kind: "usage",
+      code: "config_invalid",
+    });
     this.name = "ConfigError";
     this.location = location;
   }

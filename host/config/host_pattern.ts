@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { canonicalHost } from "../net/canonical_host.ts";
 import type { CanonicalHost } from "../net/canonical_host.ts";
 
@@ -20,9 +21,9 @@ export interface HostPattern {
 }
 
 /** A pattern that cannot be used; `message` says why. */
-export class PatternError extends Error {
+export class PatternError extends AgentboxError {
   constructor(message: string) {
-    super(message);
+    super(message, { kind: "usage", code: "bad_host_pattern" });
     this.name = "PatternError";
   }
 }

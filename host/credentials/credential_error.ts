@@ -5,6 +5,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** Stable reasons; callers branch on these, never on the message. */
 export type CredentialErrorCode = "unavailable" | "invalid_secret";
 
@@ -19,13 +21,12 @@ export type CredentialErrorCode = "unavailable" | "invalid_secret";
  * console.assert(err.code === "unavailable");
  * ```
  */
-export class CredentialError extends Error {
+export class CredentialError extends AgentboxError {
   /** Stable code; see {@linkcode CredentialErrorCode}. */
-  readonly code: CredentialErrorCode;
+  declare readonly code: CredentialErrorCode;
 
   constructor(code: CredentialErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "unavailable", code });
     this.name = "CredentialError";
-    this.code = code;
   }
 }

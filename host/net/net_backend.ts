@@ -6,6 +6,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** A guest network backend. */
 export type NetBackend = "user" | "tap";
 
@@ -16,9 +18,12 @@ export type NetBackendChoice = NetBackend | "auto";
 export const NET_BACKEND_CHOICES: readonly NetBackendChoice[] = ["auto", "tap", "user"];
 
 /** `--net-backend tap` was asked for where a tap network cannot be made. */
-export class NetBackendError extends Error {
+export class NetBackendError extends AgentboxError {
   constructor(reason: string) {
-    super(`Cannot use --net-backend tap: ${reason}; use --net-backend user (rootless)`);
+    super(`Cannot use --net-backend tap: ${reason}; use --net-backend user (rootless)`, {
+      kind: "unavailable",
+      code: "tap_unavailable",
+    });
     this.name = "NetBackendError";
   }
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** Why a destination was refused before any byte was sent to it. */
 export type NetErrorCode =
   | "invalid_host"
@@ -22,13 +24,12 @@ export type NetErrorCode =
  * console.assert(err.code === "refused_address");
  * ```
  */
-export class NetError extends Error {
+export class NetError extends AgentboxError {
   /** Stable code; see {@linkcode NetErrorCode}. */
-  readonly code: NetErrorCode;
+  declare readonly code: NetErrorCode;
 
   constructor(code: NetErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "unavailable", code });
     this.name = "NetError";
-    this.code = code;
   }
 }

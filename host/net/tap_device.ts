@@ -7,6 +7,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** A tap device agentbox made. */
 export interface TapDevice {
   ifname: string;
@@ -17,9 +19,12 @@ export interface TapDevice {
  * A tap network could not be made (`ip` failed, or `nft`: {@linkcode NftError} in nft_wall.ts);
  * the message says how to do without one.
  */
-export class TapError extends Error {
+export class TapError extends AgentboxError {
   constructor(message: string) {
-    super(`${message} (to run without a tap network: --net-backend user)`);
+    super(`${message} (to run without a tap network: --net-backend user)`, {
+      kind: "unavailable",
+      code: "tap_failed",
+    });
     this.name = "TapError";
   }
 }

@@ -20,6 +20,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   sendRefusal,
+  type SessionSnapshot,
 } from "@agentbox/protocol";
 import { type AgentClient, AgentError, type ExecHandle } from "../channel/agent_client.ts";
 import { VERSION } from "../version.ts";
@@ -41,27 +42,7 @@ export interface ExecDefaults {
   user?: string;
 }
 
-/**
- * Prefix of the `argv[0]` of an `exec.start` the owner handles itself instead of relaying it:
- * operations on the session, not commands in it. Every such request is answered with
- * `exec.started` (pid 0), an empty output and `exec.exit` (0 when done), or an `error` on the
- * stream; an unknown one is refused (`spawn_failed`).
- */
-export const OWNER_OPERATION_PREFIX = "agentbox:";
-
-/**
- * `argv: [SNAPSHOT_SAVE_OPERATION, DIR]`: save the session's VM and disks into the empty
- * directory DIR (host/session/session_snapshot.ts), and let it run on.
- *
- * @example
- * ```ts
- * import { SNAPSHOT_SAVE_OPERATION } from "./control_server.ts";
- * console.assert(SNAPSHOT_SAVE_OPERATION === "agentbox:snapshot.save");
- * ```
- */
-export const SNAPSHOT_SAVE_OPERATION = `${OWNER_OPERATION_PREFIX}snapshot.save`;
-
-/** What the owner does itself when asked by an owner operation. */
+/** What the owner does itself when a client asks (`session.snapshot`). */
 export interface OwnerOperations {
   /** Save a snapshot into the empty directory `dir`; one at a time. */
   saveSnapshot?(dir: string): Promise<void>;
@@ -179,9 +160,6 @@ function handle(
 ): void {
   switch (message.type) {
     case "exec.start":
-      if (message.argv[0].startsWith(OWNER_OPERATION_PREFIX)) {
-        return runOperation(conn, served.operations, message);
-      }
       return relayExec(conn, served.agent, served.defaults, running, message);
     case "exec.signal":
       running.get(message.stream)?.signal(message.signal).catch(() => {});
@@ -193,6 +171,8 @@ function handle(
       if (message.stream === undefined) conn.close();
       else running.get(message.stream)?.signal("SIGKILL").catch(() => {});
       return;
+    case "session.snapshot":
+      return saveSnapshot(conn, served.operations, message);
     case "changes.start":
       return sendRefusal(
         conn,
@@ -268,20 +248,22 @@ function oneAtATime(operations: OwnerOperations): OwnerOperations {
   return save ? { saveSnapshot: (dir) => queue(() => save(dir)) } : {};
 }
 
-/** Answer an owner operation as an exec that prints nothing and exits 0, or refuse it. */
-function runOperation(conn: Connection, operations: OwnerOperations, start: ExecStart): void {
-  const stream = start.stream;
-  const [name, ...args] = start.argv;
+/** Save a snapshot as `request` asks, answering `session.snapshot.done` or an error. */
+function saveSnapshot(
+  conn: Connection,
+  operations: OwnerOperations,
+  request: SessionSnapshot,
+): void {
+  const stream = request.stream;
   const save = operations.saveSnapshot;
-  if (name !== SNAPSHOT_SAVE_OPERATION || !save || args.length !== 1 || start.stdin) {
-    return sendRefusal(conn, "spawn_failed", `This session cannot do ${name.slice(0, 80)}`, stream);
+  if (!save) {
+    return sendRefusal(conn, "unknown_type", "This session cannot save snapshots", stream);
   }
-  (async () => {
-    await save(args[0]);
-    await conn.send({ type: "exec.started", stream, pid: 0 });
-    for (const fd of [1, 2] as const) await conn.send({ type: "stream.end", stream, fd });
-    await conn.send({ type: "exec.exit", stream, code: 0, signal: null, timedOut: false });
-  })().catch((error) => {
-    sendRefusal(conn, "internal", error instanceof Error ? error.message : String(error), stream);
-  }).finally(() => conn.forget(stream));
+  save(request.dir).then(
+    () => conn.send({ type: "session.snapshot.done", stream }),
+    (error) => {
+      const message = error instanceof Error ? error.message : "unknown failure";
+      sendRefusal(conn, "snapshot_failed", `Cannot save the snapshot: ${message}`, stream);
+    },
+  ).catch(() => {}).finally(() => conn.forget(stream));
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startAgent } from "../channel/testing/in_process_agent.ts";
 import { AgentClient, AgentError } from "../channel/agent_client.ts";
-import { type OwnerOperations, serveControl, SNAPSHOT_SAVE_OPERATION } from "./control_server.ts";
+import { type OwnerOperations, serveControl } from "./control_server.ts";
 
 const text = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
 
@@ -53,6 +53,8 @@ Deno.test("control socket: two clients at once, stdin relayed, spawn failures ty
   await Promise.all([first.stderr.cancel(), second.stderr.cancel()]);
   assert.deepEqual(outputs, ["A", "B\n"]);
   assert.equal((await first.result).code, 0);
+  // Awaited, or a hang-up racing the exit would reject it unhandled (a flake seen before).
+  assert.equal((await second.result).code, 0);
   const missing = a.exec({ argv: ["no-such-command-here"] });
   await assert.rejects(missing.result, (e) => e instanceof AgentError && e.code === "spawn_failed");
 });
@@ -78,7 +80,7 @@ Deno.test("control socket: a client that hangs up takes its commands with it", a
   assert.ok(gone(), "the command outlived its client");
 });
 
-Deno.test("control socket: owner operations are done by the owner, one at a time, never relayed", async () => {
+Deno.test("control socket: session.snapshot is done by the owner, one at a time, never relayed", async () => {
   const calls: string[] = [];
   let busy = false;
   await using r = await relay(undefined, {
@@ -87,25 +89,41 @@ Deno.test("control socket: owner operations are done by the owner, one at a time
       busy = true;
       await new Promise((f) => setTimeout(f, 50));
       busy = false;
-      if (dir === "/fail") throw new Error("Cannot save: disk full");
+      if (dir === "/fail") throw new Error("disk full");
       calls.push(dir);
     },
   });
   const client = await r.connect();
-  const save = (dir: string) => {
-    const run = client.exec({ argv: [SNAPSHOT_SAVE_OPERATION, dir] });
-    return Promise.all([text(run.stdout), text(run.stderr), run.result]);
-  };
-  const [one, two] = await Promise.all([save("/a"), save("/b")]);
-  assert.deepEqual([one[0], one[1], one[2].code, two[2].code], ["", "", 0, 0]);
+  await Promise.all([client.saveSessionSnapshot("/a"), client.saveSessionSnapshot("/b")]);
   assert.deepEqual(calls.sort(), ["/a", "/b"]);
   await assert.rejects(
-    save("/fail"),
-    (e) => e instanceof AgentError && /disk full/.test(e.message),
+    client.saveSessionSnapshot("/fail"),
+    (e) => e instanceof AgentError && e.code === "snapshot_failed" && /disk full/.test(e.message),
   );
-  const unknown = client.exec({ argv: ["agentbox:nope"] });
-  await assert.rejects(unknown.result, (e) => e instanceof AgentError && e.code === "spawn_failed");
+  // An argv that looks like the old tunnelled operation is an ordinary (missing) command now.
+  const old = client.exec({ argv: ["agentbox:snapshot.save", "/c"] });
+  await assert.rejects(old.result, (e) => e instanceof AgentError && e.code === "spawn_failed");
+  assert.deepEqual(calls.sort(), ["/a", "/b"]);
   // The session is still usable afterwards.
   const run = client.exec({ argv: ["sh", "-c", "echo ok"] });
   assert.equal(await text(run.stdout), "ok\n");
+});
+
+Deno.test("control socket: a session that cannot snapshot says so with its own code", async () => {
+  await using r = await relay(undefined, {});
+  const client = await r.connect();
+  await assert.rejects(
+    client.saveSessionSnapshot("/a"),
+    (e) => e instanceof AgentError && e.code === "unknown_type",
+  );
+});
+
+Deno.test("agent: session.snapshot sent to an agent is refused on its stream, not as a command", async () => {
+  await using agent = await startAgent();
+  await assert.rejects(
+    agent.client.saveSessionSnapshot("/a"),
+    (e) => e instanceof AgentError && e.code === "unknown_type",
+  );
+  const run = agent.client.exec({ argv: ["true"] });
+  assert.equal((await run.result).code, 0);
 });

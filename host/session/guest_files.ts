@@ -5,6 +5,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { type CpioEntry, writeCpio } from "../../image/cpio.ts";
 import type { AgentClient } from "../channel/agent_client.ts";
 
@@ -16,8 +17,11 @@ export interface GuestFileSpec {
 }
 
 /** Writing files into the guest failed; the message carries what the guest said. */
-export class GuestFilesError extends Error {
-  override name = "GuestFilesError";
+export class GuestFilesError extends AgentboxError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, kind: "guest", code: "guest_files_failed" });
+    this.name = "GuestFilesError";
+  }
 }
 
 /**

@@ -54,6 +54,7 @@ export async function recoverChanges(
   if (!lock) {
     throw new SessionError(
       `Session ${id.slice(0, 8)} is alive: \`agentbox stop\` it, which collects its changes`,
+      { code: "session_alive" },
     );
   }
   try {

@@ -7,12 +7,9 @@
 
 import { fileURLToPath } from "node:url";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
-
 /**
- * The hidden subcommand a detached session's owner runs as: `agentbox session-daemon ID`
- * (host/cli/session_daemon.ts). Not in `agentbox --help`.
+ * The hidden subcommand that owns a detached session: `agentbox session-daemon ID`. Not in
+ * `agentbox --help`; the entry point and the code that spawns it agree through this name.
  *
  * @example
  * ```ts
@@ -21,6 +18,9 @@ const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
  * ```
  */
 export const SESSION_DAEMON = "session-daemon";
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
 /**
  * Program and leading arguments that run `agentbox` followed by your own arguments.

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { AgentClient } from "../channel/agent_client.ts";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
@@ -13,15 +14,28 @@ import { observedState } from "./session_liveness.ts";
 import { sessionPaths } from "./session_paths.ts";
 
 /** A session is unknown or not in a state to do what was asked. The message says what to do. */
-export class SessionError extends Error {
-  override name = "SessionError";
-  /** True when no session matches at all (a usage error rather than a state). */
-  readonly unknown: boolean;
-  constructor(message: string, options?: ErrorOptions & { unknown?: boolean }) {
-    super(message, options);
-    this.unknown = options?.unknown ?? false;
+export class SessionError extends AgentboxError {
+  /**
+   * `code`: `session_unknown` (no single session matches: kind `not_found`), `session_not_running`
+   * (kind `state`), `session_alive` (kind `state`), `session_unreachable` (kind `unavailable`).
+   */
+  constructor(
+    message: string,
+    options: ErrorOptions & {
+      code: "session_unknown" | "session_not_running" | "session_alive" | "session_unreachable";
+    },
+  ) {
+    super(message, { ...options, kind: SESSION_ERROR_KINDS[options.code] });
+    this.name = "SessionError";
   }
 }
+
+const SESSION_ERROR_KINDS = {
+  session_unknown: "not_found",
+  session_not_running: "state",
+  session_alive: "state",
+  session_unreachable: "unavailable",
+} as const;
 
 /**
  * The long-lived session `ref` names (a name, an id or a unique prefix of one).
@@ -41,7 +55,7 @@ export function resolveSession(db: DatabaseSync, ref: string): LifecycleRecord {
     throw new SessionError(
       `No single session is named or matches ${JSON.stringify(ref.slice(0, 80))}: ` +
         "see `agentbox ps`",
-      { unknown: true },
+      { code: "session_unknown" },
     );
   }
   return session;
@@ -69,14 +83,19 @@ export async function connectSession(
     const hint = state === "booting"
       ? "wait until it is running"
       : "start a new one with `agentbox run --detach`";
-    throw new SessionError(`Session ${label(session)} is ${state}: ${hint}`);
+    throw new SessionError(`Session ${label(session)} is ${state}: ${hint}`, {
+      code: "session_not_running",
+    });
   }
   const path = sessionPaths(session.id).controlSocket;
   try {
     const socket = await Deno.connect({ transport: "unix", path });
     return { session, agent: await AgentClient.connect(socket) };
   } catch (cause) {
-    throw new SessionError(`Cannot reach session ${label(session)}`, { cause });
+    throw new SessionError(`Cannot reach session ${label(session)}`, {
+      cause,
+      code: "session_unreachable",
+    });
   }
 }
 

@@ -8,7 +8,6 @@
  */
 
 import { findImage } from "../../image/store.ts";
-import type { SandboxPlan } from "../cli/sandbox_plan.ts";
 import { makeVmRuntimeDir } from "../paths.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../vm/qemu/qemu_vm.ts";
 import { VmError } from "../vm/errors.ts";
@@ -25,6 +24,7 @@ import {
   SnapshotError,
   snapshotFiles,
   type SnapshotManifest,
+  type SnapshotVm,
 } from "./snapshot_store.ts";
 import { resumeWorkspaceSession, type WorkspaceSession } from "./workspace_session.ts";
 
@@ -32,7 +32,9 @@ import { resumeWorkspaceSession, type WorkspaceSession } from "./workspace_sessi
 export interface SnapshotSource {
   id: string;
   name: string | null;
-  plan: SandboxPlan;
+  /** The session's request, recorded as it is (the core validates it on restore). */
+  spec: unknown;
+  vm: SnapshotVm;
   workspace?: WorkspaceSession;
 }
 
@@ -44,7 +46,7 @@ export interface SnapshotSource {
  * @example
  * ```ts ignore
  * import { saveSessionSnapshot } from "./session_snapshot.ts";
- * await saveSessionSnapshot(vm, "/state/agentbox/snapshots/.new-base-x", { id, name, plan });
+ * await saveSessionSnapshot(vm, "/state/agentbox/snapshots/.new-base-x", { id, name, spec, vm });
  * ```
  */
 export async function saveSessionSnapshot(
@@ -58,7 +60,7 @@ export async function saveSessionSnapshot(
     throw new VmError("Cannot snapshot this session: session snapshots need --vmm qemu");
   }
   const files = snapshotFiles(dir);
-  const image = await findImage(source.plan.image ?? "default");
+  const image = await findImage(source.vm.image);
   const ws = source.workspace;
   const disks: SnapshotDisks = ws ? "workspace" : vm.restored ? "placeholders" : "none";
   await vm.saveState(files.state, {
@@ -76,7 +78,8 @@ export async function saveSessionSnapshot(
     format: SNAPSHOT_FORMAT,
     source: { id: source.id, name: source.name },
     createdAt: Date.now(),
-    plan: source.plan,
+    spec: source.spec,
+    vm: source.vm,
     disks,
     imageDigest: imageDigest(image),
   };
@@ -136,15 +139,16 @@ export async function restoreSessionVm(
   manifest: SnapshotManifest,
   options: RestoreVmOptions,
 ): Promise<RunningVm> {
-  const image = await findImage(manifest.plan.image ?? "default");
+  const image = await findImage(manifest.vm.image);
   if (imageDigest(image) !== manifest.imageDigest) {
     throw new SnapshotError(
       `Image "${image.name}" was rebuilt since this snapshot was made: it cannot be restored`,
+      { code: "snapshot_incompatible" },
     );
   }
   const shape = templateShape(image, {
-    cpus: manifest.plan.cpus,
-    memoryMb: manifest.plan.memoryMb,
+    cpus: manifest.vm.cpus,
+    memoryMb: manifest.vm.memoryMb,
     network: options.network,
   });
   const runtimeDir = await makeVmRuntimeDir();

@@ -12,7 +12,8 @@ Deno.test("session snapshot: a Cloud Hypervisor VM is refused before anything is
   const error = await saveSessionSnapshot(vm, "/nonexistent/snapshot", {
     id: "x",
     name: null,
-    plan: {} as never,
+    spec: {},
+    vm: { image: "default", cpus: 1, memoryMb: 512 },
   }).catch((e) => e);
   assert.ok(error instanceof VmError);
   assert.equal(error.message, "Cannot snapshot this session: session snapshots need --vmm qemu");

@@ -8,34 +8,59 @@
  * @module
  */
 
+import { z } from "zod";
+import { AgentboxError } from "../agentbox_error.ts";
 import { stateDir } from "../paths.ts";
 import { isValidName, NAME_RULE } from "./names.ts";
-import type { SandboxPlan } from "../cli/sandbox_plan.ts";
 
 /** A snapshot is unknown, exists already or has a bad name. The message says what to do. */
-export class SnapshotError extends Error {
-  override name = "SnapshotError";
-  /** True for the caller's mistakes (bad or unknown name): a usage error rather than a failure. */
-  readonly usage: boolean;
-  constructor(message: string, options?: ErrorOptions & { usage?: boolean }) {
-    super(message, options);
-    this.usage = options?.usage ?? false;
+export class SnapshotError extends AgentboxError {
+  /**
+   * `code`: `snapshot_bad_name` (kind `usage`), `snapshot_unknown` (`not_found`),
+   * `snapshot_exists` (`conflict`), `snapshot_unreadable`, `snapshot_incompatible` (`failed`).
+   */
+  constructor(
+    message: string,
+    options: ErrorOptions & { code: keyof typeof SNAPSHOT_ERROR_KINDS },
+  ) {
+    super(message, { ...options, kind: SNAPSHOT_ERROR_KINDS[options.code] });
+    this.name = "SnapshotError";
   }
 }
 
+const SNAPSHOT_ERROR_KINDS = {
+  snapshot_bad_name: "usage",
+  snapshot_unknown: "not_found",
+  snapshot_exists: "conflict",
+  snapshot_unreadable: "failed",
+  snapshot_incompatible: "failed",
+} as const;
+
 /** Bumped when the layout changes, so that an old snapshot is refused rather than misread. */
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
 
 /** Which disks the VM had: the session's workspace, empty placeholders, or none. */
 export type SnapshotDisks = "workspace" | "placeholders" | "none";
+
+/** The image and shape of a snapshot's VM. */
+export interface SnapshotVm {
+  image: string;
+  cpus: number;
+  memoryMb: number;
+}
 
 /** `manifest.json` of a snapshot. Times are milliseconds since the epoch. */
 export interface SnapshotManifest {
   format: number;
   source: { id: string; name: string | null };
   createdAt: number;
-  /** The plan the source session was started with (its image, VM shape, network, env). */
-  plan: SandboxPlan;
+  /**
+   * The request the source session was started with (image, VM shape, network, env, project):
+   * opaque here, validated by the core (`host/api/sandbox_spec.ts`) before any use.
+   */
+  spec: unknown;
+  /** The VM the state was saved from: restoring needs the same image and shape. */
+  vm: SnapshotVm;
   disks: SnapshotDisks;
   /** The build of the image the VM ran (template.ts `imageDigest`): restoring needs the same. */
   imageDigest: string;
@@ -93,7 +118,7 @@ export function snapshotFiles(dir: string) {
 export function snapshotDir(name: string): string {
   if (!isValidName(name)) {
     throw new SnapshotError(`Snapshot name ${JSON.stringify(name.slice(0, 80))}: ${NAME_RULE}`, {
-      usage: true,
+      code: "snapshot_bad_name",
     });
   }
   return `${snapshotsDir()}/${name}`;
@@ -112,21 +137,61 @@ export async function readSnapshot(name: string): Promise<SnapshotInfo> {
   const dir = snapshotDir(name);
   let manifest: SnapshotManifest;
   try {
-    manifest = JSON.parse(await Deno.readTextFile(snapshotFiles(dir).manifest));
+    manifest = parseManifest(JSON.parse(await Deno.readTextFile(snapshotFiles(dir).manifest)));
   } catch (cause) {
     if (cause instanceof Deno.errors.NotFound) {
       throw new SnapshotError(`No snapshot named ${name}: see \`agentbox snapshot ls\``, {
-        usage: true,
+        code: "snapshot_unknown",
       });
     }
-    throw new SnapshotError(`Cannot read snapshot ${name}`, { cause });
-  }
-  if (manifest.format !== SNAPSHOT_FORMAT) {
-    throw new SnapshotError(
-      `Snapshot ${name} was made by another version of agentbox (format ${manifest.format})`,
-    );
+    if (cause instanceof SnapshotError) throw cause;
+    throw new SnapshotError(`Cannot read snapshot ${name}`, { cause, code: "snapshot_unreadable" });
   }
   return { name, dir, manifest, bytes: await diskUsage(dir) };
+}
+
+const MANIFEST_SCHEMA = z.object({
+  format: z.literal(SNAPSHOT_FORMAT),
+  source: z.object({ id: z.string().max(64), name: z.string().max(64).nullable() }),
+  createdAt: z.number().int().min(0),
+  spec: z.unknown(),
+  vm: z.object({
+    image: z.string().max(64),
+    cpus: z.number().int().min(1).max(64),
+    memoryMb: z.number().int().min(1),
+  }),
+  disks: z.enum(["workspace", "placeholders", "none"]),
+  imageDigest: z.string().max(128),
+});
+
+/**
+ * A manifest read from disk, validated. Format 1 (before the core's sandbox spec) kept the
+ * CLI's plan: its VM fields are read from it, and the plan is handed on as the spec.
+ */
+function parseManifest(value: unknown): SnapshotManifest {
+  const format = z.object({ format: z.number() }).safeParse(value);
+  if (format.success && format.data.format === 1) {
+    const old = z.object({ plan: z.looseObject({}) }).parse(value).plan;
+    value = {
+      ...(value as Record<string, unknown>),
+      format: SNAPSHOT_FORMAT,
+      spec: old,
+      vm: { image: old.image ?? "default", cpus: old.cpus, memoryMb: old.memoryMb },
+    };
+  } else if (format.success && format.data.format !== SNAPSHOT_FORMAT) {
+    throw new SnapshotError(
+      `This snapshot was made by another version of agentbox (format ${format.data.format})`,
+      { code: "snapshot_incompatible" },
+    );
+  }
+  const parsed = MANIFEST_SCHEMA.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SnapshotError(`Invalid manifest: ${issue.path.join(".")}: ${issue.message}`, {
+      code: "snapshot_unreadable",
+    });
+  }
+  return parsed.data;
 }
 
 /**
@@ -237,7 +302,7 @@ export async function copySparse(from: string, to: string): Promise<void> {
 function nameTaken(name: string): SnapshotError {
   return new SnapshotError(
     `A snapshot named ${name} exists: pick another name, or \`agentbox snapshot rm ${name}\` it`,
-    { usage: true },
+    { code: "snapshot_exists" },
   );
 }
 

@@ -30,7 +30,8 @@ async function writeOne(name: string, createdAt: number) {
     format: SNAPSHOT_FORMAT,
     source: { id: "0f3c2a9e-0000", name: "web" },
     createdAt,
-    plan: {} as SnapshotManifest["plan"],
+    spec: { argv: ["sh"], projectDir: "/src/app" },
+    vm: { image: "default", cpus: 1, memoryMb: 512 },
     disks: "none",
     imageDigest: "d1",
   } satisfies SnapshotManifest;
@@ -49,18 +50,59 @@ Deno.test("snapshots: written whole, listed oldest first, names unique, removed"
     const listed = await listSnapshots();
     assert.deepEqual(listed.map((s) => s.name), ["first", "second"]);
     assert.ok(listed[0].bytes >= 5000);
-    await assert.rejects(newSnapshotDir("first"), (e) => e instanceof SnapshotError && e.usage);
+    await assert.rejects(
+      newSnapshotDir("first"),
+      (e) => e instanceof SnapshotError && e.code === "snapshot_exists" && e.kind === "conflict",
+    );
     const racing = await newSnapshotDir("third");
     await writeOne("third", 3);
     await assert.rejects(publishSnapshot(racing, "third"), /A snapshot named third exists/);
     await removeSnapshot("first");
     assert.deepEqual((await listSnapshots()).map((s) => s.name), ["second", "third"]);
-    await assert.rejects(readSnapshot("first"), (e) => e instanceof SnapshotError && e.usage);
+    await assert.rejects(
+      readSnapshot("first"),
+      (e) => e instanceof SnapshotError && e.code === "snapshot_unknown" && e.kind === "not_found",
+    );
   });
 });
 
 Deno.test("snapshots: names are checked before any path is made", async () => {
   for (const bad of ["../x", "-rf", ".hidden", "a/b", "", "x".repeat(64)]) {
-    await assert.rejects(readSnapshot(bad), (e) => e instanceof SnapshotError && e.usage, bad);
+    await assert.rejects(
+      readSnapshot(bad),
+      (e) => e instanceof SnapshotError && e.kind === "usage",
+      bad,
+    );
   }
+});
+
+Deno.test("snapshots: a format-1 manifest (the CLI's plan) is read; a tampered one is refused", async () => {
+  await withStateHome(async () => {
+    const temp = await newSnapshotDir("old");
+    await Deno.writeTextFile(
+      snapshotFiles(temp).manifest,
+      JSON.stringify({
+        format: 1,
+        source: { id: "0f3c2a9e-0000", name: null },
+        createdAt: 1,
+        plan: { argv: ["sh"], image: "dev", cpus: 2, memoryMb: 2048, share: "/src/app" },
+        disks: "workspace",
+        imageDigest: "d1",
+      }),
+    );
+    await publishSnapshot(temp, "old");
+    const old = await readSnapshot("old");
+    assert.deepEqual(old.manifest.vm, { image: "dev", cpus: 2, memoryMb: 2048 });
+    assert.equal((old.manifest.spec as { share: string }).share, "/src/app");
+    const bad = await newSnapshotDir("bad");
+    await Deno.writeTextFile(
+      snapshotFiles(bad).manifest,
+      JSON.stringify({ format: SNAPSHOT_FORMAT, source: "x", disks: "all" }),
+    );
+    await publishSnapshot(bad, "bad");
+    await assert.rejects(
+      readSnapshot("bad"),
+      (e) => e instanceof SnapshotError && e.code === "snapshot_unreadable",
+    );
+  });
 });

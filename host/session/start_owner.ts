@@ -7,6 +7,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
 import { selfCommand, SESSION_DAEMON } from "./self_command.ts";
@@ -16,8 +17,11 @@ import { sessionPaths } from "./session_paths.ts";
 const LOG_TAIL_LINES = 15;
 
 /** A detached session could not start; the message carries the end of the owner's log. */
-export class SessionStartError extends Error {
-  override name = "SessionStartError";
+export class SessionStartError extends AgentboxError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, kind: "vm", code: "session_start_failed" });
+    this.name = "SessionStartError";
+  }
 }
 
 /** Options of {@linkcode startOwner}. */

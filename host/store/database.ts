@@ -5,15 +5,16 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { DatabaseSync } from "node:sqlite";
 import { dirname } from "node:path";
 import { stateDir } from "../paths.ts";
 import { migrate } from "./migrations.ts";
 
 /** The database cannot be opened or migrated. */
-export class StoreError extends Error {
+export class StoreError extends AgentboxError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "unavailable", code: "store_unavailable" });
     this.name = "StoreError";
   }
 }

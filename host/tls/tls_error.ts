@@ -4,6 +4,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** Stable reasons; callers branch on these, never on the message. */
 export type TlsErrorCode = "not_mintable" | "ca_file" | "ca_expired";
 
@@ -19,13 +21,12 @@ export type TlsErrorCode = "not_mintable" | "ca_file" | "ca_expired";
  * console.assert(err.code === "not_mintable");
  * ```
  */
-export class TlsError extends Error {
+export class TlsError extends AgentboxError {
   /** Stable code; see {@linkcode TlsErrorCode}. */
-  readonly code: TlsErrorCode;
+  declare readonly code: TlsErrorCode;
 
   constructor(code: TlsErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "failed", code });
     this.name = "TlsError";
-    this.code = code;
   }
 }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /**
  * The VM could not be started, died, or stopped answering.
  *
@@ -13,12 +15,15 @@
  * throw new VmError("Cannot start QEMU: qemu-system-x86_64 is not installed");
  * ```
  */
-export class VmError extends Error {
+export class VmError extends AgentboxError {
   /** Last lines of the guest console, when they help explain the failure. */
   readonly consoleTail?: string;
 
-  constructor(message: string, options?: ErrorOptions & { consoleTail?: string }) {
-    super(message, options);
+  constructor(
+    message: string,
+    options?: ErrorOptions & { consoleTail?: string; code?: string },
+  ) {
+    super(message, { ...options, kind: "vm", code: options?.code ?? "vm_failed" });
     this.name = "VmError";
     this.consoleTail = options?.consoleTail;
   }

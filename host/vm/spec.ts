@@ -43,6 +43,9 @@ export interface VmSpec {
   bootTimeoutMs: number;
 }
 
+/** Below this the guest kernel and the agent's Deno runtime do not fit (MiB). */
+export const MIN_MEMORY_MB = 256;
+
 /** Defaults for CPUs, memory and boot timeout. */
 export const VM_DEFAULTS = {
   cpus: 2,

@@ -12,8 +12,8 @@ import { VmError } from "./errors.ts";
 import type { VmExit } from "./running_vm.ts";
 
 /**
- * Start `binary args…` under `setpriv --pdeathsig SIGKILL`, stdin and stdout closed, stderr piped
- * (for {@linkcode watchExit}). Throws {@linkcode VmError} when setpriv is missing.
+ * Start `binary args…` under `setpriv --pdeathsig SIGKILL`, in a session of its own (no terminal's
+ * signals reach it), stdin and stdout closed, stderr piped (for {@linkcode watchExit}). Throws {@linkcode VmError} when setpriv is missing.
  *
  * @example
  * ```ts
@@ -26,6 +26,10 @@ export function spawnVmm(binary: string, args: string[]): Deno.ChildProcess {
   try {
     return new Deno.Command("setpriv", {
       args: ["--pdeathsig", "SIGKILL", "--", binary, ...args],
+      // A session of its own (setsid): a Ctrl-C typed in agentbox's terminal sends SIGINT to the
+      // terminal's whole foreground process group, and a VMM in it would die before agentbox
+      // could forward the interrupt to the command and collect the workspace's changes.
+      detached: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { createHash } from "node:crypto";
 import { OpFailure, runOp, undoOp } from "./apply_ops.ts";
 import type { OpContext } from "./apply_ops.ts";
@@ -57,9 +58,9 @@ export interface ApplySummary {
 }
 
 /** The apply cannot proceed at all; the message says what to do. */
-export class ApplyError extends Error {
+export class ApplyError extends AgentboxError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "failed", code: "apply_failed" });
     this.name = "ApplyError";
   }
 }

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** One entry of the overlay upper layer, as the guest reports it. Paths are relative to the
  * workspace root, `/`-separated, without `.`/`..`/empty components. */
 export type UpperRecord =
@@ -74,9 +76,9 @@ export function changesetPaths(sessionDir: string): ChangesetPaths {
 }
 
 /** A changeset path or record that fails validation. The message says which and why. */
-export class ChangesetError extends Error {
+export class ChangesetError extends AgentboxError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "guest", code: "changeset_invalid" });
     this.name = "ChangesetError";
   }
 }

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { baselineEntry } from "./baseline.ts";
 import type { ApplyOp, OutcomeResult, PathOutcome } from "./apply_plan.ts";
 import { fileSink } from "./blob.ts";
@@ -64,9 +65,9 @@ export interface JournalState {
 }
 
 /** The journal cannot be written or read, or does not match the host any more. */
-export class JournalError extends Error {
+export class JournalError extends AgentboxError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+    super(message, { ...options, kind: "failed", code: "journal_failed" });
     this.name = "JournalError";
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { readBaseline } from "./baseline.ts";
 import {
   type Baseline,
@@ -32,9 +33,12 @@ export interface StoredChangeset {
  * throw new NoChangesetError("/state/sessions/abc");
  * ```
  */
-export class NoChangesetError extends Error {
+export class NoChangesetError extends AgentboxError {
   constructor(sessionDir: string) {
-    super(`No workspace changes are recorded in ${sessionDir}`);
+    super(`No workspace changes are recorded in ${sessionDir}`, {
+      kind: "not_found",
+      code: "no_changeset",
+    });
     this.name = "NoChangesetError";
   }
 }

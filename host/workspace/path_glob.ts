@@ -7,10 +7,12 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+
 /** A glob that cannot be used; the message says why. */
-export class GlobError extends Error {
+export class GlobError extends AgentboxError {
   constructor(message: string) {
-    super(message);
+    super(message, { kind: "usage", code: "bad_glob" });
     this.name = "GlobError";
   }
 }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
 import { createHash } from "node:crypto";
 import { runCommand } from "../../image/command.ts";
 import { cacheDir } from "../paths.ts";
@@ -18,8 +19,11 @@ import { takeBaseline, writeBaseline } from "./baseline.ts";
 import { type Baseline, changesetPaths } from "./changeset.ts";
 
 /** A share could not be set up. The message says why and what to do. */
-export class ShareError extends Error {
-  override name = "ShareError";
+export class ShareError extends AgentboxError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, kind: "unavailable", code: "share_failed" });
+    this.name = "ShareError";
+  }
 }
 
 /** Options of {@linkcode prepareShare}. */

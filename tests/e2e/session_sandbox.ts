@@ -32,10 +32,11 @@ export async function sandbox() {
   const project = `${root}/project`;
   await Deno.mkdir(project);
   await Deno.writeTextFile(`${project}/hello.txt`, "hello\n");
-  const cli = async (args: string[], stdin?: string) => {
+  /** Run agentbox with `args` (in the project, or in `cwd`), feeding it `stdin` if given. */
+  const cli = async (args: string[], stdin?: string, cwd = project) => {
     const child = agentbox(args, {
       env,
-      cwd: project,
+      cwd,
       stdin: stdin === undefined ? "null" : "piped",
     });
     if (stdin !== undefined) {

@@ -152,6 +152,40 @@ Deno.test({
   assert.ok(await waitFor(() => processesMatching(vms).length === 0, 5000), "QEMU survived");
 });
 
+Deno.test({
+  name: "terminal: one Ctrl-C typed during exec reaches the command, not the VM; changes are kept",
+  ignore: !hasTmux,
+}, async () => {
+  await using term = await startTmux(100, 30);
+  const project = `${term.dir}/project`;
+  await Deno.mkdir(project);
+  term.line(`cd ${project}`);
+  term.line(agentboxLine(term.dir, [
+    "exec",
+    "--net",
+    "none",
+    "--share",
+    project,
+    "--",
+    "sh",
+    "-c",
+    "echo kept > made.txt && echo READY && sleep 60",
+  ]));
+  await term.waitScreen((s) => /^READY$/m.test(s), "the command to start");
+  // Typed into the terminal: the kernel sends SIGINT to the whole foreground process group.
+  term.type("C-c");
+  await term.waitScreen((s) => /Apply these changes/.test(s), "the question about the changes");
+  const asked = term.screen();
+  assert.doesNotMatch(asked, /The VM stopped/);
+  assert.match(asked, /made\.txt/);
+  term.line("n");
+  await term.waitScreen((s) => /status=\d+/.test(s), "agentbox to end");
+  const screen = term.screen();
+  assert.match(screen, /status=130/);
+  assert.match(screen, /agentbox: kept: review with `agentbox diff [0-9a-f]{8}`/);
+  assert.equal(await Deno.readTextFile(`${project}/made.txt`).catch(() => "absent"), "absent");
+});
+
 Deno.test("terminal: run --help, and usage errors exit 125", async () => {
   const cli = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {

@@ -1,0 +1,27 @@
+/**
+ * What the core has to tell a person while it works, as data: the edge renders it (the CLI as
+ * `agentbox: warning: …` lines, a server as events on a stream). The core never prints.
+ *
+ * @module
+ */
+
+/** One thing worth telling the user. */
+export type SandboxEvent =
+  /** Something is off but the work goes on (software emulation, a stale image). */
+  | { type: "warning"; message: string }
+  /** Long work is under way (packing a share, collecting changes). */
+  | { type: "progress"; message: string };
+
+/** Where events go. */
+export type EventSink = (event: SandboxEvent) => void;
+
+/**
+ * A sink that drops everything.
+ *
+ * @example
+ * ```ts
+ * import { IGNORE_EVENTS } from "./events.ts";
+ * IGNORE_EVENTS({ type: "warning", message: "unheard" });
+ * ```
+ */
+export const IGNORE_EVENTS: EventSink = () => {};

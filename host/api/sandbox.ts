@@ -1,0 +1,348 @@
+/**
+ * The one sandbox lifecycle, used by `exec`/`run`, by a detached session's owner and by every
+ * later front end: start (network session, workspace share, VM booted or restored, the session's
+ * files in the guest) → a {@linkcode Sandbox} to exec in, collect changes from, snapshot → stop,
+ * which returns the network's report. The defaults every command in a sandbox gets (the agent
+ * preset's environment, the proxy variables, the user's `env`, the image's user, the working
+ * directory) are decided here, once.
+ *
+ * No terminal: what the user should hear goes to the context's event sink.
+ *
+ * @module
+ */
+
+import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
+import { findImage, type ImagePaths } from "../../image/store.ts";
+import {
+  type AgentError,
+  type ExecHandle,
+  type ExecRequest,
+  type ExecResult,
+} from "../channel/agent_client.ts";
+import { agentPreset } from "../config/agent_presets.ts";
+import { loadVmSettings } from "../config/vm_settings.ts";
+import { delay } from "../delay.ts";
+import type { ApprovalRequest } from "../proxy/proxy_context.ts";
+import type { ExecDefaults } from "../session/control_server.ts";
+import { installGuestFiles } from "../session/guest_files.ts";
+import {
+  type NetworkReport,
+  type NetworkSession,
+  type NetworkSessionOptions,
+  startNetworkSession,
+} from "../session/network_session.ts";
+import { pinLowerImage } from "../session/pinned_lower.ts";
+import {
+  adoptSnapshotWorkspace,
+  restoreSessionVm,
+  saveSessionSnapshot,
+} from "../session/session_snapshot.ts";
+import type { SnapshotInfo } from "../session/snapshot_store.ts";
+import {
+  type CollectedChanges,
+  startWorkspaceSession,
+  type WorkspaceSession,
+} from "../session/workspace_session.ts";
+import { bootVm } from "../vm/boot.ts";
+import { VmError } from "../vm/errors.ts";
+import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
+import { sessionStateDir } from "../workspace/latest_session.ts";
+import type { ApiContext } from "./context.ts";
+import type { SandboxSpec } from "./sandbox_spec.ts";
+
+/** Options of {@linkcode startSandbox}. */
+export interface StartSandboxOptions {
+  /** A long-lived session's id and lifecycle; default a one-shot session with a new id. */
+  session?: NetworkSessionOptions["session"];
+  /** Decide graylisted destinations (a prompt, an API approval); absent: they are refused. */
+  approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /** Keep the share's lower image for the session's life (a detached session's crash recovery). */
+  pinLower?: boolean;
+  /** Continue from this snapshot (a fork) instead of booting. */
+  restore?: SnapshotInfo;
+}
+
+/** A command for a sandbox: what `exec.start` carries, the sandbox's defaults filled in later. */
+export type SandboxExecRequest = ExecRequest;
+
+/** A running sandbox. */
+export interface Sandbox {
+  readonly id: string;
+  readonly spec: SandboxSpec;
+  readonly image: ImagePaths;
+  readonly vm: RunningVm;
+  readonly network: NetworkSession;
+  readonly workspace?: WorkspaceSession;
+  /** What every command starts with under its own settings. */
+  readonly defaults: ExecDefaults;
+  /** The spec's own command, as a request (its argv and timeout). */
+  command(): SandboxExecRequest;
+  /** Run `request` with the sandbox's defaults under its own settings. */
+  exec(request: SandboxExecRequest): ExecHandle;
+  /** Rejects with the VM's death when the VMM exits; pends while it runs. */
+  readonly lost: Promise<never>;
+  /** The error to report for a broken agent connection: the VM's death when it died. */
+  explain(error: AgentError): Promise<Error>;
+  /** Fetch and store the workspace's changes (once); `undefined` when nothing is shared. */
+  collectChanges(): Promise<CollectedChanges | undefined>;
+  /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
+  saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
+  /** Stop the VM and the network (idempotent); the network's report. */
+  stop(): Promise<NetworkReport>;
+}
+
+/**
+ * The defaults of every command in a sandbox of `spec`: the agent preset's environment under the
+ * proxy's variables under the user's `env` (so a proxy variable can be overridden on purpose),
+ * the workspace (when shared) as working directory, the image's default user.
+ *
+ * @example
+ * ```ts ignore
+ * import { execDefaults } from "./sandbox.ts";
+ * const defaults = execDefaults(spec, image, network.guestEnv, true);
+ * ```
+ */
+export function execDefaults(
+  spec: Pick<SandboxSpec, "argv" | "env" | "workdir" | "user">,
+  image: Pick<ImagePaths, "manifest">,
+  guestEnv: Record<string, string>,
+  shared: boolean,
+): ExecDefaults {
+  return {
+    env: { ...agentPreset(spec.argv[0])?.env, ...guestEnv, ...spec.env },
+    cwd: spec.workdir ?? (shared ? WORKSPACE_DIR : undefined),
+    user: spec.user ?? image.manifest.user?.name,
+  };
+}
+
+/**
+ * Start a sandbox for `spec`. Everything started is stopped again when a later step fails.
+ * Throws `ImageError`, `ConfigError`, `ShareError`, `VmError`, `SnapshotError` (all
+ * `AgentboxError`s).
+ *
+ * @example
+ * ```ts ignore
+ * import { startSandbox } from "./sandbox.ts";
+ * const sandbox = await startSandbox(ctx, spec);
+ * try {
+ *   const run = sandbox.exec(sandbox.command());
+ *   console.log(await run.result);
+ * } finally {
+ *   await sandbox.stop();
+ * }
+ * ```
+ */
+export async function startSandbox(
+  ctx: ApiContext,
+  spec: SandboxSpec,
+  options: StartSandboxOptions = {},
+): Promise<Sandbox> {
+  // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
+  const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  const network = await startNetworkSession({
+    db: ctx.db,
+    net: spec.net,
+    allow: spec.allow,
+    deny: spec.deny,
+    tlsInspect: spec.tlsInspect,
+    backend: spec.netBackend,
+    projectDir: spec.projectDir,
+    tool: spec.argv[0].split("/").at(-1),
+    proxy: { approve: options.approve },
+    session: options.session,
+  });
+  try {
+    const stateDir = sessionStateDir(network.id);
+    const { vm, workspace } = options.restore
+      ? await restoreVm(ctx, options.restore, stateDir, network)
+      : await bootNewVm(ctx, spec, { image, network, stateDir, pinLower: options.pinLower });
+    try {
+      await installGuestFiles(vm.agent, network.guestFiles);
+    } catch (error) {
+      await vm.stop();
+      throw error;
+    }
+    return sandbox(spec, image, vm, network, workspace);
+  } catch (error) {
+    await network.finish().catch(() => {});
+    throw error;
+  }
+}
+
+/** How a one-shot sandbox's command ended, its changes, its network, and where the time went. */
+export interface SandboxRun {
+  id: string;
+  result: ExecResult;
+  changes?: CollectedChanges;
+  /** The shared directory the changes are against. */
+  root?: string;
+  network: NetworkReport;
+  timings: { bootMs: number; commandMs: number; collectMs?: number; totalMs: number };
+}
+
+/**
+ * A one-shot sandbox (`exec`, `run`): start it, let `command` run the spec's command in it (the
+ * edge wires the command's stdio), collect the workspace's changes, stop. The VM and network are
+ * stopped however it ends.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSandbox } from "./sandbox.ts";
+ * const run = await runSandbox(ctx, spec, (sandbox) => sandbox.exec(sandbox.command()).result);
+ * console.log(run.result.code, run.changes?.entries.length);
+ * ```
+ */
+export async function runSandbox(
+  ctx: ApiContext,
+  spec: SandboxSpec,
+  command: (sandbox: Sandbox) => Promise<ExecResult>,
+  options: StartSandboxOptions = {},
+): Promise<SandboxRun> {
+  const started = performance.now();
+  const box = await startSandbox(ctx, spec, options);
+  let result: ExecResult;
+  let changes: CollectedChanges | undefined;
+  const timings: Omit<SandboxRun["timings"], "totalMs"> = { bootMs: 0, commandMs: 0 };
+  try {
+    const commandStart = performance.now();
+    timings.bootMs = Math.round(commandStart - started);
+    result = await command(box);
+    timings.commandMs = Math.round(performance.now() - commandStart);
+    const collectStart = performance.now();
+    changes = await box.collectChanges();
+    if (changes) timings.collectMs = Math.round(performance.now() - collectStart);
+  } catch (error) {
+    // The VM and the proxies never outlive a failure; its report goes with it.
+    await box.stop().catch(() => {});
+    throw error;
+  }
+  const network = await box.stop();
+  return {
+    id: box.id,
+    result,
+    changes,
+    root: box.workspace?.share.root,
+    network,
+    timings: { ...timings, totalMs: Math.round(performance.now() - started) },
+  };
+}
+
+async function bootNewVm(
+  ctx: ApiContext,
+  spec: SandboxSpec,
+  parts: { image: ImagePaths; network: NetworkSession; stateDir: string; pinLower?: boolean },
+): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
+  const { image, network, stateDir } = parts;
+  const owner = image.manifest.user;
+  let workspace: WorkspaceSession | undefined;
+  if (spec.share !== undefined) {
+    workspace = await startWorkspaceSession(spec.share, stateDir, {
+      onProgress: (message) => ctx.onEvent({ type: "progress", message }),
+      owner: owner && { uid: owner.uid, gid: owner.gid },
+    });
+    if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
+  }
+  const vmm = spec.vmm ?? (await loadVmSettings({ projectDir: spec.projectDir })).vmm;
+  const vm = await (ctx.startVm ?? bootVm)({
+    image,
+    cpus: spec.cpus,
+    memoryMb: spec.memoryMb,
+    vmm,
+    network: network.egress?.network,
+    workspace: workspace?.share,
+    onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+  });
+  return { vm, workspace };
+}
+
+async function restoreVm(
+  ctx: ApiContext,
+  snapshot: SnapshotInfo,
+  stateDir: string,
+  network: NetworkSession,
+): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
+  const workspace = await adoptSnapshotWorkspace(snapshot.dir, stateDir);
+  const vm = await restoreSessionVm(snapshot.dir, snapshot.manifest, {
+    network: network.egress?.network,
+    workspace,
+    onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+  });
+  return { vm, workspace };
+}
+
+function sandbox(
+  spec: SandboxSpec,
+  image: ImagePaths,
+  vm: RunningVm,
+  network: NetworkSession,
+  workspace: WorkspaceSession | undefined,
+): Sandbox {
+  const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
+  let collected: Promise<CollectedChanges | undefined> | undefined;
+  let stopped: Promise<NetworkReport> | undefined;
+  // Also settles after a normal stop.
+  const lost = vm.exited.then(() => vmStopped(vm));
+  lost.catch(() => {});
+  return {
+    id: network.id,
+    spec,
+    image,
+    vm,
+    network,
+    workspace,
+    defaults,
+    lost,
+    command: () => ({
+      argv: spec.argv,
+      timeoutMs: spec.timeoutSec === undefined ? undefined : spec.timeoutSec * 1000,
+    }),
+    exec: (request) =>
+      vm.agent.exec({
+        ...request,
+        env: { ...defaults.env, ...request.env },
+        cwd: request.cwd ?? defaults.cwd,
+        user: request.user ?? defaults.user,
+      }),
+    async explain(error) {
+      // Host-observed facts win over what the channel says: report the VM's death as such.
+      const exit = await Promise.race([vm.exited, delay(1000)]);
+      if (exit) return await vmStopped(vm, error).catch((e) => e);
+      return new VmError(`Lost the VM's agent: ${error.message}`, {
+        cause: error,
+        code: "agent_lost",
+      });
+    },
+    collectChanges() {
+      collected ??= workspace ? workspace.collect(vm.agent) : Promise.resolve(undefined);
+      return collected;
+    },
+    saveSnapshot: (dir, source) =>
+      saveSessionSnapshot(vm, dir, {
+        id: network.id,
+        name: source.name,
+        spec,
+        vm: { image: image.name, cpus: spec.cpus, memoryMb: spec.memoryMb },
+        workspace,
+      }),
+    stop() {
+      stopped ??= vm.stop().then(
+        () => network.finish(),
+        async (error) => {
+          await network.finish().catch(() => {});
+          throw error;
+        },
+      );
+      return stopped;
+    },
+  };
+}
+
+const VMM_NAMES: Record<VmmKind, string> = { qemu: "QEMU", "cloud-hypervisor": "Cloud Hypervisor" };
+
+async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
+  const exit = await vm.exited;
+  throw new VmError(
+    `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
+    { cause, consoleTail: await vm.consoleTail(), code: "vm_died" },
+  );
+}

@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { openDatabase } from "../store/database.ts";
+import { findLifecycle } from "../store/session_lifecycle.ts";
+import { type InProcessVm, startInProcessVm } from "../vm/testing/in_process_vm.ts";
+import { openContext } from "./context.ts";
+import { ownSession, parseDetachedPlan } from "./session_owner.ts";
+import { UsageError } from "../agentbox_error.ts";
+
+Deno.test("owner: stopping a session whose first command still runs records it stopped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-owner-test-" });
+  Deno.env.set("XDG_CONFIG_HOME", `${dir}/config`);
+  const vms: InProcessVm[] = [];
+  const lines: string[] = [];
+  const ctx = openContext({
+    db: openDatabase(`${dir}/agentbox.db`),
+    onEvent: (e) => lines.push(e.message),
+    startVm: async (options) => {
+      const vm = await startInProcessVm(options);
+      vms.push(vm);
+      return vm;
+    },
+  });
+  try {
+    const plan = parseDetachedPlan({
+      id: crypto.randomUUID(),
+      spec: {
+        argv: ["sh", "-c", "echo started; exec sleep 600"],
+        net: "none",
+        projectDir: dir,
+      },
+      runCommand: true,
+    }, "the test");
+    await Deno.mkdir(`${dir}/run`);
+    await Deno.mkdir(`${dir}/state`);
+    const paths = {
+      runtime: `${dir}/run`,
+      controlSocket: `${dir}/run/ctl.sock`,
+      lock: `${dir}/run/owner.lock`,
+      plan: `${dir}/run/plan.json`,
+      state: `${dir}/state`,
+      log: `${dir}/state/owner.log`,
+    };
+    const stop = Promise.withResolvers<void>();
+    const owned = ownSession(ctx, plan, { paths, stopped: stop.promise });
+    const log = `${dir}/state/command.log`;
+    const deadline = Date.now() + 10_000;
+    while (!(await Deno.readTextFile(log).catch(() => "")).includes("started")) {
+      assert.ok(Date.now() < deadline, "the first command did not start");
+      await new Promise((f) => setTimeout(f, 20));
+    }
+    assert.equal(findLifecycle(ctx.db, plan.id)?.status, "running");
+    stop.resolve();
+    // The VM stops under the running command: nothing may escape as an unhandled rejection.
+    await owned;
+    assert.equal(findLifecycle(ctx.db, plan.id)?.status, "stopped");
+    assert.equal((await vms[0].exited).code, 0);
+    assert.ok(lines.some((l) => /session stopped/.test(l)), lines.join("\n"));
+  } finally {
+    for (const vm of vms) await vm.stop();
+    ctx.db.close();
+    Deno.env.delete("XDG_CONFIG_HOME");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("owner: a plan that is not a plan is a usage error naming the file and the field", () => {
+  const bad = [
+    [{}, /id/],
+    [{ id: "x", spec: {}, runCommand: true }, /id: is not a session id/],
+    [{
+      id: "0f3c2a9e-0000-4000-8000-000000000000",
+      spec: { argv: ["sh"], projectDir: "relative" },
+      runCommand: false,
+    }, /spec\.projectDir/],
+    [{
+      id: "0f3c2a9e-0000-4000-8000-000000000000",
+      spec: { argv: ["sh"], projectDir: "/p", share: "/etc", extra: 1 },
+      runCommand: false,
+    }, /extra|Unrecognized/],
+  ] as const;
+  for (const [value, pattern] of bad) {
+    assert.throws(
+      () => parseDetachedPlan(value, "/run/plan.json"),
+      (e) =>
+        e instanceof UsageError && e.code === "plan_invalid" &&
+        /\/run\/plan\.json/.test(e.message) &&
+        pattern.test(e.message),
+      JSON.stringify(value),
+    );
+  }
+});
