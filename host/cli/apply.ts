@@ -17,12 +17,8 @@ import {
 } from "../workspace/apply.ts";
 import type { PathOutcome } from "../workspace/apply_plan.ts";
 import { readBaseline } from "../workspace/baseline.ts";
-import {
-  ChangesetError,
-  changesetPaths,
-  printable,
-  validateRecords,
-} from "../workspace/changeset.ts";
+import { ChangesetError, changesetPaths, validateRecords } from "../workspace/changeset.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 import { readJournal } from "../workspace/journal.ts";
 import { latestSessionWithChanges, sessionStateDir } from "../workspace/latest_session.ts";
 import { compileGlob, GlobError } from "../workspace/path_glob.ts";
@@ -298,7 +294,7 @@ export function formatOutcome(o: PathOutcome, dry: boolean): string | undefined 
   const reason = o.reason && !quiet ? `: ${o.reason}` : "";
   const risk = o.highRisk ? ` [high-risk: ${o.highRisk}]` : "";
   const note = o.note ? ` (${o.note})` : "";
-  return `${label.padEnd(9)} ${printable(o.path)}${reason}${risk}${note}`;
+  return escapeControls(`${label.padEnd(9)} ${printable(o.path)}${reason}${risk}${note}`);
 }
 
 function hints(outcomes: PathOutcome[]): string[] {

@@ -10,7 +10,7 @@ import {
   writeChangeset,
   writeTree,
 } from "../workspace/test_tree.ts";
-import { APPLY_HELP } from "./apply.ts";
+import { APPLY_HELP, formatOutcome } from "./apply.ts";
 
 interface State {
   root: string;
@@ -163,4 +163,13 @@ Deno.test("usage errors exit 125 with one line", async () => {
 Deno.test("docs/cli.md carries the exact apply --help text", async () => {
   const docs = await Deno.readTextFile(`${REPO}/docs/cli.md`);
   assert.ok(docs.includes(APPLY_HELP), "update docs/cli.md with APPLY_HELP");
+});
+
+Deno.test("apply's lines escape C1 and bidi controls in guest names and reasons", () => {
+  const line = formatOutcome(
+    { path: "a\u009b2Jb\u202etxt.exe", result: "refused", reason: "x\u0085y" },
+    false,
+  )!;
+  assert.ok(!/[\u0080-\u009f\u202a-\u202e]/.test(line), JSON.stringify(line));
+  assert.match(line, /a\\x9b2Jb\\u202etxt\.exe/);
 });

@@ -22,8 +22,9 @@ import {
 import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
 import { renderStat } from "../workspace/render_stat.ts";
 import { recoverable, recoverChanges } from "../session/recover_changes.ts";
+import { printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
-import { safeText, sessionArgument } from "./logs.ts";
+import { sessionArgument } from "./logs.ts";
 import { parseCommandArgs } from "./options.ts";
 
 /** Help text of `agentbox diff`. */
@@ -107,7 +108,7 @@ async function chooseSession(db: DatabaseSync, positionals: string[]): Promise<s
 }
 
 async function loadSessionChangeset(id: string): Promise<StoredChangeset> {
-  const short = safeText(id.slice(0, 12));
+  const short = printable(id.slice(0, 12));
   try {
     return await loadChangeset(sessionStateDir(id));
   } catch (error) {

@@ -8,7 +8,7 @@
 
 import { baselineEntry } from "./baseline.ts";
 import type { Baseline, BaselineEntry, UpperRecord } from "./changeset.ts";
-import { printable } from "./changeset.ts";
+import { printable } from "../terminal_text.ts";
 import { blobProblem } from "./blob.ts";
 import { describeChange, sameFacts } from "./host_facts.ts";
 import { pathSelector } from "./path_glob.ts";

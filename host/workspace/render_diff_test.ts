@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { classifyChanges, type DiffEntry } from "./classify.ts";
 import { loadChangeset } from "./load_changeset.ts";
 import {
-  escapeControls,
   MAX_PATCH_BYTES,
   renderJson,
   renderNameOnly,
@@ -201,10 +200,4 @@ Deno.test("name-only and json list every entry", async () => {
       hostChanged: false,
     });
   });
-});
-
-Deno.test("escapeControls keeps tabs only when asked", () => {
-  assert.equal(escapeControls("a\tb"), "a\\x09b");
-  assert.equal(escapeControls("a\tb", true), "a\tb");
-  assert.equal(escapeControls("\u2066x\u2069"), "\\u2066x\\u2069");
 });

@@ -6,13 +6,8 @@
  */
 
 import type { DiffEntry } from "./classify.ts";
-import {
-  type Content,
-  escapeControls,
-  isDir,
-  type RenderOptions,
-  sideContent,
-} from "./render_diff.ts";
+import { type Content, isDir, type RenderOptions, sideContent } from "./render_diff.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { unifiedDiff } from "./unified_diff.ts";
 
 /** Widest `+`/`-` bar. */
