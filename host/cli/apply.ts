@@ -16,26 +16,28 @@ import {
   rollbackApply,
 } from "../workspace/apply.ts";
 import type { PathOutcome } from "../workspace/apply_plan.ts";
-import { readBaseline } from "../workspace/baseline.ts";
+import { baselineRoot, readBaseline } from "../workspace/baseline.ts";
 import { ChangesetError, changesetPaths, validateRecords } from "../workspace/changeset.ts";
 import { escapeControls, printable } from "../terminal_text.ts";
 import { readJournal } from "../workspace/journal.ts";
 import { latestSessionWithChanges, sessionStateDir } from "../workspace/latest_session.ts";
 import { compileGlob, GlobError } from "../workspace/path_glob.ts";
 import { reportError, UsageError } from "./errors.ts";
-import { parseCommandArgs } from "./options.ts";
+import { parseCommandArgs, projectOption } from "./options.ts";
 
 /** Help text of `agentbox apply`. */
 export const APPLY_HELP = `Apply a session's workspace changes to the project directory on the host.
 
-Usage: agentbox apply [SESSION] [--path GLOB]... [--dry-run] [--force] [--allow-symlinks]
-                      [--yes-high-risk] [--rollback] [--json]
+Usage: agentbox apply [SESSION] [--share DIR] [--path GLOB]... [--dry-run] [--force]
+                      [--allow-symlinks] [--yes-high-risk] [--rollback] [--json]
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent
-session with a changeset. Paths are only written inside the project, never through a symlink,
-and never inside .git. Running apply again after an interruption resumes it.
+session of this project (the current directory, or --share DIR) with a changeset. apply says
+which session and project it acts on. Paths are only written inside the project, never through
+a symlink, and never inside .git. Running apply again after an interruption resumes it.
 
 Options:
+  --share DIR       the project whose latest session to apply (default: the current directory)
   --path GLOB       apply only matching paths (repeatable; * and ? within a name, ** across
                     directories; a directory selects everything below it)
   --dry-run         print what would happen; change nothing
@@ -61,6 +63,7 @@ const TEST_PAUSE_ENV = "AGENTBOX_TEST_APPLY_PAUSE_AT_WRITE";
 export async function applyCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("apply", args, {
     path: { type: "string", multiple: true },
+    share: { type: "string" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
     "allow-symlinks": { type: "boolean" },
@@ -74,8 +77,14 @@ export async function applyCommand(args: string[]): Promise<number> {
     return 0;
   }
   const globs = globOption(values.path);
-  const session = await pickSession(positionals);
-  const journalDir = `${changesetPaths(sessionStateDir(session.id)).root}/apply-journal`;
+  const session = await pickSession(positionals, await projectOption("apply", values.share));
+  const paths = changesetPaths(sessionStateDir(session.id));
+  const journalDir = `${paths.root}/apply-journal`;
+  const project = await baselineRoot(paths.baseline) ?? session.project ?? "(unknown)";
+  console.error(
+    `agentbox: ${values.rollback ? "rolling back" : "applying"} session ` +
+      `${session.id.slice(0, 8)}, project ${printable(project)}`,
+  );
   try {
     const summary = values.rollback ? await rollbackApply({ journalDir }) : await applySession(
       session,
@@ -109,15 +118,20 @@ function globOption(value: unknown): string[] {
   return globs;
 }
 
-async function pickSession(positionals: string[]): Promise<SessionRecord> {
+async function pickSession(positionals: string[], project: string): Promise<SessionRecord> {
   if (positionals.length > 1) {
     throw new UsageError("Too many arguments: see `agentbox apply --help`");
   }
   const db = openDatabase();
   try {
     if (positionals.length === 0) {
-      const latest = await latestSessionWithChanges(db);
-      if (!latest) throw new UsageError("No session has changes to apply");
+      const latest = await latestSessionWithChanges(db, { project });
+      if (!latest) {
+        throw new UsageError(
+          `No session of project ${printable(project)} has changes to apply: name a SESSION, ` +
+            "or give the project with --share DIR",
+        );
+      }
       return latest;
     }
     // A long-lived session's name first, then an id or a prefix of one.
