@@ -43,8 +43,9 @@ Options:
   --dry-run         print what would happen; change nothing
   --force           overwrite host files that changed since the session started
   --allow-symlinks  create the guest's symlinks (those leaving the project are high-risk)
-  --yes-high-risk   apply high-risk changes (.envrc, .vscode/, CI workflows, package.json,
-                    Makefiles, .agentbox.toml, ...) without asking; on a terminal you are asked
+  --yes-high-risk   apply high-risk changes (dotfiles and dot-directories, CI workflows,
+                    package.json, Makefiles, CLAUDE.md, ...: docs/apply.md lists them) without
+                    asking; on a terminal you are asked
   --rollback        undo an interrupted apply, from its journal
   --json            print the summary as one JSON object
   --verbose         print the chain of causes of an error

@@ -1,13 +1,20 @@
 /**
  * Which workspace paths the host later executes or trusts (DESIGN security rule 10). Git's own
- * directory is never written; files that tools run on their own (direnv, editors, CI, package
- * scripts, make, agentbox's policy) are high-risk and applied only after explicit confirmation;
- * symlinks pointing outside the project are high-risk too.
+ * directory is never written; files that tools run on their own (the list and the dotfile rule in
+ * high_risk_paths.ts) are high-risk and applied only after explicit confirmation; symlinks
+ * pointing outside the project are high-risk too.
  *
  * @module
  */
 
 import { posix } from "node:path";
+import {
+  DOTFILE_RULE,
+  HIGH_RISK_PATHS,
+  type HighRiskPath,
+  INERT_DOTFILES,
+} from "./high_risk_paths.ts";
+import { compileGlob } from "./path_glob.ts";
 
 /**
  * Why `path` must never be written by an apply, or `undefined`. Any component named `.git` (in any
@@ -28,34 +35,49 @@ export function gitPathProblem(path: string): string | undefined {
     : undefined;
 }
 
-const HIGH_RISK: readonly [RegExp, string][] = [
-  [/(^|\/)\.envrc$/, "direnv runs .envrc when you enter the directory"],
-  [/^\.vscode\//, "editors run tasks and settings from .vscode/"],
-  [/^\.idea\//, "IDEs run configurations from .idea/"],
-  [/^\.github\/workflows\//, "CI runs workflow files"],
-  [/^\.gitlab-ci\.yml$/, "CI runs .gitlab-ci.yml"],
-  [/(^|\/)package\.json$/, "package.json scripts run on npm/deno install and run"],
-  [/(^|\/)\.agentbox\.toml$/, "agentbox's own policy for the next session"],
-  [/(^|\/)(GNUmakefile|[Mm]akefile|[^/]*\.mk)$/, "make runs Makefiles"],
-  [/(^|\/)([Jj]ustfile|Taskfile\.ya?ml|Rakefile)$/, "task runners execute this file"],
-  [/(^|\/)\.pre-commit-config\.yaml$/, "pre-commit runs the hooks listed here"],
-  [/(^|\/)\.husky\//, "husky installs these files as git hooks"],
-  [/(^|\/)\.gitmodules$/, "git fetches submodules from the URLs listed here"],
-  [/(^|\/)\.gitattributes$/, "git runs filter and diff drivers named here"],
-];
+const highRiskPatterns = HIGH_RISK_PATHS.map((entry) => ({
+  ...entry,
+  pattern: compileGlob(entry.glob.toLowerCase()),
+}));
 
 /**
- * Why a change to `path` is high-risk (the host may execute or trust it), or `undefined`.
+ * Why a change to `path` is high-risk (the host may execute or trust it), or `undefined`: the
+ * first entry of {@linkcode HIGH_RISK_PATHS} matching the path or one of its directories (letter
+ * case ignored), else the dotfile rule for any dot-directory on the way or a dotfile not in
+ * {@linkcode INERT_DOTFILES}.
  *
  * @example
  * ```ts
  * import { highRiskReason } from "./risk.ts";
  * console.assert(highRiskReason(".github/workflows/ci.yml") !== undefined);
+ * console.assert(highRiskReason("pkg/.claude/settings.json") !== undefined);
  * console.assert(highRiskReason("src/main.ts") === undefined);
  * ```
  */
 export function highRiskReason(path: string): string | undefined {
-  return HIGH_RISK.find(([pattern]) => pattern.test(path))?.[1];
+  return highRiskEntry(path)?.reason;
+}
+
+/**
+ * The entry that makes `path` high-risk (see {@linkcode highRiskReason}), with its source.
+ *
+ * @example
+ * ```ts
+ * import { highRiskEntry } from "./risk.ts";
+ * console.log(highRiskEntry("CLAUDE.md")?.source);
+ * ```
+ */
+export function highRiskEntry(path: string): Omit<HighRiskPath, "glob"> | undefined {
+  const parts = path.toLowerCase().split("/");
+  for (let n = parts.length; n > 0; n--) {
+    const prefix = parts.slice(0, n).join("/");
+    const entry = highRiskPatterns.find(({ pattern }) => pattern.test(prefix));
+    if (entry) return { reason: entry.reason, source: entry.source };
+  }
+  const name = parts.at(-1)!;
+  const dotDir = parts.slice(0, -1).some((part) => part.startsWith("."));
+  if (dotDir || (name.startsWith(".") && !INERT_DOTFILES.includes(name))) return DOTFILE_RULE;
+  return undefined;
 }
 
 /**
