@@ -12,7 +12,8 @@ import { printable } from "../terminal_text.ts";
 import { blobProblem } from "./blob.ts";
 import { describeChange, sameFacts } from "./host_facts.ts";
 import { pathSelector } from "./path_glob.ts";
-import { gitPathProblem, highRiskReason, symlinkRisk } from "./risk.ts";
+import { lstatUnder } from "./host_file.ts";
+import { gitPathProblem, highRiskReason, resolvedSymlinkRisk, type TreeLookup } from "./risk.ts";
 import { lstatIfExists, UnsafePathError, verifyParents, verifyRoot } from "./safe_path.ts";
 
 /** One change to the host tree. `before` is what must be there when it runs (`null` = nothing). */
@@ -136,8 +137,10 @@ async function planRecord(ctx: Ctx, r: UpperRecord): Promise<void> {
   if (r.type === "symlink" && !input.allowSymlinks) {
     return set("skipped", "symlinks are created only with --allow-symlinks");
   }
-  const highRisk = (r.type === "symlink" ? symlinkRisk(r.path, r.target) : undefined) ??
-    highRiskReason(r.path);
+  const highRisk =
+    (r.type === "symlink"
+      ? await resolvedSymlinkRisk(r.path, r.target, plannedTree(input.root, ctx.byPath))
+      : undefined) ?? highRiskReason(r.path);
   if (highRisk && !input.allowHighRisk) {
     return set("skipped", "high-risk change, needs confirmation", { highRisk });
   }
@@ -280,6 +283,25 @@ async function hostFacts(root: string, rel: string): Promise<BaselineEntry | nul
   if ((await verifyParents(root, rel)) === "missing") return null;
   const info = await lstatIfExists(`${root}/${rel}`);
   return info && baselineEntry(info);
+}
+
+/**
+ * The tree as it will be after the apply, for resolving symlinks: the changeset's entries (every
+ * one, selected or not: a later apply may bring the rest), else the host's, read without
+ * following any link.
+ */
+function plannedTree(root: string, byPath: Map<string, UpperRecord>): TreeLookup {
+  return async (path) => {
+    const r = byPath.get(path);
+    if (r?.type === "symlink") return { type: "symlink", target: r.target };
+    if (r?.type === "dir" || r?.type === "file") return { type: r.type };
+    if (r?.type === "deleted") return undefined;
+    const info = await lstatUnder(root, path);
+    if (!info) return undefined;
+    if (!info.isSymlink) return { type: info.isDirectory ? "dir" : info.isFile ? "file" : "other" };
+    const target = await Deno.readLink(`${root}/${path}`).catch(() => undefined);
+    return target === undefined ? { type: "other" } : { type: "symlink", target };
+  };
 }
 
 function nonDirAncestor(byPath: Map<string, UpperRecord>, path: string): string | undefined {

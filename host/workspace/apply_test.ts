@@ -346,3 +346,29 @@ Deno.test("an interrupted apply rolls back to the original tree, temp files incl
   assert.equal(await Deno.lstat(c.journalDir).catch(() => null), null);
   await assert.rejects(rollbackApply(c), ApplyError);
 });
+
+Deno.test("chained symlinks that leave the project are high-risk, whether the links are the guest's or the host's", async () => {
+  // The guest makes both links: `a/up -> ..`, then `x -> a/up/../etc`, which reads as `a/etc`.
+  const guest = await setup({ "a/keep.txt": "k\n" }, [
+    { path: "a", type: "dir", mode: 0o755 },
+    { path: "a/up", type: "symlink", target: ".." },
+    { path: "x", type: "symlink", target: "a/up/../etc" },
+    { path: "fine", type: "symlink", target: "a/keep.txt" },
+  ]);
+  const held = await applyChangeset({ ...guest.options, allowSymlinks: true });
+  assert.equal(outcome(held.outcomes, "x").result, "skipped");
+  assert.match(outcome(held.outcomes, "x").highRisk!, /outside the project through another/);
+  assert.equal(outcome(held.outcomes, "a/up").result, "skipped", "a link to its parent");
+  assert.equal(outcome(held.outcomes, "fine").result, "applied");
+  assert.equal(await Deno.lstat(`${guest.c.root}/x`).catch(() => null), null);
+
+  // The host already has the climbing link; the guest adds only the one that uses it.
+  const host = await setup({ "b/up": { link: "../.." }, "b/f": "f\n" }, [
+    { path: "y", type: "symlink", target: "b/up/etc" },
+    { path: "z", type: "symlink", target: "b/f" },
+  ]);
+  const hostHeld = await applyChangeset({ ...host.options, allowSymlinks: true });
+  assert.equal(outcome(hostHeld.outcomes, "y").result, "skipped");
+  assert.ok(outcome(hostHeld.outcomes, "y").highRisk);
+  assert.equal(outcome(hostHeld.outcomes, "z").result, "applied");
+});

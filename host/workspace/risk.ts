@@ -100,3 +100,68 @@ export function symlinkRisk(path: string, target: string): string | undefined {
   }
   return undefined;
 }
+
+/** What the tree will hold at a path once the apply is done (the changeset over the host). */
+export type TreeNode = { type: "symlink"; target: string } | { type: "dir" | "file" | "other" };
+
+/** Looks up a workspace-relative path in the planned tree; `undefined` when nothing is there. */
+export type TreeLookup = (path: string) => Promise<TreeNode | undefined>;
+
+/** Symlinks followed before a resolution is called a loop (Linux's own limit). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * Why a symlink at `path` pointing to `target` is high-risk once resolved against the planned tree
+ * (`lookup`: the changeset's entries over the host's), or `undefined`. {@linkcode symlinkRisk}
+ * only reads the target's text; chained links escape it (`a/up -> ..`, then
+ * `x -> a/up/../etc` reads as `a/etc` but is `../etc`). This walks the target component by
+ * component as the kernel would, following every link on the way, and calls the link high-risk
+ * when the walk leaves the project, meets an absolute link, loops, or when the link resolves to
+ * its own directory or one above it (a path through such a link climbs more than it reads).
+ *
+ * @example
+ * ```ts
+ * import { resolvedSymlinkRisk, type TreeNode } from "./risk.ts";
+ * const tree = new Map<string, TreeNode>([["a", { type: "dir" }], ["a/up", { type: "symlink", target: ".." }]]);
+ * const lookup = (p: string) => Promise.resolve(tree.get(p));
+ * console.assert(await resolvedSymlinkRisk("x", "a/up/../etc", lookup) !== undefined);
+ * console.assert(await resolvedSymlinkRisk("y", "a", lookup) === undefined);
+ * ```
+ */
+export async function resolvedSymlinkRisk(
+  path: string,
+  target: string,
+  lookup: TreeLookup,
+): Promise<string | undefined> {
+  const lexical = symlinkRisk(path, target);
+  if (lexical) return lexical;
+  const home = path.split("/").slice(0, -1);
+  const dir = [...home];
+  const pending = target.split("/");
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.shift()!;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (dir.length === 0) return "symlink resolving outside the project through another symlink";
+      dir.pop();
+      continue;
+    }
+    const here = [...dir, part].join("/");
+    const node = await lookup(here);
+    if (node?.type !== "symlink") {
+      dir.push(part);
+      continue;
+    }
+    if (++hops > MAX_LINK_HOPS) return "symlink loop";
+    if (node.target.startsWith("/")) {
+      return "symlink resolving to an absolute path through another symlink";
+    }
+    pending.unshift(...node.target.split("/"));
+  }
+  const ancestor = dir.length <= home.length && dir.every((part, i) => part === home[i]);
+  if (ancestor) {
+    return "symlink to its own directory or one above it: paths through it can climb out";
+  }
+  return undefined;
+}

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { DOTFILE_RULE, HIGH_RISK_PATHS } from "./high_risk_paths.ts";
 import { compileGlob } from "./path_glob.ts";
-import { gitPathProblem, highRiskEntry, highRiskReason, symlinkRisk } from "./risk.ts";
+import {
+  gitPathProblem,
+  highRiskEntry,
+  highRiskReason,
+  resolvedSymlinkRisk,
+  symlinkRisk,
+  type TreeNode,
+} from "./risk.ts";
 
 Deno.test("anything under a .git component is git's", () => {
   for (const p of [".git", ".git/config", ".git/hooks/pre-commit", "sub/.git/config", ".GIT/x"]) {
@@ -105,4 +112,40 @@ Deno.test("symlinks out of the project are high-risk", () => {
   assert.equal(symlinkRisk("a/b", "../c"), undefined);
   assert.equal(symlinkRisk("a", "b/c"), undefined);
   assert.equal(symlinkRisk("a", "."), undefined);
+});
+
+Deno.test("symlinks are resolved through the planned tree, not read as text (issue 14.8)", async () => {
+  const tree = new Map<string, TreeNode>([
+    ["a", { type: "dir" }],
+    ["a/up", { type: "symlink", target: ".." }],
+    ["a/b", { type: "dir" }],
+    ["a/b/deep", { type: "symlink", target: "../.." }],
+    ["abs", { type: "symlink", target: "/etc" }],
+    ["loop1", { type: "symlink", target: "loop2" }],
+    ["loop2", { type: "symlink", target: "loop1" }],
+    ["src", { type: "dir" }],
+    ["src/lib", { type: "symlink", target: "../lib" }],
+    ["lib", { type: "dir" }],
+  ]);
+  const lookup = (p: string) => Promise.resolve(tree.get(p));
+  assert.equal(symlinkRisk("x", "a/up/../etc"), undefined, "read as text, it stays inside");
+  const risky: [string, string][] = [
+    ["x", "a/up/../etc"],
+    ["x", "a/up/../../etc"],
+    ["a/b/x", "deep/../passwd"],
+    ["x", "abs/passwd"],
+    ["x", "loop1"],
+    ["a/up", ".."],
+    ["a/self", "."],
+  ];
+  for (const [path, target] of risky) {
+    assert.ok(await resolvedSymlinkRisk(path, target, lookup), `${path} -> ${target}`);
+  }
+  for (const [path, target] of [["x", "a/b"], ["x", "src/lib/m.ts"], ["a/y", "b/c.txt"]]) {
+    assert.equal(
+      await resolvedSymlinkRisk(path, target, lookup),
+      undefined,
+      `${path} -> ${target}`,
+    );
+  }
 });
