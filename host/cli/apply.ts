@@ -29,7 +29,8 @@ import { parseCommandArgs, projectOption } from "./options.ts";
 export const APPLY_HELP = `Apply a session's workspace changes to the project directory on the host.
 
 Usage: agentbox apply [SESSION] [--share DIR] [--path GLOB]... [--dry-run] [--force]
-                      [--allow-symlinks] [--yes-high-risk] [--rollback] [--json]
+                      [--allow-symlinks] [--exact-modes] [--yes-high-risk] [--rollback]
+                      [--json]
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent
 session of this project (the current directory, or --share DIR) with a changeset. apply says
@@ -43,6 +44,8 @@ Options:
   --dry-run         print what would happen; change nothing
   --force           overwrite host files that changed since the session started
   --allow-symlinks  create the guest's symlinks (those leaving the project are high-risk)
+  --exact-modes     give files and directories the guest's permission bits; by default only
+                    the execute bit crosses, as with git, and your umask decides the rest
   --yes-high-risk   apply high-risk changes (dotfiles and dot-directories, CI workflows,
                     package.json, Makefiles, CLAUDE.md, ...: docs/apply.md lists them) without
                     asking; on a terminal you are asked
@@ -68,6 +71,7 @@ export async function applyCommand(args: string[]): Promise<number> {
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
     "allow-symlinks": { type: "boolean" },
+    "exact-modes": { type: "boolean" },
     "yes-high-risk": { type: "boolean" },
     rollback: { type: "boolean" },
     json: { type: "boolean" },
@@ -94,6 +98,7 @@ export async function applyCommand(args: string[]): Promise<number> {
         dryRun: !!values["dry-run"],
         force: !!values.force,
         allowSymlinks: !!values["allow-symlinks"],
+        exactModes: !!values["exact-modes"],
         allowHighRisk: !!values["yes-high-risk"],
       },
     );
@@ -153,6 +158,8 @@ export interface ApplyFlags {
   dryRun?: boolean;
   force?: boolean;
   allowSymlinks?: boolean;
+  /** Give paths the guest's permission bits, not only the execute bit. */
+  exactModes?: boolean;
   /** Apply high-risk changes; when false on a terminal, the user is asked. */
   allowHighRisk?: boolean;
 }
@@ -181,6 +188,7 @@ export async function applySession(
     dryRun: !!flags.dryRun,
     force: !!flags.force,
     allowSymlinks: !!flags.allowSymlinks,
+    exactModes: !!flags.exactModes,
     allowHighRisk: !!flags.allowHighRisk,
     journalDir: `${paths.root}/apply-journal`,
     completionFile: `${paths.root}/applied.json`,
@@ -207,13 +215,20 @@ async function readRecords(path: string, id: string): Promise<unknown> {
   }
 }
 
-/** On a terminal, list the held-back high-risk changes and ask once. */
+/**
+ * On a terminal, list the held-back high-risk changes and ask once. The list says what the apply
+ * would do to each path's mode too, as the summary does for the rest.
+ */
 async function confirmHighRisk(options: ApplyOptions): Promise<boolean> {
-  const preview = await applyChangeset({ ...options, dryRun: true });
-  const held = preview.outcomes.filter((o) => o.highRisk && o.result === "skipped");
+  const preview = await applyChangeset({ ...options, dryRun: true, allowHighRisk: true });
+  const held = preview.outcomes.filter((o) => o.highRisk && o.result === "applied");
   if (held.length === 0) return false;
   console.log("These changes are high-risk (the host may run or trust them):");
-  for (const o of held) console.log(`  ${printable(o.path)}: ${o.highRisk}`);
+  for (const o of held) {
+    console.log(
+      escapeControls(`  ${printable(o.path)}: ${o.highRisk}${o.note ? ` (${o.note})` : ""}`),
+    );
+  }
   return confirm(`Apply these ${held.length} high-risk change(s) too?`);
 }
 
@@ -305,7 +320,7 @@ export function printSummary(
 export function formatOutcome(o: PathOutcome, dry: boolean): string | undefined {
   const quiet = o.result === "applied" || o.result === "unchanged";
   if (quiet && !o.note && !(dry && o.result === "applied")) return undefined;
-  const label = quiet && dry ? `would ${o.action ?? "apply"}` : o.result;
+  const label = o.result === "applied" && dry ? `would ${o.action ?? "apply"}` : o.result;
   const reason = o.reason && !quiet ? `: ${o.reason}` : "";
   const risk = o.highRisk ? ` [high-risk: ${o.highRisk}]` : "";
   const note = o.note ? ` (${o.note})` : "";

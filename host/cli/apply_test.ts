@@ -215,3 +215,34 @@ Deno.test("apply without SESSION takes this project's latest session and says wh
   assert.equal(await Deno.readTextFile(`${mine.root}/src/o.ts`), "4\n");
   assert.deepEqual(await snapshot(theirs.root), theirsBefore, "the other project is untouched");
 });
+
+Deno.test("apply shows every mode change it makes and keeps the guest's other bits out unless --exact-modes", async () => {
+  const s = await sessionWith({ "run.sh": "#!/bin/sh\n", "d/f.txt": "f\n" }, [
+    { path: "run.sh", type: "file", content: "#!/bin/sh\n", mode: 0o755 },
+    { path: "d", type: "dir", mode: 0o777 },
+    { path: "d/f.txt", type: "file", content: "f\n", mode: 0o666 },
+  ]);
+  const dry = await run(s, ["--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would write run\.sh \(mode 0644 -> 0755\)/);
+  assert.match(dry.stdout, /unchanged d \(the guest's mode 0777 not applied/);
+  assert.match(dry.stdout, /would write d\/f\.txt \(the guest's mode 0666 not applied/);
+  const applied = await run(s, []);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /applied {3}run\.sh \(mode 0644 -> 0755\)/);
+  const mode = async (p: string) => (await Deno.lstat(`${s.root}/${p}`)).mode! & 0o7777;
+  assert.deepEqual([await mode("run.sh"), await mode("d"), await mode("d/f.txt")], [
+    0o755,
+    0o755,
+    0o644,
+  ]);
+  const exact = await sessionWith({ "d/f.txt": "f\n" }, [
+    { path: "d", type: "dir", mode: 0o777 },
+    { path: "d/f.txt", type: "file", content: "f\n", mode: 0o666 },
+  ]);
+  const forced = await run(exact, ["--exact-modes"]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /applied {3}d \(mode 0755 -> 0777\)/);
+  const exactMode = async (p: string) => (await Deno.lstat(`${exact.root}/${p}`)).mode! & 0o7777;
+  assert.deepEqual([await exactMode("d"), await exactMode("d/f.txt")], [0o777, 0o666]);
+});

@@ -99,10 +99,39 @@ function modeLines(old: DiffSide | undefined, now: DiffSide | undefined): string
   if (old && !now) {
     return [`deleted ${old.type === "dir" ? "directory" : "file"} mode ${modeOf(old)}`];
   }
-  if (old && now && modeOf(old) !== modeOf(now)) {
-    return [`old mode ${modeOf(old)}`, `new mode ${modeOf(now)}`];
+  const lines = old && now && modeOf(old) !== modeOf(now)
+    ? [`old mode ${modeOf(old)}`, `new mode ${modeOf(now)}`]
+    : [];
+  const change = old && now && permissionChange(old, now);
+  if (change && !change.byDefault) lines.push(`# ${change.text}: applied only with --exact-modes`);
+  return lines;
+}
+
+/**
+ * How the permission bits differ between two sides of the same type, or `undefined`. `byDefault`
+ * says whether a plain apply makes the change: only a file's execute bit crosses by default (git's
+ * 100644/100755); other bits, and directories' modes, cross with `apply --exact-modes`.
+ *
+ * @example
+ * ```ts
+ * import { permissionChange } from "./render_diff.ts";
+ * const change = permissionChange({ type: "file", mode: 0o644 }, { type: "file", mode: 0o755 });
+ * console.assert(change?.text === "mode 100644 -> 100755" && change.byDefault);
+ * ```
+ */
+export function permissionChange(
+  old: DiffSide,
+  now: DiffSide,
+): { text: string; byDefault: boolean } | undefined {
+  if (old.type !== now.type || (old.type !== "file" && old.type !== "dir")) return undefined;
+  const before = (old.mode ?? 0) & 0o7777;
+  const after = (now.mode ?? 0) & 0o7777;
+  if (before === after) return undefined;
+  if (old.type === "file" && gitMode(before) !== gitMode(after)) {
+    return { text: `mode ${modeOf(old)} -> ${modeOf(now)}`, byDefault: true };
   }
-  return [];
+  const octal = (mode: number) => mode.toString(8).padStart(4, "0");
+  return { text: `permissions ${octal(before)} -> ${octal(after)}`, byDefault: false };
 }
 
 /**

@@ -174,6 +174,7 @@ Deno.test("stat: git-style lines, deleted directories folded, summary", async ()
       " tc                    | 2 +-",
       " text.txt              | 2 +-",
       " 10 files changed, 6 insertions(+), 7 deletions(-)",
+      " mode 100644 -> 100755 run.sh",
     ]);
     assert.deepEqual(await renderStat([], options), ["No changes."]);
   });
@@ -199,5 +200,39 @@ Deno.test("name-only and json list every entry", async () => {
       binary: false,
       hostChanged: false,
     });
+  });
+});
+
+Deno.test("every mode change is shown: patch, stat and json, with what a plain apply leaves alone (issue 14.9)", async () => {
+  const host: HostTree = { "d/f.txt": "same\n", "g.txt": "same\n" };
+  const guest: GuestChange[] = [
+    { path: "d", type: "dir", mode: 0o777 },
+    { path: "d/f.txt", type: "file", content: "same\n", mode: 0o666 },
+    { path: "g.txt", type: "file", content: "same\n", mode: 0o755 },
+  ];
+  await rendered(host, guest, async (entries, options) => {
+    assert.deepEqual(entries.map((e) => `${e.status} ${e.path}`), [
+      "mode-changed d",
+      "mode-changed d/f.txt",
+      "mode-changed g.txt",
+    ]);
+    const patch = await patchText(entries, options);
+    assert.match(
+      block(patch, "d"),
+      /old mode 040755\nnew mode 040777\n# permissions 0755 -> 0777: applied only with --exact-modes\n/,
+    );
+    assert.equal(
+      block(patch, "d/f.txt"),
+      "diff --git a/d/f.txt b/d/f.txt\n# permissions 0644 -> 0666: applied only with --exact-modes\n",
+    );
+    assert.match(block(patch, "g.txt"), /old mode 100644\nnew mode 100755\n/);
+    const stat = await renderStat(entries, options);
+    assert.deepEqual(stat.slice(-3), [
+      " permissions 0755 -> 0777 d/ (applied only with --exact-modes)",
+      " permissions 0644 -> 0666 d/f.txt (applied only with --exact-modes)",
+      " mode 100644 -> 100755 g.txt",
+    ]);
+    const doc = JSON.parse(renderJson(entries, { session: "s", root: options.root }));
+    assert.equal(doc.entries[0].new.mode, 0o777);
   });
 });
