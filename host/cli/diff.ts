@@ -21,7 +21,7 @@ import {
 import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
 import { renderStat } from "../workspace/render_stat.ts";
 import { recoverable, recoverChanges } from "../session/recover_changes.ts";
-import { printable } from "../terminal_text.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { sessionArgument } from "./logs.ts";
 import { parseCommandArgs, projectOption } from "./options.ts";
@@ -85,7 +85,7 @@ export async function diffCommand(args: string[]): Promise<number> {
           `agentbox: session ${session.slice(0, 8)} ended before its changes were collected: ` +
             "recovering them from its disk (this boots a VM)",
         ),
-      onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+      onWarning: (message) => console.error(`agentbox: warning: ${escapeControls(message)}`),
     });
   }
   const changeset = await loadSessionChangeset(session);
