@@ -175,7 +175,7 @@ async function planChange(ctx: Ctx, r: UpperRecord, host: BaselineEntry | null):
       return planDir(ctx, r.path, r.mode, host, base);
     case "file": {
       const mode = appliedMode(ctx.input, "file", r.mode, host);
-      const note = notes(stripNote(r.mode), modeNote(ctx.input, r.mode, mode, host));
+      const note = notes(stripNote(r.mode), modeNote(ctx.input, "file", r.mode, mode, host));
       const op = { kind: "write" as const, path: r.path, sha256: r.sha256, size: r.size, mode };
       return await planReplace(ctx, op, host, base, note);
     }
@@ -236,7 +236,7 @@ function planDir(
   base: BaselineEntry | null,
 ): void {
   const mode = appliedMode(ctx.input, "dir", recordMode, host);
-  const note = notes(stripNote(recordMode), modeNote(ctx.input, recordMode, mode, host));
+  const note = notes(stripNote(recordMode), modeNote(ctx.input, "dir", recordMode, mode, host));
   const set = (result: OutcomeResult, reason?: string, action?: string) =>
     void ctx.outcomes.set(path, { path, result, reason, action, note });
   if (host?.type === "dir") {
@@ -364,13 +364,15 @@ export function appliedMode(
  */
 function modeNote(
   input: PlanInput,
+  type: "file" | "dir",
   guestMode: number,
   mode: number,
   host: BaselineEntry | null,
 ): string | undefined {
   const guest = guestMode & 0o777;
-  const kept = host !== null && host.type !== "symlink" && host.type !== "other";
-  if (kept && (host.mode & 0o777) !== mode) return `mode ${octal(host.mode)} -> ${octal(mode)}`;
+  if (host?.type === type && (host.mode & 0o777) !== mode) {
+    return `mode ${octal(host.mode)} -> ${octal(mode)}`;
+  }
   if (guest !== mode && !input.exactModes) {
     return `the guest's mode ${octal(guest)} not applied: --exact-modes applies it`;
   }
