@@ -16,37 +16,39 @@ import {
   rollbackApply,
 } from "../workspace/apply.ts";
 import type { PathOutcome } from "../workspace/apply_plan.ts";
-import { readBaseline } from "../workspace/baseline.ts";
-import {
-  ChangesetError,
-  changesetPaths,
-  printable,
-  validateRecords,
-} from "../workspace/changeset.ts";
+import { baselineRoot, readBaseline } from "../workspace/baseline.ts";
+import { ChangesetError, changesetPaths, validateRecords } from "../workspace/changeset.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 import { readJournal } from "../workspace/journal.ts";
 import { latestSessionWithChanges, sessionStateDir } from "../workspace/latest_session.ts";
 import { compileGlob, GlobError } from "../workspace/path_glob.ts";
 import { reportError, UsageError } from "./errors.ts";
-import { parseCommandArgs } from "./options.ts";
+import { parseCommandArgs, projectOption } from "./options.ts";
 
 /** Help text of `agentbox apply`. */
 export const APPLY_HELP = `Apply a session's workspace changes to the project directory on the host.
 
-Usage: agentbox apply [SESSION] [--path GLOB]... [--dry-run] [--force] [--allow-symlinks]
-                      [--yes-high-risk] [--rollback] [--json]
+Usage: agentbox apply [SESSION] [--share DIR] [--path GLOB]... [--dry-run] [--force]
+                      [--allow-symlinks] [--exact-modes] [--yes-high-risk] [--rollback]
+                      [--json]
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent
-session with a changeset. Paths are only written inside the project, never through a symlink,
-and never inside .git. Running apply again after an interruption resumes it.
+session of this project (the current directory, or --share DIR) with a changeset. apply says
+which session and project it acts on. Paths are only written inside the project, never through
+a symlink, and never inside .git. Running apply again after an interruption resumes it.
 
 Options:
+  --share DIR       the project whose latest session to apply (default: the current directory)
   --path GLOB       apply only matching paths (repeatable; * and ? within a name, ** across
                     directories; a directory selects everything below it)
   --dry-run         print what would happen; change nothing
   --force           overwrite host files that changed since the session started
   --allow-symlinks  create the guest's symlinks (those leaving the project are high-risk)
-  --yes-high-risk   apply high-risk changes (.envrc, .vscode/, CI workflows, package.json,
-                    Makefiles, .agentbox.toml, ...) without asking; on a terminal you are asked
+  --exact-modes     give files and directories the guest's permission bits; by default only
+                    the execute bit crosses, as with git, and your umask decides the rest
+  --yes-high-risk   apply high-risk changes (dotfiles and dot-directories, CI workflows,
+                    package.json, Makefiles, CLAUDE.md, ...: docs/apply.md lists them) without
+                    asking; on a terminal you are asked
   --rollback        undo an interrupted apply, from its journal
   --json            print the summary as one JSON object
   --verbose         print the chain of causes of an error
@@ -65,9 +67,11 @@ const TEST_PAUSE_ENV = "AGENTBOX_TEST_APPLY_PAUSE_AT_WRITE";
 export async function applyCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("apply", args, {
     path: { type: "string", multiple: true },
+    share: { type: "string" },
     "dry-run": { type: "boolean" },
     force: { type: "boolean" },
     "allow-symlinks": { type: "boolean" },
+    "exact-modes": { type: "boolean" },
     "yes-high-risk": { type: "boolean" },
     rollback: { type: "boolean" },
     json: { type: "boolean" },
@@ -78,8 +82,14 @@ export async function applyCommand(args: string[]): Promise<number> {
     return 0;
   }
   const globs = globOption(values.path);
-  const session = await pickSession(positionals);
-  const journalDir = `${changesetPaths(sessionStateDir(session.id)).root}/apply-journal`;
+  const session = await pickSession(positionals, await projectOption("apply", values.share));
+  const paths = changesetPaths(sessionStateDir(session.id));
+  const journalDir = `${paths.root}/apply-journal`;
+  const project = await baselineRoot(paths.baseline) ?? session.project ?? "(unknown)";
+  console.error(
+    `agentbox: ${values.rollback ? "rolling back" : "applying"} session ` +
+      `${session.id.slice(0, 8)}, project ${printable(project)}`,
+  );
   try {
     const summary = values.rollback ? await rollbackApply({ journalDir }) : await applySession(
       session,
@@ -88,6 +98,7 @@ export async function applyCommand(args: string[]): Promise<number> {
         dryRun: !!values["dry-run"],
         force: !!values.force,
         allowSymlinks: !!values["allow-symlinks"],
+        exactModes: !!values["exact-modes"],
         allowHighRisk: !!values["yes-high-risk"],
       },
     );
@@ -113,15 +124,20 @@ function globOption(value: unknown): string[] {
   return globs;
 }
 
-async function pickSession(positionals: string[]): Promise<SessionRecord> {
+async function pickSession(positionals: string[], project: string): Promise<SessionRecord> {
   if (positionals.length > 1) {
     throw new UsageError("Too many arguments: see `agentbox apply --help`");
   }
   const db = openDatabase();
   try {
     if (positionals.length === 0) {
-      const latest = await latestSessionWithChanges(db);
-      if (!latest) throw new UsageError("No session has changes to apply");
+      const latest = await latestSessionWithChanges(db, { project });
+      if (!latest) {
+        throw new UsageError(
+          `No session of project ${printable(project)} has changes to apply: name a SESSION, ` +
+            "or give the project with --share DIR",
+        );
+      }
       return latest;
     }
     // A long-lived session's name first, then an id or a prefix of one.
@@ -142,6 +158,8 @@ export interface ApplyFlags {
   dryRun?: boolean;
   force?: boolean;
   allowSymlinks?: boolean;
+  /** Give paths the guest's permission bits, not only the execute bit. */
+  exactModes?: boolean;
   /** Apply high-risk changes; when false on a terminal, the user is asked. */
   allowHighRisk?: boolean;
 }
@@ -170,6 +188,7 @@ export async function applySession(
     dryRun: !!flags.dryRun,
     force: !!flags.force,
     allowSymlinks: !!flags.allowSymlinks,
+    exactModes: !!flags.exactModes,
     allowHighRisk: !!flags.allowHighRisk,
     journalDir: `${paths.root}/apply-journal`,
     completionFile: `${paths.root}/applied.json`,
@@ -196,13 +215,20 @@ async function readRecords(path: string, id: string): Promise<unknown> {
   }
 }
 
-/** On a terminal, list the held-back high-risk changes and ask once. */
+/**
+ * On a terminal, list the held-back high-risk changes and ask once. The list says what the apply
+ * would do to each path's mode too, as the summary does for the rest.
+ */
 async function confirmHighRisk(options: ApplyOptions): Promise<boolean> {
-  const preview = await applyChangeset({ ...options, dryRun: true });
-  const held = preview.outcomes.filter((o) => o.highRisk && o.result === "skipped");
+  const preview = await applyChangeset({ ...options, dryRun: true, allowHighRisk: true });
+  const held = preview.outcomes.filter((o) => o.highRisk && o.result === "applied");
   if (held.length === 0) return false;
   console.log("These changes are high-risk (the host may run or trust them):");
-  for (const o of held) console.log(`  ${printable(o.path)}: ${o.highRisk}`);
+  for (const o of held) {
+    console.log(
+      escapeControls(`  ${printable(o.path)}: ${o.highRisk}${o.note ? ` (${o.note})` : ""}`),
+    );
+  }
   return confirm(`Apply these ${held.length} high-risk change(s) too?`);
 }
 
@@ -294,11 +320,11 @@ export function printSummary(
 export function formatOutcome(o: PathOutcome, dry: boolean): string | undefined {
   const quiet = o.result === "applied" || o.result === "unchanged";
   if (quiet && !o.note && !(dry && o.result === "applied")) return undefined;
-  const label = quiet && dry ? `would ${o.action ?? "apply"}` : o.result;
+  const label = o.result === "applied" && dry ? `would ${o.action ?? "apply"}` : o.result;
   const reason = o.reason && !quiet ? `: ${o.reason}` : "";
   const risk = o.highRisk ? ` [high-risk: ${o.highRisk}]` : "";
   const note = o.note ? ` (${o.note})` : "";
-  return `${label.padEnd(9)} ${printable(o.path)}${reason}${risk}${note}`;
+  return escapeControls(`${label.padEnd(9)} ${printable(o.path)}${reason}${risk}${note}`);
 }
 
 function hints(outcomes: PathOutcome[]): string[] {

@@ -10,7 +10,7 @@ import {
   writeChangeset,
   writeTree,
 } from "../workspace/testing/test_tree.ts";
-import { APPLY_HELP } from "./apply.ts";
+import { APPLY_HELP, formatOutcome } from "./apply.ts";
 
 interface State {
   root: string;
@@ -39,8 +39,8 @@ async function sessionWith(
   return { root, env: { XDG_STATE_HOME: `${base}/state` }, journal: `${paths.root}/apply-journal` };
 }
 
-async function run(state: State, args: string[]) {
-  const out = await agentbox(["apply", ...args], { env: state.env }).output();
+async function run(state: State, args: string[], cwd = state.root) {
+  const out = await agentbox(["apply", ...args], { env: state.env, cwd }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }
@@ -98,6 +98,7 @@ Deno.test("conflicts and held-back high-risk changes exit 1 and are listed; flag
 async function killMidApply(s: State): Promise<void> {
   const child = agentbox(["apply"], {
     env: { ...s.env, AGENTBOX_TEST_APPLY_PAUSE_AT_WRITE: "2" },
+    cwd: s.root,
   });
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
@@ -140,7 +141,7 @@ Deno.test("a SIGKILLed apply rolls back to the original tree byte for byte", asy
   assert.deepEqual(await snapshot(s.root), original);
   const again = await run(s, ["--rollback"]);
   assert.equal(again.code, 2);
-  assert.match(again.stderr, /^agentbox: error: No interrupted apply to roll back/);
+  assert.match(again.stderr, /^agentbox: error: No interrupted apply to roll back/m);
 });
 
 Deno.test("usage errors exit 125 with one line", async () => {
@@ -163,4 +164,85 @@ Deno.test("usage errors exit 125 with one line", async () => {
 Deno.test("docs/cli.md carries the exact apply --help text", async () => {
   const docs = await Deno.readTextFile(`${REPO}/docs/cli.md`);
   assert.ok(docs.includes(APPLY_HELP), "update docs/cli.md with APPLY_HELP");
+});
+
+Deno.test("apply's lines escape C1 and bidi controls in guest names and reasons", () => {
+  const line = formatOutcome(
+    { path: "a\u009b2Jb\u202etxt.exe", result: "refused", reason: "x\u0085y" },
+    false,
+  )!;
+  assert.ok(!/[\u0080-\u009f\u202a-\u202e]/.test(line), JSON.stringify(line));
+  assert.match(line, /a\\x9b2Jb\\u202etxt\.exe/);
+});
+
+Deno.test("apply without SESSION takes this project's latest session and says which", async () => {
+  const mine = await sessionWith(TREE, CHANGES, "aaaa1111-mine");
+  // A newer session of another project in the same state directory.
+  const theirs = await sessionWith(TREE, CHANGES, "bbbb2222-theirs");
+  const state = mine.env.XDG_STATE_HOME;
+  const other = changesetPaths(`${state}/agentbox/sessions/bbbb2222-theirs`);
+  await Deno.mkdir(other.blobs, { recursive: true });
+  const theirPaths = changesetPaths(
+    `${theirs.env.XDG_STATE_HOME}/agentbox/sessions/bbbb2222-theirs`,
+  );
+  for (const file of [theirPaths.baseline, theirPaths.records]) {
+    await Deno.copyFile(file, file.replace(theirs.env.XDG_STATE_HOME, state));
+  }
+  for (const blob of Deno.readDirSync(theirPaths.blobs)) {
+    await Deno.copyFile(`${theirPaths.blobs}/${blob.name}`, `${other.blobs}/${blob.name}`);
+  }
+  const mineDb = openDatabase(`${state}/agentbox/agentbox.db`);
+  createSession(mineDb, { id: "bbbb2222-theirs", project: theirs.root });
+  mineDb.prepare("UPDATE sessions SET started_at = started_at + 60000 WHERE id = ?").run(
+    "bbbb2222-theirs",
+  );
+  mineDb.close();
+  const theirsBefore = await snapshot(theirs.root);
+
+  const here = await run(mine, ["--dry-run"]);
+  assert.equal(here.code, 0, here.stderr);
+  assert.match(here.stderr, new RegExp(`session aaaa1111, project ${mine.root}\n`));
+  const elsewhere = await run(mine, ["--dry-run"], `${mine.root}/src`);
+  assert.equal(elsewhere.code, 125, elsewhere.stderr);
+  assert.match(elsewhere.stderr, /No session of project .*\/src has changes to apply/);
+  const subdir = await run(mine, [], `${mine.root}/src`);
+  assert.equal(subdir.code, 125, "a subdirectory is not the project");
+  const picked = await run(mine, ["--share", theirs.root, "--dry-run"], "/");
+  assert.equal(picked.code, 0, picked.stderr);
+  assert.match(picked.stderr, new RegExp(`session bbbb2222, project ${theirs.root}\n`));
+  const applied = await run(mine, []);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.equal(await Deno.readTextFile(`${mine.root}/src/o.ts`), "4\n");
+  assert.deepEqual(await snapshot(theirs.root), theirsBefore, "the other project is untouched");
+});
+
+Deno.test("apply shows every mode change it makes and keeps the guest's other bits out unless --exact-modes", async () => {
+  const s = await sessionWith({ "run.sh": "#!/bin/sh\n", "d/f.txt": "f\n" }, [
+    { path: "run.sh", type: "file", content: "#!/bin/sh\n", mode: 0o755 },
+    { path: "d", type: "dir", mode: 0o777 },
+    { path: "d/f.txt", type: "file", content: "f\n", mode: 0o666 },
+  ]);
+  const dry = await run(s, ["--dry-run"]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /would write run\.sh \(mode 0644 -> 0755\)/);
+  assert.match(dry.stdout, /unchanged d \(the guest's mode 0777 not applied/);
+  assert.match(dry.stdout, /would write d\/f\.txt \(the guest's mode 0666 not applied/);
+  const applied = await run(s, []);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /applied {3}run\.sh \(mode 0644 -> 0755\)/);
+  const mode = async (p: string) => (await Deno.lstat(`${s.root}/${p}`)).mode! & 0o7777;
+  assert.deepEqual([await mode("run.sh"), await mode("d"), await mode("d/f.txt")], [
+    0o755,
+    0o755,
+    0o644,
+  ]);
+  const exact = await sessionWith({ "d/f.txt": "f\n" }, [
+    { path: "d", type: "dir", mode: 0o777 },
+    { path: "d/f.txt", type: "file", content: "f\n", mode: 0o666 },
+  ]);
+  const forced = await run(exact, ["--exact-modes"]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /applied {3}d \(mode 0755 -> 0777\)/);
+  const exactMode = async (p: string) => (await Deno.lstat(`${exact.root}/${p}`)).mode! & 0o7777;
+  assert.deepEqual([await exactMode("d"), await exactMode("d/f.txt")], [0o777, 0o666]);
 });

@@ -7,9 +7,8 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { sessionStateDir } from "../workspace/latest_session.ts";
+import { latestSessionWithChanges, sessionStateDir } from "../workspace/latest_session.ts";
 import { openDatabase } from "../store/database.ts";
-import { recentSessions } from "../store/sessions.ts";
 import { ChangesetError } from "../workspace/changeset.ts";
 import { classifyChanges } from "../workspace/classify.ts";
 import { hostIgnoreMatcher } from "../workspace/gitignore.ts";
@@ -22,21 +21,25 @@ import {
 import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
 import { renderStat } from "../workspace/render_stat.ts";
 import { recoverable, recoverChanges } from "../session/recover_changes.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
-import { safeText, sessionArgument } from "./logs.ts";
-import { parseCommandArgs } from "./options.ts";
+import { sessionArgument } from "./logs.ts";
+import { parseCommandArgs, projectOption } from "./options.ts";
 
 /** Help text of `agentbox diff`. */
 export const DIFF_HELP = `Show what a sandbox changed in the shared project directory.
 
-Usage: agentbox diff [SESSION] [--stat | --name-only | --patch | --json] [--hide-gitignored]
+Usage: agentbox diff [SESSION] [--share DIR] [--stat | --name-only | --patch | --json]
+                     [--hide-gitignored]
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent session
-that recorded workspace changes. Nothing is applied to the project. A long-lived session that
+of this project (the current directory, or --share DIR) that recorded workspace changes, named
+on stderr. Nothing is applied to the project. A long-lived session that
 ended without collecting its changes (killed, or the host went down) gets them recovered first
 from its disk, which boots a VM.
 
 Options:
+  --share DIR         the project whose latest session to show (default: the current directory)
   --patch             git-style patch (the default)
   --stat              one line per changed path with its +/- counts, then a summary
   --name-only         changed paths only, one per line (directories end in /)
@@ -56,6 +59,7 @@ export async function diffCommand(args: string[]): Promise<number> {
     "name-only": { type: "boolean" },
     json: { type: "boolean" },
     "hide-gitignored": { type: "boolean" },
+    share: { type: "string" },
   });
   if (values.help) {
     console.log(DIFF_HELP);
@@ -70,7 +74,7 @@ export async function diffCommand(args: string[]): Promise<number> {
   const db = openDatabase();
   let session: string;
   try {
-    session = await chooseSession(db, positionals);
+    session = await chooseSession(db, positionals, await projectOption("diff", values.share));
   } finally {
     db.close();
   }
@@ -81,7 +85,7 @@ export async function diffCommand(args: string[]): Promise<number> {
           `agentbox: session ${session.slice(0, 8)} ended before its changes were collected: ` +
             "recovering them from its disk (this boots a VM)",
         ),
-      onWarning: (message) => console.error(`agentbox: warning: ${message}`),
+      onWarning: (message) => console.error(`agentbox: warning: ${escapeControls(message)}`),
     });
   }
   const changeset = await loadSessionChangeset(session);
@@ -94,20 +98,30 @@ export async function diffCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The id of the session named by the argument, else of the latest one with a changeset. */
-async function chooseSession(db: DatabaseSync, positionals: string[]): Promise<string> {
+/**
+ * The id of the session named by the argument, else of the latest one of `project` with a
+ * changeset (said on stderr, with the project).
+ */
+async function chooseSession(
+  db: DatabaseSync,
+  positionals: string[],
+  project: string,
+): Promise<string> {
   const named = sessionArgument(db, positionals, "diff");
   if (named !== undefined) return named;
-  for (const { id } of recentSessions(db)) {
-    if (await hasChangeset(sessionStateDir(id))) return id;
+  const latest = await latestSessionWithChanges(db, { project });
+  if (!latest) {
+    throw new UsageError(
+      `No session of project ${printable(project)} has recorded workspace changes: name a ` +
+        "SESSION, or give the project with --share DIR",
+    );
   }
-  throw new UsageError(
-    "No session has recorded workspace changes yet: nothing to show",
-  );
+  console.error(`agentbox: session ${latest.id.slice(0, 8)}, project ${printable(project)}`);
+  return latest.id;
 }
 
 async function loadSessionChangeset(id: string): Promise<StoredChangeset> {
-  const short = safeText(id.slice(0, 12));
+  const short = printable(id.slice(0, 12));
   try {
     return await loadChangeset(sessionStateDir(id));
   } catch (error) {

@@ -51,9 +51,10 @@ async function withState(fn: (state: string, project: string) => Promise<void>):
   }
 }
 
-async function run(state: string, args: string[]) {
+async function run(state: string, args: string[], cwd = `${state}/../project`) {
   const { code, stdout, stderr } = await agentbox(["diff", ...args], {
     env: { XDG_STATE_HOME: state },
+    cwd,
   }).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code, stdout: decode(stdout), stderr: decode(stderr) };
@@ -113,7 +114,7 @@ Deno.test("agentbox diff: clear one-line errors", async () => {
     assert.match(modes.stderr, /Choose one of --stat, --json/);
     const records = changesetPaths(`${state}/agentbox/sessions/1111aaaa-with-changes`).records;
     await Deno.writeTextFile(records, '[{"path":"x","type":"bogus"}]');
-    const corrupt = await run(state, []);
+    const corrupt = await run(state, ["1111"]);
     assert.equal(corrupt.code, 126);
     assert.equal(
       corrupt.stderr,
@@ -123,7 +124,7 @@ Deno.test("agentbox diff: clear one-line errors", async () => {
     await Deno.remove(records);
     const none = await run(state, []);
     assert.equal(none.code, 125);
-    assert.match(none.stderr, /No session has recorded workspace changes yet/);
+    assert.match(none.stderr, /No session of project .*\/project has recorded workspace changes/);
     for (const result of [unknown, empty, modes, corrupt, none]) {
       assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
     }
@@ -131,7 +132,7 @@ Deno.test("agentbox diff: clear one-line errors", async () => {
 });
 
 Deno.test("agentbox diff --help prints the help that docs/cli.md shows", async () => {
-  const { code, stdout } = await run("/nonexistent", ["--help"]);
+  const { code, stdout } = await run("/nonexistent", ["--help"], "/");
   assert.equal(code, 0);
   assert.equal(stdout, DIFF_HELP + "\n");
   const docs = await Deno.readTextFile(new URL("../../docs/cli.md", import.meta.url));

@@ -15,6 +15,7 @@
 import { asAgentboxError, type ErrorKind, UsageError } from "../api/errors.ts";
 
 export { UsageError };
+import { escapeControls } from "../terminal_text.ts";
 
 /** Exit statuses agentbox uses for its own failures. */
 export const EXIT = {
@@ -67,7 +68,8 @@ export function reportError(
   options: { verbose?: boolean; json?: boolean } = {},
 ): void {
   const typed = asAgentboxError(error);
-  console.error(`agentbox: error: ${typed.message}`);
+  // Messages can quote the guest (an agent's error, a session's detail): escape its controls.
+  console.error(`agentbox: error: ${escapeControls(typed.message, { keep: "\t\n" })}`);
   const consoleTail = (error as { consoleTail?: unknown } | undefined)?.consoleTail;
   if (typeof consoleTail === "string" && consoleTail) {
     console.error(
@@ -84,7 +86,7 @@ export function reportError(
   let cause = error instanceof Error ? error.cause : undefined;
   while (cause !== undefined) {
     const text = cause instanceof Error ? cause.message : String(cause).slice(0, 500);
-    console.error(`Caused by: ${text}`);
+    console.error(`Caused by: ${escapeControls(text, { keep: "\t\n" })}`);
     cause = cause instanceof Error ? cause.cause : undefined;
   }
 }

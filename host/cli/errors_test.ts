@@ -5,7 +5,7 @@ import { SessionError } from "../session/session_client.ts";
 import { SnapshotError } from "../session/snapshot_store.ts";
 import { VmError } from "../vm/errors.ts";
 import { ERROR_KINDS } from "../api/errors.ts";
-import { EXIT_STATUS, exitStatusFor, UsageError } from "./errors.ts";
+import { EXIT_STATUS, exitStatusFor, reportError, UsageError } from "./errors.ts";
 
 Deno.test("exit statuses come from the error's kind, through one table", () => {
   const cases: [unknown, number][] = [
@@ -32,4 +32,23 @@ Deno.test("errors carry stable codes an edge can report", () => {
   assert.equal(new ConfigError({ file: "f" }, "x").code, "config_invalid");
   assert.equal(new VmError("x").code, "vm_failed");
   assert.equal(new UsageError("x").kind, "usage");
+});
+
+Deno.test("reportError escapes terminal controls in messages and causes, keeping newlines", () => {
+  const lines: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(" "));
+  try {
+    const cause = new Error("guest said \u009b2J\u202e");
+    reportError(new Error("Cannot run: \x1b]0;pwned\x07\nsecond line", { cause }), {
+      verbose: true,
+    });
+  } finally {
+    console.error = error;
+  }
+  const text = lines.join("\n");
+  // deno-lint-ignore no-control-regex
+  assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/.test(text), text);
+  assert.match(text, /Cannot run: \\x1b\]0;pwned\\x07\nsecond line/);
+  assert.match(text, /Caused by: guest said \\x9b2J\\u202e/);
 });

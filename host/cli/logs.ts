@@ -11,6 +11,7 @@ import { openDatabase } from "../store/database.ts";
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { findSession } from "../store/sessions.ts";
 import { findLifecycle } from "../store/session_lifecycle.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -98,7 +99,7 @@ export function sessionArgument(
   // A long-lived session's name first, then an id or a prefix of one.
   const session = findLifecycle(db, positionals[0]) ?? findSession(db, positionals[0]);
   if (!session) {
-    throw new UsageError(`No single session matches ${JSON.stringify(safeText(positionals[0]))}`);
+    throw new UsageError(`No single session matches "${printable(positionals[0])}"`);
   }
   return session.id;
 }
@@ -121,23 +122,9 @@ export function formatRequest(r: RequestRecord): string {
   const target = `${r.scheme}://${r.host}:${r.port}${r.path ?? ""}`;
   const status = r.status ?? "-";
   const bytes = `up ${r.bytesUp ?? 0} down ${r.bytesDown ?? 0}`;
-  return safeText(
+  return escapeControls(
     `${time} ${r.session.slice(0, 8)} ${
       r.decision.padEnd(5)
     } ${status} ${r.method} ${target} ${bytes} (${r.rule})`,
   );
-}
-
-/**
- * Replace control characters (C0, DEL, C1 — terminal escape sequences) with `?`.
- *
- * @example
- * ```ts
- * import { safeText } from "./logs.ts";
- * console.assert(safeText("a\x1b[2Jb") === "a?[2Jb");
- * ```
- */
-export function safeText(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
 }

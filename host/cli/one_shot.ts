@@ -12,6 +12,7 @@ import type { SandboxEvent } from "../api/events.ts";
 import { runSandbox, type Sandbox } from "../api/sandbox.ts";
 import { findSession } from "../store/sessions.ts";
 import { renderJson } from "../workspace/render_diff.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import { interactiveApprover, printNetworkReport } from "./net_options.ts";
@@ -31,8 +32,10 @@ export const EXEC_REPORT_VERSION = 1;
  * ```
  */
 export function printEvent(event: SandboxEvent): void {
+  // Events can quote the guest (a collection warning): its controls are escaped.
+  const message = escapeControls(event.message);
   console.error(
-    event.type === "warning" ? `agentbox: warning: ${event.message}` : `agentbox: ${event.message}`,
+    event.type === "warning" ? `agentbox: warning: ${message}` : `agentbox: ${message}`,
   );
 }
 

@@ -84,3 +84,26 @@ export function envOption(command: string, values: unknown): Record<string, stri
   }
   return env;
 }
+
+/**
+ * The project directory a command acts on: `--share DIR` when given, else the current directory,
+ * as an absolute real path. A directory that does not exist is a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { projectOption } from "./options.ts";
+ * console.log(await projectOption("diff", undefined)); // the cwd
+ * ```
+ */
+export async function projectOption(command: string, share: unknown): Promise<string> {
+  const dir = typeof share === "string" ? share : Deno.cwd();
+  try {
+    const real = await Deno.realPath(dir);
+    if ((await Deno.stat(real)).isDirectory) return real;
+  } catch {
+    // Reported below.
+  }
+  throw new UsageError(
+    `--share ${JSON.stringify(dir)} is not a directory: see \`agentbox ${command} --help\``,
+  );
+}

@@ -7,8 +7,8 @@
 
 import { openContext } from "../api/context.ts";
 import { isAlive, listSessions } from "../api/sessions.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
-import { safeText } from "./logs.ts";
 import { parseCommandArgs } from "./options.ts";
 import { printTable } from "./table.ts";
 
@@ -60,7 +60,7 @@ export async function psCommand(args: string[]): Promise<number> {
       e.state,
       isAlive(e.state) ? String(e.ownerPid ?? "-") : "-",
       new Date(e.startedAt).toISOString().replace(/\.\d+Z$/, "Z"),
-      e.project ? safeText(e.project) : "-",
+      e.project ? escapeControls(e.project) : "-",
     ]);
   }
   printTable(table);

@@ -7,6 +7,7 @@
 
 import { openContext } from "../api/context.ts";
 import { stopSessions } from "../api/sessions.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs, positiveInt } from "./options.ts";
 
@@ -63,7 +64,8 @@ export async function stopCommand(args: string[]): Promise<number> {
       console.error(`agentbox: session ${session} did not stop within ${timeoutMs / 1000} s`);
       status = 1;
     } else {
-      const why = detail ? `: ${detail}` : "";
+      // The detail is the owner's last error, which can quote what the guest said.
+      const why = detail ? `: ${escapeControls(detail)}` : "";
       console.error(
         `agentbox: session ${session} ${outcome === "dead" ? "killed" : outcome}${why}` +
           (outcome === "stopped" && !detail ? `; its changes: \`agentbox diff ${session}\`` : ""),

@@ -10,8 +10,9 @@ import type { DatabaseSync } from "node:sqlite";
 import { aiUsage, type AiUsageGrouping, type AiUsageRow } from "../store/ai_calls.ts";
 import { openDatabase } from "../store/database.ts";
 import { type HostUsage, usageByHost } from "../store/requests.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
-import { safeText, sessionArgument } from "./logs.ts";
+import { sessionArgument } from "./logs.ts";
 import { parseCommandArgs } from "./options.ts";
 
 /** Help text of `agentbox usage`. */
@@ -64,7 +65,7 @@ function grouping(value: unknown): AiUsageGrouping {
   if (value === undefined) return "model";
   if (!GROUPINGS.includes(value as AiUsageGrouping)) {
     throw new UsageError(
-      `--by must be model, host or session, got ${JSON.stringify(safeText(String(value)))}: ` +
+      `--by must be model, host or session, got "${printable(String(value))}": ` +
         "see `agentbox usage --help`",
     );
   }
@@ -112,7 +113,7 @@ export function formatUsage(rows: HostUsage[]): string {
   if (rows.length === 0) return "No requests recorded.";
   const table = [["HOST", "REQUESTS", "DENIED", "BYTES UP", "BYTES DOWN"]];
   for (const r of rows) {
-    table.push([safeText(r.host), r.requests, r.denied, r.bytesUp, r.bytesDown].map(String));
+    table.push([escapeControls(r.host), r.requests, r.denied, r.bytesUp, r.bytesDown].map(String));
   }
   return align(table);
 }
@@ -143,7 +144,7 @@ export function formatAiUsage(rows: AiUsageRow[], by: AiUsageGrouping): string {
   ]];
   for (const r of rows) {
     table.push([
-      r.key === null ? "(unknown)" : safeText(r.key),
+      r.key === null ? "(unknown)" : escapeControls(r.key),
       ...[
         r.calls,
         r.failed,

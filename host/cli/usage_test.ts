@@ -55,14 +55,17 @@ Deno.test("usage: per-host table, then AI tokens by model", () => {
     const text = lines.join("\n").split("\n");
     assert.match(text[0], /^HOST\s+REQUESTS\s+DENIED\s+BYTES UP\s+BYTES DOWN$/);
     assert.match(text[1], /^a\.test\s+1\s+0\s+5\s+50$/);
-    assert.ok(text[2].startsWith("evil?[2J.test"), "control characters never reach the terminal");
+    assert.ok(
+      text[2].startsWith("evil\\x1b[2J.test"),
+      "control characters never reach the terminal",
+    );
     assert.equal(text[3], "");
     assert.match(
       text[4],
       /^MODEL\s+CALLS\s+FAILED\s+NO USAGE\s+INPUT\s+OUTPUT\s+CACHE READ\s+CACHE WRITE\s+AVG MS$/,
     );
     assert.match(text[5], /^claude-sonnet-4-5\s+1\s+0\s+0\s+325\s+15\s+300\s+0\s+10$/);
-    assert.match(text[6], /^bad\?\[2Jmodel\s+1\s+0\s+0\s+9\s+12\s+0\s+0\s+30$/);
+    assert.match(text[6], /^bad\\x1b\[2Jmodel\s+1\s+0\s+0\s+9\s+12\s+0\s+0\s+30$/);
     assert.match(text[7], /^\(unknown\)\s+1\s+1\s+1\s+0\s+0\s+0\s+0\s+10$/);
   });
 });

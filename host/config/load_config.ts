@@ -10,6 +10,7 @@
 import { parse, TomlError } from "smol-toml";
 import { configDir } from "../paths.ts";
 import { ConfigError } from "./config_error.ts";
+import { readConfigFile } from "./config_file.ts";
 import { applyCredentials, applyInspectTable } from "./inspect_config.ts";
 import { keyLine } from "./key_line.ts";
 import { emptyPolicy, type NetMode, type Policy, type PolicyRule } from "./policy.ts";
@@ -65,7 +66,7 @@ export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Polic
     files.push({ file: `${options.projectDir}/.agentbox.toml`, trusted: false });
   }
   for (const { file, trusted } of files) {
-    const text = await readOptional(file);
+    const text = await readConfigFile(file);
     if (text !== undefined) applyConfigText(policy, text, file, { trusted });
   }
   const cli = { file: "command line" };
@@ -85,15 +86,6 @@ function addAgentTools(policy: Policy): void {
       PRESETS[preset].map((host) => hostRule(host, `preset ${preset} of agent ${name}`, loc))
     );
     policy.tools.set(name, rules);
-  }
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(file);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw new ConfigError({ file }, "cannot read file", { cause: err });
   }
 }
 

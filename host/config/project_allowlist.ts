@@ -7,7 +7,9 @@
  */
 
 import { parse } from "smol-toml";
+import { lstatIfExists, UnsafePathError, verifyParents } from "../workspace/safe_path.ts";
 import { ConfigError } from "./config_error.ts";
+import { fileKind, readConfigFile } from "./config_file.ts";
 import { keyLine } from "./key_line.ts";
 import { parseHostPattern } from "./host_pattern.ts";
 
@@ -20,8 +22,9 @@ export interface AllowlistUpdate {
 
 /**
  * Add `hosts` to `network.allow` in `<projectDir>/.agentbox.toml`, creating the file or the table
- * when needed. The file is replaced atomically and re-read to prove the result parses and holds
- * every name. Throws {@linkcode ConfigError} when the file is invalid or laid out in a way this
+ * when needed. The new text is parsed to prove it holds every name, then replaces the file
+ * atomically through a randomly named, exclusively created temporary file; a `.agentbox.toml`
+ * that is not a regular file (a symlink, a FIFO) is refused, never written through or read. Throws {@linkcode ConfigError} when the file is invalid or laid out in a way this
  * editor does not handle (it then says what to add by hand).
  *
  * @example
@@ -38,10 +41,8 @@ export async function addToProjectAllowlist(
 ): Promise<AllowlistUpdate> {
   const file = `${projectDir}/.agentbox.toml`;
   for (const host of hosts) parseHostPattern(host); // Never write what the loader would refuse.
-  const text = await Deno.readTextFile(file).catch((err) => {
-    if (err instanceof Deno.errors.NotFound) return "";
-    throw new ConfigError({ file }, "cannot read file", { cause: err });
-  });
+  const before = await checkTarget(projectDir, file);
+  const text = before ? await readConfigFile(file) ?? "" : "";
   const existing = allowList(text, file);
   const added = [...new Set(hosts)].filter((h) => !existing.includes(h));
   if (added.length === 0) return { file, added };
@@ -50,10 +51,61 @@ export async function addToProjectAllowlist(
   if (!added.every((h) => check.includes(h))) {
     throw new ConfigError({ file, key: "network.allow" }, manualHint(added));
   }
-  const temp = `${file}.agentbox-tmp`;
-  await Deno.writeTextFile(temp, updated);
-  await Deno.rename(temp, file);
+  await replaceFile(projectDir, file, updated, before);
   return { file, added };
+}
+
+/**
+ * What is at `file` now (`null` for nothing), after checking, as apply does, that the project
+ * directory is a real directory (not reached through a symlink) and that `file` is a regular file:
+ * the sandbox may have made it a symlink to `~/.bashrc`, and a rename would then replace the link
+ * while the read before it followed the link.
+ */
+async function checkTarget(projectDir: string, file: string): Promise<Deno.FileInfo | null> {
+  try {
+    await verifyParents(projectDir, ".agentbox.toml");
+  } catch (error) {
+    if (!(error instanceof UnsafePathError)) throw error;
+    throw new ConfigError({ file }, `cannot update: ${error.message}`, { cause: error });
+  }
+  const info = await lstatIfExists(file);
+  if (info && !info.isFile) {
+    throw new ConfigError({ file }, `cannot update: it is ${fileKind(info)}, not a regular file`);
+  }
+  return info;
+}
+
+/**
+ * Replace `file` with `text`: a temporary file with a random name, created exclusively (a link
+ * planted at a predictable name is never followed), given the old file's mode (or the umask's
+ * default), fsync'd, then renamed over `file` once it is re-checked to be what was read.
+ */
+async function replaceFile(
+  projectDir: string,
+  file: string,
+  text: string,
+  before: Deno.FileInfo | null,
+): Promise<void> {
+  const temp = `${projectDir}/.agentbox.toml.${crypto.randomUUID()}.tmp`;
+  const handle = await Deno.open(temp, { write: true, createNew: true, mode: 0o666 });
+  try {
+    try {
+      if (before?.mode != null) await Deno.chmod(temp, before.mode & 0o777);
+      const bytes = new TextEncoder().encode(text);
+      for (let done = 0; done < bytes.length;) done += await handle.write(bytes.subarray(done));
+      await handle.sync();
+    } finally {
+      handle.close();
+    }
+    const now = await checkTarget(projectDir, file);
+    if (now?.ino !== before?.ino || now?.dev !== before?.dev) {
+      throw new ConfigError({ file }, "changed while it was being updated: try again");
+    }
+    await Deno.rename(temp, file);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
 }
 
 function allowList(text: string, file: string): string[] {

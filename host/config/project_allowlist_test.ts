@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError } from "./config_error.ts";
 import { loadPolicy } from "./load_config.ts";
 import { addToProjectAllowlist } from "./project_allowlist.ts";
 
@@ -70,5 +71,60 @@ Deno.test("addToProjectAllowlist refuses bad files and bad names, changing nothi
     assert.equal(await Deno.readTextFile(file), "");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("addToProjectAllowlist never writes through a link: not the file's, not the temp name's", async () => {
+  const outside = await Deno.realPath(await Deno.makeTempDir({ prefix: "agentbox-victim-" }));
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "agentbox-allowlist-" }));
+  const victim = `${outside}/.bashrc`;
+  await Deno.writeTextFile(victim, "export PS1='$ '\n");
+  try {
+    // The temp name main used, planted as a link to the victim: never followed.
+    await Deno.symlink(victim, `${dir}/.agentbox.toml.agentbox-tmp`);
+    await Deno.writeTextFile(`${dir}/.agentbox.toml`, "[network]\n");
+    await Deno.chmod(`${dir}/.agentbox.toml`, 0o640);
+    const { added } = await addToProjectAllowlist(dir, ["a.test"]);
+    assert.deepEqual(added, ["a.test"]);
+    assert.equal(await Deno.readTextFile(victim), "export PS1='$ '\n");
+    assert.equal(
+      await Deno.readTextFile(`${dir}/.agentbox.toml`),
+      '[network]\nallow = ["a.test"]\n',
+    );
+    assert.equal((await Deno.stat(`${dir}/.agentbox.toml`)).mode! & 0o777, 0o640, "mode kept");
+    const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(left, [".agentbox.toml", ".agentbox.toml.agentbox-tmp"], "no temp left");
+
+    // .agentbox.toml itself a link to the victim: refused, link and victim untouched.
+    await Deno.remove(`${dir}/.agentbox.toml`);
+    await Deno.symlink(victim, `${dir}/.agentbox.toml`);
+    await assert.rejects(
+      addToProjectAllowlist(dir, ["evil.test"]),
+      (e: Error) => e instanceof ConfigError && /a symlink, not a regular file/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(victim), "export PS1='$ '\n");
+    assert.ok((await Deno.lstat(`${dir}/.agentbox.toml`)).isSymlink);
+
+    // A FIFO: refused at once, never opened.
+    await Deno.remove(`${dir}/.agentbox.toml`);
+    const fifo = await new Deno.Command("mkfifo", { args: [`${dir}/.agentbox.toml`] }).output();
+    assert.equal(fifo.code, 0);
+    await assert.rejects(addToProjectAllowlist(dir, ["evil.test"]), /a FIFO, not a regular file/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test("addToProjectAllowlist refuses a project directory reached through a symlink", async () => {
+  const real = await Deno.realPath(await Deno.makeTempDir({ prefix: "agentbox-allowlist-" }));
+  const link = `${real}-link`;
+  await Deno.symlink(real, link);
+  try {
+    await assert.rejects(addToProjectAllowlist(link, ["a.test"]), ConfigError);
+    assert.equal(await Deno.lstat(`${real}/.agentbox.toml`).catch(() => null), null);
+  } finally {
+    await Deno.remove(link);
+    await Deno.remove(real, { recursive: true });
   }
 });

@@ -11,6 +11,7 @@ import { parse, TomlError } from "smol-toml";
 import { configDir } from "../paths.ts";
 import { VMM_KINDS, type VmmKind } from "../vmm_kind.ts";
 import { ConfigError } from "./config_error.ts";
+import { readConfigFile } from "./config_file.ts";
 import { keyLine } from "./key_line.ts";
 import { checkKeys, table, type Where } from "./toml_values.ts";
 
@@ -68,13 +69,8 @@ export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promi
 async function readToml(
   file: string,
 ): Promise<{ vm?: unknown; lineOf: (key: string) => number | undefined } | undefined> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw new ConfigError({ file }, "cannot read file", { cause: err });
-  }
+  const text = await readConfigFile(file);
+  if (text === undefined) return undefined;
   try {
     return { vm: parse(text).vm, lineOf: (key) => keyLine(text, key) };
   } catch (err) {

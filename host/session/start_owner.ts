@@ -12,6 +12,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
 import { selfCommand, SESSION_DAEMON } from "./self_command.ts";
 import { sessionPaths } from "./session_paths.ts";
+import { escapeControls } from "../terminal_text.ts";
 
 /** Lines of the owner's log shown when it fails. */
 const LOG_TAIL_LINES = 15;
@@ -103,6 +104,5 @@ async function logTail(path: string): Promise<string> {
   const text = await Deno.readTextFile(path).catch(() => "");
   // The log is the owner's own output, but it quotes the guest console: strip control bytes.
   return text.trimEnd().split("\n").slice(-LOG_TAIL_LINES)
-    // deno-lint-ignore no-control-regex
-    .map((line) => `  | ${line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "?")}`).join("\n");
+    .map((line) => `  | ${escapeControls(line, { keep: "\t" })}`).join("\n");
 }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { escapeControls } from "../terminal_text.ts";
+
 /** Bytes of console output kept. */
 export const CONSOLE_TAIL_BYTES = 64 * 1024;
 
@@ -42,13 +44,15 @@ export class ConsoleTail {
 
   /**
    * The last `count` lines as printable text: every control character except newline and tab is
-   * removed, so the guest cannot drive the terminal the lines are shown on.
+   * escaped (terminal_text.ts), so the guest cannot drive the terminal the lines are shown on.
    */
   lines(count: number): string {
     const bytes = this.#filled
       ? new Uint8Array([...this.#ring.subarray(this.#end), ...this.#ring.subarray(0, this.#end)])
       : this.#ring.subarray(0, this.#end);
-    const text = new TextDecoder().decode(bytes).replace(/[^\n\t\x20-\x7e]/g, "");
+    const text = escapeControls(new TextDecoder().decode(bytes).replace(/\r\n/g, "\n"), {
+      keep: "\t\n",
+    });
     return text.trimEnd().split("\n").slice(-count).join("\n");
   }
 

@@ -23,8 +23,8 @@ Deno.test("ConsoleTail is bounded: a flood keeps only the newest bytes", () => {
   assert.equal(wrap.lines(1), "cdefghij");
 });
 
-Deno.test("ConsoleTail strips control characters a guest could use on the terminal", () => {
+Deno.test("ConsoleTail escapes control characters a guest could use on the terminal", () => {
   const tail = new ConsoleTail(1024);
-  tail.push(encode("ok\x1b[2J\x1b]0;pwned\x07 line\r\n\x00end\n"));
-  assert.equal(tail.lines(5), "ok[2J]0;pwned line\nend");
+  tail.push(encode("ok\x1b[2J\x1b]0;pwned\x07 line\r\n\x00end\u009b2J\u202e\n"));
+  assert.equal(tail.lines(5), "ok\\x1b[2J\\x1b]0;pwned\\x07 line\n\\x00end\\x9b2J\\u202e");
 });

@@ -13,7 +13,8 @@ import { createHash } from "node:crypto";
 import { OpFailure, runOp, undoOp } from "./apply_ops.ts";
 import type { OpContext } from "./apply_ops.ts";
 import { type OutcomeResult, type PathOutcome, planApply, type PlanInput } from "./apply_plan.ts";
-import { printable, type UpperRecord } from "./changeset.ts";
+import type { UpperRecord } from "./changeset.ts";
+import { printable } from "../terminal_text.ts";
 import { readCompletion, recordCompletion } from "./completion.ts";
 import {
   createJournal,

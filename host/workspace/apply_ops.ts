@@ -13,7 +13,7 @@ import { baselineEntry } from "./baseline.ts";
 import type { ApplyOp, OutcomeResult } from "./apply_plan.ts";
 import { BlobMismatchError, copyVerified, fileSink } from "./blob.ts";
 import type { BaselineEntry } from "./changeset.ts";
-import { printable } from "./changeset.ts";
+import { printable } from "../terminal_text.ts";
 import { describeChange, sameFacts } from "./host_facts.ts";
 import type { Backup } from "./journal.ts";
 import { copyPreserving, syncDir } from "./journal.ts";

@@ -8,11 +8,12 @@
 
 import { baselineEntry } from "./baseline.ts";
 import type { Baseline, BaselineEntry, UpperRecord } from "./changeset.ts";
-import { printable } from "./changeset.ts";
+import { printable } from "../terminal_text.ts";
 import { blobProblem } from "./blob.ts";
 import { describeChange, sameFacts } from "./host_facts.ts";
 import { pathSelector } from "./path_glob.ts";
-import { gitPathProblem, highRiskReason, symlinkRisk } from "./risk.ts";
+import { lstatUnder } from "./host_file.ts";
+import { gitPathProblem, highRiskReason, resolvedSymlinkRisk, type TreeLookup } from "./risk.ts";
 import { lstatIfExists, UnsafePathError, verifyParents, verifyRoot } from "./safe_path.ts";
 
 /** One change to the host tree. `before` is what must be there when it runs (`null` = nothing). */
@@ -63,6 +64,13 @@ export interface PlanInput {
   allowSymlinks?: boolean;
   /** Apply high-risk paths (the user confirmed). */
   allowHighRisk?: boolean;
+  /**
+   * Give files and directories the guest's permission bits as they are (special bits are still
+   * stripped). Without it only the execute bit crosses, as with git (see {@linkcode appliedMode}).
+   */
+  exactModes?: boolean;
+  /** The umask new files and directories get; default the process's (`Deno.umask()`). */
+  umask?: number;
   /** Paths a previous apply of this changeset already applied. */
   alreadyApplied?: ReadonlySet<string>;
 }
@@ -136,8 +144,10 @@ async function planRecord(ctx: Ctx, r: UpperRecord): Promise<void> {
   if (r.type === "symlink" && !input.allowSymlinks) {
     return set("skipped", "symlinks are created only with --allow-symlinks");
   }
-  const highRisk = (r.type === "symlink" ? symlinkRisk(r.path, r.target) : undefined) ??
-    highRiskReason(r.path);
+  const highRisk =
+    (r.type === "symlink"
+      ? await resolvedSymlinkRisk(r.path, r.target, plannedTree(input.root, ctx.byPath))
+      : undefined) ?? highRiskReason(r.path);
   if (highRisk && !input.allowHighRisk) {
     return set("skipped", "high-risk change, needs confirmation", { highRisk });
   }
@@ -164,8 +174,8 @@ async function planChange(ctx: Ctx, r: UpperRecord, host: BaselineEntry | null):
     case "dir":
       return planDir(ctx, r.path, r.mode, host, base);
     case "file": {
-      const mode = r.mode & 0o777;
-      const note = stripNote(r.mode);
+      const mode = appliedMode(ctx.input, "file", r.mode, host);
+      const note = notes(stripNote(r.mode), modeNote(ctx.input, "file", r.mode, mode, host));
       const op = { kind: "write" as const, path: r.path, sha256: r.sha256, size: r.size, mode };
       return await planReplace(ctx, op, host, base, note);
     }
@@ -225,12 +235,12 @@ function planDir(
   host: BaselineEntry | null,
   base: BaselineEntry | null,
 ): void {
-  const mode = recordMode & 0o777;
-  const note = stripNote(recordMode);
+  const mode = appliedMode(ctx.input, "dir", recordMode, host);
+  const note = notes(stripNote(recordMode), modeNote(ctx.input, "dir", recordMode, mode, host));
   const set = (result: OutcomeResult, reason?: string, action?: string) =>
     void ctx.outcomes.set(path, { path, result, reason, action, note });
   if (host?.type === "dir") {
-    const guestKeptMode = base?.type === "dir" && base.mode === mode;
+    const guestKeptMode = base?.type === "dir" && base.mode === (recordMode & 0o777);
     if (host.mode === mode || guestKeptMode) return set("unchanged", "directory already there");
     ctx.ops.push({ kind: "chmod", path, mode, before: host });
     return set("applied", undefined, "chmod");
@@ -282,6 +292,25 @@ async function hostFacts(root: string, rel: string): Promise<BaselineEntry | nul
   return info && baselineEntry(info);
 }
 
+/**
+ * The tree as it will be after the apply, for resolving symlinks: the changeset's entries (every
+ * one, selected or not: a later apply may bring the rest), else the host's, read without
+ * following any link.
+ */
+function plannedTree(root: string, byPath: Map<string, UpperRecord>): TreeLookup {
+  return async (path) => {
+    const r = byPath.get(path);
+    if (r?.type === "symlink") return { type: "symlink", target: r.target };
+    if (r?.type === "dir" || r?.type === "file") return { type: r.type };
+    if (r?.type === "deleted") return undefined;
+    const info = await lstatUnder(root, path);
+    if (!info) return undefined;
+    if (!info.isSymlink) return { type: info.isDirectory ? "dir" : info.isFile ? "file" : "other" };
+    const target = await Deno.readLink(`${root}/${path}`).catch(() => undefined);
+    return target === undefined ? { type: "other" } : { type: "symlink", target };
+  };
+}
+
 function nonDirAncestor(byPath: Map<string, UpperRecord>, path: string): string | undefined {
   const parts = path.split("/");
   for (let n = 1; n < parts.length; n++) {
@@ -294,6 +323,69 @@ function nonDirAncestor(byPath: Map<string, UpperRecord>, path: string): string 
 
 function stripNote(mode: number): string | undefined {
   return mode & SPECIAL_BITS ? "setuid/setgid/sticky bits stripped" : undefined;
+}
+
+/**
+ * The permission bits apply gives a file or directory the guest made with `guestMode`, where the
+ * host has `host`. Like git, only the execute bit crosses by default: a file the host has keeps
+ * its permissions (execute bits added where it is readable, or removed, when the guest changed
+ * that); a new file gets 0666, or 0777 when the guest made it executable, less the umask; a
+ * directory the host has keeps its mode, a new one gets 0777 less the umask. With `exactModes`
+ * the guest's bits are used as they are. Special bits never cross.
+ *
+ * @example
+ * ```ts
+ * import { appliedMode } from "./apply_plan.ts";
+ * console.assert(appliedMode({ umask: 0o022 }, "file", 0o777, null) === 0o755);
+ * console.assert(appliedMode({ umask: 0o022 }, "dir", 0o777, null) === 0o755);
+ * console.assert(appliedMode({ exactModes: true }, "file", 0o4777, null) === 0o777);
+ * ```
+ */
+export function appliedMode(
+  options: Pick<PlanInput, "exactModes" | "umask">,
+  type: "file" | "dir",
+  guestMode: number,
+  host: BaselineEntry | null,
+): number {
+  const guest = guestMode & 0o777;
+  if (options.exactModes) return guest;
+  const umask = options.umask ?? Deno.umask();
+  if (type === "dir") return host?.type === "dir" ? host.mode & 0o777 : 0o777 & ~umask;
+  const exec = (guest & 0o111) !== 0;
+  if (host?.type !== "file") return (exec ? 0o777 : 0o666) & ~umask;
+  const current = host.mode & 0o777;
+  if (exec === ((current & 0o111) !== 0)) return current;
+  return exec ? current | (((current & 0o444) >> 2) & ~umask) : current & ~0o111;
+}
+
+/**
+ * What the user should know about the mode: the change apply makes to an existing path, or the
+ * guest's bits that it does not apply.
+ */
+function modeNote(
+  input: PlanInput,
+  type: "file" | "dir",
+  guestMode: number,
+  mode: number,
+  host: BaselineEntry | null,
+): string | undefined {
+  const guest = guestMode & 0o777;
+  if (host?.type === type && (host.mode & 0o777) !== mode) {
+    return `mode ${octal(host.mode)} -> ${octal(mode)}`;
+  }
+  if (guest !== mode && !input.exactModes) {
+    return `the guest's mode ${octal(guest)} not applied: --exact-modes applies it`;
+  }
+  return undefined;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, "0");
+}
+
+function notes(...parts: (string | undefined)[]): string | undefined {
+  const present = parts.filter((p) => p !== undefined);
+  return present.length ? present.join("; ") : undefined;
 }
 
 const RANK = { remove: 0, mkdir: 1, write: 2, symlink: 2, chmod: 3 } as const;

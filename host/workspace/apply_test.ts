@@ -39,8 +39,14 @@ const CHANGES: TestRecord[] = [
   { path: "link", type: "symlink", target: "a.txt" },
 ];
 
-/** The tree the changes above should produce, built by hand. */
-async function expectedTree(withLink: boolean): Promise<Record<string, string>> {
+/**
+ * The tree the changes above should produce, built by hand: with `exactModes`, `new/deep` keeps
+ * the guest's 0750; by default it gets 0777 less the umask (022 in these tests).
+ */
+async function expectedTree(
+  withLink: boolean,
+  exactModes = false,
+): Promise<Record<string, string>> {
   const dir = await Deno.makeTempDir();
   await writeTree(dir, {
     "a.txt": "hello world\n",
@@ -51,7 +57,7 @@ async function expectedTree(withLink: boolean): Promise<Record<string, string>> 
   });
   await Deno.writeFile(`${dir}/bin.dat`, BINARY);
   await Deno.chmod(`${dir}/script.sh`, 0o755);
-  await Deno.chmod(`${dir}/new/deep`, 0o750);
+  await Deno.chmod(`${dir}/new/deep`, exactModes ? 0o750 : 0o755);
   if (withLink) await Deno.symlink("a.txt", `${dir}/link`);
   return await snapshot(dir);
 }
@@ -64,7 +70,7 @@ async function setup(
   await writeTree(c.root, tree);
   const baseline = await takeTestBaseline(c.root);
   const records = validateRecords(await writeChangeset(c.blobs, changes));
-  return { c, options: { ...c, records, baseline } };
+  return { c, options: { ...c, records, baseline, umask: 0o022 } };
 }
 
 function outcome(outcomes: PathOutcome[], path: string): PathOutcome {
@@ -75,15 +81,15 @@ function outcome(outcomes: PathOutcome[], path: string): PathOutcome {
 
 Deno.test("apply reproduces the guest's tree byte for byte, symlinks included when allowed", async () => {
   const { c, options } = await setup(INITIAL, CHANGES);
-  const summary = await applyChangeset({ ...options, allowSymlinks: true });
+  const summary = await applyChangeset({ ...options, allowSymlinks: true, exactModes: true });
   assert.equal(summary.status, "applied");
-  assert.deepEqual(await snapshot(c.root), await expectedTree(true));
+  assert.deepEqual(await snapshot(c.root), await expectedTree(true, true));
   assert.equal(summary.counts.conflict + summary.counts.refused + summary.counts.skipped, 0);
   assert.equal(outcome(summary.outcomes, "gone/sub/f.txt").result, "applied");
   assert.equal(await Deno.stat(c.journalDir).catch(() => null), null, "journal removed");
   const again = await applyChangeset({ ...options, allowSymlinks: true });
   assert.equal(again.status, "already-applied");
-  assert.deepEqual(await snapshot(c.root), await expectedTree(true));
+  assert.deepEqual(await snapshot(c.root), await expectedTree(true, true));
 });
 
 Deno.test("without --allow-symlinks the guest's symlink is skipped and reported", async () => {
@@ -233,7 +239,7 @@ Deno.test("setuid, setgid and sticky bits are stripped and reported", async () =
     { path: "tool", type: "file", content: "#!/bin/sh\n", mode: 0o6755 },
     { path: "tmp", type: "dir", mode: 0o1777 },
   ]);
-  const summary = await applyChangeset(options);
+  const summary = await applyChangeset({ ...options, exactModes: true });
   assert.equal((await Deno.lstat(`${c.root}/tool`)).mode! & 0o7777, 0o755);
   assert.equal((await Deno.lstat(`${c.root}/tmp`)).mode! & 0o7777, 0o777);
   assert.match(outcome(summary.outcomes, "tool").note!, /setuid/);
@@ -345,4 +351,63 @@ Deno.test("an interrupted apply rolls back to the original tree, temp files incl
   assert.deepEqual(await snapshot(c.root), original);
   assert.equal(await Deno.lstat(c.journalDir).catch(() => null), null);
   await assert.rejects(rollbackApply(c), ApplyError);
+});
+
+Deno.test("chained symlinks that leave the project are high-risk, whether the links are the guest's or the host's", async () => {
+  // The guest makes both links: `a/up -> ..`, then `x -> a/up/../etc`, which reads as `a/etc`.
+  const guest = await setup({ "a/keep.txt": "k\n" }, [
+    { path: "a", type: "dir", mode: 0o755 },
+    { path: "a/up", type: "symlink", target: ".." },
+    { path: "x", type: "symlink", target: "a/up/../etc" },
+    { path: "fine", type: "symlink", target: "a/keep.txt" },
+  ]);
+  const held = await applyChangeset({ ...guest.options, allowSymlinks: true });
+  assert.equal(outcome(held.outcomes, "x").result, "skipped");
+  assert.match(outcome(held.outcomes, "x").highRisk!, /outside the project through another/);
+  assert.equal(outcome(held.outcomes, "a/up").result, "skipped", "a link to its parent");
+  assert.equal(outcome(held.outcomes, "fine").result, "applied");
+  assert.equal(await Deno.lstat(`${guest.c.root}/x`).catch(() => null), null);
+
+  // The host already has the climbing link; the guest adds only the one that uses it.
+  const host = await setup({ "b/up": { link: "../.." }, "b/f": "f\n" }, [
+    { path: "y", type: "symlink", target: "b/up/etc" },
+    { path: "z", type: "symlink", target: "b/f" },
+  ]);
+  const hostHeld = await applyChangeset({ ...host.options, allowSymlinks: true });
+  assert.equal(outcome(hostHeld.outcomes, "y").result, "skipped");
+  assert.ok(outcome(hostHeld.outcomes, "y").highRisk);
+  assert.equal(outcome(hostHeld.outcomes, "z").result, "applied");
+});
+
+Deno.test("modes cross as git's do: only the execute bit, the umask decides the rest (issue 14.9)", async () => {
+  const changes: TestRecord[] = [
+    { path: "shared", type: "dir", mode: 0o777 },
+    { path: "shared/same.txt", type: "file", content: "same\n", mode: 0o666 },
+    { path: "run.sh", type: "file", content: "#!/bin/sh\n", mode: 0o700 },
+    { path: "new.txt", type: "file", content: "n\n", mode: 0o666 },
+    { path: "tool", type: "file", content: "#!/bin/sh\n", mode: 0o777 },
+    { path: "open", type: "dir", mode: 0o777 },
+  ];
+  const tree = { "shared/same.txt": "same\n", "run.sh": "#!/bin/sh\n" };
+  const { c, options } = await setup(tree, changes);
+  await Deno.chmod(`${c.root}/run.sh`, 0o640);
+  const moded = { ...options, baseline: await takeTestBaseline(c.root), umask: 0o027 };
+  const summary = await applyChangeset(moded);
+  const mode = async (p: string) => (await Deno.lstat(`${c.root}/${p}`)).mode! & 0o7777;
+  assert.equal(await mode("shared"), 0o755, "the host's directory keeps its mode");
+  assert.equal(await mode("shared/same.txt"), 0o644, "the host's file keeps its mode");
+  assert.equal(await mode("run.sh"), 0o750, "execute added where readable, less the umask");
+  assert.equal(await mode("new.txt"), 0o640);
+  assert.equal(await mode("tool"), 0o750);
+  assert.equal(await mode("open"), 0o750);
+  assert.equal(outcome(summary.outcomes, "run.sh").note, "mode 0640 -> 0750");
+  assert.match(outcome(summary.outcomes, "shared").note!, /guest's mode 0777 not applied/);
+  assert.match(outcome(summary.outcomes, "new.txt").note!, /guest's mode 0666 not applied/);
+
+  const exact = await setup(tree, changes);
+  const exactSummary = await applyChangeset({ ...exact.options, exactModes: true });
+  const exactMode = async (p: string) => (await Deno.lstat(`${exact.c.root}/${p}`)).mode! & 0o777;
+  assert.equal(await exactMode("shared"), 0o777, "--exact-modes applies the guest's bits");
+  assert.equal(await exactMode("new.txt"), 0o666);
+  assert.equal(outcome(exactSummary.outcomes, "shared").note, "mode 0755 -> 0777");
 });

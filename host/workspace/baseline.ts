@@ -110,6 +110,44 @@ export async function writeBaseline(path: string, baseline: Baseline): Promise<v
   }
 }
 
+/** Bytes of `baseline.json` {@linkcode baselineRoot} reads: a root path and its JSON escapes. */
+const ROOT_PREFIX_BYTES = 64 * 1024;
+
+/**
+ * The `root` of the baseline at `path` without reading the whole file (it holds one entry per
+ * host path: megabytes for a large tree), or `undefined` when it cannot be read. Relies on
+ * {@linkcode writeBaseline} writing `root` first.
+ *
+ * @example
+ * ```ts
+ * import { baselineRoot } from "./baseline.ts";
+ * console.log(await baselineRoot("/state/sessions/abc/workspace/baseline.json")); // e.g. "/p"
+ * ```
+ */
+export async function baselineRoot(path: string): Promise<string | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const buffer = new Uint8Array(ROOT_PREFIX_BYTES);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    const head = new TextDecoder().decode(buffer.subarray(0, filled));
+    const match = /^\{"root":("(?:[^"\\]|\\.)*")/.exec(head);
+    const root = match ? JSON.parse(match[1]) : undefined;
+    return typeof root === "string" ? root : undefined;
+  } finally {
+    file.close();
+  }
+}
+
 /**
  * Read and validate a baseline written by {@linkcode writeBaseline}. Throws
  * {@linkcode ChangesetError} when it is missing or malformed.

@@ -19,6 +19,7 @@
  */
 
 import { AgentboxError } from "../agentbox_error.ts";
+import { printable } from "../terminal_text.ts";
 
 /** One entry of the overlay upper layer, as the guest reports it. Paths are relative to the
  * workspace root, `/`-separated, without `.`/`..`/empty components. */
@@ -181,16 +182,6 @@ function validateRecord(raw: unknown, index: number): UpperRecord {
 
 function isMode(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0o7777;
-}
-
-/** A name made safe to print: control characters escaped, length capped. */
-export function printable(text: string): string {
-  const escaped = text.replace(
-    // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-  return escaped.length > 512 ? `${escaped.slice(0, 512)}…` : escaped;
 }
 
 /** One host path as it was when the session started (lstat facts; no content hash). */

@@ -162,8 +162,12 @@ async function classifyRecord(
   const side = newSide(record);
   const binary = await blobIsBinary(context, record);
   if (!entry) return [{ path, status: "added", new: side, binary, hostChanged: false }];
-  if (record.type === "dir" && entry.type === "dir") return [];
   const { old, hostChanged } = await hostSide(context, path, entry);
+  if (record.type === "dir" && entry.type === "dir") {
+    // Only a chmod in the guest makes a directory's mode differ: show it, apply may make it.
+    if (samePermissions(record.mode, old.mode)) return [];
+    return [{ path, status: "mode-changed", old, new: side, binary: false, hostChanged }];
+  }
   const status = entry.type !== record.type ? "type-changed" : await compare(context, record, old);
   if (!status) return [];
   const oldBinary = await hostIsBinary(context, path, old);
@@ -181,7 +185,12 @@ async function compare(
   const sameContent = record.size === old.size &&
     record.sha256 === await hashUnder(context.root, record.path);
   if (!sameContent) return "modified";
-  return gitMode(record.mode) === gitMode(old.mode ?? 0) ? undefined : "mode-changed";
+  return samePermissions(record.mode, old.mode) ? undefined : "mode-changed";
+}
+
+/** Whether the guest's bits equal the host's (all of them: the diff shows every mode change). */
+function samePermissions(mode: number, hostMode: number | undefined): boolean {
+  return (mode & 0o7777) === ((hostMode ?? 0) & 0o7777);
 }
 
 /**

@@ -19,7 +19,7 @@ import { AgentboxError } from "../agentbox_error.ts";
 import { baselineEntry } from "./baseline.ts";
 import type { ApplyOp, OutcomeResult, PathOutcome } from "./apply_plan.ts";
 import { fileSink } from "./blob.ts";
-import { printable } from "./changeset.ts";
+import { printable } from "../terminal_text.ts";
 import { sameFacts } from "./host_facts.ts";
 import { lstatIfExists, verifyParents } from "./safe_path.ts";
 

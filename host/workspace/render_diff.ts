@@ -10,6 +10,7 @@
 import { type DiffEntry, type DiffSide, gitMode } from "./classify.ts";
 import { readUnder } from "./host_file.ts";
 import { unifiedDiff } from "./unified_diff.ts";
+import { escapeControls, jsonSafe } from "../terminal_text.ts";
 
 /** Largest file whose content a patch shows; larger files get a one-line summary. */
 export const MAX_PATCH_BYTES = 1 << 20;
@@ -24,25 +25,6 @@ export interface RenderOptions {
   /** The changeset's `blobs/` directory (new contents). */
   blobs: string;
   color: boolean;
-}
-
-/**
- * Escape terminal control characters: C0 (tab kept when `keepTab`), DEL, C1, and the Unicode
- * bidirectional overrides that make text display in an order other than its bytes.
- *
- * @example
- * ```ts
- * import { escapeControls } from "./render_diff.ts";
- * console.assert(escapeControls("a\x1b[2Jb\tc", true) === "a\\x1b[2Jb\tc");
- * ```
- */
-export function escapeControls(text: string, keepTab = false): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    if (keepTab && c === "\t") return c;
-    const code = c.charCodeAt(0);
-    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, "0")}`;
-  });
 }
 
 /**
@@ -61,7 +43,9 @@ export async function* renderPatch(
 ): AsyncGenerator<string> {
   for (const entry of entries) {
     const lines = await patchLines(entry, options);
-    yield lines.map((line) => paint(escapeControls(line, true), options.color)).join("\n") + "\n";
+    yield lines.map((line) => paint(escapeControls(line, { keep: "\t" }), options.color)).join(
+      "\n",
+    ) + "\n";
   }
 }
 
@@ -115,10 +99,39 @@ function modeLines(old: DiffSide | undefined, now: DiffSide | undefined): string
   if (old && !now) {
     return [`deleted ${old.type === "dir" ? "directory" : "file"} mode ${modeOf(old)}`];
   }
-  if (old && now && modeOf(old) !== modeOf(now)) {
-    return [`old mode ${modeOf(old)}`, `new mode ${modeOf(now)}`];
+  const lines = old && now && modeOf(old) !== modeOf(now)
+    ? [`old mode ${modeOf(old)}`, `new mode ${modeOf(now)}`]
+    : [];
+  const change = old && now && permissionChange(old, now);
+  if (change && !change.byDefault) lines.push(`# ${change.text}: applied only with --exact-modes`);
+  return lines;
+}
+
+/**
+ * How the permission bits differ between two sides of the same type, or `undefined`. `byDefault`
+ * says whether a plain apply makes the change: only a file's execute bit crosses by default (git's
+ * 100644/100755); other bits, and directories' modes, cross with `apply --exact-modes`.
+ *
+ * @example
+ * ```ts
+ * import { permissionChange } from "./render_diff.ts";
+ * const change = permissionChange({ type: "file", mode: 0o644 }, { type: "file", mode: 0o755 });
+ * console.assert(change?.text === "mode 100644 -> 100755" && change.byDefault);
+ * ```
+ */
+export function permissionChange(
+  old: DiffSide,
+  now: DiffSide,
+): { text: string; byDefault: boolean } | undefined {
+  if (old.type !== now.type || (old.type !== "file" && old.type !== "dir")) return undefined;
+  const before = (old.mode ?? 0) & 0o7777;
+  const after = (now.mode ?? 0) & 0o7777;
+  if (before === after) return undefined;
+  if (old.type === "file" && gitMode(before) !== gitMode(after)) {
+    return { text: `mode ${modeOf(old)} -> ${modeOf(now)}`, byDefault: true };
   }
-  return [];
+  const octal = (mode: number) => mode.toString(8).padStart(4, "0");
+  return { text: `permissions ${octal(before)} -> ${octal(after)}`, byDefault: false };
 }
 
 /**
@@ -231,9 +244,5 @@ export function isDir(entry: DiffEntry): boolean {
  * ```
  */
 export function renderJson(entries: DiffEntry[], meta: { session: string; root: string }): string {
-  const text = JSON.stringify({ version: DIFF_JSON_VERSION, ...meta, entries });
-  return text.replace(
-    /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  return jsonSafe(JSON.stringify({ version: DIFF_JSON_VERSION, ...meta, entries }));
 }

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { classifyChanges, type DiffEntry } from "./classify.ts";
 import { loadChangeset } from "./load_changeset.ts";
 import {
-  escapeControls,
   MAX_PATCH_BYTES,
   renderJson,
   renderNameOnly,
@@ -175,6 +174,7 @@ Deno.test("stat: git-style lines, deleted directories folded, summary", async ()
       " tc                    | 2 +-",
       " text.txt              | 2 +-",
       " 10 files changed, 6 insertions(+), 7 deletions(-)",
+      " mode 100644 -> 100755 run.sh",
     ]);
     assert.deepEqual(await renderStat([], options), ["No changes."]);
   });
@@ -203,8 +203,36 @@ Deno.test("name-only and json list every entry", async () => {
   });
 });
 
-Deno.test("escapeControls keeps tabs only when asked", () => {
-  assert.equal(escapeControls("a\tb"), "a\\x09b");
-  assert.equal(escapeControls("a\tb", true), "a\tb");
-  assert.equal(escapeControls("\u2066x\u2069"), "\\u2066x\\u2069");
+Deno.test("every mode change is shown: patch, stat and json, with what a plain apply leaves alone (issue 14.9)", async () => {
+  const host: HostTree = { "d/f.txt": "same\n", "g.txt": "same\n" };
+  const guest: GuestChange[] = [
+    { path: "d", type: "dir", mode: 0o777 },
+    { path: "d/f.txt", type: "file", content: "same\n", mode: 0o666 },
+    { path: "g.txt", type: "file", content: "same\n", mode: 0o755 },
+  ];
+  await rendered(host, guest, async (entries, options) => {
+    assert.deepEqual(entries.map((e) => `${e.status} ${e.path}`), [
+      "mode-changed d",
+      "mode-changed d/f.txt",
+      "mode-changed g.txt",
+    ]);
+    const patch = await patchText(entries, options);
+    assert.match(
+      block(patch, "d"),
+      /old mode 040755\nnew mode 040777\n# permissions 0755 -> 0777: applied only with --exact-modes\n/,
+    );
+    assert.equal(
+      block(patch, "d/f.txt"),
+      "diff --git a/d/f.txt b/d/f.txt\n# permissions 0644 -> 0666: applied only with --exact-modes\n",
+    );
+    assert.match(block(patch, "g.txt"), /old mode 100644\nnew mode 100755\n/);
+    const stat = await renderStat(entries, options);
+    assert.deepEqual(stat.slice(-3), [
+      " permissions 0755 -> 0777 d/ (applied only with --exact-modes)",
+      " permissions 0644 -> 0666 d/f.txt (applied only with --exact-modes)",
+      " mode 100644 -> 100755 g.txt",
+    ]);
+    const doc = JSON.parse(renderJson(entries, { session: "s", root: options.root }));
+    assert.equal(doc.entries[0].new.mode, 0o777);
+  });
 });

@@ -8,11 +8,12 @@
 import type { DiffEntry } from "./classify.ts";
 import {
   type Content,
-  escapeControls,
   isDir,
+  permissionChange,
   type RenderOptions,
   sideContent,
 } from "./render_diff.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { unifiedDiff } from "./unified_diff.ts";
 
 /** Widest `+`/`-` bar. */
@@ -53,7 +54,24 @@ export async function renderStat(entries: DiffEntry[], options: RenderOptions): 
     if (isDir(entry) || entry.old?.type === "dir") folded.set(entry.path, { row, count: 0 });
   }
   if (rows.length === 0) return ["No changes."];
-  return [...formatRows(rows, options.color), summary(rows)];
+  return [...formatRows(rows, options.color), summary(rows), ...modeSummary(entries)];
+}
+
+/**
+ * git's `--summary` lines for mode changes, one per path whose mode the diff changes, so that a
+ * chmod is never hidden behind a `0` count; those a plain apply leaves alone say so.
+ */
+function modeSummary(entries: DiffEntry[]): string[] {
+  const lines: string[] = [];
+  for (const entry of entries) {
+    const change = entry.old && entry.new && permissionChange(entry.old, entry.new);
+    if (!change) continue;
+    const name = escapeControls(entry.path) + (isDir(entry) ? "/" : "");
+    lines.push(
+      ` ${change.text} ${name}${change.byDefault ? "" : " (applied only with --exact-modes)"}`,
+    );
+  }
+  return lines;
 }
 
 async function statRow(entry: DiffEntry, options: RenderOptions): Promise<StatRow> {

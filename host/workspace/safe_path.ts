@@ -8,7 +8,8 @@
  * @module
  */
 
-import { pathProblem, printable } from "./changeset.ts";
+import { pathProblem } from "./changeset.ts";
+import { printable } from "../terminal_text.ts";
 
 /** A path the apply must not touch: a parent is a symlink or not a directory, or the root moved. */
 export class UnsafePathError extends Error {
