@@ -11,6 +11,7 @@ import { NET_CHOICES, type NetChoice } from "../session/net_choice.ts";
 import type { NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
+import { terminalOutput } from "./output_gate.ts";
 
 /** `parseCommandArgs` specs of the network options. */
 export const NET_OPTIONS = {
@@ -55,14 +56,38 @@ export function netBackendChoice(value: unknown): NetBackendChoice | undefined {
   return value as NetBackendChoice;
 }
 
-/** Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. */
+/**
+ * Written before a question: CAN ends any escape or control string the guest's output left open
+ * (which would swallow the question), SGR 0 undoes colours and concealed text, and the question
+ * starts on a line of its own.
+ */
+const TERMINAL_RESET = "\x18\x1b[0m\r\n";
+
+/**
+ * Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. The
+ * command's output (piped_io.ts) waits while a question is open.
+ */
 export function interactiveApprover(projectDir: string) {
   if (!Deno.stdin.isTerminal() || !Deno.stderr.isTerminal()) return undefined;
   const encoder = new TextEncoder();
-  return terminalApprover(
-    { readLine: stdinLines(), write: (text) => Deno.stderr.write(encoder.encode(text)).then() },
-    { allowAlways: (host) => addToProjectAllowlist(projectDir, [host]).then() },
-  );
+  const write = async (text: string) => {
+    const bytes = encoder.encode(text);
+    for (let n = 0; n < bytes.length;) n += await Deno.stderr.write(bytes.subarray(n));
+  };
+  return terminalApprover({
+    readLine: stdinLines(),
+    write,
+    async pause() {
+      const resume = await terminalOutput.hold();
+      try {
+        await write(TERMINAL_RESET);
+      } catch (error) {
+        resume();
+        throw error;
+      }
+      return resume;
+    },
+  }, { allowAlways: (host) => addToProjectAllowlist(projectDir, [host]).then() });
 }
 
 /** The end-of-run lines about the network: what was refused and how to allow it; what was learned. */
