@@ -14,7 +14,7 @@ import { findSession } from "../store/sessions.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
-import { interactiveApprover, printNetworkReport } from "./net_options.ts";
+import { interactiveApprover, learnConfirmer, printNetworkReport } from "./net_options.ts";
 import type { SandboxPlan } from "./sandbox_plan.ts";
 import { finishWorkspace } from "./workspace_options.ts";
 
@@ -60,6 +60,7 @@ export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<numb
       ...sandbox.command(),
     }), {
     approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
+    confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
   });
   if (!quiet) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);
