@@ -6,62 +6,23 @@
  * answer as evidence on the receiving side).
  */
 import assert from "node:assert/strict";
-import { REPO } from "../helpers.ts";
+import { namespacePair, REPO } from "../helpers.ts";
 
-const SUFFIX = crypto.randomUUID().slice(0, 6);
-const HOST_NS = `abha${SUFFIX}`;
-const PEER_NS = `abhb${SUFFIX}`;
 const PORT = 8080;
 
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return new TextDecoder().decode(out.stdout);
-}
-
-async function setUp(): Promise<string | undefined> {
-  if (Deno.uid() !== 0) return "needs root (network namespaces)";
-  try {
-    await run("ip", ["netns", "add", HOST_NS]);
-    await run("ip", ["netns", "add", PEER_NS]);
-  } catch (err) {
-    return String(err);
-  }
-  globalThis.addEventListener("unload", () => {
-    for (const ns of [HOST_NS, PEER_NS]) {
-      new Deno.Command("ip", { args: ["netns", "delete", ns] }).outputSync();
-    }
-  });
-  await run("ip", [
-    "-n",
-    HOST_NS,
-    "link",
-    "add",
-    "vh",
-    "type",
-    "veth",
-    "peer",
-    "vp",
-    "netns",
-    PEER_NS,
-  ]);
-  for (const [ns, dev, last] of [[HOST_NS, "vh", "1"], [PEER_NS, "vp", "2"]]) {
-    await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    await run("ip", ["-n", ns, "addr", "add", `198.51.100.${last}/24`, "dev", dev]);
-    await run("ip", ["-n", ns, "addr", "add", `2001:db8::${last}/64`, "dev", dev, "nodad"]);
-    await run("ip", ["-n", ns, "link", "set", dev, "up"]);
-  }
+let namespaces = { host: "", peer: "" };
+const skipReason = await namespacePair().then((pair) => {
+  namespaces = pair;
   return undefined;
-}
+}, (err) => String(err));
+if (skipReason) console.log(`skipped: host address tests: ${skipReason}`);
 
 function probe(ns: string, args: string[]): Deno.Command {
   return new Deno.Command("ip", {
     args: [
       ...["netns", "exec", ns, Deno.execPath(), "run", "--allow-all", "--quiet"],
       `--config=${REPO}/deno.json`,
-      `${REPO}/tests/e2e/host_address_probe.ts`,
+      `${REPO}/tests/e2e/netns_probe.ts`,
       ...args,
     ],
     stdin: "null",
@@ -70,21 +31,18 @@ function probe(ns: string, args: string[]): Deno.Command {
   });
 }
 
-const skipReason = await setUp();
-if (skipReason) console.log(`skipped: host address tests: ${skipReason}`);
-
 Deno.test({
   name: "a name resolving to one of the host's own interface addresses is refused; a peer's is not",
   ignore: skipReason !== undefined,
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const peer = probe(PEER_NS, ["serve", String(PORT), "peer"]).spawn();
+  const peer = probe(namespaces.peer, ["serve", String(PORT), "peer"]).spawn();
   try {
     const reader = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
     assert.match((await reader.read()).value ?? "", /listening/);
     reader.releaseLock();
-    const out = await probe(HOST_NS, ["probe", String(PORT)]).output();
+    const out = await probe(namespaces.host, ["probe", String(PORT)]).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.ok(out.success, stderr);
     const report = JSON.parse(new TextDecoder().decode(out.stdout));

@@ -1,5 +1,6 @@
 /**
- * Run by host_address_test.ts inside a network namespace it made (never on its own):
+ * Run by host_address_test.ts and learn_test.ts inside a network namespace they made (never on
+ * its own):
  *
  * - `serve PORT NAME`: an HTTP server on `[::]:PORT` (every address, IPv4 too) answering
  *   `hello from NAME`; prints `listening` once up.
