@@ -95,16 +95,20 @@ export function normalizePath(path: string): string {
   return out;
 }
 
-/** `%2F` or `%5C`, possibly encoded again (`%252F`): a separator some upstreams decode. */
-const ENCODED_SEPARATOR = /%(?:25)*(?:2f|5c)/i;
+/**
+ * `%2F` or `%5C`, possibly encoded again (`%252F`): a separator some upstreams decode; or `;`,
+ * which starts a path parameter that some (Java servlet containers) drop before routing.
+ */
+const SEPARATOR_TRICK = /%(?:25)*(?:2f|5c)|;/i;
 
 /**
  * Every way an upstream may read the normalised `path` (see {@linkcode normalizePath}): as sent,
- * and — when it holds an encoded separator (`%2F`, `%5C`, or those encoded again) — with the
- * separators decoded, both as they stand and with the dot segments that creates resolved. Many
- * servers decode `%2F` before routing (some `%5C` too): `/repos/mine/..%2Fother` is `/repos/other`
- * to them. A rule or a path-bound credential must hold for every reading, so deny patterns match
- * if any reading matches and allow patterns (and credential paths) only if all do.
+ * and — when it holds an encoded separator (`%2F`, `%5C`, or those encoded again) or a `;` — with
+ * the separators decoded and the `;parameters` dropped, both as they stand and with the dot
+ * segments that creates resolved. Many servers decode `%2F` before routing (some `%5C` too):
+ * `/repos/mine/..%2Fother` is `/repos/other` to them; servlet containers read `/mine/..;/other`
+ * as `/other`. A rule or a path-bound credential must hold for every reading, so deny patterns
+ * match if any reading matches and allow patterns (and credential paths) only if all do.
  *
  * @example
  * ```ts
@@ -114,7 +118,7 @@ const ENCODED_SEPARATOR = /%(?:25)*(?:2f|5c)/i;
  * ```
  */
 export function pathReadings(path: string): string[] {
-  if (!ENCODED_SEPARATOR.test(path)) return [path];
+  if (!SEPARATOR_TRICK.test(path)) return [path];
   let decoded = path;
   // Bounded: each round removes at least one level of `%25`.
   for (let i = 0; i < 8; i++) {
@@ -122,7 +126,12 @@ export function pathReadings(path: string): string[] {
     if (next === decoded) break;
     decoded = next;
   }
-  return [...new Set([path, decoded, normalizePath(decoded)])];
+  const readings = [path, decoded, normalizePath(decoded)];
+  if (decoded.includes(";")) {
+    const bare = decoded.replace(/;[^/]*/g, "");
+    readings.push(bare, normalizePath(bare));
+  }
+  return [...new Set(readings)];
 }
 
 /**

@@ -476,12 +476,15 @@ Deno.test("encoded separators: path rules and path-bound credentials hold for th
     assert.match(await get(ai, "ai.test", "/v1/messages"), /^HTTP\/1\.1 200/);
     // Under /v1/ as sent, outside it once decoded: forwarded, but without the secret.
     assert.match(await get(ai, "ai.test", "/v1/..%2Fadmin"), /^HTTP\/1\.1 200/);
+    // A servlet container drops `;…` and reads this as /admin.
+    assert.match(await get(ai, "ai.test", "/v1/..;/admin"), /^HTTP\/1\.1 200/);
     ai.close();
     assert.deepEqual(b.seen.map((s) => [s.url, s.apiKey]), [
       ["/repos/a/issues", "guest-sent"],
       ["/projects/group%2Fproject/issues", "guest-sent"],
       ["/v1/messages", SECRET],
       ["/v1/..%2Fadmin", "guest-sent"],
+      ["/v1/..;/admin", "guest-sent"],
     ]);
     await waitFor(() => b.rows().filter((r) => r.decision === "deny").length === 3);
     for (const row of b.rows().filter((r) => r.decision === "deny")) {
