@@ -105,3 +105,37 @@ export async function networkState(namespace?: string): Promise<string> {
   };
   return `${await run(["nft", "list", "ruleset"])}\n${await run(["ip", "-br", "link"])}`;
 }
+
+/**
+ * Two network namespaces made for a test, `host` and `peer`, joined by a veth link:
+ * 198.51.100.1/24 and 2001:db8::1/64 in `host`, .2 and ::2 in `peer` (documentation ranges, so
+ * nothing can leave the machine). Removed when the test process ends. Rejects with the reason
+ * when they cannot be made (not root, no `ip`).
+ */
+export async function namespacePair(): Promise<{ host: string; peer: string }> {
+  if (Deno.uid() !== 0) throw new Error("needs root (network namespaces)");
+  const suffix = crypto.randomUUID().slice(0, 6);
+  const host = `abnh${suffix}`;
+  const peer = `abnp${suffix}`;
+  const ip = async (...args: string[]) => {
+    const out = await new Deno.Command("ip", { args, stdout: "null", stderr: "piped" }).output();
+    if (!out.success) {
+      throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  await ip("netns", "add", host);
+  globalThis.addEventListener("unload", () => {
+    for (const ns of [host, peer]) {
+      new Deno.Command("ip", { args: ["netns", "delete", ns], stderr: "null" }).outputSync();
+    }
+  });
+  await ip("netns", "add", peer);
+  await ip("-n", host, "link", "add", "vh", "type", "veth", "peer", "vp", "netns", peer);
+  for (const [ns, dev, last] of [[host, "vh", "1"], [peer, "vp", "2"]]) {
+    await ip("-n", ns, "link", "set", "lo", "up");
+    await ip("-n", ns, "addr", "add", `198.51.100.${last}/24`, "dev", dev);
+    await ip("-n", ns, "addr", "add", `2001:db8::${last}/64`, "dev", dev, "nodad");
+    await ip("-n", ns, "link", "set", dev, "up");
+  }
+  return { host, peer };
+}

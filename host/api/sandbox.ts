@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { ConfirmLearned } from "../config/learned_allowlist.ts";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
 import { findImage, type ImagePaths } from "../../image/store.ts";
 import {
@@ -56,6 +57,11 @@ export interface StartSandboxOptions {
   session?: NetworkSessionOptions["session"];
   /** Decide graylisted destinations (a prompt, an API approval); absent: they are refused. */
   approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /**
+   * `--net learn`: say yes before the learned hosts widen `.agentbox.toml` (the user's answer,
+   * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).
+   */
+  confirmLearned?: ConfirmLearned;
   /** Keep the share's lower image for the session's life (a detached session's crash recovery). */
   pinLower?: boolean;
   /** Continue from this snapshot (a fork) instead of booting. */
@@ -149,6 +155,7 @@ export async function startSandbox(
     projectDir: spec.projectDir,
     tool: spec.argv[0].split("/").at(-1),
     proxy: { approve: options.approve },
+    confirmLearned: options.confirmLearned,
     session: options.session,
   });
   try {

@@ -14,6 +14,11 @@ export interface PromptIo {
   /** The next line the user typed, without its newline; `null` at end of input. */
   readLine(): Promise<string | null>;
   write(text: string): Promise<void>;
+  /**
+   * Stop everything else that writes to the terminal (the guest's output) until the returned
+   * function is called: held from the question to the line naming the decision.
+   */
+  pause?(): Promise<() => void>;
 }
 
 /** Options of {@linkcode terminalApprover}. */
@@ -37,6 +42,14 @@ const ANSWERS: Record<string, Answer> = {
   deny: "deny",
   n: "deny",
   no: "deny",
+};
+
+/** The line naming the host again after the answer, so what was decided is on the screen. */
+const OUTCOMES: Record<Answer, string> = {
+  once: "allowed once",
+  session: "allowed for this session",
+  always: "allowed always (added to network.allow in .agentbox.toml)",
+  deny: "denied",
 };
 
 /**
@@ -85,32 +98,46 @@ export function terminalApprover(
   const ask = async (request: ApprovalRequest): Promise<boolean> => {
     const settled = forSession.get(request.host);
     if (settled !== undefined) return settled;
+    // Nothing else reaches the terminal from the question to the line that names the outcome,
+    // so the guest cannot draw over either (a fake question, another host's name).
+    const resume = await io.pause?.();
+    try {
+      return await question(request);
+    } finally {
+      resume?.();
+    }
+  };
+  const question = async (request: ApprovalRequest): Promise<boolean> => {
     const seconds = Math.round(timeoutMs / 1000);
+    const destination = `${request.host}:${request.port}`;
     for (;;) {
       await io.write(
-        `agentbox: ${request.host}:${request.port} is graylisted (${request.rule}).\n` +
+        `agentbox: ${destination} is graylisted (${request.rule}).\n` +
           `  Allow it? [o]nce, for this [s]ession, [a]lways (writes .agentbox.toml), [d]eny ` +
           `(no answer in ${seconds} s denies): `,
       );
       const line = await nextAnswer();
       if (line === null) {
-        await io.write("\nagentbox: no answer: denied\n");
+        await io.write(`\nagentbox: no answer: ${destination} denied\n`);
         return false;
       }
       const answer = ANSWERS[line.trim().toLowerCase()];
-      if (answer) return await settle(request.host, answer);
+      if (answer) return await settle(request.host, destination, answer);
       await io.write(`agentbox: answer o, s, a or d\n`);
     }
   };
-  const settle = async (host: string, answer: Answer): Promise<boolean> => {
+  const settle = async (host: string, destination: string, answer: Answer): Promise<boolean> => {
+    let outcome = OUTCOMES[answer];
     if (answer === "always") {
-      await options.allowAlways(host).catch((error) =>
-        io.write(
+      await options.allowAlways(host).catch(async (error) => {
+        outcome = OUTCOMES.session;
+        await io.write(
           `agentbox: could not save the answer (${error.message}); allowed for this session\n`,
-        )
-      );
+        );
+      });
     }
     if (answer === "session" || answer === "always") forSession.set(host, true);
+    await io.write(`agentbox: ${destination} ${outcome}\n`);
     return answer !== "deny";
   };
   return (request) => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
+import { OutputGate } from "./output_gate.ts";
 
 /** A terminal stand-in: lines are typed by the test, output is collected. */
 function fakeTerminal() {
@@ -85,7 +86,7 @@ Deno.test("approver: no answer in time denies, and a late answer does not leak",
     allowAlways: () => Promise.resolve(),
   });
   assert.equal(await approve(request("a.test")), false);
-  assert.match(term.output, /no answer: denied/);
+  assert.match(term.output, /no answer: a\.test:443 denied/);
   term.type("o"); // the late answer to the first question
   const second = approve(request("b.test"));
   await new Promise((r) => setTimeout(r, 10));
@@ -118,3 +119,101 @@ Deno.test("stdinLines splits a real byte stream into lines", async () => {
     null,
   ]);
 });
+
+Deno.test("approver: the guest's output waits while a question is open; the answer names the host", async () => {
+  const term = fakeTerminal();
+  const gate = new OutputGate();
+  // The guest's output and the question share one screen (the user's terminal).
+  let screen = "";
+  const io = {
+    ...term.io,
+    write: (text: string) => (screen += text, term.io.write(text)),
+    pause: () => gate.hold(),
+  };
+  const decoder = new TextDecoder();
+  const terminal = new WritableStream<Uint8Array>({
+    write: (chunk) => void (screen += decoder.decode(chunk)),
+  });
+  // A hostile guest: erase the line, then print a fake question, again and again.
+  const fake = new TextEncoder().encode("\x1b[2K\ragentbox: evil.test:443 is graylisted ");
+  let stop = false;
+  const guest = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise((r) => setTimeout(r, 1));
+      if (stop) controller.close();
+      else controller.enqueue(fake);
+    },
+  }, { highWaterMark: 0 });
+  const piping = guest.pipeTo(gate.writable(terminal));
+  const saved: string[] = [];
+  const approve = terminalApprover(io, {
+    allowAlways: (host) => Promise.resolve(void saved.push(host)),
+  });
+  const until = async (predicate: () => boolean) => {
+    while (!predicate()) await new Promise((r) => setTimeout(r, 1));
+  };
+  await until(() => screen.includes("evil.test"));
+  const answer = approve(request("good.test"));
+  await until(() => screen.includes("good.test:443 is graylisted"));
+  const asked = screen.indexOf("agentbox: good.test:443 is graylisted");
+  await new Promise((r) => setTimeout(r, 100)); // the guest keeps writing meanwhile
+  term.type("a");
+  assert.equal(await answer, true);
+  const outcome =
+    "agentbox: good.test:443 allowed always (added to network.allow in .agentbox.toml)\n";
+  const answered = screen.indexOf(outcome);
+  assert.ok(answered > asked, screen);
+  const during = screen.slice(asked, answered + outcome.length);
+  assert.ok(!during.includes("evil.test") && !during.includes("\x1b"), JSON.stringify(during));
+  // Controls: the guest wrote before the question and writes again after the answer.
+  assert.ok(screen.slice(0, asked).includes("evil.test"));
+  const after = screen.length;
+  await until(() => screen.length > after);
+  assert.match(screen.slice(answered + outcome.length), /evil\.test/);
+  stop = true;
+  await piping;
+  assert.deepEqual(saved, ["good.test"]);
+});
+
+Deno.test("output gate: a hold waits for the chunk being written; holds nest", async () => {
+  const gate = new OutputGate();
+  const written: string[] = [];
+  let finishWrite = () => {};
+  const slow = new WritableStream<Uint8Array>({
+    write: (chunk) =>
+      new Promise<void>((resolve) => {
+        finishWrite = () => {
+          finishWrite = () => {};
+          written.push(new TextDecoder().decode(chunk));
+          resolve();
+        };
+      }),
+  });
+  const writer = gate.writable(slow).getWriter();
+  const first = writer.write(new TextEncoder().encode("1"));
+  await new Promise((r) => setTimeout(r, 5));
+  let held = false;
+  const holding = gate.hold().then((release) => (held = true, release));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(held, false, "the chunk on its way is still being written");
+  finishWrite();
+  await first;
+  const release = await holding;
+  const inner = await gate.hold();
+  const second = writer.write(new TextEncoder().encode("2"));
+  await new Promise((r) => setTimeout(r, 5));
+  release();
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(written, ["1"], "still held by the inner hold");
+  inner();
+  await until(() => written.length === 2, () => finishWrite());
+  await second;
+  assert.deepEqual(written, ["1", "2"]);
+});
+
+async function until(predicate: () => boolean, poke: () => void): Promise<void> {
+  while (!predicate()) {
+    poke();
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}

@@ -5,12 +5,14 @@
  * @module
  */
 
+import type { ConfirmLearned } from "../config/learned_allowlist.ts";
 import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
 import { NET_CHOICES, type NetChoice } from "../session/net_choice.ts";
 import type { NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
+import { terminalOutput } from "./output_gate.ts";
 
 /** `parseCommandArgs` specs of the network options. */
 export const NET_OPTIONS = {
@@ -19,6 +21,7 @@ export const NET_OPTIONS = {
   deny: { type: "string", multiple: true },
   "tls-inspect": { type: "boolean" },
   "net-backend": { type: "string" },
+  yes: { type: "boolean" },
 } as const;
 
 /** Help lines of the network options. */
@@ -26,6 +29,9 @@ export const NET_HELP =
   `  --net MODE        network: allowlist (default: the policy decides), open (any public host,
                     logged), learn (like open, then add the hosts used to .agentbox.toml),
                     none (no network interface)
+  --yes             with --net learn: write the learned hosts to .agentbox.toml without asking
+                    (on a terminal agentbox shows them and asks; elsewhere, without --yes, they
+                    are only reported)
   --allow HOST      also allow HOST (exact, or *.suffix); repeatable
   --deny HOST       refuse HOST whatever else allows it; repeatable
   --tls-inspect     decrypt HTTPS to allowed hosts with a per-session CA the guest trusts, so
@@ -55,14 +61,81 @@ export function netBackendChoice(value: unknown): NetBackendChoice | undefined {
   return value as NetBackendChoice;
 }
 
-/** Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. */
+/**
+ * Written before a question: CAN ends any escape or control string the guest's output left open
+ * (which would swallow the question), SGR 0 undoes colours and concealed text, and the question
+ * starts on a line of its own.
+ */
+const TERMINAL_RESET = "\x18\x1b[0m\r\n";
+
+/**
+ * Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. The
+ * command's output (piped_io.ts) waits while a question is open.
+ */
 export function interactiveApprover(projectDir: string) {
   if (!Deno.stdin.isTerminal() || !Deno.stderr.isTerminal()) return undefined;
   const encoder = new TextEncoder();
-  return terminalApprover(
-    { readLine: stdinLines(), write: (text) => Deno.stderr.write(encoder.encode(text)).then() },
-    { allowAlways: (host) => addToProjectAllowlist(projectDir, [host]).then() },
-  );
+  const write = async (text: string) => {
+    const bytes = encoder.encode(text);
+    for (let n = 0; n < bytes.length;) n += await Deno.stderr.write(bytes.subarray(n));
+  };
+  return terminalApprover({
+    readLine: stdinLines(),
+    write,
+    async pause() {
+      const resume = await terminalOutput.hold();
+      try {
+        await write(TERMINAL_RESET);
+      } catch (error) {
+        resume();
+        throw error;
+      }
+      return resume;
+    },
+  }, { allowAlways: (host) => addToProjectAllowlist(projectDir, [host]).then() });
+}
+
+/**
+ * How `--net learn` gets its yes before it widens `.agentbox.toml`: `--yes` says it up front;
+ * otherwise a person at the terminal is shown the hosts and asked; with nobody to ask (a pipe,
+ * `--json`, a detached session) the result is `undefined` and nothing is written. Pass it to
+ * `startNetworkSession` as `confirmLearned`.
+ *
+ * @example
+ * ```ts
+ * import { learnConfirmer } from "./net_options.ts";
+ * const confirm = learnConfirmer({ yes: true, json: false });
+ * console.assert(confirm?.({ file: "/p/.agentbox.toml", hosts: ["a.test"] }) === true);
+ * ```
+ */
+export function learnConfirmer(
+  options: { yes: boolean; json: boolean },
+  terminal: LearnTerminal = {
+    present: Deno.stdin.isTerminal() && Deno.stderr.isTerminal(),
+    show: (text) => console.error(text),
+    ask: confirm,
+  },
+): ConfirmLearned | undefined {
+  if (options.yes) return () => true;
+  if (options.json || !terminal.present) return undefined;
+  return ({ file, hosts }) => {
+    // Canonical names: ASCII letters, digits, `-`, `.` and `_` only; nothing that drives a terminal.
+    terminal.show(
+      `agentbox: the run reached ${hosts.length} host(s) that ${file} does not allow:\n` +
+        hosts.map((h) => `  ${h}`).join("\n"),
+    );
+    return terminal.ask(
+      `Add them to network.allow in ${file}? Every later session will allow them.`,
+    );
+  };
+}
+
+/** Where {@linkcode learnConfirmer} asks: the user's terminal, or a test's stand-in. */
+export interface LearnTerminal {
+  /** Whether a person can answer (stdin and stderr are terminals). */
+  present: boolean;
+  show(text: string): void;
+  ask(question: string): boolean;
 }
 
 /** The end-of-run lines about the network: what was refused and how to allow it; what was learned. */
@@ -79,13 +152,23 @@ export function printNetworkReport(report: NetworkReport): void {
     );
   }
   if (report.learned) {
-    const { file, added } = report.learned;
-    console.error(
-      added.length > 0
-        ? `agentbox: learned ${added.length} host(s), added to network.allow in ${file}: ${
+    const { file, added, declined } = report.learned;
+    if (added.length > 0) {
+      console.error(
+        `agentbox: learned ${added.length} host(s), added to network.allow in ${file}: ${
           added.join(", ")
-        }`
-        : `agentbox: learned nothing new: ${file} already allows every host this run used`,
-    );
+        }`,
+      );
+    } else if (declined.length > 0) {
+      console.error(
+        `agentbox: learned ${declined.length} host(s), not written to ${file}: ${
+          declined.join(", ")
+        }\n  to allow them, run again with --net learn --yes, or add them to network.allow`,
+      );
+    } else {
+      console.error(
+        `agentbox: learned nothing new: ${file} already allows every host this run used`,
+      );
+    }
   }
 }

@@ -15,7 +15,7 @@ import { renderJson } from "../workspace/render_diff.ts";
 import { escapeControls } from "../terminal_text.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
-import { interactiveApprover, printNetworkReport } from "./net_options.ts";
+import { interactiveApprover, learnConfirmer, printNetworkReport } from "./net_options.ts";
 import type { SandboxPlan } from "./sandbox_plan.ts";
 import { finishWorkspace } from "./workspace_options.ts";
 
@@ -63,6 +63,7 @@ export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<numb
       ...sandbox.command(),
     }), {
     approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
+    confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
   });
   if (!quiet) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);

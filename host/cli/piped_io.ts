@@ -1,17 +1,16 @@
 /**
  * The command's stdio as pipes (`agentbox exec`, and `agentbox run` without a terminal): stdin
  * forwarded when it is not a terminal, stdout and stderr copied byte-exact to ours, Ctrl-C
- * forwarded as in signals.ts.
+ * forwarded as in signals.ts. The output waits while a graylist question is on the terminal
+ * (output_gate.ts).
  *
  * @module
  */
 
 import type { ExecHandle } from "../channel/agent_client.ts";
 import type { CommandIo } from "./attached_command.ts";
+import { terminalOutput } from "./output_gate.ts";
 import { forwardInterrupts } from "./signals.ts";
-
-/** agentbox keeps using its own stdout and stderr after the command's streams end or fail. */
-const KEEP_OPEN = { preventClose: true, preventAbort: true } as const;
 
 /**
  * Pipes between the command and agentbox's own stdio. With `stdoutToStderr` (`exec --json`) the
@@ -52,14 +51,18 @@ function stderrSink(): WritableStream<Uint8Array> {
   });
 }
 
-/** Copy a command's output to ours. */
+/**
+ * Copy a command's output to ours, through the terminal's gate: it waits while agentbox asks the
+ * user something (the graylist question), so the guest cannot draw over the question.
+ */
 async function forward(
   run: ExecHandle,
   from: ReadableStream<Uint8Array>,
   to: WritableStream<Uint8Array>,
 ): Promise<void> {
   try {
-    await from.pipeTo(to, KEEP_OPEN);
+    // The gate's stream lets go of `to` without closing it.
+    await from.pipeTo(terminalOutput.writable(to));
   } catch (error) {
     if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
     // Our reader went away (`agentbox exec -- yes | head`): as in a shell pipeline, the command

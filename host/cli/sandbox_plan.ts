@@ -27,6 +27,8 @@ export interface SandboxPlan {
   json: boolean;
   /** Ask about graylisted hosts on the terminal (else the proxy refuses them). */
   prompts: boolean;
+  /** `--yes`: `--net learn` writes the learned hosts without asking. */
+  learnYes: boolean;
 }
 
 /**
@@ -82,6 +84,7 @@ export function sandboxPlan(
     after: afterRun({ ...values, share }, options.interactive),
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
+    learnYes: !!values.yes,
   };
 }
 

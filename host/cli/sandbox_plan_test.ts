@@ -69,3 +69,10 @@ Deno.test("sandboxPlan: --vmm takes qemu or cloud-hypervisor; absent leaves it t
   }
   assert.throws(() => sandboxPlan("exec", { vmm: "firecracker" }, ["true"], opts), UsageError);
 });
+
+Deno.test("sandboxPlan: --yes is carried for --net learn", () => {
+  const plan = (values: Record<string, unknown>) =>
+    sandboxPlan("exec", values, ["true"], { interactive: false, cwd: CWD });
+  assert.equal(plan({}).learnYes, false);
+  assert.equal(plan({ net: "learn", yes: true }).learnYes, true);
+});

@@ -178,6 +178,9 @@ Deno.test("method/path rules: deny first, then the allow list; deny resists case
   assert.equal(check("POST", "/repos/a/%69ssues"), false, "encoded unreserved");
   assert.equal(check("POST", "/x/../repos/a/issues"), false, "dot segments");
   assert.equal(check("POST", "/repos%2Fa%2Fissues"), false, "encoded slash");
+  assert.equal(check("POST", "/repos%5Ca%5Cissues"), false, "encoded backslash");
+  assert.equal(check("POST", "/repos%252Fa%252Fissues"), false, "encoded twice");
+  assert.equal(check("POST", "/x/..%2Frepos/a/issues"), false, "dot segments once decoded");
   assert.equal(check("DELETE", "/repos/a"), false, "not in the allow list");
   assert.match(
     checkRequest(policy.inspect.rules, gh, "POST", "/repos/a/issues").rule!,

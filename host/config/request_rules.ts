@@ -8,7 +8,7 @@
 import type { CanonicalHost } from "../net/canonical_host.ts";
 import { matchesHost } from "./host_pattern.ts";
 import type { RequestRule } from "./inspect_settings.ts";
-import { matchesRoute } from "./route_pattern.ts";
+import { matchesEveryReading, matchesRoute, pathReadings } from "./route_pattern.ts";
 
 /** Outcome of {@linkcode checkRequest}; `rule` names the pattern that decided. */
 export interface RequestDecision {
@@ -17,9 +17,11 @@ export interface RequestDecision {
 }
 
 /**
- * Decide on `method` + normalised `path` (see `normalizePath`) for `host`. Deny patterns match
- * case-insensitively and also against the path with `%2F` decoded, so an upstream that decodes
- * either cannot be reached around them; allow patterns match exactly.
+ * Decide on `method` + normalised `path` (see `normalizePath`) for `host`. A path with encoded
+ * separators has several readings (`pathReadings`: as sent, `%2F` decoded, dot segments then
+ * resolved): a deny pattern refuses when it matches any reading, case-insensitively; an allow
+ * pattern admits only when it matches every reading. So an upstream that decodes `%2F` (or
+ * ignores case) cannot be reached around a rule either way.
  *
  * @example
  * ```ts
@@ -43,7 +45,7 @@ export function checkRequest(
 ): RequestDecision {
   const mine = rules.filter((r) => matchesHost(r.host.pattern, host));
   if (mine.length === 0) return { allowed: true };
-  const variants = [path, path.replace(/%2f/gi, "/")];
+  const variants = pathReadings(path);
   for (const rule of mine) {
     const hit = rule.deny.find((p) => variants.some((v) => matchesRoute(p, method, v, true)));
     if (hit) {
@@ -56,7 +58,7 @@ export function checkRequest(
   const allowing = mine.filter((r) => r.allow.length > 0);
   if (allowing.length === 0) return { allowed: true };
   for (const rule of allowing) {
-    const hit = rule.allow.find((p) => matchesRoute(p, method, path));
+    const hit = rule.allow.find((p) => matchesEveryReading(p, method, path));
     if (hit) {
       return {
         allowed: true,

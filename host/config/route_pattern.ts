@@ -94,3 +94,58 @@ export function normalizePath(path: string): string {
   }
   return out;
 }
+
+/**
+ * `%2F` or `%5C`, possibly encoded again (`%252F`): a separator some upstreams decode; or `;`,
+ * which starts a path parameter that some (Java servlet containers) drop before routing.
+ */
+const SEPARATOR_TRICK = /%(?:25)*(?:2f|5c)|;/i;
+
+/**
+ * Every way an upstream may read the normalised `path` (see {@linkcode normalizePath}): as sent,
+ * and — when it holds an encoded separator (`%2F`, `%5C`, or those encoded again) or a `;` — with
+ * the separators decoded and the `;parameters` dropped, both as they stand and with the dot
+ * segments that creates resolved. Many servers decode `%2F` before routing (some `%5C` too):
+ * `/repos/mine/..%2Fother` is `/repos/other` to them; servlet containers read `/mine/..;/other`
+ * as `/other`. A rule or a path-bound credential must hold for every reading, so deny patterns
+ * match if any reading matches and allow patterns (and credential paths) only if all do.
+ *
+ * @example
+ * ```ts
+ * import { pathReadings } from "./route_pattern.ts";
+ * console.assert(pathReadings("/a/b").length === 1);
+ * console.assert(pathReadings("/repos/mine/..%2Fother").includes("/repos/other"));
+ * ```
+ */
+export function pathReadings(path: string): string[] {
+  if (!SEPARATOR_TRICK.test(path)) return [path];
+  let decoded = path;
+  // Bounded: each round removes at least one level of `%25`.
+  for (let i = 0; i < 8; i++) {
+    const next = decoded.replace(/%25/gi, "%").replace(/%2f|%5c/gi, "/");
+    if (next === decoded) break;
+    decoded = next;
+  }
+  const readings = [path, decoded, normalizePath(decoded)];
+  if (decoded.includes(";")) {
+    const bare = decoded.replace(/;[^/]*/g, "");
+    readings.push(bare, normalizePath(bare));
+  }
+  return [...new Set(readings)];
+}
+
+/**
+ * Whether every reading of `path` (see {@linkcode pathReadings}) matches `pattern`: what a path
+ * binding — an allow pattern, a credential's `path` — must check.
+ *
+ * @example
+ * ```ts
+ * import { matchesEveryReading, parseRoutePattern } from "./route_pattern.ts";
+ * const mine = parseRoutePattern("* /repos/mine/**");
+ * console.assert(matchesEveryReading(mine, "GET", "/repos/mine/x"));
+ * console.assert(!matchesEveryReading(mine, "GET", "/repos/mine/..%2Fother"));
+ * ```
+ */
+export function matchesEveryReading(pattern: RoutePattern, method: string, path: string): boolean {
+  return pathReadings(path).every((reading) => matchesRoute(pattern, method, reading));
+}

@@ -8,7 +8,7 @@
  */
 
 import type { CredentialSpec } from "../config/inspect_settings.ts";
-import { matchesRoute } from "../config/route_pattern.ts";
+import { matchesEveryReading } from "../config/route_pattern.ts";
 import { CredentialError } from "./credential_error.ts";
 import { readSecret, type ReadSecretOptions } from "./read_secret.ts";
 
@@ -79,7 +79,8 @@ export class CredentialStore {
     for (const entry of this.#entries) {
       const { spec } = entry;
       if (spec.host !== host || spec.port !== port) continue;
-      if (spec.path && !matchesRoute(spec.path, "*", path)) continue;
+      // Every reading: `/mine/..%2Fother` is `/other` to an upstream that decodes `%2F`.
+      if (spec.path && !matchesEveryReading(spec.path, "*", path)) continue;
       const secret = await this.#secret(entry);
       const value = spec.scheme ? `${spec.scheme} ${secret}` : secret;
       out.push({ name: spec.header, value, secret });

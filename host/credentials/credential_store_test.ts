@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { CredentialSpec } from "../config/inspect_settings.ts";
-import { parseRoutePattern } from "../config/route_pattern.ts";
+import { normalizePath, parseRoutePattern } from "../config/route_pattern.ts";
 import { CredentialError } from "./credential_error.ts";
 import { CredentialStore } from "./credential_store.ts";
 
@@ -52,6 +52,12 @@ Deno.test("secrets are bound to host, port and path; the guest gets a placeholde
   assert.deepEqual(await store.headersFor("api.test", 443, "/v2/x"), []);
   assert.deepEqual(await store.headersFor("api.test", 8443, "/v1/x"), []);
   assert.deepEqual(await store.headersFor("other.test", 443, "/v1/x"), []);
+  // Under /v1/ as sent, elsewhere to an upstream that decodes `%2F` (or `%5C`, or `%252F`).
+  for (const path of ["/v1/..%2Fadmin", "/v1/..%5cadmin", "/v1/..%252Fadmin", "/v1/..;/admin"]) {
+    assert.deepEqual(await store.headersFor("api.test", 443, normalizePath(path)), [], path);
+  }
+  assert.equal((await store.headersFor("api.test", 443, "/v1/a%2Fb"))[0].secret, "s3cret");
+  assert.equal((await store.headersFor("api.test", 443, "/v1/a;v=2/b"))[0].secret, "s3cret");
 });
 
 Deno.test("a failing or unusable source is a CredentialError that never quotes the output", async () => {

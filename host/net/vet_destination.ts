@@ -6,6 +6,7 @@
 
 import { refusedAddressReason } from "./address_class.ts";
 import type { CanonicalHost } from "./canonical_host.ts";
+import { type HostAddressCheck, systemHostAddresses } from "./host_addresses.ts";
 import { NetError } from "./net_error.ts";
 import type { Resolver } from "./resolver.ts";
 
@@ -16,11 +17,14 @@ export interface VetOptions {
   allowedIpLiterals?: ReadonlySet<string>;
   /** Upper bound for a resolution, in milliseconds (default 5000). */
   timeoutMs?: number;
+  /** Whether an address is one of this host's own; default: its interfaces, re-read each second. */
+  isHostAddress?: HostAddressCheck;
 }
 
 /**
  * Addresses the proxy may dial for `host`, in resolver order. The name is resolved exactly once;
- * if *any* answer is refused the whole destination is refused (a mixed answer is a rebinding
+ * every answer is checked against the refused ranges and this host's own interface addresses; if
+ * *any* answer is refused the whole destination is refused (a mixed answer is a rebinding
  * attempt or a misconfiguration either way). Throws {@linkcode NetError}.
  *
  * @example
@@ -41,8 +45,9 @@ export async function vetDestination(host: CanonicalHost, options: VetOptions): 
     );
   }
   const addresses = host.kind === "dns" ? await resolve(host.name, options) : [host.name];
+  const isHostAddress = options.isHostAddress ?? systemHostAddresses;
   for (const address of addresses) {
-    const reason = refusedAddressReason(address);
+    const reason = refusedAddressReason(address) ?? hostAddressReason(address, isHostAddress);
     if (reason) {
       throw new NetError(
         "refused_address",
@@ -51,6 +56,19 @@ export async function vetDestination(host: CanonicalHost, options: VetOptions): 
     }
   }
   return addresses;
+}
+
+/** Refuse this host's own addresses; fail closed when they cannot be read. */
+function hostAddressReason(address: string, isHostAddress: HostAddressCheck): string | undefined {
+  try {
+    return isHostAddress(address) ? "an address of this host" : undefined;
+  } catch (cause) {
+    throw new NetError(
+      "refused_address",
+      `Cannot connect to ${address}: cannot read this host's own addresses`,
+      { cause },
+    );
+  }
 }
 
 async function resolve(name: string, options: VetOptions): Promise<string[]> {

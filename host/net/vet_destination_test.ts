@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { canonicalHost } from "./canonical_host.ts";
 import { NetError } from "./net_error.ts";
+import { hostAddressCheck } from "./host_addresses.ts";
 import { vetDestination } from "./vet_destination.ts";
 
 const answers = (...addresses: string[]) => () => Promise.resolve(addresses);
@@ -62,4 +63,55 @@ Deno.test("vetDestination reports unresolvable names and slow resolvers", async 
     }),
     code("resolve_failed"),
   );
+});
+
+Deno.test("vetDestination refuses the host's own interface addresses, and fails closed", async () => {
+  const isHostAddress = hostAddressCheck({
+    interfaces: () => [{ address: "198.51.100.7" }, { address: "2001:db8::7" }],
+  });
+  for (const address of ["198.51.100.7", "2001:db8:0::7", "2001:DB8::7"]) {
+    await assert.rejects(
+      vetDestination(canonicalHost("self.test"), { resolver: answers(address), isHostAddress }),
+      (e) => code("refused_address")(e) && /an address of this host/.test(String(e)),
+      address,
+    );
+  }
+  // Positive control: a neighbour's address is not the host's.
+  assert.deepEqual(
+    await vetDestination(canonicalHost("peer.test"), {
+      resolver: answers("198.51.100.8"),
+      isHostAddress,
+    }),
+    ["198.51.100.8"],
+  );
+  await assert.rejects(
+    vetDestination(canonicalHost("peer.test"), {
+      resolver: answers("198.51.100.8"),
+      isHostAddress: () => {
+        throw new Error("no permission");
+      },
+    }),
+    code("refused_address"),
+  );
+});
+
+Deno.test("hostAddressCheck re-reads the interfaces once its reading is older than refreshMs", () => {
+  let now = 0;
+  let reads = 0;
+  let current = ["198.51.100.7"];
+  const isHost = hostAddressCheck({
+    interfaces: () => (reads++, current.map((address) => ({ address }))),
+    refreshMs: 1000,
+    now: () => now,
+  });
+  assert.equal(isHost("198.51.100.7"), true);
+  current = ["198.51.100.9", "fe80::1%eth0"];
+  now = 999;
+  assert.equal(isHost("198.51.100.9"), false, "cached");
+  now = 1000;
+  assert.equal(isHost("198.51.100.9"), true, "re-read");
+  assert.equal(isHost("fe80::1"), true, "zone ignored");
+  assert.equal(isHost("198.51.100.7"), false, "gone");
+  assert.equal(reads, 2);
+  assert.equal(isHost("not an address"), false);
 });

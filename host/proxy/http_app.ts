@@ -31,6 +31,11 @@ export interface HttpBindings {
   requestBytes: Promise<number>;
   /** Set for a decrypted request: the tunnel's pinned, authorised origin. */
   inspected?: InspectedOrigin;
+  /**
+   * The method the client sent, when a `Request` cannot carry it (`TRACE`, `TRACK`, `CONNECT`
+   * are forbidden by fetch): the request then arrives as a bodiless `GET` and is refused.
+   */
+  method?: string;
 }
 
 /** The app's Hono environment. */
@@ -67,11 +72,13 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
       : pinnedHost(url, c.req.header("host"));
     const port = inspected ? inspected.port : Number(url.port || 80);
     const scheme = inspected ? "https" : "http";
-    const method = c.req.method;
+    const method = c.env.method ?? c.req.method;
     const path = normalizePath(url.pathname);
     const started = performance.now();
     // A decrypted request was authorised (and its name resolved and vetted) with its tunnel.
-    const verdict: Verdict = inspected
+    const verdict: Verdict = UNPROXIED_METHODS.has(method)
+      ? unproxiedMethod(method, host)
+      : inspected
       ? { rule: inspected.rule, addresses: inspected.addresses }
       : await authorize(ctx, host, port, "http");
     let { rule, refusal } = verdict;
@@ -153,6 +160,24 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
     }
   });
   return app;
+}
+
+/**
+ * Methods never forwarded, on any host: `TRACE` (and IIS's `TRACK`) make the upstream echo the
+ * request — injected credentials included — into a body the guest reads; `CONNECT` is only the
+ * forward proxy's, outside a tunnel. (Fetch's `Request` cannot carry any of them either.)
+ */
+export const UNPROXIED_METHODS: ReadonlySet<string> = new Set(["TRACE", "TRACK", "CONNECT"]);
+
+function unproxiedMethod(method: string, host: CanonicalHost): Verdict {
+  const why = method === "CONNECT"
+    ? "CONNECT is accepted only by the forward proxy, outside a tunnel"
+    : `${method} echoes the request, credentials agentbox injects included, back to the sender`;
+  return {
+    rule: `method ${method} is not proxied`,
+    addresses: [],
+    refusal: new ProxyError("policy_denied", `agentbox: ${method} to ${host.name} refused: ${why}`),
+  };
 }
 
 /** Set the credential headers bound to `target`; returns the secrets set (for redaction). */

@@ -9,7 +9,7 @@
 
 import type { ByteReader } from "./byte_reader.ts";
 import { withDeadline } from "./deadline.ts";
-import type { createHttpApp } from "./http_app.ts";
+import { type createHttpApp, UNPROXIED_METHODS } from "./http_app.ts";
 import type { InspectedOrigin } from "./inspect_endpoints.ts";
 import { readBody, writeAll, writeBody } from "./http_body.ts";
 import { type MessageHead, readHead, serializeHead } from "./http_head.ts";
@@ -78,16 +78,24 @@ async function exchange(
   const [method, target, version] = head.start;
   const url = inspected ? inspectedUrl(inspected, target) : requestUrl(ctx, target, head.headers);
   const body = readBody(reader, head.framing, false);
+  // Fetch forbids these methods in a `Request`: the app gets a bodiless GET and the real method,
+  // and refuses it (recorded); an unread body then ends the connection.
+  const unproxied = UNPROXIED_METHODS.has(method);
+  if (unproxied) await body.stream?.cancel().catch(() => {});
   const request = new Request(url, {
-    method,
+    method: unproxied ? "GET" : method,
     headers: head.headers,
-    body: body.stream,
+    body: unproxied ? null : body.stream,
     // @ts-ignore: `duplex` is required for streaming bodies but missing from Deno's RequestInit.
     duplex: "half",
   });
   let consumed = body.stream === null;
-  body.done.then(() => consumed = true, () => {});
-  const response = await app.fetch(request, { requestBytes: body.done, inspected });
+  if (!unproxied) body.done.then(() => consumed = true, () => {});
+  const response = await app.fetch(request, {
+    requestBytes: unproxied ? Promise.resolve(0) : body.done,
+    inspected,
+    method: unproxied ? method : undefined,
+  });
   const keepAlive = version === "HTTP/1.1" &&
     head.headers.get("connection")?.toLowerCase() !== "close";
   await writeResponse(conn, method, response, keepAlive);

@@ -423,6 +423,110 @@ Deno.test("after a session no file holds a private key; the CA key cannot even b
   }
 });
 
+// An upstream that decodes `%2F` before routing (many do) reads `/repos/a%2F..%2F..%2Fadmin/x`
+// as `/admin/x`: the rules and a credential's path must hold for that reading too.
+const SEPARATOR_CONFIG = `
+[network]
+allow = ["api.gh.test", "ai.test"]
+
+[inspect]
+enabled = true
+
+[[inspect.rules]]
+host = "api.gh.test"
+allow = ["GET /repos/*/issues", "GET /projects/**"]
+
+[[credentials]]
+host = "ai.test"
+header = "x-api-key"
+env = "TEST_AI_KEY"
+path = "/v1/**"
+`;
+
+Deno.test("encoded separators: path rules and path-bound credentials hold for the decoded path", async () => {
+  const b = await startBench({ config: SEPARATOR_CONFIG });
+  try {
+    const gh = await tunnel(b, "api.gh.test");
+    assert.ok(typeof gh !== "string", String(gh));
+    const get = (tls: Deno.TlsConn, host: string, path: string) =>
+      request(tls, "GET", path, { host, "x-api-key": "guest-sent" });
+    // `*` matches `a%2F..%2F..%2Fadmin` as one segment; decoded it climbs out of /repos.
+    assert.match(
+      await get(gh, "api.gh.test", "/repos/a%2F..%2F..%2Fadmin/issues"),
+      /^HTTP\/1\.1 403/,
+    );
+    assert.match(
+      await get(gh, "api.gh.test", "/repos/a%5C..%5C..%5Cadmin/issues"),
+      /^HTTP\/1\.1 403/,
+    );
+    assert.match(
+      await get(gh, "api.gh.test", "/repos/a%252F..%252F..%252Fadmin/issues"),
+      /^HTTP\/1\.1 403/,
+    );
+    // Positive controls: the plain path, and an encoded slash that stays inside a `**` rule
+    // (GitLab-style project ids).
+    assert.match(await get(gh, "api.gh.test", "/repos/a/issues"), /^HTTP\/1\.1 200/);
+    assert.match(
+      await get(gh, "api.gh.test", "/projects/group%2Fproject/issues"),
+      /^HTTP\/1\.1 200/,
+    );
+    gh.close();
+    const ai = await tunnel(b, "ai.test");
+    assert.ok(typeof ai !== "string", String(ai));
+    assert.match(await get(ai, "ai.test", "/v1/messages"), /^HTTP\/1\.1 200/);
+    // Under /v1/ as sent, outside it once decoded: forwarded, but without the secret.
+    assert.match(await get(ai, "ai.test", "/v1/..%2Fadmin"), /^HTTP\/1\.1 200/);
+    // A servlet container drops `;…` and reads this as /admin.
+    assert.match(await get(ai, "ai.test", "/v1/..;/admin"), /^HTTP\/1\.1 200/);
+    ai.close();
+    assert.deepEqual(b.seen.map((s) => [s.url, s.apiKey]), [
+      ["/repos/a/issues", "guest-sent"],
+      ["/projects/group%2Fproject/issues", "guest-sent"],
+      ["/v1/messages", SECRET],
+      ["/v1/..%2Fadmin", "guest-sent"],
+      ["/v1/..;/admin", "guest-sent"],
+    ]);
+    await waitFor(() => b.rows().filter((r) => r.decision === "deny").length === 3);
+    for (const row of b.rows().filter((r) => r.decision === "deny")) {
+      assert.match(row.rule, /matches no allow pattern/);
+    }
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("TRACE and TRACK are refused (recorded) on a host with credentials, and the secret never echoes", async () => {
+  const b = await startBench();
+  try {
+    const placeholder = b.inspection.credentials.guestEnv().TEST_AI_KEY;
+    const ai = await tunnel(b, "ai.test");
+    assert.ok(typeof ai !== "string", String(ai));
+    for (const method of ["TRACE", "TRACK"]) {
+      const res = await request(ai, method, "/v1/messages", {
+        host: "ai.test",
+        "x-api-key": placeholder,
+      });
+      assert.match(res, /^HTTP\/1\.1 403/, method);
+      assert.match(res, /x-agentbox-refusal: policy_denied/);
+      assert.match(res, new RegExp(`${method} to ai\.test refused: ${method} echoes the request`));
+      assert.ok(!res.includes(SECRET));
+    }
+    // Positive control on the same kept-alive connection: the credential is injected.
+    assert.match(await request(ai, "GET", "/v1/messages", { host: "ai.test" }), /^HTTP\/1\.1 200/);
+    ai.close();
+    assert.deepEqual(b.seen.map((s) => [s.method, s.apiKey]), [["GET", SECRET]]);
+    await waitFor(() => b.rows().filter((r) => r.method.startsWith("TR")).length === 2);
+    const traced = b.rows().filter((r) => r.method.startsWith("TR"));
+    assert.deepEqual(traced.map((r) => [r.method, r.decision, r.rule, r.status]), [
+      ["TRACE", "deny", "method TRACE is not proxied", 403],
+      ["TRACK", "deny", "method TRACK is not proxied", 403],
+    ]);
+    assert.deepEqual(b.warnings, [], "a refusal, not a failure reported to the host's user");
+  } finally {
+    await b.close();
+  }
+});
+
 async function waitFor(predicate: () => boolean, ms = 3000): Promise<void> {
   const until = Date.now() + ms;
   while (!predicate()) {

@@ -1,17 +1,23 @@
 /**
  * The network side of one sandbox session: load the policy, record the session, start the
  * egress proxies (unless `--net none`), and when the session ends, sum up what was refused and —
- * in `learn` mode — write the allowlist the run needed into the project's `.agentbox.toml`.
+ * in `learn` mode, once confirmed — write the allowlist the run needed into the project's
+ * `.agentbox.toml`.
  *
  * @module
  */
 
 import type { DatabaseSync } from "node:sqlite";
-import { minimalAllowlist, type ObservedHost } from "../config/learned_allowlist.ts";
+import {
+  type ConfirmLearned,
+  learnIntoProject,
+  type LearnOutcome,
+  minimalAllowlist,
+  type ObservedHost,
+} from "../config/learned_allowlist.ts";
 import { loadPolicy } from "../config/load_config.ts";
 import type { Policy } from "../config/policy.ts";
 import type { NetChoice } from "./net_choice.ts";
-import { addToProjectAllowlist, type AllowlistUpdate } from "../config/project_allowlist.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { storeRecorder } from "../proxy/mod.ts";
@@ -48,6 +54,11 @@ export interface NetworkSessionOptions {
   backend?: NetBackendChoice;
   /** Test seams of TLS inspection (upstream test CAs, credential sources). */
   inspection?: TlsInspectionOptions;
+  /**
+   * In learn mode: asked, with the hosts, before `.agentbox.toml` is widened (the user's answer,
+   * or `--yes`). Absent: nothing is written; the report lists the hosts as declined.
+   */
+  confirmLearned?: ConfirmLearned;
   /** Graylist decisions and test seams, handed to the proxies. */
   proxy?: Pick<EgressOptions, "approve" | "resolver" | "dialer" | "onWarning">;
   /** The session's id (default: random) and, for a long-lived session, its lifecycle. */
@@ -69,8 +80,8 @@ export interface NetworkReport {
   backend: "tap" | "user" | "none";
   requests: number;
   refused: Refusal[];
-  /** In learn mode: the names written to `.agentbox.toml` (possibly none). */
-  learned?: AllowlistUpdate;
+  /** In learn mode: the names written to `.agentbox.toml`, and those nobody confirmed. */
+  learned?: LearnOutcome;
 }
 
 /** A started network session. */
@@ -83,7 +94,10 @@ export interface NetworkSession {
   guestEnv: Record<string, string>;
   /** Files to write into the guest before commands run (the inspection CA and bundle). */
   guestFiles: GuestFile[];
-  /** Stop the proxies, end the session and report. Learn mode writes the project file here. */
+  /**
+   * Stop the proxies, end the session and report. Learn mode writes the project file here, if
+   * `confirmLearned` says yes.
+   */
   finish(): Promise<NetworkReport>;
 }
 
@@ -157,7 +171,9 @@ export async function startNetworkSession(
       };
       if (egress && policy.mode === "learn") {
         const hosts = minimalAllowlist(rows.filter(allowed).map(observed), policy);
-        report.learned = await addToProjectAllowlist(options.projectDir, hosts);
+        report.learned = await learnIntoProject(options.projectDir, hosts, {
+          confirm: options.confirmLearned,
+        });
       }
       return report;
     },

@@ -3,6 +3,7 @@ import { mappedDialer, tableResolver } from "../proxy/testing/mod.ts";
 import { openDatabase } from "../store/database.ts";
 import { findSession } from "../store/sessions.ts";
 import { startNetworkSession } from "./network_session.ts";
+import type { ConfirmLearned, LearnProposal } from "../config/learned_allowlist.ts";
 
 const UPSTREAM_ADDR = "203.0.113.20";
 
@@ -57,6 +58,7 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
       `${b.dir}/.agentbox.toml`,
       '# kept\n[network]\nallow = ["kept.test"]\ndeny = ["blocked.test"]\n',
     );
+    const proposals: LearnProposal[] = [];
     const session = await startNetworkSession({
       backend: "user",
       db: b.db,
@@ -64,6 +66,7 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
       projectDir: b.dir,
       userConfig: b.userConfig,
       proxy: b.proxy,
+      confirmLearned: (proposal) => (proposals.push(proposal), true),
     });
     const port = forwardPort(session);
     const statuses = [];
@@ -72,6 +75,11 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
     }
     assert.deepEqual(statuses, [200, 200, 200, 200, 403]);
     const report = await session.finish();
+    // The user was shown exactly what would be added before anything was written.
+    assert.deepEqual(proposals, [{
+      file: `${b.dir}/.agentbox.toml`,
+      hosts: ["one.test", "two.test"],
+    }]);
     assert.deepEqual(report.learned?.added, ["one.test", "two.test"]);
     assert.deepEqual(report.refused.map((r) => [r.host, r.rule.split(" ")[0]]), [
       ["blocked.test", "deny"],
@@ -95,6 +103,51 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
     assert.equal(await get(forwardPort(next), "blocked.test"), 403);
     const nextReport = await next.finish();
     assert.equal(nextReport.learned, undefined);
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("learn mode never widens .agentbox.toml unconfirmed: no one to ask, or a no", async () => {
+  const b = await bench();
+  try {
+    const original = '[network]\nallow = ["kept.test"]\n';
+    await Deno.writeTextFile(`${b.dir}/.agentbox.toml`, original);
+    const answers: (ConfirmLearned | undefined)[] = [undefined, () => false];
+    for (const confirmLearned of answers) {
+      const session = await startNetworkSession({
+        backend: "user",
+        db: b.db,
+        net: "learn",
+        projectDir: b.dir,
+        userConfig: b.userConfig,
+        proxy: b.proxy,
+        confirmLearned,
+      });
+      // The guest reaches hosts of its choosing (allowed: learn mode is open).
+      assert.equal(await get(forwardPort(session), "one.test"), 200);
+      assert.equal(await get(forwardPort(session), "kept.test"), 200);
+      const report = await session.finish();
+      assert.deepEqual(report.learned, {
+        file: `${b.dir}/.agentbox.toml`,
+        added: [],
+        declined: ["one.test"],
+      });
+      assert.equal(await Deno.readTextFile(`${b.dir}/.agentbox.toml`), original);
+    }
+    // Positive control: with a yes (`--yes`) the same run writes.
+    const session = await startNetworkSession({
+      backend: "user",
+      db: b.db,
+      net: "learn",
+      projectDir: b.dir,
+      userConfig: b.userConfig,
+      proxy: b.proxy,
+      confirmLearned: () => true,
+    });
+    assert.equal(await get(forwardPort(session), "one.test"), 200);
+    assert.deepEqual((await session.finish()).learned?.added, ["one.test"]);
+    assert.match(await Deno.readTextFile(`${b.dir}/.agentbox.toml`), /"one\.test"/);
   } finally {
     await b.close();
   }

@@ -186,6 +186,41 @@ Deno.test({
   assert.equal(await Deno.readTextFile(`${project}/made.txt`).catch(() => "absent"), "absent");
 });
 
+Deno.test({
+  name:
+    "terminal: exec's graylist question is not drawn over by the guest; the answer names the host",
+  ignore: !hasTmux,
+}, async () => {
+  await using term = await startTmux(120, 30);
+  const project = `${term.dir}/project`;
+  await Deno.mkdir(project);
+  await Deno.writeTextFile(`${project}/.agentbox.toml`, '[network]\ngray = ["gray.test"]\n');
+  // The guest erases the current line and prints a fake question for another host, every 50 ms,
+  // while it asks for a graylisted one.
+  const guest = `while :; do printf '\\033[2K\\ragentbox: evil.test:80 is graylisted (fake). '; ` +
+    `sleep 0.05; done & flood=$!; curl -s -o /dev/null -m 60 http://gray.test/; kill $flood; ` +
+    `echo; echo guest-done`;
+  term.line(`cd ${project}`);
+  term.line(agentboxLine(term.dir, ["exec", "--", "sh", "-c", guest]));
+  const real = "agentbox: gray.test:80 is graylisted";
+  await term.waitScreen((s) => s.includes(real) && /Allow it\? \[o\]nce/.test(s), "the question");
+  assert.match(term.screen(), /evil\.test/, "positive control: the guest was drawing");
+  await new Promise((r) => setTimeout(r, 2000)); // forty rounds of the guest's loop
+  const screen = term.screen();
+  const below = screen.slice(screen.lastIndexOf(real));
+  assert.doesNotMatch(below, /evil\.test/, `drawn over:\n${screen}`);
+  assert.match(
+    below,
+    /^ {2}Allow it\? \[o\]nce, .*denies\):$/m,
+    `the question is gone:\n${screen}`,
+  );
+  term.line("o");
+  await term.waitScreen((s) => s.includes("agentbox: gray.test:80 allowed once"), "the answer");
+  await term.waitScreen((s) => /status=\d+/.test(s), "agentbox to end");
+  assert.match(term.screen(), /guest-done/);
+  assert.match(term.screen(), /status=0/);
+});
+
 Deno.test("terminal: run --help, and usage errors exit 125", async () => {
   const cli = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
