@@ -11,7 +11,7 @@
 import { applyConfigText } from "../../host/config/load_config.ts";
 import { emptyPolicy } from "../../host/config/policy.ts";
 import { startProxy } from "../../host/proxy/mod.ts";
-import { readUntilText, tableResolver } from "../../host/proxy/testing.ts";
+import { readUntilText, tableResolver } from "../../host/proxy/testing/mod.ts";
 
 export const NAMES: Record<string, string[]> = {
   "self4.test": ["198.51.100.1"],
