@@ -8,6 +8,7 @@
  * @module
  */
 
+import { helperEnv } from "../helper_env.ts";
 import { stateDir } from "../paths.ts";
 import { isValidName, NAME_RULE } from "./names.ts";
 import type { SandboxPlan } from "../cli/sandbox_plan.ts";
@@ -225,6 +226,8 @@ export async function publishSnapshot(temp: string, name: string): Promise<void>
 export async function copySparse(from: string, to: string): Promise<void> {
   const out = await new Deno.Command("cp", {
     args: ["--sparse=always", "--reflink=auto", "--", from, to],
+    env: helperEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

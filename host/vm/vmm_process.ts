@@ -10,6 +10,7 @@ import { connectChannel } from "../channel/connect.ts";
 import type { ConsoleTail } from "./console_tail.ts";
 import { VmError } from "./errors.ts";
 import type { VmExit } from "./running_vm.ts";
+import { helperEnv } from "../helper_env.ts";
 
 /**
  * Start `binary args…` under `setpriv --pdeathsig SIGKILL`, stdin and stdout closed, stderr piped
@@ -26,6 +27,9 @@ export function spawnVmm(binary: string, args: string[]): Deno.ChildProcess {
   try {
     return new Deno.Command("setpriv", {
       args: ["--pdeathsig", "SIGKILL", "--", binary, ...args],
+      // The VMM (and the user network's relays it starts) gets none of agentbox's variables.
+      env: helperEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",
