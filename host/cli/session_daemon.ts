@@ -17,6 +17,7 @@ import { openCappedLog } from "../session/capped_log.ts";
 import { type ControlServer, type ExecDefaults, serveControl } from "../session/control_server.ts";
 import type { NetworkSession } from "../session/network_session.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
+import { takePlanFile } from "../session/plan_file.ts";
 import { pinLowerImage, pinnedLowerPath } from "../session/pinned_lower.ts";
 import { type SessionPaths, sessionPaths } from "../session/session_paths.ts";
 import {
@@ -65,8 +66,7 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onStop);
   Deno.addSignalListener("SIGHUP", () => {}); // No terminal to lose; keep running.
   try {
-    const spec = JSON.parse(await Deno.readTextFile(paths.plan)) as DetachedSpec;
-    await Deno.remove(paths.plan);
+    const spec = await takePlanFile(paths.plan) as DetachedSpec;
     await own(spec, paths, stop.promise);
     return 0;
   } catch (error) {
