@@ -6,6 +6,7 @@
  * @module
  */
 
+import { admits, refuseOverBudget } from "./admission.ts";
 import { ByteReader } from "./byte_reader.ts";
 import { createHttpApp } from "./http_app.ts";
 import { serveHttpConnection } from "./http_connection.ts";
@@ -98,7 +99,24 @@ async function serve(
   conn: Deno.Conn,
 ): Promise<void> {
   const reader = new ByteReader(conn);
+  let counted = false;
   try {
+    if (ctx.admission && !(await admits(ctx.admission, conn, reader))) return;
+    if (ctx.budget) {
+      counted = ctx.budget.take();
+      if (!counted) {
+        if (ctx.budget.shouldWarn()) {
+          ctx.onWarning(
+            new ProxyError(
+              "too_many_connections",
+              `The guest has ${ctx.budget.max} connections open through the proxy, the most it ` +
+                "may have: further ones are refused until some close",
+            ),
+          );
+        }
+        return await refuseOverBudget(conn, reader, ctx.budget);
+      }
+    }
     if (ctx.mode === "transparent" && (await reader.peekByte()) === TLS_HANDSHAKE) {
       return await handleTransparentTls(ctx, conn, reader);
     }
@@ -106,6 +124,7 @@ async function serve(
   } catch (err) {
     if (!(err instanceof ProxyError)) ctx.onWarning(err);
   } finally {
+    if (counted) ctx.budget!.release();
     safeClose(conn);
   }
 }

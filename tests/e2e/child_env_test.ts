@@ -50,15 +50,22 @@ Deno.test("child env: a canary in the CLI's environment reaches neither QEMU nor
     );
     assert.equal(qemu.length, 1, "QEMU of this run");
     const qemuArgs = Deno.readTextFileSync(`/proc/${qemu[0]}/cmdline`);
-    const port = qemuArgs.match(/guestfwd=tcp:10\.0\.2\.100:3128-cmd:[^\0]*?(\d{4,5})\b/)?.[1];
+    // The forwarded port: the last argument of the relay's command.
+    const port = qemuArgs.match(/guestfwd=tcp:10\.0\.2\.100:3128-cmd:[^,\0]*?'?(\d+)'?(?:,|$)/)
+      ?.[1];
     assert.ok(port, `forward proxy port in ${qemuArgs}`);
     // The relay: started by QEMU for the guest's connection, its command line naming the port.
     let relays: number[] = [];
     assert.ok(
       await waitFor(() => {
-        relays = processesMatching("busybox").filter((pid) =>
-          Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(port)
-        );
+        // The relay's shell and its nc (on main: the nc alone) end with the port.
+        relays = processesMatching(`\0${port}\0`).filter((pid) => {
+          try {
+            return Deno.readTextFileSync(`/proc/${pid}/cmdline`).endsWith(`\0${port}\0`);
+          } catch {
+            return false;
+          }
+        });
         return relays.length > 0;
       }, 30_000),
       "a relay runs for the guest's connection",
@@ -69,7 +76,11 @@ Deno.test("child env: a canary in the CLI's environment reaches neither QEMU nor
       const env = environ(pid);
       assert.ok(env.length > 0, `environ of ${pid} readable`);
       assert.ok(!env.some((v) => v.startsWith(`${canary}=`)), `no canary in ${pid}`);
-      assert.ok(env.every((v) => v === "" || /^(PATH|LC_ALL|TMPDIR)=/.test(v)), env.join(" "));
+      // SHLVL and PWD: what the relay's own shell exports to nc.
+      assert.ok(
+        env.every((v) => v === "" || /^(PATH|LC_ALL|TMPDIR|SHLVL|PWD)=/.test(v)),
+        env.join(" "),
+      );
     }
   } finally {
     try {
