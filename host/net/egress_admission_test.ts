@@ -12,6 +12,8 @@ import { emptyPolicy } from "../config/policy.ts";
 import { mappedDialer, selfSignedCert, tableResolver } from "../proxy/testing.ts";
 import { createTlsInspection } from "../tls/tls_inspection.ts";
 import { startEgress } from "./egress.ts";
+import { tapUnavailableReason } from "./net_backend.ts";
+import type { TapNetwork } from "./tap_network.ts";
 import { relayArgv, type UserNetwork } from "./user_network.ts";
 
 const ADDR = "203.0.113.50";
@@ -200,3 +202,54 @@ Deno.test("proxy admission: a process of the same user that is not the relay is 
     await b.close();
   }
 });
+
+const tapSkip = await tapUnavailableReason();
+
+Deno.test({
+  name: "proxy admission: on a tap network, a local process is refused (only the guest's address)",
+  ignore: tapSkip !== undefined,
+  async fn() {
+    const seen: string[] = [];
+    const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+      seen.push(req.url);
+      return new Response("upstream reached\n");
+    });
+    const policy = emptyPolicy();
+    applyConfigText(policy, `[network]\nallow = ["plain.test"]\n`, "config.toml", {
+      trusted: true,
+    });
+    const egress = await startEgress({
+      policy,
+      recorder: { begin: () => 0, finish() {} },
+      resolver: tableResolver({ "plain.test": [ADDR] }).resolver,
+      dialer: mappedDialer({ [`${ADDR}:80`]: upstream.addr.port }).dialer,
+    }, { backend: "tap", sessionId: crypto.randomUUID() });
+    try {
+      const network = egress.network as TapNetwork;
+      const port = await gatewayPort(network.gateway);
+      // A local process reaches the gateway's listener through lo, from a host address.
+      const conn = await Deno.connect({ hostname: network.gateway, port });
+      await conn.write(
+        new TextEncoder().encode("GET http://plain.test/ HTTP/1.1\r\nHost: plain.test\r\n\r\n"),
+      );
+      const n = await conn.read(new Uint8Array(1024)).catch(() => null);
+      conn.close();
+      assert.equal(n, null, "closed without an answer");
+      assert.deepEqual(seen, []);
+    } finally {
+      await egress.close();
+      await upstream.shutdown();
+    }
+  },
+});
+
+/** The forward proxy's port on `gateway` (the wall forwards the guest's 3128 there). */
+async function gatewayPort(gateway: string): Promise<number> {
+  const out = await new Deno.Command("ss", { args: ["-Htln"], stdout: "piped" }).output();
+  const ports = new TextDecoder().decode(out.stdout).split("\n")
+    .map((line) => line.trim().split(/\s+/)[3] ?? "")
+    .filter((local) => local.startsWith(`${gateway}:`))
+    .map((local) => Number(local.slice(gateway.length + 1)));
+  assert.ok(ports.length >= 1, `a listener on ${gateway}`);
+  return Math.min(...ports);
+}
