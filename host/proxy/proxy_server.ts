@@ -2,6 +2,8 @@
  * The proxy listener: accepts connections on a loopback TCP port and serves each as an HTTP
  * forward proxy (absolute-URI requests and CONNECT) or, in transparent mode, as the origin
  * (TLS routed by SNI, HTTP by `Host`). The VM's user-mode network forwards 10.0.2.100:3128 here.
+ * With `admission` set, a connection is served only if it comes from the session's guest, and
+ * with `budget`, only while the guest has fewer than its most connections open (admission.ts).
  *
  * @module
  */
