@@ -21,7 +21,7 @@ import { createRelayKey, findRelay, guestProxyEnv, proxyNetwork } from "./user_n
 
 /**
  * Most connections a guest on the user network may have open through its proxies at once: each
- * is three host processes (its relay). Beyond it a connection is answered `503` and closed.
+ * is four small host processes (its relay). Beyond it a connection is answered `503` and closed.
  */
 export const MAX_GUEST_CONNECTIONS = 64;
 

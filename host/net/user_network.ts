@@ -17,7 +17,7 @@
  * `busybox nc`, which passes half-closes on. The proxy serves only connections that start with
  * the key (proxy/admission.ts), so no other local process can use the session's proxy. When `nc`
  * ends the relay ends its process group (slirp starts each relay in a session of its own), so
- * the guest sees the close at once. Three host processes per guest connection: the proxy caps the
+ * the guest sees the close at once. Four host processes per guest connection: the proxy caps the
  * connections a guest may have open (proxy/admission.ts, `ConnectionBudget`).
  *
  * @module
@@ -122,14 +122,14 @@ export function userNetworkArgs(network: UserNetwork): string[] {
 
 /**
  * The relay's script: `$1` busybox, `$2` the key file, `$3` the proxy's port. The key (`cat`), then
- * the guest's bytes (`dd`, from fd 3: a background job's stdin would be /dev/null) go to nc; nc's
- * output goes to the guest. `dd` rather than `cat` for the socket: busybox cat moves data with
- * sendfile, which can sit on the pipe while it waits for the guest, so nc never gets the key.
- * When nc ends, the relay's process group (its own: slirp calls setsid) is ended, so that dd lets
- * go of the guest's connection; outside such a group the kill finds nothing.
+ * the guest's bytes (`dd`) go to nc; nc's output goes to the guest. `dd` rather than `cat` for the
+ * socket: busybox cat moves data with sendfile, which can sit on the pipe while it waits for the
+ * guest, so nc never gets the key. When nc ends, the relay's process group (its own: slirp calls
+ * setsid, so `$$` leads it) is ended, so that dd lets go of the guest's connection and the guest
+ * sees the close at once; outside such a group the kill finds nothing.
  */
-const RELAY_SCRIPT = 'exec 3<&0; { "$1" cat "$2" && exec "$1" dd bs=16384 2>/dev/null; } <&3 | ' +
-  '"$1" nc 127.0.0.1 "$3" 3<&- & wait $!; kill -- -$$';
+const RELAY_SCRIPT = '{ "$1" cat "$2" && exec "$1" dd bs=16384 2>/dev/null; } | ' +
+  '{ "$1" nc 127.0.0.1 "$3"; kill -- -$$; }';
 
 /**
  * The argv QEMU runs (through slirp) for each guest connection to a port forwarded to

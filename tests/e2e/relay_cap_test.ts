@@ -99,3 +99,31 @@ Deno.test("relay cap: a guest opening hundreds of connections runs a bounded num
   );
   assert.ok(await waitFor(() => relayCount(port!) === 0, 5_000));
 });
+
+Deno.test("relay: when the proxy closes a connection, the guest sees the close at once", async () => {
+  const runtime = await Deno.makeTempDir({ prefix: "agentbox-relay-" });
+  const project = await Deno.makeTempDir({ prefix: "agentbox-relay-project-" });
+  // The guest keeps its side open for 20 s; the proxy answers and closes at once.
+  const script = [
+    "start=$(date +%s)",
+    "(printf 'GET http://x.test/ HTTP/1.1\\r\\nHost: x.test\\r\\nConnection: close\\r\\n\\r\\n'; " +
+    "sleep 20) | nc 10.0.2.100 3128 > /tmp/o &",
+    "while pidof nc > /dev/null; do sleep 1; done",
+    "head -1 /tmp/o",
+    "echo elapsed=$(( $(date +%s) - start ))",
+  ].join("\n");
+  try {
+    const out = await agentbox(["exec", "--net-backend", "user", "--", "sh", "-c", script], {
+      env: { XDG_RUNTIME_DIR: runtime },
+      cwd: project,
+    }).output();
+    const stdout = decoder.decode(out.stdout);
+    assert.equal(out.code, 0, decoder.decode(out.stderr));
+    assert.match(stdout, /^HTTP\/1\.1 403/);
+    const elapsed = Number(stdout.match(/elapsed=(\d+)/)?.[1]);
+    assert.ok(elapsed <= 5, stdout);
+  } finally {
+    await Deno.remove(runtime, { recursive: true }).catch(() => {});
+    await Deno.remove(project, { recursive: true }).catch(() => {});
+  }
+});
