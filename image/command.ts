@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   missingHint?: string;
   /** The error to throw (default {@link ImageError}), for callers outside the image build. */
   makeError?: (message: string, options?: ErrorOptions) => Error;
+  /** The whole environment of the command (nothing of agentbox's own is passed on). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -37,6 +39,8 @@ export async function runCommand(
     output = await new Deno.Command(command, {
       args,
       cwd: options.cwd,
+      env: options.env,
+      clearEnv: options.env !== undefined,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -59,8 +63,6 @@ function makeError(options: RunCommandOptions) {
 
 /** Options of {@linkcode runCommandLines}. */
 export interface RunCommandLinesOptions extends RunCommandOptions {
-  /** The whole environment of the command (nothing of agentbox's own is passed on). */
-  env?: Record<string, string>;
   /** Called with each non-empty line of stdout and stderr as it comes. */
   onLine?: (line: string) => void;
 }

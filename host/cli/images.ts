@@ -20,7 +20,7 @@ import type { VmNetwork } from "../vm/spec.ts";
 import { emptyPolicy } from "../config/policy.ts";
 import { startEgress } from "../egress/egress.ts";
 import { resolveNetBackend } from "../net/net_backend.ts";
-import { findRelay, proxyNetwork } from "../net/user_network.ts";
+import { findRelay, NO_RELAY_KEY, proxyNetwork } from "../net/user_network.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 import { ProgressLine } from "./progress_bar.ts";
@@ -227,7 +227,13 @@ async function buildTemplate(name: string): Promise<void> {
  */
 async function withDefaultNetwork<T>(fn: (network: VmNetwork) => Promise<T>): Promise<T> {
   if ((await resolveNetBackend("auto")) === "user") {
-    return await fn(proxyNetwork(await findRelay(), 1, 1));
+    return await fn(
+      proxyNetwork(await findRelay(), {
+        forwardPort: 1,
+        transparentPort: 1,
+        relayKey: NO_RELAY_KEY,
+      }),
+    );
   }
   const egress = await startEgress(
     { policy: emptyPolicy(), recorder: { begin: () => 0, finish() {} } },

@@ -12,6 +12,7 @@
 import { openContext } from "../api/context.ts";
 import { ownSession, parseDetachedPlan } from "../api/session_owner.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
+import { takePlanFile } from "../session/plan_file.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 
@@ -39,9 +40,8 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", onStop);
     Deno.addSignalListener("SIGHUP", ignore);
     try {
-      const text = await Deno.readTextFile(paths.plan);
-      await Deno.remove(paths.plan);
-      const plan = parseDetachedPlan(parseJson(text, paths.plan), paths.plan);
+      // Read only if it is still the private file `run --detach` made; removed once read.
+      const plan = parseDetachedPlan(await takePlanFile(paths.plan), paths.plan);
       if (plan.id !== args[0]) {
         throw new UsageError(`${paths.plan} is the plan of another session`, {
           code: "plan_invalid",
@@ -61,13 +61,5 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
     // The owner's log is its stderr: one line, with causes.
     reportError(error, { verbose: true });
     return exitStatusFor(error);
-  }
-}
-
-function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new UsageError(`${file} is not JSON`, { cause, code: "plan_invalid" });
   }
 }

@@ -7,14 +7,29 @@
  * @module
  */
 
-import { type ProxyOptions, type ProxyServer, startProxy } from "../proxy/mod.ts";
+import {
+  type Admission,
+  ConnectionBudget,
+  type ProxyOptions,
+  type ProxyServer,
+  startProxy,
+} from "../proxy/mod.ts";
 import type { VmNetwork } from "../vm/spec.ts";
 import type { NetBackend } from "../net/net_backend.ts";
 import { startTapNetwork } from "./tap_egress.ts";
-import { findRelay, guestProxyEnv, proxyNetwork } from "../net/user_network.ts";
+import { createRelayKey, findRelay, guestProxyEnv, proxyNetwork } from "../net/user_network.ts";
+
+/**
+ * Most connections a guest on the user network may have open through its proxies at once: each
+ * is four small host processes (its relay). Beyond it a connection is answered `503` and closed.
+ */
+export const MAX_GUEST_CONNECTIONS = 64;
 
 /** Options of {@linkcode startEgress}: the proxy's, less the listener's own settings. */
-export type EgressOptions = Omit<ProxyOptions, "hostname" | "port" | "mode">;
+export type EgressOptions = Omit<
+  ProxyOptions,
+  "hostname" | "port" | "mode" | "admission" | "budget"
+>;
 
 /** A running egress path. */
 export interface Egress {
@@ -61,14 +76,36 @@ export async function startEgress(
   network: EgressNetwork = { backend: "user", sessionId: crypto.randomUUID() },
 ): Promise<Egress> {
   if (network.backend === "tap") {
-    return await startTapNetwork(network, (hostname) => startListeners(options, hostname));
+    return await startTapNetwork(
+      network,
+      (hostname, guest) => startListeners(options, hostname, { kind: "source", address: guest }),
+    );
   }
   const relay = await findRelay();
-  const listeners = startListeners(options, "127.0.0.1");
+  const key = await createRelayKey();
+  let listeners: Listeners;
+  try {
+    listeners = startListeners(
+      options,
+      "127.0.0.1",
+      { kind: "relay_key", key: key.bytes },
+      new ConnectionBudget(MAX_GUEST_CONNECTIONS),
+    );
+  } catch (error) {
+    await key.remove();
+    throw error;
+  }
   return {
-    network: proxyNetwork(relay, listeners.forward.addr.port, listeners.transparent.addr.port),
+    network: proxyNetwork(relay, {
+      forwardPort: listeners.forward.addr.port,
+      transparentPort: listeners.transparent.addr.port,
+      relayKey: key.path,
+    }),
     guestEnv: guestProxyEnv(),
-    close: listeners.close,
+    async close() {
+      await listeners.close();
+      await key.remove();
+    },
   };
 }
 
@@ -79,11 +116,20 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
-function startListeners(options: EgressOptions, hostname: string): Listeners {
-  const forward = startProxy({ ...options, hostname, mode: "forward" });
+/**
+ * The forward and transparent listeners on `hostname`, serving only what `admission` admits,
+ * sharing `budget` when one is given.
+ */
+function startListeners(
+  options: EgressOptions,
+  hostname: string,
+  admission: Admission,
+  budget?: ConnectionBudget,
+): Listeners {
+  const forward = startProxy({ ...options, hostname, mode: "forward", admission, budget });
   let transparent: ProxyServer;
   try {
-    transparent = startProxy({ ...options, hostname, mode: "transparent" });
+    transparent = startProxy({ ...options, hostname, mode: "transparent", admission, budget });
   } catch (error) {
     forward.close();
     throw error;

@@ -30,7 +30,7 @@ import { guestProxyEnv } from "../net/user_network.ts";
  */
 export async function startTapNetwork(
   network: EgressNetwork,
-  listen: (hostname: string) => Listeners,
+  listen: (hostname: string, guest: string) => Listeners,
 ): Promise<Egress> {
   const { sessionId } = network;
   await sweepTapOrphans({ remove: true });
@@ -49,7 +49,7 @@ export async function startTapNetwork(
       return { subnet, ifname };
     });
     undo.push(() => deleteTap(ifname));
-    const listeners = listen(subnet.gateway);
+    const listeners = listen(subnet.gateway, subnet.guest);
     undo.push(() => listeners.close());
     if (network.wall !== false) {
       undo.push(() => removeWall(sessionId));

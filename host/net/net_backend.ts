@@ -7,6 +7,7 @@
  */
 
 import { AgentboxError } from "../agentbox_error.ts";
+import { helperEnv } from "../helper_env.ts";
 
 /** A guest network backend. */
 export type NetBackend = "user" | "tap";
@@ -41,7 +42,13 @@ export async function tapUnavailableReason(): Promise<string | undefined> {
   if (Deno.uid() !== 0) return "it needs root";
   if (!(await Deno.stat("/dev/net/tun").catch(() => undefined))) return "/dev/net/tun is missing";
   for (const [tool, flag, pkg] of [["ip", "-V", "iproute2"], ["nft", "--version", "nftables"]]) {
-    const ok = await new Deno.Command(tool, { args: [flag], stdout: "null", stderr: "null" })
+    const ok = await new Deno.Command(tool, {
+      args: [flag],
+      env: helperEnv(),
+      clearEnv: true,
+      stdout: "null",
+      stderr: "null",
+    })
       .output().then((out) => out.success, () => false);
     if (!ok) return `\`${tool}\` is missing (install ${pkg})`;
   }

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { helperEnv } from "../helper_env.ts";
 import { TapError } from "./tap_device.ts";
 import { PROXY_GUEST_ADDRESS, PROXY_GUEST_PORT, TRANSPARENT_GUEST_PORTS } from "./user_network.ts";
 
@@ -256,6 +257,8 @@ async function runNft(args: string[], input?: string): Promise<string> {
   try {
     child = new Deno.Command("nft", {
       args,
+      env: helperEnv(),
+      clearEnv: true,
       stdin: input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",

@@ -8,6 +8,7 @@
  */
 
 import { AgentboxError } from "../agentbox_error.ts";
+import { helperEnv } from "../helper_env.ts";
 
 /** A tap device agentbox made. */
 export interface TapDevice {
@@ -169,7 +170,13 @@ export async function usedIpv4Networks(): Promise<string[]> {
 async function runIp(args: string[]): Promise<string> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("ip", { args, stdout: "piped", stderr: "piped" }).output();
+    out = await new Deno.Command("ip", {
+      args,
+      env: helperEnv(),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
   } catch (error) {
     throw new TapError(`Cannot run ip: ${(error as Error).message}; install iproute2`);
   }

@@ -6,8 +6,9 @@
  * the decrypted requests accepted there are served by the proxy's HTTP loop and Hono app with the
  * tunnel's pinned origin.
  *
- * An accepted connection is served only if its source port is one this proxy registered for a
- * tunnel it just authorised: another local process connecting to the listener gets nothing.
+ * An accepted connection is served only if its source address and port, and the endpoint it
+ * reached, are those of a loopback connection this proxy opened for a tunnel it just authorised:
+ * another local process connecting to the listener gets nothing, whatever address it binds.
  *
  * @module
  */
@@ -55,10 +56,10 @@ export class InspectEndpoints {
   readonly #ctx: ProxyContext;
   readonly #app: ReturnType<typeof createHttpApp>;
   readonly #endpoints = new Map<string, Promise<Endpoint>>();
-  /** Source port of our loopback connection → the origin it carries. */
-  readonly #expected = new Map<number, InspectedOrigin>();
+  /** Our loopback connection (see {@linkcode connectionKey}) → the origin it carries. */
+  readonly #expected = new Map<string, InspectedOrigin>();
   /** Accepted connections whose registration has not happened yet (accept won the race). */
-  readonly #waiting = new Map<number, (origin: InspectedOrigin | undefined) => void>();
+  readonly #waiting = new Map<string, (origin: InspectedOrigin | undefined) => void>();
   readonly #open = new Set<Deno.Conn>();
   readonly #handlers = new Set<Promise<void>>();
   #closed = false;
@@ -76,10 +77,10 @@ export class InspectEndpoints {
     const endpoint = await this.#endpoint(origin);
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: endpoint.listener.addr.port });
     conn.setNoDelay(true);
-    const port = (conn.localAddr as Deno.NetAddr).port;
-    const waiter = this.#waiting.get(port);
+    const key = connectionKey(conn.localAddr as Deno.NetAddr, conn.remoteAddr as Deno.NetAddr);
+    const waiter = this.#waiting.get(key);
     if (waiter) waiter(origin);
-    else this.#expected.set(port, origin);
+    else this.#expected.set(key, origin);
     return conn;
   }
 
@@ -143,18 +144,18 @@ export class InspectEndpoints {
     this.#handlers.add(handler);
   }
 
-  /** The origin registered for `conn`'s source port, waiting briefly for the registration. */
+  /** The origin registered for `conn`, waiting briefly for the registration. */
   #claim(conn: Deno.TlsConn): Promise<InspectedOrigin | undefined> {
-    const port = (conn.remoteAddr as Deno.NetAddr).port;
-    const origin = this.#expected.get(port);
-    this.#expected.delete(port);
+    const key = connectionKey(conn.remoteAddr as Deno.NetAddr, conn.localAddr as Deno.NetAddr);
+    const origin = this.#expected.get(key);
+    this.#expected.delete(key);
     if (origin) return Promise.resolve(origin);
     const { promise, resolve } = Promise.withResolvers<InspectedOrigin | undefined>();
     const timer = setTimeout(() => resolve(undefined), CLAIM_WAIT_MS);
-    this.#waiting.set(port, resolve);
+    this.#waiting.set(key, resolve);
     return promise.finally(() => {
       clearTimeout(timer);
-      this.#waiting.delete(port);
+      this.#waiting.delete(key);
     });
   }
 
@@ -173,4 +174,9 @@ export class InspectEndpoints {
     }
     await serveHttpConnection(ctx, this.#app, conn, new ByteReader(conn), origin);
   }
+}
+
+/** A loopback connection as both ends see it: source address and port, endpoint port. */
+function connectionKey(source: Deno.NetAddr, endpoint: Deno.NetAddr): string {
+  return `${source.hostname}:${source.port}>${endpoint.port}`;
 }

@@ -20,3 +20,4 @@ export { type ProxyServer, startProxy } from "./proxy_server.ts";
 export type { ApprovalRequest, ProxyOptions } from "./proxy_context.ts";
 export { type RecordedAiCall, type RequestRecorder, storeRecorder } from "./recorder.ts";
 export { ProxyError, type ProxyErrorCode } from "./proxy_error.ts";
+export { type Admission, ConnectionBudget } from "./admission.ts";

@@ -8,6 +8,7 @@ import type { Policy } from "../config/policy.ts";
 import { type Dialer, directDialer } from "../net/dialer.ts";
 import { type Resolver, systemResolver } from "../net/resolver.ts";
 import type { TlsInspection } from "../tls/tls_inspection.ts";
+import type { Admission, ConnectionBudget } from "./admission.ts";
 import type { InspectEndpoints } from "./inspect_endpoints.ts";
 import type { RequestRecorder } from "./recorder.ts";
 
@@ -44,6 +45,16 @@ export interface ProxyOptions {
   approve?: (request: ApprovalRequest) => Promise<boolean>;
   /** Most connections open at once (default 4096); more are closed on accept. */
   maxConnections?: number;
+  /**
+   * Serve only the session's guest (see admission.ts): its relay's key first, or its source
+   * address. Default: whoever connects (tests and benchmarks of the proxy alone).
+   */
+  admission?: Admission;
+  /**
+   * Admitted connections open at once, shared with the session's other listener; beyond it a
+   * connection is answered `503` and closed. Default: no budget beyond `maxConnections`.
+   */
+  budget?: ConnectionBudget;
   /** Time allowed for a request head, also the keep-alive idle time (default 30 s). */
   headTimeoutMs?: number;
   /** Time allowed for the TLS ClientHello after CONNECT (default 10 s). */
@@ -60,10 +71,12 @@ export interface ProxyOptions {
 
 /** {@linkcode ProxyOptions} with every default filled in. */
 export type ProxyContext =
-  & Required<Omit<ProxyOptions, "hostname" | "port" | "tool" | "inspect">>
+  & Required<Omit<ProxyOptions, "hostname" | "port" | "tool" | "inspect" | "admission" | "budget">>
   & {
     tool?: string;
     inspect?: TlsInspection;
+    admission?: Admission;
+    budget?: ConnectionBudget;
     /** The listener's loopback TLS endpoints, set by `startProxy` when `inspect` is. */
     endpoints?: InspectEndpoints;
   };
@@ -94,5 +107,7 @@ export function proxyContext(options: ProxyOptions): ProxyContext {
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     onWarning: options.onWarning ?? (() => {}),
     inspect: options.inspect,
+    admission: options.admission,
+    budget: options.budget,
   };
 }

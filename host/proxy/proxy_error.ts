@@ -14,7 +14,8 @@ export type ProxyErrorCode =
   | "name_mismatch"
   | "upstream_failed"
   | "log_failed"
-  | "credential_unavailable";
+  | "credential_unavailable"
+  | "too_many_connections";
 
 const STATUS: Record<ProxyErrorCode, number> = {
   bad_request: 400,
@@ -26,6 +27,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   upstream_failed: 502,
   log_failed: 503,
   credential_unavailable: 503,
+  too_many_connections: 503,
 };
 
 /**

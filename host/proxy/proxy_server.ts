@@ -2,10 +2,13 @@
  * The proxy listener: accepts connections on a loopback TCP port and serves each as an HTTP
  * forward proxy (absolute-URI requests and CONNECT) or, in transparent mode, as the origin
  * (TLS routed by SNI, HTTP by `Host`). The VM's user-mode network forwards 10.0.2.100:3128 here.
+ * With `admission` set, a connection is served only if it comes from the session's guest, and
+ * with `budget`, only while the guest has fewer than its most connections open (admission.ts).
  *
  * @module
  */
 
+import { admits, refuseOverBudget } from "./admission.ts";
 import { ByteReader } from "./byte_reader.ts";
 import { createHttpApp } from "./http_app.ts";
 import { serveHttpConnection } from "./http_connection.ts";
@@ -98,7 +101,24 @@ async function serve(
   conn: Deno.Conn,
 ): Promise<void> {
   const reader = new ByteReader(conn);
+  let counted = false;
   try {
+    if (ctx.admission && !(await admits(ctx.admission, conn, reader))) return;
+    if (ctx.budget) {
+      counted = ctx.budget.take();
+      if (!counted) {
+        if (ctx.budget.shouldWarn()) {
+          ctx.onWarning(
+            new ProxyError(
+              "too_many_connections",
+              `The guest has ${ctx.budget.max} connections open through the proxy, the most it ` +
+                "may have: further ones are refused until some close",
+            ),
+          );
+        }
+        return await refuseOverBudget(conn, reader, ctx.budget);
+      }
+    }
     if (ctx.mode === "transparent" && (await reader.peekByte()) === TLS_HANDSHAKE) {
       return await handleTransparentTls(ctx, conn, reader);
     }
@@ -106,6 +126,7 @@ async function serve(
   } catch (err) {
     if (!(err instanceof ProxyError)) ctx.onWarning(err);
   } finally {
+    if (counted) ctx.budget!.release();
     safeClose(conn);
   }
 }

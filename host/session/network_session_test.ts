@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { mappedDialer, tableResolver } from "../proxy/testing/mod.ts";
+import { relayedConnect } from "../net/testing/mod.ts";
+import { mappedDialer, readUntilText, tableResolver } from "../proxy/testing/mod.ts";
 import { openDatabase } from "../store/database.ts";
 import { findSession } from "../store/sessions.ts";
-import { startNetworkSession } from "./network_session.ts";
+import { type NetworkSession, startNetworkSession } from "./network_session.ts";
 import type { ConfirmLearned, LearnProposal } from "../config/learned_allowlist.ts";
 
 const UPSTREAM_ADDR = "203.0.113.20";
@@ -33,22 +34,20 @@ async function bench() {
   };
 }
 
-/** GET http://HOST/ through the session's forward proxy, from the host. */
-async function get(proxyPort: number, host: string): Promise<number> {
-  const client = Deno.createHttpClient({ proxy: { url: `http://127.0.0.1:${proxyPort}` } });
+/** GET http://HOST/ through the session's forward proxy, as the guest's relay would send it. */
+async function get(session: NetworkSession, host: string): Promise<number> {
+  const conn = await relayedConnect(session.egress!.network, 3128);
   try {
-    const response = await fetch(`http://${host}/`, { client });
-    await response.body?.cancel();
-    return response.status;
+    await conn.write(
+      new TextEncoder().encode(
+        `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      ),
+    );
+    const text = await readUntilText(conn, (t) => t.includes("\r\n"));
+    return Number(text.split(" ")[1]);
   } finally {
-    client.close();
+    conn.close();
   }
-}
-
-function forwardPort(session: Awaited<ReturnType<typeof startNetworkSession>>): number {
-  const network = session.egress!.network;
-  assert.equal(network.kind, "user");
-  return network.kind === "user" ? network.forwards.find((f) => f.guestPort === 3128)!.hostPort : 0;
 }
 
 Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml", async () => {
@@ -68,10 +67,9 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
       proxy: b.proxy,
       confirmLearned: (proposal) => (proposals.push(proposal), true),
     });
-    const port = forwardPort(session);
     const statuses = [];
     for (const host of ["two.test", "one.test", "two.test", "kept.test", "blocked.test"]) {
-      statuses.push(await get(port, host));
+      statuses.push(await get(session, host));
     }
     assert.deepEqual(statuses, [200, 200, 200, 200, 403]);
     const report = await session.finish();
@@ -99,8 +97,8 @@ Deno.test("learn mode writes exactly the hosts the run needed to .agentbox.toml"
       proxy: b.proxy,
     });
     assert.equal(next.policy.mode, "allowlist");
-    assert.equal(await get(forwardPort(next), "one.test"), 200);
-    assert.equal(await get(forwardPort(next), "blocked.test"), 403);
+    assert.equal(await get(next, "one.test"), 200);
+    assert.equal(await get(next, "blocked.test"), 403);
     const nextReport = await next.finish();
     assert.equal(nextReport.learned, undefined);
   } finally {
@@ -125,8 +123,8 @@ Deno.test("learn mode never widens .agentbox.toml unconfirmed: no one to ask, or
         confirmLearned,
       });
       // The guest reaches hosts of its choosing (allowed: learn mode is open).
-      assert.equal(await get(forwardPort(session), "one.test"), 200);
-      assert.equal(await get(forwardPort(session), "kept.test"), 200);
+      assert.equal(await get(session, "one.test"), 200);
+      assert.equal(await get(session, "kept.test"), 200);
       const report = await session.finish();
       assert.deepEqual(report.learned, {
         file: `${b.dir}/.agentbox.toml`,
@@ -145,7 +143,7 @@ Deno.test("learn mode never widens .agentbox.toml unconfirmed: no one to ask, or
       proxy: b.proxy,
       confirmLearned: () => true,
     });
-    assert.equal(await get(forwardPort(session), "one.test"), 200);
+    assert.equal(await get(session, "one.test"), 200);
     assert.deepEqual((await session.finish()).learned?.added, ["one.test"]);
     assert.match(await Deno.readTextFile(`${b.dir}/.agentbox.toml`), /"one\.test"/);
   } finally {

@@ -1,8 +1,9 @@
 /**
  * Where a long-lived session keeps its files. Runtime files (control socket, owner lock, the plan
- * handed to the owner) live under `$XDG_RUNTIME_DIR/agentbox/sessions/<key>/` (`<key>`: 12 hex
- * digits of the id's SHA-256, short enough for a socket path) and vanish with a reboot; durable ones (the owner's log, the workspace with its upper disk and changeset) under
- * `$XDG_STATE_HOME/agentbox/sessions/<id>/`, where `agentbox diff` finds them after a crash.
+ * handed to the owner) live under `<runtime>/sessions/<key>/` (`runtimeDir()`: a private directory
+ * no other user can make or write; `<key>`: 12 hex digits of the id's SHA-256, short enough for a
+ * socket path); durable ones (the owner's log, the workspace with its upper disk and changeset)
+ * under `$XDG_STATE_HOME/agentbox/sessions/<id>/`, where `agentbox diff` finds them after a crash.
  *
  * @module
  */

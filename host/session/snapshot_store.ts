@@ -10,6 +10,7 @@
 
 import { z } from "zod";
 import { AgentboxError } from "../agentbox_error.ts";
+import { helperEnv } from "../helper_env.ts";
 import { stateDir } from "../paths.ts";
 import { isValidName, NAME_RULE } from "./names.ts";
 
@@ -290,6 +291,8 @@ export async function publishSnapshot(temp: string, name: string): Promise<void>
 export async function copySparse(from: string, to: string): Promise<void> {
   const out = await new Deno.Command("cp", {
     args: ["--sparse=always", "--reflink=auto", "--", from, to],
+    env: helperEnv(),
+    clearEnv: true,
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -10,6 +10,7 @@
 import { AgentboxError } from "../agentbox_error.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
+import { writePlanFile } from "./plan_file.ts";
 import { selfCommand, SESSION_DAEMON } from "./self_command.ts";
 import { sessionPaths } from "./session_paths.ts";
 import { escapeControls } from "../terminal_text.ts";
@@ -58,7 +59,7 @@ export async function startOwner(
   const paths = sessionPaths(id);
   await Deno.mkdir(paths.runtime, { recursive: true, mode: 0o700 });
   await Deno.mkdir(paths.state, { recursive: true, mode: 0o700 });
-  await Deno.writeTextFile(paths.plan, JSON.stringify(options.spec), { mode: 0o600 });
+  await writePlanFile(paths.plan, options.spec);
   const [program, ...args] = selfCommand();
   // sh redirects the owner's output; setsid puts it in a session of its own. Paths and
   // arguments reach sh as positional parameters, never inside the script.

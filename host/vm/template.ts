@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import type { ImagePaths } from "../../image/store.ts";
 import { cacheDir, makeVmRuntimeDir } from "../paths.ts";
 import { qemuArgv } from "./qemu/argv.ts";
-import { proxyNetwork } from "../net/user_network.ts";
+import { NO_RELAY_KEY, proxyNetwork } from "../net/user_network.ts";
 import { VmError } from "./errors.ts";
 import { type QemuSetup, qemuSetup, type RunningVm, startQemuVm } from "./qemu/qemu_vm.ts";
 import { VM_DEFAULTS, type VmNetwork, type VmSpec } from "./spec.ts";
@@ -136,14 +136,15 @@ export async function locateTemplate(
 }
 
 /**
- * `network` without what differs between sessions (the forwarded host ports, the relay's path;
+ * `network` without what differs between sessions (the forwarded host ports, the relay's path
+ * and key;
  * a tap's name and addresses). The backend stays in the key: a state saved on slirp carries a
  * slirp section that a VM on a tap cannot load.
  */
 function canonicalNetwork(network: VmNetwork): VmNetwork {
   if (network.kind === "tap") return { ...TEMPLATE_TAP, kind: "tap" };
   return {
-    ...proxyNetwork("/bin/busybox", 1, 1),
+    ...proxyNetwork("/bin/busybox", { forwardPort: 1, transparentPort: 1, relayKey: NO_RELAY_KEY }),
     forwards: network.forwards.map((f) => ({ guestPort: f.guestPort, hostPort: 1 })),
     restrict: network.restrict,
   };

@@ -25,12 +25,24 @@ const setup: QemuSetup = {
 Deno.test("a template's key ignores the session's host ports, relay, tap and TSC rate, not the backend", async () => {
   const a = await locateTemplate(
     image,
-    templateShape(image, { network: proxyNetwork("/bin/busybox", 40000, 40001) }),
+    templateShape(image, {
+      network: proxyNetwork("/bin/busybox", {
+        forwardPort: 40000,
+        transparentPort: 40001,
+        relayKey: "/run/k40000.key",
+      }),
+    }),
     setup,
   );
   const b = await locateTemplate(
     image,
-    templateShape(image, { network: proxyNetwork("/usr/bin/busybox", 50000, 50001) }),
+    templateShape(image, {
+      network: proxyNetwork("/usr/bin/busybox", {
+        forwardPort: 50000,
+        transparentPort: 50001,
+        relayKey: "/run/k50000.key",
+      }),
+    }),
     { ...setup, tscKhz: 2_100_000 },
   );
   const tap = (ifname: string, gateway: string, guest: string) =>
@@ -55,7 +67,13 @@ Deno.test("a template's key changes with the shape, the accelerator and the imag
     locateTemplate(image, templateShape(image, { memoryMb: 512 }), setup),
     locateTemplate(
       image,
-      templateShape(image, { network: proxyNetwork("/bin/busybox", 1, 1) }),
+      templateShape(image, {
+        network: proxyNetwork("/bin/busybox", {
+          forwardPort: 1,
+          transparentPort: 1,
+          relayKey: "/run/k1.key",
+        }),
+      }),
       setup,
     ),
     locateTemplate(image, templateShape(image), { ...setup, accel: { kind: "kvm" } }),

@@ -10,6 +10,7 @@ import { connectChannel } from "../channel/connect.ts";
 import type { ConsoleTail } from "./console_tail.ts";
 import { VmError } from "./errors.ts";
 import type { VmExit } from "./running_vm.ts";
+import { helperEnv } from "../helper_env.ts";
 
 /**
  * Start `binary args…` under `setpriv --pdeathsig SIGKILL`, in a session of its own (no terminal's
@@ -30,6 +31,9 @@ export function spawnVmm(binary: string, args: string[]): Deno.ChildProcess {
       // terminal's whole foreground process group, and a VMM in it would die before agentbox
       // could forward the interrupt to the command and collect the workspace's changes.
       detached: true,
+      // The VMM (and the user network's relays it starts) gets none of agentbox's variables.
+      env: helperEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

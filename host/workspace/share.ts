@@ -12,6 +12,7 @@
  */
 
 import { AgentboxError } from "../agentbox_error.ts";
+import { helperEnv } from "../helper_env.ts";
 import { createHash } from "node:crypto";
 import { runCommand } from "../../image/command.ts";
 import { cacheDir } from "../paths.ts";
@@ -104,6 +105,7 @@ async function lowerImage(
   try {
     await runCommand("mkfs.erofs", ["--quiet", "-x-1", ...owner, temp, baseline.root], {
       missingHint: "install erofs-utils",
+      env: helperEnv(),
       makeError: (message, errorOptions) =>
         new ShareError(`Cannot pack ${baseline.root} for the VM: ${message}`, errorOptions),
     });
@@ -131,6 +133,7 @@ async function makeUpperDisk(path: string, bytes: number): Promise<void> {
     ["-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1", temp],
     {
       missingHint: "install e2fsprogs",
+      env: helperEnv(),
       makeError: (message, errorOptions) =>
         new ShareError(`Cannot create the workspace disk: ${message}`, errorOptions),
     },

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { helperEnv } from "../../helper_env.ts";
 import { VmError } from "../errors.ts";
 import type { Accel } from "../qemu/accel.ts";
 import { cachedProbeAccel } from "../qemu/accel_cache.ts";
@@ -104,6 +105,8 @@ async function binaryVersion(binary: string): Promise<string | undefined> {
   try {
     const output = await new Deno.Command(binary, {
       args: ["--version"],
+      env: helperEnv(),
+      clearEnv: true,
       stdin: "null",
       stdout: "piped",
       stderr: "null",

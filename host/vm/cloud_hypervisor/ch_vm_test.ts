@@ -192,7 +192,10 @@ Deno.test("ch vm: a user network is refused before anything starts", async () =>
   await using fake = await fakeBinary();
   const spec = await fake.spec("vm-1");
   const error = await startChVm(
-    { ...spec, network: { kind: "user", forwards: [], relay: "/bin/busybox" } },
+    {
+      ...spec,
+      network: { kind: "user", forwards: [], relay: "/bin/busybox", relayKey: "/dev/null" },
+    },
     { binary: fake.binary },
   ).catch((e) => e);
   assert.ok(error instanceof VmError);

@@ -83,7 +83,10 @@ Deno.test("ch vm config: no network means no net device", () => {
 Deno.test("ch vm config: the user network is refused with what to do instead", () => {
   const error = (() => {
     try {
-      chVmConfig({ ...SPEC, network: { kind: "user", forwards: [], relay: "/bin/busybox" } });
+      chVmConfig({
+        ...SPEC,
+        network: { kind: "user", forwards: [], relay: "/bin/busybox", relayKey: "/dev/null" },
+      });
     } catch (e) {
       return e;
     }

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { helperEnv } from "../../helper_env.ts";
+
 /** The accelerator to use and, for TCG, why KVM was not. */
 export type Accel = { kind: "kvm" } | { kind: "tcg"; reason: string };
 
@@ -34,6 +36,8 @@ export async function probeAccel(qemu: string): Promise<Accel> {
       ...["-accel", "kvm", "-cpu", "host", "-M", "microvm", "-nodefaults", "-no-user-config"],
       ...["-display", "none", "-serial", "none", "-S", "-qmp", "stdio"],
     ],
+    env: helperEnv(),
+    clearEnv: true,
     stdin: "piped",
     stdout: "null",
     stderr: "piped",

@@ -27,7 +27,13 @@ export async function cachedProbeAccel(
   qemu: string,
   options: AccelCacheOptions = {},
 ): Promise<Accel> {
-  const file = options.cacheFile ?? `${runtimeDir()}/accel.json`;
+  let file: string;
+  try {
+    file = options.cacheFile ?? `${runtimeDir()}/accel.json`;
+  } catch {
+    // An unusable runtime directory is reported by whoever needs it for more than a cache.
+    return await (options.probe ?? probeAccel)(qemu);
+  }
   const probe = options.probe ?? probeAccel;
   const key = await cacheKey(qemu);
   try {
