@@ -1,114 +1,51 @@
 /**
- * Run a host tool (for the image build, or a workspace image) and turn its failure into an
- * {@link ImageError} or the caller's error type.
+ * Host tools run for the image build: host/run_command.ts with {@link ImageError} as the error.
  *
  * @module
  */
 
+import {
+  runCommand as run,
+  runCommandLines as runLines,
+  type RunCommandLinesOptions,
+  type RunCommandOptions,
+} from "../host/run_command.ts";
 import { ImageError } from "./errors.ts";
-import { readLines } from "../host/read_lines.ts";
 
-/** Options of {@link runCommand}. */
-export interface RunCommandOptions {
-  cwd?: string;
-  /** Said when the tool cannot be started at all, e.g. "install erofs-utils". */
-  missingHint?: string;
-  /** The error to throw (default {@link ImageError}), for callers outside the image build. */
-  makeError?: (message: string, options?: ErrorOptions) => Error;
-  /** The whole environment of the command (nothing of agentbox's own is passed on). */
-  env?: Record<string, string>;
-}
+export type { RunCommandLinesOptions, RunCommandOptions };
+
+const imageError = (message: string, options?: ErrorOptions) => new ImageError(message, options);
 
 /**
- * Run `command` with `args` (never through a shell) and return its stdout. Throws
- * {@link ImageError} with the last lines of stderr when it fails.
+ * Run `command` (never through a shell) and return its stdout; throws {@link ImageError}.
  *
  * @example
  * ```ts
  * import { runCommand } from "./command.ts";
- * const version = await runCommand("mkfs.erofs", ["--help"], { missingHint: "install erofs-utils" });
+ * console.log(await runCommand("uname", ["-r"]));
  * ```
  */
-export async function runCommand(
+export function runCommand(
   command: string,
   args: string[],
   options: RunCommandOptions = {},
 ): Promise<string> {
-  let output: Deno.CommandOutput;
-  try {
-    output = await new Deno.Command(command, {
-      args,
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: options.env !== undefined,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (cause) {
-    const hint = options.missingHint ? `: ${options.missingHint}` : "";
-    throw makeError(options)(`Cannot run ${command}${hint}`, { cause });
-  }
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join("\n");
-    throw makeError(options)(`${command} failed (exit code ${output.code}): ${stderr}`);
-  }
-  return new TextDecoder().decode(output.stdout);
-}
-
-function makeError(options: RunCommandOptions) {
-  return options.makeError ??
-    ((message: string, errorOptions?: ErrorOptions) => new ImageError(message, errorOptions));
-}
-
-/** Options of {@linkcode runCommandLines}. */
-export interface RunCommandLinesOptions extends RunCommandOptions {
-  /** Called with each non-empty line of stdout and stderr as it comes. */
-  onLine?: (line: string) => void;
+  return run(command, args, { makeError: imageError, ...options });
 }
 
 /**
- * Run a long `command` (never through a shell), handing each output line to `onLine`. Throws
- * {@link ImageError} (or the caller's error) with the last lines of output when it fails.
+ * Run a long `command`, handing each output line to `onLine`; throws {@link ImageError}.
  *
  * @example
  * ```ts
  * import { runCommandLines } from "./command.ts";
- * await runCommandLines("sh", ["-c", "echo one; echo two"], { onLine: (line) => console.log(line) });
+ * await runCommandLines("sh", ["-c", "echo one"], { onLine: (line) => console.log(line) });
  * ```
  */
-export async function runCommandLines(
+export function runCommandLines(
   command: string,
   args: string[],
   options: RunCommandLinesOptions = {},
 ): Promise<void> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(command, {
-      args,
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: options.env !== undefined,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (cause) {
-    const hint = options.missingHint ? `: ${options.missingHint}` : "";
-    throw makeError(options)(`Cannot run ${command}${hint}`, { cause });
-  }
-  const tail: string[] = [];
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const line of readLines(stream)) {
-      tail.push(line);
-      if (tail.length > 8) tail.shift();
-      options.onLine?.(line);
-    }
-  };
-  const [status] = await Promise.all([child.status, read(child.stdout), read(child.stderr)]);
-  if (!status.success) {
-    throw makeError(options)(
-      `${command} failed (exit code ${status.code}):\n${tail.join("\n")}`,
-    );
-  }
+  return runLines(command, args, { makeError: imageError, ...options });
 }

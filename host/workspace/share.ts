@@ -14,7 +14,7 @@
 import { AgentboxError } from "../agentbox_error.ts";
 import { helperEnv } from "../helper_env.ts";
 import { createHash } from "node:crypto";
-import { runCommand } from "../../image/command.ts";
+import { runCommand } from "../run_command.ts";
 import { cacheDir } from "../paths.ts";
 import { takeBaseline, writeBaseline } from "./baseline.ts";
 import { type Baseline, changesetPaths } from "./changeset.ts";
