@@ -379,7 +379,7 @@ Deno.test("deep trees and long names: entries within the host's limits apply, th
   for (let depth = 0; depth < 24; depth++) {
     path = path === "" ? name(depth) : `${path}/${name(depth)}`;
     const file = `${path}/f.txt`;
-    const fits = rootBytes + 1 + path.length + 64 <= 4095;
+    const fits = rootBytes + 1 + path.length + 1 + 64 <= 4095;
     const result = outcome(summary.outcomes, file).result;
     assert.equal(result, fits ? "applied" : "refused", `depth ${depth}`);
     if (fits) {

@@ -50,8 +50,11 @@ export function hostPathProblem(
   const name = encoder.encode(rel.slice(rel.lastIndexOf("/") + 1)).length;
   const needed = options.forCreation ? Math.max(full, full - name + TEMP_NAME_BYTES) : full;
   if (needed <= HOST_PATH_BYTES) return undefined;
-  return `too long for the host: ${full} bytes with the project's directory, over the ` +
-    `${HOST_PATH_BYTES}-byte limit` + (full <= HOST_PATH_BYTES ? " with room to write it" : "");
+  return full > HOST_PATH_BYTES
+    ? `too long for the host: ${full} bytes with the project's directory, over the ` +
+      `${HOST_PATH_BYTES}-byte limit`
+    : `too long for the host: ${full} bytes with the project's directory, and writing it ` +
+      `needs ${TEMP_NAME_BYTES} more for a temporary name (${HOST_PATH_BYTES} at most)`;
 }
 
 /**
