@@ -7,6 +7,8 @@
  * @module
  */
 
+import { TMPFS_BUDGET_SCRIPT, tmpfsSize } from "./guest_memory.ts";
+
 /** Where the initrd keeps the modules: `<MODULES_DIR>/<name>.ko`. */
 export const MODULES_DIR = "lib/modules";
 
@@ -75,7 +77,11 @@ while [ ! -b /dev/vda ]; do
 done
 
 mount -t erofs -o ro /dev/vda /lower || fail "cannot mount the root filesystem /dev/vda (erofs)"
-mount -t tmpfs -o mode=0755 tmpfs /rw || fail "cannot mount the tmpfs for the root overlay"
+# The root overlay's upper layer is memory: bounded, so a full / leaves the agent room to run.
+${TMPFS_BUDGET_SCRIPT}
+mount -t tmpfs -o mode=0755,size=${
+    tmpfsSize("root")
+  } tmpfs /rw || fail "cannot mount the tmpfs for the root overlay"
 mkdir /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
   fail "cannot mount the root overlay"

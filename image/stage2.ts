@@ -17,6 +17,7 @@ import {
   WORKSPACE_DIR,
 } from "../guest-agent/workspace/layout.ts";
 import { overlayMountOptions } from "../guest-agent/workspace/scan_overlay.ts";
+import { TMPFS_BUDGET_SCRIPT, tmpfsSize } from "./guest_memory.ts";
 
 /** Where the bundled guest agent lives in the root filesystem. */
 export const AGENT_PATH = "/opt/agentbox/agent.js";
@@ -26,6 +27,9 @@ export const DENO_PATH = "/usr/bin/deno";
 
 /** Name of the virtio-serial port the agent serves when `agentbox.channel=serial`. */
 export const SERIAL_PORT_NAME = "agentbox";
+
+/** The agent's OOM score adjustment: never chosen by the OOM killer. */
+export const AGENT_OOM_SCORE_ADJ = -1000;
 
 /** `PATH` of every process the agent starts. */
 export const GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -61,9 +65,14 @@ mount -t sysfs -o nosuid,nodev,noexec sysfs /sys || fail "cannot mount /sys"
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmode=666 devpts /dev/pts ||
   fail "cannot mount /dev/pts"
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp || fail "cannot mount /tmp"
-mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run || fail "cannot mount /run"
+# Every tmpfs is bounded, all of them together by the memory less the agent's reserve
+# (image/guest_memory.ts): a guest that fills them gets ENOSPC, the agent keeps running.
+${TMPFS_BUDGET_SCRIPT}
+mount -t tmpfs -o nosuid,nodev,mode=1777,size=${tmpfsSize("shm")} tmpfs /dev/shm
+mount -t tmpfs -o nosuid,nodev,mode=1777,size=${tmpfsSize("tmp")} tmpfs /tmp ||
+  fail "cannot mount /tmp"
+mount -t tmpfs -o nosuid,nodev,mode=0755,size=${tmpfsSize("run")} tmpfs /run ||
+  fail "cannot mount /run"
 ln -sf /proc/self/fd /dev/fd
 ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
@@ -175,6 +184,11 @@ esac
 
 # With a network, the agent also answers DNS: every name maps to the proxy.
 if [ -e /sys/class/net/eth0 ]; then set -- "$@" --dns ${PROXY_GUEST_ADDRESS}; fi
+
+# The OOM killer never picks the agent (commands run at +500, guest-agent/handlers/exec.ts): a
+# command that fills the guest's memory is killed, the host keeps its channel.
+echo ${AGENT_OOM_SCORE_ADJ} >/proc/self/oom_score_adj ||
+  echo "agentbox-init: cannot protect the agent from the OOM killer" >/dev/console
 
 export HOME=/root PATH=${GUEST_PATH}
 export DENO_DIR=/tmp/deno-dir DENO_NO_UPDATE_CHECK=1 NO_COLOR=1

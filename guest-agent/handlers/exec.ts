@@ -19,6 +19,13 @@ export { BASE_ENV };
 /** How long to wait for stdout/stderr to drain after the process group was killed. */
 const DRAIN_GRACE_MS = 2000;
 
+/**
+ * The OOM score adjustment of every command (and, by inheritance, of what it starts). The agent
+ * runs at -1000 (image/stage2.ts), which its children would inherit: a command that fills the
+ * guest's memory must be what the kernel kills, never the agent that answers the host.
+ */
+export const COMMAND_OOM_SCORE_ADJ = 500;
+
 /** A running exec, as the agent tracks it. */
 export interface RunningExec {
   /** Deliver a signal to the process group. */
@@ -60,9 +67,9 @@ export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
   }
   const program = resolveCommand(start.argv[0], env.PATH, cwd);
   const options = { program, env, cwd, uid: user?.uid, gid: user?.gid };
-  const spawned = start.pty
-    ? spawnOnTerminal(conn, start, start.pty, options)
-    : spawnPiped(conn, start, options);
+  const spawned = withCommandOomScore(() =>
+    start.pty ? spawnOnTerminal(conn, start, start.pty, options) : spawnPiped(conn, start, options)
+  );
   const child = spawned.child;
   const pid = child.pid;
   let reaped = false;
@@ -170,6 +177,44 @@ function spawnPiped(
     },
     finish: async () => {},
   };
+}
+
+const SELF_OOM_SCORE = "/proc/self/oom_score_adj";
+
+/** Whether this agent runs protected from the OOM killer (in a VM; not an in-process test agent). */
+let protectedAgent: boolean | undefined;
+
+/**
+ * Run `spawn` with the agent's own OOM score at {@linkcode COMMAND_OOM_SCORE_ADJ}, so the child
+ * is born with it, then go back to -1000. Writing the child's score after the spawn came too
+ * late: under emulation a shell had forked its pipeline, at -1000, before the agent's next line
+ * ran. Spawning is synchronous, so the agent is exposed for the spawn's duration only.
+ */
+function withCommandOomScore<T>(spawn: () => T): T {
+  protectedAgent ??= readScore() === "-1000";
+  if (!protectedAgent) return spawn();
+  writeScore(String(COMMAND_OOM_SCORE_ADJ));
+  try {
+    return spawn();
+  } finally {
+    writeScore("-1000");
+  }
+}
+
+function readScore(): string | undefined {
+  try {
+    return Deno.readTextFileSync(SELF_OOM_SCORE).trim();
+  } catch {
+    return undefined; // no /proc: nothing to protect
+  }
+}
+
+function writeScore(value: string): void {
+  try {
+    Deno.writeTextFileSync(SELF_OOM_SCORE, `${value}\n`);
+  } catch {
+    // Without CAP_SYS_RESOURCE the score cannot go back down; the agent was never protected.
+  }
 }
 
 function isDirectory(path: string): boolean {

@@ -85,8 +85,34 @@ export async function* scanOverlay(dirs: OverlayDirs): AsyncGenerator<ScanEntry>
       yield entry;
       if (entry.record.type === "dir") children.push(entry.record.path);
     }
-    stack.push(...children.reverse());
+    // One by one: spreading a directory of 200,000 subdirectories overflows the call stack.
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]);
   }
+}
+
+/**
+ * The longest path, in bytes, the host accepts in a changeset (`CHANGESET_LIMITS.maxPathBytes`
+ * in host/workspace/changeset.ts) and the longest the guest's kernel takes in one call
+ * (`PATH_MAX` less its NUL). An entry beyond either is reported as `unsupported`, never read or
+ * descended into: the rest of the scan goes on.
+ */
+export const MAX_PATH_BYTES = 4096;
+const KERNEL_PATH_BYTES = 4095;
+
+const encoder = new TextEncoder();
+
+/** Why `path` (workspace-relative) cannot be collected, or `undefined`. */
+function lengthProblem(dirs: OverlayDirs, path: string): string | undefined {
+  const bytes = encoder.encode(path).length;
+  if (bytes > MAX_PATH_BYTES) {
+    return `path is ${bytes} bytes, over the ${MAX_PATH_BYTES}-byte limit: not collected`;
+  }
+  const prefix = Math.max(dirs.upper.length, dirs.merged.length, dirs.lower.length) + 1;
+  if (bytes + prefix > KERNEL_PATH_BYTES) {
+    return `path is ${bytes} bytes, too long to read in the guest ` +
+      `(${KERNEL_PATH_BYTES - prefix} at most): not collected`;
+  }
+  return undefined;
 }
 
 /** The entries of one upper directory `dir` (workspace-relative, "" for the root). */
@@ -116,6 +142,8 @@ function scanEntry(dirs: OverlayDirs, path: string, name: string): ScanEntry | u
   if (name.includes("\ufffd")) {
     return { record: { path, type: "unsupported", detail: "name is not valid UTF-8" } };
   }
+  const tooLong = lengthProblem(dirs, path);
+  if (tooLong) return { record: { path, type: "unsupported", detail: tooLong } };
   const upperPath = join(dirs.upper, path);
   const info = Deno.lstatSync(upperPath);
   if (info.isFile) return scanFile(dirs, path, info);

@@ -175,3 +175,46 @@ Deno.test("scanOverlay yields a directory's entries in name order, parents befor
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("scanOverlay reports paths past the limits as unsupported, goes on, and never looks below them", async () => {
+  // A long prefix, so that the guest's own limit (PATH_MAX) comes before the host's 4096 bytes.
+  const temp = await Deno.realPath(await Deno.makeTempDir());
+  const base = `${temp}/${"p".repeat(100)}`;
+  const dirs = { upper: `${base}/upper`, lower: `${base}/lower`, merged: `${base}/merged` };
+  for (const dir of Object.values(dirs)) await Deno.mkdir(dir, { recursive: true });
+  const name = (i: number) => `${String(i).padStart(3, "0")}-${"n".repeat(196)}`;
+  // Relative steps, as a guest makes them: no call ever sees the whole path.
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(dirs.upper);
+    Deno.writeTextFileSync("ok.txt", "ok\n");
+    for (let depth = 0; depth < 24; depth++) {
+      Deno.mkdirSync(name(depth));
+      Deno.chdir(name(depth));
+      Deno.writeTextFileSync("f.txt", `${depth}\n`);
+    }
+  } finally {
+    Deno.chdir(cwd);
+  }
+  try {
+    const records = [];
+    for await (const { record } of scanOverlay(dirs)) records.push(record);
+    const prefix = dirs.upper.length + 1;
+    // Everything the guest can read is there, with its content's path within the kernel's limit.
+    assert.ok(records.some((r) => r.path === "ok.txt" && r.type === "file"));
+    const files = records.filter((r) => r.type === "file").map((r) => r.path);
+    assert.equal(files.length, 1 + 19, files.map((p) => p.length).join(" ")); // depths 0-18
+    for (const path of files) assert.ok(prefix + path.length <= 4095);
+    // The first directory too long for the guest is reported with its reason, once; nothing
+    // below it is looked at.
+    const unsupported = records.filter((r) => r.type === "unsupported");
+    assert.equal(unsupported.length, 1);
+    assert.equal(unsupported[0].path.split("/").length, 20);
+    assert.match(
+      (unsupported[0] as { detail: string }).detail,
+      /^path is 4019 bytes, too long to read in the guest/,
+    );
+  } finally {
+    await new Deno.Command("rm", { args: ["-rf", "--", temp] }).output();
+  }
+});

@@ -45,8 +45,8 @@ export interface LoadVmSettingsOptions {
 export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promise<VmSettings> {
   if (options.projectDir !== undefined) {
     const file = `${options.projectDir}/.agentbox.toml`;
-    const doc = await readToml(file);
-    if (doc?.vm !== undefined) {
+    const doc = await readConfigToml(file);
+    if (doc?.values.vm !== undefined) {
       throw new ConfigError(
         { file, key: "vm", line: doc.lineOf("vm") },
         "allowed in the user's config.toml only (the sandbox can write this file)",
@@ -54,10 +54,10 @@ export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promi
     }
   }
   const file = options.userFile ?? `${configDir()}/config.toml`;
-  const doc = await readToml(file);
-  if (doc?.vm === undefined) return {};
+  const doc = await readConfigToml(file);
+  if (doc?.values.vm === undefined) return {};
   const where: Where = (key) => ({ file, key, line: doc.lineOf(key) });
-  const vm = table(doc.vm, where("vm"));
+  const vm = table(doc.values.vm, where("vm"));
   checkKeys(vm, VM_KEYS, "vm", where);
   if (vm.vmm === undefined) return {};
   if (!VMM_KINDS.includes(vm.vmm as VmmKind)) {
@@ -66,13 +66,28 @@ export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promi
   return { vmm: vm.vmm as VmmKind };
 }
 
-async function readToml(
-  file: string,
-): Promise<{ vm?: unknown; lineOf: (key: string) => number | undefined } | undefined> {
+/** A configuration file's top-level values, and where a dotted key sits in it. */
+export interface ConfigToml {
+  values: Record<string, unknown>;
+  lineOf: (key: string) => number | undefined;
+}
+
+/**
+ * Parse the TOML file `file`, or `undefined` when there is none. Throws {@linkcode ConfigError}
+ * naming the file (and the line) when it cannot be read or parsed.
+ *
+ * @example
+ * ```ts
+ * import { readConfigToml } from "./vm_settings.ts";
+ * console.assert((await readConfigToml("/nonexistent/config.toml")) === undefined);
+ * ```
+ */
+export async function readConfigToml(file: string): Promise<ConfigToml | undefined> {
+  // A regular file within a size bound, or nothing: never a FIFO, a device or a socket.
   const text = await readConfigFile(file);
   if (text === undefined) return undefined;
   try {
-    return { vm: parse(text).vm, lineOf: (key) => keyLine(text, key) };
+    return { values: parse(text), lineOf: (key) => keyLine(text, key) };
   } catch (err) {
     const line = err instanceof TomlError ? err.line : undefined;
     throw new ConfigError({ file, line }, (err as Error).message.split("\n")[0], { cause: err });

@@ -7,11 +7,18 @@
  */
 
 import type { AgentClient } from "../channel/agent_client.ts";
+import { loadWorkspaceLimits, type WorkspaceLimits } from "../config/workspace_settings.ts";
 import { readBaseline } from "../workspace/baseline.ts";
-import { changesetPaths } from "../workspace/changeset.ts";
+import { ChangesetError, changesetPaths } from "../workspace/changeset.ts";
 import { classifyChanges, type DiffEntry } from "../workspace/classify.ts";
 import { receiveChangeset } from "../workspace/receive_changeset.ts";
 import { type PreparedShare, prepareShare, type ShareOptions } from "../workspace/share.ts";
+
+/** Options of {@linkcode startWorkspaceSession} and {@linkcode resumeWorkspaceSession}. */
+export interface WorkspaceSessionOptions extends ShareOptions {
+  /** The bounds on the host's disk; default the user's `[workspace]` settings. */
+  limits?: WorkspaceLimits;
+}
 
 /** A shared directory attached to a session. */
 export interface WorkspaceSession {
@@ -19,7 +26,9 @@ export interface WorkspaceSession {
   sessionDir: string;
   /**
    * Fetch the guest's changes over `agent`, store them and classify them. The VM must still be
-   * running. Throws `ChangesetError` when the guest's report is unacceptable.
+   * running. Throws `ChangesetError` when the guest's report is unacceptable, over the quota or
+   * would eat into the state's reserve; the session's upper disk is kept then, for inspection
+   * (and a later collection), and nothing of the transfer is.
    */
   collect(agent: AgentClient): Promise<CollectedChanges>;
 }
@@ -49,10 +58,14 @@ export interface CollectedChanges {
 export async function startWorkspaceSession(
   dir: string,
   sessionDir: string,
-  options: ShareOptions = {},
+  options: WorkspaceSessionOptions = {},
 ): Promise<WorkspaceSession> {
-  const share = await prepareShare(dir, sessionDir, options);
-  return workspaceSession(share, sessionDir, options);
+  const limits = options.limits ?? await loadWorkspaceLimits({ projectDir: dir });
+  const share = await prepareShare(dir, sessionDir, {
+    ...options,
+    stateReserveBytes: limits.stateReserveBytes,
+  });
+  return workspaceSession(share, sessionDir, limits);
 }
 
 /**
@@ -72,17 +85,17 @@ export async function startWorkspaceSession(
 export async function resumeWorkspaceSession(
   sessionDir: string,
   disks: { lowerImage: string; upperDisk: string },
-  options: ShareOptions = {},
+  options: WorkspaceSessionOptions = {},
 ): Promise<WorkspaceSession> {
   const baseline = await readBaseline(changesetPaths(sessionDir).baseline);
   const share: PreparedShare = { root: baseline.root, baseline, ...disks, cached: true };
-  return workspaceSession(share, sessionDir, options);
+  return workspaceSession(share, sessionDir, options.limits ?? await loadWorkspaceLimits());
 }
 
 function workspaceSession(
   share: PreparedShare,
   sessionDir: string,
-  options: ShareOptions,
+  limits: WorkspaceLimits,
 ): WorkspaceSession {
   const paths = changesetPaths(sessionDir);
   return {
@@ -91,8 +104,15 @@ function workspaceSession(
     async collect(agent) {
       const { data, entries: announced } = agent.changes();
       const received = await receiveChangeset(data, paths, {
-        maxBytes: options.upperBytes,
+        maxBytes: limits.maxChangesBytes,
+        reserveBytes: limits.stateReserveBytes,
         announced,
+      }).catch((error) => {
+        if (!(error instanceof ChangesetError)) throw error;
+        throw new ChangesetError(
+          `${error.message}; the session's workspace disk is kept: ${share.upperDisk}`,
+          { code: error.code, cause: error.cause },
+        );
       });
       // The changes are safe on the host now; the sparse disk they came from is not needed.
       await Deno.remove(share.upperDisk).catch(() => {});

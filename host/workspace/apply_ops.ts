@@ -11,7 +11,7 @@
 
 import { baselineEntry } from "./baseline.ts";
 import type { ApplyOp, OutcomeResult } from "./apply_plan.ts";
-import { BlobMismatchError, copyVerified, fileSink } from "./blob.ts";
+import { BlobMismatchError, copyVerified, SparseWriter } from "./blob.ts";
 import type { BaselineEntry } from "./changeset.ts";
 import { printable } from "../terminal_text.ts";
 import { describeChange, sameFacts } from "./host_facts.ts";
@@ -164,7 +164,10 @@ async function write(
   const temp = tempPath(ctx.root, op.path, ctx.applyId, index);
   const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
   try {
-    await copyVerified(`${ctx.blobs}/${op.sha256}`, fileSink(file), op);
+    // Zeros the guest left as holes stay holes on the host.
+    const sparse = new SparseWriter(file);
+    await copyVerified(`${ctx.blobs}/${op.sha256}`, (bytes) => sparse.write(bytes), op);
+    await sparse.finish();
     await file.sync();
   } catch (error) {
     file.close();

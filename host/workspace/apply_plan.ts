@@ -14,7 +14,13 @@ import { describeChange, sameFacts } from "./host_facts.ts";
 import { pathSelector } from "./path_glob.ts";
 import { lstatUnder } from "./host_file.ts";
 import { gitPathProblem, highRiskReason, resolvedSymlinkRisk, type TreeLookup } from "./risk.ts";
-import { lstatIfExists, UnsafePathError, verifyParents, verifyRoot } from "./safe_path.ts";
+import {
+  hostPathProblem,
+  lstatIfExists,
+  UnsafePathError,
+  verifyParents,
+  verifyRoot,
+} from "./safe_path.ts";
 
 /** One change to the host tree. `before` is what must be there when it runs (`null` = nothing). */
 export type ApplyOp =
@@ -138,6 +144,8 @@ async function planRecord(ctx: Ctx, r: UpperRecord): Promise<void> {
   if (r.type === "unsupported") return set("refused", `unsupported entry: ${r.detail}`);
   const git = gitPathProblem(r.path);
   if (git) return set("refused", git);
+  const long = hostPathProblem(input.root, r.path, { forCreation: r.type !== "deleted" });
+  if (long) return set("refused", long);
   const parent = nonDirAncestor(ctx.byPath, r.path);
   if (parent) return set("refused", `${printable(parent)} is not a directory in the changeset`);
   if (input.alreadyApplied?.has(r.path)) return set("unchanged", "already applied");

@@ -411,3 +411,57 @@ Deno.test("modes cross as git's do: only the execute bit, the umask decides the 
   assert.equal(await exactMode("new.txt"), 0o666);
   assert.equal(outcome(exactSummary.outcomes, "shared").note, "mode 0755 -> 0777");
 });
+
+Deno.test("deep trees and long names: entries within the host's limits apply, the rest are refused one by one", async () => {
+  const { c } = await setup({ "a.txt": "a" }, []);
+  const name = (i: number) => `${String(i).padStart(3, "0")}-${"n".repeat(196)}`; // 200 bytes
+  const rootBytes = new TextEncoder().encode(c.root).length;
+  // Directories 200 bytes deeper each: the host's 4095 bytes run out part way down.
+  const changes: TestRecord[] = [{ path: "ok.txt", type: "file", content: "fine\n" }];
+  let dir = "";
+  for (let depth = 0; depth < 24; depth++) {
+    dir = dir === "" ? name(depth) : `${dir}/${name(depth)}`;
+    changes.push({ path: dir, type: "dir", mode: 0o755 });
+    changes.push({ path: `${dir}/f.txt`, type: "file", content: `depth ${depth}\n` });
+  }
+  // What a guest reports for names the host would never take, and for paths over 4096 bytes.
+  const raw = [
+    ...await writeChangeset(c.blobs, changes),
+    { path: `long-name-${"x".repeat(300)}`, type: "deleted" },
+    { path: `${dir}/${"y".repeat(250)}`, type: "deleted" },
+    { path: `${dir}/${"z".repeat(250)}`, type: "deleted" },
+  ];
+  const records = validateRecords(raw);
+  const summary = await applyChangeset({
+    ...c,
+    records,
+    baseline: await takeTestBaseline(c.root),
+  });
+  assert.equal(outcome(summary.outcomes, "ok.txt").result, "applied");
+  let applied = 0;
+  let refused = 0;
+  let path = "";
+  for (let depth = 0; depth < 24; depth++) {
+    path = path === "" ? name(depth) : `${path}/${name(depth)}`;
+    const file = `${path}/f.txt`;
+    const fits = rootBytes + 1 + path.length + 1 + 64 <= 4095;
+    const result = outcome(summary.outcomes, file).result;
+    assert.equal(result, fits ? "applied" : "refused", `depth ${depth}`);
+    if (fits) {
+      assert.equal(await Deno.readTextFile(`${c.root}/${file}`), `depth ${depth}\n`);
+      applied++;
+    } else {
+      const reason = outcome(summary.outcomes, file).reason!;
+      // Past 4096 bytes the path itself is refused; before, the host's whole path is too long.
+      assert.match(reason, path.length + 6 > 4096 ? /over the 4096-byte limit/ : /for the host/);
+      refused++;
+    }
+  }
+  assert.ok(applied >= 15 && refused >= 3, `${applied} applied, ${refused} refused`);
+  const longName = summary.outcomes.find((o) => o.path.startsWith("long-name-"))!;
+  assert.equal(longName.result, "refused");
+  assert.match(longName.reason!, /name is 310 bytes, over the 255-byte limit/);
+  // Two over-long paths that share their first 512 characters stay two entries.
+  const overLong = summary.outcomes.filter((o) => /[yz]{250}$/.test(o.path));
+  assert.deepEqual(overLong.map((o) => o.result), ["refused", "refused"]);
+});

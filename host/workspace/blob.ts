@@ -100,3 +100,82 @@ export function fileSink(file: Deno.FsFile): (bytes: Uint8Array) => Promise<void
     for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
   };
 }
+
+/** Size of the blocks {@linkcode SparseWriter} looks at: all-zero ones become holes. */
+const SPARSE_BLOCK = 64 * 1024;
+
+/**
+ * Writes a file front to back, leaving a hole wherever a whole block is zeros, where the file
+ * system allows (on one that does not, seeking past the end and writing later still reads back
+ * as zeros). A guest's sparse file stays sparse on the host: the host stores its data, not its
+ * apparent size. `beforeData` is told each block's size before it is written (a place to refuse
+ * it).
+ *
+ * @example
+ * ```ts
+ * import { SparseWriter } from "./blob.ts";
+ * using file = await Deno.open(await Deno.makeTempFile(), { write: true });
+ * const writer = new SparseWriter(file);
+ * await writer.write(new Uint8Array(1024 * 1024));
+ * await writer.finish(); // 1 MiB long, no data block allocated
+ * ```
+ */
+export class SparseWriter {
+  #block = new Uint8Array(SPARSE_BLOCK);
+  #words = new Uint32Array(this.#block.buffer);
+  #fill = 0;
+  #hole = 0;
+  #length = 0;
+
+  constructor(
+    readonly file: Deno.FsFile,
+    readonly beforeData: (bytes: number) => void = () => {},
+  ) {}
+
+  /** Bytes of data written (holes not counted). */
+  dataBytes = 0;
+
+  /** Append `bytes`. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < bytes.length) {
+      const n = Math.min(bytes.length - at, SPARSE_BLOCK - this.#fill);
+      this.#block.set(bytes.subarray(at, at + n), this.#fill);
+      this.#fill += n;
+      at += n;
+      if (this.#fill === SPARSE_BLOCK) await this.#flush();
+    }
+  }
+
+  /** Write what is buffered and give the file its full length (a trailing hole included). */
+  async finish(): Promise<void> {
+    await this.#flush();
+    if (this.#hole > 0) await this.file.truncate(this.#length);
+  }
+
+  async #flush(): Promise<void> {
+    const length = this.#fill;
+    if (length === 0) return;
+    this.#fill = 0;
+    this.#length += length;
+    if (this.#isZero(length)) {
+      this.#hole += length;
+      return;
+    }
+    this.beforeData(length);
+    if (this.#hole > 0) {
+      await this.file.seek(this.#hole, Deno.SeekMode.Current);
+      this.#hole = 0;
+    }
+    const data = this.#block.subarray(0, length);
+    for (let offset = 0; offset < length;) offset += await this.file.write(data.subarray(offset));
+    this.dataBytes += length;
+  }
+
+  #isZero(length: number): boolean {
+    const words = length >>> 2;
+    for (let i = 0; i < words; i++) if (this.#words[i] !== 0) return false;
+    for (let i = words << 2; i < length; i++) if (this.#block[i] !== 0) return false;
+    return true;
+  }
+}

@@ -19,7 +19,7 @@
  */
 
 import { AgentboxError } from "../agentbox_error.ts";
-import { printable } from "../terminal_text.ts";
+import { escapeControls, printable } from "../terminal_text.ts";
 
 /** One entry of the overlay upper layer, as the guest reports it. Paths are relative to the
  * workspace root, `/`-separated, without `.`/`..`/empty components. */
@@ -39,8 +39,10 @@ export type UpperRecord =
 export const CHANGESET_LIMITS = {
   /** Records in one changeset. */
   maxRecords: 1_000_000,
-  /** Bytes of one path. */
+  /** Bytes of one path (workspace-relative; applying also needs the host's whole path to fit). */
   maxPathBytes: 4096,
+  /** Bytes of one path component: a name (Linux's `NAME_MAX`). */
+  maxNameBytes: 255,
   /** Bytes of one symlink target. */
   maxLinkTargetBytes: 4096,
 } as const;
@@ -76,13 +78,29 @@ export function changesetPaths(sessionDir: string): ChangesetPaths {
   };
 }
 
+/**
+ * Why a changeset was refused: `invalid`, the guest's report is malformed or hostile;
+ * `over_quota`, its content is over `workspace.max_changes`; `low_space`, storing it would eat
+ * into `workspace.state_reserve`.
+ */
+export type ChangesetErrorCode = "invalid" | "over_quota" | "low_space";
+
 /** A changeset path or record that fails validation. The message says which and why. */
 export class ChangesetError extends AgentboxError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, { ...options, kind: "guest", code: "changeset_invalid" });
+  declare readonly code: ChangesetErrorCode;
+
+  constructor(message: string, options?: ErrorOptions & { code?: ChangesetErrorCode }) {
+    const code = options?.code ?? "invalid";
+    super(message, { ...options, kind: CHANGESET_ERROR_KINDS[code], code });
     this.name = "ChangesetError";
   }
 }
+
+const CHANGESET_ERROR_KINDS = {
+  invalid: "guest",
+  over_quota: "failed",
+  low_space: "unavailable",
+} as const;
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const encoder = new TextEncoder();
@@ -102,22 +120,32 @@ const encoder = new TextEncoder();
  */
 export function pathProblem(path: string): string | undefined {
   if (typeof path !== "string" || path === "") return "empty path";
-  if (encoder.encode(path).length > CHANGESET_LIMITS.maxPathBytes) return "path too long";
+  const bytes = encoder.encode(path).length;
+  if (bytes > CHANGESET_LIMITS.maxPathBytes) {
+    return `path is ${bytes} bytes, over the ${CHANGESET_LIMITS.maxPathBytes}-byte limit`;
+  }
   if (path.startsWith("/")) return "absolute path";
   // deno-lint-ignore no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) return "control character in name";
   if (path.includes("\ufffd")) return "name is not valid UTF-8";
   for (const part of path.split("/")) {
     if (part === "" || part === "." || part === "..") return `bad path component "${part}"`;
+    if (part.length > CHANGESET_LIMITS.maxNameBytes / 3) {
+      const name = encoder.encode(part).length;
+      if (name > CHANGESET_LIMITS.maxNameBytes) {
+        return `a name is ${name} bytes, over the ${CHANGESET_LIMITS.maxNameBytes}-byte limit`;
+      }
+    }
   }
   return undefined;
 }
 
 /**
  * Check records received from a guest: shape, types, paths, modes, hashes, limits, and that each
- * path appears once. Records with a bad name are turned into `unsupported` ones (so the user
- * sees them) only when the name is printable; otherwise the whole changeset is refused.
- * Returns the records sorted by path.
+ * path appears once. A record whose path is unacceptable (too long, a name over 255 bytes,
+ * control characters…) becomes an `unsupported` one under its escaped path, so the user sees it
+ * and the rest of the changeset is unaffected; should that escaped form collide with another
+ * record's path, the other record is kept. Returns the records sorted by path.
  *
  * @example
  * ```ts
@@ -131,18 +159,34 @@ export function validateRecords(input: unknown): UpperRecord[] {
   if (input.length > CHANGESET_LIMITS.maxRecords) {
     throw new ChangesetError(`Changeset has more than ${CHANGESET_LIMITS.maxRecords} entries`);
   }
-  const seen = new Set<string>();
-  const records = input.map((raw, index) => validateRecord(raw, index));
-  for (const record of records) {
-    if (seen.has(record.path)) {
+  const byPath = new Map<string, UpperRecord>();
+  const escaped = new Set<UpperRecord>();
+  for (const [index, raw] of input.entries()) {
+    const { record, renamed } = validateRecord(raw, index);
+    const other = byPath.get(record.path);
+    if (other === undefined) {
+      byPath.set(record.path, record);
+      if (renamed) escaped.add(record);
+    } else if (renamed) {
+      continue; // an escaped name that happens to read like another record's: keep that one
+    } else if (escaped.has(other)) {
+      byPath.set(record.path, record);
+    } else {
       throw new ChangesetError(`Duplicate path in changeset: ${record.path}`);
     }
-    seen.add(record.path);
   }
-  return records.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function validateRecord(raw: unknown, index: number): UpperRecord {
+function validateRecord(raw: unknown, index: number): { record: UpperRecord; renamed: boolean } {
+  const checked = checkRecord(raw, index);
+  return "renamed" in checked ? checked : { record: checked, renamed: false };
+}
+
+function checkRecord(
+  raw: unknown,
+  index: number,
+): UpperRecord | { record: UpperRecord; renamed: true } {
   if (typeof raw !== "object" || raw === null) {
     throw new ChangesetError(`Changeset entry ${index} is not an object`);
   }
@@ -151,7 +195,12 @@ function validateRecord(raw: unknown, index: number): UpperRecord {
   const path = r.path;
   const problem = pathProblem(path);
   if (problem) {
-    return { path: printable(path), type: "unsupported", detail: problem };
+    // Escaped but whole: cutting long paths short made distinct entries one, and the whole
+    // changeset was refused as holding a duplicate.
+    return {
+      record: { path: escapeControls(path), type: "unsupported", detail: problem },
+      renamed: true,
+    };
   }
   const bad = (what: string) => new ChangesetError(`Changeset entry ${path}: ${what}`);
   switch (r.type) {

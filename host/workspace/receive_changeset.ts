@@ -10,6 +10,8 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { readChangesStream } from "@agentbox/protocol";
+import { DEFAULT_WORKSPACE_LIMITS } from "../config/workspace_settings.ts";
+import { SparseWriter } from "./blob.ts";
 import {
   CHANGESET_LIMITS,
   ChangesetError,
@@ -17,11 +19,22 @@ import {
   type UpperRecord,
   validateRecords,
 } from "./changeset.ts";
+import { formatBytes, SpaceGuard } from "./state_space.ts";
+import { printable } from "../terminal_text.ts";
 
 /** Options of {@linkcode receiveChangeset}. */
 export interface ReceiveOptions {
-  /** Most content bytes accepted in total (default 64 GiB); more is refused. */
+  /**
+   * Most content bytes accepted in total, counted as the records announce them (a sparse file at
+   * its full size) before any content arrives, and as received; more is refused (`over_quota`).
+   * Default `workspace.max_changes`'s, 8 GiB.
+   */
   maxBytes?: number;
+  /**
+   * Free bytes the state file system must keep: a write that would go below is refused
+   * (`low_space`). Default `workspace.state_reserve`'s, 1 GiB.
+   */
+  reserveBytes?: number;
   /** Most entries accepted (default {@linkcode CHANGESET_LIMITS.maxRecords}). */
   maxEntries?: number;
   /**
@@ -61,7 +74,15 @@ export async function receiveChangeset(
   const incoming = `${paths.changes}.incoming`;
   await Deno.remove(incoming, { recursive: true }).catch(() => {});
   await Deno.mkdir(`${incoming}/blobs`, { recursive: true, mode: 0o700 });
-  const sink = new BlobSink(`${incoming}/blobs`, options.maxBytes ?? 64 * 1024 ** 3);
+  const guard = new SpaceGuard(
+    incoming,
+    options.reserveBytes ?? DEFAULT_WORKSPACE_LIMITS.stateReserveBytes,
+  );
+  const sink = new BlobSink(
+    `${incoming}/blobs`,
+    options.maxBytes ?? DEFAULT_WORKSPACE_LIMITS.maxChangesBytes,
+    guard,
+  );
   const raw: unknown[] = [];
   const maxEntries = options.maxEntries ?? CHANGESET_LIMITS.maxRecords;
   try {
@@ -84,7 +105,9 @@ export async function receiveChangeset(
       );
     }
     const records = validateRecords(raw);
-    await Deno.writeTextFile(`${incoming}/records.json`, JSON.stringify(records));
+    const json = new TextEncoder().encode(JSON.stringify(records));
+    guard.claim(json.length);
+    await Deno.writeFile(`${incoming}/records.json`, json);
     await Deno.remove(paths.changes, { recursive: true }).catch(() => {});
     await Deno.rename(incoming, paths.changes);
     return { records, bytes: sink.total };
@@ -105,8 +128,9 @@ export async function receiveChangeset(
 const SMALL_FILE_BYTES = 1024 * 1024;
 
 /**
- * Stores one file's content at a time under its checked hash. Everything lands in the incoming
- * directory, which is renamed into place only when the whole stream was good.
+ * Stores one file's content at a time under its checked hash — big files sparse where they are
+ * zeros — within the quota and above the reserve. Everything lands in the incoming directory,
+ * which is renamed into place only when the whole stream was good.
  */
 class BlobSink {
   total = 0;
@@ -116,24 +140,21 @@ class BlobSink {
   /** Small files: the pieces so far. Big files: the temp file. */
   #pieces: Uint8Array[] | undefined;
   #file: Deno.FsFile | undefined;
+  #sparse: SparseWriter | undefined;
   #temp = "";
   #count = 0;
 
-  constructor(readonly dir: string, readonly maxBytes: number) {}
+  constructor(readonly dir: string, readonly maxBytes: number, readonly guard: SpaceGuard) {}
 
   /** Start the content of `record`; returns the bytes to expect. */
-  begin(record: unknown): number {
+  async begin(record: unknown): Promise<number> {
     const r = record as Record<string, unknown> | null;
     if (r === null || typeof r !== "object" || r.type !== "file") return 0;
     const size = r.size as number;
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new ChangesetError(`Changeset entry ${String(r.path)}: bad size`);
     }
-    if (this.total + size > this.maxBytes) {
-      throw new ChangesetError(
-        `The guest's changes exceed ${this.maxBytes} bytes; nothing was kept`,
-      );
-    }
+    if (this.total + size > this.maxBytes) throw this.#overQuota(r.path, this.total + size);
     this.#record = r;
     this.#received = 0;
     this.#hash = createHash("sha256");
@@ -142,26 +163,35 @@ class BlobSink {
     } else {
       this.#temp = `${this.dir}/.incoming-${this.#count++}`;
       this.#file = Deno.openSync(this.#temp, { write: true, createNew: true, mode: 0o600 });
+      this.#sparse = new SparseWriter(this.#file, (bytes) => this.guard.claim(bytes));
     }
-    if (size === 0) this.end();
+    if (size === 0) await this.end();
     return size;
+  }
+
+  #overQuota(path: unknown, bytes: number): ChangesetError {
+    return new ChangesetError(
+      `Cannot collect the guest's changes: they exceed the ${formatBytes(this.maxBytes)} quota ` +
+        `(workspace.max_changes): ${bytes} bytes with ${printable(String(path))}, as announced; ` +
+        "nothing was kept",
+      { code: "over_quota" },
+    );
   }
 
   async write(chunk: Uint8Array): Promise<void> {
     this.#hash!.update(chunk);
     this.#received += chunk.length;
     this.total += chunk.length;
+    if (this.total > this.maxBytes) throw this.#overQuota(this.#record?.path, this.total);
     if (this.#pieces) {
       // The channel reuses nothing, but copy anyway: a piece must not change under us.
       this.#pieces.push(chunk.slice());
       return;
     }
-    for (let written = 0; written < chunk.length;) {
-      written += await this.#file!.write(chunk.subarray(written));
-    }
+    await this.#sparse!.write(chunk);
   }
 
-  end(): void {
+  async end(): Promise<void> {
     const record = this.#record!;
     if (this.#received !== record.size) {
       throw new ChangesetError(`Changeset entry ${String(record.path)}: content is not its size`);
@@ -172,10 +202,15 @@ class BlobSink {
     const target = `${this.dir}/${sha256}`;
     const known = exists(target);
     if (this.#pieces) {
-      if (!known) Deno.writeFileSync(target, concat(this.#pieces), { mode: 0o600 });
+      if (!known) {
+        this.guard.claim(this.#received);
+        Deno.writeFileSync(target, concat(this.#pieces), { mode: 0o600 });
+      }
       this.#pieces = undefined;
       return;
     }
+    await this.#sparse!.finish();
+    this.#sparse = undefined;
     this.#file!.close();
     this.#file = undefined;
     if (known) Deno.removeSync(this.#temp);
@@ -185,6 +220,7 @@ class BlobSink {
   close(): void {
     this.#file?.close();
     this.#file = undefined;
+    this.#sparse = undefined;
     this.#pieces = undefined;
   }
 }

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { encodeChangeEntry } from "@agentbox/protocol";
-import { changesetPaths } from "./changeset.ts";
+import { ChangesetError, changesetPaths } from "./changeset.ts";
 import { receiveChangeset } from "./receive_changeset.ts";
+import { freeBytes } from "./state_space.ts";
 
 const encoder = new TextEncoder();
 
@@ -129,7 +130,7 @@ Deno.test("receiveChangeset enforces byte and entry limits; an earlier changeset
     const tooBig = fileEntry("a", new Uint8Array(2048));
     await assert.rejects(
       () => receiveChangeset(streamOf(tooBig), paths, { maxBytes: 1024 }),
-      /exceed 1024 bytes/,
+      /exceed the 1 KiB quota \(workspace\.max_changes\)/,
     );
     const many = Array.from(
       { length: 4 },
@@ -139,6 +140,73 @@ Deno.test("receiveChangeset enforces byte and entry limits; an earlier changeset
       () => receiveChangeset(streamOf(many), paths, { maxEntries: 3 }),
       /more than 3/,
     );
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(paths.records)), [{
+      path: "kept",
+      type: "deleted",
+    }]);
+  });
+});
+
+Deno.test("a file announced over the quota is refused before its content arrives", async () => {
+  await withSession(async (paths) => {
+    let pulled = 0;
+    // Announces 1 GiB and would send it: the refusal must come before the content is read.
+    const entry = encodeChangeEntry({
+      path: "sparse.img",
+      type: "file",
+      mode: 0o644,
+      size: 2 ** 30,
+    });
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(pulled++ === 0 ? entry : new Uint8Array(65536));
+      },
+    });
+    const error = await receiveChangeset(stream, paths, { maxBytes: 64 * 1024 ** 2 }).then(
+      () => undefined,
+      (e) => e,
+    );
+    assert.ok(error instanceof ChangesetError);
+    assert.equal(error.code, "over_quota");
+    assert.match(error.message, /64 MiB quota .*sparse\.img/);
+    assert.ok(pulled <= 2, `${pulled} pieces read`);
+    assert.deepEqual([...Deno.readDirSync(paths.root)], []);
+  });
+});
+
+Deno.test("zeros in a big file are stored as holes", async () => {
+  await withSession(async (paths) => {
+    const content = new Uint8Array(16 * 1024 * 1024);
+    content.set(encoder.encode("start"), 0);
+    content.set(encoder.encode("middle"), 8 * 1024 * 1024 + 3);
+    const { records } = await receiveChangeset(
+      streamOf(fileEntry("sparse", content), 70_000),
+      paths,
+    );
+    const record = records[0] as { sha256: string };
+    const blob = `${paths.blobs}/${record.sha256}`;
+    assert.deepEqual(await Deno.readFile(blob), content);
+    const info = await Deno.stat(blob);
+    assert.equal(info.size, content.length);
+    // Two 64 KiB blocks hold data; a file system without holes would show 16 MiB.
+    assert.ok(info.blocks! * 512 <= 256 * 1024, `${info.blocks! * 512} bytes allocated`);
+  });
+});
+
+Deno.test("a changeset that would eat into the reserve is refused and leaves nothing", async () => {
+  await withSession(async (paths) => {
+    await receiveChangeset(streamOf([encodeChangeEntry({ path: "kept", type: "deleted" })]), paths);
+    const data = crypto.getRandomValues(new Uint8Array(65536));
+    const big = new Uint8Array(32 * 1024 * 1024).map((_, i) => data[i % 65536] | 1);
+    // Leave 1 MiB above the reserve: the 32 MiB of data cannot fit.
+    const reserveBytes = freeBytes(paths.root) - 1024 * 1024;
+    const error = await receiveChangeset(streamOf(fileEntry("big", big), 65536), paths, {
+      reserveBytes,
+    }).then(() => undefined, (e) => e);
+    assert.ok(error instanceof ChangesetError, String(error));
+    assert.equal(error.code, "low_space");
+    assert.match(error.message, /reserve \(workspace\.state_reserve\)/);
+    assert.deepEqual([...Deno.readDirSync(paths.root)].map((e) => e.name), ["changes"]);
     assert.deepEqual(JSON.parse(await Deno.readTextFile(paths.records)), [{
       path: "kept",
       type: "deleted",

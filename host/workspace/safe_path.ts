@@ -19,6 +19,45 @@ export class UnsafePathError extends Error {
   }
 }
 
+/** The longest path the host's kernel takes in one call: `PATH_MAX` (4096) less its NUL. */
+export const HOST_PATH_BYTES = 4095;
+
+/**
+ * Room an apply needs after a directory's path for its temporary names
+ * (`.agentbox-apply-<id>-<n>.tmp`, apply_ops.ts).
+ */
+export const TEMP_NAME_BYTES = 64;
+
+const encoder = new TextEncoder();
+
+/**
+ * Why `rel` (workspace-relative) cannot be created under `root` on this host, or `undefined`: its
+ * whole path, or its directory's path plus room for a temporary name, is over
+ * {@linkcode HOST_PATH_BYTES}. `forCreation: false` (a deletion) needs the path only.
+ *
+ * @example
+ * ```ts
+ * import { hostPathProblem } from "./safe_path.ts";
+ * console.assert(hostPathProblem("/p", "a.txt", { forCreation: true }) === undefined);
+ * console.assert(hostPathProblem("/p", "d/".repeat(2100) + "f", { forCreation: true }));
+ * ```
+ */
+export function hostPathProblem(
+  root: string,
+  rel: string,
+  options: { forCreation: boolean },
+): string | undefined {
+  const full = encoder.encode(`${root}/${rel}`).length;
+  const name = encoder.encode(rel.slice(rel.lastIndexOf("/") + 1)).length;
+  const needed = options.forCreation ? Math.max(full, full - name + TEMP_NAME_BYTES) : full;
+  if (needed <= HOST_PATH_BYTES) return undefined;
+  return full > HOST_PATH_BYTES
+    ? `too long for the host: ${full} bytes with the project's directory, over the ` +
+      `${HOST_PATH_BYTES}-byte limit`
+    : `too long for the host: ${full} bytes with the project's directory, and writing it ` +
+      `needs ${TEMP_NAME_BYTES} more for a temporary name (${HOST_PATH_BYTES} at most)`;
+}
+
 /**
  * `Deno.lstat(path)`, or `null` when nothing is there.
  *

@@ -18,6 +18,7 @@ import { runCommand } from "../run_command.ts";
 import { cacheDir } from "../paths.ts";
 import { takeBaseline, writeBaseline } from "./baseline.ts";
 import { type Baseline, changesetPaths } from "./changeset.ts";
+import { formatBytes, freeBytes } from "./state_space.ts";
 
 /** A share could not be set up. The message says why and what to do. */
 export class ShareError extends AgentboxError {
@@ -31,8 +32,14 @@ export class ShareError extends AgentboxError {
 export interface ShareOptions {
   /** Where lower images are cached (default `$XDG_CACHE_HOME/agentbox/shares`). */
   cacheDir?: string;
-  /** Size of the upper disk (sparse; default 16 GiB): the most the guest can write. */
+  /**
+   * Size of the upper disk (sparse; default 16 GiB): the most the guest can write. Never more
+   * than half of what the state file system has free beyond `stateReserveBytes`: the disk fills
+   * as the guest writes, and collecting its changes takes as much again.
+   */
   upperBytes?: number;
+  /** Free bytes of the state file system agentbox leaves alone (default 0). */
+  stateReserveBytes?: number;
   /** Progress lines for the user. */
   onProgress?: (message: string) => void;
   /**
@@ -57,6 +64,9 @@ export interface PreparedShare {
 
 /** Default size of the upper disk. */
 export const DEFAULT_UPPER_BYTES = 16 * 1024 ** 3;
+
+/** The smallest upper disk worth booting a session with. */
+export const MIN_UPPER_BYTES = 64 * 1024 ** 2;
 
 /**
  * Prepare `dir` for a session whose state lives in `sessionDir`.
@@ -83,7 +93,7 @@ export async function prepareShare(
   await writeBaseline(paths.baseline, baseline);
   const { image, cached } = await lowerImage(baseline, options);
   const upperDisk = `${paths.root}/upper.ext4`;
-  await makeUpperDisk(upperDisk, options.upperBytes ?? DEFAULT_UPPER_BYTES);
+  await makeUpperDisk(upperDisk, upperSize(paths.root, options));
   return { root: baseline.root, baseline, lowerImage: image, upperDisk, cached };
 }
 
@@ -120,6 +130,22 @@ async function lowerImage(
     if (path !== image && entry.name.endsWith(".erofs")) await Deno.remove(path).catch(() => {});
   }
   return { image, cached: false };
+}
+
+/** The upper disk's size: as asked, within half of the state's free space beyond the reserve. */
+function upperSize(dir: string, options: ShareOptions): number {
+  const reserve = options.stateReserveBytes ?? 0;
+  const free = freeBytes(dir);
+  const room = Math.floor((free - reserve) / 2 / 1024 ** 2) * 1024 ** 2;
+  const bytes = Math.min(options.upperBytes ?? DEFAULT_UPPER_BYTES, room);
+  if (bytes < MIN_UPPER_BYTES) {
+    throw new ShareError(
+      `Cannot create the workspace disk: ${dir} has ${formatBytes(Math.max(free, 0))} free, ` +
+        `and agentbox keeps ${formatBytes(reserve)} of it (workspace.state_reserve); ` +
+        `a session needs at least ${formatBytes(2 * MIN_UPPER_BYTES)} beyond that`,
+    );
+  }
+  return bytes;
 }
 
 async function makeUpperDisk(path: string, bytes: number): Promise<void> {
