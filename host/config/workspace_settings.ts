@@ -10,25 +10,14 @@
  */
 
 import { configDir } from "../paths.ts";
+import { DEFAULT_WORKSPACE_LIMITS, type WorkspaceLimits } from "../workspace/workspace_limits.ts";
 import { ConfigError } from "./config_error.ts";
 import { checkKeys, table, type Where } from "./toml_values.ts";
 import { readConfigToml } from "./vm_settings.ts";
 
 const KEYS = ["max_changes", "state_reserve"];
 
-/** How much of the host's disk a session's workspace may take. */
-export interface WorkspaceLimits {
-  /** Most content bytes (announced sizes) in one changeset. */
-  maxChangesBytes: number;
-  /** Free bytes of the state file system agentbox leaves alone. */
-  stateReserveBytes: number;
-}
-
-/** The defaults: 8 GiB of changes, 1 GiB kept free. */
-export const DEFAULT_WORKSPACE_LIMITS: Readonly<WorkspaceLimits> = {
-  maxChangesBytes: 8 * 1024 ** 3,
-  stateReserveBytes: 1024 ** 3,
-};
+export { DEFAULT_WORKSPACE_LIMITS, type WorkspaceLimits };
 
 /** Sources of {@linkcode loadWorkspaceLimits}. */
 export interface LoadWorkspaceLimitsOptions {

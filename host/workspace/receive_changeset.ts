@@ -10,7 +10,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import { readChangesStream } from "@agentbox/protocol";
-import { DEFAULT_WORKSPACE_LIMITS } from "../config/workspace_settings.ts";
+import { DEFAULT_WORKSPACE_LIMITS } from "./workspace_limits.ts";
 import { SparseWriter } from "./blob.ts";
 import {
   CHANGESET_LIMITS,
