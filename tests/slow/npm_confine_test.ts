@@ -2,11 +2,11 @@
  * Slow: npm install scripts of an image build are confined (image/npm_install.ts). A package made
  * here, served by a loopback HTTPS "registry" that agentbox's proxy reaches in place of
  * registry.npmjs.org, has an install script that tries a direct TCP connection to a listener on
- * the host and tries to read a canary file under the host's /root (directly and through every
- * process's /proc/PID/root). Installed in a VM of the dev image — as `images build dev --agents` does — the
+ * the host, tries to read a canary file under the host's /root (directly and through every
+ * process's /proc/PID/root), and asks the proxy for a host that is not the registry. Installed in a VM of the dev image — as `images build dev --agents` does — the
  * install succeeds through the proxy (the registry served the tarball: the allowed path works),
- * the script ran (its report came back into the target), the listener saw no connection and the
- * canary's content is nowhere in the target. The positive control runs the same script on the
+ * the script ran (its report came back into the target), the listener saw no connection, the
+ * canary's content is nowhere in the target, and the proxy refused the other host. The positive control runs the same script on the
  * host, unconfined: it connects and reads the canary.
  *
  * Needs root (the dev image is built with debootstrap when it is missing) and QEMU; set
@@ -72,8 +72,25 @@ function readThroughProc() {
   }
   return [...outcomes].sort().join(",") + " (" + pids.length + " processes)";
 }
+// Through the proxy (whose address the script finds in its environment) to a host that is not
+// the registry: the status line the proxy answers.
+function viaProxy(host) {
+  const proxy = process.env.HTTPS_PROXY && new URL(process.env.HTTPS_PROXY);
+  if (!proxy) return Promise.resolve("no proxy");
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: proxy.hostname, port: Number(proxy.port) });
+    const timer = setTimeout(() => { socket.destroy(); resolve("timeout"); }, 10000);
+    let answer = "";
+    socket.on("connect", () => socket.write("CONNECT " + host + ":443 HTTP/1.1\\r\\nHost: " + host + ":443\\r\\n\\r\\n"));
+    socket.on("data", (data) => {
+      answer += data;
+      if (answer.includes("\\r\\n")) { clearTimeout(timer); socket.destroy(); resolve(answer.split("\\r\\n")[0]); }
+    });
+    socket.on("error", (e) => { clearTimeout(timer); resolve(e.code || String(e)); });
+  });
+}
 (async () => {
-  const result = { connect: {}, read: {} };
+  const result = { connect: {}, read: {}, proxy: await viaProxy("outside.test") };
   for (const host of ["127.0.0.1", "10.0.2.2", "10.0.2.100"]) result.connect[host] = await connect(host);
   result.read[target.canary] = read(target.canary);
   result.read["/proc/*/root" + target.canary] = readThroughProc();
@@ -86,6 +103,7 @@ function readThroughProc() {
 interface ProbeResult {
   connect: Record<string, string>;
   read: Record<string, string>;
+  proxy: string;
 }
 
 /** A listener on the host's loopback that counts the connections it accepts. */
@@ -193,7 +211,13 @@ Deno.test({
     const registry = await fakeRegistry(pkg);
     try {
       // Positive control: the same script, unconfined on the host, connects and reads.
-      const host = await new Deno.Command("node", { args: ["probe.js"], cwd: pkg.root }).output();
+      // (No proxy in its environment: the control must not ask any real proxy for anything.)
+      const host = await new Deno.Command("node", {
+        args: ["probe.js"],
+        cwd: pkg.root,
+        clearEnv: true,
+        env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+      }).output();
       assert.ok(host.success, new TextDecoder().decode(host.stderr));
       const unconfined: ProbeResult = JSON.parse(
         await Deno.readTextFile(join(pkg.root, "probe-result.json")),
@@ -234,6 +258,9 @@ Deno.test({
       for (const [address, outcome] of Object.entries(confined.connect)) {
         assert.notEqual(outcome, "connected", `the script connected to ${address}`);
       }
+      // The proxy is the way out, and it refuses what is not the registry.
+      assert.match(confined.proxy, /^HTTP\/1\.1 403 /);
+      assert.deepEqual(result.refused, ["outside.test:443"]);
       for (const [file, outcome] of Object.entries(confined.read)) {
         assert.ok(!outcome.startsWith("read:"), `the script read ${file}: ${outcome}`);
       }
