@@ -24,6 +24,7 @@ import {
   type ImageFileName,
   type ImageManifest,
   MANIFEST_FORMAT,
+  type NpmPackage,
 } from "./manifest.ts";
 import { moduleLoadOrder, parseModulesBuiltin, readKernelModules } from "./modules.ts";
 import type { ImageProfile } from "./profile.ts";
@@ -31,7 +32,8 @@ import { profileFor } from "./profiles.ts";
 import type { StepProgress } from "./progress.ts";
 import { makeErofs } from "./rootfs.ts";
 import { AGENT_PATH } from "./stage2.ts";
-import { DEFAULT_IMAGE, validateImageName } from "./store.ts";
+import { DEFAULT_IMAGE, type ImagePaths, validateImageName } from "./store.ts";
+import { npmInstallInVm } from "./npm_install.ts";
 import { cacheDir } from "../host/paths.ts";
 
 /** Options of {@link buildImage}. */
@@ -51,6 +53,8 @@ export interface BuildImageOptions {
   npmPackages?: string[];
   /** Called with progress inside a long step (the root filesystem of the dev image). */
   onStepProgress?: (progress: StepProgress) => void;
+  /** Called with user-facing warnings (e.g. the npm step's VM runs under software emulation). */
+  onWarning?: (message: string) => void;
 }
 
 /** Debian metapackage that names the current cloud kernel. */
@@ -77,7 +81,6 @@ export const GUEST_MODULES = [
 ];
 
 const REPO_ROOT = new URL("../", import.meta.url);
-const STEPS = 8;
 
 /**
  * Build image `name` under `imagesDir` and return its manifest. Needs on the host: `apt-get`,
@@ -101,9 +104,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
   const profile = opts.profile ?? profileFor(undefined, name);
   profile.preflight?.();
   const debCacheDir = opts.debCacheDir ?? join(cacheDir(), "debs");
+  // One more step when npm packages are installed (in a VM of the image).
+  const steps = (opts.npmPackages?.length ?? 0) > 0 ? 9 : 8;
   let step = 0;
   const progress = (title: string, detail?: string) =>
-    opts.onProgress?.(`[${++step}/${STEPS}] ${title}`, detail);
+    opts.onProgress?.(`[${++step}/${steps}] ${title}`, detail);
   const repo = fileURLToPath(REPO_ROOT);
   const agentEntry = opts.agentEntry ?? join(repo, "guest-agent", "main.ts");
   const deno = join(repo, "node_modules", "@deno", "linux-x64-glibc", "deno");
@@ -146,11 +151,6 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
     });
     const used = rootfs.used;
 
-    progress("Packing rootfs.erofs");
-    await makeErofs(join(work, "rootfs"), join(staging, "rootfs.erofs"), {
-      keepOwnership: rootfs.keepOwnership,
-    });
-
     progress("Building the kernel and initrd");
     const kernelRoot = extracted.find((p) => p.name === kernelPackage)!.root;
     const release = await kernelRelease(kernelRoot);
@@ -167,12 +167,12 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
     await Deno.copyFile(join(kernelRoot, "boot", `vmlinuz-${release}`), join(staging, "vmlinuz"));
     used.add(kernelPackage);
 
-    progress("Writing the manifest");
-    const files = {} as Record<ImageFileName, FileDigest>;
-    for (const file of IMAGE_FILES) {
-      const path = join(staging, file);
-      files[file] = { size: (await Deno.stat(path)).size, sha256: await sha256File(path) };
-    }
+    progress("Packing rootfs.erofs");
+    const tree = join(work, "rootfs");
+    const pack = () =>
+      makeErofs(tree, join(staging, "rootfs.erofs"), { keepOwnership: rootfs.keepOwnership });
+    await pack();
+
     const packages: DebianPackage[] = debs.filter((d) => used.has(d.name)).map((d) => ({
       name: d.name,
       version: d.version,
@@ -182,14 +182,14 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
       if (!packages.some((known) => known.name === p.name)) packages.push(p);
     }
     packages.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    const manifest: ImageManifest = {
+    const describe = async (npm?: NpmPackage[]): Promise<ImageManifest> => ({
       format: MANIFEST_FORMAT,
       name,
       created: new Date().toISOString(),
       kernel: { release, package: kernelPackage },
       modules: modules.map((m) => m.name),
       packages,
-      files,
+      files: await fileDigests(staging),
       deno: { version: denoVersion, sha256: await sha256File(deno) },
       agent: {
         path: AGENT_PATH,
@@ -199,8 +199,26 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
       protocolVersion: PROTOCOL_VERSION,
       profile: profile.name,
       ...(rootfs.user ? { user: rootfs.user } : {}),
-      ...(rootfs.npm ? { npm: rootfs.npm } : {}),
-    };
+      ...(npm ? { npm } : {}),
+    });
+
+    let npm: NpmPackage[] | undefined;
+    if (rootfs.npmInstall) {
+      const { prefix, packages: specs } = rootfs.npmInstall;
+      progress("Installing npm packages in a VM of the image", specs.join(" "));
+      const image = stagedImage(name, staging, await describe());
+      const installed = await npmInstallInVm(image, join(tree, prefix), specs, {
+        onProgress: (p) => opts.onStepProgress?.(p),
+        onWarning: opts.onWarning,
+        workDir: join(work, "npm"),
+      });
+      npm = installed.packages;
+      opts.onStepProgress?.({ label: "packing rootfs.erofs again" });
+      await pack();
+    }
+
+    progress("Writing the manifest");
+    const manifest = await describe(npm);
     await Deno.writeTextFile(join(staging, "manifest.json"), JSON.stringify(manifest, null, 2));
     await Deno.remove(work, { recursive: true });
     await Deno.chmod(staging, 0o755);
@@ -209,6 +227,28 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
+}
+
+/** Size and SHA-256 of each file of the image in `dir`. */
+async function fileDigests(dir: string): Promise<Record<ImageFileName, FileDigest>> {
+  const files = {} as Record<ImageFileName, FileDigest>;
+  for (const file of IMAGE_FILES) {
+    const path = join(dir, file);
+    files[file] = { size: (await Deno.stat(path)).size, sha256: await sha256File(path) };
+  }
+  return files;
+}
+
+/** The image being built in `staging`, as `bootVm` takes it. */
+function stagedImage(name: string, staging: string, manifest: ImageManifest): ImagePaths {
+  return {
+    name,
+    dir: staging,
+    manifest,
+    kernel: join(staging, "vmlinuz"),
+    initrd: join(staging, "initrd.img"),
+    rootfs: join(staging, "rootfs.erofs"),
+  };
 }
 
 async function kernelRelease(kernelRoot: string): Promise<string> {

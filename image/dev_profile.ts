@@ -2,8 +2,8 @@
  * The `dev` image profile: a Debian root filesystem for coding agents — debootstrap's minbase,
  * then git, curl, Python, Node.js and npm, build-essential, ripgrep, jq, less and vim with the
  * tree's own apt (updates and security fixes included) — and an unprivileged `agent` user (no
- * sudo) that commands run as; optionally npm packages (the agent CLIs), fetched through agentbox's
- * own proxy. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
+ * sudo) that commands run as; optionally npm packages (the agent CLIs), installed by the build in
+ * a VM of the image (image/npm_install.ts), never in a chroot on the host. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
  * for the boot scripts) are added on top. Needs root for debootstrap and the chroot.
  *
  * @module
@@ -23,7 +23,6 @@ import {
 import { ImageError } from "./errors.ts";
 import { sha256File } from "./hash.ts";
 import type { DebianPackage, ImageUser } from "./manifest.ts";
-import { npmInstallGlobal } from "./npm_install.ts";
 import type { AssembledRootfs, ImageProfile, RootfsContext } from "./profile.ts";
 
 /** Debian packages of the dev image, on top of minbase (`cpio` is for agentbox's guest files). */
@@ -95,12 +94,6 @@ export async function assembleDevRootfs(
     onProgress: progress("apt"),
   });
   await addUser(dir, DEV_USER);
-  // The agent CLIs want a newer Node.js than Debian's: the official build, from npm.
-  const npm = context.npmPackages.length === 0 ? undefined : await npmInstallGlobal(
-    dir,
-    [AGENT_NODE_PACKAGE, ...context.npmPackages],
-    { onProgress: progress("npm") },
-  );
 
   const busybox = context.packages.find((p) => p.name === "busybox-static");
   if (!busybox) throw new ImageError("The busybox-static package is missing from the image build");
@@ -115,7 +108,10 @@ export async function assembleDevRootfs(
     used: new Set(["busybox-static"]),
     packages: await packageList(dir, context.debCacheDir),
     user: DEV_USER,
-    npm,
+    // The agent CLIs want a newer Node.js than Debian's: the official build, from npm.
+    npmInstall: context.npmPackages.length === 0
+      ? undefined
+      : { prefix: "usr/local", packages: [AGENT_NODE_PACKAGE, ...context.npmPackages] },
     keepOwnership: true,
   };
 }

@@ -7,7 +7,7 @@
  */
 
 import type { ExtractedPackage } from "./libraries.ts";
-import type { DebianPackage, ImageUser, NpmPackage } from "./manifest.ts";
+import type { DebianPackage, ImageUser } from "./manifest.ts";
 import type { StepProgress } from "./progress.ts";
 
 /** What a profile gets to assemble its tree from. */
@@ -22,7 +22,10 @@ export interface RootfsContext {
   debCacheDir: string;
   /** Progress within the assembly step. */
   onProgress: (progress: StepProgress) => void;
-  /** npm packages to install globally (the agent CLIs); only profiles with npm can. */
+  /**
+   * npm packages to install globally (the agent CLIs); only profiles with npm can. The profile
+   * does not install them itself: it names them in {@linkcode AssembledRootfs.npmInstall}.
+   */
   npmPackages: string[];
 }
 
@@ -34,7 +37,11 @@ export interface AssembledRootfs {
   packages?: DebianPackage[];
   /** The default user of commands (absent: root). */
   user?: ImageUser;
-  npm?: NpmPackage[];
+  /**
+   * npm packages to install globally — not in the tree on the host, but in a VM booted from the
+   * image built from the tree, whose `/usr/local` is the tree's `prefix` (image/npm_install.ts).
+   */
+  npmInstall?: { prefix: string; packages: string[] };
   /** Keep the tree's owners in the image (else every file belongs to root). */
   keepOwnership?: boolean;
 }

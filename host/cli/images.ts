@@ -60,8 +60,9 @@ Needs on the host: apt-get, apt-cache and dpkg-deb with current package lists, a
 
 Options:
   --profile PROFILE   what to put in the root filesystem (see above)
-  --agents LIST       dev profile: also install these agent CLIs with npm, through agentbox's
-                      own proxy (only the npm registry is reachable): a comma-separated list of
+  --agents LIST       dev profile: also install these agent CLIs with npm, in a VM of the new
+                      image whose only way out is agentbox's proxy (only the npm registry is
+                      reachable): a comma-separated list of
                       ${Object.keys(AGENT_PRESETS).join(", ")}
   -h, --help          show this help`;
 
@@ -158,6 +159,10 @@ async function build(args: string[]): Promise<number> {
         console.error(`${step}${detail ? ` (${detail})` : ""}…`);
       },
       onStepProgress: (progress) => line.update(progress),
+      onWarning: (message) => {
+        line.clear();
+        console.error(`agentbox: warning: ${message}`);
+      },
     });
     line.clear();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -2,7 +2,8 @@
  * Slow: the `dev` image end to end. Builds it (debootstrap and apt: minutes, root only) unless a
  * current one is already in the images directory, then, in real VMs: git, python3 and node work,
  * commands run as `agent`, `agent` can write the shared workspace, and the agent CLIs installed
- * from npm through agentbox's proxy (`--agents claude,codex`) run, and root works on a tap network.
+ * from npm in a VM of the image through agentbox's proxy (`--agents claude,codex`) run, and root
+ * works on a tap network.
  *
  * `.ci/run` runs it; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
  */
