@@ -33,7 +33,6 @@ import type { StepProgress } from "./progress.ts";
 import { makeErofs } from "./rootfs.ts";
 import { AGENT_PATH } from "./stage2.ts";
 import { DEFAULT_IMAGE, type ImagePaths, validateImageName } from "./store.ts";
-import { npmInstallInVm } from "./npm_install.ts";
 import { cacheDir } from "../host/paths.ts";
 
 /** Options of {@link buildImage}. */
@@ -55,7 +54,25 @@ export interface BuildImageOptions {
   onStepProgress?: (progress: StepProgress) => void;
   /** Called with user-facing warnings (e.g. the npm step's VM runs under software emulation). */
   onWarning?: (message: string) => void;
+  /**
+   * Installs `npmPackages` in a VM of the staged image (host/api/npm_install.ts
+   * `npmInstallInVm`): the image layer cannot boot VMs itself, so the caller hands it in. Needed
+   * only when there are npm packages.
+   */
+  installNpm?: NpmInstaller;
 }
+
+/** Install npm `specs` into `prefixDir` (the tree's `/usr/local`) in a VM of `image`. */
+export type NpmInstaller = (
+  image: ImagePaths,
+  prefixDir: string,
+  specs: string[],
+  options: {
+    onProgress?: (progress: StepProgress) => void;
+    onWarning?: (message: string) => void;
+    workDir: string;
+  },
+) => Promise<{ packages: NpmPackage[] }>;
 
 /** Debian metapackage that names the current cloud kernel. */
 export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
@@ -207,7 +224,12 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
       const { prefix, packages: specs } = rootfs.npmInstall;
       progress("Installing npm packages in a VM of the image", specs.join(" "));
       const image = stagedImage(name, staging, await describe());
-      const installed = await npmInstallInVm(image, join(tree, prefix), specs, {
+      if (!opts.installNpm) {
+        throw new ImageError(
+          "Cannot install npm packages: this build was given no way to boot a VM",
+        );
+      }
+      const installed = await opts.installNpm(image, join(tree, prefix), specs, {
         onProgress: (p) => opts.onStepProgress?.(p),
         onWarning: opts.onWarning,
         workDir: join(work, "npm"),

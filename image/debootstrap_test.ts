@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { AptProgress, sourcesList } from "./chroot_apt.ts";
 import { BootstrapProgress, cachedDebName } from "./debootstrap.ts";
 import { ImageError } from "./errors.ts";
-import { packageName } from "./npm_install.ts";
+import { packageName } from "./npm_package.ts";
 
 Deno.test("debootstrap progress: retrieved packages are the total of unpacking", () => {
   const progress = new BootstrapProgress();

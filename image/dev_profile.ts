@@ -3,7 +3,7 @@
  * then git, curl, Python, Node.js and npm, build-essential, ripgrep, jq, less and vim with the
  * tree's own apt (updates and security fixes included) — and an unprivileged `agent` user (no
  * sudo) that commands run as; optionally npm packages (the agent CLIs), installed by the build in
- * a VM of the image (image/npm_install.ts), never in a chroot on the host. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
+ * a VM of the image (host/api/npm_install.ts), never in a chroot on the host. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
  * for the boot scripts) are added on top. Needs root for debootstrap and the chroot.
  *
  * @module

@@ -39,7 +39,7 @@ export interface AssembledRootfs {
   user?: ImageUser;
   /**
    * npm packages to install globally — not in the tree on the host, but in a VM booted from the
-   * image built from the tree, whose `/usr/local` is the tree's `prefix` (image/npm_install.ts).
+   * image built from the tree, whose `/usr/local` is the tree's `prefix` (host/api/npm_install.ts).
    */
   npmInstall?: { prefix: string; packages: string[] };
   /** Keep the tree's owners in the image (else every file belongs to root). */

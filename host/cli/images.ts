@@ -10,6 +10,7 @@
  * @module
  */
 
+import { npmInstallInVm } from "../api/npm_install.ts";
 import { buildImage } from "../../image/build.ts";
 import { ImageError } from "../../image/errors.ts";
 import { profileFor, PROFILES } from "../../image/profiles.ts";
@@ -163,6 +164,7 @@ async function build(args: string[]): Promise<number> {
         line.clear();
         console.error(`agentbox: warning: ${message}`);
       },
+      installNpm: npmInstallInVm,
     });
     line.clear();
     const seconds = ((performance.now() - started) / 1000).toFixed(1);

