@@ -141,8 +141,26 @@ export function validateRecords(input: unknown): UpperRecord[] {
   return records.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function validateRecord(raw: unknown, index: number): UpperRecord {
-  if (typeof raw !== "object" || raw === null) {
+/**
+ * Check one record received from a guest and return a fresh copy holding only its known fields
+ * (so the decoded original, with whatever else the guest packed into it, can be dropped at
+ * once). A record with a bad name becomes `unsupported`, as in {@linkcode validateRecords}.
+ * With `unhashed`, a file's `sha256` is not required and comes back empty: the receiver fills
+ * it in once it hashed the content.
+ *
+ * @example
+ * ```ts
+ * import { validateRecord } from "./changeset.ts";
+ * const record = validateRecord({ path: "a", type: "dir", mode: 0o755, junk: [1, 2] }, 0);
+ * console.assert(!("junk" in record));
+ * ```
+ */
+export function validateRecord(
+  raw: unknown,
+  index: number,
+  options: { unhashed?: boolean } = {},
+): UpperRecord {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ChangesetError(`Changeset entry ${index} is not an object`);
   }
   const r = raw as Record<string, unknown>;
@@ -157,6 +175,9 @@ function validateRecord(raw: unknown, index: number): UpperRecord {
     case "file":
       if (!isMode(r.mode)) throw bad("bad mode");
       if (!Number.isSafeInteger(r.size) || (r.size as number) < 0) throw bad("bad size");
+      if (options.unhashed) {
+        return { path, type: "file", mode: r.mode, size: r.size as number, sha256: "" };
+      }
       if (typeof r.sha256 !== "string" || !SHA256_HEX.test(r.sha256)) throw bad("bad sha256");
       return { path, type: "file", mode: r.mode, size: r.size as number, sha256: r.sha256 };
     case "dir":
@@ -173,14 +194,55 @@ function validateRecord(raw: unknown, index: number): UpperRecord {
     case "deleted":
       return { path, type: "deleted" };
     case "unsupported":
-      return { path, type: "unsupported", detail: printable(String(r.detail ?? "unsupported")) };
+      return {
+        path,
+        type: "unsupported",
+        detail: typeof r.detail === "string" ? printable(r.detail) : "unsupported",
+      };
     default:
-      throw bad(`unknown type ${JSON.stringify(String(r.type)).slice(0, 40)}`);
+      throw bad(`unknown type ${describeGuestValue(r.type)}`);
   }
 }
 
 function isMode(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0o7777;
+}
+
+/**
+ * A value a guest sent, described for an error message without ever converting it whole: a
+ * string is quoted, escaped and cut to 40 characters, a number or boolean shown, anything else
+ * named by its kind. (`String()` of a guest's nested lists can take minutes and gigabytes.)
+ *
+ * @example
+ * ```ts
+ * import { describeGuestValue } from "./changeset.ts";
+ * console.assert(describeGuestValue("device") === '"device"');
+ * console.assert(describeGuestValue([1, [2]]) === "a list");
+ * ```
+ */
+export function describeGuestValue(value: unknown): string {
+  switch (typeof value) {
+    case "string": {
+      const shown = printable(value.slice(0, 40));
+      return `"${shown}${value.length > 40 ? "…" : ""}"`;
+    }
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "bigint":
+      return "a big integer";
+    case "object":
+      return value === null
+        ? "null"
+        : Array.isArray(value)
+        ? "a list"
+        : value instanceof Uint8Array
+        ? "a byte string"
+        : "a map";
+    default:
+      return `a ${typeof value}`;
+  }
 }
 
 /** A name made safe to print: control characters escaped, length capped. */
