@@ -52,6 +52,8 @@ export interface AgentDeadlines {
   changesIdleMs: number;
   /** The whole transfer of the workspace's changes. */
   changesTotalMs: number;
+  /** A command the host runs itself in the guest (setup, files), start to exit. */
+  hostCommandMs: number;
 }
 
 /** The defaults of {@linkcode AgentDeadlines}. */
@@ -62,6 +64,7 @@ export const AGENT_DEADLINES: Readonly<AgentDeadlines> = {
   changesIdleMs: 120_000,
   // 16 GiB (the default upper disk) crosses virtio-serial in about 10 minutes under TCG.
   changesTotalMs: 30 * 60_000,
+  hostCommandMs: 120_000,
 };
 
 /** Options of {@linkcode AgentClient.connect} and {@linkcode AgentClient.reconnect}. */
@@ -94,6 +97,13 @@ export interface ExecRequest {
   stdin?: ReadableStream<Uint8Array>;
   /** Kill the process group after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * Give up on the agent when the command has not ended within this many milliseconds: the
+   * connection is closed and the exec fails with {@linkcode AgentError} `timed_out`. For the
+   * commands the host runs itself (setup, files; see {@linkcode AGENT_DEADLINES.hostCommandMs}),
+   * which a guest could otherwise leave running forever; a user's command uses `timeoutMs`.
+   */
+  deadlineMs?: number;
   /**
    * Run on a pseudo-terminal of this size: the output, echo included, all comes on `stdout`
    * (`stderr` ends empty) and `stdin` is what the user types. Needs an agent that announced
@@ -296,6 +306,14 @@ export class AgentClient {
     }).catch((e) => this.#fail(stream, asAgentError(e)));
     if (request.stdin) {
       request.stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
+    }
+    if (request.deadlineMs !== undefined) {
+      const ms = request.deadlineMs;
+      const overall = setTimeout(() => {
+        const name = JSON.stringify(request.argv[0]).slice(0, 60);
+        this.#giveUp(`The agent did not run ${name} to its end within ${seconds(ms)}`);
+      }, ms);
+      pending.result.promise.catch(() => {}).finally(() => clearTimeout(overall));
     }
     return {
       stdout,

@@ -501,3 +501,35 @@ Deno.test("AgentClient.changes: a deadline sooner than the agent's own cuts the 
   );
   await peer.cancel();
 });
+
+Deno.test("AgentClient: a host command the agent starts but never ends fails at its deadline", async () => {
+  const { peer, client } = await greeted({});
+  const run = client.exec({ argv: ["mount-workspace"], deadlineMs: 300 });
+  const start = await within(peer.expect("exec.start"), HANG_MS, "exec.start");
+  await peer.send({ type: "exec.started", stream: start!.stream, pid: 7 });
+  await assert.rejects(
+    within(run.result, HANG_MS, "result"),
+    isTimedOut(/did not run "mount-workspace" to its end within 0.3 s/),
+  );
+  await peer.cancel();
+});
+
+Deno.test("AgentClient: a host command that ends in time is not cut by its deadline", async () => {
+  const { peer, client } = await greeted({});
+  const run = client.exec({ argv: ["true"], deadlineMs: 300 });
+  const start = await within(peer.expect("exec.start"), HANG_MS, "exec.start");
+  const stream = start!.stream;
+  await peer.send({ type: "exec.started", stream, pid: 7 });
+  await peer.send({ type: "stream.end", stream, fd: 1 });
+  await peer.send({ type: "stream.end", stream, fd: 2 });
+  await peer.send({ type: "exec.exit", stream, code: 0, signal: null, timedOut: false });
+  assert.equal((await within(run.result, HANG_MS, "result")).code, 0);
+  await delay(400);
+  const closed = await Promise.race([
+    client.closed.then(() => "closed"),
+    delay(0).then(() => "open"),
+  ]);
+  assert.equal(closed, "open");
+  client.close();
+  await peer.cancel();
+});
