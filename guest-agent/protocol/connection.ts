@@ -31,7 +31,10 @@ export const FRAME_TIMEOUT_MS = 30_000;
 export interface ConnectionOptions {
   /** Largest frame accepted or sent. */
   maxFrameBytes?: number;
-  /** Most milliseconds between a frame's first byte and its last (default {@linkcode FRAME_TIMEOUT_MS}). */
+  /**
+   * Most milliseconds between a frame's first byte and its last (default
+   * {@linkcode FRAME_TIMEOUT_MS}); `Infinity` waits forever.
+   */
   frameTimeoutMs?: number;
   /** Receive window per stream fd. */
   windowBytes?: number;
@@ -210,6 +213,7 @@ export class Connection {
    * frame must follow its first byte within the frame timeout, however slowly it trickles in.
    */
   #watchPartialFrame(decoder: FrameDecoder, completed: boolean): void {
+    if (!Number.isFinite(this.#frameTimeoutMs)) return;
     if (completed || decoder.buffered === 0) {
       clearTimeout(this.#frameTimer);
       this.#frameTimer = undefined;

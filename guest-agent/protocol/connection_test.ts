@@ -193,6 +193,17 @@ Deno.test("Connection: half a frame and then nothing closes it with timed_out, n
   await peer.cancel();
 });
 
+Deno.test("Connection: with frameTimeoutMs Infinity (the agent's side) half a frame waits", async () => {
+  const { conn, peer } = underTest({ frameTimeoutMs: Infinity });
+  const frame = encodeMessage(EXAMPLES[0]);
+  await peer.write(frame.subarray(0, 9));
+  await delay(100);
+  assert.equal(conn.isClosed, false);
+  await peer.write(frame.subarray(9));
+  conn.close();
+  await peer.cancel();
+});
+
 Deno.test("Connection: a frame trickled byte by byte times out however steadily it comes", async () => {
   const { conn, peer } = underTest({ frameTimeoutMs: 300 });
   const frame = encodeMessage(EXAMPLES[1]);
