@@ -75,7 +75,9 @@ export async function serveConnection(
   duplex: Duplex,
   options: ServeOptions = {},
 ): Promise<void> {
-  const conn = new Connection(duplex, { strictStreams: false });
+  // No frame deadline here: the host is not the attacker, and on virtio-serial this connection
+  // is the VM's only one — a host paused mid-frame (Ctrl-Z) must find its agent when it resumes.
+  const conn = new Connection(duplex, { strictStreams: false, frameTimeoutMs: Infinity });
   const running = new Map<number, Running>();
   const hello = () => helloMessage("agent", AGENT_CAPABILITIES, AGENT_SOFTWARE);
   let greeted = false;

@@ -1,10 +1,17 @@
 import assert from "node:assert/strict";
 import { Encoder } from "cbor-x/index-no-eval";
-import { decodeMessage, encodeMessage } from "./codec.ts";
+import {
+  decodeCbor,
+  decodeMessage,
+  encodeCbor,
+  encodeMessage,
+  MAX_CBOR_NESTING,
+  plainCborProblem,
+} from "./codec.ts";
 import { ProtocolError } from "./errors.ts";
 import { FrameDecoder, MAX_FRAME_BYTES } from "./frame.ts";
 import type { Message } from "./messages.ts";
-import { EXAMPLES, prng, randomBytes } from "./testing/mod.ts";
+import { cborMapOf, EXAMPLES, prng, randomBytes, sharedReferenceBomb } from "./testing/mod.ts";
 
 /** A permissive encoder for crafting frames the real encoder would never produce. */
 const raw = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false });
@@ -128,7 +135,8 @@ Deno.test("decodeMessage refuses unknown types and bad fields in real CBOR", () 
     isCode("bad_message"),
   );
   // A CBOR map with non-text keys, tags and sets in odd places.
-  assert.throws(() => decodeMessage(raw.encode(new Map([[1, 2]]))), isCode("unknown_type"));
+  assert.throws(() => decodeMessage(new Uint8Array([0xa1, 0x01, 0x02])), isCode("unknown_type"));
+  assert.throws(() => decodeMessage(raw.encode(new Map([[1, 2]]))), isCode("bad_frame"));
   assert.throws(
     () =>
       decodeMessage(
@@ -140,15 +148,16 @@ Deno.test("decodeMessage refuses unknown types and bad fields in real CBOR", () 
           software: "x",
         }),
       ),
-    isCode("bad_message"),
+    isCode("bad_frame"),
   );
+  // Tagged values (a date, a bignum) are refused before any field is looked at.
   assert.throws(
     () => decodeMessage(raw.encode({ type: "exec.started", stream: 1, pid: new Date(0) })),
-    isCode("bad_message"),
+    isCode("bad_frame"),
   );
   assert.throws(
     () => decodeMessage(raw.encode({ type: "exec.started", stream: 2n ** 70n, pid: 1 })),
-    isCode("bad_message"),
+    isCode("bad_frame"),
   );
 });
 
@@ -170,6 +179,72 @@ Deno.test("decodeMessage does not let __proto__ keys pollute or satisfy fields",
   assert.equal(Object.getPrototypeOf(msg.env), Object.prototype);
   assert.equal(msg.env.A, "1");
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+Deno.test("decodeCbor and decodeMessage refuse nested shared references at once, briefly", () => {
+  // 40 levels stand for 2^40 copies of a string: walking or printing the value never ends.
+  const bomb = sharedReferenceBomb(40);
+  assert.ok(bomb.length < 500, `${bomb.length} bytes`);
+  const record = cborMapOf({ path: bomb, type: encodeCbor("file"), size: encodeCbor("x") });
+  const message = cborMapOf({ type: encodeCbor("hello"), software: bomb });
+  for (const [label, decode] of [["entry", decodeCbor], ["frame", decodeMessage]] as const) {
+    const started = performance.now();
+    assert.throws(
+      () => decode(label === "entry" ? record : message),
+      (e: unknown) => {
+        assert.ok(e instanceof ProtocolError && e.code === "bad_frame", `${label}: ${e}`);
+        assert.match(e.message, /tag 28/);
+        assert.ok(e.message.length < 200, `${label}: ${e.message.length} characters`);
+        return true;
+      },
+    );
+    assert.ok(performance.now() - started < 100, `${label}: refused fast`);
+  }
+});
+
+Deno.test("plainCborProblem: plain data passes, every tag and every non-plain construct is named", () => {
+  const plain = [
+    { a: [1, -1, 2 ** 40, -(2 ** 40), 0.5, NaN, "text", new Uint8Array([1, 2]), true, null] },
+    [undefined, false, "", {}, []],
+    "x".repeat(70_000),
+    EXAMPLES,
+  ];
+  for (const value of plain) {
+    assert.equal(
+      plainCborProblem(encodeCbor(value)),
+      undefined,
+      JSON.stringify(value)?.slice(0, 40),
+    );
+  }
+  const tags = [0, 1, 2, 3, 4, 5, 14, 15, 25, 27, 28, 29, 51, 64, 256, 258, 259, 55799, 0xdfff];
+  for (const tag of tags) {
+    const header = tag < 24 ? [0xc0 + tag] : tag < 256 ? [0xd8, tag] : [0xd9, tag >> 8, tag & 0xff];
+    assert.equal(
+      plainCborProblem(new Uint8Array([0x81, ...header, 0x01])),
+      `tag ${tag} (tags are not allowed)`,
+    );
+  }
+  const nested = (depth: number) => new Uint8Array([...new Array(depth).fill(0x81), 0x00]);
+  assert.equal(plainCborProblem(nested(MAX_CBOR_NESTING)), undefined);
+  assert.match(plainCborProblem(nested(MAX_CBOR_NESTING + 1))!, /nesting deeper/);
+  const problems: [Uint8Array, RegExp][] = [
+    [new Uint8Array([0x9f, 0x01, 0xff]), /indefinite/],
+    [new Uint8Array([0xbf, 0xff]), /indefinite/],
+    [new Uint8Array([0x5f, 0x41, 0x00, 0xff]), /indefinite/],
+    [new Uint8Array([0xf0]), /simple value 16/],
+    [new Uint8Array([0xf8, 0x20]), /simple value 24/],
+    [new Uint8Array([0xff]), /break/],
+    [new Uint8Array([0x1c]), /reserved/],
+    [new Uint8Array([0x82, 0x01]), /past the end/],
+    [new Uint8Array([0x82, 0x81, 0x01]), /ends inside/],
+    [new Uint8Array([0x5a, 0xff, 0xff, 0xff, 0xff]), /past the end/],
+    [new Uint8Array([0x9b, ...new Array(8).fill(0xff)]), /past the end/],
+    [new Uint8Array([0x01, 0x02]), /bytes after/],
+    [new Uint8Array([]), /ends inside/],
+  ];
+  for (const [bytes, expected] of problems) {
+    assert.match(plainCborProblem(bytes) ?? "accepted", expected, `${[...bytes]}`);
+  }
 });
 
 Deno.test("decodeMessage survives hostile CBOR constructs", () => {

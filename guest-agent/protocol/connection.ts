@@ -20,10 +20,22 @@ export interface Duplex {
   writable: WritableStream<Uint8Array>;
 }
 
+/**
+ * How long a frame may take to arrive once its first byte did (30 s): a peer that sends part of
+ * a frame and then nothing, or trickles one, loses the connection instead of stalling this side.
+ * A well-behaved peer writes whole frames of at most 1 MiB, which take milliseconds.
+ */
+export const FRAME_TIMEOUT_MS = 30_000;
+
 /** Options for {@linkcode Connection}. */
 export interface ConnectionOptions {
   /** Largest frame accepted or sent. */
   maxFrameBytes?: number;
+  /**
+   * Most milliseconds between a frame's first byte and its last (default
+   * {@linkcode FRAME_TIMEOUT_MS}); `Infinity` waits forever.
+   */
+  frameTimeoutMs?: number;
   /** Receive window per stream fd. */
   windowBytes?: number;
   /**
@@ -53,6 +65,8 @@ export class Connection {
   readonly #maxFrameBytes: number;
   readonly #windowBytes: number;
   readonly #strict: boolean;
+  readonly #frameTimeoutMs: number;
+  #frameTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #inbound = new Map<string, InboundPipe>();
   readonly #outbound = new Map<string, OutboundCredit>();
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -67,6 +81,7 @@ export class Connection {
     this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     this.#windowBytes = options.windowBytes ?? STREAM_WINDOW_BYTES;
     this.#strict = options.strictStreams ?? true;
+    this.#frameTimeoutMs = options.frameTimeoutMs ?? FRAME_TIMEOUT_MS;
     this.closed = new Promise((resolve) => this.#closedResolve = resolve);
     this.#writer.closed.catch((e) => this.close(e));
   }
@@ -156,6 +171,7 @@ export class Connection {
       ? reason
       : new ProtocolError("internal", String(reason));
     this.#error = error;
+    clearTimeout(this.#frameTimer);
     for (const pipe of this.#inbound.values()) pipe.fail(error);
     for (const credit of this.#outbound.values()) credit.fail(error);
     // Flush what is queued (such as an error frame) and end the output, then stop reading: a peer
@@ -172,11 +188,13 @@ export class Connection {
       while (!this.#error) {
         const { value, done } = await reader.read();
         if (done) break;
-        for (const payload of decoder.push(value)) {
+        const payloads = decoder.push(value);
+        for (const payload of payloads) {
           const message = decodeMessage(payload);
           if (!this.#plumb(message)) handler(message);
           if (this.#error) return;
         }
+        this.#watchPartialFrame(decoder, payloads.length > 0);
       }
       if (this.#error) return;
       decoder.finish();
@@ -187,6 +205,29 @@ export class Connection {
         this.send({ type: "error", code: error.code, message: error.message }).catch(() => {});
       }
       throw error;
+    }
+  }
+
+  /**
+   * Start the clock when a frame is left incomplete, restart it when one completed: the rest of a
+   * frame must follow its first byte within the frame timeout, however slowly it trickles in.
+   */
+  #watchPartialFrame(decoder: FrameDecoder, completed: boolean): void {
+    if (!Number.isFinite(this.#frameTimeoutMs)) return;
+    if (completed || decoder.buffered === 0) {
+      clearTimeout(this.#frameTimer);
+      this.#frameTimer = undefined;
+    }
+    if (decoder.buffered > 0 && this.#frameTimer === undefined) {
+      this.#frameTimer = setTimeout(() => {
+        const seconds = this.#frameTimeoutMs / 1000;
+        this.close(
+          new ProtocolError(
+            "timed_out",
+            `The peer sent ${decoder.buffered} bytes of a frame and not the rest within ${seconds} s`,
+          ),
+        );
+      }, this.#frameTimeoutMs);
     }
   }
 

@@ -181,6 +181,58 @@ Deno.test("Connection: EOF in the middle of a frame closes it with bad_frame", a
   assert.ok(isCode("bad_frame")(await within(conn.closed, 1000, "closed")));
 });
 
+Deno.test("Connection: half a frame and then nothing closes it with timed_out, not a hang", async () => {
+  const { conn, peer } = underTest({ frameTimeoutMs: 200 });
+  const frame = encodeMessage(EXAMPLES[0]);
+  await peer.write(frame.subarray(0, 9)); // No rest, and no EOF either.
+  const started = performance.now();
+  const reason = await within(conn.closed, 2000, "closed");
+  assert.ok(isCode("timed_out")(reason), `${reason}`);
+  assert.match((reason as Error).message, /sent 9 bytes of a frame and not the rest within 0.2 s/);
+  assert.ok(performance.now() - started >= 150);
+  await peer.cancel();
+});
+
+Deno.test("Connection: with frameTimeoutMs Infinity (the agent's side) half a frame waits", async () => {
+  const { conn, peer } = underTest({ frameTimeoutMs: Infinity });
+  const frame = encodeMessage(EXAMPLES[0]);
+  await peer.write(frame.subarray(0, 9));
+  await delay(100);
+  assert.equal(conn.isClosed, false);
+  await peer.write(frame.subarray(9));
+  conn.close();
+  await peer.cancel();
+});
+
+Deno.test("Connection: a frame trickled byte by byte times out however steadily it comes", async () => {
+  const { conn, peer } = underTest({ frameTimeoutMs: 300 });
+  const frame = encodeMessage(EXAMPLES[1]);
+  const trickle = (async () => {
+    for (let i = 0; i < frame.length - 1 && !conn.isClosed; i++) {
+      await peer.write(frame.subarray(i, i + 1));
+      await delay(20);
+    }
+  })();
+  assert.ok(isCode("timed_out")(await within(conn.closed, 3000, "closed")));
+  await trickle;
+  await peer.cancel();
+});
+
+Deno.test("Connection: frames that keep straddling chunk boundaries are not taken for a stall", async () => {
+  const { conn, peer, seen } = underTest({ frameTimeoutMs: 150 });
+  // Chunks of 7 bytes never end on a frame boundary, for longer than the frame timeout.
+  const frames = concat(Array.from({ length: 30 }, () => encodeMessage(EXAMPLES[3])));
+  for (let i = 0; i < frames.length; i += 7) {
+    await peer.write(frames.subarray(i, i + 7));
+    await delay(2);
+  }
+  await delay(50);
+  assert.equal(conn.isClosed, false);
+  assert.equal(seen.length, 30);
+  conn.close();
+  await peer.cancel();
+});
+
 Deno.test("Connection: an oversized length prefix closes it before any body arrives", async () => {
   const { conn, peer } = underTest();
   const header = new Uint8Array(4);

@@ -19,6 +19,7 @@ export type ProtocolErrorCode =
   | "no_workspace"
   | "snapshot_failed"
   | "closed"
+  | "timed_out"
   | "internal";
 
 /**

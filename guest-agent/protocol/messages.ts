@@ -229,6 +229,7 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "no_workspace",
   "snapshot_failed",
   "closed",
+  "timed_out",
   "internal",
 ];
 

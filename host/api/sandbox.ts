@@ -40,7 +40,9 @@ import {
 } from "../session/session_snapshot.ts";
 import type { SnapshotInfo } from "../session/snapshot_store.ts";
 import {
+  COLLECT_AFTER_TIMEOUT_MS,
   type CollectedChanges,
+  type CollectOptions,
   startWorkspaceSession,
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
@@ -89,8 +91,11 @@ export interface Sandbox {
   readonly lost: Promise<never>;
   /** The error to report for a broken agent connection: the VM's death when it died. */
   explain(error: AgentError): Promise<Error>;
-  /** Fetch and store the workspace's changes (once); `undefined` when nothing is shared. */
-  collectChanges(): Promise<CollectedChanges | undefined>;
+  /**
+   * Fetch and store the workspace's changes (once); `undefined` when nothing is shared.
+   * `options.deadline` bounds the transfer (see `CollectOptions`).
+   */
+  collectChanges(options?: CollectOptions): Promise<CollectedChanges | undefined>;
   /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
   saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
   /** Stop the VM and the network (idempotent); the network's report. */
@@ -213,10 +218,14 @@ export async function runSandbox(
   try {
     const commandStart = performance.now();
     timings.bootMs = Math.round(commandStart - started);
+    // The spec's timeout bounds the whole run: collecting the changes too.
+    const deadline = spec.timeoutSec === undefined
+      ? undefined
+      : Date.now() + spec.timeoutSec * 1000 + COLLECT_AFTER_TIMEOUT_MS;
     result = await command(box);
     timings.commandMs = Math.round(performance.now() - commandStart);
     const collectStart = performance.now();
-    changes = await box.collectChanges();
+    changes = await box.collectChanges({ deadline });
     if (changes) timings.collectMs = Math.round(performance.now() - collectStart);
   } catch (error) {
     // The VM and the proxies never outlive a failure; its report goes with it.
@@ -319,8 +328,8 @@ function sandbox(
         code: "agent_lost",
       });
     },
-    collectChanges() {
-      collected ??= workspace ? workspace.collect(vm.agent) : Promise.resolve(undefined);
+    collectChanges(options) {
+      collected ??= workspace ? workspace.collect(vm.agent, options) : Promise.resolve(undefined);
       return collected;
     },
     saveSnapshot: (dir, source) =>

@@ -11,6 +11,7 @@ import {
   Connection,
   type Duplex,
   type ExecExit,
+  FRAME_TIMEOUT_MS,
   type Hello,
   helloMessage,
   type Message,
@@ -36,6 +37,44 @@ function hostHello(): Hello {
   };
 }
 
+/**
+ * How long the host waits for the agent, in milliseconds (docs/protocol.md, "Deadlines"). The
+ * guest is hostile: it may answer nothing, half a frame, or a trickle, and every wait on it ends.
+ * When one passes, the connection is closed and whatever waited fails with {@linkcode AgentError}
+ * `timed_out`, saying what the agent did not do; the VM's owner then stops the VM.
+ */
+export interface AgentDeadlines {
+  /** From a frame's first byte to its last. */
+  frameMs: number;
+  /** From `exec.start` to `exec.started` (or the agent's refusal). */
+  answerMs: number;
+  /** Longest silence while the workspace's changes are being sent, up to `changes.done`. */
+  changesIdleMs: number;
+  /** The whole transfer of the workspace's changes. */
+  changesTotalMs: number;
+  /** A command the host runs itself in the guest (setup, files), start to exit. */
+  hostCommandMs: number;
+}
+
+/** The defaults of {@linkcode AgentDeadlines}. */
+export const AGENT_DEADLINES: Readonly<AgentDeadlines> = {
+  frameMs: FRAME_TIMEOUT_MS,
+  answerMs: 60_000,
+  // The scan of a large upper layer may take a while before it sends a batch, under emulation.
+  changesIdleMs: 120_000,
+  // 16 GiB (the default upper disk) crosses virtio-serial in about 10 minutes under TCG.
+  changesTotalMs: 30 * 60_000,
+  hostCommandMs: 120_000,
+};
+
+/** Options of {@linkcode AgentClient.connect} and {@linkcode AgentClient.reconnect}. */
+export interface ConnectOptions {
+  /** Give up waiting for the agent's hello when it aborts. */
+  signal?: AbortSignal;
+  /** Override some of the {@linkcode AGENT_DEADLINES}. */
+  deadlines?: Partial<AgentDeadlines>;
+}
+
 /** A failure reported by, or caused by, the agent. `code` is the protocol's error code. */
 export class AgentError extends AgentboxError {
   declare readonly code: ProtocolErrorCode;
@@ -58,6 +97,13 @@ export interface ExecRequest {
   stdin?: ReadableStream<Uint8Array>;
   /** Kill the process group after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * Give up on the agent when the command has not ended within this many milliseconds: the
+   * connection is closed and the exec fails with {@linkcode AgentError} `timed_out`. For the
+   * commands the host runs itself (setup, files; see {@linkcode AGENT_DEADLINES.hostCommandMs}),
+   * which a guest could otherwise leave running forever; a user's command uses `timeoutMs`.
+   */
+  deadlineMs?: number;
   /**
    * Run on a pseudo-terminal of this size: the output, echo included, all comes on `stdout`
    * (`stderr` ends empty) and `stdin` is what the user types. Needs an agent that announced
@@ -97,6 +143,8 @@ interface Pending {
   started: PromiseWithResolvers<number>;
   result: PromiseWithResolvers<ExecResult>;
   isStarted: boolean;
+  /** Runs out when the agent does not answer `exec.start` in time. */
+  answer?: ReturnType<typeof setTimeout>;
 }
 
 /**
@@ -116,24 +164,23 @@ export class AgentClient {
   readonly #pending = new Map<number, Pending>();
   readonly #changes = new Map<number, PromiseWithResolvers<number>>();
   readonly #snapshots = new Map<number, PromiseWithResolvers<void>>();
+  readonly #deadlines: AgentDeadlines;
   #nextStream = 1;
   /** The agent's hello. */
   readonly hello: Hello;
 
-  private constructor(conn: Connection, hello: Hello) {
+  private constructor(conn: Connection, hello: Hello, deadlines: AgentDeadlines) {
     this.#conn = conn;
     this.hello = hello;
+    this.#deadlines = deadlines;
   }
 
   /**
    * Wait for the agent's hello (it speaks first), check the version, answer with ours.
    * Rejects with {@linkcode AgentError} on a bad or missing hello.
    */
-  static connect(
-    duplex: Duplex,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<AgentClient> {
-    return AgentClient.#greet(duplex, false, options.signal);
+  static connect(duplex: Duplex, options: ConnectOptions = {}): Promise<AgentClient> {
+    return AgentClient.#greet(duplex, false, options);
   }
 
   /**
@@ -149,19 +196,21 @@ export class AgentClient {
    * const agent = await AgentClient.reconnect(socket);
    * ```
    */
-  static reconnect(
-    duplex: Duplex,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<AgentClient> {
-    return AgentClient.#greet(duplex, true, options.signal);
+  static reconnect(duplex: Duplex, options: ConnectOptions = {}): Promise<AgentClient> {
+    return AgentClient.#greet(duplex, true, options);
   }
 
   static async #greet(
     duplex: Duplex,
     speakFirst: boolean,
-    signal: AbortSignal | undefined,
+    options: ConnectOptions,
   ): Promise<AgentClient> {
-    const conn = new Connection(duplex, { strictStreams: true });
+    const { signal } = options;
+    const deadlines = { ...AGENT_DEADLINES, ...options.deadlines };
+    const conn = new Connection(duplex, {
+      strictStreams: true,
+      frameTimeoutMs: deadlines.frameMs,
+    });
     const greeting = Promise.withResolvers<Hello>();
     let client: AgentClient | undefined;
     conn.start((message) => {
@@ -191,7 +240,7 @@ export class AgentClient {
         conn.close();
         throw error;
       }
-      client = new AgentClient(conn, hello);
+      client = new AgentClient(conn, hello, deadlines);
       conn.closed.then((reason) => client!.#failAll(reason));
       if (!speakFirst) await sendHello();
       return client;
@@ -239,6 +288,11 @@ export class AgentClient {
     }
     const stdout = this.#conn.receive(stream, 1);
     const stderr = this.#conn.receive(stream, 2);
+    pending.answer = setTimeout(() => {
+      this.#giveUp(
+        `The agent did not answer exec.start within ${seconds(this.#deadlines.answerMs)}`,
+      );
+    }, this.#deadlines.answerMs);
     this.#conn.send({
       type: "exec.start",
       stream,
@@ -252,6 +306,14 @@ export class AgentClient {
     }).catch((e) => this.#fail(stream, asAgentError(e)));
     if (request.stdin) {
       request.stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
+    }
+    if (request.deadlineMs !== undefined) {
+      const ms = request.deadlineMs;
+      const overall = setTimeout(() => {
+        const name = JSON.stringify(request.argv[0]).slice(0, 60);
+        this.#giveUp(`The agent did not run ${name} to its end within ${seconds(ms)}`);
+      }, ms);
+      pending.result.promise.catch(() => {}).finally(() => clearTimeout(overall));
     }
     return {
       stdout,
@@ -273,14 +335,53 @@ export class AgentClient {
    * Ask for the workspace's changes. `data` is the changes stream (read it with
    * `readChangesStream`); `entries` resolves with the count the agent says it sent once the
    * stream is complete, and rejects with {@linkcode AgentError} (`no_workspace` when none is
-   * shared).
+   * shared). The transfer is bounded by the `changesIdleMs` and `changesTotalMs` deadlines, and
+   * by `options.deadline` (wall-clock ms) when that comes sooner: past one, both fail with
+   * `timed_out` and the connection is closed.
    */
-  changes(): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
+  changes(
+    options: { deadline?: number } = {},
+  ): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
     const stream = this.#nextStream++;
     const done = Promise.withResolvers<number>();
     done.promise.catch(() => {});
     this.#changes.set(stream, done);
-    const data = this.#conn.receive(stream, 1);
+    const idleMs = this.#deadlines.changesIdleMs;
+    const totalMs = Math.max(
+      0,
+      Math.min(this.#deadlines.changesTotalMs, (options.deadline ?? Infinity) - Date.now()),
+    );
+    let received = 0;
+    const total = setTimeout(() => {
+      this.#giveUp(
+        `The agent did not finish sending the workspace's changes within ${seconds(totalMs)} ` +
+          `(${received} bytes received)`,
+      );
+    }, totalMs);
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const quiet = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        this.#giveUp(
+          `The agent sent nothing for ${seconds(idleMs)} while sending the workspace's changes ` +
+            `(${received} bytes received)`,
+        );
+      }, idleMs);
+    };
+    quiet();
+    done.promise.catch(() => {}).finally(() => {
+      clearTimeout(total);
+      clearTimeout(idle);
+    });
+    const data = this.#conn.receive(stream, 1).pipeThrough(
+      new TransformStream({
+        transform(chunk, controller) {
+          received += chunk.length;
+          quiet();
+          controller.enqueue(chunk);
+        },
+      }),
+    );
     this.#conn.send({ type: "changes.start", stream }).catch((e) =>
       this.#failChanges(stream, asAgentError(e))
     );
@@ -349,8 +450,14 @@ export class AgentClient {
     return pending;
   }
 
+  /** A deadline passed: hang up, failing everything pending with `timed_out` and `what`. */
+  #giveUp(what: string): void {
+    this.#conn.close(new AgentError("timed_out", what));
+  }
+
   #started(stream: number, pid: number): void {
     const pending = this.#expect(stream, "exec.started");
+    clearTimeout(pending.answer);
     pending.isStarted = true;
     pending.started.resolve(pid);
   }
@@ -417,6 +524,7 @@ export class AgentClient {
     const pending = this.#pending.get(stream);
     if (!pending) return;
     this.#pending.delete(stream);
+    clearTimeout(pending.answer);
     this.#conn.forget(stream);
     pending.started.reject(error);
     pending.result.reject(error);
@@ -437,6 +545,10 @@ function asAgentError(reason: unknown): AgentError {
   }
   if (reason === undefined) return new AgentError("closed", "The agent closed the connection");
   return new AgentError("closed", `Lost the connection to the agent: ${reason}`, { cause: reason });
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 /** What `request` needs that an agent with `capabilities` cannot do, in words; else undefined. */

@@ -13,7 +13,7 @@ import {
   STREAM_WINDOW_BYTES,
 } from "@agentbox/protocol";
 import { delay, duplexPair, RawPeer, within } from "../../guest-agent/protocol/testing/mod.ts";
-import { AgentClient, AgentError } from "./agent_client.ts";
+import { AgentClient, AgentError, type ConnectOptions } from "./agent_client.ts";
 
 const AGENT_HELLO: Hello = {
   type: "hello",
@@ -35,7 +35,7 @@ function isAgentError(code: string) {
 }
 
 /** A fake agent on one end of an in-memory duplex, the real client on the other. */
-function fakeAgent(options: { signal?: AbortSignal } = {}) {
+function fakeAgent(options: ConnectOptions = {}) {
   const [host, agent] = duplexPair();
   const peer = new RawPeer(agent);
   const connecting = AgentClient.connect(host, options);
@@ -44,8 +44,8 @@ function fakeAgent(options: { signal?: AbortSignal } = {}) {
 }
 
 /** A fake agent that completed the handshake, and one exec the host started on it. */
-async function greetedWithExec() {
-  const { peer, connecting } = fakeAgent();
+async function greetedWithExec(options: ConnectOptions = {}) {
+  const { peer, connecting } = fakeAgent(options);
   await peer.send(AGENT_HELLO);
   const client = await within(connecting, HANG_MS, "connect");
   assert.equal((await peer.expect("hello"))?.role, "host");
@@ -387,4 +387,149 @@ Deno.test("client: resize sends exec.resize for the stream", async () => {
     cols: 100,
   });
   client.close();
+});
+
+/** A fake agent that completed the handshake with a client using `deadlines`. */
+async function greeted(deadlines: ConnectOptions["deadlines"]) {
+  const { peer, connecting } = fakeAgent({ deadlines });
+  await peer.send(AGENT_HELLO);
+  const client = await within(connecting, HANG_MS, "connect");
+  assert.equal((await peer.expect("hello"))?.role, "host");
+  return { peer, client };
+}
+
+function isTimedOut(what: RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof AgentError && e.code === "timed_out", `${e}`);
+    assert.match(e.message, what);
+    return true;
+  };
+}
+
+Deno.test("AgentClient: an exec.start the agent never answers fails with timed_out", async () => {
+  const { peer, client, run } = await greetedWithExec({ deadlines: { answerMs: 200 } });
+  await assert.rejects(
+    within(run.result, HANG_MS, "result"),
+    isTimedOut(/did not answer exec.start within 0.2 s/),
+  );
+  assert.equal((await within(client.closed, HANG_MS, "closed") as AgentError).code, "timed_out");
+  await peer.cancel();
+});
+
+Deno.test("AgentClient: an answered exec may run silently for longer than the answer deadline", async () => {
+  const { peer, client, run, stream } = await greetedWithExec({ deadlines: { answerMs: 100 } });
+  await peer.send({ type: "exec.started", stream, pid: 1 });
+  await delay(300);
+  await peer.send({ type: "stream.end", stream, fd: 1 });
+  await peer.send({ type: "stream.end", stream, fd: 2 });
+  await peer.send({ type: "exec.exit", stream, code: 0, signal: null, timedOut: false });
+  assert.equal((await within(run.result, HANG_MS, "result")).code, 0);
+  client.close();
+});
+
+Deno.test("AgentClient: half a frame mid-exec and then nothing fails the exec with timed_out", async () => {
+  const { peer, client, run, stream } = await greetedWithExec({ deadlines: { frameMs: 200 } });
+  await peer.send({ type: "exec.started", stream, pid: 1 });
+  const frame = encodeMessage({ type: "stream.data", stream, fd: 1, data: new Uint8Array(50) });
+  await peer.write(frame.subarray(0, 20)); // and no EOF
+  await assert.rejects(
+    within(run.result, HANG_MS, "result"),
+    isTimedOut(/20 bytes of a frame and not the rest/),
+  );
+  client.close();
+  await peer.cancel();
+});
+
+Deno.test("AgentClient.changes: an agent that never answers changes.start times out idle", async () => {
+  const { peer, client } = await greeted({ changesIdleMs: 200 });
+  const { data, entries } = client.changes();
+  assert.ok(await within(peer.expect("changes.start"), HANG_MS, "changes.start"));
+  await assert.rejects(
+    within(new Response(data).bytes(), HANG_MS, "data"),
+    isTimedOut(/sent nothing for 0.2 s while sending the workspace's changes \(0 bytes/),
+  );
+  await assert.rejects(within(entries, HANG_MS, "entries"), isTimedOut(/sent nothing/));
+  await peer.cancel();
+});
+
+Deno.test("AgentClient.changes: a stream ended without changes.done times out idle", async () => {
+  const { peer, client } = await greeted({ changesIdleMs: 200 });
+  const { data, entries } = client.changes();
+  const start = await within(peer.expect("changes.start"), HANG_MS, "changes.start");
+  await peer.send({ type: "stream.data", stream: start!.stream, fd: 1, data: new Uint8Array(5) });
+  await peer.send({ type: "stream.end", stream: start!.stream, fd: 1 });
+  assert.equal((await within(new Response(data).bytes(), HANG_MS, "data")).length, 5);
+  await assert.rejects(within(entries, HANG_MS, "entries"), isTimedOut(/5 bytes received/));
+  await peer.cancel();
+});
+
+Deno.test("AgentClient.changes: a trickled stream is cut at the total deadline", async () => {
+  const { peer, client } = await greeted({ changesIdleMs: 150, changesTotalMs: 600 });
+  const { data, entries } = client.changes();
+  const start = await within(peer.expect("changes.start"), HANG_MS, "changes.start");
+  const started = performance.now();
+  // One byte every 50 ms: never idle for long, never done.
+  let cut = false;
+  const trickle = (async () => {
+    while (!cut) {
+      await peer.send({
+        type: "stream.data",
+        stream: start!.stream,
+        fd: 1,
+        data: new Uint8Array(1),
+      });
+      await delay(50);
+    }
+  })();
+  await assert.rejects(
+    within(new Response(data).bytes(), HANG_MS, "data"),
+    isTimedOut(/did not finish sending the workspace's changes within 0.6 s \(\d+ bytes/),
+  );
+  await assert.rejects(within(entries, HANG_MS, "entries"), isTimedOut(/did not finish/));
+  assert.ok(performance.now() - started >= 550, "not before the deadline");
+  cut = true;
+  await trickle;
+  await peer.cancel();
+});
+
+Deno.test("AgentClient.changes: a deadline sooner than the agent's own cuts the transfer then", async () => {
+  const { peer, client } = await greeted({ changesIdleMs: 5000 });
+  const { entries } = client.changes({ deadline: Date.now() + 200 });
+  await assert.rejects(
+    within(entries, HANG_MS, "entries"),
+    isTimedOut(/did not finish sending the workspace's changes within 0.2 s/),
+  );
+  await peer.cancel();
+});
+
+Deno.test("AgentClient: a host command the agent starts but never ends fails at its deadline", async () => {
+  const { peer, client } = await greeted({});
+  const run = client.exec({ argv: ["mount-workspace"], deadlineMs: 300 });
+  const start = await within(peer.expect("exec.start"), HANG_MS, "exec.start");
+  await peer.send({ type: "exec.started", stream: start!.stream, pid: 7 });
+  await assert.rejects(
+    within(run.result, HANG_MS, "result"),
+    isTimedOut(/did not run "mount-workspace" to its end within 0.3 s/),
+  );
+  await peer.cancel();
+});
+
+Deno.test("AgentClient: a host command that ends in time is not cut by its deadline", async () => {
+  const { peer, client } = await greeted({});
+  const run = client.exec({ argv: ["true"], deadlineMs: 300 });
+  const start = await within(peer.expect("exec.start"), HANG_MS, "exec.start");
+  const stream = start!.stream;
+  await peer.send({ type: "exec.started", stream, pid: 7 });
+  await peer.send({ type: "stream.end", stream, fd: 1 });
+  await peer.send({ type: "stream.end", stream, fd: 2 });
+  await peer.send({ type: "exec.exit", stream, code: 0, signal: null, timedOut: false });
+  assert.equal((await within(run.result, HANG_MS, "result")).code, 0);
+  await delay(400);
+  const closed = await Promise.race([
+    client.closed.then(() => "closed"),
+    delay(0).then(() => "open"),
+  ]);
+  assert.equal(closed, "open");
+  client.close();
+  await peer.cancel();
 });

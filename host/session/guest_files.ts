@@ -7,7 +7,7 @@
 
 import { AgentboxError } from "../agentbox_error.ts";
 import { type CpioEntry, writeCpio } from "../../image/cpio.ts";
-import type { AgentClient } from "../channel/agent_client.ts";
+import { AGENT_DEADLINES, type AgentClient } from "../channel/agent_client.ts";
 
 /** A file to place in the guest: absolute path, text, permission bits. */
 export interface GuestFileSpec {
@@ -41,6 +41,7 @@ export async function installGuestFiles(agent: AgentClient, files: GuestFileSpec
   const run = agent.exec({
     argv: ["sh", "-c", "cd / && exec cpio -idmu 2>&1"],
     stdin: ReadableStream.from([archive]),
+    deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
   const [output, , result] = await Promise.all([
     new Response(run.stdout).text(),

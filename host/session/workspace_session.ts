@@ -26,12 +26,29 @@ export interface WorkspaceSession {
   sessionDir: string;
   /**
    * Fetch the guest's changes over `agent`, store them and classify them. The VM must still be
-   * running. Throws `ChangesetError` when the guest's report is unacceptable, over the quota or
-   * would eat into the state's reserve; the session's upper disk is kept then, for inspection
-   * (and a later collection), and nothing of the transfer is.
+   * running. Throws `ChangesetError` when the guest's report is unacceptable, over the quota,
+   * would eat into the state's reserve, or does not arrive within the deadlines (the agent
+   * client's, see `AGENT_DEADLINES`, and `options.deadline`); the session's upper disk is kept
+   * then, for inspection and a later collection, and nothing of the transfer is.
    */
-  collect(agent: AgentClient): Promise<CollectedChanges>;
+  collect(agent: AgentClient, options?: CollectOptions): Promise<CollectedChanges>;
 }
+
+/** Options of {@linkcode WorkspaceSession.collect}. */
+export interface CollectOptions {
+  /**
+   * Wall-clock time (ms since the epoch) by which the transfer must be complete, such as the
+   * end of a run's `--timeout` plus {@linkcode COLLECT_AFTER_TIMEOUT_MS}; it only ever shortens
+   * the agent's own deadline for the transfer.
+   */
+  deadline?: number;
+}
+
+/**
+ * How long collecting the changes may go on after a command's `--timeout` ran out (30 s): the
+ * timeout bounds the whole run, and a command killed at its timeout still has its changes taken.
+ */
+export const COLLECT_AFTER_TIMEOUT_MS = 30_000;
 
 /** What {@linkcode WorkspaceSession.collect} found. */
 export interface CollectedChanges {
@@ -101,8 +118,8 @@ function workspaceSession(
   return {
     share,
     sessionDir,
-    async collect(agent) {
-      const { data, entries: announced } = agent.changes();
+    async collect(agent, { deadline } = {}) {
+      const { data, entries: announced } = agent.changes({ deadline });
       const received = await receiveChangeset(data, paths, {
         maxBytes: limits.maxChangesBytes,
         reserveBytes: limits.stateReserveBytes,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AgentClient } from "../channel/agent_client.ts";
+import { AGENT_DEADLINES, type AgentClient } from "../channel/agent_client.ts";
 import { VmError } from "./errors.ts";
 
 /**
@@ -25,7 +25,7 @@ export async function runGuestSetup(
   argv: string[],
   what: string,
 ): Promise<void> {
-  const run = agent.exec({ argv });
+  const run = agent.exec({ argv, deadlineMs: AGENT_DEADLINES.hostCommandMs });
   const [, errors, result] = await Promise.all([
     run.stdout.cancel(),
     new Response(run.stderr).text(),

@@ -19,6 +19,7 @@
 
 import { createHash } from "node:crypto";
 import type { ImagePaths } from "../../image/store.ts";
+import { AGENT_DEADLINES } from "../channel/agent_client.ts";
 import { cacheDir, makeVmRuntimeDir } from "../paths.ts";
 import { qemuArgv } from "./qemu/argv.ts";
 import { NO_RELAY_KEY, proxyNetwork } from "../net/user_network.ts";
@@ -325,7 +326,7 @@ export async function startFromTemplate(
 }
 
 async function warmUp(vm: RunningVm): Promise<void> {
-  const run = vm.agent.exec({ argv: ["true"] });
+  const run = vm.agent.exec({ argv: ["true"], deadlineMs: AGENT_DEADLINES.hostCommandMs });
   await Promise.all([run.stdout.cancel(), run.stderr.cancel(), run.result]);
 }
 

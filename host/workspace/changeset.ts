@@ -159,35 +159,81 @@ export function validateRecords(input: unknown): UpperRecord[] {
   if (input.length > CHANGESET_LIMITS.maxRecords) {
     throw new ChangesetError(`Changeset has more than ${CHANGESET_LIMITS.maxRecords} entries`);
   }
-  const byPath = new Map<string, UpperRecord>();
-  const escaped = new Set<UpperRecord>();
-  for (const [index, raw] of input.entries()) {
-    const { record, renamed } = validateRecord(raw, index);
-    const other = byPath.get(record.path);
-    if (other === undefined) {
-      byPath.set(record.path, record);
-      if (renamed) escaped.add(record);
-    } else if (renamed) {
-      continue; // an escaped name that happens to read like another record's: keep that one
-    } else if (escaped.has(other)) {
-      byPath.set(record.path, record);
-    } else {
-      throw new ChangesetError(`Duplicate path in changeset: ${record.path}`);
-    }
-  }
-  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const collector = new RecordCollector();
+  for (const [index, raw] of input.entries()) collector.add(raw, index);
+  return collector.sorted();
 }
 
-function validateRecord(raw: unknown, index: number): { record: UpperRecord; renamed: boolean } {
-  const checked = checkRecord(raw, index);
-  return "renamed" in checked ? checked : { record: checked, renamed: false };
+/**
+ * Records gathered one at a time (as a stream delivers them), with {@linkcode validateRecords}'
+ * rules: each is checked and copied down to its known fields at once; a path appears once; a
+ * record whose path is unacceptable becomes `unsupported` under its escaped path, and should that
+ * collide with another record's path, the other record is kept.
+ */
+export class RecordCollector {
+  readonly #byPath = new Map<string, UpperRecord>();
+  readonly #escaped = new Set<UpperRecord>();
+
+  /**
+   * Check `raw` (entry `index`) and keep it; returns the record kept, or `undefined` when an
+   * escaped name gave way to a real one. Throws {@linkcode ChangesetError} for a bad record or a
+   * duplicate path.
+   */
+  add(raw: unknown, index: number, options: { unhashed?: boolean } = {}): UpperRecord | undefined {
+    const { record, renamed } = checkRecord(raw, index, options);
+    const other = this.#byPath.get(record.path);
+    if (other === undefined) {
+      this.#byPath.set(record.path, record);
+      if (renamed) this.#escaped.add(record);
+      return record;
+    }
+    if (renamed) return undefined; // an escaped name reading like another record's: keep that one
+    if (!this.#escaped.has(other)) {
+      throw new ChangesetError(`Duplicate path in changeset: ${printable(record.path)}`);
+    }
+    this.#escaped.delete(other);
+    this.#byPath.set(record.path, record);
+    return record;
+  }
+
+  /** The records kept, sorted by path. */
+  sorted(): UpperRecord[] {
+    return [...this.#byPath.values()].sort((
+      a,
+      b,
+    ) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+}
+
+/**
+ * Check one record received from a guest and return a fresh copy holding only its known fields
+ * (so the decoded original, with whatever else the guest packed into it, can be dropped at
+ * once). A record with a bad name becomes `unsupported`, as in {@linkcode validateRecords}.
+ * With `unhashed`, a file's `sha256` is not required and comes back empty: the receiver fills
+ * it in once it hashed the content.
+ *
+ * @example
+ * ```ts
+ * import { validateRecord } from "./changeset.ts";
+ * const record = validateRecord({ path: "a", type: "dir", mode: 0o755, junk: [1, 2] }, 0);
+ * console.assert(!("junk" in record));
+ * ```
+ */
+export function validateRecord(
+  raw: unknown,
+  index: number,
+  options: { unhashed?: boolean } = {},
+): UpperRecord {
+  return checkRecord(raw, index, options).record;
 }
 
 function checkRecord(
   raw: unknown,
   index: number,
-): UpperRecord | { record: UpperRecord; renamed: true } {
-  if (typeof raw !== "object" || raw === null) {
+  options: { unhashed?: boolean },
+): { record: UpperRecord; renamed: boolean } {
+  const kept = (record: UpperRecord) => ({ record, renamed: false });
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ChangesetError(`Changeset entry ${index} is not an object`);
   }
   const r = raw as Record<string, unknown>;
@@ -207,11 +253,14 @@ function checkRecord(
     case "file":
       if (!isMode(r.mode)) throw bad("bad mode");
       if (!Number.isSafeInteger(r.size) || (r.size as number) < 0) throw bad("bad size");
+      if (options.unhashed) {
+        return kept({ path, type: "file", mode: r.mode, size: r.size as number, sha256: "" });
+      }
       if (typeof r.sha256 !== "string" || !SHA256_HEX.test(r.sha256)) throw bad("bad sha256");
-      return { path, type: "file", mode: r.mode, size: r.size as number, sha256: r.sha256 };
+      return kept({ path, type: "file", mode: r.mode, size: r.size as number, sha256: r.sha256 });
     case "dir":
       if (!isMode(r.mode)) throw bad("bad mode");
-      return { path, type: "dir", mode: r.mode };
+      return kept({ path, type: "dir", mode: r.mode });
     case "symlink":
       if (typeof r.target !== "string" || r.target === "" || r.target.includes("\0")) {
         throw bad("bad symlink target");
@@ -219,18 +268,59 @@ function checkRecord(
       if (encoder.encode(r.target).length > CHANGESET_LIMITS.maxLinkTargetBytes) {
         throw bad("symlink target too long");
       }
-      return { path, type: "symlink", target: r.target };
+      return kept({ path, type: "symlink", target: r.target });
     case "deleted":
-      return { path, type: "deleted" };
+      return kept({ path, type: "deleted" });
     case "unsupported":
-      return { path, type: "unsupported", detail: printable(String(r.detail ?? "unsupported")) };
+      return kept({
+        path,
+        type: "unsupported",
+        detail: typeof r.detail === "string" ? printable(r.detail) : "unsupported",
+      });
     default:
-      throw bad(`unknown type ${JSON.stringify(String(r.type)).slice(0, 40)}`);
+      throw bad(`unknown type ${describeGuestValue(r.type)}`);
   }
 }
 
 function isMode(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0o7777;
+}
+
+/**
+ * A value a guest sent, described for an error message without ever converting it whole: a
+ * string is quoted, escaped and cut to 40 characters, a number or boolean shown, anything else
+ * named by its kind. (`String()` of a guest's nested lists can take minutes and gigabytes.)
+ *
+ * @example
+ * ```ts
+ * import { describeGuestValue } from "./changeset.ts";
+ * console.assert(describeGuestValue("device") === '"device"');
+ * console.assert(describeGuestValue([1, [2]]) === "a list");
+ * ```
+ */
+export function describeGuestValue(value: unknown): string {
+  switch (typeof value) {
+    case "string": {
+      const shown = printable(value.slice(0, 40));
+      return `"${shown}${value.length > 40 ? "…" : ""}"`;
+    }
+    case "number":
+    case "boolean":
+    case "undefined":
+      return String(value);
+    case "bigint":
+      return "a big integer";
+    case "object":
+      return value === null
+        ? "null"
+        : Array.isArray(value)
+        ? "a list"
+        : value instanceof Uint8Array
+        ? "a byte string"
+        : "a map";
+    default:
+      return `a ${typeof value}`;
+  }
 }
 
 /** One host path as it was when the session started (lstat facts; no content hash). */

@@ -1,7 +1,9 @@
 /**
  * Store the changes stream a guest sends (protocol/changes_stream.ts) as a session's changeset:
  * every file's content checked against the size its record announced and hashed here (the
- * record's `sha256` is the host's, whatever the guest sent), every record validated, limits on entries and bytes enforced while reading. Nothing is visible under
+ * record's `sha256` is the host's, whatever the guest sent), every record validated and reduced to
+ * its known fields as it arrives, limits on entries, content bytes and the memory the records take
+ * enforced while reading. Nothing is visible under
  * `changes/` until the whole stream was received and checked: it is written next to it and
  * renamed into place, so a cut or hostile stream leaves no half changeset behind.
  *
@@ -16,11 +18,30 @@ import {
   CHANGESET_LIMITS,
   ChangesetError,
   type ChangesetPaths,
+  describeGuestValue,
+  RecordCollector,
   type UpperRecord,
-  validateRecords,
 } from "./changeset.ts";
 import { formatBytes, SpaceGuard } from "./state_space.ts";
 import { printable } from "../terminal_text.ts";
+
+/**
+ * Default bound on the memory the received records may take (see {@linkcode recordMemoryBytes}):
+ * room for about 800,000 changes with 100-character paths. Decoded guest records are never kept:
+ * each is validated and copied down to its known fields as it arrives.
+ */
+export const MAX_RECORD_MEMORY_BYTES = 256 * 1024 ** 2;
+
+/** What one kept record costs beyond its text: the object, its slot in the list and in the path set. */
+const RECORD_OVERHEAD_BYTES = 160;
+
+/** Estimated heap bytes `record` takes while the changeset is received (two bytes a character). */
+export function recordMemoryBytes(record: UpperRecord): number {
+  const text = record.path.length +
+    (record.type === "symlink" ? record.target.length : 0) +
+    (record.type === "unsupported" ? record.detail.length : 0);
+  return RECORD_OVERHEAD_BYTES + 2 * text;
+}
 
 /** Options of {@linkcode receiveChangeset}. */
 export interface ReceiveOptions {
@@ -37,6 +58,12 @@ export interface ReceiveOptions {
   reserveBytes?: number;
   /** Most entries accepted (default {@linkcode CHANGESET_LIMITS.maxRecords}). */
   maxEntries?: number;
+  /**
+   * Most memory the records may take, as {@linkcode recordMemoryBytes} counts it (default
+   * {@linkcode MAX_RECORD_MEMORY_BYTES}); more is refused, so that a guest cannot exhaust the
+   * host process's heap with many long names.
+   */
+  maxRecordMemory?: number;
   /**
    * The entry count the sender says it sent once done (`changes.done`); checked before anything
    * is kept, so that a stream cut at an entry boundary is not taken for a complete one.
@@ -83,28 +110,39 @@ export async function receiveChangeset(
     options.maxBytes ?? DEFAULT_WORKSPACE_LIMITS.maxChangesBytes,
     guard,
   );
-  const raw: unknown[] = [];
+  const collector = new RecordCollector();
+  let entries = 0;
   const maxEntries = options.maxEntries ?? CHANGESET_LIMITS.maxRecords;
+  const maxMemory = options.maxRecordMemory ?? MAX_RECORD_MEMORY_BYTES;
+  let memory = 0;
   try {
     await readChangesStream(stream, {
-      entry: (record) => {
-        if (raw.length >= maxEntries) {
+      entry: (raw) => {
+        if (entries >= maxEntries) {
           throw new ChangesetError(`The guest reported more than ${maxEntries} changes`);
         }
-        raw.push(record);
-        return sink.begin(record);
+        const record = collector.add(raw, entries++, { unhashed: true });
+        if (record) memory += recordMemoryBytes(record);
+        if (memory > maxMemory) {
+          throw new ChangesetError(
+            `The guest's list of changes takes more than ${maxMemory} bytes of memory after ` +
+              `${entries} entries; nothing was kept`,
+          );
+        }
+        // A file whose name was refused (or gave way) is still followed by its content.
+        return sink.begin(record?.type === "file" ? record : raw);
       },
       content: (chunk) => sink.write(chunk),
       contentEnd: () => sink.end(),
     });
     sink.close();
     const announced = await options.announced;
-    if (announced !== undefined && announced !== raw.length) {
+    if (announced !== undefined && announced !== entries) {
       throw new ChangesetError(
-        `The guest announced ${announced} changes but sent ${raw.length}; nothing was kept`,
+        `The guest announced ${announced} changes but sent ${entries}; nothing was kept`,
       );
     }
-    const records = validateRecords(raw);
+    const records = collector.sorted();
     const json = new TextEncoder().encode(JSON.stringify(records));
     guard.claim(json.length);
     await Deno.writeFile(`${incoming}/records.json`, json);
@@ -152,7 +190,7 @@ class BlobSink {
     if (r === null || typeof r !== "object" || r.type !== "file") return 0;
     const size = r.size as number;
     if (!Number.isSafeInteger(size) || size < 0) {
-      throw new ChangesetError(`Changeset entry ${String(r.path)}: bad size`);
+      throw new ChangesetError(`Changeset entry ${describeGuestValue(r.path)}: bad size`);
     }
     if (this.total + size > this.maxBytes) throw this.#overQuota(r.path, this.total + size);
     this.#record = r;
@@ -194,7 +232,9 @@ class BlobSink {
   async end(): Promise<void> {
     const record = this.#record!;
     if (this.#received !== record.size) {
-      throw new ChangesetError(`Changeset entry ${String(record.path)}: content is not its size`);
+      throw new ChangesetError(
+        `Changeset entry ${describeGuestValue(record.path)}: content is not its size`,
+      );
     }
     const sha256 = this.#hash!.digest("hex");
     record.sha256 = sha256;

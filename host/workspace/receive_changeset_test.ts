@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { encodeChangeEntry } from "@agentbox/protocol";
+import { encodeCbor, encodeChangeEntry, encodeFrame } from "@agentbox/protocol";
+import { cborMapOf, sharedReferenceBomb } from "../../guest-agent/protocol/testing/mod.ts";
 import { ChangesetError, changesetPaths } from "./changeset.ts";
 import { receiveChangeset } from "./receive_changeset.ts";
 import { freeBytes } from "./state_space.ts";
@@ -106,7 +107,7 @@ Deno.test("receiveChangeset refuses hostile streams and keeps nothing", async ()
       /unknown type/,
     ],
     ["oversized entry", Promise.resolve([new Uint8Array([0, 1, 0, 1])]), /over the limit/],
-    ["not CBOR", Promise.resolve([new Uint8Array([0, 0, 0, 1, 0xff])]), /not valid CBOR/],
+    ["not CBOR", Promise.resolve([new Uint8Array([0, 0, 0, 1, 0xff])]), /not (valid|plain) CBOR/],
     [
       "negative size",
       Promise.resolve([
@@ -211,5 +212,53 @@ Deno.test("a changeset that would eat into the reserve is refused and leaves not
       path: "kept",
       type: "deleted",
     }]);
+  });
+});
+
+Deno.test("receiveChangeset refuses nested shared references at once, with a short message", async () => {
+  // 22 levels: 2^22 copies of a 16-character string once printed. Main spent seconds and half a
+  // gigabyte building a 67 MB error message from this 300-byte entry; more levels never end.
+  const bomb = sharedReferenceBomb(22);
+  const entries = [
+    cborMapOf({ path: bomb, type: encodeCbor("file"), mode: encodeCbor(0), size: encodeCbor(-1) }),
+    cborMapOf({ path: encodeCbor("a"), type: bomb }),
+    cborMapOf({ path: encodeCbor("a"), type: encodeCbor("unsupported"), detail: bomb }),
+  ];
+  for (const [i, entry] of entries.entries()) {
+    await withSession(async (paths) => {
+      const started = performance.now();
+      await assert.rejects(
+        () => receiveChangeset(streamOf([encodeFrame(entry)], 4096), paths),
+        (e: Error) => {
+          assert.ok(e.message.length < 300, `entry ${i}: ${e.message.length} characters`);
+          assert.match(e.message, /not plain CBOR: tag 28/);
+          return true;
+        },
+      );
+      assert.ok(performance.now() - started < 1000, `entry ${i}: refused at once`);
+      assert.deepEqual([...Deno.readDirSync(paths.root)], [], `entry ${i}: nothing kept`);
+    });
+  }
+});
+
+Deno.test("receiveChangeset keeps only known fields and bounds the memory the records take", async () => {
+  await withSession(async (paths) => {
+    // Unknown fields are dropped as each record arrives (the protocol ignores unknown keys).
+    const junk = Array.from({ length: 2000 }, () => ({}));
+    const { records } = await receiveChangeset(
+      streamOf([encodeChangeEntry({ path: "d", type: "dir", mode: 0o755, junk })]),
+      paths,
+    );
+    assert.deepEqual(records, [{ path: "d", type: "dir", mode: 0o755 }]);
+    // Long names count against the memory bound, not only the number of entries.
+    const long = Array.from(
+      { length: 40 },
+      (_, i) => encodeChangeEntry({ path: `${"n".repeat(3000)}/${i}`, type: "deleted" }),
+    );
+    await assert.rejects(
+      () => receiveChangeset(streamOf(long, 4096), paths, { maxRecordMemory: 100_000 }),
+      /takes more than 100000 bytes of memory after 16 entries; nothing was kept/,
+    );
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(paths.records)), records);
   });
 });

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { decodeMessage, encodeMessage } from "../codec.ts";
+import { decodeMessage, encodeCbor, encodeMessage } from "../codec.ts";
 import type { Duplex } from "../connection.ts";
 import { FrameDecoder } from "../frame.ts";
 import type { Message } from "../messages.ts";
@@ -175,4 +175,30 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 /** Resolve after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * CBOR for nested shared references (tags 28/29, "value sharing"), as a hostile peer may send:
+ * level 0 is a shareable 16-character string, each next level a shareable pair of references to
+ * the level before, so that level `levels` stands for 2^levels copies of the string in about
+ * 11 bytes per level. The value is the array of all levels.
+ */
+export function sharedReferenceBomb(levels: number): Uint8Array {
+  if (levels > 255) throw new RangeError("At most 255 levels");
+  const out = [0x99, (levels + 1) >> 8, (levels + 1) & 0xff, 0xd8, 0x1c];
+  out.push(...encodeCbor("abcdefghijklmnop"));
+  for (let i = 1; i <= levels; i++) {
+    out.push(0xd8, 0x1c, 0x82, 0xd8, 0x1d, 0x18, i - 1, 0xd8, 0x1d, 0x18, i - 1);
+  }
+  return new Uint8Array(out);
+}
+
+/** A CBOR map of text keys to values that are given already encoded (e.g. hostile CBOR). */
+export function cborMapOf(fields: Record<string, Uint8Array>): Uint8Array {
+  const entries = Object.entries(fields);
+  if (entries.length > 23) throw new RangeError("At most 23 fields");
+  return concat([
+    new Uint8Array([0xa0 + entries.length]),
+    ...entries.flatMap(([key, value]) => [encodeCbor(key), value]),
+  ]);
 }
