@@ -36,6 +36,8 @@ export const DETACHED_PLAN_SCHEMA = z.strictObject({
   runCommand: z.boolean(),
   /** Start from this snapshot (a fork) instead of booting. */
   restore: z.string().max(64).optional(),
+  /** `--yes`: with `--net learn`, write what was learned (nobody is there to ask). */
+  learnYes: z.boolean().default(false),
 });
 
 /** What a new session's owner is handed (its `plan.json`). */
@@ -81,7 +83,7 @@ export function parseDetachedPlan(value: unknown, source: string): DetachedPlan 
  */
 export async function startDetachedSession(
   ctx: ApiContext,
-  request: Omit<DetachedPlan, "id">,
+  request: Omit<z.input<typeof DETACHED_PLAN_SCHEMA>, "id">,
 ): Promise<LifecycleRecord> {
   if (request.name !== undefined && nameTaken(ctx.db, request.name)) {
     throw new UsageError(
@@ -137,6 +139,8 @@ export async function ownSession(
       session: { id: plan.id, lifecycle: { name: plan.name, ownerPid: Deno.pid } },
       pinLower: true,
       restore,
+      // Nobody can be asked in a detached session: learn mode writes only with --yes.
+      confirmLearned: plan.learnYes ? () => true : undefined,
     });
   } catch (error) {
     fail(error);

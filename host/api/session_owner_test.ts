@@ -89,3 +89,13 @@ Deno.test("owner: a plan that is not a plan is a usage error naming the file and
     );
   }
 });
+
+Deno.test("owner: --yes reaches a detached session's plan; without it learn mode writes nothing", () => {
+  const base = {
+    id: "0f3c2a9e-0000-4000-8000-000000000000",
+    spec: { argv: ["sh"], projectDir: "/p", net: "learn" },
+    runCommand: false,
+  };
+  assert.equal(parseDetachedPlan(base, "plan.json").learnYes, false);
+  assert.equal(parseDetachedPlan({ ...base, learnYes: true }, "plan.json").learnYes, true);
+});

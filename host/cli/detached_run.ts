@@ -6,7 +6,7 @@
  */
 
 import { openContext } from "../api/context.ts";
-import { type DetachedPlan, startDetachedSession } from "../api/session_owner.ts";
+import { startDetachedSession } from "../api/session_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { label } from "../session/session_client.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";
@@ -48,7 +48,12 @@ export async function runDetached(
       prompts: false,
     },
   );
-  return await launchDetached({ name, spec: plan.spec, runCommand: positionals.length > 0 });
+  return await launchDetached({
+    name,
+    spec: plan.spec,
+    runCommand: positionals.length > 0,
+    learnYes: plan.learnYes,
+  });
 }
 
 /**
@@ -61,7 +66,9 @@ export async function runDetached(
  * await launchDetached({ name: "b", spec, runCommand: false, restore: "base" });
  * ```
  */
-export async function launchDetached(request: Omit<DetachedPlan, "id">): Promise<number> {
+export async function launchDetached(
+  request: Parameters<typeof startDetachedSession>[1],
+): Promise<number> {
   using ctx = openContext();
   printStarted(await startDetachedSession(ctx, request));
   return 0;
