@@ -39,7 +39,7 @@ const encoder = new TextEncoder();
  * ```ts
  * import { hostPathProblem } from "./safe_path.ts";
  * console.assert(hostPathProblem("/p", "a.txt", { forCreation: true }) === undefined);
- * console.assert(hostPathProblem("/p", "d/".repeat(2100) + "f", { forCreation: true }));
+ * console.assert(hostPathProblem("/p", "d/".repeat(2100) + "f", { forCreation: true }) !== undefined);
  * ```
  */
 export function hostPathProblem(
