@@ -35,9 +35,22 @@ export async function runCommand(
   args: string[],
   options: RunCommandOptions = {},
 ): Promise<string> {
-  let output: Deno.CommandOutput;
+  const output = await spawnTool(command, args, options).output();
+  if (!output.success) {
+    const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join("\n");
+    throw makeError(options)(`${command} failed (exit code ${output.code}): ${stderr}`);
+  }
+  return new TextDecoder().decode(output.stdout);
+}
+
+/** Start `command` with piped output (never through a shell); a tool that cannot start is the caller's error. */
+function spawnTool(
+  command: string,
+  args: string[],
+  options: RunCommandOptions,
+): Deno.ChildProcess {
   try {
-    output = await new Deno.Command(command, {
+    return new Deno.Command(command, {
       args,
       cwd: options.cwd,
       env: options.env,
@@ -45,16 +58,11 @@ export async function runCommand(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
   } catch (cause) {
     const hint = options.missingHint ? `: ${options.missingHint}` : "";
     throw makeError(options)(`Cannot run ${command}${hint}`, { cause });
   }
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr).trim().split("\n").slice(-5).join("\n");
-    throw makeError(options)(`${command} failed (exit code ${output.code}): ${stderr}`);
-  }
-  return new TextDecoder().decode(output.stdout);
 }
 
 function makeError(options: RunCommandOptions) {
@@ -84,21 +92,7 @@ export async function runCommandLines(
   args: string[],
   options: RunCommandLinesOptions = {},
 ): Promise<void> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(command, {
-      args,
-      cwd: options.cwd,
-      env: options.env,
-      clearEnv: options.env !== undefined,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (cause) {
-    const hint = options.missingHint ? `: ${options.missingHint}` : "";
-    throw makeError(options)(`Cannot run ${command}${hint}`, { cause });
-  }
+  const child = spawnTool(command, args, options);
   const tail: string[] = [];
   const read = async (stream: ReadableStream<Uint8Array>) => {
     for await (const line of readLines(stream)) {

@@ -70,9 +70,6 @@ export interface StartSandboxOptions {
   restore?: SnapshotInfo;
 }
 
-/** A command for a sandbox: what `exec.start` carries, the sandbox's defaults filled in later. */
-export type SandboxExecRequest = ExecRequest;
-
 /** A running sandbox. */
 export interface Sandbox {
   readonly id: string;
@@ -84,9 +81,9 @@ export interface Sandbox {
   /** What every command starts with under its own settings. */
   readonly defaults: ExecDefaults;
   /** The spec's own command, as a request (its argv and timeout). */
-  command(): SandboxExecRequest;
+  command(): ExecRequest;
   /** Run `request` with the sandbox's defaults under its own settings. */
-  exec(request: SandboxExecRequest): ExecHandle;
+  exec(request: ExecRequest): ExecHandle;
   /** Rejects with the VM's death when the VMM exits; pends while it runs. */
   readonly lost: Promise<never>;
   /** The error to report for a broken agent connection: the VM's death when it died. */
