@@ -22,6 +22,7 @@ import {
 } from "../channel/agent_client.ts";
 import { agentPreset } from "../config/agent_presets.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
+import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
@@ -358,4 +359,18 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
     `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail(), code: "vm_died" },
   );
+}
+
+/**
+ * Allow `host` for the project from now on (an approval answered "always"): it is added to the
+ * project's `.agentbox.toml` allowlist.
+ *
+ * @example
+ * ```ts ignore
+ * import { allowHostForProject } from "./sandbox.ts";
+ * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
+ * ```
+ */
+export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
+  await addToProjectAllowlist(projectDir, [host]);
 }

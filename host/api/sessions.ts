@@ -14,6 +14,9 @@ import { removeSession, stopOwner } from "../session/stop_owner.ts";
 import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/session_lifecycle.ts";
 import type { ApiContext } from "./context.ts";
 
+/** How a session is named to people: its name, else its id's first 12 characters. */
+export { label };
+
 /** One session as listed. Times are milliseconds since the epoch. */
 export interface SessionEntry {
   id: string;
