@@ -30,9 +30,12 @@ export class BenchCli {
     };
   }
 
-  /** Run `agentbox ARGS` to its end; its stdout, or an error with its stderr. */
-  async run(args: string[]): Promise<string> {
-    const out = await agentbox(args, { env: this.env, cwd: this.root }).output();
+  /**
+   * Run `agentbox ARGS` to its end (from `checkout`'s source when given, else this one's); its
+   * stdout, or an error with its stderr.
+   */
+  async run(args: string[], checkout?: string): Promise<string> {
+    const out = await agentbox(args, { env: this.env, cwd: this.root, checkout }).output();
     if (!out.success) {
       throw new Error(`agentbox ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
     }

@@ -8,17 +8,23 @@
  * - `client`: what the command does once started — connect to the control socket, hello, exec
  *   `true`, wait for its exit — in this process.
  *
+ * With OTHER_CHECKOUT (another worktree, e.g. `git worktree add /tmp/base <commit>`), a fourth:
+ * - `cli other`: the same command from that checkout's source against the same session,
+ *   interleaved with `cli` round by round, so a change's cost is measured under the same load.
+ *
  * The comparison with ssh into the same VM is tests/bench/ssh_exec.ts.
  *
- * Run: deno run -A tests/bench/session_exec.ts [CLI_RUNS] [CLIENT_RUNS]   (default 30, 300)
+ * Run: deno run -A tests/bench/session_exec.ts [CLI_RUNS] [CLIENT_RUNS] [OTHER_CHECKOUT]
+ * (default 30, 300, none)
  *
  * @module
  */
 
-import { BenchCli, execTrueInProcess, report, timed } from "./session_bench.ts";
+import { BenchCli, execTrueInProcess, report, timed, timeOnce } from "./session_bench.ts";
 
 const cliRuns = Number(Deno.args[0] ?? 30);
 const clientRuns = Number(Deno.args[1] ?? 300);
+const other = Deno.args[2];
 const cli = new BenchCli(await Deno.makeTempDir({ prefix: "agentbox-bench-session-" }));
 
 try {
@@ -27,7 +33,18 @@ try {
   const clientOnce = () => execTrueInProcess(controlSocket);
   await timed(10, clientOnce); // warm up
   report("client", await timed(clientRuns, clientOnce));
-  report("cli", await timed(cliRuns, () => cli.run(["exec", "--session", "bench", "--", "true"])));
+  const execTrue = ["exec", "--session", "bench", "--", "true"];
+  if (other === undefined) {
+    report("cli", await timed(cliRuns, () => cli.run(execTrue)));
+  } else {
+    const here: number[] = [], there: number[] = [];
+    for (let round = 0; round < cliRuns; round++) {
+      here.push(await timeOnce(() => cli.run(execTrue)));
+      there.push(await timeOnce(() => cli.run(execTrue, other)));
+    }
+    report("cli", here.sort((a, b) => a - b));
+    report("cli other", there.sort((a, b) => a - b));
+  }
   report("floor", await timed(cliRuns, () => cli.run(["--version"])));
 } finally {
   await cli.remove("bench");
