@@ -7,7 +7,7 @@
 
 import { openContext } from "../api/context.ts";
 import { startDetachedSession } from "../api/session_owner.ts";
-import { isValidName, NAME_RULE } from "../api/sandbox_spec.ts";
+import { isValidName, NAME_RULE } from "../api/spec_vocabulary.ts";
 import { label } from "../api/sessions.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";
 import { UsageError } from "./errors.ts";

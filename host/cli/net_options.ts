@@ -6,13 +6,12 @@
  */
 
 import type { ConfirmLearned } from "../config/learned_allowlist.ts";
-import { allowHostForProject } from "../api/sandbox.ts";
 import {
   NET_BACKEND_CHOICES,
   NET_CHOICES,
   type NetBackendChoice,
   type NetChoice,
-} from "../api/sandbox_spec.ts";
+} from "../api/spec_vocabulary.ts";
 import type { NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
@@ -96,7 +95,11 @@ export function interactiveApprover(projectDir: string) {
       }
       return resume;
     },
-  }, { allowAlways: (host) => allowHostForProject(projectDir, host) });
+  }, {
+    // Loaded when first answered "always": the lifecycle is not `exec --session`'s to load.
+    allowAlways: async (host) =>
+      await (await import("../api/sandbox.ts")).allowHostForProject(projectDir, host),
+  });
 }
 
 /**

@@ -11,13 +11,10 @@ import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import {
   IMAGE_NAME_PATTERN,
   MAX_TIMEOUT_SEC,
-  MIN_MEMORY_MB,
   parseSandboxSpec,
   type SandboxSpec,
-  VM_DEFAULTS,
-  VMM_KINDS,
-  type VmmKind,
 } from "../api/sandbox_spec.ts";
+import { MIN_MEMORY_MB, VM_DEFAULTS, VMM_KINDS, type VmmKind } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";

@@ -13,7 +13,7 @@ import {
   saveSnapshot,
   type SnapshotInfo,
 } from "../api/snapshots.ts";
-import { isValidName, NAME_RULE } from "../api/sandbox_spec.ts";
+import { isValidName, NAME_RULE } from "../api/spec_vocabulary.ts";
 import { label } from "../api/sessions.ts";
 import { printStarted } from "./detached_run.ts";
 import { UsageError } from "./errors.ts";
