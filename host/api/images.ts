@@ -61,7 +61,7 @@ export interface ImageBuildReport {
  * a failure (sandboxes boot cold, or make it on first use): the report says why.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { buildImageAndTemplate } from "./images.ts";
  * const report = await buildImageAndTemplate({ name: "dev" }, (e) => console.error(e.message));
  * ```
@@ -189,7 +189,7 @@ export interface ImageList {
  * broken with the reason.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listImageSummaries } from "./images.ts";
  * for (const image of (await listImageSummaries()).images) console.log(image.name, image.status);
  * ```
@@ -218,7 +218,7 @@ export async function listImageSummaries(): Promise<ImageList> {
  * reporting each removal as an event.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeImages } from "./images.ts";
  * await removeImages(["dev"], () => {});
  * ```

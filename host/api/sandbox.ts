@@ -106,8 +106,11 @@ export interface Sandbox {
  * the workspace (when shared) as working directory, the image's default user.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { execDefaults } from "./sandbox.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec, image: ImagePaths, network: { guestEnv: Record<string, string> };
  * const defaults = execDefaults(spec, image, network.guestEnv, true);
  * ```
  */
@@ -130,8 +133,12 @@ export function execDefaults(
  * `AgentboxError`s).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const sandbox = await startSandbox(ctx, spec);
  * try {
  *   const run = sandbox.exec(sandbox.command());
@@ -196,8 +203,12 @@ export interface SandboxRun {
  * stopped however it ends.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const run = await runSandbox(ctx, spec, (sandbox) => sandbox.exec(sandbox.command()).result);
  * console.log(run.result.code, run.changes?.entries.length);
  * ```
@@ -366,7 +377,7 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
  * project's `.agentbox.toml` allowlist.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { allowHostForProject } from "./sandbox.ts";
  * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
  * ```

@@ -25,7 +25,7 @@ export interface SessionConnection {
  * `SessionError` (`session_unknown`, `session_not_running`, `session_unreachable`).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { connectToSession } from "./session_connect.ts";
  * const { agent } = await connectToSession("web");
  * try {

@@ -77,8 +77,12 @@ export function parseDetachedPlan(value: unknown, source: string): DetachedPlan 
  * owner fails.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startDetachedSession } from "./session_owner.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const session = await startDetachedSession(ctx, { spec, runCommand: true });
  * console.log(session.id);
  * ```
@@ -120,8 +124,9 @@ export interface ClaimedSession {
  * {@linkcode UsageError} (`owner_exists`) when another process owns it.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { claimSession } from "./session_owner.ts";
+ * declare const id: string;
  * const claim = await claimSession(id);
  * try {
  *   const plan = await claim.readPlan();
@@ -166,8 +171,12 @@ export interface OwnSessionOptions {
  * recorded at each step (`running`, then `stopped` or `failed`).
  *
  * @example
- * ```ts ignore
- * import { ownSession } from "./session_owner.ts";
+ * ```ts
+ * import { type DetachedPlan, ownSession } from "./session_owner.ts";
+ * import { sessionPaths } from "../session/session_paths.ts";
+ * declare const plan: DetachedPlan, stopped: Promise<void>;
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * await ownSession(ctx, plan, { paths: sessionPaths(plan.id), stopped });
  * ```
  */
