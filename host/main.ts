@@ -67,6 +67,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: () => import("./cli/usage.ts").then((m) => m.usageCommand),
     summary: "show network usage per host and AI tokens per model",
   },
+  system: {
+    load: () => import("./cli/system.ts").then((m) => m.systemCommand),
+    summary: "show what agentbox keeps on disk and what prune would free (system df)",
+  },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),
     summary: "check that this host can run agentbox",

@@ -7,6 +7,8 @@
 
 import { openContext } from "../api/context.ts";
 import { pruneSessions } from "../api/sessions.ts";
+import { pruneFiles } from "../api/storage.ts";
+import { formatSize } from "./system.ts";
 import { durationOption } from "./duration.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -20,7 +22,10 @@ Removes, as \`agentbox rm\` does, every session that is stopped, failed or dead 
 killed, or the host went down — recover such a session's changes with \`agentbox diff SESSION\`
 before pruning), and every one-shot run (\`exec\`, \`run\` without --detach) that exited or
 died, with its collected changes: \`agentbox ps -a\` lists them first. Sessions and runs that
-are booting, running or stopping are never touched.
+are booting, running or stopping are never touched. Then the files nothing uses: session state
+directories no session owns (upper disks, changesets left by a crash) and share caches (packed
+copies of project directories) no live session is using — the next run of that project packs
+it again. \`agentbox system df\` shows what this would free.
 
 Options:
   --older-than DURATION  only what ended (or, dead, started) at least this long ago: a number
@@ -54,6 +59,14 @@ export async function pruneCommand(args: string[]): Promise<number> {
   const dryRun = !!values["dry-run"];
   const pruned = await pruneSessions(ctx, { dryRun, olderThanMs });
   for (const p of pruned) console.log(`${p.id} ${p.label} ${p.kind} ${p.state}`);
-  if (!dryRun) console.error(`agentbox: removed ${pruned.length} session(s)`);
+  const files = await pruneFiles(ctx, { dryRun, olderThanMs });
+  for (const f of files) console.log(`${f.path} ${f.reason} ${formatSize(f.bytes)}`);
+  if (!dryRun) {
+    const bytes = files.reduce((sum, f) => sum + f.bytes, 0);
+    console.error(
+      `agentbox: removed ${pruned.length} session(s) and ${files.length} unused ` +
+        `folder(s) (${formatSize(bytes)})`,
+    );
+  }
   return 0;
 }

@@ -2,7 +2,8 @@
  * One-shot runs (`exec`, `run` without `--detach`) as sessions a user can see and collect:
  * `ps -a` lists them with their state (running while their agentbox process lives, exited, or
  * dead when it was killed) and whether their changes are pending or applied; `rm` removes one,
- * `prune` (with `--older-than`) the rest, leaving no state directory behind.
+ * `prune` (with `--older-than`) the rest, leaving no state directory behind — nor orphaned
+ * session files or unused share caches, which `system df` counts as reclaimable.
  */
 import assert from "node:assert/strict";
 import { agentbox } from "../helpers.ts";
@@ -99,12 +100,38 @@ Deno.test("one-shot runs: ps -a shows them, their changes' state, rm and prune c
   const dry = await s.cli(["prune", "--dry-run"]);
   assert.match(dry.stdout, new RegExp(`${second!.id} .* one-shot dead`));
   assert.equal((await psAll()).length, 1, "--dry-run removed something");
+  // Files no session owns (a crash between steps) and share caches count as reclaimable.
+  const orphan = `${sessionsDir}/0f0f0f0f-orphan`;
+  await Deno.mkdir(`${orphan}/workspace`, { recursive: true });
+  await Deno.writeFile(`${orphan}/workspace/upper.ext4`, new Uint8Array(256 * 1024).fill(7));
+  const df = async () => {
+    const r = await s.cli(["system", "df", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    return Object.fromEntries(
+      (JSON.parse(r.stdout) as { what: string; count: number; reclaimableBytes: number }[])
+        .map((row) => [row.what, row]),
+    );
+  };
+  const before = await df();
+  assert.ok(before.sessions.reclaimableBytes >= 256 * 1024, JSON.stringify(before.sessions));
+  assert.ok(before["share caches"].count >= 1, "the shared exec packed no share cache");
+  assert.ok(before["share caches"].reclaimableBytes > 0);
   const pruned = await s.cli(["prune"]);
   assert.equal(pruned.code, 0, pruned.stderr);
+  assert.match(pruned.stdout, /0f0f0f0f-orphan orphaned session files/);
+  assert.match(pruned.stdout, /unused share cache/);
   assert.deepEqual(await psAll(), []);
   const left = [];
   for await (const entry of Deno.readDir(sessionsDir)) left.push(entry.name);
   assert.deepEqual(left, [], "session state directories left behind");
+  const caches = [];
+  for await (const entry of Deno.readDir(`${s.root}/cache/agentbox/shares`)) {
+    caches.push(entry.name);
+  }
+  assert.deepEqual(caches, [], "share caches left behind");
+  const after = await df();
+  assert.equal(after.sessions.reclaimableBytes, 0);
+  assert.equal(after["share caches"].reclaimableBytes, 0);
 
   const bad = await s.cli(["prune", "--older-than", "yesterday"]);
   assert.equal(bad.code, 125);
