@@ -31,6 +31,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: () => import("./cli/shell.ts").then((m) => m.shellCommand),
     summary: "open a shell in a running session",
   },
+  start: {
+    load: () => import("./cli/start.ts").then((m) => m.startCommand),
+    summary: "start stopped sessions again, over their own disks",
+  },
   stop: {
     load: () => import("./cli/stop.ts").then((m) => m.stopCommand),
     summary: "stop running sessions, keeping their changes",

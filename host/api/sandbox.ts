@@ -35,7 +35,7 @@ import {
   type NetworkSessionOptions,
   startNetworkSession,
 } from "../session/network_session.ts";
-import { pinLowerImage } from "../session/pinned_lower.ts";
+import { pinLowerImage, pinnedLowerPath } from "../session/pinned_lower.ts";
 import {
   adoptSnapshotWorkspace,
   restoreSessionVm,
@@ -46,12 +46,14 @@ import {
   COLLECT_AFTER_TIMEOUT_MS,
   type CollectedChanges,
   type CollectOptions,
+  resumeWorkspaceSession,
   startWorkspaceSession,
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
+import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
@@ -67,8 +69,16 @@ export interface StartSandboxOptions {
    * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).
    */
   confirmLearned?: ConfirmLearned;
-  /** Keep the share's lower image for the session's life (a detached session's crash recovery). */
+  /**
+   * Keep the share's lower image for the session's life (a detached session's crash recovery),
+   * and its upper disk after the changes are collected (so `agentbox start` can boot over it).
+   */
   pinLower?: boolean;
+  /**
+   * Boot over the session's own workspace disks (its pinned lower image and kept upper disk)
+   * instead of sharing the project afresh: a stopped session started again.
+   */
+  resumeWorkspace?: boolean;
   /** Continue from this snapshot (a fork) instead of booting. */
   restore?: SnapshotInfo;
 }
@@ -177,7 +187,13 @@ export async function startSandbox(
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
       ? await restoreVm(ctx, options.restore, stateDir, network)
-      : await bootNewVm(ctx, spec, { image, network, stateDir, pinLower: options.pinLower });
+      : await bootNewVm(ctx, spec, {
+        image,
+        network,
+        stateDir,
+        pinLower: options.pinLower,
+        resumeWorkspace: options.resumeWorkspace,
+      });
     try {
       await installGuestFiles(vm.agent, network.guestFiles);
     } catch (error) {
@@ -273,15 +289,27 @@ export async function runSandbox(
 async function bootNewVm(
   ctx: ApiContext,
   spec: SandboxSpec,
-  parts: { image: ImagePaths; network: NetworkSession; stateDir: string; pinLower?: boolean },
+  parts: {
+    image: ImagePaths;
+    network: NetworkSession;
+    stateDir: string;
+    pinLower?: boolean;
+    resumeWorkspace?: boolean;
+  },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
   const { image, network, stateDir } = parts;
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
-  if (spec.share !== undefined) {
+  if (spec.share !== undefined && parts.resumeWorkspace) {
+    workspace = await resumeWorkspaceSession(stateDir, {
+      lowerImage: pinnedLowerPath(stateDir),
+      upperDisk: changesetPaths(stateDir).upperDisk,
+    }, { keepUpperDisk: true });
+  } else if (spec.share !== undefined) {
     workspace = await startWorkspaceSession(spec.share, stateDir, {
       onProgress: (message) => ctx.onEvent({ type: "progress", message }),
       owner: owner && { uid: owner.uid, gid: owner.gid },
+      keepUpperDisk: parts.pinLower,
     });
     if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
   }

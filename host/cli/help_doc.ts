@@ -17,6 +17,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "run",
   "ps",
   "shell",
+  "start",
   "stop",
   "rm",
   "prune",

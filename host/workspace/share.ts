@@ -92,7 +92,7 @@ export async function prepareShare(
   const baseline = await takeBaseline(dir);
   await writeBaseline(paths.baseline, baseline);
   const { image, cached } = await lowerImage(baseline, options);
-  const upperDisk = `${paths.root}/upper.ext4`;
+  const upperDisk = paths.upperDisk;
   await makeUpperDisk(upperDisk, upperSize(paths.root, options));
   return { root: baseline.root, baseline, lowerImage: image, upperDisk, cached };
 }
