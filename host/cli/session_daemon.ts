@@ -16,6 +16,9 @@ import { takePlanFile } from "../session/plan_file.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 
+/** The ids `run --detach` makes (`crypto.randomUUID()`). */
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /**
  * Own session `args[0]` until it is stopped; returns the exit status.
  *
@@ -28,7 +31,11 @@ import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 export async function sessionDaemonCommand(args: string[]): Promise<number> {
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   try {
-    if (args.length !== 1) throw new UsageError("session-daemon takes one session id");
+    if (args.length !== 1 || !SESSION_ID.test(args[0])) {
+      throw new UsageError(
+        "session-daemon is internal: `agentbox run --detach` starts it with one session id",
+      );
+    }
     const paths = sessionPaths(args[0]);
     const lock = await tryOwnerLock(paths.lock);
     if (!lock) throw new UsageError(`Session ${args[0]} already has an owner`);
