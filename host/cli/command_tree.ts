@@ -90,7 +90,7 @@ export function helpOptions(help: string): OptionEntry[] {
     if (!match) continue;
     const [, short, long, value, summary] = match;
     if (options.some((o) => o.long === long)) continue;
-    options.push({ long, short, value, summary: summary?.trim() ?? "" });
+    options.push({ long, short, value, summary: summary?.trim().replace(/[,;:]$/, "") ?? "" });
   }
   return options;
 }

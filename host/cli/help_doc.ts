@@ -34,6 +34,8 @@ export const HELP_COMMANDS: readonly string[] = [
   "logs",
   "usage",
   "doctor",
+  "version",
+  "completion",
 ];
 
 /** The reference, relative to the repository. */

@@ -63,6 +63,14 @@ export function parseCommandArgs(
     strict: false,
     tokens: true,
   });
+  // The global options count even when another option is wrong (`ps --bogus --color=never`
+  // reports without colour); a wrong global option is reported after the checks below.
+  let globalError: unknown;
+  try {
+    if (values.help !== true) applyGlobalOptions(values);
+  } catch (error) {
+    globalError = error;
+  }
   let firstPositional: number | undefined;
   for (const token of tokens) {
     if (token.kind === "positional") {
@@ -93,7 +101,7 @@ export function parseCommandArgs(
       throw new UsageError(`--${token.name} takes no value: ${help}`);
     }
   }
-  if (values.help !== true) applyGlobalOptions(values);
+  if (globalError) throw globalError;
   return { values, positionals: [...positionals, ...rest] };
 }
 
