@@ -129,18 +129,25 @@ function offers(node: CommandNode, root: CommandNode): string[] {
   return [...words.map((c) => c.path.at(-1)!), ...node.options.flatMap(flags)];
 }
 
+/** The `case "$prev"` arms: how each value-taking option's value completes in this shell. */
+function valueArms(root: CommandNode, action: (kind: ValueKind) => string): string[] {
+  return [...groupBy(valueCases(root))].map(([kind, names]) =>
+    `    ${names.join("|")}) ${action(kind)}; return ;;`
+  );
+}
+
 function bashScript(root: CommandNode): string {
-  const values = valueCases(root);
-  const valueLines = [...groupBy(values)].map(([kind, names]) => {
-    const action = kind.kind === "words"
-      ? `COMPREPLY=($(compgen -W "${kind.words.join(" ")}" -- "$cur"))`
-      : kind.kind === "dir"
-      ? `COMPREPLY=($(compgen -d -- "$cur"))`
-      : kind.kind === "file"
-      ? `COMPREPLY=($(compgen -f -- "$cur"))`
-      : "COMPREPLY=()";
-    return `    ${names.join("|")}) ${action}; return ;;`;
-  });
+  const valueLines = valueArms(
+    root,
+    (kind) =>
+      kind.kind === "words"
+        ? `COMPREPLY=($(compgen -W "${kind.words.join(" ")}" -- "$cur"))`
+        : kind.kind === "dir"
+        ? `COMPREPLY=($(compgen -d -- "$cur"))`
+        : kind.kind === "file"
+        ? `COMPREPLY=($(compgen -f -- "$cur"))`
+        : "COMPREPLY=()",
+  );
   const caseLines = [root, ...nodes(root)].map((node) =>
     `    "${node.path.join(" ")}") words="${offers(node, root).join(" ")}" ;;`
   );
@@ -193,17 +200,17 @@ function zshItem(name: string, summary: string): string {
 }
 
 function zshScript(root: CommandNode): string {
-  const values = valueCases(root);
-  const valueLines = [...groupBy(values)].map(([kind, names]) => {
-    const action = kind.kind === "words"
-      ? `compadd -- ${kind.words.join(" ")}`
-      : kind.kind === "dir"
-      ? "_files -/"
-      : kind.kind === "file"
-      ? "_files"
-      : "_message value";
-    return `    ${names.join("|")}) ${action}; return ;;`;
-  });
+  const valueLines = valueArms(
+    root,
+    (kind) =>
+      kind.kind === "words"
+        ? `compadd -- ${kind.words.join(" ")}`
+        : kind.kind === "dir"
+        ? "_files -/"
+        : kind.kind === "file"
+        ? "_files"
+        : "_message value",
+  );
   const caseLines = [root, ...nodes(root)].map((node) => {
     const words = node.path.join(" ") === "help" ? root.children : node.children;
     const items = [

@@ -5,7 +5,7 @@
  */
 
 import { NET_HELP } from "./net_options.ts";
-import { envOptions, parseCommandArgs, positiveInt } from "./options.ts";
+import { envOptions, parseCommandArgs, positiveInt, projectOption } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
 import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { UsageError } from "./errors.ts";
@@ -64,6 +64,8 @@ export async function execCommand(args: string[]): Promise<number> {
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const { sandboxPlan } = await import("./sandbox_plan.ts");
   const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
+  // A --share that is no directory is refused before anything starts.
+  if (plan.spec.share !== undefined) await projectOption("exec", plan.spec.share);
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
   const { runOneShot } = await import("./one_shot.ts");
   return await runOneShot(plan, commandIo(values, json));

@@ -163,7 +163,7 @@ async function build(args: string[]): Promise<number> {
       agents: agentList(parsed.values.agents as string | undefined),
     }, (event) => {
       if (event.type === "step-progress") {
-        line.update({ label: event.message, fraction: event.fraction });
+        if (!output.quiet) line.update({ label: event.message, fraction: event.fraction });
         return;
       }
       line.clear();

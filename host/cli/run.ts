@@ -9,7 +9,7 @@
 import { runDetached } from "./detached_run.ts";
 import { UsageError } from "./errors.ts";
 import { NET_HELP } from "./net_options.ts";
-import { parseCommandArgs } from "./options.ts";
+import { parseCommandArgs, projectOption } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
 import { runOneShot } from "./one_shot.ts";
 import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
@@ -105,5 +105,6 @@ export async function runCommand(args: string[]): Promise<number> {
       prompts: false,
     },
   );
+  if (plan.spec.share !== undefined) await projectOption("run", plan.spec.share);
   return await runOneShot(plan, onTerminal ? terminalIo() : pipedIo());
 }

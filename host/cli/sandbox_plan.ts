@@ -12,7 +12,6 @@ import { IMAGE_NAME_PATTERN } from "../../image/store.ts";
 import { MAX_TIMEOUT_SEC, parseSandboxSpec, type SandboxSpec } from "../api/sandbox_spec.ts";
 import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
 import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
-import { printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOptions, positiveInt } from "./options.ts";
@@ -52,7 +51,7 @@ export function sandboxPlan(
   options: { interactive: boolean; cwd: string; share?: string; json?: boolean; prompts?: boolean },
 ): SandboxPlan {
   const given = (values.share as string | undefined) ?? options.share;
-  const share = given === undefined ? undefined : shareOption(command, resolve(options.cwd, given));
+  const share = given === undefined ? undefined : resolve(options.cwd, given);
   const spec = parseSandboxSpec({
     argv,
     env: envOptions(command, values),
@@ -87,20 +86,6 @@ export function sandboxPlan(
     prompts: options.prompts ?? options.interactive,
     learnYes: !!values.yes,
   };
-}
-
-/** `--share DIR` must name a directory: refused before anything starts. */
-function shareOption(command: string, dir: string): string {
-  try {
-    if (Deno.statSync(dir).isDirectory) return dir;
-  } catch {
-    // Reported below.
-  }
-  throw new UsageError(
-    `--share ${
-      JSON.stringify(printable(dir))
-    } is not a directory: see \`agentbox ${command} --help\``,
-  );
 }
 
 function imageOption(command: string, value: unknown): string | undefined {
