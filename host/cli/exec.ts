@@ -7,7 +7,7 @@
 import { NET_HELP } from "./net_options.ts";
 import { envOptions, parseCommandArgs, positiveInt, projectOption } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
-import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
+import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { UsageError } from "./errors.ts";
 import { SHARE_HELP } from "./workspace_options.ts";
 import { runInSession } from "./session_command.ts";
@@ -75,9 +75,7 @@ export async function execCommand(args: string[]): Promise<number> {
 function commandIo(values: Record<string, unknown>, json = false) {
   if (values.tty) {
     if (json) throw new UsageError("-t/--tty and --json cannot be used together");
-    if (!Deno.stdin.isTerminal()) {
-      throw new UsageError("-t/--tty needs stdin to be a terminal: drop -t, or run on one");
-    }
+    checkTty(values, Deno.stdin.isTerminal());
     return terminalIo();
   }
   return pipedIo({ stdoutToStderr: json, forwardStdin: !!values.interactive });

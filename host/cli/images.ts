@@ -20,7 +20,7 @@ import { removeOwnStagingsSync } from "../../image/build_staging.ts";
 import { PROFILES } from "../../image/profiles.ts";
 import { DEFAULT_IMAGE } from "../../image/store.ts";
 import { AGENT_PRESETS } from "../config/agent_presets.ts";
-import { UsageError } from "./errors.ts";
+import { stderrLabel, UsageError } from "./errors.ts";
 import { printEvent } from "./one_shot.ts";
 import { parseCommandArgs } from "./options.ts";
 import { ProgressLine } from "./progress_bar.ts";
@@ -225,7 +225,9 @@ function printBuildReport(report: ImageBuildReport): void {
   } else if (template.state === "failed") {
     // The image is fine: sandboxes boot cold, or make the template on first use.
     console.error(
-      `agentbox: warning: cannot make the template snapshot, sandboxes will boot cold: ${template.reason}`,
+      `${
+        stderrLabel("warning")
+      }cannot make the template snapshot, sandboxes will boot cold: ${template.reason}`,
     );
   }
 }

@@ -10,6 +10,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { printable } from "../terminal_text.ts";
+import { editDistance } from "./edit_distance.ts";
 import { UsageError } from "./errors.ts";
 import { applyGlobalOptions, GLOBAL_OPTIONS } from "./output_settings.ts";
 
@@ -164,31 +165,6 @@ function suggestion(raw: string, spec: Options): string {
   }
   const limit = Math.max(1, Math.min(3, Math.floor(wanted.length / 3)));
   return best && best.distance <= limit ? ` (did you mean --${best.name}?)` : "";
-}
-
-/**
- * Levenshtein distance between `a` and `b`.
- *
- * @example
- * ```ts
- * import { editDistance } from "./options.ts";
- * console.assert(editDistance("imag", "image") === 1);
- * ```
- */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j] + 1,
-        current[j - 1] + 1,
-        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length];
 }
 
 /** Read a whole-number option in `min..max`, or `fallback` when absent. */

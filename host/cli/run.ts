@@ -12,7 +12,7 @@ import { NET_HELP } from "./net_options.ts";
 import { parseCommandArgs, projectOption } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
 import { runOneShot } from "./one_shot.ts";
-import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
+import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { sandboxPlan } from "./sandbox_plan.ts";
 import { terminalIo } from "./terminal_io.ts";
 
@@ -92,6 +92,7 @@ export async function runCommand(args: string[]): Promise<number> {
     throw new UsageError("--name names a detached session: use it with --detach");
   }
   const onTerminal = Deno.stdin.isTerminal();
+  checkTty(values, onTerminal);
   const interactive = onTerminal && Deno.stderr.isTerminal();
   const plan = sandboxPlan(
     "run",

@@ -7,6 +7,7 @@
  */
 
 import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
+import { UsageError } from "./errors.ts";
 import { NET_OPTIONS } from "./net_options.ts";
 import { SHARE_OPTIONS } from "./workspace_options.ts";
 
@@ -26,6 +27,21 @@ export const SANDBOX_OPTIONS = {
   ...NET_OPTIONS,
   ...SHARE_OPTIONS,
 } as const;
+
+/**
+ * Refuse `-t/--tty` when stdin is no terminal (there is nothing to wire to the guest's).
+ *
+ * @example
+ * ```ts
+ * import { checkTty } from "./sandbox_options.ts";
+ * checkTty({}, false); // no -t: nothing to check
+ * ```
+ */
+export function checkTty(values: Record<string, unknown>, onTerminal: boolean): void {
+  if (values.tty && !onTerminal) {
+    throw new UsageError("-t/--tty needs stdin to be a terminal: drop -t, or run on one");
+  }
+}
 
 /** Help lines of the VM and command options, before the share and network ones. */
 export const SANDBOX_HELP =

@@ -224,55 +224,111 @@ const hasTmux = (() => {
   }
 })();
 
-Deno.test({
-  name: "cli habits: --color=auto colours the error label on a terminal (tmux), not with NO_COLOR",
-  ignore: !hasTmux,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "agentbox-habits-tmux-" });
-    const socket = `${dir}/tmux.sock`;
-    const tmux = (...args: string[]) => {
-      const out = new Deno.Command("tmux", { args: ["-S", socket, ...args], stderr: "piped" })
-        .outputSync();
-      assert.ok(out.success, decoder.decode(out.stderr));
-      return decoder.decode(out.stdout);
-    };
-    const command = (env: string, flags: string, n: number) =>
-      `env -u NO_COLOR ${env} ${Deno.execPath()} run --allow-all --quiet ` +
-      `--config=${REPO}/deno.json ${REPO}/host/main.ts ps --bogus ${flags}; echo "case${n} $?"`;
-    try {
-      tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "20", "sh");
-      const cases: [string, string, boolean][] = [
-        ["", "", true],
-        ["", "--color=never", false],
-        ["NO_COLOR=1", "", false],
-        ["NO_COLOR=1", "--color=always", true],
-      ];
-      for (const [n, [env, flags, coloured]] of cases.entries()) {
-        tmux("send-keys", "-t", "t", "clear", "Enter");
-        tmux("send-keys", "-t", "t", "-l", command(env, flags, n));
-        tmux("send-keys", "-t", "t", "Enter");
-        const screen = () => tmux("capture-pane", "-p", "-e", "-t", "t");
-        const done = new RegExp(`case${n} 125`);
-        assert.ok(await waitFor(() => done.test(screen()), 60_000), screen());
-        const line = screen().split("\n").find((l) => l.includes("Unknown option --bogus"))!;
-        assert.ok(line, screen());
-        // capture-pane -e shows the colours the terminal got as SGR sequences.
-        assert.equal(
-          new RegExp(`agentbox: ${ESC}\\[[0-9;]*m.*error:`).test(line),
-          coloured,
-          `${env} ${flags}: ${JSON.stringify(line)}`,
-        );
-      }
-      // Not a terminal: auto means no colour.
-      const piped = await cli(["ps", "--bogus"], { env: { NO_COLOR: "" } });
-      assert.ok(!piped.stderr.includes(ESC), piped.stderr);
-    } finally {
+/** A tmux server of our own with one `sh` window; `run(line)` types a line and waits for `marker`. */
+async function tmuxSession() {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-habits-tmux-" });
+  const socket = `${dir}/tmux.sock`;
+  const tmux = (...args: string[]) => {
+    const out = new Deno.Command("tmux", { args: ["-S", socket, ...args], stderr: "piped" })
+      .outputSync();
+    assert.ok(out.success, decoder.decode(out.stderr));
+    return decoder.decode(out.stdout);
+  };
+  tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "30", "sh");
+  const screen = () => tmux("capture-pane", "-p", "-e", "-t", "t");
+  return {
+    screen,
+    keys: (...keys: string[]) => tmux("send-keys", "-t", "t", ...keys),
+    /** Clear the screen, type `line` and Enter, wait until `done` shows. */
+    async run(line: string, done: RegExp, timeoutMs = 60_000) {
+      tmux("send-keys", "-t", "t", "clear", "Enter");
+      tmux("send-keys", "-t", "t", "-l", line);
+      tmux("send-keys", "-t", "t", "Enter");
+      assert.ok(await waitFor(() => done.test(screen()), timeoutMs), screen());
+      return screen();
+    },
+    async [Symbol.asyncDispose]() {
       try {
         tmux("kill-server");
       } catch {
         // Already gone.
       }
       await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** The shell line that runs agentbox from source. */
+function agentboxLine(args: string, env = ""): string {
+  return `env -u NO_COLOR ${env} ${Deno.execPath()} run --allow-all --quiet ` +
+    `--config=${REPO}/deno.json ${REPO}/host/main.ts ${args}`;
+}
+
+Deno.test({
+  name: "cli habits: --color=auto colours the error label on a terminal (tmux), not with NO_COLOR",
+  ignore: !hasTmux,
+  async fn() {
+    await using term = await tmuxSession();
+    const cases: [string, string, boolean][] = [
+      ["", "", true],
+      ["", "--color=never", false],
+      ["NO_COLOR=1", "", false],
+      ["NO_COLOR=1", "--color=always", true],
+    ];
+    for (const [n, [env, flags, coloured]] of cases.entries()) {
+      const screen = await term.run(
+        `${agentboxLine(`ps --bogus ${flags}`, env)}; echo "case${n} $?"`,
+        new RegExp(`case${n} 125`),
+      );
+      const line = screen.split("\n").find((l) => l.includes("Unknown option --bogus"))!;
+      assert.ok(line, screen);
+      // capture-pane -e shows the colours the terminal got as SGR sequences.
+      assert.equal(
+        new RegExp(`agentbox: ${ESC}\\[[0-9;]*m.*error:`).test(line),
+        coloured,
+        `${env} ${flags}: ${JSON.stringify(line)}`,
+      );
+    }
+    // Not a terminal: auto means no colour.
+    const piped = await cli(["ps", "--bogus"], { env: { NO_COLOR: "" } });
+    assert.ok(!piped.stderr.includes(ESC), piped.stderr);
+  },
+});
+
+Deno.test({
+  name: "cli habits: exec -t runs the command on a terminal, -i forwards a terminal's input (tmux)",
+  ignore: !hasTmux,
+  async fn() {
+    await using term = await tmuxSession();
+    const runtime = await Deno.makeTempDir({ prefix: "agentbox-habits-rt-" });
+    const env = `XDG_RUNTIME_DIR=${runtime}`;
+    try {
+      // Without -t the guest command has pipes; with -t, a terminal.
+      let screen = await term.run(
+        `${agentboxLine("-q exec -- sh -c 'tty || true'", env)}; echo "plain $?"`,
+        /plain \d+/,
+        180_000,
+      );
+      assert.match(screen, /not a tty/);
+      screen = await term.run(
+        `${agentboxLine("-q exec -t -- sh -c 'tty; echo rows $(stty size)'", env)}; echo "tty $?"`,
+        /tty \d+/,
+        180_000,
+      );
+      assert.match(screen, /\/dev\/pts\/\d+/);
+      assert.match(screen, /rows 30 200/);
+      assert.match(screen, /tty 0/);
+      // -i: what is typed on the terminal reaches the command's stdin.
+      term.keys("clear", "Enter");
+      term.keys("-l", `${agentboxLine("-q exec -i -- head -n 1", env)}; echo "input $?"`);
+      term.keys("Enter");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      term.keys("-l", "typed-line-42");
+      term.keys("Enter");
+      assert.ok(await waitFor(() => /input 0/.test(term.screen()), 180_000), term.screen());
+      assert.equal(term.screen().split("typed-line-42").length - 1, 2, term.screen()); // echo + output
+    } finally {
+      await Deno.remove(runtime, { recursive: true });
     }
   },
 });
