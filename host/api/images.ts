@@ -7,9 +7,9 @@
  */
 
 import { buildImage } from "../../image/build.ts";
-import { removeStaleBuilds } from "../../image/build_staging.ts";
+import { removeOwnStagingsSync, removeStaleBuilds } from "../../image/build_staging.ts";
 import { ImageError } from "../../image/errors.ts";
-import { profileFor } from "../../image/profiles.ts";
+import { profileFor, PROFILES } from "../../image/profiles.ts";
 import {
   DEFAULT_IMAGE,
   findImage,
@@ -27,6 +27,15 @@ import type { VmNetwork } from "../vm/spec.ts";
 import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
 import type { EventSink } from "./events.ts";
 import { npmInstallInVm } from "./npm_install.ts";
+
+export { DEFAULT_IMAGE };
+
+/** The profiles an image can be built with: name and one line on what it holds. */
+export const IMAGE_PROFILES: readonly { name: string; summary: string }[] = Object.values(PROFILES)
+  .map(({ name, summary }) => ({ name, summary }));
+
+/** The agent CLIs `--agents` can install. */
+export const AGENT_NAMES: readonly string[] = Object.keys(AGENT_PRESETS);
 
 /** What to build. */
 export interface ImageBuildRequest {
@@ -60,7 +69,7 @@ export interface ImageBuildReport {
  * a failure (sandboxes boot cold, or make it on first use): the report says why.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { buildImageAndTemplate } from "./images.ts";
  * const report = await buildImageAndTemplate({ name: "dev" }, (e) => console.error(e.message));
  * ```
@@ -198,7 +207,7 @@ export interface ImageList {
  * broken with the reason.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listImageSummaries } from "./images.ts";
  * for (const image of (await listImageSummaries()).images) console.log(image.name, image.status);
  * ```
@@ -227,7 +236,7 @@ export async function listImageSummaries(): Promise<ImageList> {
  * reporting each removal as an event.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeImages } from "./images.ts";
  * await removeImages(["dev"], () => {});
  * ```
@@ -252,4 +261,21 @@ export async function removeImages(names: string[], onEvent: EventSink): Promise
  */
 export async function removeStaleImageBuilds(): Promise<string[]> {
   return await removeStaleBuilds(imagesDir());
+}
+
+/**
+ * Remove the staging directories of the builds this process runs, at once and synchronously: for
+ * a signal handler that exits right after (they are 100 MB or more each). Returns their paths.
+ *
+ * @example
+ * ```ts ignore
+ * import { stopImageBuildsNow } from "./images.ts";
+ * Deno.addSignalListener("SIGTERM", () => {
+ *   stopImageBuildsNow();
+ *   Deno.exit(143);
+ * });
+ * ```
+ */
+export function stopImageBuildsNow(): string[] {
+  return removeOwnStagingsSync();
 }

@@ -7,10 +7,8 @@
  * @module
  */
 
-import { PROFILES } from "../../image/profiles.ts";
-import { NET_BACKEND_CHOICES } from "../net/net_backend.ts";
-import { NET_CHOICES } from "../session/net_choice.ts";
-import { VMM_KINDS } from "../vmm_kind.ts";
+import { IMAGE_PROFILES } from "../api/images.ts";
+import { NET_BACKEND_CHOICES, NET_CHOICES, VMM_KINDS } from "../api/spec_vocabulary.ts";
 import { type Cli, type CommandNode, commandTree, type OptionEntry } from "./command_tree.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -41,7 +39,7 @@ const CHOICES: Record<string, readonly string[]> = {
   net: NET_CHOICES,
   vmm: VMM_KINDS,
   "net-backend": NET_BACKEND_CHOICES,
-  profile: Object.keys(PROFILES),
+  profile: IMAGE_PROFILES.map((p) => p.name),
   by: ["model", "host", "session"],
 };
 

@@ -6,12 +6,12 @@
 
 import { NET_HELP } from "./net_options.ts";
 import { envOptions, parseCommandArgs, positiveInt, projectOption } from "./options.ts";
+import type { CommandIo } from "./attached_command.ts";
 import { pipedIo } from "./piped_io.ts";
 import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { UsageError } from "./errors.ts";
 import { SHARE_HELP } from "./workspace_options.ts";
 import { runInSession } from "./session_command.ts";
-import { terminalIo } from "./terminal_io.ts";
 
 /** Help text of `agentbox exec`. */
 export const EXEC_HELP = `Run a command in a fresh microVM and exit with its status.
@@ -68,15 +68,15 @@ export async function execCommand(args: string[]): Promise<number> {
   if (plan.spec.share !== undefined) await projectOption("exec", plan.spec.share);
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
   const { runOneShot } = await import("./one_shot.ts");
-  return await runOneShot(plan, commandIo(values, json));
+  return await runOneShot(plan, await commandIo(values, json));
 }
 
-/** `-t`: the user's terminal; else pipes (`-i` forwards a terminal's input too). */
-function commandIo(values: Record<string, unknown>, json = false) {
+/** `-t`: the user's terminal (loaded only then); else pipes (`-i` forwards a terminal's input). */
+async function commandIo(values: Record<string, unknown>, json = false): Promise<CommandIo> {
   if (values.tty) {
     if (json) throw new UsageError("-t/--tty and --json cannot be used together");
     checkTty(values, Deno.stdin.isTerminal());
-    return terminalIo();
+    return (await import("./terminal_io.ts")).terminalIo();
   }
   return pipedIo({ stdoutToStderr: json, forwardStdin: !!values.interactive });
 }
@@ -99,7 +99,7 @@ async function execInSession(
   const timeoutSec = values.timeout === undefined
     ? undefined
     : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
-  return await runInSession(values.session as string, commandIo(values), {
+  return await runInSession(values.session as string, await commandIo(values), {
     argv: positionals,
     env: envOptions("exec", values),
     cwd: values.workdir as string | undefined,
