@@ -80,6 +80,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/usage.ts").then((m) => m.usageCommand),
     summary: "show network usage per host and AI tokens per model",
   },
+  system: {
+    load: () => import("./cli/system.ts").then((m) => m.systemCommand),
+    summary: "show what agentbox keeps on disk and what prune would free (system df)",
+    subcommands: ["df"],
+  },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),
     summary: "check that this host can run agentbox",

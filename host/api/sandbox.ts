@@ -27,6 +27,8 @@ import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
+import { tryOwnerLock } from "../session/owner_lock.ts";
+import { sessionPaths } from "../session/session_paths.ts";
 import {
   type NetworkReport,
   type NetworkSession,
@@ -168,6 +170,9 @@ export async function startSandbox(
     confirmLearned: options.confirmLearned,
     session: options.session,
   });
+  // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
+  // running one from one whose process died, and `rm`/`prune` leave it alone.
+  const oneShot = options.session ? undefined : await holdOneShotLock(network.id);
   try {
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
@@ -179,11 +184,24 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
-    return sandbox(spec, image, vm, network, workspace);
+    return sandbox(spec, image, vm, network, workspace, oneShot);
   } catch (error) {
     await network.finish().catch(() => {});
+    await oneShot?.release();
     throw error;
   }
+}
+
+/** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
+async function holdOneShotLock(id: string): Promise<{ release(): Promise<void> }> {
+  const paths = sessionPaths(id);
+  const lock = await tryOwnerLock(paths.lock);
+  return {
+    async release() {
+      await Deno.remove(paths.runtime, { recursive: true }).catch(() => {});
+      lock?.release();
+    },
+  };
 }
 
 /** How a one-shot sandbox's command ended, its changes, its network, and where the time went. */
@@ -303,6 +321,7 @@ function sandbox(
   vm: RunningVm,
   network: NetworkSession,
   workspace: WorkspaceSession | undefined,
+  oneShot: { release(): Promise<void> } | undefined,
 ): Sandbox {
   const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
   let collected: Promise<CollectedChanges | undefined> | undefined;
@@ -358,7 +377,7 @@ function sandbox(
           await network.finish().catch(() => {});
           throw error;
         },
-      );
+      ).finally(() => oneShot?.release());
       return stopped;
     },
   };
