@@ -2,7 +2,8 @@
 # Install agentbox on a Debian/Ubuntu host.
 #
 # From a checkout (this file next to deno.json): system packages, npm dependencies (with npm, from
-# the lockfile), Deno if missing, an `agentbox` command on PATH, and the default guest image.
+# the lockfile), Deno if missing, an `agentbox` command on PATH, shell completions (bash, zsh,
+# fish) and the man page under $PREFIX/share, and the default guest image.
 # Piped (`curl -fsSL …/install.sh | sh`) or with AGENTBOX_RELEASE=1: download the release binary
 # and the default image, verify their SHA-256 against the release's SHA256SUMS, and install them.
 #
@@ -49,6 +50,31 @@ run as root, or first: sudo apt-get install -y --no-install-recommends$missing"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+# Shell completions and the man page, written by the installed agentbox from its own help.
+COMPLETION_FILES="share/bash-completion/completions/agentbox share/zsh/site-functions/_agentbox \
+  share/fish/vendor_completions.d/agentbox.fish share/man/man1/agentbox.1"
+
+install_extras() {
+  bin="$PREFIX/bin/agentbox"
+  for file in $COMPLETION_FILES; do
+    mkdir -p "$PREFIX/$(dirname "$file")"
+    case "$file" in
+      */bash-completion/*) args="completion bash" ;;
+      */_agentbox) args="completion zsh" ;;
+      *.fish) args="completion fish" ;;
+      *) args="help --man" ;;
+    esac
+    # shellcheck disable=SC2086 # two words
+    if ! "$bin" $args >"$PREFIX/$file.tmp" 2>/dev/null; then
+      rm -f "$PREFIX/$file.tmp"
+      say "could not write $PREFIX/$file (\`agentbox $args\` failed); agentbox works without it"
+      continue
+    fi
+    mv "$PREFIX/$file.tmp" "$PREFIX/$file"
+  done
+  say "installed completions for bash, zsh and fish, and the man page, under $PREFIX/share"
+}
+
 on_path() {
   case ":$PATH:" in *":$PREFIX/bin:"*) ;; *) say "add $PREFIX/bin to your PATH" ;; esac
 }
@@ -58,7 +84,8 @@ uninstall() {
   if [ -f "$PREFIX/bin/agentbox" ]; then
     if grep -q "$MARK" "$PREFIX/bin/agentbox" 2>/dev/null || [ -f "$PREFIX/bin/.agentbox-release" ]; then
       rm -f "$PREFIX/bin/agentbox" "$PREFIX/bin/.agentbox-release"
-      say "removed $PREFIX/bin/agentbox"
+      for file in $COMPLETION_FILES; do rm -f "$PREFIX/$file"; done
+      say "removed $PREFIX/bin/agentbox, its completions and man page"
     else
       die "$PREFIX/bin/agentbox was not installed by this script; remove it yourself"
     fi
@@ -101,6 +128,7 @@ install_release() {
   install -m 755 "$tmp/$binary" "$PREFIX/bin/agentbox"
   : >"$PREFIX/bin/.agentbox-release"
   say "installed $PREFIX/bin/agentbox"
+  install_extras
   if [ "${AGENTBOX_SKIP_IMAGE:-}" != 1 ]; then
     rm -rf "$DATA_DIR/images/.default.install" && mkdir "$DATA_DIR/images/.default.install"
     tar -xzf "$tmp/$image" -C "$DATA_DIR/images/.default.install"
@@ -138,6 +166,7 @@ exec "$deno" run --allow-all --quiet --no-prompt --config "$repo/deno.json" "$re
 LAUNCHER
   chmod 755 "$PREFIX/bin/agentbox"
   say "installed $PREFIX/bin/agentbox"
+  install_extras
   if ! command -v deno >/dev/null 2>&1; then
     ln -sf "$deno" "$PREFIX/bin/deno"
     say "installed $PREFIX/bin/deno (Deno $("$deno" --version | head -n1 | cut -d' ' -f2), for \`deno task\`)"

@@ -5,16 +5,27 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
+import { editDistance } from "./cli/edit_distance.ts";
+import { applyGlobalOptions, GLOBAL_HELP, output } from "./cli/output_settings.ts";
 import { SESSION_DAEMON } from "./api/owner_command.ts";
+import { printable } from "./terminal_text.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
+
+/** A command of the table: how to load it, its help line, its subcommands (for completions). */
+export interface CommandEntry {
+  load: () => Promise<Command>;
+  summary: string;
+  /** `images build`, `snapshot save`…: the words that may follow the command. */
+  subcommands?: readonly string[];
+}
 
 /**
  * Each subcommand's module is loaded only when it runs, so `agentbox --version`, `ps` or `logs`
  * do not pay for loading the proxy, TLS and image-build code (~0.3 s → ~0.1 s from source).
  */
-const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+export const COMMANDS: Record<string, CommandEntry> = {
   exec: {
     load: () => import("./cli/exec.ts").then((m) => m.execCommand),
     summary: "run a command in a fresh microVM",
@@ -50,10 +61,12 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   snapshot: {
     load: () => import("./cli/snapshot.ts").then((m) => m.snapshotCommand),
     summary: "save running sessions and start new ones from them",
+    subcommands: ["save", "restore", "ls", "rm"],
   },
   images: {
     load: () => import("./cli/images.ts").then((m) => m.imagesCommand),
     summary: "build and list guest images",
+    subcommands: ["build", "list", "rm"],
   },
   diff: {
     load: () => import("./cli/diff.ts").then((m) => m.diffCommand),
@@ -74,10 +87,27 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   system: {
     load: () => import("./cli/system.ts").then((m) => m.systemCommand),
     summary: "show what agentbox keeps on disk and what prune would free (system df)",
+    subcommands: ["df"],
   },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),
     summary: "check that this host can run agentbox",
+  },
+  version: {
+    load: () => import("./cli/version_command.ts").then((m) => m.versionCommand),
+    summary: "show the versions of agentbox, Deno, QEMU and the built images",
+  },
+  completion: {
+    load: () =>
+      import("./cli/completion.ts").then((m) => (args: string[]) =>
+        m.completionCommand(args, { commands: COMMANDS, run: main })
+      ),
+    summary: "print a shell completion script (bash, zsh or fish)",
+    subcommands: ["bash", "zsh", "fish"],
+  },
+  help: {
+    load: () => Promise.resolve(helpCommand),
+    summary: "show the help of a command (`agentbox help images build`)",
   },
 };
 
@@ -89,41 +119,91 @@ const HIDDEN: Record<string, () => Promise<Command>> = {
 /** Top-level help. */
 export const MAIN_HELP = `agentbox ${VERSION}: run untrusted commands and coding agents in microVMs.
 
-Usage: agentbox COMMAND [OPTIONS]
+Usage: agentbox [GLOBAL OPTIONS] COMMAND [OPTIONS]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`).join("\n")}
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`).join("\n")}
 
-Options:
-  -h, --help     show this help (also \`agentbox COMMAND --help\`)
-  -V, --version  print the version
+Global options (also accepted after COMMAND):
+${GLOBAL_HELP}
+  -h, --help      show this help (also \`agentbox help COMMAND\`, \`agentbox COMMAND --help\`;
+                  \`agentbox help --man\` prints it all as a man page)
+  -V, --version   print the version number (\`agentbox version\` says more)
 
 Start with: agentbox images build && agentbox exec -- uname -a`;
 
-/** Run the CLI with `args`; returns the process exit status. */
-export async function main(args: string[]): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+/**
+ * `agentbox help [COMMAND [SUBCOMMAND]]`: the same text as `agentbox COMMAND --help`;
+ * `agentbox help --man`: all of it as a man page (roff), for install.sh.
+ */
+async function helpCommand(args: string[]): Promise<number> {
+  if (args.length === 1 && args[0] === "--man") {
+    const { renderManPage } = await import("./cli/man_page.ts");
+    console.log((await renderManPage({ commands: COMMANDS, run: main })).trimEnd());
+    return 0;
+  }
+  const words = args.filter((arg) => arg !== "--help" && arg !== "-h");
+  if (words.length === 0) {
     console.log(MAIN_HELP);
     return 0;
   }
-  const hidden = HIDDEN[name];
-  if (hidden) return await (await hidden())(rest);
-  if (name === "-V" || name === "--version") {
-    console.log(`agentbox ${VERSION}`);
-    return 0;
+  if (words[0] === "help" || !Object.hasOwn(COMMANDS, words[0])) {
+    if (words[0] === "help") return await helpCommand([]);
+    throw unknownCommand(words[0]);
   }
-  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
-  const verbose = own.includes("--verbose");
-  const json = own.includes("--json");
+  return await main([...words, "--help"]);
+}
+
+function unknownCommand(name: string): UsageError {
+  const names = Object.keys(COMMANDS);
+  const near = names
+    .map((candidate) => ({ candidate, distance: editDistance(name, candidate) }))
+    .sort((a, b) => a.distance - b.distance)[0];
+  const hint = near && near.distance <= 2 ? ` (did you mean \`agentbox ${near.candidate}\`?)` : "";
+  return new UsageError(
+    `Unknown command "${printable(name.slice(0, 40))}"${hint}: see \`agentbox --help\``,
+  );
+}
+
+/** The global options before COMMAND (`agentbox -q --color=never exec …`), taken off `args`. */
+function leadingGlobalOptions(args: string[]): string[] {
+  let i = 0;
+  const values: Record<string, unknown> = {};
+  for (; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "-v" || arg === "--verbose") values.verbose = true;
+    else if (arg === "-q" || arg === "--quiet") values.quiet = true;
+    else if (arg.startsWith("--color=")) values.color = arg.slice("--color=".length);
+    else if (arg === "--color" && i + 1 < args.length) values.color = args[++i];
+    else break;
+  }
+  applyGlobalOptions(values);
+  return args.slice(i);
+}
+
+/** Run the CLI with `args`; returns the process exit status. */
+export async function main(args: string[]): Promise<number> {
+  const hidden = Object.hasOwn(HIDDEN, args[0] ?? "") ? HIDDEN[args[0]] : undefined;
+  if (hidden) return await (await hidden())(args.slice(1));
+  let rest = args;
   try {
-    const command = COMMANDS[name];
-    if (!command) {
-      throw new UsageError(`Unknown command "${name}": see \`agentbox --help\``);
+    rest = leadingGlobalOptions(args);
+    const name = rest[0];
+    rest = rest.slice(1);
+    if (name === undefined || name === "-h" || name === "--help") {
+      console.log(MAIN_HELP);
+      return 0;
     }
-    return await (await command.load())(rest);
+    if (name === "-V" || name === "--version") {
+      console.log(`agentbox ${VERSION}`);
+      return 0;
+    }
+    if (!Object.hasOwn(COMMANDS, name)) throw unknownCommand(name);
+    return await (await COMMANDS[name].load())(rest);
   } catch (error) {
-    reportError(error, { verbose, json });
+    const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+    const verbose = output.verbose || own.includes("--verbose") || own.includes("-v");
+    reportError(error, { verbose, json: own.includes("--json") });
     return exitStatusFor(error);
   }
 }

@@ -2,7 +2,8 @@
  * `buildImage`: build a guest image on the host from Debian packages, the Deno binary and the
  * bundled guest agent. The kernel, initrd, agent bundle, erofs packing and manifest are the same
  * for every image; the root filesystem's tree is the profile's (profile.ts). Everything is built in a temporary directory next to the final one
- * and renamed into place at the end, so a failed build never leaves a half image.
+ * and renamed into place at the end, so a failed build never leaves a half image; what a killed
+ * build left is removed by the next (build_staging.ts).
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION } from "@agentbox/protocol";
 import { agentSourceDigest } from "./agent_source.ts";
+import { makeBuildStaging, removeStaleBuilds } from "./build_staging.ts";
 import { runCommand } from "./command.ts";
 import { dependencyClosure, downloadDebs, extractDeb, resolveMetapackage } from "./debian.ts";
 import { ImageError } from "./errors.ts";
@@ -130,8 +132,10 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
   const agentEntry = opts.agentEntry ?? join(repo, "guest-agent", "main.ts");
   const deno = join(repo, "node_modules", "@deno", "linux-x64-glibc", "deno");
 
-  await Deno.mkdir(opts.imagesDir, { recursive: true });
-  const staging = await Deno.makeTempDir({ dir: opts.imagesDir, prefix: `.${name}.build-` });
+  // What killed builds left (100 MB or more each) goes before this one adds its own.
+  await removeStaleBuilds(opts.imagesDir);
+  const held = await makeBuildStaging(opts.imagesDir, name);
+  const staging = held.dir;
   const work = join(staging, "work");
   try {
     progress("Resolving Debian packages");
@@ -247,7 +251,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
     await install(staging, join(opts.imagesDir, name));
     return manifest;
   } finally {
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await held.close();
   }
 }
 

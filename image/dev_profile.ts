@@ -64,6 +64,7 @@ export const GUEST_BUSYBOX = "/opt/agentbox/busybox";
  */
 export const DEV_PROFILE: ImageProfile = {
   name: "dev",
+  npm: true,
   summary: "Debian with git, Python, Node.js/npm, build-essential, ripgrep, jq, less, vim; " +
     "commands run as the user agent (needs root to build)",
   packages: ["busybox-static"],

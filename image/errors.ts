@@ -4,7 +4,7 @@
  * @module
  */
 
-import { AgentboxError } from "../host/agentbox_error.ts";
+import { AgentboxError, type AgentboxErrorOptions } from "../host/agentbox_error.ts";
 
 /**
  * A guest image is missing, damaged, stale, or could not be built. The message is meant for the
@@ -17,8 +17,9 @@ import { AgentboxError } from "../host/agentbox_error.ts";
  * ```
  */
 export class ImageError extends AgentboxError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, { ...options, kind: "unavailable", code: "image_unavailable" });
+  /** Kind `unavailable` (code `image_unavailable`) unless the request itself is wrong. */
+  constructor(message: string, options?: ErrorOptions & Partial<AgentboxErrorOptions>) {
+    super(message, { kind: "unavailable", code: "image_unavailable", ...options });
     this.name = "ImageError";
   }
 }

@@ -66,6 +66,8 @@ export interface ImageProfile {
   summary: string;
   /** Debian packages the host downloads and extracts for the tree (closure added). */
   packages: string[];
+  /** Whether the image has Node.js, so that agent CLIs can be installed with npm (`--agents`). */
+  npm?: boolean;
   /** Throws `ImageError` when this host cannot build the profile, before anything is done. */
   preflight?(): void;
   /** Build the tree in `dir` (which does not exist yet). */

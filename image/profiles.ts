@@ -34,6 +34,7 @@ export function profileFor(name: string | undefined, image: string): ImageProfil
   if (!profile) {
     throw new ImageError(
       `Unknown image profile "${name}": use one of ${Object.keys(PROFILES).join(", ")}`,
+      { kind: "usage", code: "image_profile_unknown" },
     );
   }
   return profile;

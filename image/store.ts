@@ -54,6 +54,7 @@ export function validateImageName(name: string): void {
   if (!IMAGE_NAME_PATTERN.test(name)) {
     throw new ImageError(
       `Invalid image name "${name}": use up to 64 lower-case letters, digits, ".", "_" or "-"`,
+      { kind: "usage", code: "image_name_invalid" },
     );
   }
 }
@@ -146,7 +147,12 @@ export async function removeImage(
   const root = options.imagesDir ?? imagesDir();
   const dir = join(root, name);
   const info = await Deno.lstat(dir).catch(() => undefined);
-  if (!info?.isDirectory) throw new ImageError(`No image "${name}" in ${root}`);
+  if (!info?.isDirectory) {
+    throw new ImageError(`No image "${name}" in ${root}: see \`agentbox images list\``, {
+      kind: "not_found",
+      code: "image_not_found",
+    });
+  }
   // Renamed first, so that a half-deleted directory is never taken for an image.
   const doomed = join(root, `.${name}.rm-${crypto.randomUUID().slice(0, 8)}`);
   await Deno.rename(dir, doomed);

@@ -209,7 +209,19 @@ async function binaryCheck(
   };
 }
 
-async function commandOutput(command: string, args: string[]): Promise<string | undefined> {
+/**
+ * What `command ARGS` printed (stdout, else stderr), trimmed; `undefined` when it cannot run.
+ *
+ * @example
+ * ```ts ignore
+ * import { commandOutput } from "./doctor.ts";
+ * console.log(await commandOutput("qemu-system-x86_64", ["--version"]));
+ * ```
+ */
+export async function commandOutput(
+  command: string,
+  args: string[],
+): Promise<string | undefined> {
   try {
     const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
       .output();

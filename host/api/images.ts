@@ -7,9 +7,17 @@
  */
 
 import { buildImage } from "../../image/build.ts";
+import { removeOwnStagingsSync, removeStaleBuilds } from "../../image/build_staging.ts";
 import { ImageError } from "../../image/errors.ts";
 import { profileFor, PROFILES } from "../../image/profiles.ts";
-import { DEFAULT_IMAGE, findImage, imagesDir, listImages, removeImage } from "../../image/store.ts";
+import {
+  DEFAULT_IMAGE,
+  findImage,
+  imagesDir,
+  listImages,
+  removeImage,
+  validateImageName,
+} from "../../image/store.ts";
 import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { emptyPolicy } from "../config/policy.ts";
 import { startEgress } from "../egress/egress.ts";
@@ -71,8 +79,17 @@ export async function buildImageAndTemplate(
   onEvent: EventSink,
 ): Promise<ImageBuildReport> {
   const name = request.name ?? DEFAULT_IMAGE;
+  // Everything the request can get wrong is refused here, before a package is fetched.
+  validateImageName(name);
   const profile = profileFor(request.profile, name);
   const npmPackages = agentPackages(request.agents ?? []);
+  if (npmPackages.length > 0 && !profile.npm) {
+    throw new ImageError(
+      `--agents needs a profile with Node.js, and "${profile.name}" has none: ` +
+        `use \`agentbox images build dev --agents ${request.agents!.join(",")}\``,
+      { kind: "usage", code: "image_agents_need_npm" },
+    );
+  }
   const started = performance.now();
   const manifest = await buildImage({
     name,
@@ -114,6 +131,7 @@ export function agentPackages(names: string[]): string[] {
     if (!preset) {
       throw new ImageError(
         `Unknown agent "${name}" in --agents: use ${Object.keys(AGENT_PRESETS).join(", ")}`,
+        { kind: "usage", code: "agent_unknown" },
       );
     }
     return preset.npmPackage;
@@ -228,4 +246,36 @@ export async function removeImages(names: string[], onEvent: EventSink): Promise
     await removeImage(name);
     onEvent({ type: "progress", message: `Removed image "${name}"` });
   }
+}
+
+/**
+ * Remove what interrupted image builds and removals left in the images directory (staging
+ * directories of killed builds, half-removed images); builds under way are left alone. Returns
+ * the paths removed. Every build does this first; `prune` can too.
+ *
+ * @example
+ * ```ts ignore
+ * import { removeStaleImageBuilds } from "./images.ts";
+ * console.log(await removeStaleImageBuilds());
+ * ```
+ */
+export async function removeStaleImageBuilds(): Promise<string[]> {
+  return await removeStaleBuilds(imagesDir());
+}
+
+/**
+ * Remove the staging directories of the builds this process runs, at once and synchronously: for
+ * a signal handler that exits right after (they are 100 MB or more each). Returns their paths.
+ *
+ * @example
+ * ```ts ignore
+ * import { stopImageBuildsNow } from "./images.ts";
+ * Deno.addSignalListener("SIGTERM", () => {
+ *   stopImageBuildsNow();
+ *   Deno.exit(143);
+ * });
+ * ```
+ */
+export function stopImageBuildsNow(): string[] {
+  return removeOwnStagingsSync();
 }

@@ -313,8 +313,10 @@ async function bootNewVm(
     });
     if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
   }
-  const vmm = spec.vmm ?? (await loadVmSettings({ projectDir: spec.projectDir })).vmm;
+  const settings = await loadVmSettings({ projectDir: spec.projectDir });
+  const vmm = spec.vmm ?? settings.vmm;
   const vm = await (ctx.startVm ?? bootVm)({
+    kvmWarning: settings.kvmWarning,
     image,
     cpus: spec.cpus,
     memoryMb: spec.memoryMb,

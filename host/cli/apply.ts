@@ -51,7 +51,7 @@ Options:
                     asking; on a terminal you are asked
   --rollback        undo an interrupted apply, from its journal
   --json            print the summary as one JSON object
-  --verbose         print the chain of causes of an error
+  -v, --verbose     print the chain of causes of an error
   -h, --help        show this help
 
 Exit status: 0 everything applied (or already was); 1 some paths were skipped, refused or in

@@ -11,6 +11,7 @@ import { isValidName, NAME_RULE } from "../api/spec_vocabulary.ts";
 import { label } from "../api/sessions.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";
 import { UsageError } from "./errors.ts";
+import { projectOption } from "./options.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
 import { sandboxPlan } from "./sandbox_plan.ts";
 
@@ -48,6 +49,7 @@ export async function runDetached(
       prompts: false,
     },
   );
+  if (plan.spec.share !== undefined) await projectOption("run", plan.spec.share);
   return await launchDetached({
     name,
     spec: plan.spec,

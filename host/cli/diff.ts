@@ -22,9 +22,10 @@ import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_dif
 import { renderStat } from "../workspace/render_stat.ts";
 import { recoverable, recoverChanges } from "../session/recover_changes.ts";
 import { escapeControls, printable } from "../terminal_text.ts";
-import { UsageError } from "./errors.ts";
+import { stderrLabel, UsageError } from "./errors.ts";
 import { sessionArgument } from "./logs.ts";
 import { parseCommandArgs, projectOption } from "./options.ts";
+import { useColor } from "./output_settings.ts";
 
 /** Help text of `agentbox diff`. */
 export const DIFF_HELP = `Show what a sandbox changed in the shared project directory.
@@ -85,14 +86,14 @@ export async function diffCommand(args: string[]): Promise<number> {
           `agentbox: session ${session.slice(0, 8)} ended before its changes were collected: ` +
             "recovering them from its disk (this boots a VM)",
         ),
-      onWarning: (message) => console.error(`agentbox: warning: ${escapeControls(message)}`),
+      onWarning: (message) => console.error(`${stderrLabel("warning")}${escapeControls(message)}`),
     });
   }
   const changeset = await loadSessionChangeset(session);
   const output = await renderDiff(session, changeset, {
     mode: chosen[0] ?? "patch",
     hideIgnored: !!values["hide-gitignored"],
-    color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+    color: useColor(Deno.stdout),
   });
   await writeOut(output);
   return 0;

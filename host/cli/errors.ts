@@ -16,6 +16,25 @@ import { asAgentboxError, type ErrorKind, UsageError } from "../api/errors.ts";
 
 export { UsageError };
 import { escapeControls } from "../terminal_text.ts";
+import { useColor } from "./output_settings.ts";
+
+/** SGR sequences of the `error:` and `warning:` labels on a colour terminal. */
+const LABEL_COLOR = { error: "\x1b[1;31m", warning: "\x1b[1;33m" } as const;
+
+/**
+ * `agentbox: error: ` / `agentbox: warning: `, the label coloured when stderr is (`--color`).
+ *
+ * @example
+ * ```ts
+ * import { stderrLabel } from "./errors.ts";
+ * console.error(`${stderrLabel("warning")}the disk is almost full`);
+ * ```
+ */
+export function stderrLabel(kind: "error" | "warning"): string {
+  return useColor(Deno.stderr)
+    ? `agentbox: ${LABEL_COLOR[kind]}${kind}:\x1b[0m `
+    : `agentbox: ${kind}: `;
+}
 
 /** Exit statuses agentbox uses for its own failures. */
 export const EXIT = {
@@ -69,7 +88,7 @@ export function reportError(
 ): void {
   const typed = asAgentboxError(error);
   // Messages can quote the guest (an agent's error, a session's detail): escape its controls.
-  console.error(`agentbox: error: ${escapeControls(typed.message, { keep: "\t\n" })}`);
+  console.error(`${stderrLabel("error")}${escapeControls(typed.message, { keep: "\t\n" })}`);
   const consoleTail = (error as { consoleTail?: unknown } | undefined)?.consoleTail;
   if (typeof consoleTail === "string" && consoleTail) {
     console.error(

@@ -5,9 +5,10 @@
  */
 
 import { NET_HELP } from "./net_options.ts";
-import { envOption, parseCommandArgs, positiveInt } from "./options.ts";
+import { envOptions, parseCommandArgs, positiveInt, projectOption } from "./options.ts";
+import type { CommandIo } from "./attached_command.ts";
 import { pipedIo } from "./piped_io.ts";
-import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
+import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { UsageError } from "./errors.ts";
 import { SHARE_HELP } from "./workspace_options.ts";
 import { runInSession } from "./session_command.ts";
@@ -16,18 +17,22 @@ import { runInSession } from "./session_command.ts";
 export const EXEC_HELP = `Run a command in a fresh microVM and exit with its status.
 
 Usage: agentbox exec [OPTIONS] -- CMD [ARG...]
-       agentbox exec --session SESSION [--env K=V]... [--workdir DIR] [--timeout SEC] -- CMD [ARG...]
+       agentbox exec --session SESSION [-e K=V]... [-w DIR] [--timeout SEC] [-i|-t] -- CMD [ARG...]
 
 Options:
 ${SANDBOX_HELP}
 ${SHARE_HELP}
 ${NET_HELP}
   --session SESSION run CMD in a running session (\`agentbox run --detach\`), a name or an id,
-                    instead of a fresh microVM: only --env, --workdir and --timeout apply
+                    instead of a fresh microVM: only -e, --env-file, -w, -i, -t and --timeout apply
   --json            print one JSON report on stdout (exit code, changes, network, timings); the
                     command's stdout then goes to stderr
-  --verbose         print the causes of an error
+  -v, --verbose     print the causes of an error
+  -q, --quiet       print only errors and what was asked for (no warnings or summaries)
   -h, --help        show this help
+
+Options stop at CMD: put \`--\` before it (\`agentbox exec -e A=1 -- ls -la\`) so that its own
+options are never taken as agentbox's.
 
 Every connection leaves through agentbox's proxy and is recorded (\`agentbox logs\`); the policy
 comes from ~/.config/agentbox/config.toml and ./.agentbox.toml (docs/configuration.md). On a
@@ -46,7 +51,7 @@ export async function execCommand(args: string[]): Promise<number> {
     ...SANDBOX_OPTIONS,
     json: { type: "boolean" },
     session: { type: "string" },
-  });
+  }, { guestCommand: true });
   if (values.help) {
     console.log(EXEC_HELP);
     return 0;
@@ -59,14 +64,26 @@ export async function execCommand(args: string[]): Promise<number> {
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const { sandboxPlan } = await import("./sandbox_plan.ts");
   const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
+  // A --share that is no directory is refused before anything starts.
+  if (plan.spec.share !== undefined) await projectOption("exec", plan.spec.share);
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
   const { runOneShot } = await import("./one_shot.ts");
-  return await runOneShot(plan, pipedIo({ stdoutToStderr: json }));
+  return await runOneShot(plan, await commandIo(values, json));
+}
+
+/** `-t`: the user's terminal (loaded only then); else pipes (`-i` forwards a terminal's input). */
+async function commandIo(values: Record<string, unknown>, json = false): Promise<CommandIo> {
+  if (values.tty) {
+    if (json) throw new UsageError("-t/--tty and --json cannot be used together");
+    checkTty(values, Deno.stdin.isTerminal());
+    return (await import("./terminal_io.ts")).terminalIo();
+  }
+  return pipedIo({ stdoutToStderr: json, forwardStdin: !!values.interactive });
 }
 
 /** Options that set up a VM, which a running session already has. */
 const VM_ONLY = Object.keys(SANDBOX_OPTIONS).filter((k) =>
-  !["env", "workdir", "timeout", "verbose"].includes(k)
+  !["env", "env-file", "workdir", "timeout", "interactive", "tty"].includes(k)
 ).concat(["json"]);
 
 async function execInSession(
@@ -82,9 +99,9 @@ async function execInSession(
   const timeoutSec = values.timeout === undefined
     ? undefined
     : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
-  return await runInSession(values.session as string, pipedIo(), {
+  return await runInSession(values.session as string, await commandIo(values), {
     argv: positionals,
-    env: envOption("exec", values.env),
+    env: envOptions("exec", values),
     cwd: values.workdir as string | undefined,
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
   });

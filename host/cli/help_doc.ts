@@ -9,6 +9,7 @@
 
 import { fileURLToPath } from "node:url";
 import { main } from "../main.ts";
+import { printedHelp } from "./command_tree.ts";
 
 /** The commands whose help the reference carries, as typed after `agentbox`. */
 export const HELP_COMMANDS: readonly string[] = [
@@ -35,6 +36,8 @@ export const HELP_COMMANDS: readonly string[] = [
   "logs",
   "usage",
   "doctor",
+  "version",
+  "completion",
 ];
 
 /** The reference, relative to the repository. */
@@ -52,16 +55,7 @@ const END = "<!-- /agentbox help -->";
  * ```
  */
 export async function helpText(command: string): Promise<string> {
-  const printed: string[] = [];
-  const log = console.log;
-  console.log = (...args: unknown[]) => printed.push(args.map(String).join(" "));
-  try {
-    const status = await main([...command.split(" ").filter(Boolean), "--help"]);
-    if (status !== 0) throw new Error(`agentbox ${command} --help exited ${status}`);
-  } finally {
-    console.log = log;
-  }
-  return printed.join("\n").trimEnd();
+  return await printedHelp(main, command);
 }
 
 /**

@@ -18,12 +18,17 @@ import {
   type ImageBuildReport,
   listImageSummaries,
   removeImages,
+  stopImageBuildsNow,
 } from "../api/images.ts";
-import { UsageError } from "./errors.ts";
+import { stderrLabel, UsageError } from "./errors.ts";
 import { printEvent } from "./one_shot.ts";
 import { parseCommandArgs } from "./options.ts";
 import { ProgressLine } from "./progress_bar.ts";
 import { printTable } from "./table.ts";
+import { output } from "./output_settings.ts";
+
+/** Version of the `images list --json` report; bumped only when a field changes meaning. */
+export const IMAGES_LIST_VERSION = 1;
 
 const HELP = `Usage: agentbox images <command>
 
@@ -57,6 +62,10 @@ Needs on the host: apt-get, apt-cache and dpkg-deb with current package lists, a
 (erofs-utils). The default profile needs no root; the dev profile needs root and debootstrap
 (it installs packages in a chroot) and downloads a few hundred MB from the Debian mirror.
 
+Impossible requests (an unknown profile or agent, --agents with a profile that has no Node.js)
+are refused before anything is downloaded. A build stopped by Ctrl-C or SIGTERM removes its
+staging directory; one a killed build left (.NAME.build-*) is removed by the next build.
+
 Options:
   --profile PROFILE   what to put in the root filesystem (see above)
   --agents LIST       dev profile: also install these agent CLIs with npm, in a VM of the new
@@ -65,12 +74,14 @@ Options:
                       ${AGENT_NAMES.join(", ")}
   -h, --help          show this help`;
 
-const LIST_HELP = `Usage: agentbox images list
+const LIST_HELP = `Usage: agentbox images list [--json]
 
 List the built images with their profile, default user, kernel, size and creation time.
 \`agentbox images ls\` is the same.
 
 Options:
+  --json       print {"version": 1, "dir": DIR, "images": [...]}: each image's name, status
+               ("ok" or "broken"), profile, user, kernel, bytes and created, or its error
   -h, --help   show this help`;
 
 const RM_HELP = `Usage: agentbox images rm NAME...
@@ -118,7 +129,7 @@ function parse(
   command: string,
   args: string[],
   positionals: { min: number; max: number },
-  options: Record<string, { type: "string" }> = {},
+  options: Record<string, { type: "string" | "boolean" }> = {},
 ) {
   const parsed = parseCommandArgs(`images ${command}`, args, options);
   const count = parsed.positionals.length;
@@ -144,6 +155,7 @@ async function build(args: string[]): Promise<number> {
     return 0;
   }
   const line = new ProgressLine();
+  const stop = stopOnSignals(() => line.clear());
   try {
     const report = await buildImageAndTemplate({
       name: parsed.positionals[0],
@@ -151,12 +163,12 @@ async function build(args: string[]): Promise<number> {
       agents: agentList(parsed.values.agents as string | undefined),
     }, (event) => {
       if (event.type === "step-progress") {
-        line.update({ label: event.message, fraction: event.fraction });
+        if (!output.quiet) line.update({ label: event.message, fraction: event.fraction });
         return;
       }
       line.clear();
       if (event.type === "warning") printEvent(event);
-      else console.error(event.message);
+      else if (!output.quiet) console.error(event.message);
     });
     line.clear();
     printBuildReport(report);
@@ -164,7 +176,34 @@ async function build(args: string[]): Promise<number> {
   } catch (error) {
     line.clear();
     throw error;
+  } finally {
+    stop();
   }
+}
+
+/**
+ * Until the returned function is called, SIGINT and SIGTERM end the build at once: the staging
+ * directory goes (it is 100 MB or more) and agentbox exits 130 or 143. Children that write into
+ * it get the terminal's SIGINT too; the VMs a build boots die with agentbox (pdeathsig).
+ */
+function stopOnSignals(beforeExit: () => void): () => void {
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((signal) => {
+    const listener = () => {
+      beforeExit();
+      const removed = stopImageBuildsNow();
+      console.error(
+        `agentbox: ${signal}: build stopped${
+          removed.length > 0 ? `, removed ${removed.join(", ")}` : ""
+        }`,
+      );
+      Deno.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
 }
 
 /** `--agents claude,codex` → the names (checked by the core). */
@@ -173,6 +212,7 @@ function agentList(list: string | undefined): string[] {
 }
 
 function printBuildReport(report: ImageBuildReport): void {
+  if (output.quiet) return;
   const user = report.user ? `, commands run as ${report.user}` : "";
   console.error(
     `Built image "${report.name}" (profile ${report.profile}) in ${
@@ -185,7 +225,9 @@ function printBuildReport(report: ImageBuildReport): void {
   } else if (template.state === "failed") {
     // The image is fine: sandboxes boot cold, or make the template on first use.
     console.error(
-      `agentbox: warning: cannot make the template snapshot, sandboxes will boot cold: ${template.reason}`,
+      `${
+        stderrLabel("warning")
+      }cannot make the template snapshot, sandboxes will boot cold: ${template.reason}`,
     );
   }
 }
@@ -201,12 +243,16 @@ async function remove(args: string[]): Promise<number> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const parsed = parse("list", args, { min: 0, max: 0 });
+  const parsed = parse("list", args, { min: 0, max: 0 }, { json: { type: "boolean" } });
   if (parsed.help) {
     console.log(LIST_HELP);
     return 0;
   }
   const { dir, images } = await listImageSummaries();
+  if (parsed.values.json) {
+    console.log(JSON.stringify({ version: IMAGES_LIST_VERSION, dir, images }, null, 2));
+    return 0;
+  }
   if (images.length === 0) {
     console.error(`No images in ${dir}: run \`agentbox images build\``);
     return 0;

@@ -14,7 +14,9 @@ import { findSession } from "../store/sessions.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { escapeControls } from "../terminal_text.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
+import { stderrLabel } from "./errors.ts";
 import { exitStatus } from "./exit_status.ts";
+import { output } from "./output_settings.ts";
 import { interactiveApprover, learnConfirmer, printNetworkReport } from "./net_options.ts";
 import type { SandboxPlan } from "./sandbox_plan.ts";
 import { finishWorkspace } from "./workspace_options.ts";
@@ -32,10 +34,11 @@ export const EXEC_REPORT_VERSION = 1;
  * ```
  */
 export function printEvent(event: SandboxEvent): void {
+  if (output.quiet) return;
   // Events can quote the guest (a collection warning): its controls are escaped.
   const message = escapeControls(event.message);
   console.error(
-    event.type === "warning" ? `agentbox: warning: ${message}` : `agentbox: ${message}`,
+    event.type === "warning" ? `${stderrLabel("warning")}${message}` : `agentbox: ${message}`,
   );
 }
 
@@ -57,7 +60,9 @@ export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<numb
       if (!quiet || event.type === "warning") printEvent(event);
     },
   });
-  const log = quiet ? () => {} : (line: string) => console.error(line);
+  // --quiet drops the summaries, unless a question about the changes needs them.
+  const silent = quiet || (output.quiet && plan.after !== "ask");
+  const log = silent ? () => {} : (line: string) => console.error(line);
   const run = await runSandbox(ctx, plan.spec, (sandbox) =>
     runAttached(host(sandbox), io, {
       ...sandbox.command(),
@@ -65,7 +70,7 @@ export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<numb
     approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
     confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
   });
-  if (!quiet) printNetworkReport(run.network);
+  if (!silent) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);
   const session = findSession(ctx.db, run.id)!;
   const applied = run.changes && run.root !== undefined

@@ -14,7 +14,8 @@ import { forwardInterrupts } from "./signals.ts";
 
 /**
  * Pipes between the command and agentbox's own stdio. With `stdoutToStderr` (`exec --json`) the
- * command's stdout goes to our stderr, leaving stdout to the report.
+ * command's stdout goes to our stderr, leaving stdout to the report; with `forwardStdin` (`exec
+ * -i`) a terminal's input is forwarded too, line by line as the terminal sends it.
  *
  * @example
  * ```ts ignore
@@ -23,10 +24,13 @@ import { forwardInterrupts } from "./signals.ts";
  * await runOneShot(plan, pipedIo({ stdoutToStderr: false }));
  * ```
  */
-export function pipedIo(options: { stdoutToStderr?: boolean } = {}): CommandIo {
+export function pipedIo(
+  options: { stdoutToStderr?: boolean; forwardStdin?: boolean } = {},
+): CommandIo {
   let stopInterrupts = () => {};
+  const forwardStdin = options.forwardStdin || !Deno.stdin.isTerminal();
   return {
-    open: () => ({ stdin: Deno.stdin.isTerminal() ? undefined : Deno.stdin.readable }),
+    open: () => ({ stdin: forwardStdin ? Deno.stdin.readable : undefined }),
     attach(run, stopVm) {
       stopInterrupts = forwardInterrupts(run, stopVm);
       return Promise.all([

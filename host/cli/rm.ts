@@ -22,9 +22,9 @@ can be used again; its network log (\`agentbox logs\`) is kept. A running sessio
 unless --force.
 
 Options:
-  --force     kill a running session's owner and VM first (its changes are not collected)
-  --verbose   print the causes of an error
-  -h, --help  show this help
+  --force         kill a running session's owner and VM first (its changes are not collected)
+  -v, --verbose   print the causes of an error
+  -h, --help      show this help
 
 Exit status: 0 every session was removed, 1 some were running (and left alone), 125 usage
 error or unknown session.`;

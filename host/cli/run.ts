@@ -9,10 +9,10 @@
 import { runDetached } from "./detached_run.ts";
 import { UsageError } from "./errors.ts";
 import { NET_HELP } from "./net_options.ts";
-import { parseCommandArgs } from "./options.ts";
+import { parseCommandArgs, projectOption } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
 import { runOneShot } from "./one_shot.ts";
-import { SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
+import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { sandboxPlan } from "./sandbox_plan.ts";
 import { terminalIo } from "./terminal_io.ts";
 
@@ -35,7 +35,7 @@ the VM is up. Work in it with \`agentbox shell\` and \`agentbox exec --session\`
 runs in the background, its output going to the session's command.log.
 
 Options:
-  --detach          start a long-lived session in the background (see above)
+  -d, --detach      start a long-lived session in the background (see above)
   --name NAME       name the detached session (a letter, then letters, digits, _ . -)
 ${SANDBOX_HELP}
   --share DIR       share DIR instead of the current directory
@@ -43,8 +43,12 @@ ${SANDBOX_HELP}
   --apply           apply the changes to the shared directory when the command ends
   --discard         throw the changes away when the command ends
 ${NET_HELP}
-  --verbose         print the causes of an error
+  -v, --verbose     print the causes of an error
+  -q, --quiet       print only errors and what was asked for (no warnings or summaries)
   -h, --help        show this help
+
+Options stop at CMD: put \`--\` before it (\`agentbox run -- make -j4\`) so that its own
+options are never taken as agentbox's.
 
 When stdin is a terminal, the command gets a terminal of the same size and type in the guest,
 and this one is switched to raw mode: every key goes to the guest, where Ctrl-C, Ctrl-Z and
@@ -73,9 +77,9 @@ export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("run", args, {
     ...SANDBOX_OPTIONS,
     "no-share": { type: "boolean" },
-    detach: { type: "boolean" },
+    detach: { type: "boolean", short: "d" },
     name: { type: "string" },
-  });
+  }, { guestCommand: true });
   if (values.help) {
     console.log(RUN_HELP);
     return 0;
@@ -88,6 +92,7 @@ export async function runCommand(args: string[]): Promise<number> {
     throw new UsageError("--name names a detached session: use it with --detach");
   }
   const onTerminal = Deno.stdin.isTerminal();
+  checkTty(values, onTerminal);
   const interactive = onTerminal && Deno.stderr.isTerminal();
   const plan = sandboxPlan(
     "run",
@@ -101,5 +106,6 @@ export async function runCommand(args: string[]): Promise<number> {
       prompts: false,
     },
   );
+  if (plan.spec.share !== undefined) await projectOption("run", plan.spec.share);
   return await runOneShot(plan, onTerminal ? terminalIo() : pipedIo());
 }

@@ -17,7 +17,7 @@ import {
 import { MIN_MEMORY_MB, VM_DEFAULTS, VMM_KINDS, type VmmKind } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
-import { envOption, positiveInt } from "./options.ts";
+import { envOptions, positiveInt } from "./options.ts";
 import { type AfterRun, afterRun } from "./workspace_options.ts";
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
@@ -57,7 +57,7 @@ export function sandboxPlan(
   const share = given === undefined ? undefined : resolve(options.cwd, given);
   const spec = parseSandboxSpec({
     argv,
-    env: envOption(command, values.env),
+    env: envOptions(command, values),
     workdir: values.workdir as string | undefined,
     user: userOption(command, values.user),
     timeoutSec: values.timeout === undefined

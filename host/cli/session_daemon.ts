@@ -13,6 +13,9 @@ import { openContext } from "../api/context.ts";
 import { claimSession, ownSession } from "../api/session_owner.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 
+/** The ids `run --detach` makes (`crypto.randomUUID()`). */
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /**
  * Own session `args[0]` until it is stopped; returns the exit status.
  *
@@ -25,7 +28,11 @@ import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 export async function sessionDaemonCommand(args: string[]): Promise<number> {
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   try {
-    if (args.length !== 1) throw new UsageError("session-daemon takes one session id");
+    if (args.length !== 1 || !SESSION_ID.test(args[0])) {
+      throw new UsageError(
+        "session-daemon is internal: `agentbox run --detach` starts it with one session id",
+      );
+    }
     const claim = await claimSession(args[0]);
     // From here on the owner is this process: stop requests wait until the VM is up.
     const stop = Promise.withResolvers<void>();

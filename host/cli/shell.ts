@@ -5,7 +5,7 @@
  * @module
  */
 
-import { envOption, parseCommandArgs } from "./options.ts";
+import { envOptions, parseCommandArgs } from "./options.ts";
 import { UsageError } from "./errors.ts";
 import { pipedIo } from "./piped_io.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
@@ -15,7 +15,7 @@ import { terminalIo } from "./terminal_io.ts";
 /** Help text of `agentbox shell`. */
 export const SHELL_HELP = `Open a login shell in a running session.
 
-Usage: agentbox shell SESSION [--env K=V]... [--workdir DIR]
+Usage: agentbox shell SESSION [-e K=V]... [-w DIR]
 
 SESSION is a session's name, id or a unique prefix of an id (\`agentbox ps\` lists them). The
 shell starts in /workspace when the session shares a directory. Several shells can be open in
@@ -23,9 +23,10 @@ one session at once; leaving one (exit, Ctrl-D) leaves the session running: \`ag
 ends it.
 
 Options:
-  --env K=V         set an environment variable in the shell; K alone passes the host's value
-  --workdir DIR     working directory inside the guest
-  --verbose         print the causes of an error
+  -e, --env K=V     set an environment variable in the shell; K alone passes the host's value
+  --env-file FILE   read NAME=VALUE lines (or NAME alone) from FILE, as docker does; -e wins
+  -w, --workdir DIR working directory inside the guest
+  -v, --verbose     print the causes of an error
   -h, --help        show this help
 
 When stdin is a terminal, the shell gets a terminal of the same size and type in the guest and
@@ -44,9 +45,9 @@ error or unknown session, 126 when the session is not running or was lost.`;
  */
 export async function shellCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("shell", args, {
-    env: { type: "string", multiple: true },
-    workdir: { type: "string" },
-    verbose: { type: "boolean" },
+    env: { type: "string", multiple: true, short: "e" },
+    "env-file": { type: "string", multiple: true },
+    workdir: { type: "string", short: "w" },
   });
   if (values.help) {
     console.log(SHELL_HELP);
@@ -58,7 +59,7 @@ export async function shellCommand(args: string[]): Promise<number> {
   const onTerminal = Deno.stdin.isTerminal();
   return await runInSession(positionals[0], onTerminal ? terminalIo() : pipedIo(), {
     argv: [...DEFAULT_COMMAND],
-    env: envOption("shell", values.env),
+    env: envOptions("shell", values),
     cwd: values.workdir as string | undefined,
   });
 }

@@ -46,8 +46,8 @@ letters, digits, "_", "." or "-" (at most 63). The session's VM is paused while 
 disks are saved (commands in it wait, then go on), and runs on afterwards.
 
 Options:
-  --verbose   print the causes of an error
-  -h, --help  show this help
+  -v, --verbose   print the causes of an error
+  -h, --help      show this help
 
 Exit status: 0 saved, 125 usage error, unknown session or NAME taken, 126 the session is not
 running or could not be saved.`;
@@ -65,9 +65,9 @@ it stops, its changes are collected against the project as it was when the origi
 started (\`agentbox diff\`, \`agentbox apply\`).
 
 Options:
-  --as SESSION  name the new session (default: none; use its id)
-  --verbose     print the causes of an error
-  -h, --help    show this help
+  --as SESSION    name the new session (default: none; use its id)
+  -v, --verbose   print the causes of an error
+  -h, --help      show this help
 
 Exit status: 0 the session is running, 125 usage error, unknown snapshot or the name is taken,
 126 the session could not start.`;

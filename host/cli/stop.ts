@@ -25,7 +25,7 @@ Options:
   --timeout SEC  wait at most SEC seconds for each session (default 300), then give up
   --kill         end the owner at once (SIGKILL): nothing is collected, but the changes stay
                  on disk for \`agentbox diff SESSION\` to recover
-  --verbose      print the causes of an error
+  -v, --verbose  print the causes of an error
   -h, --help     show this help
 
 Exit status: 0 every session is stopped (or was), 1 some did not stop in time, 125 usage error

@@ -15,12 +15,17 @@ import { readConfigFile } from "./config_file.ts";
 import { keyLine } from "./key_line.ts";
 import { checkKeys, table, type Where } from "./toml_values.ts";
 
-const VM_KEYS = ["vmm"];
+const VM_KEYS = ["vmm", "kvm_warning"];
 
 /** What `[vm]` sets; absent keys are the defaults. */
 export interface VmSettings {
   /** `vm.vmm`: default `qemu`. */
   vmm?: VmmKind;
+  /**
+   * `vm.kvm_warning`: false silences the warning that KVM is unusable (software emulation),
+   * which is otherwise printed once per host boot. Default true.
+   */
+  kvmWarning?: boolean;
 }
 
 /** Sources of {@linkcode loadVmSettings}. */
@@ -59,11 +64,18 @@ export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promi
   const where: Where = (key) => ({ file, key, line: doc.lineOf(key) });
   const vm = table(doc.values.vm, where("vm"));
   checkKeys(vm, VM_KEYS, "vm", where);
-  if (vm.vmm === undefined) return {};
+  const settings: VmSettings = {};
+  if (vm.kvm_warning !== undefined) {
+    if (typeof vm.kvm_warning !== "boolean") {
+      throw new ConfigError(where("vm.kvm_warning"), "must be true or false");
+    }
+    settings.kvmWarning = vm.kvm_warning;
+  }
+  if (vm.vmm === undefined) return settings;
   if (!VMM_KINDS.includes(vm.vmm as VmmKind)) {
     throw new ConfigError(where("vm.vmm"), `must be one of ${VMM_KINDS.join(", ")}`);
   }
-  return { vmm: vm.vmm as VmmKind };
+  return { ...settings, vmm: vm.vmm as VmmKind };
 }
 
 /** A configuration file's top-level values, and where a dotted key sits in it. */

@@ -45,7 +45,10 @@ Deno.test("vm settings: a bad value or an unknown key names file, line and key",
     );
   });
   await withFiles({ user: "[vm]\nvcpus = 2\n" }, async (options) => {
-    await assert.rejects(loadVmSettings(options), /key vm\.vcpus: unknown key \(known: vmm\)/);
+    await assert.rejects(
+      loadVmSettings(options),
+      /key vm\.vcpus: unknown key \(known: vmm, kvm_warning\)/,
+    );
   });
 });
 
@@ -54,6 +57,18 @@ Deno.test("vm settings: a [vm] table in the project's file is refused", async ()
     await assert.rejects(
       loadVmSettings(options),
       /\.agentbox\.toml line 1, key vm: allowed in the user's config\.toml only/,
+    );
+  });
+});
+
+Deno.test("vm settings: vm.kvm_warning is a boolean", async () => {
+  await withFiles({ user: "[vm]\nkvm_warning = false\n" }, async (options) => {
+    assert.deepEqual(await loadVmSettings(options), { kvmWarning: false });
+  });
+  await withFiles({ user: '[vm]\nkvm_warning = "no"\nvmm = "qemu"\n' }, async (options) => {
+    await assert.rejects(
+      loadVmSettings(options),
+      /line 2, key vm\.kvm_warning: must be true or false/,
     );
   });
 });

@@ -41,6 +41,8 @@ export interface BootOptions {
   template?: boolean;
   /** Called with user-facing warnings (e.g. software emulation). */
   onWarning?: (message: string) => void;
+  /** False: no warning about software emulation (config `vm.kvm_warning`); default once a boot. */
+  kvmWarning?: boolean;
   /**
    * The VMM (default `qemu`). `cloud-hypervisor` needs its binary and a working KVM (checked
    * first: one `VmError` saying what is missing), a tap network or none, and an image with the
@@ -108,11 +110,12 @@ async function bootQemu(
       workspace: options.workspace,
       bootTimeoutMs,
       onWarning,
+      kvmWarning: options.kvmWarning,
     })
     : undefined;
   return restored ?? await bootCold(shape, options.workspace, {
     bootTimeoutMs,
-    start: (spec) => startQemuVm(spec, { setup, onWarning }),
+    start: (spec) => startQemuVm(spec, { setup, onWarning, kvmWarning: options.kvmWarning }),
   });
 }
 

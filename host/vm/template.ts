@@ -267,6 +267,8 @@ export interface FromTemplateOptions {
   workspace?: WorkspaceFiles;
   bootTimeoutMs: number;
   onWarning?: (message: string) => void;
+  /** Passed to `startQemuVm`: false silences the software-emulation warning. */
+  kvmWarning?: boolean;
 }
 
 /**
@@ -311,7 +313,12 @@ export async function startFromTemplate(
     const disks = workspaceDisks(workspace ?? await placeholderWorkspace(runtimeDir));
     return await startQemuVm(
       { ...shape, disks, runtimeDir, bootTimeoutMs: options.bootTimeoutMs },
-      { setup, restoreFrom: template.state, onWarning: options.onWarning },
+      {
+        setup,
+        restoreFrom: template.state,
+        onWarning: options.onWarning,
+        kvmWarning: options.kvmWarning,
+      },
     );
   } catch (error) {
     await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { AgentboxError } from "../agentbox_error.ts";
+import { AgentboxError, type AgentboxErrorOptions } from "../agentbox_error.ts";
 import { helperEnv } from "../helper_env.ts";
 import { createHash } from "node:crypto";
 import { runCommand } from "../run_command.ts";
@@ -22,8 +22,9 @@ import { formatBytes, freeBytes } from "./state_space.ts";
 
 /** A share could not be set up. The message says why and what to do. */
 export class ShareError extends AgentboxError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, { ...options, kind: "unavailable", code: "share_failed" });
+  /** Kind `unavailable` (code `share_failed`) unless the request itself is wrong. */
+  constructor(message: string, options?: ErrorOptions & Partial<AgentboxErrorOptions>) {
+    super(message, { kind: "unavailable", code: "share_failed", ...options });
     this.name = "ShareError";
   }
 }
@@ -85,7 +86,10 @@ export async function prepareShare(
 ): Promise<PreparedShare> {
   const info = await Deno.stat(dir).catch(() => undefined);
   if (!info?.isDirectory) {
-    throw new ShareError(`Cannot share ${dir}: it is not a directory`);
+    throw new ShareError(`Cannot share ${dir}: it is not a directory`, {
+      kind: "usage",
+      code: "share_not_directory",
+    });
   }
   const paths = changesetPaths(sessionDir);
   await Deno.mkdir(paths.root, { recursive: true, mode: 0o700 });

@@ -50,11 +50,25 @@ Deno.test({
       assert.equal(installed.stdout, "release agentbox --version\n");
       const manifest = `${home}/.local/share/agentbox/images/default/manifest.json`;
       assert.equal(await Deno.readTextFile(manifest), '{"name":"default"}\n');
+      // Completions and the man page come from the installed binary (this one echoes its args).
+      const extras = {
+        "share/bash-completion/completions/agentbox": "completion bash",
+        "share/zsh/site-functions/_agentbox": "completion zsh",
+        "share/fish/vendor_completions.d/agentbox.fish": "completion fish",
+        "share/man/man1/agentbox.1": "help --man",
+      };
+      for (const [file, args] of Object.entries(extras)) {
+        assert.equal(
+          await Deno.readTextFile(`${home}/.local/${file}`),
+          `release agentbox ${args}\n`,
+        );
+      }
 
       // Uninstall keeps the images unless --purge.
       const kept = await sh([`${REPO}/install.sh`, "--uninstall"], env);
       assert.equal(kept.code, 0, kept.stderr);
       assert.ok(!exists(`${home}/.local/bin/agentbox`));
+      for (const file of Object.keys(extras)) assert.ok(!exists(`${home}/.local/${file}`), file);
       assert.ok(exists(manifest));
       const purged = await sh([`${REPO}/install.sh`, "--uninstall", "--purge"], env);
       assert.equal(purged.code, 0, purged.stderr);

@@ -43,15 +43,53 @@ export async function cachedProbeAccel(
     // No cache yet, or a damaged one: probe.
   }
   const accel = await probe(qemu);
+  await writeCache(file, { key, accel });
+  return accel;
+}
+
+/**
+ * Whether the warning that KVM is unusable is still due: true the first time it is asked after
+ * the probe's answer was cached (once per host boot, QEMU or /dev/kvm change), false after, as
+ * the docs promise "once". The answer is kept with the probe's, in the same file.
+ *
+ * @example
+ * ```ts
+ * import { claimTcgWarning } from "./accel_cache.ts";
+ * if (await claimTcgWarning("qemu-system-x86_64")) console.warn("KVM is not available");
+ * ```
+ */
+export async function claimTcgWarning(
+  qemu: string,
+  options: Pick<AccelCacheOptions, "cacheFile"> = {},
+): Promise<boolean> {
+  let file: string;
+  try {
+    file = options.cacheFile ?? `${runtimeDir()}/accel.json`;
+  } catch {
+    return true;
+  }
+  const key = await cacheKey(qemu);
+  let cached: { key?: unknown; accel?: unknown; warned?: unknown };
+  try {
+    cached = JSON.parse(await Deno.readTextFile(file));
+  } catch {
+    return true; // No cache to remember it in: warn every time rather than never.
+  }
+  if (cached.key !== key || !isAccel(cached.accel)) return true;
+  if (cached.warned === true) return false;
+  await writeCache(file, { ...cached, warned: true });
+  return true;
+}
+
+async function writeCache(file: string, value: unknown): Promise<void> {
   try {
     await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true, mode: 0o700 });
     const temp = `${file}.${crypto.randomUUID()}`;
-    await Deno.writeTextFile(temp, JSON.stringify({ key, accel }));
+    await Deno.writeTextFile(temp, JSON.stringify(value));
     await Deno.rename(temp, file);
   } catch {
-    // A cache we cannot write only costs the next probe.
+    // A cache we cannot write only costs the next probe (or warning).
   }
-  return accel;
 }
 
 async function cacheKey(qemu: string): Promise<string> {

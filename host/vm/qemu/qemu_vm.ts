@@ -18,7 +18,7 @@ import type { RunningVm, VmExit } from "../running_vm.ts";
 import type { ChannelKind, VmSpec } from "../spec.ts";
 import { followConsole, killVmm, spawnVmm, watchExit } from "../vmm_process.ts";
 import type { Accel } from "./accel.ts";
-import { cachedProbeAccel } from "./accel_cache.ts";
+import { cachedProbeAccel, claimTcgWarning } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
@@ -55,6 +55,11 @@ export interface StartOptions {
   restoreFrom?: string;
   /** Called once with a user-facing warning, e.g. the TCG fallback. */
   onWarning?: (message: string) => void;
+  /**
+   * Warn about the TCG fallback (default true): then once per host boot
+   * ({@linkcode claimTcgWarning}); false never (config `vm.kvm_warning = false`).
+   */
+  kvmWarning?: boolean;
 }
 
 /**
@@ -92,8 +97,14 @@ export async function qemuSetup(options: { accel?: Accel } = {}): Promise<QemuSe
 export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Promise<RunningVm> {
   const { qemu, accel, channel, tscKhz } = options.setup ??
     await qemuSetup({ accel: options.accel });
-  if (accel.kind === "tcg") {
-    options.onWarning?.(`KVM is not available, using slow software emulation: ${accel.reason}`);
+  if (
+    accel.kind === "tcg" && options.onWarning && options.kvmWarning !== false &&
+    await claimTcgWarning(qemu)
+  ) {
+    options.onWarning(
+      `KVM is not available, using slow software emulation (said once per boot; ` +
+        `\`agentbox doctor\` explains): ${accel.reason}`,
+    );
   }
   const files = qemuFiles(spec.runtimeDir);
   const cid = channel === "vsock" ? pickCid() : undefined;
