@@ -204,12 +204,12 @@ export async function ownSession(
   }
   let detail: string | undefined;
   let server: ControlServer | undefined;
-  let console: CommandConsole | undefined;
+  let commandConsole: CommandConsole | undefined;
   const stop = Promise.withResolvers<number>();
   options.stopped.then(() => stop.resolve(DEFAULT_STOP_GRACE_MS));
   try {
     if (plan.runCommand) {
-      console = startFirstCommand(box, await openCappedLog(paths.commandLog), log);
+      commandConsole = startFirstCommand(box, await openCappedLog(paths.commandLog), log);
     }
     server = serveControl(paths.controlSocket, box.vm.agent, box.defaults, {
       saveSnapshot: async (dir) => {
@@ -217,7 +217,7 @@ export async function ownSession(
         await box.saveSnapshot(dir, { name: plan.name ?? null });
         log("snapshot saved");
       },
-      console,
+      commandConsole,
       stop: (graceMs) => stop.resolve(graceMs),
     });
     setSessionStatus(ctx.db, plan.id, "running", { controlSocket: paths.controlSocket });
@@ -225,7 +225,7 @@ export async function ownSession(
     const end = await Promise.race([stop.promise.then((graceMs) => ({ graceMs })), box.vm.exited]);
     if ("graceMs" in end) {
       setSessionStatus(ctx.db, plan.id, "stopping");
-      await endCommands(server, console, end.graceMs, log);
+      await endCommands(server, commandConsole, end.graceMs, log);
     }
     await server.close();
     if (!("graceMs" in end)) {
@@ -257,21 +257,21 @@ const KILL_WAIT_MS = 5_000;
  */
 async function endCommands(
   server: ControlServer,
-  console: CommandConsole | undefined,
+  commandConsole: CommandConsole | undefined,
   graceMs: number,
   log: (line: string) => void,
 ): Promise<void> {
   const settled = () =>
-    Promise.all([server.idle(), console?.result.catch(() => {})]).then(() => true);
+    Promise.all([server.idle(), commandConsole?.result.catch(() => {})]).then(() => true);
   const within = (ms: number) =>
     Promise.race([settled(), new Promise<false>((resolve) => setTimeout(resolve, ms, false))]);
   log(`stopping: SIGTERM to the session's commands, ${graceMs / 1000} s to end`);
   server.signalAll("SIGTERM");
-  console?.signal("SIGTERM");
+  commandConsole?.signal("SIGTERM");
   if (await within(graceMs)) return;
   log("stopping: commands still running, SIGKILL");
   server.signalAll("SIGKILL");
-  console?.signal("SIGKILL");
+  commandConsole?.signal("SIGKILL");
   await within(KILL_WAIT_MS);
 }
 
@@ -286,8 +286,8 @@ function startFirstCommand(
   output: CappedLog,
   log: (line: string) => void,
 ): CommandConsole {
-  const console = startConsole((request) => box.exec(request), box.command(), output);
-  console.result.then(
+  const commandConsole = startConsole((request) => box.exec(request), box.command(), output);
+  commandConsole.result.then(
     (result) =>
       log(
         `command ${JSON.stringify(box.spec.argv[0].slice(0, 200))} ended: ${
@@ -297,5 +297,5 @@ function startFirstCommand(
     (error) =>
       log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`),
   );
-  return console;
+  return commandConsole;
 }

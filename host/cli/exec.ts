@@ -29,7 +29,7 @@ ${NET_HELP}
   --verbose         print the causes of an error
   -h, --help        show this help
 
-Every connection leaves through agentbox's proxy and is recorded (\`agentbox logs\`); the policy
+Every connection leaves through agentbox's proxy and is recorded (\`agentbox requests\`); the policy
 comes from ~/.config/agentbox/config.toml and ./.agentbox.toml (docs/configuration.md). On a
 terminal, graylisted hosts are asked about; otherwise they are refused.
 

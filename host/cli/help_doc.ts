@@ -17,6 +17,8 @@ export const HELP_COMMANDS: readonly string[] = [
   "run",
   "ps",
   "shell",
+  "attach",
+  "logs",
   "stop",
   "rm",
   "prune",
@@ -30,7 +32,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "images rm",
   "diff",
   "apply",
-  "logs",
+  "requests",
   "usage",
   "doctor",
 ];

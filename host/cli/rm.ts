@@ -17,7 +17,7 @@ Usage: agentbox rm [--force] SESSION...
 
 SESSION is a session's name, id or a unique prefix of an id. Its workspace, collected changes
 and logs are deleted, so \`agentbox diff\` and \`agentbox apply\` no longer find it, and its name
-can be used again; its network log (\`agentbox logs\`) is kept. A running session is refused
+can be used again; its network log (\`agentbox requests\`) is kept. A running session is refused
 unless --force.
 
 Options:

@@ -49,7 +49,7 @@ export interface OwnerOperations {
   /** Save a snapshot into the empty directory `dir`; one at a time. */
   saveSnapshot?(dir: string): Promise<void>;
   /** The console of the session's command, for `session.attach` (none: refused). */
-  console?: CommandConsole;
+  commandConsole?: CommandConsole;
   /** Stop the session, giving its commands `graceMs` between SIGTERM and SIGKILL. */
   stop?(graceMs: number): void;
 }
@@ -223,7 +223,7 @@ function handle(
       if (running.has(message.stream) || attached.has(message.stream)) {
         return sendRefusal(conn, "stream_exists", `Stream ${message.stream} is in use`);
       }
-      return attach(conn, served.operations.console, attached, message);
+      return attach(conn, served.operations.commandConsole, attached, message);
     case "session.stop":
       if (!served.operations.stop) {
         return sendRefusal(conn, "unknown_type", "This session cannot be stopped from here");
@@ -310,12 +310,12 @@ function oneAtATime(operations: OwnerOperations): OwnerOperations {
  */
 function attach(
   conn: Connection,
-  console: CommandConsole | undefined,
+  commandConsole: CommandConsole | undefined,
   attached: Attachments,
   request: SessionAttach,
 ): void {
   const { stream, readOnly } = request;
-  if (!console) {
+  if (!commandConsole) {
     return sendRefusal(
       conn,
       "no_command",
@@ -341,18 +341,18 @@ function attach(
   };
   attached.set(stream, {
     resize: (size) => {
-      if (!readOnly) console.resize(size);
+      if (!readOnly) commandConsole.resize(size);
     },
     leave,
   });
   (async () => {
-    const pid = await console.started;
+    const pid = await commandConsole.started;
     if (left) return;
     await conn.send({ type: "exec.started", stream, pid });
     if (!readOnly && request.rows !== undefined && request.cols !== undefined) {
-      console.resize({ rows: request.rows, cols: request.cols });
+      commandConsole.resize({ rows: request.rows, cols: request.cols });
     }
-    unwatch = console.watch({
+    unwatch = commandConsole.watch({
       write(chunk) {
         if (left) return false;
         if (lag + chunk.length > MAX_LAG_BYTES) {
@@ -378,7 +378,7 @@ function attach(
       },
     });
     if (input) {
-      for await (const chunk of input) console.type(chunk);
+      for await (const chunk of input) commandConsole.type(chunk);
     }
   })().catch(() => leave());
 }

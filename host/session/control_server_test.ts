@@ -149,7 +149,7 @@ Deno.test("control socket: attach replays the scrollback, relays typing, two at 
   const console_ = startConsole((r) => agent.client.exec(r), {
     argv: ["sh", "-c", 'echo before; while read -r line; do echo "got:$line"; done'],
   }, log);
-  const server = serveControl(path, agent.client, { env: {} }, { console: console_ });
+  const server = serveControl(path, agent.client, { env: {} }, { commandConsole: console_ });
   const connect = async () =>
     await AgentClient.connect(await Deno.connect({ transport: "unix", path }));
   try {
