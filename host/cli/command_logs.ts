@@ -33,6 +33,13 @@ Exit status: 0, 125 usage error or unknown session.`;
 
 /** Run `agentbox logs ARGS`. */
 export async function logsCommand(args: string[]): Promise<number> {
+  const own = args.includes("--") ? args.slice(0, args.indexOf("--")) : args;
+  if (own.includes("--json")) {
+    throw new UsageError(
+      "`agentbox logs` shows a session's command output now; the network request log with " +
+        "--json is `agentbox requests --json`",
+    );
+  }
   const { values, positionals } = parseCommandArgs("logs", args, {
     follow: { type: "boolean", short: "f" },
     tail: { type: "string" },

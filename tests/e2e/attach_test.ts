@@ -98,7 +98,7 @@ Deno.test({
 Deno.test("attach: a session without a command, and usage errors", async () => {
   await using s = await sandbox();
   for (
-    const args of [["attach"], ["attach", "nope"], ["logs"], ["logs", "nope"], [
+    const args of [["attach"], ["attach", "nope"], ["logs"], ["logs", "nope"], ["logs", "--json"], [
       "attach",
       "--detach-keys",
       "ctrl-1",
