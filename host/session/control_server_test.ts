@@ -130,6 +130,17 @@ Deno.test("agent: session.snapshot sent to an agent is refused on its stream, no
   assert.equal((await run.result).code, 0);
 });
 
+Deno.test("agent: session.attach sent to an agent is refused on its stream", async () => {
+  await using agent = await startAgent();
+  // The client checks the capability first; an agent never announces it.
+  assert.ok(!agent.client.hello.capabilities.includes("session.attach"));
+  const refused = agent.client.attach({ readOnly: true });
+  await assert.rejects(
+    refused.result,
+    (e) => e instanceof AgentError && e.code === "version_mismatch",
+  );
+});
+
 /** Read from `reader` until the text so far matches `pattern`; returns the text. */
 async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, pattern: RegExp) {
   let text = "";
