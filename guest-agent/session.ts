@@ -172,8 +172,15 @@ function handle(conn: Connection, running: Map<number, Running>, message: Messag
       else running.get(message.stream)?.exec?.signal("SIGKILL");
       return;
     case "session.snapshot":
-      // A session's owner saves snapshots; an agent is asked only by mistake.
-      return sendRefusal(conn, "unknown_type", "The agent cannot save snapshots", message.stream);
+    case "session.attach":
+    case "session.stop":
+      // A session's owner does these; an agent is asked only by mistake.
+      return sendRefusal(
+        conn,
+        "unknown_type",
+        `The agent does not do ${message.type}`,
+        message.stream,
+      );
     default:
       sendRefusal(conn, "bad_message", `The agent does not accept ${message.type}`);
   }

@@ -76,9 +76,17 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/apply.ts").then((m) => m.applyCommand),
     summary: "apply a session's workspace changes to the host",
   },
+  attach: {
+    load: () => import("./cli/attach.ts").then((m) => m.attachCommand),
+    summary: "attach this terminal to a session's command",
+  },
   logs: {
-    load: () => import("./cli/logs.ts").then((m) => m.logsCommand),
-    summary: "show the network requests sandboxes made",
+    load: () => import("./cli/command_logs.ts").then((m) => m.logsCommand),
+    summary: "show the output of a session's command",
+  },
+  requests: {
+    load: () => import("./cli/requests.ts").then((m) => m.requestsCommand),
+    summary: "show the network requests sandboxes made (was `logs`)",
   },
   usage: {
     load: () => import("./cli/usage.ts").then((m) => m.usageCommand),

@@ -18,6 +18,7 @@ export type ProtocolErrorCode =
   | "spawn_failed"
   | "no_workspace"
   | "snapshot_failed"
+  | "no_command"
   | "closed"
   | "timed_out"
   | "internal";

@@ -175,6 +175,43 @@ export interface SessionSnapshotDone {
   stream: number;
 }
 
+/**
+ * Client → session owner (a session's control socket only; an agent refuses it): attach to the
+ * session's command, the one `run --detach -- CMD` started on a pseudo-terminal. The owner answers
+ * as for an `exec.start` with a terminal: `exec.started` (the command's pid), then on fd 1 the
+ * last output it kept (up to 1 MiB of scrollback) and everything the command prints from then on,
+ * `stream.end` of fd 2 at once, and `exec.exit` when the command ends (at once, after the
+ * scrollback, when it has already ended). Unless `readOnly`, `stream.data` on fd 0 is typed into
+ * the command's terminal; `exec.resize` resizes it (the last client to resize wins). Detaching is
+ * hanging up, or `error` on the stream: the command runs on. Refused with `no_command` when the
+ * session has no such command.
+ */
+export interface SessionAttach {
+  type: "session.attach";
+  stream: number;
+  /** Watch only: the owner ignores this client's input. */
+  readOnly: boolean;
+  /** The client's terminal size, applied to the command's terminal unless `readOnly`. */
+  rows?: number;
+  cols?: number;
+}
+
+/**
+ * Client → session owner: stop the session gracefully. The owner sends SIGTERM to every command
+ * of the session (its own and every client's), waits up to `graceMs` for them to end, sends
+ * SIGKILL to what is left, collects the workspace's changes and exits. There is no answer: the
+ * client waits for the owner to end.
+ */
+export interface SessionStop {
+  type: "session.stop";
+  stream: number;
+  /** How long the commands get between SIGTERM and SIGKILL, at most {@linkcode MAX_STOP_GRACE_MS}. */
+  graceMs: number;
+}
+
+/** Longest grace period a `session.stop` may ask for (one hour). */
+export const MAX_STOP_GRACE_MS = 3_600_000;
+
 /** Either side: a refusal. With `stream` it ends that stream; without, the connection. */
 export interface ErrorMessage {
   type: "error";
@@ -198,6 +235,8 @@ export type Message =
   | ChangesDone
   | SessionSnapshot
   | SessionSnapshotDone
+  | SessionAttach
+  | SessionStop
   | ErrorMessage;
 
 /** Signals a host may forward. Anything else is refused. */
@@ -228,6 +267,7 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "spawn_failed",
   "no_workspace",
   "snapshot_failed",
+  "no_command",
   "closed",
   "timed_out",
   "internal",
@@ -433,6 +473,20 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
     return { type: "session.snapshot", stream: uint(o, "stream"), dir };
   },
   "session.snapshot.done": (o) => ({ type: "session.snapshot.done", stream: uint(o, "stream") }),
+  "session.attach": (o) => {
+    const sized = field(o, "rows") !== undefined || field(o, "cols") !== undefined;
+    return {
+      type: "session.attach",
+      stream: uint(o, "stream"),
+      readOnly: bool(o, "readOnly"),
+      ...(sized ? { rows: terminalSize(o, "rows"), cols: terminalSize(o, "cols") } : {}),
+    };
+  },
+  "session.stop": (o) => ({
+    type: "session.stop",
+    stream: uint(o, "stream"),
+    graceMs: uint(o, "graceMs", MAX_STOP_GRACE_MS),
+  }),
   "error": (o) => {
     const code = str(o, "code");
     return {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ProtocolError } from "./errors.ts";
-import { FORWARDABLE_SIGNALS, MAX_TERMINAL_SIZE, type Message, parseMessage } from "./messages.ts";
+import {
+  FORWARDABLE_SIGNALS,
+  MAX_STOP_GRACE_MS,
+  MAX_TERMINAL_SIZE,
+  type Message,
+  parseMessage,
+} from "./messages.ts";
 import { EXAMPLES } from "./testing/mod.ts";
 
 function isCode(code: string) {
@@ -253,4 +259,23 @@ Deno.test("parseMessage keeps a host hello's time and entropy", () => {
     time: 1_800_000_000_000,
     entropy,
   });
+});
+
+Deno.test("parseMessage validates session.attach's size and session.stop's grace", () => {
+  const bad = [
+    { type: "session.attach", stream: 1, readOnly: "no" },
+    { type: "session.attach", stream: 1, readOnly: false, rows: 30 },
+    { type: "session.attach", stream: 1, readOnly: false, rows: 0, cols: 80 },
+    { type: "session.attach", stream: 1, readOnly: false, rows: 30, cols: MAX_TERMINAL_SIZE + 1 },
+    { type: "session.stop", stream: 1 },
+    { type: "session.stop", stream: 1, graceMs: -1 },
+    { type: "session.stop", stream: 1, graceMs: MAX_STOP_GRACE_MS + 1 },
+  ];
+  for (const value of bad) {
+    assert.throws(
+      () => parseMessage(value),
+      (e) => e instanceof ProtocolError && e.code === "bad_message",
+      JSON.stringify(value),
+    );
+  }
 });

@@ -9,7 +9,8 @@
 
 import { z } from "zod";
 import { AgentboxError, UsageError } from "../agentbox_error.ts";
-import { openCappedLog } from "../session/capped_log.ts";
+import { type CappedLog, openCappedLog } from "../session/capped_log.ts";
+import { type CommandConsole, startConsole } from "../session/command_console.ts";
 import { type ControlServer, serveControl } from "../session/control_server.ts";
 import { pinnedLowerPath } from "../session/pinned_lower.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
@@ -26,6 +27,7 @@ import {
   setSessionStatus,
 } from "../store/session_lifecycle.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
+import { DEFAULT_STOP_GRACE_MS } from "../session/stop_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import type { ApiContext } from "./context.ts";
@@ -42,7 +44,10 @@ export const DETACHED_PLAN_SCHEMA = z.strictObject({
   id: z.string().regex(SESSION_ID, "is not a session id"),
   name: z.string().refine(isValidName, NAME_RULE).optional(),
   spec: SANDBOX_SPEC_SCHEMA,
-  /** Run the spec's command when the session is up, its output going to `command.log`. */
+  /**
+   * Run the spec's command when the session is up, on a terminal that `agentbox attach` reaches,
+   * its output going to `command.log`.
+   */
   runCommand: z.boolean(),
   /** Start from this snapshot (a fork) instead of booting. */
   restore: z.string().max(64).optional(),
@@ -231,20 +236,31 @@ export async function ownSession(
   }
   let detail: string | undefined;
   let server: ControlServer | undefined;
+  let commandConsole: CommandConsole | undefined;
+  const stop = Promise.withResolvers<number>();
+  options.stopped.then(() => stop.resolve(DEFAULT_STOP_GRACE_MS));
   try {
+    if (plan.runCommand) {
+      commandConsole = startFirstCommand(box, await openCappedLog(paths.commandLog), log);
+    }
     server = serveControl(paths.controlSocket, box.vm.agent, box.defaults, {
       saveSnapshot: async (dir) => {
         log(`saving a snapshot into ${dir}`);
         await box.saveSnapshot(dir, { name: plan.name ?? null });
         log("snapshot saved");
       },
+      commandConsole,
+      stop: (graceMs) => stop.resolve(graceMs),
     });
     setSessionStatus(ctx.db, plan.id, "running", { controlSocket: paths.controlSocket });
     log("session running");
-    if (plan.runCommand) runFirstCommand(box, `${paths.state}/command.log`, log);
-    const end = await Promise.race([options.stopped.then(() => "stop" as const), box.vm.exited]);
+    const end = await Promise.race([stop.promise.then((graceMs) => ({ graceMs })), box.vm.exited]);
+    if ("graceMs" in end) {
+      setSessionStatus(ctx.db, plan.id, "stopping");
+      await endCommands(server, commandConsole, end.graceMs, log);
+    }
     await server.close();
-    if (end !== "stop") {
+    if (!("graceMs" in end)) {
       detail = `the VM stopped on its own (exit status ${end.code}); its workspace can be ` +
         "recovered with `agentbox diff`";
     } else if (box.workspace) {
@@ -264,32 +280,56 @@ export async function ownSession(
   log(`session stopped${detail ? `: ${detail}` : ""}`);
 }
 
+/** How long the owner waits for the commands to go after SIGKILL. */
+const KILL_WAIT_MS = 5_000;
+
 /**
- * The session's first command, in the background, as any command of the session (its defaults:
- * the image's user, the preset's and proxy's environment); its output goes to `logPath`. Nothing
- * it does — not even the VM stopping under it — escapes as an unhandled rejection.
+ * End every command of the session: SIGTERM to each (the console's and every client's), up to
+ * `graceMs` for them to end, then SIGKILL to what is left.
  */
-function runFirstCommand(box: Sandbox, logPath: string, log: (line: string) => void): void {
-  (async () => {
-    const output = await openCappedLog(logPath);
-    try {
-      const run = box.exec(box.command());
-      const [, , result] = await Promise.all([
-        run.stdout.pipeTo(output.writer()),
-        run.stderr.pipeTo(output.writer()),
-        run.result,
-      ]);
+async function endCommands(
+  server: ControlServer,
+  commandConsole: CommandConsole | undefined,
+  graceMs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const settled = () =>
+    Promise.all([server.idle(), commandConsole?.result.catch(() => {})]).then(() => true);
+  const within = (ms: number) =>
+    Promise.race([settled(), new Promise<false>((resolve) => setTimeout(resolve, ms, false))]);
+  log(`stopping: SIGTERM to the session's commands, ${graceMs / 1000} s to end`);
+  server.signalAll("SIGTERM");
+  commandConsole?.signal("SIGTERM");
+  if (await within(graceMs)) return;
+  log("stopping: commands still running, SIGKILL");
+  server.signalAll("SIGKILL");
+  commandConsole?.signal("SIGKILL");
+  await within(KILL_WAIT_MS);
+}
+
+/**
+ * The session's first command, in the background on a terminal of its own, as any command of the
+ * session (its defaults: the image's user, the preset's and proxy's environment); its output goes
+ * to `log` and to whoever attaches. Nothing it does — not even the VM stopping under it — escapes
+ * as an unhandled rejection.
+ */
+function startFirstCommand(
+  box: Sandbox,
+  output: CappedLog,
+  log: (line: string) => void,
+): CommandConsole {
+  const commandConsole = startConsole((request) => box.exec(request), box.command(), output);
+  commandConsole.result.then(
+    (result) =>
       log(
         `command ${JSON.stringify(box.spec.argv[0].slice(0, 200))} ended: ${
           JSON.stringify(result)
         }`,
-      );
-    } finally {
-      output.close();
-    }
-  })().catch((error) =>
-    log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`)
+      ),
+    (error) =>
+      log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`),
   );
+  return commandConsole;
 }
 
 /** Where a detached session keeps its plan for `agentbox start`: `<state>/session.json`. */

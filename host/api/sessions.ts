@@ -10,7 +10,7 @@ import { tapGuestAddress } from "../net/tap_device.ts";
 import { label, resolveSession } from "../session/session_client.ts";
 import { observedState, type SessionState } from "../session/session_liveness.ts";
 import { sessionPaths } from "../session/session_paths.ts";
-import { removeSession, stopOwner } from "../session/stop_owner.ts";
+import { DEFAULT_STOP_GRACE_MS, removeSession, stopOwner } from "../session/stop_owner.ts";
 import { ownerLockHeld } from "../session/owner_lock.ts";
 import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/session_lifecycle.ts";
 import { listOneShots, type SessionRecord } from "../store/sessions.ts";
@@ -166,7 +166,12 @@ export interface StopOutcome {
 export async function stopSessions(
   ctx: ApiContext,
   refs: string[],
-  options: { kill: boolean; timeoutMs: number },
+  options: {
+    kill: boolean;
+    timeoutMs: number;
+    /** Without `kill`: how long the commands get between SIGTERM and SIGKILL (default 10 s). */
+    graceMs?: number;
+  },
 ): Promise<StopOutcome[]> {
   const sessions = refs.map((ref) => resolveSession(ctx.db, ref));
   const outcomes: StopOutcome[] = [];
@@ -178,7 +183,9 @@ export async function stopSessions(
       continue;
     }
     const signal = options.kill ? "SIGKILL" : "SIGTERM";
-    if (!await stopOwner(session, { signal, timeoutMs: options.timeoutMs })) {
+    const graceMs = options.kill ? undefined : options.graceMs ?? DEFAULT_STOP_GRACE_MS;
+    const timeoutMs = options.timeoutMs + (graceMs ?? 0);
+    if (!await stopOwner(session, { signal, timeoutMs, graceMs })) {
       outcomes.push({ session: name, outcome: "timeout", detail: null });
       continue;
     }

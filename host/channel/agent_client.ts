@@ -257,43 +257,10 @@ export class AgentClient {
   /** Start a command. */
   exec(request: ExecRequest): ExecHandle {
     const stream = this.#nextStream++;
-    const pending: Pending = {
-      started: Promise.withResolvers<number>(),
-      result: Promise.withResolvers<ExecResult>(),
-      isStarted: false,
-    };
-    // Callers that only await `result` must not see an unhandled rejection from `started`.
-    pending.started.promise.catch(() => {});
-    this.#pending.set(stream, pending);
+    const pending = this.#newPending(stream);
     const missing = missingCapability(request, this.hello.capabilities);
-    if (missing) {
-      this.#fail(
-        stream,
-        new AgentError(
-          "version_mismatch",
-          `The image's agent cannot ${missing}: rebuild the image with \`agentbox images build\``,
-        ),
-      );
-      request.stdin?.cancel().catch(() => {});
-      const empty = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-      const refused = () => Promise.reject(new AgentError("closed", "The exec did not start"));
-      return {
-        stdout: empty(),
-        stderr: empty(),
-        started: pending.started.promise,
-        result: pending.result.promise,
-        signal: refused,
-        resize: refused,
-      };
-    }
-    const stdout = this.#conn.receive(stream, 1);
-    const stderr = this.#conn.receive(stream, 2);
-    pending.answer = setTimeout(() => {
-      this.#giveUp(
-        `The agent did not answer exec.start within ${seconds(this.#deadlines.answerMs)}`,
-      );
-    }, this.#deadlines.answerMs);
-    this.#conn.send({
+    if (missing) return this.#refuse(stream, pending, missing, request.stdin);
+    const handle = this.#open(stream, pending, {
       type: "exec.start",
       stream,
       argv: request.argv,
@@ -303,10 +270,7 @@ export class AgentClient {
       timeoutMs: request.timeoutMs,
       pty: request.pty,
       user: request.user,
-    }).catch((e) => this.#fail(stream, asAgentError(e)));
-    if (request.stdin) {
-      request.stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
-    }
+    }, request.stdin);
     if (request.deadlineMs !== undefined) {
       const ms = request.deadlineMs;
       const overall = setTimeout(() => {
@@ -315,6 +279,104 @@ export class AgentClient {
       }, ms);
       pending.result.promise.catch(() => {}).finally(() => clearTimeout(overall));
     }
+    return handle;
+  }
+
+  /**
+   * Attach to the command of the session this client is connected to (its owner's control
+   * socket; see `session.attach` in the protocol): `stdout` is the command's terminal, its
+   * scrollback first; `stdin`, unless `readOnly`, is typed into it; `result` resolves when the
+   * command ends. Closing the client detaches. Rejects with {@linkcode AgentError}
+   * `no_command` when the session runs none, `version_mismatch` when the peer cannot attach.
+   */
+  attach(
+    request: {
+      readOnly: boolean;
+      size?: { rows: number; cols: number };
+      stdin?: ReadableStream<Uint8Array>;
+    },
+  ): ExecHandle {
+    const stream = this.#nextStream++;
+    const pending = this.#newPending(stream);
+    if (!this.hello.capabilities.includes("session.attach")) {
+      return this.#refuse(stream, pending, "attach to a session's command", request.stdin);
+    }
+    const stdin = request.readOnly ? undefined : request.stdin;
+    if (request.readOnly) request.stdin?.cancel().catch(() => {});
+    return this.#open(stream, pending, {
+      type: "session.attach",
+      stream,
+      readOnly: request.readOnly,
+      ...request.size,
+    }, stdin);
+  }
+
+  /**
+   * Ask the session's owner to stop (`session.stop`): SIGTERM to its commands, `graceMs` for
+   * them to end, then SIGKILL. Resolves once the request is sent; the owner does not answer.
+   */
+  async stopSession(graceMs: number): Promise<void> {
+    const stream = this.#nextStream++;
+    await this.#conn.send({ type: "session.stop", stream, graceMs }).catch((e) => {
+      throw asAgentError(e);
+    });
+  }
+
+  #newPending(stream: number): Pending {
+    const pending: Pending = {
+      started: Promise.withResolvers<number>(),
+      result: Promise.withResolvers<ExecResult>(),
+      isStarted: false,
+    };
+    // Callers that only await `result` must not see an unhandled rejection from `started`.
+    pending.started.promise.catch(() => {});
+    this.#pending.set(stream, pending);
+    return pending;
+  }
+
+  /** An exec that never starts: the peer lacks what it needs (`version_mismatch`). */
+  #refuse(
+    stream: number,
+    pending: Pending,
+    what: string,
+    stdin?: ReadableStream<Uint8Array>,
+  ): ExecHandle {
+    this.#fail(
+      stream,
+      new AgentError(
+        "version_mismatch",
+        `The image's agent cannot ${what}: rebuild the image with \`agentbox images build\``,
+      ),
+    );
+    stdin?.cancel().catch(() => {});
+    const empty = () => new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    const refused = () => Promise.reject(new AgentError("closed", "The exec did not start"));
+    return {
+      stdout: empty(),
+      stderr: empty(),
+      started: pending.started.promise,
+      result: pending.result.promise,
+      signal: refused,
+      resize: refused,
+    };
+  }
+
+  /** Send `start` on `stream` and return the handle of what it starts. */
+  #open(
+    stream: number,
+    pending: Pending,
+    start: Message,
+    stdin?: ReadableStream<Uint8Array>,
+  ): ExecHandle {
+    const stdout = this.#conn.receive(stream, 1);
+    const stderr = this.#conn.receive(stream, 2);
+    pending.answer = setTimeout(() => {
+      this.#giveUp(
+        `The agent did not answer ${start.type} within ${seconds(this.#deadlines.answerMs)}`,
+      );
+    }, this.#deadlines.answerMs);
+    this.#conn.send(start).catch((e) => this.#fail(stream, asAgentError(e)));
+    if (stdin) stdin.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
     return {
       stdout,
       stderr,

@@ -72,7 +72,7 @@ export async function launchDetached(
   request: Parameters<typeof startDetachedSession>[1],
 ): Promise<number> {
   using ctx = openContext();
-  printStarted(await startDetachedSession(ctx, request));
+  printStarted(await startDetachedSession(ctx, request), { command: request.runCommand });
   return 0;
 }
 
@@ -85,11 +85,17 @@ export async function launchDetached(
  * printStarted({ id: "0f3c2a9e-0000-4000-8000-000000000000", name: "web" });
  * ```
  */
-export function printStarted(session: Pick<LifecycleRecord, "id" | "name">): void {
+export function printStarted(
+  session: Pick<LifecycleRecord, "id" | "name">,
+  options: { command?: boolean } = {},
+): void {
   console.log(session.id);
   const ref = label(session);
+  const command = options.command
+    ? `\`agentbox attach ${ref}\` (its command; Ctrl-P Ctrl-Q detaches), \`agentbox logs ${ref}\`, `
+    : "";
   console.error(
-    `agentbox: session ${ref} is running: \`agentbox shell ${ref}\`, ` +
+    `agentbox: session ${ref} is running: ${command}\`agentbox shell ${ref}\`, ` +
       `\`agentbox exec --session ${ref} -- CMD\`, \`agentbox stop ${ref}\``,
   );
 }

@@ -34,7 +34,7 @@ ${NET_HELP}
 Options stop at CMD: put \`--\` before it (\`agentbox exec -e A=1 -- ls -la\`) so that its own
 options are never taken as agentbox's.
 
-Every connection leaves through agentbox's proxy and is recorded (\`agentbox logs\`); the policy
+Every connection leaves through agentbox's proxy and is recorded (\`agentbox requests\`); the policy
 comes from ~/.config/agentbox/config.toml and ./.agentbox.toml (docs/configuration.md). On a
 terminal, graylisted hosts are asked about; otherwise they are refused.
 

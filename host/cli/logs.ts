@@ -1,65 +1,16 @@
 /**
- * `agentbox logs [SESSION] [--follow] [--json]`: the requests the egress proxy saw, from the
- * local database. Host names and paths come from the guest, so text output is stripped of
- * terminal control characters.
+ * How the network request log is shown (`agentbox requests`, whose command is in requests.ts):
+ * one request as a line, and the optional session argument the request-log commands take. Host
+ * names and paths come from the guest, so text output is stripped of terminal control
+ * characters.
  *
  * @module
  */
 
-import { type ApiContext, openContext } from "../api/context.ts";
-import { type RequestRecord, requestRecords, resolveSessionRef } from "../api/network_records.ts";
+import type { ApiContext } from "../api/context.ts";
+import { type RequestRecord, resolveSessionRef } from "../api/network_records.ts";
 import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
-import { parseCommandArgs } from "./options.ts";
-
-/** Help text of `agentbox logs`. */
-export const LOGS_HELP = `Show the network requests sandboxes made, oldest first.
-
-Usage: agentbox logs [SESSION] [--follow] [--json]
-
-SESSION is a session id or a unique prefix of one; without it, every session is shown.
-
-Options:
-  -f, --follow  keep printing new requests as they are recorded (Ctrl-C stops)
-  --json        one JSON object per line
-  -h, --help    show this help`;
-
-/** Run `agentbox logs ARGS`. */
-export async function logsCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("logs", args, {
-    follow: { type: "boolean", short: "f" },
-    json: { type: "boolean" },
-  });
-  if (values.help) {
-    console.log(LOGS_HELP);
-    return 0;
-  }
-  using ctx = openContext();
-  return await printLogs(ctx, positionals, { follow: !!values.follow, json: !!values.json });
-}
-
-/**
- * The body of `agentbox logs` in a core context.
- *
- * @example
- * ```ts
- * import { printLogs } from "./logs.ts";
- * import { openContext } from "../api/context.ts";
- * import { openDatabase } from "../store/database.ts";
- * await printLogs(openContext({ db: openDatabase(":memory:") }), [], { follow: false, json: true });
- * ```
- */
-export async function printLogs(
-  ctx: Pick<ApiContext, "db">,
-  positionals: string[],
-  options: { follow: boolean; json: boolean },
-): Promise<number> {
-  const session = sessionArgument(ctx, positionals, "logs");
-  for await (const r of requestRecords(ctx, { session, follow: options.follow })) {
-    console.log(options.json ? JSON.stringify(r) : formatRequest(r));
-  }
-  return 0;
-}
 
 /**
  * The session id named by the optional positional argument, or undefined for all sessions.

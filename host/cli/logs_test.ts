@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../store/database.ts";
 import type { DatabaseSync } from "node:sqlite";
-import { logsCommand, printLogs } from "./logs.ts";
+import { printRequests, requestsCommand } from "./requests.ts";
 import { usageCommand } from "./usage.ts";
 import { seedRequests } from "../store/testing/mod.ts";
 import { UsageError } from "./errors.ts";
@@ -22,9 +22,9 @@ async function withState(
   }
 }
 
-Deno.test("logs prints every request, escapes control characters, and --json round-trips", async () => {
+Deno.test("requests prints every request, escapes control characters, and --json round-trips", async () => {
   await withState(async (db, lines) => {
-    assert.equal(await printLogs({ db }, ["abcdef"], { follow: false, json: false }), 0);
+    assert.equal(await printRequests({ db }, ["abcdef"], { follow: false, json: false }), 0);
     assert.equal(lines.length, 2);
     assert.match(
       lines[0],
@@ -32,22 +32,25 @@ Deno.test("logs prints every request, escapes control characters, and --json rou
     );
     assert.ok(!lines[1].includes("\x1b") && lines[1].includes("evil\\x1b[2J.test"));
     lines.length = 0;
-    assert.equal(await printLogs({ db }, [], { follow: false, json: true }), 0);
+    assert.equal(await printRequests({ db }, [], { follow: false, json: true }), 0);
     assert.equal(JSON.parse(lines[0]).bytesDown, 50);
-    await assert.rejects(printLogs({ db }, ["nosuch"], { follow: false, json: false }), UsageError);
+    await assert.rejects(
+      printRequests({ db }, ["nosuch"], { follow: false, json: false }),
+      UsageError,
+    );
   });
 });
 
-Deno.test("logs and usage print their help", async () => {
+Deno.test("requests and usage print their help", async () => {
   const log = console.log;
   const lines: string[] = [];
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
   try {
-    assert.equal(await logsCommand(["--help"]), 0);
+    assert.equal(await requestsCommand(["--help"]), 0);
     assert.equal(await usageCommand(["-h"]), 0);
   } finally {
     console.log = log;
   }
-  assert.match(lines[0], /agentbox logs \[SESSION\]/);
+  assert.match(lines[0], /agentbox requests \[SESSION\]/);
   assert.match(lines[1], /agentbox usage \[SESSION\]/);
 });

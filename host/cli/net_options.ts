@@ -155,7 +155,7 @@ export function printNetworkReport(report: NetworkReport): void {
     console.error(
       `agentbox: the proxy refused ${report.refused.length} destination(s):\n${list.join("\n")}\n` +
         `  allow one with --allow HOST, or add it to network.allow in .agentbox.toml; ` +
-        `details: agentbox logs ${short}`,
+        `details: agentbox requests ${short}`,
     );
   }
   if (report.learned) {

@@ -32,7 +32,8 @@ the directory directly.
 With --detach, run starts a session that outlives it, prints the session's id and returns once
 the VM is up. Work in it with \`agentbox shell\` and \`agentbox exec --session\`; end it with
 \`agentbox stop\`, which keeps its changes for \`agentbox diff\` and \`agentbox apply\`. A CMD
-runs in the background, its output going to the session's command.log.
+runs in the background on a terminal in the guest: \`agentbox attach\` connects to it,
+\`agentbox logs\` shows its output.
 
 Options:
   -d, --detach      start a long-lived session in the background (see above)

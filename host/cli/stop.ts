@@ -14,15 +14,19 @@ import { parseCommandArgs, positiveInt } from "./options.ts";
 /** Help text of `agentbox stop`. */
 export const STOP_HELP = `Stop running sessions, keeping their changes.
 
-Usage: agentbox stop [--timeout SEC] [--kill] SESSION...
+Usage: agentbox stop [--time SEC] [--timeout SEC] [--kill] SESSION...
 
-SESSION is a session's name, id or a unique prefix of an id. The session's owner collects what
-changed in its shared directory (for \`agentbox diff\` and \`agentbox apply\`), then stops the
-VM; every shell and command still in the session ends with it. The session stays listed as
-stopped until \`agentbox rm\` or \`agentbox prune\`.
+SESSION is a session's name, id or a unique prefix of an id. The session's owner sends SIGTERM
+to every command in the session (the command of \`run --detach\`, every shell and \`exec\`),
+gives them --time seconds to end, sends SIGKILL to what is left, then collects what changed in
+its shared directory (for \`agentbox diff\` and \`agentbox apply\`) and stops the VM. The session
+stays listed as stopped until \`agentbox rm\` or \`agentbox prune\`.
 
 Options:
-  --timeout SEC  wait at most SEC seconds for each session (default 300), then give up
+  -t, --time SEC time the commands get between SIGTERM and SIGKILL (default 10, 0 to kill them
+                 at once; as \`docker stop --time\`)
+  --timeout SEC  wait at most SEC seconds for each session beyond --time (default 300), then
+                 give up
   --kill         end the owner at once (SIGKILL): nothing is collected, but the changes stay
                  on disk for \`agentbox diff SESSION\` to recover
   -v, --verbose  print the causes of an error
@@ -42,6 +46,7 @@ or unknown session.`;
  */
 export async function stopCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("stop", args, {
+    time: { type: "string", short: "t" },
     timeout: { type: "string" },
     kill: { type: "boolean" },
     verbose: { type: "boolean" },
@@ -54,8 +59,16 @@ export async function stopCommand(args: string[]): Promise<number> {
     throw new UsageError("Name a session: usage is `agentbox stop SESSION...`");
   }
   const timeoutMs = positiveInt("stop", "timeout", values.timeout, 300, 24 * 3600) * 1000;
+  if (values.kill && values.time !== undefined) {
+    throw new UsageError("--time does not go with --kill: --kill ends the session at once");
+  }
+  const graceMs = positiveInt("stop", "time", values.time, 10, 3600, 0) * 1000;
   using ctx = openContext();
-  const outcomes = await stopSessions(ctx, positionals, { kill: !!values.kill, timeoutMs });
+  const outcomes = await stopSessions(ctx, positionals, {
+    kill: !!values.kill,
+    timeoutMs,
+    graceMs,
+  });
   let status = 0;
   for (const { session, outcome, before, detail } of outcomes) {
     if (outcome === "already") {
@@ -66,8 +79,12 @@ export async function stopCommand(args: string[]): Promise<number> {
     } else {
       // The detail is the owner's last error, which can quote what the guest said.
       const why = detail ? `: ${escapeControls(detail)}` : "";
+      // Only --kill kills; a session that died some other way is not said to be killed.
+      const said = outcome === "dead"
+        ? (values.kill ? "killed" : "ended without stopping")
+        : outcome;
       console.error(
-        `agentbox: session ${session} ${outcome === "dead" ? "killed" : outcome}${why}` +
+        `agentbox: session ${session} ${said}${why}` +
           (outcome === "stopped" && !detail ? `; its changes: \`agentbox diff ${session}\`` : ""),
       );
     }

@@ -36,8 +36,7 @@ const DEFAULT_TERM = "xterm-256color";
  */
 export function terminalIo(): CommandIo {
   let raw: RawTerminal | undefined;
-  let stopped = false;
-  let reading: Promise<unknown> = Promise.resolve();
+  let input: TerminalStdin | undefined;
   const listeners: [Deno.Signal, () => void][] = [];
   const listen = (signal: Deno.Signal, listener: () => void) => {
     Deno.addSignalListener(signal, listener);
@@ -47,21 +46,8 @@ export function terminalIo(): CommandIo {
     open() {
       const pty: PtySpec = { ...windowSize(), term: terminalType() };
       raw = RawTerminal.enter();
-      const stdin = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          const buffer = new Uint8Array(4096);
-          const read = readWhenReady(0, buffer, { stop: () => stopped });
-          reading = read;
-          const n = await read;
-          // null: stopped, or the terminal hung up.
-          if (n === null) controller.close();
-          else controller.enqueue(buffer.slice(0, n));
-        },
-        cancel() {
-          stopped = true;
-        },
-      }, { highWaterMark: 0 });
-      return { stdin, pty };
+      input = terminalStdin();
+      return { stdin: input.stdin, pty };
     },
     attach(run: ExecHandle, stopVm: (signal: Deno.Signal) => Promise<void>) {
       listen("SIGWINCH", () => run.resize(windowSize()).catch(() => {}));
@@ -79,20 +65,55 @@ export function terminalIo(): CommandIo {
       ]).then(() => {});
     },
     async close() {
-      stopped = true;
       for (const [signal, listener] of listeners.splice(0)) {
         Deno.removeSignalListener(signal, listener);
       }
-      // Stdin is read only once poll says a key is waiting, so nothing stays pending to eat the
-      // next key (the answer to the apply question): wait for the current poll slice to end.
-      await reading;
+      await input?.stop();
       raw?.restore();
     },
   };
 }
 
+/** Keys typed on the terminal that is stdin, as a stream; see {@linkcode terminalStdin}. */
+export interface TerminalStdin {
+  stdin: ReadableStream<Uint8Array>;
+  /** Stop reading; resolves once no read is pending. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Read stdin (a terminal) as a stream. Stdin is read only once poll says a key is waiting, so
+ * after `stop` nothing stays pending to eat the next key (the answer to the apply question).
+ */
+export function terminalStdin(): TerminalStdin {
+  let stopped = false;
+  let reading: Promise<unknown> = Promise.resolve();
+  const stdin = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(4096);
+      const read = readWhenReady(0, buffer, { stop: () => stopped });
+      reading = read;
+      const n = await read;
+      // null: stopped, or the terminal hung up.
+      if (n === null) controller.close();
+      else controller.enqueue(buffer.slice(0, n));
+    },
+    cancel() {
+      stopped = true;
+    },
+  }, { highWaterMark: 0 });
+  return {
+    stdin,
+    async stop() {
+      stopped = true;
+      // Wait for the current poll slice to end.
+      await reading;
+    },
+  };
+}
+
 /** This terminal's size, within what the protocol accepts; 24x80 when it cannot be read. */
-function windowSize(): { rows: number; cols: number } {
+export function windowSize(): { rows: number; cols: number } {
   const clamp = (n: number) => Math.min(MAX_TERMINAL_SIZE, Math.max(1, n));
   try {
     const { rows, columns } = Deno.consoleSize();

@@ -20,10 +20,12 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   sendRefusal,
+  type SessionAttach,
   type SessionSnapshot,
 } from "@agentbox/protocol";
 import { type AgentClient, AgentError, type ExecHandle } from "../channel/agent_client.ts";
 import { VERSION } from "../version.ts";
+import { type CommandConsole, MAX_LAG_BYTES } from "./command_console.ts";
 
 /** Most commands one client may have running at once. */
 export const MAX_CLIENT_EXECS = 64;
@@ -42,14 +44,25 @@ export interface ExecDefaults {
   user?: string;
 }
 
-/** What the owner does itself when a client asks (`session.snapshot`). */
+/** What the owner does itself when a client asks (`session.snapshot`, `.attach`, `.stop`). */
 export interface OwnerOperations {
   /** Save a snapshot into the empty directory `dir`; one at a time. */
   saveSnapshot?(dir: string): Promise<void>;
+  /** The console of the session's command, for `session.attach` (none: refused). */
+  commandConsole?: CommandConsole;
+  /** Stop the session, giving its commands `graceMs` between SIGTERM and SIGKILL. */
+  stop?(graceMs: number): void;
 }
+
+/** Capability announced by an owner that serves `session.attach` and `session.stop`. */
+export const ATTACH_CAPABILITY = "session.attach";
 
 /** A serving control socket. */
 export interface ControlServer {
+  /** Send `signal` to every command the clients started (not the console's command). */
+  signalAll(signal: Deno.Signal): void;
+  /** Resolves once no client's command is running. */
+  idle(): Promise<void>;
   /** Stop accepting, hang up on every client (their commands are killed). */
   close(): Promise<void>;
 }
@@ -83,6 +96,7 @@ export function serveControl(
   const clients = new Set<Connection>();
   const serialized = oneAtATime(operations);
   const served = new Set<Promise<void>>();
+  const execs = new Set<ExecHandle>();
   const accepting = (async () => {
     for await (const socket of listener) {
       if (clients.size >= MAX_CLIENTS) {
@@ -91,14 +105,24 @@ export function serveControl(
       }
       const conn = new Connection(socket, { strictStreams: false });
       clients.add(conn);
-      const done = serveClient(conn, { agent, defaults, operations: serialized }).finally(() => {
-        clients.delete(conn);
-        served.delete(done);
-      });
+      const done = serveClient(conn, { agent, defaults, operations: serialized, execs }).finally(
+        () => {
+          clients.delete(conn);
+          served.delete(done);
+        },
+      );
       served.add(done);
     }
   })().catch(() => {});
   return {
+    signalAll(signal) {
+      for (const run of execs) run.signal(signal).catch(() => {});
+    },
+    async idle() {
+      while (execs.size > 0) {
+        await Promise.allSettled([...execs].map((run) => run.result));
+      }
+    },
     async close() {
       try {
         listener.close();
@@ -118,12 +142,21 @@ interface Served {
   agent: AgentClient;
   defaults: ExecDefaults;
   operations: OwnerOperations;
+  /** Every client's running commands. */
+  execs: Set<ExecHandle>;
 }
+
+/** One client's attachments to the console, by stream: how to resize, how to leave. */
+type Attachments = Map<
+  number,
+  { resize(size: { rows: number; cols: number }): void; leave(): void }
+>;
 
 /** Serve one client until it hangs up; then kill what it left running. */
 async function serveClient(conn: Connection, served: Served) {
   const { agent } = served;
   const running = new Map<number, ExecHandle>();
+  const attached: Attachments = new Map();
   let greeted = false;
   conn.start((message) => {
     if (!greeted) {
@@ -131,12 +164,17 @@ async function serveClient(conn: Connection, served: Served) {
       greeted = true;
       return;
     }
-    handle(conn, served, running, message);
+    handle(conn, served, { running, attached }, message);
   });
-  const capabilities = agent.hello.capabilities.filter((c) => c !== "changes");
+  const capabilities = [
+    ...agent.hello.capabilities.filter((c) => c !== "changes"),
+    ATTACH_CAPABILITY,
+  ];
   await conn.send(helloMessage("agent", capabilities, SESSION_SOFTWARE)).catch(() => {});
   await conn.closed;
   for (const run of running.values()) run.signal("SIGKILL").catch(() => {});
+  // Detaching leaves the console's command running.
+  for (const attachment of attached.values()) attachment.leave();
 }
 
 /** Thrown, so that the connection tells the client why before it closes. */
@@ -155,24 +193,42 @@ function checkHello(message: Message): void {
 function handle(
   conn: Connection,
   served: Served,
-  running: Map<number, ExecHandle>,
+  { running, attached }: { running: Map<number, ExecHandle>; attached: Attachments },
   message: Message,
 ): void {
   switch (message.type) {
     case "exec.start":
-      return relayExec(conn, served.agent, served.defaults, running, message);
+      if (attached.has(message.stream)) {
+        return sendRefusal(conn, "stream_exists", `Stream ${message.stream} is in use`);
+      }
+      return relayExec(conn, served, running, message);
     case "exec.signal":
+      // A signal to the console's command goes through its terminal (Ctrl-C) or `stop`.
       running.get(message.stream)?.signal(message.signal).catch(() => {});
       return;
     case "exec.resize":
       running.get(message.stream)?.resize(message).catch(() => {});
+      attached.get(message.stream)?.resize(message);
       return;
     case "error":
       if (message.stream === undefined) conn.close();
-      else running.get(message.stream)?.signal("SIGKILL").catch(() => {});
+      else {
+        running.get(message.stream)?.signal("SIGKILL").catch(() => {});
+        attached.get(message.stream)?.leave();
+      }
       return;
     case "session.snapshot":
       return saveSnapshot(conn, served.operations, message);
+    case "session.attach":
+      if (running.has(message.stream) || attached.has(message.stream)) {
+        return sendRefusal(conn, "stream_exists", `Stream ${message.stream} is in use`);
+      }
+      return attach(conn, served.operations.commandConsole, attached, message);
+    case "session.stop":
+      if (!served.operations.stop) {
+        return sendRefusal(conn, "unknown_type", "This session cannot be stopped from here");
+      }
+      return served.operations.stop(message.graceMs);
     case "changes.start":
       return sendRefusal(
         conn,
@@ -187,8 +243,7 @@ function handle(
 
 function relayExec(
   conn: Connection,
-  agent: AgentClient,
-  defaults: ExecDefaults,
+  { agent, defaults, execs }: Served,
   running: Map<number, ExecHandle>,
   start: ExecStart,
 ): void {
@@ -214,7 +269,8 @@ function relayExec(
     pty: start.pty,
   });
   running.set(stream, run);
-  run.result.catch(() => {}); // A failed start rejects both; the start is what is reported.
+  execs.add(run);
+  run.result.catch(() => {}).finally(() => execs.delete(run)); // A failed start rejects both; the start is what is reported.
   const output = Promise.all([
     run.stdout.pipeTo(conn.transmit(stream, 1)),
     run.stderr.pipeTo(conn.transmit(stream, 2)),
@@ -245,7 +301,86 @@ function oneAtATime(operations: OwnerOperations): OwnerOperations {
     return next;
   };
   const save = operations.saveSnapshot;
-  return save ? { saveSnapshot: (dir) => queue(() => save(dir)) } : {};
+  return save ? { ...operations, saveSnapshot: (dir) => queue(() => save(dir)) } : operations;
+}
+
+/**
+ * Attach the client to the console as `request` asks: `exec.started`, the scrollback and live
+ * output on fd 1, its typing on fd 0 unless read-only, `exec.exit` when the command ends.
+ */
+function attach(
+  conn: Connection,
+  commandConsole: CommandConsole | undefined,
+  attached: Attachments,
+  request: SessionAttach,
+): void {
+  const { stream, readOnly } = request;
+  if (!commandConsole) {
+    return sendRefusal(
+      conn,
+      "no_command",
+      "This session runs no command to attach to (it was started without one): use " +
+        "`agentbox shell`",
+      stream,
+    );
+  }
+  const out = conn.transmit(stream, 1).getWriter();
+  conn.transmit(stream, 2).close().catch(() => {});
+  const input = readOnly ? undefined : conn.receive(stream, 0);
+  let lag = 0;
+  let left = false;
+  let unwatch = () => {};
+  const leave = () => {
+    if (left) return;
+    left = true;
+    unwatch();
+    attached.delete(stream);
+    input?.cancel().catch(() => {});
+    out.abort().catch(() => {});
+    conn.forget(stream);
+  };
+  attached.set(stream, {
+    resize: (size) => {
+      if (!readOnly) commandConsole.resize(size);
+    },
+    leave,
+  });
+  (async () => {
+    const pid = await commandConsole.started;
+    if (left) return;
+    await conn.send({ type: "exec.started", stream, pid });
+    if (!readOnly && request.rows !== undefined && request.cols !== undefined) {
+      commandConsole.resize({ rows: request.rows, cols: request.cols });
+    }
+    unwatch = commandConsole.watch({
+      write(chunk) {
+        if (left) return false;
+        if (lag + chunk.length > MAX_LAG_BYTES) {
+          sendRefusal(conn, "flow_violation", "Detached: the client fell too far behind", stream);
+          queueMicrotask(leave);
+          return false;
+        }
+        lag += chunk.length;
+        out.write(chunk).then(() => lag -= chunk.length, () => {});
+        return true;
+      },
+      end({ result }) {
+        if (left) return;
+        (async () => {
+          await out.close();
+          if (result) await conn.send({ type: "exec.exit", stream, ...result });
+          else sendRefusal(conn, "closed", "The session's command could not run", stream);
+        })().catch(() => {}).finally(() => {
+          attached.delete(stream);
+          left = true;
+          conn.forget(stream);
+        });
+      },
+    });
+    if (input) {
+      for await (const chunk of input) commandConsole.type(chunk);
+    }
+  })().catch(() => leave());
 }
 
 /** Save a snapshot as `request` asks, answering `session.snapshot.done` or an error. */

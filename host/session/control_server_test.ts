@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { startAgent } from "../channel/testing/in_process_agent.ts";
 import { AgentClient, AgentError } from "../channel/agent_client.ts";
 import { type OwnerOperations, serveControl } from "./control_server.ts";
+import { openCappedLog } from "./capped_log.ts";
+import { startConsole } from "./command_console.ts";
 
 const text = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
 
@@ -126,4 +128,94 @@ Deno.test("agent: session.snapshot sent to an agent is refused on its stream, no
   );
   const run = agent.client.exec({ argv: ["true"] });
   assert.equal((await run.result).code, 0);
+});
+
+Deno.test("agent: session.attach sent to an agent is refused on its stream", async () => {
+  await using agent = await startAgent();
+  // The client checks the capability first; an agent never announces it.
+  assert.ok(!agent.client.hello.capabilities.includes("session.attach"));
+  const refused = agent.client.attach({ readOnly: true });
+  await assert.rejects(
+    refused.result,
+    (e) => e instanceof AgentError && e.code === "version_mismatch",
+  );
+});
+
+/** Read from `reader` until the text so far matches `pattern`; returns the text. */
+async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, pattern: RegExp) {
+  let text = "";
+  const decoder = new TextDecoder();
+  while (!pattern.test(text)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`ended before ${pattern}: ${JSON.stringify(text)}`);
+    text += decoder.decode(value, { stream: true });
+  }
+  return text;
+}
+
+Deno.test("control socket: attach replays the scrollback, relays typing, two at once, read-only cannot type, detach leaves it running", async () => {
+  const agent = await startAgent();
+  const path = `${agent.dir}/control.sock`;
+  const log = await openCappedLog(`${agent.dir}/command.log`);
+  const console_ = startConsole((r) => agent.client.exec(r), {
+    argv: ["sh", "-c", 'echo before; while read -r line; do echo "got:$line"; done'],
+  }, log);
+  const server = serveControl(path, agent.client, { env: {} }, { commandConsole: console_ });
+  const connect = async () =>
+    await AgentClient.connect(await Deno.connect({ transport: "unix", path }));
+  try {
+    await console_.started;
+    const typing = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = typing.writable.getWriter();
+    const a = await connect();
+    const first = a.attach({
+      readOnly: false,
+      size: { rows: 30, cols: 100 },
+      stdin: typing.readable,
+    });
+    const aOut = first.stdout.getReader();
+    await readUntil(aOut, /before/);
+    // A watcher sees the same output and cannot type.
+    const watching = new TransformStream<Uint8Array, Uint8Array>();
+    const b = await connect();
+    const watcher = b.attach({ readOnly: true, stdin: watching.readable });
+    watcher.result.catch(() => {}); // Rejects when it hangs up.
+    const bOut = watcher.stdout.getReader();
+    assert.match(await readUntil(bOut, /before/), /before/);
+    await watching.writable.getWriter().write(new TextEncoder().encode("sneaky\n")).catch(() => {});
+    await writer.write(new TextEncoder().encode("hello\n"));
+    assert.match(await readUntil(aOut, /got:hello/), /got:hello/);
+    const seen = await readUntil(bOut, /got:hello/);
+    assert.doesNotMatch(seen, /got:sneaky/);
+    // Detaching (hanging up) leaves the command running; a new client gets the scrollback.
+    a.close();
+    b.close();
+    await assert.rejects(first.result);
+    assert.equal(console_.ended, false);
+    const c = await connect();
+    const typing2 = new TransformStream<Uint8Array, Uint8Array>();
+    const again = c.attach({ readOnly: false, stdin: typing2.readable });
+    const cOut = again.stdout.getReader();
+    const replay = await readUntil(cOut, /got:hello/);
+    assert.match(replay, /before[\s\S]*got:hello/);
+    assert.doesNotMatch(replay, /got:sneaky/);
+    // The command's end reaches the attached client as its exit.
+    const w2 = typing2.writable.getWriter();
+    await w2.write(new TextEncoder().encode("\x04"));
+    while (!(await cOut.read()).done) { /* drain */ }
+    assert.equal((await again.result).code, 0);
+    assert.match(await Deno.readTextFile(`${agent.dir}/command.log`), /before[\s\S]*got:hello/);
+    c.close();
+  } finally {
+    await server.close();
+    await agent[Symbol.asyncDispose]();
+  }
+});
+
+Deno.test("control socket: attach without a command is refused with no_command", async () => {
+  await using r = await relay();
+  const client = await r.connect();
+  assert.ok(client.hello.capabilities.includes("session.attach"));
+  const run = client.attach({ readOnly: true });
+  await assert.rejects(run.result, (e) => e instanceof AgentError && e.code === "no_command");
 });

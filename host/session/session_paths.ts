@@ -26,6 +26,8 @@ export interface SessionPaths {
   state: string;
   /** The owner's stdout and stderr. */
   log: string;
+  /** The output of the session's command (`run --detach -- CMD`), as its terminal showed it. */
+  commandLog: string;
 }
 
 /**
@@ -50,5 +52,6 @@ export function sessionPaths(id: string): SessionPaths {
     plan: `${runtime}/plan.json`,
     state,
     log: `${state}/owner.log`,
+    commandLog: `${state}/command.log`,
   };
 }

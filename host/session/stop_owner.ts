@@ -15,6 +15,8 @@ import { type LifecycleRecord, markRemoved } from "../store/session_lifecycle.ts
 import { removeTapLeftovers } from "../net/tap_orphans.ts";
 import { ownerLockHeld, tryOwnerLock } from "./owner_lock.ts";
 import { sessionPaths } from "./session_paths.ts";
+import { AgentClient } from "../channel/agent_client.ts";
+import { ATTACH_CAPABILITY } from "./control_server.ts";
 
 /**
  * Whether process `pid` is the owner of session `id` (its command line says so).
@@ -35,6 +37,9 @@ export function isOwnerProcess(pid: number, id: string): boolean {
   }
 }
 
+/** How long `agentbox stop` gives the session's commands to end after SIGTERM, by default. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
 /**
  * Signal the owner of `session` and wait up to `timeoutMs` for it to let go of its lock; resolves
  * with whether it did. A session without a live owner resolves true at once.
@@ -49,11 +54,24 @@ export function isOwnerProcess(pid: number, id: string): boolean {
  */
 export async function stopOwner(
   session: LifecycleRecord,
-  options: { signal: "SIGTERM" | "SIGKILL"; timeoutMs: number },
+  options: {
+    signal: "SIGTERM" | "SIGKILL";
+    timeoutMs: number;
+    /**
+     * With SIGTERM: ask the owner over its control socket to give the session's commands this
+     * long between SIGTERM and SIGKILL. An owner that cannot be reached (still booting) is sent
+     * SIGTERM, and uses its default grace period.
+     */
+    graceMs?: number;
+  },
 ): Promise<boolean> {
   const lock = sessionPaths(session.id).lock;
   if (!await ownerLockHeld(lock)) return true;
-  if (session.ownerPid !== null && isOwnerProcess(session.ownerPid, session.id)) {
+  const asked = options.signal === "SIGTERM" && options.graceMs !== undefined &&
+    await askToStop(sessionPaths(session.id).controlSocket, options.graceMs);
+  if (asked) {
+    // Asked over the control socket, with the grace period.
+  } else if (session.ownerPid !== null && isOwnerProcess(session.ownerPid, session.id)) {
     try {
       Deno.kill(session.ownerPid, options.signal);
     } catch {
@@ -70,6 +88,22 @@ export async function stopOwner(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return false;
+}
+
+/** Send `session.stop` to the owner listening on `path`; false when it cannot be asked. */
+async function askToStop(path: string, graceMs: number): Promise<boolean> {
+  let client: AgentClient | undefined;
+  try {
+    const socket = await Deno.connect({ transport: "unix", path });
+    client = await AgentClient.connect(socket, { signal: AbortSignal.timeout(10_000) });
+    if (!client.hello.capabilities.includes(ATTACH_CAPABILITY)) return false;
+    await client.stopSession(graceMs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client?.close();
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Opening the agentbox database: `$XDG_STATE_HOME/agentbox/agentbox.db`, WAL, busy timeout,
- * schema migrated. Several processes (one proxy per session, `agentbox logs`) share it.
+ * schema migrated. Several processes (one proxy per session, `agentbox requests`) share it.
  *
  * @module
  */

@@ -312,9 +312,9 @@ Deno.test("cli: a refused host is explained to the guest, summed up, and logged"
       r.stderr,
       /refused 1 destination\(s\):\n {2}refused\.test:80 \(1x\) refused by default deny/,
     );
-    const session = /agentbox logs ([0-9a-f]{8})/.exec(r.stderr)?.[1];
+    const session = /agentbox requests ([0-9a-f]{8})/.exec(r.stderr)?.[1];
     assert.ok(session, r.stderr);
-    const logs = await cli(["logs", "--json", session], { env });
+    const logs = await cli(["requests", "--json", session], { env });
     const rows = decoder.decode(logs.stdout).trim().split("\n").map((l) => JSON.parse(l));
     assert.deepEqual(
       rows.map((row) => [row.method, row.host, row.port, row.decision, row.rule]),

@@ -137,7 +137,8 @@ Deno.test("sessions: a killed owner leaves no QEMU and a recoverable diff; prune
   const commandLog = `${s.root}/state/agentbox/sessions/${young.id}/command.log`;
   const logged = () => {
     try {
-      return Deno.readTextFileSync(commandLog) === "first /workspace\n";
+      // The command ran on a terminal: its lines end with CR LF.
+      return Deno.readTextFileSync(commandLog) === "first /workspace\r\n";
     } catch {
       return false;
     }

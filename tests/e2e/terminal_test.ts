@@ -10,74 +10,7 @@
 
 import assert from "node:assert/strict";
 import { processesMatching, REPO, waitFor } from "../helpers.ts";
-
-const SCREEN_WAIT_MS = 90_000;
-const hasTmux = (() => {
-  try {
-    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-/** A tmux server of our own, one window running dash, in a temporary directory. */
-async function startTmux(cols: number, rows: number) {
-  const dir = await Deno.makeTempDir({ prefix: "agentbox-tmux-" });
-  const socket = `${dir}/tmux.sock`;
-  const tmux = (...args: string[]) => {
-    const out = new Deno.Command("tmux", { args: ["-S", socket, ...args], stderr: "piped" })
-      .outputSync();
-    if (!out.success) {
-      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-    }
-    return new TextDecoder().decode(out.stdout);
-  };
-  tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", `${cols}`, "-y", `${rows}`, "sh");
-  tmux("set-option", "-t", "t", "remain-on-exit", "on");
-  const screen = () => tmux("capture-pane", "-p", "-t", "t");
-  return {
-    dir,
-    tmux,
-    screen,
-    type: (...keys: string[]) => tmux("send-keys", "-t", "t", ...keys),
-    /** Type a literal line and Enter. */
-    line: (text: string) => {
-      tmux("send-keys", "-t", "t", "-l", text);
-      tmux("send-keys", "-t", "t", "Enter");
-    },
-    resize: (x: number, y: number) => tmux("resize-window", "-t", "t", "-x", `${x}`, "-y", `${y}`),
-    paneDead: () => tmux("display", "-p", "-t", "t", "#{pane_dead}").trim() === "1",
-    panePid: () => Number(tmux("display", "-p", "-t", "t", "#{pane_pid}").trim()),
-    async waitScreen(test: (screen: string) => boolean, what: string) {
-      const ok = await waitFor(() => test(screen()), SCREEN_WAIT_MS);
-      assert.ok(ok, `waiting for ${what}; the screen is:\n${screen()}`);
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        tmux("kill-server");
-      } catch {
-        // Already gone.
-      }
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-/** The shell command line that runs agentbox from source in the pane, then prints its status. */
-function agentboxLine(runtimeDir: string, args: string[]): string {
-  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-  const argv = [
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--quiet",
-    `--config=${REPO}/deno.json`,
-    `${REPO}/host/main.ts`,
-    ...args,
-  ];
-  return `XDG_RUNTIME_DIR=${quote(runtimeDir)} ${argv.map(quote).join(" ")}; echo "status=$?"`;
-}
+import { agentboxLine, hasTmux, startTmux } from "./tmux.ts";
 
 function childrenOf(pid: number): number[] {
   try {
@@ -97,7 +30,17 @@ Deno.test({
   await Deno.mkdir(project);
   await Deno.writeTextFile(`${project}/notes.txt`, "original\n");
   term.line(`cd ${project}`);
-  term.line(agentboxLine(term.dir, ["run", "--net", "none", "--apply", "--", "vi", "notes.txt"]));
+  term.line(
+    agentboxLine({ XDG_RUNTIME_DIR: term.dir }, [
+      "run",
+      "--net",
+      "none",
+      "--apply",
+      "--",
+      "vi",
+      "notes.txt",
+    ]),
+  );
   // Busybox vi: the text, `~` for lines past the end, and a status line at the bottom.
   await term.waitScreen((s) => /^original$/m.test(s) && /notes\.txt/.test(s), "vi's screen");
   term.type("A", " typed in vi", "Escape");
@@ -123,7 +66,16 @@ Deno.test({
   ignore: !hasTmux,
 }, async () => {
   await using term = await startTmux(60, 20);
-  term.line(agentboxLine(term.dir, ["run", "--net", "none", "--no-share", "--", "top"]));
+  term.line(
+    agentboxLine({ XDG_RUNTIME_DIR: term.dir }, [
+      "run",
+      "--net",
+      "none",
+      "--no-share",
+      "--",
+      "top",
+    ]),
+  );
   await term.waitScreen((s) => /Load average/.test(s) && /PID/.test(s), "top's screen");
   const widest = (s: string) => Math.max(...s.split("\n").map((line) => line.length));
   assert.ok(widest(term.screen()) <= 60);
@@ -160,7 +112,7 @@ Deno.test({
   const project = `${term.dir}/project`;
   await Deno.mkdir(project);
   term.line(`cd ${project}`);
-  term.line(agentboxLine(term.dir, [
+  term.line(agentboxLine({ XDG_RUNTIME_DIR: term.dir }, [
     "exec",
     "--net",
     "none",
@@ -201,7 +153,7 @@ Deno.test({
     `sleep 0.05; done & flood=$!; curl -s -o /dev/null -m 60 http://gray.test/; kill $flood; ` +
     `echo; echo guest-done`;
   term.line(`cd ${project}`);
-  term.line(agentboxLine(term.dir, ["exec", "--", "sh", "-c", guest]));
+  term.line(agentboxLine({ XDG_RUNTIME_DIR: term.dir }, ["exec", "--", "sh", "-c", guest]));
   const real = "agentbox: gray.test:80 is graylisted";
   await term.waitScreen((s) => s.includes(real) && /Allow it\? \[o\]nce/.test(s), "the question");
   assert.match(term.screen(), /evil\.test/, "positive control: the guest was drawing");

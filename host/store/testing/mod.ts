@@ -1,5 +1,5 @@
 /**
- * A seeded request log for the tests of `agentbox logs` and `agentbox usage`: two sessions, one
+ * A seeded request log for the tests of `agentbox requests` and `agentbox usage`: two sessions, one
  * allowed request with its counters and one denied request to a host name that carries a
  * terminal escape sequence.
  *
