@@ -4,6 +4,10 @@
  * @module
  */
 
+import { resolve } from "node:path";
+import { sessionStateDir } from "../workspace/latest_session.ts";
+import { capturedIo, outputDir } from "./captured_io.ts";
+import type { ReportTarget } from "./exec_report.ts";
 import { NET_HELP } from "./net_options.ts";
 import { envOption, parseCommandArgs, positiveInt } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
@@ -16,16 +20,21 @@ import { runInSession } from "./session_command.ts";
 export const EXEC_HELP = `Run a command in a fresh microVM and exit with its status.
 
 Usage: agentbox exec [OPTIONS] -- CMD [ARG...]
-       agentbox exec --session SESSION [--env K=V]... [--workdir DIR] [--timeout SEC] -- CMD [ARG...]
+       agentbox exec --session SESSION [--env K=V]... [--workdir DIR] [--timeout SEC]
+                     [--json | --report FILE] -- CMD [ARG...]
 
 Options:
 ${SANDBOX_HELP}
 ${SHARE_HELP}
 ${NET_HELP}
   --session SESSION run CMD in a running session (\`agentbox run --detach\`), a name or an id,
-                    instead of a fresh microVM: only --env, --workdir and --timeout apply
+                    instead of a fresh microVM: only --env, --workdir, --timeout, --json
+                    and --report apply
   --json            print one JSON report on stdout (exit code, changes, network, timings); the
-                    command's stdout then goes to stderr
+                    command's stdout and stderr are written to files the report names, so
+                    stdout holds the report alone and stderr only agentbox's own lines
+  --report FILE     write the same report to FILE; the command's stdout and stderr pass
+                    through untouched (fields: docs/cli.md, schema: docs/schemas/)
   --verbose         print the causes of an error
   -h, --help        show this help
 
@@ -45,6 +54,7 @@ export async function execCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("exec", args, {
     ...SANDBOX_OPTIONS,
     json: { type: "boolean" },
+    report: { type: "string" },
     session: { type: "string" },
   });
   if (values.help) {
@@ -54,24 +64,41 @@ export async function execCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) {
     throw new UsageError("No command given: usage is `agentbox exec [OPTIONS] -- CMD [ARG...]`");
   }
-  if (values.session !== undefined) return await execInSession(values, positionals);
-  const json = !!values.json;
+  const report = reportTarget(values);
+  if (values.session !== undefined) return await execInSession(values, positionals, report);
+  const json = report !== undefined;
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const { sandboxPlan } = await import("./sandbox_plan.ts");
   const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
   const { runOneShot } = await import("./one_shot.ts");
-  return await runOneShot(plan, pipedIo({ stdoutToStderr: json }));
+  const io = values.json ? (id: string) => capturedIo(outputDir(sessionStateDir(id))) : pipedIo();
+  return await runOneShot(plan, io, report);
+}
+
+/** Where the report goes: stdout with `--json`, a file with `--report FILE`, else nowhere. */
+function reportTarget(values: Record<string, unknown>): ReportTarget | undefined {
+  if (values.json && values.report !== undefined) {
+    throw new UsageError(
+      "--json and --report cannot be used together: choose where the report goes",
+    );
+  }
+  if (values.json) return "stdout";
+  if (values.report === undefined) return undefined;
+  const file = String(values.report);
+  if (file === "") throw new UsageError("--report needs a file name");
+  return { file: resolve(Deno.cwd(), file) };
 }
 
 /** Options that set up a VM, which a running session already has. */
 const VM_ONLY = Object.keys(SANDBOX_OPTIONS).filter((k) =>
   !["env", "workdir", "timeout", "verbose"].includes(k)
-).concat(["json"]);
+);
 
 async function execInSession(
   values: Record<string, unknown>,
   positionals: string[],
+  report: ReportTarget | undefined,
 ): Promise<number> {
   const extra = VM_ONLY.find((k) => values[k] !== undefined);
   if (extra) {
@@ -82,10 +109,11 @@ async function execInSession(
   const timeoutSec = values.timeout === undefined
     ? undefined
     : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
-  return await runInSession(values.session as string, pipedIo(), {
+  const io = values.json ? (id: string) => capturedIo(outputDir(sessionStateDir(id))) : pipedIo();
+  return await runInSession(values.session as string, io, {
     argv: positionals,
     env: envOption("exec", values.env),
     cwd: values.workdir as string | undefined,
     timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
-  });
+  }, report);
 }

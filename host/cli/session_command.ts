@@ -12,6 +12,7 @@ import { openDatabase } from "../store/database.ts";
 import { type CommandHost, type CommandRequest, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import type { CommandIo } from "./attached_command.ts";
+import { emitReport, execReport, type ReportTarget } from "./exec_report.ts";
 
 /**
  * Run `request` in session `ref` through `io`; returns the exit status.
@@ -25,9 +26,11 @@ import type { CommandIo } from "./attached_command.ts";
  */
 export async function runInSession(
   ref: string,
-  io: CommandIo,
+  io: CommandIo | ((sessionId: string) => CommandIo),
   request: CommandRequest,
+  report?: ReportTarget,
 ): Promise<number> {
+  const started = performance.now();
   const db = openDatabase();
   let connected;
   try {
@@ -36,12 +39,32 @@ export async function runInSession(
     db.close();
   }
   const { session, agent } = connected;
+  const commandIo = typeof io === "function" ? io(session.id) : io;
   try {
-    const result = await runAttached(sessionHost(agent, label(session)), io, request);
-    return exitStatus(
+    const commandStart = performance.now();
+    const result = await runAttached(sessionHost(agent, label(session)), commandIo, request);
+    const status = exitStatus(
       result,
       request.timeoutMs === undefined ? undefined : request.timeoutMs / 1000,
     );
+    if (report) {
+      const now = performance.now();
+      await emitReport(
+        report,
+        execReport({
+          session: session.id,
+          exitCode: status,
+          result,
+          io: commandIo,
+          warnings: [],
+          timings: {
+            commandMs: Math.round(now - commandStart),
+            totalMs: Math.round(now - started),
+          },
+        }),
+      );
+    }
+    return status;
   } finally {
     agent.close();
   }

@@ -8,11 +8,12 @@
 
 import type { CollectedChanges } from "../session/workspace_session.ts";
 import type { SessionRecord } from "../store/sessions.ts";
-import type { ApplySummary } from "../workspace/apply.ts";
+import { applyChanges, type ApplySummary } from "../api/apply_changes.ts";
+import type { ApiContext } from "../api/context.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { renderStat } from "../workspace/render_stat.ts";
-import { applySession, printSummary } from "./apply.ts";
+import { confirmHighRisk, printSummary } from "./apply.ts";
 import { UsageError } from "./errors.ts";
 
 /** `parseCommandArgs` specs of the workspace options. */
@@ -60,10 +61,11 @@ export function afterRun(values: Record<string, unknown>, interactive: boolean):
  * @example
  * ```ts ignore
  * import { finishWorkspace } from "./workspace_options.ts";
- * await finishWorkspace(session, root, collected, "keep", console.error);
+ * await finishWorkspace(ctx, session, root, collected, "keep", console.error);
  * ```
  */
 export async function finishWorkspace(
+  ctx: ApiContext,
   session: SessionRecord,
   root: string,
   collected: CollectedChanges,
@@ -91,7 +93,13 @@ export async function finishWorkspace(
     );
     return undefined;
   }
-  const summary = await applySession(session, {});
-  printSummary(summary, false, (line) => log(`agentbox: ${line}`));
+  const summary = await applyChanges(ctx, session, {}, {
+    confirmHighRisk: Deno.stdin.isTerminal() ? confirmHighRisk : undefined,
+  });
+  printSummary(summary, {
+    session: session.id,
+    project: root,
+    log: (line) => log(`agentbox: ${line}`),
+  });
   return summary;
 }

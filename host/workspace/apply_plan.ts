@@ -122,8 +122,30 @@ export async function planApply(input: PlanInput): Promise<Plan> {
   for (const record of selectRecords(input.records, input.paths ?? [])) {
     if (!ctx.outcomes.has(record.path)) await planRecord(ctx, record);
   }
+  holdEmptyDirectories(ctx);
   const outcomes = [...ctx.outcomes.values()].sort((a, b) => compare(a.path, b.path));
   return { ops: orderOps(ctx.ops), outcomes };
+}
+
+/**
+ * A new directory is made for what goes in it: one with changes below it, none of which will be
+ * applied (all held back, in conflict or refused), is held back too, so a held-back file leaves no
+ * empty parents on the host. A directory the guest made empty is still made. Deepest first, so a
+ * held-back child directory counts as not applied for its parent.
+ */
+function holdEmptyDirectories(ctx: Ctx): void {
+  const outcomes = [...ctx.outcomes.values()];
+  const made = outcomes.filter((o) => o.action === "mkdir" && o.result === "applied")
+    .sort((a, b) => b.path.length - a.path.length);
+  for (const dir of made) {
+    const prefix = `${dir.path}/`;
+    const below = outcomes.filter((o) => o.path.startsWith(prefix));
+    if (below.length === 0 || below.some((o) => o.result === "applied")) continue;
+    dir.result = "skipped";
+    dir.reason = "held back with everything below it";
+    delete dir.note;
+    ctx.ops = ctx.ops.filter((op) => op.path !== dir.path);
+  }
 }
 
 /** The records matching `globs`, plus the directory records their parents need. */

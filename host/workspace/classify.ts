@@ -51,6 +51,11 @@ export interface DiffEntry {
   under?: string;
   /** Why an `unsupported` entry cannot be applied. */
   detail?: string;
+  /**
+   * A previous `agentbox apply` brought this change to the host (set by the core from the
+   * session's completion record; classification leaves it out).
+   */
+  applied?: boolean;
 }
 
 /** Where the two sides' contents are, and which paths to leave out. */

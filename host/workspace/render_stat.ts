@@ -84,11 +84,16 @@ async function statRow(entry: DiffEntry, options: RenderOptions): Promise<StatRo
       note: `unsupported (${escapeControls(entry.detail ?? "")})`,
     };
   }
+  if (entry.applied) return { name, added: 0, removed: 0, note: "applied" };
   const before = await sideContent(entry, entry.old, "old", options);
   const after = await sideContent(entry, entry.new, "new", options);
   if ("text" in before && "text" in after) {
     const { added, removed } = unifiedDiff(before.text, after.text);
     return { name, added, removed };
+  }
+  if ("none" in before && !("binary" in after || "large" in after)) {
+    // The host file is gone (deleted since the session started): its lines cannot be counted.
+    return { name, added: 0, removed: 0, note: "the host's old content is gone" };
   }
   const size = (c: Content, side = entry.old) => ("text" in c ? c.text.length : side?.size ?? 0);
   const kind = "large" in before || "large" in after ? "Large" : "Bin";
