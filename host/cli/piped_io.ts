@@ -13,24 +13,24 @@ import { terminalOutput } from "./output_gate.ts";
 import { forwardInterrupts } from "./signals.ts";
 
 /**
- * Pipes between the command and agentbox's own stdio. With `stdoutToStderr` (`exec --json`) the
- * command's stdout goes to our stderr, leaving stdout to the report.
+ * Pipes between the command and agentbox's own stdio (`exec --json` captures them to files
+ * instead: captured_io.ts).
  *
  * @example
  * ```ts ignore
  * import { pipedIo } from "./piped_io.ts";
  * import { runOneShot } from "./one_shot.ts";
- * await runOneShot(plan, pipedIo({ stdoutToStderr: false }));
+ * await runOneShot(plan, pipedIo());
  * ```
  */
-export function pipedIo(options: { stdoutToStderr?: boolean } = {}): CommandIo {
+export function pipedIo(): CommandIo {
   let stopInterrupts = () => {};
   return {
     open: () => ({ stdin: Deno.stdin.isTerminal() ? undefined : Deno.stdin.readable }),
     attach(run, stopVm) {
       stopInterrupts = forwardInterrupts(run, stopVm);
       return Promise.all([
-        forward(run, run.stdout, options.stdoutToStderr ? stderrSink() : Deno.stdout.writable),
+        forward(run, run.stdout, Deno.stdout.writable),
         forward(run, run.stderr, Deno.stderr.writable),
       ]).then(() => {});
     },
@@ -38,17 +38,6 @@ export function pipedIo(options: { stdoutToStderr?: boolean } = {}): CommandIo {
       stopInterrupts();
     },
   };
-}
-
-/** A second writer on our stderr, for the command's stdout under `--json`. */
-function stderrSink(): WritableStream<Uint8Array> {
-  return new WritableStream({
-    async write(chunk) {
-      for (let written = 0; written < chunk.length;) {
-        written += await Deno.stderr.write(chunk.subarray(written));
-      }
-    },
-  });
 }
 
 /**

@@ -135,17 +135,38 @@ export async function planApply(input: PlanInput): Promise<Plan> {
  */
 function holdEmptyDirectories(ctx: Ctx): void {
   const outcomes = [...ctx.outcomes.values()];
+  // Per directory: how many paths below it are considered, and how many will be applied.
+  const below = new Map<string, number>();
+  const appliedBelow = new Map<string, number>();
+  for (const o of outcomes) {
+    for (const dir of ancestors(o.path)) {
+      below.set(dir, (below.get(dir) ?? 0) + 1);
+      if (o.result === "applied") appliedBelow.set(dir, (appliedBelow.get(dir) ?? 0) + 1);
+    }
+  }
   const made = outcomes.filter((o) => o.action === "mkdir" && o.result === "applied")
     .sort((a, b) => b.path.length - a.path.length);
+  const held = new Set<string>();
   for (const dir of made) {
-    const prefix = `${dir.path}/`;
-    const below = outcomes.filter((o) => o.path.startsWith(prefix));
-    if (below.length === 0 || below.some((o) => o.result === "applied")) continue;
+    if (!below.get(dir.path) || appliedBelow.get(dir.path)) continue;
     dir.result = "skipped";
     dir.reason = "held back with everything below it";
     delete dir.note;
-    ctx.ops = ctx.ops.filter((op) => op.path !== dir.path);
+    held.add(dir.path);
+    for (const parent of ancestors(dir.path)) {
+      appliedBelow.set(parent, appliedBelow.get(parent)! - 1);
+    }
   }
+  if (held.size) ctx.ops = ctx.ops.filter((op) => !held.has(op.path));
+}
+
+/** The directories above `path`, innermost first (`a/b/c` → `a/b`, `a`). */
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+    out.push(path.slice(0, i));
+  }
+  return out;
 }
 
 /** The records matching `globs`, plus the directory records their parents need. */

@@ -86,22 +86,32 @@ export interface StatOptions {
 }
 
 /** The new directories with at least `at` entries below them, outermost only. */
-function collapsedDirs(entries: DiffEntry[], at: number | undefined): string[] {
-  if (at === undefined) return [];
+function collapsedDirs(entries: DiffEntry[], at: number | undefined): Set<string> {
+  const chosen = new Set<string>();
+  if (at === undefined) return chosen;
+  const below = new Map<string, number>();
+  for (const entry of entries) {
+    for (let i = entry.path.lastIndexOf("/"); i > 0; i = entry.path.lastIndexOf("/", i - 1)) {
+      const dir = entry.path.slice(0, i);
+      below.set(dir, (below.get(dir) ?? 0) + 1);
+    }
+  }
   const added = entries.filter((e) => e.status === "added" && isDir(e)).map((e) => e.path)
     .sort((a, b) => a.length - b.length);
-  const chosen: string[] = [];
   for (const dir of added) {
-    if (collapsedUnder(dir, chosen) !== undefined) continue;
-    const prefix = `${dir}/`;
-    if (entries.filter((e) => e.path.startsWith(prefix)).length >= at) chosen.push(dir);
+    if (collapsedUnder(dir, chosen) === undefined && (below.get(dir) ?? 0) >= at) chosen.add(dir);
   }
   return chosen;
 }
 
 /** The collapsed directory `path` is or is below, if any. */
-function collapsedUnder(path: string, dirs: readonly string[]): string | undefined {
-  return dirs.find((dir) => path === dir || path.startsWith(`${dir}/`));
+function collapsedUnder(path: string, dirs: ReadonlySet<string>): string | undefined {
+  if (dirs.size === 0) return undefined;
+  for (let end = path.length; end > 0; end = path.lastIndexOf("/", end - 1)) {
+    const prefix = path.slice(0, end);
+    if (dirs.has(prefix)) return prefix;
+  }
+  return undefined;
 }
 
 /**
