@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { capturedIo, outputDir } from "./captured_io.ts";
 import type { ReportTarget } from "./exec_report.ts";
+import { EXEC_REPORT_VERSION } from "./report_versions.ts";
 import { NET_HELP } from "./net_options.ts";
 import { envOption, parseCommandArgs, positiveInt } from "./options.ts";
 import { pipedIo } from "./piped_io.ts";
@@ -73,7 +74,32 @@ export async function execCommand(args: string[]): Promise<number> {
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
   const { runOneShot } = await import("./one_shot.ts");
   const io = values.json ? (id: string) => capturedIo(outputDir(sessionStateDir(id))) : pipedIo();
-  return await runOneShot(plan, io, report);
+  return await reportingFailure(report, () => runOneShot(plan, io, report));
+}
+
+/**
+ * Run `work`; when it fails and the report goes to a file, the file gets the error
+ * (`{"version":1,"error":{kind,code,message}}`, as `--json` prints it) before the error goes on to
+ * the usual one-line message and exit status.
+ */
+async function reportingFailure(
+  report: ReportTarget | undefined,
+  work: () => Promise<number>,
+): Promise<number> {
+  try {
+    return await work();
+  } catch (error) {
+    if (report !== undefined && report !== "stdout") {
+      const { emitReport } = await import("./exec_report.ts");
+      const { asAgentboxError } = await import("../api/errors.ts");
+      const typed = asAgentboxError(error);
+      await emitReport(report, {
+        version: EXEC_REPORT_VERSION,
+        error: { kind: typed.kind, code: typed.code, message: typed.message },
+      }).catch(() => {});
+    }
+    throw error;
+  }
 }
 
 /** Where the report goes: stdout with `--json`, a file with `--report FILE`, else nowhere. */
@@ -110,10 +136,11 @@ async function execInSession(
     ? undefined
     : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
   const io = values.json ? (id: string) => capturedIo(outputDir(sessionStateDir(id))) : pipedIo();
-  return await runInSession(values.session as string, io, {
-    argv: positionals,
-    env: envOption("exec", values.env),
-    cwd: values.workdir as string | undefined,
-    timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
-  }, report);
+  return await reportingFailure(report, () =>
+    runInSession(values.session as string, io, {
+      argv: positionals,
+      env: envOption("exec", values.env),
+      cwd: values.workdir as string | undefined,
+      timeoutMs: timeoutSec === undefined ? undefined : timeoutSec * 1000,
+    }, report));
 }
