@@ -218,9 +218,11 @@ export async function diffChanges(
   const selected = pathSelector(filter.paths ?? []);
   const matcher = filter.hideIgnored ? hostIgnoreMatcher(baseline, root) : undefined;
   let hiddenIgnored = 0;
+  const done = await readCompletion(applyPaths(changeset).completion, changesetId(records));
   const all = await classifyChanges(records, baseline, {
     root,
     blobs: paths.blobs,
+    applied: done,
     // Counted only among the selected paths: "N hidden" is about what the user asked to see.
     ignore: async (path, isDir) => {
       if (!matcher || !selected(path) || !await matcher.ignored(path, isDir)) return false;
@@ -231,8 +233,7 @@ export async function diffChanges(
   // After classifying: a selected path below a deleted directory is implied by its record.
   const kept = all.filter((entry) => selected(entry.path));
   const hiddenByPath = all.length - kept.length;
-  const done = await readCompletion(applyPaths(changeset).completion, changesetId(records));
-  const entries = kept.map((entry) => ({ ...entry, applied: done.has(entry.path) }));
+  const entries = kept.map((entry) => ({ ...entry, applied: entry.applied ?? false }));
   return {
     entries,
     hiddenIgnored,

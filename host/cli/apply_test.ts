@@ -11,7 +11,7 @@ import {
   writeTree,
 } from "../workspace/testing/test_tree.ts";
 import { z } from "zod";
-import { APPLY_HELP, formatOutcome } from "./apply.ts";
+import { APPLY_HELP, applyHeadline, formatOutcome } from "./apply.ts";
 import { ApplyReportSchema } from "./report_schemas.ts";
 
 interface State {
@@ -358,4 +358,45 @@ Deno.test("apply --json: every report (apply, dry run, undo) validates against d
   const failed = await run(s, ["--undo", "--json"]);
   assert.equal(failed.code, 2);
   assert.deepEqual(JSON.parse(failed.stdout).error.code, "nothing_to_undo");
+});
+
+Deno.test("the headline of every status counts what happened (issue 16.6)", () => {
+  const counts = (applied: number, skipped = 0, conflict = 0, refused = 0, unchanged = 0) => ({
+    applied,
+    unchanged,
+    skipped,
+    conflict,
+    refused,
+  });
+  const cases: [Parameters<typeof applyHeadline>[0], string][] = [
+    [
+      { status: "applied", resumed: false, counts: counts(5, 3, 1) },
+      "Applied 5 of 9: 1 conflict, 3 held back.",
+    ],
+    [
+      { status: "applied", resumed: true, counts: counts(2, 0, 0, 0, 4) },
+      "Resumed an interrupted apply. Applied 2 of 2.",
+    ],
+    [
+      { status: "nothing-to-do", resumed: false, counts: counts(0, 0, 2, 1) },
+      "Applied 0 of 3: 2 conflicts, 1 refused.",
+    ],
+    [
+      { status: "nothing-to-do", resumed: false, counts: counts(0, 0, 0, 0, 3) },
+      "Nothing to apply.",
+    ],
+    [
+      { status: "dry-run", resumed: false, counts: counts(4, 1) },
+      "Dry run, nothing was changed: would apply 4 of 5: 1 held back.",
+    ],
+    [
+      { status: "undone", resumed: false, counts: counts(3, 0, 1) },
+      "Undid the last apply: restored 3 of 4: 1 conflict.",
+    ],
+    [
+      { status: "rolled-back", resumed: false, counts: counts(2) },
+      "Rolled back the interrupted apply.",
+    ],
+  ];
+  for (const [summary, line] of cases) assert.equal(applyHeadline(summary), line);
 });
