@@ -5,7 +5,7 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { SESSION_DAEMON } from "./session/self_command.ts";
+import { SESSION_DAEMON } from "./api/owner_command.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;

@@ -12,7 +12,6 @@
  * @module
  */
 
-import type { SessionRecord } from "../store/sessions.ts";
 import { applyChangeset, type ApplySummary, rollbackApply } from "../workspace/apply.ts";
 import type { PathOutcome } from "../workspace/apply_plan.ts";
 import { undoApply } from "../workspace/apply_undo.ts";
@@ -20,7 +19,7 @@ import { changesetPaths } from "../workspace/changeset.ts";
 import { readJournal } from "../workspace/journal.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { compileGlob } from "../workspace/path_glob.ts";
-import { applyPaths, loadChanges } from "./changes.ts";
+import { applyPaths, loadChanges, type SessionRef } from "./changes.ts";
 import type { ApiContext } from "./context.ts";
 
 export type { ApplyStatus, ApplySummary } from "../workspace/apply.ts";
@@ -68,7 +67,7 @@ export interface ApplyDecisions {
  */
 export async function applyChanges(
   ctx: ApiContext,
-  session: SessionRecord,
+  session: SessionRef,
   request: ApplyRequest,
   decisions: ApplyDecisions = {},
 ): Promise<ApplySummary> {
@@ -128,7 +127,7 @@ export function checkApplyRequest(request: ApplyRequest): void {
  */
 export async function rollbackChanges(
   _ctx: ApiContext,
-  session: SessionRecord,
+  session: SessionRef,
 ): Promise<ApplySummary> {
   return await rollbackApply({ journalDir: statePaths(session).journal });
 }
@@ -145,7 +144,7 @@ export async function rollbackChanges(
  */
 export async function undoChanges(
   _ctx: ApiContext,
-  session: SessionRecord,
+  session: SessionRef,
 ): Promise<ApplySummary> {
   const state = statePaths(session);
   return await undoApply({ undoDir: state.undo, completionFile: state.completion });
@@ -161,11 +160,11 @@ export async function undoChanges(
  * if (await applyPending(session)) console.log("resume it, or roll it back");
  * ```
  */
-export async function applyPending(session: SessionRecord): Promise<boolean> {
+export async function applyPending(session: SessionRef): Promise<boolean> {
   const pending = await readJournal(statePaths(session).journal).catch(() => null);
   return pending?.ready ?? false;
 }
 
-function statePaths(session: SessionRecord) {
+function statePaths(session: SessionRef) {
   return applyPaths({ paths: changesetPaths(sessionStateDir(session.id)) });
 }

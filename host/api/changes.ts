@@ -12,7 +12,6 @@
  * @module
  */
 
-import { recoverable, recoverChanges } from "../session/recover_changes.ts";
 import { findLifecycle } from "../store/session_lifecycle.ts";
 import { findSession, type SessionRecord } from "../store/sessions.ts";
 import { printable } from "../terminal_text.ts";
@@ -34,6 +33,9 @@ import type { ApiContext } from "./context.ts";
 import { AgentboxError } from "./errors.ts";
 
 export type { StoredChangeset } from "../workspace/load_changeset.ts";
+
+/** A session as the changes operations need it: its id. */
+export type SessionRef = Pick<SessionRecord, "id">;
 
 /** Which session's changes, and how it was found. */
 export interface ChangesTarget {
@@ -106,11 +108,15 @@ export async function findChangesSession(
  */
 export async function loadChanges(
   ctx: ApiContext,
-  session: SessionRecord,
+  session: SessionRef,
 ): Promise<StoredChangeset> {
   const dir = sessionStateDir(session.id);
-  if (!await hasChangeset(dir) && await recoverable(session.id)) {
-    await recoverChanges(session.id, {
+  // Recovery boots a VM: its code is loaded only when a changeset is missing.
+  const recovery = await hasChangeset(dir)
+    ? undefined
+    : await import("../session/recover_changes.ts");
+  if (recovery && await recovery.recoverable(session.id)) {
+    await recovery.recoverChanges(session.id, {
       onStart: () =>
         ctx.onEvent({
           type: "progress",
@@ -240,6 +246,23 @@ export async function diffChanges(
     hiddenByPath,
     applied: entries.filter((entry) => entry.applied).length,
   };
+}
+
+/**
+ * Throw away the stored changes of `session` (the changeset; the baseline stays, so the session
+ * still names its project).
+ *
+ * @example
+ * ```ts ignore
+ * import { discardChanges } from "./changes.ts";
+ * await discardChanges(session);
+ * ```
+ */
+export async function discardChanges(session: SessionRef): Promise<void> {
+  await Deno.remove(changesetPaths(sessionStateDir(session.id)).changes, { recursive: true })
+    .catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
 }
 
 /**

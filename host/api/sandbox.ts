@@ -22,6 +22,7 @@ import {
 } from "../channel/agent_client.ts";
 import { agentPreset } from "../config/agent_presets.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
+import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
@@ -105,8 +106,11 @@ export interface Sandbox {
  * the workspace (when shared) as working directory, the image's default user.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { execDefaults } from "./sandbox.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec, image: ImagePaths, network: { guestEnv: Record<string, string> };
  * const defaults = execDefaults(spec, image, network.guestEnv, true);
  * ```
  */
@@ -129,8 +133,12 @@ export function execDefaults(
  * `AgentboxError`s).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const sandbox = await startSandbox(ctx, spec);
  * try {
  *   const run = sandbox.exec(sandbox.command());
@@ -195,8 +203,12 @@ export interface SandboxRun {
  * stopped however it ends.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const run = await runSandbox(ctx, spec, (sandbox) => sandbox.exec(sandbox.command()).result);
  * console.log(run.result.code, run.changes?.entries.length);
  * ```
@@ -358,4 +370,18 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
     `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail(), code: "vm_died" },
   );
+}
+
+/**
+ * Allow `host` for the project from now on (an approval answered "always"): it is added to the
+ * project's `.agentbox.toml` allowlist.
+ *
+ * @example
+ * ```ts
+ * import { allowHostForProject } from "./sandbox.ts";
+ * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
+ * ```
+ */
+export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
+  await addToProjectAllowlist(projectDir, [host]);
 }

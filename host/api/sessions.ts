@@ -14,6 +14,9 @@ import { removeSession, stopOwner } from "../session/stop_owner.ts";
 import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/session_lifecycle.ts";
 import type { ApiContext } from "./context.ts";
 
+/** How a session is named to people: its name, else its id's first 12 characters. */
+export { label };
+
 /** One session as listed. Times are milliseconds since the epoch. */
 export interface SessionEntry {
   id: string;
@@ -41,8 +44,10 @@ export function isAlive(state: SessionState): boolean {
  * Every long-lived session, with its state observed now.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listSessions } from "./sessions.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * for (const s of await listSessions(ctx)) console.log(s.id, s.state);
  * ```
  */
@@ -87,8 +92,10 @@ export interface StopOutcome {
  * before any is stopped). `kill` ends owners at once instead of letting them collect changes.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { stopSessions } from "./sessions.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * const outcomes = await stopSessions(ctx, ["web"], { kill: false, timeoutMs: 300_000 });
  * ```
  */
@@ -123,8 +130,10 @@ export async function stopSessions(
  * the labels removed and the ones left because they are alive.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeSessions } from "./sessions.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * const { removed, alive } = await removeSessions(ctx, ["web"], { force: false });
  * ```
  */
@@ -154,8 +163,10 @@ export interface PrunedSession {
  * Remove every session that is not alive; with `dryRun`, only list them.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { pruneSessions } from "./sessions.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * console.log((await pruneSessions(ctx, { dryRun: true })).length);
  * ```
  */

@@ -52,16 +52,3 @@ async function toFile(from: ReadableStream<Uint8Array>, path: string): Promise<v
   // pipeTo closes the file when the stream ends.
   await from.pipeTo(file.writable);
 }
-
-/**
- * A fresh directory name for one command's output below a session's state directory.
- *
- * @example
- * ```ts
- * import { outputDir } from "./captured_io.ts";
- * console.log(outputDir("/state/sessions/abc")); // /state/sessions/abc/output/<8 hex>
- * ```
- */
-export function outputDir(sessionDir: string): string {
-  return `${sessionDir}/output/${crypto.randomUUID().slice(0, 8)}`;
-}

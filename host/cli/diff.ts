@@ -9,9 +9,8 @@
 import { diffChanges, findChangesSession, loadChanges, projectPaths } from "../api/changes.ts";
 import type { ChangesView } from "../api/changes.ts";
 import { openContext } from "../api/context.ts";
-import type { StoredChangeset } from "../workspace/load_changeset.ts";
-import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
-import { renderStat } from "../workspace/render_stat.ts";
+import type { StoredChangeset } from "../api/changes.ts";
+import { renderJson, renderNameOnly, renderPatch, renderStat } from "../api/change_text.ts";
 import { printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { printEvent } from "./print_event.ts";

@@ -5,8 +5,8 @@
  */
 
 import { resolve } from "node:path";
-import { sessionStateDir } from "../workspace/latest_session.ts";
-import { capturedIo, outputDir } from "./captured_io.ts";
+import { commandOutputDir } from "../api/command_output.ts";
+import { capturedIo } from "./captured_io.ts";
 import type { ReportTarget } from "./exec_report.ts";
 import { EXEC_REPORT_VERSION } from "./report_versions.ts";
 import { NET_HELP } from "./net_options.ts";
@@ -73,7 +73,7 @@ export async function execCommand(args: string[]): Promise<number> {
   const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
   const { runOneShot } = await import("./one_shot.ts");
-  const io = values.json ? (id: string) => capturedIo(outputDir(sessionStateDir(id))) : pipedIo();
+  const io = values.json ? (id: string) => capturedIo(commandOutputDir(id)) : pipedIo();
   return await reportingFailure(report, () => runOneShot(plan, io, report));
 }
 
@@ -135,7 +135,7 @@ async function execInSession(
   const timeoutSec = values.timeout === undefined
     ? undefined
     : positiveInt("exec", "timeout", values.timeout, 0, 7 * 24 * 3600);
-  const io = values.json ? (id: string) => capturedIo(outputDir(sessionStateDir(id))) : pipedIo();
+  const io = values.json ? (id: string) => capturedIo(commandOutputDir(id)) : pipedIo();
   return await reportingFailure(report, () =>
     runInSession(values.session as string, io, {
       argv: positionals,

@@ -9,8 +9,7 @@
 
 import { openContext } from "../api/context.ts";
 import { runSandbox, type Sandbox } from "../api/sandbox.ts";
-import { findSession } from "../store/sessions.ts";
-import { renderJson } from "../workspace/render_diff.ts";
+import { renderJson } from "../api/change_text.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import { emitReport, execReport, type ReportTarget } from "./exec_report.ts";
@@ -59,9 +58,8 @@ export async function runOneShot(
   });
   if (!quiet) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);
-  const session = findSession(ctx.db, run.id)!;
   const applied = run.changes && run.root !== undefined
-    ? await finishWorkspace(ctx, session, run.root, run.changes, plan.after, log)
+    ? await finishWorkspace(ctx, { id: run.id }, run.root, run.changes, plan.after, log)
     : undefined;
   if (report) {
     await emitReport(

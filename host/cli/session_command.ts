@@ -6,9 +6,7 @@
  * @module
  */
 
-import type { AgentClient } from "../channel/agent_client.ts";
-import { connectSession, label, SessionError } from "../session/session_client.ts";
-import { openDatabase } from "../store/database.ts";
+import { connectToSession, type SessionConnection } from "../api/session_connect.ts";
 import { type CommandHost, type CommandRequest, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import type { CommandIo } from "./attached_command.ts";
@@ -31,18 +29,11 @@ export async function runInSession(
   report?: ReportTarget,
 ): Promise<number> {
   const started = performance.now();
-  const db = openDatabase();
-  let connected;
-  try {
-    connected = await connectSession(db, ref);
-  } finally {
-    db.close();
-  }
-  const { session, agent } = connected;
-  const commandIo = typeof io === "function" ? io(session.id) : io;
+  const connection = await connectToSession(ref);
+  const commandIo = typeof io === "function" ? io(connection.id) : io;
   try {
     const commandStart = performance.now();
-    const result = await runAttached(sessionHost(agent, label(session)), commandIo, request);
+    const result = await runAttached(sessionHost(connection), commandIo, request);
     const status = exitStatus(
       result,
       request.timeoutMs === undefined ? undefined : request.timeoutMs / 1000,
@@ -52,7 +43,7 @@ export async function runInSession(
       await emitReport(
         report,
         execReport({
-          session: session.id,
+          session: connection.id,
           exitCode: status,
           result,
           io: commandIo,
@@ -66,22 +57,15 @@ export async function runInSession(
     }
     return status;
   } finally {
-    agent.close();
+    connection.agent.close();
   }
 }
 
-function sessionHost(agent: AgentClient, name: string): CommandHost {
+function sessionHost({ agent, name, lost }: SessionConnection): CommandHost {
   return {
     exec: (request) => agent.exec(request),
     stop: () => Promise.resolve(agent.close()),
     stopMessage: (signal) => `${signal}: leaving session ${name} (it keeps running)`,
-    explain: (error) =>
-      Promise.resolve(
-        new SessionError(
-          `Lost session ${name} while the command ran (stopped, or its VM died): see ` +
-            "`agentbox ps`",
-          { cause: error, code: "session_unreachable" },
-        ),
-      ),
+    explain: (error) => Promise.resolve(lost(error)),
   };
 }

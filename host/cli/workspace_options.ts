@@ -7,12 +7,10 @@
  */
 
 import type { CollectedChanges } from "../session/workspace_session.ts";
-import type { SessionRecord } from "../store/sessions.ts";
 import { applyChanges, type ApplySummary } from "../api/apply_changes.ts";
+import { sessionStat } from "../api/change_text.ts";
+import { discardChanges, type SessionRef } from "../api/changes.ts";
 import type { ApiContext } from "../api/context.ts";
-import { changesetPaths } from "../workspace/changeset.ts";
-import { sessionStateDir } from "../workspace/latest_session.ts";
-import { renderStat } from "../workspace/render_stat.ts";
 import { confirmHighRisk, printSummary } from "./apply.ts";
 import { UsageError } from "./errors.ts";
 
@@ -69,32 +67,26 @@ export function afterRun(values: Record<string, unknown>, interactive: boolean):
  */
 export async function finishWorkspace(
   ctx: ApiContext,
-  session: SessionRecord,
+  session: SessionRef,
   root: string,
   collected: CollectedChanges,
   after: AfterRun,
   log: (line: string) => void,
 ): Promise<ApplySummary | undefined> {
   const short = session.id.slice(0, 8);
-  const paths = changesetPaths(sessionStateDir(session.id));
   if (collected.entries.length === 0) {
     log(`agentbox: no changes in ${root} (session ${short})`);
     return undefined;
   }
   log(`agentbox: changes in ${root} (session ${short}):`);
-  const stat = await renderStat(collected.entries, {
-    root,
-    blobs: paths.blobs,
-    color: false,
-    collapseAt: COLLAPSE_AT,
-  });
+  const stat = await sessionStat(session.id, collected.entries, { root, collapseAt: COLLAPSE_AT });
   for (const line of stat) log(`  ${line}`);
   if (stat.some((line) => line.endsWith("(new directory, collapsed)"))) {
     log(`agentbox: every file: \`agentbox diff ${short} --stat\``);
   }
   if (after === "ask") after = confirm(`Apply these changes to ${root}?`) ? "apply" : "keep";
   if (after === "discard") {
-    await Deno.remove(paths.changes, { recursive: true });
+    await discardChanges(session);
     log("agentbox: changes discarded");
     return undefined;
   }
