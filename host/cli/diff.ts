@@ -6,38 +6,30 @@
  * @module
  */
 
-import type { DatabaseSync } from "node:sqlite";
-import { latestSessionWithChanges, sessionStateDir } from "../workspace/latest_session.ts";
-import { openDatabase } from "../store/database.ts";
-import { ChangesetError } from "../workspace/changeset.ts";
-import { classifyChanges } from "../workspace/classify.ts";
-import { hostIgnoreMatcher } from "../workspace/gitignore.ts";
-import {
-  hasChangeset,
-  loadChangeset,
-  NoChangesetError,
-  type StoredChangeset,
-} from "../workspace/load_changeset.ts";
-import { renderJson, renderNameOnly, renderPatch } from "../workspace/render_diff.ts";
-import { renderStat } from "../workspace/render_stat.ts";
-import { recoverable, recoverChanges } from "../session/recover_changes.ts";
-import { escapeControls, printable } from "../terminal_text.ts";
-import { stderrLabel, UsageError } from "./errors.ts";
-import { sessionArgument } from "./logs.ts";
-import { parseCommandArgs, projectOption } from "./options.ts";
+import { diffChanges, findChangesSession, loadChanges, projectPaths } from "../api/changes.ts";
+import type { ChangesView } from "../api/changes.ts";
+import { openContext } from "../api/context.ts";
+import type { StoredChangeset } from "../api/changes.ts";
+import { renderJson, renderNameOnly, renderPatch, renderStat } from "../api/change_text.ts";
+import { printable } from "../terminal_text.ts";
+import { UsageError } from "./errors.ts";
 import { useColor } from "./output_settings.ts";
+import { printEvent } from "./print_event.ts";
+import { parseCommandArgs, projectOption } from "./options.ts";
 
 /** Help text of `agentbox diff`. */
 export const DIFF_HELP = `Show what a sandbox changed in the shared project directory.
 
 Usage: agentbox diff [SESSION] [--share DIR] [--stat | --name-only | --patch | --json]
-                     [--hide-gitignored]
+                     [--hide-gitignored] [-- PATH...]
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent session
 of this project (the current directory, or --share DIR) that recorded workspace changes, named
 on stderr. Nothing is applied to the project. A long-lived session that
 ended without collecting its changes (killed, or the host went down) gets them recovered first
-from its disk, which boots a VM.
+from its disk, which boots a VM. PATHs after \`--\` (relative to the project, or absolute
+inside it; globs as in \`agentbox apply --path\`) show only the changes at or below them.
+Entries already applied to the host are marked as applied. Entries a filter hides are counted.
 
 Options:
   --share DIR         the project whose latest session to show (default: the current directory)
@@ -54,7 +46,10 @@ const MODES: Mode[] = ["patch", "stat", "name-only", "json"];
 
 /** Run `agentbox diff ARGS`. */
 export async function diffCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("diff", args, {
+  // `-- PATH...` is this command's own: the paths are not options, whatever they look like.
+  const dash = args.indexOf("--");
+  const pathArgs = dash < 0 ? [] : args.slice(dash + 1);
+  const { values, positionals } = parseCommandArgs("diff", dash < 0 ? args : args.slice(0, dash), {
     patch: { type: "boolean" },
     stat: { type: "boolean" },
     "name-only": { type: "boolean" },
@@ -72,118 +67,98 @@ export async function diffCommand(args: string[]): Promise<number> {
       `Choose one of --${chosen.join(", --")}: see \`agentbox diff --help\``,
     );
   }
-  const db = openDatabase();
-  let session: string;
-  try {
-    session = await chooseSession(db, positionals, await projectOption("diff", values.share));
-  } finally {
-    db.close();
+  if (positionals.length > 1) {
+    throw new UsageError(
+      "Too many arguments: paths go after `--` (`agentbox diff [SESSION] -- PATH...`)",
+    );
   }
-  if (!await hasChangeset(sessionStateDir(session)) && await recoverable(session)) {
-    await recoverChanges(session, {
-      onStart: () =>
-        console.error(
-          `agentbox: session ${session.slice(0, 8)} ended before its changes were collected: ` +
-            "recovering them from its disk (this boots a VM)",
-        ),
-      onWarning: (message) => console.error(`${stderrLabel("warning")}${escapeControls(message)}`),
-    });
+  using ctx = openContext({ onEvent: printEvent });
+  const target = await findChangesSession(ctx, {
+    ref: positionals[0],
+    project: await projectOption("diff", values.share),
+    purpose: "diff",
+  });
+  if (target.latest) {
+    console.error(
+      `agentbox: session ${target.session.id.slice(0, 8)}, project ${printable(target.project)}`,
+    );
   }
-  const changeset = await loadSessionChangeset(session);
-  const output = await renderDiff(session, changeset, {
-    mode: chosen[0] ?? "patch",
+  const changeset = await loadChanges(ctx, target.session);
+  const view = await diffChanges(changeset, {
     hideIgnored: !!values["hide-gitignored"],
+    paths: projectPaths(pathArgs, changeset.baseline.root),
+  });
+  const mode = chosen[0] ?? "patch";
+  const output = await renderDiff(target.session.id, changeset, view, {
+    mode,
     color: useColor(Deno.stdout),
   });
   await writeOut(output);
+  const hidden = hiddenNote(view);
+  // Said on stderr where stdout did not say it (a patch or a list stays clean for tools).
+  const said = mode === "json" || (view.entries.length === 0 && mode !== "name-only");
+  if (hidden && !said) console.error(`agentbox: ${hidden}`);
   return 0;
 }
 
-/**
- * The id of the session named by the argument, else of the latest one of `project` with a
- * changeset (said on stderr, with the project).
- */
-async function chooseSession(
-  db: DatabaseSync,
-  positionals: string[],
-  project: string,
-): Promise<string> {
-  const named = sessionArgument({ db }, positionals, "diff");
-  if (named !== undefined) return named;
-  const latest = await latestSessionWithChanges(db, { project });
-  if (!latest) {
-    throw new UsageError(
-      `No session of project ${printable(project)} has recorded workspace changes: name a ` +
-        "SESSION, or give the project with --share DIR",
-    );
-  }
-  console.error(`agentbox: session ${latest.id.slice(0, 8)}, project ${printable(project)}`);
-  return latest.id;
-}
-
-async function loadSessionChangeset(id: string): Promise<StoredChangeset> {
-  const short = printable(id.slice(0, 12));
-  try {
-    return await loadChangeset(sessionStateDir(id));
-  } catch (error) {
-    if (error instanceof NoChangesetError) {
-      throw new UsageError(
-        `Session ${short} has no workspace changes recorded (it shared no directory, or ` +
-          "its changes were not transferred): run `agentbox diff` without SESSION for the " +
-          "latest one that has",
-        { cause: error },
-      );
-    }
-    const detail = error instanceof Error ? error.message : String(error);
-    throw new ChangesetError(
-      `Cannot show the changes of session ${short}: ${detail}`,
-      { cause: error },
-    );
-  }
+/** How many entries the filters left out, as words, or `undefined` when none. */
+function hiddenNote(view: ChangesView): string | undefined {
+  const parts = [];
+  if (view.hiddenIgnored) parts.push(`${view.hiddenIgnored} hidden by --hide-gitignored`);
+  if (view.hiddenByPath) parts.push(`${view.hiddenByPath} outside the given paths`);
+  if (parts.length === 0) return undefined;
+  const total = view.hiddenIgnored + view.hiddenByPath;
+  return `${total} ${total === 1 ? "entry" : "entries"} not shown: ${parts.join(", ")}`;
 }
 
 /** What to print and how. */
 interface DiffOptions {
   mode: Mode;
-  hideIgnored: boolean;
   color: boolean;
 }
 
 /**
- * The output of `agentbox diff` for a loaded changeset, as chunks of text.
+ * The output of `agentbox diff` for a diff, as chunks of text.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { renderDiff } from "./diff.ts";
- * import { loadChangeset } from "../workspace/load_changeset.ts";
- * const changeset = await loadChangeset("/state/sessions/abc");
- * const options = { mode: "stat" as const, hideIgnored: false, color: false };
- * for await (const chunk of await renderDiff("abc", changeset, options)) console.log(chunk);
+ * import { diffChanges, loadChanges } from "../api/changes.ts";
+ * const changeset = await loadChanges(ctx, session);
+ * const view = await diffChanges(changeset);
+ * const options = { mode: "stat" as const, color: false };
+ * for await (const chunk of await renderDiff("abc", changeset, view, options)) console.log(chunk);
  * ```
  */
 export async function renderDiff(
   session: string,
   changeset: StoredChangeset,
+  view: ChangesView,
   options: DiffOptions,
 ): Promise<AsyncIterable<string>> {
-  const { baseline, records, paths } = changeset;
-  const root = baseline.root;
-  const matcher = options.hideIgnored ? hostIgnoreMatcher(baseline, root) : undefined;
-  const entries = await classifyChanges(records, baseline, {
-    root,
-    blobs: paths.blobs,
-    ignore: matcher && ((path, isDir) => matcher.ignored(path, isDir)),
-  });
-  const render = { root, blobs: paths.blobs, color: options.color };
+  const root = changeset.baseline.root;
+  const entries = view.entries;
+  const render = { root, blobs: changeset.paths.blobs, color: options.color };
+  const hidden = hiddenNote(view);
+  const none = hidden ? `No changes shown (${hidden}).` : "No changes.";
   switch (options.mode) {
     case "json":
-      return lines([renderJson(entries, { session, root })]);
+      return lines([renderJson(entries, {
+        session,
+        root,
+        applied: view.applied,
+        hidden: { gitignored: view.hiddenIgnored, byPath: view.hiddenByPath },
+      })]);
     case "name-only":
       return lines(renderNameOnly(entries));
-    case "stat":
-      return lines(await renderStat(entries, render));
+    case "stat": {
+      if (entries.length === 0) return lines([none]);
+      const stat = await renderStat(entries, render);
+      if (view.applied) stat.push(` ${view.applied} of ${entries.length} already applied`);
+      return lines(stat);
+    }
     case "patch":
-      return entries.length ? renderPatch(entries, render) : lines(["No changes."]);
+      return entries.length ? renderPatch(entries, render) : lines([none]);
   }
 }
 

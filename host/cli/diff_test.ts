@@ -138,3 +138,26 @@ Deno.test("agentbox diff --help prints the help that docs/cli.md shows", async (
   const docs = await Deno.readTextFile(new URL("../../docs/cli.md", import.meta.url));
   assert.ok(docs.includes(DIFF_HELP), "docs/cli.md carries the exact --help text");
 });
+
+Deno.test("agentbox diff -- PATH shows only those paths, and every filter says what it hid (issue 19.4)", async () => {
+  await withState(async (state, project) => {
+    const some = await run(state, ["1111", "--name-only", "--", "src", "./new.txt"]);
+    assert.equal(some.code, 0, some.stderr);
+    assert.equal(some.stdout, "new.txt\nsrc/app.ts\n");
+    assert.match(some.stderr, /3 entries not shown: 3 outside the given paths/);
+    const absolute = await run(state, ["--stat", "--", `${project}/old.txt`]);
+    assert.equal(absolute.stdout, " old.txt | 1 -\n 1 file changed, 1 deletion(-)\n");
+    const ignored = await run(state, ["--hide-gitignored", "--", "debug.log"]);
+    assert.equal(ignored.code, 0, ignored.stderr);
+    assert.equal(
+      ignored.stdout,
+      "No changes shown (5 entries not shown: 1 hidden by --hide-gitignored, 4 outside the " +
+        "given paths).\n",
+    );
+    const json = JSON.parse((await run(state, ["--json", "--hide-gitignored"])).stdout);
+    assert.deepEqual(json.hidden, { gitignored: 1, byPath: 0 });
+    const outside = await run(state, ["--", "/etc/passwd"]);
+    assert.equal(outside.code, 125);
+    assert.match(outside.stderr, /is outside the project/);
+  });
+});

@@ -8,42 +8,24 @@
  */
 
 import { openContext } from "../api/context.ts";
-import type { SandboxEvent } from "../api/events.ts";
 import { runSandbox, type Sandbox } from "../api/sandbox.ts";
-import { findSession } from "../store/sessions.ts";
-import { renderJson } from "../workspace/render_diff.ts";
-import { escapeControls } from "../terminal_text.ts";
+import { renderJson } from "../api/change_text.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
-import { stderrLabel } from "./errors.ts";
 import { exitStatus } from "./exit_status.ts";
-import { output } from "./output_settings.ts";
+import { emitReport, execReport, type ReportTarget } from "./exec_report.ts";
 import { interactiveApprover, learnConfirmer, printNetworkReport } from "./net_options.ts";
+import { output } from "./output_settings.ts";
+import { printEvent } from "./print_event.ts";
+import { EXEC_REPORT_VERSION } from "./report_versions.ts";
 import type { SandboxPlan } from "./sandbox_plan.ts";
 import { finishWorkspace } from "./workspace_options.ts";
 
-/** Version of the `exec --json` report; bumped only when a field changes meaning. */
-export const EXEC_REPORT_VERSION = 1;
+export { EXEC_REPORT_VERSION, printEvent };
 
 /**
- * Print a core event for the user, as agentbox's own stderr line.
- *
- * @example
- * ```ts
- * import { printEvent } from "./one_shot.ts";
- * printEvent({ type: "warning", message: "KVM is not available" });
- * ```
- */
-export function printEvent(event: SandboxEvent): void {
-  if (output.quiet) return;
-  // Events can quote the guest (a collection warning): its controls are escaped.
-  const message = escapeControls(event.message);
-  console.error(
-    event.type === "warning" ? `${stderrLabel("warning")}${message}` : `agentbox: ${message}`,
-  );
-}
-
-/**
- * Run one sandbox from `plan`, wiring the command through `io`; returns the exit status.
+ * Run one sandbox from `plan`, wiring the command through `io` (or the io `io(sessionId)` makes,
+ * for one that needs the session, like captured output); returns the exit status. With `report`,
+ * the run ends with the JSON report there instead of the human summary.
  *
  * @example
  * ```ts ignore
@@ -52,53 +34,60 @@ export function printEvent(event: SandboxEvent): void {
  * const status = await runOneShot(plan, pipedIo());
  * ```
  */
-export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<number> {
+export async function runOneShot(
+  plan: SandboxPlan,
+  io: CommandIo | ((sessionId: string) => CommandIo),
+  report?: ReportTarget,
+): Promise<number> {
   const quiet = plan.json;
+  const warnings: string[] = [];
   using ctx = openContext({
-    // Warnings are worth seeing even under --json (on stderr); progress is not.
+    // Warnings are worth seeing even under --json (on stderr, and in the report); progress is not.
     onEvent: (event) => {
+      if (event.type === "warning") warnings.push(event.message);
       if (!quiet || event.type === "warning") printEvent(event);
     },
   });
   // --quiet drops the summaries, unless a question about the changes needs them.
   const silent = quiet || (output.quiet && plan.after !== "ask");
   const log = silent ? () => {} : (line: string) => console.error(line);
-  const run = await runSandbox(ctx, plan.spec, (sandbox) =>
-    runAttached(host(sandbox), io, {
-      ...sandbox.command(),
-    }), {
+  let commandIo: CommandIo | undefined;
+  const run = await runSandbox(ctx, plan.spec, (sandbox) => {
+    commandIo = typeof io === "function" ? io(sandbox.id) : io;
+    return runAttached(host(sandbox), commandIo, { ...sandbox.command() });
+  }, {
     approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
     confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
   });
   if (!silent) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);
-  const session = findSession(ctx.db, run.id)!;
   const applied = run.changes && run.root !== undefined
-    ? await finishWorkspace(session, run.root, run.changes, plan.after, log)
+    ? await finishWorkspace(ctx, { id: run.id }, run.root, run.changes, plan.after, log)
     : undefined;
-  if (plan.json) {
-    console.log(JSON.stringify({
-      version: EXEC_REPORT_VERSION,
-      session: run.id,
-      exitCode: status,
-      code: run.result.code,
-      signal: run.result.signal,
-      timedOut: run.result.timedOut,
-      changes: run.changes && run.root !== undefined
-        ? JSON.parse(renderJson(run.changes.entries, { session: run.id, root: run.root }))
-        : null,
-      applied: applied ?? null,
-      network: {
-        backend: run.network.backend,
-        requests: run.network.requests,
-        refused: run.network.refused,
-      },
-      timings: run.timings,
-    }));
+  if (report) {
+    await emitReport(
+      report,
+      execReport({
+        session: run.id,
+        exitCode: status,
+        result: run.result,
+        io: commandIo,
+        warnings,
+        changes: run.changes && run.root !== undefined
+          ? JSON.parse(renderJson(run.changes.entries, { session: run.id, root: run.root }))
+          : null,
+        applied: applied ?? null,
+        network: {
+          backend: run.network.backend,
+          requests: run.network.requests,
+          refused: run.network.refused,
+        },
+        timings: run.timings,
+      }),
+    );
   }
   return status;
 }
-
 /** A sandbox this process owns, as the host of a command: giving up stops its VM. */
 function host(sandbox: Sandbox): CommandHost {
   return {

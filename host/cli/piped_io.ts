@@ -13,20 +13,18 @@ import { terminalOutput } from "./output_gate.ts";
 import { forwardInterrupts } from "./signals.ts";
 
 /**
- * Pipes between the command and agentbox's own stdio. With `stdoutToStderr` (`exec --json`) the
- * command's stdout goes to our stderr, leaving stdout to the report; with `forwardStdin` (`exec
- * -i`) a terminal's input is forwarded too, line by line as the terminal sends it.
+ * Pipes between the command and agentbox's own stdio (`exec --json` captures them to files
+ * instead: captured_io.ts). With `forwardStdin` (`exec -i`) a terminal's input is forwarded too,
+ * line by line as the terminal sends it.
  *
  * @example
  * ```ts ignore
  * import { pipedIo } from "./piped_io.ts";
  * import { runOneShot } from "./one_shot.ts";
- * await runOneShot(plan, pipedIo({ stdoutToStderr: false }));
+ * await runOneShot(plan, pipedIo());
  * ```
  */
-export function pipedIo(
-  options: { stdoutToStderr?: boolean; forwardStdin?: boolean } = {},
-): CommandIo {
+export function pipedIo(options: { forwardStdin?: boolean } = {}): CommandIo {
   let stopInterrupts = () => {};
   const forwardStdin = options.forwardStdin || !Deno.stdin.isTerminal();
   return {
@@ -34,7 +32,7 @@ export function pipedIo(
     attach(run, stopVm) {
       stopInterrupts = forwardInterrupts(run, stopVm);
       return Promise.all([
-        forward(run, run.stdout, options.stdoutToStderr ? stderrSink() : Deno.stdout.writable),
+        forward(run, run.stdout, Deno.stdout.writable),
         forward(run, run.stderr, Deno.stderr.writable),
       ]).then(() => {});
     },
@@ -42,17 +40,6 @@ export function pipedIo(
       stopInterrupts();
     },
   };
-}
-
-/** A second writer on our stderr, for the command's stdout under `--json`. */
-function stderrSink(): WritableStream<Uint8Array> {
-  return new WritableStream({
-    async write(chunk) {
-      for (let written = 0; written < chunk.length;) {
-        written += await Deno.stderr.write(chunk.subarray(written));
-      }
-    },
-  });
 }
 
 /**

@@ -10,6 +10,7 @@ import { connectToSession, type SessionConnection } from "../api/session_connect
 import { type CommandHost, type CommandRequest, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import type { CommandIo } from "./attached_command.ts";
+import { emitReport, execReport, type ReportTarget } from "./exec_report.ts";
 
 /**
  * Run `request` in session `ref` through `io`; returns the exit status.
@@ -23,16 +24,38 @@ import type { CommandIo } from "./attached_command.ts";
  */
 export async function runInSession(
   ref: string,
-  io: CommandIo,
+  io: CommandIo | ((sessionId: string) => CommandIo),
   request: CommandRequest,
+  report?: ReportTarget,
 ): Promise<number> {
+  const started = performance.now();
   const connection = await connectToSession(ref);
+  const commandIo = typeof io === "function" ? io(connection.id) : io;
   try {
-    const result = await runAttached(sessionHost(connection), io, request);
-    return exitStatus(
+    const commandStart = performance.now();
+    const result = await runAttached(sessionHost(connection), commandIo, request);
+    const status = exitStatus(
       result,
       request.timeoutMs === undefined ? undefined : request.timeoutMs / 1000,
     );
+    if (report) {
+      const now = performance.now();
+      await emitReport(
+        report,
+        execReport({
+          session: connection.id,
+          exitCode: status,
+          result,
+          io: commandIo,
+          warnings: [],
+          timings: {
+            commandMs: Math.round(now - commandStart),
+            totalMs: Math.round(now - started),
+          },
+        }),
+      );
+    }
+    return status;
   } finally {
     connection.agent.close();
   }

@@ -7,12 +7,11 @@
  */
 
 import type { CollectedChanges } from "../session/workspace_session.ts";
-import type { SessionRecord } from "../store/sessions.ts";
-import type { ApplySummary } from "../workspace/apply.ts";
-import { changesetPaths } from "../workspace/changeset.ts";
-import { sessionStateDir } from "../workspace/latest_session.ts";
-import { renderStat } from "../workspace/render_stat.ts";
-import { applySession, printSummary } from "./apply.ts";
+import { applyChanges, type ApplySummary } from "../api/apply_changes.ts";
+import { sessionStat } from "../api/change_text.ts";
+import { discardChanges, type SessionRef } from "../api/changes.ts";
+import type { ApiContext } from "../api/context.ts";
+import { confirmHighRisk, printSummary } from "./apply.ts";
 import { UsageError } from "./errors.ts";
 
 /** `parseCommandArgs` specs of the workspace options. */
@@ -28,6 +27,9 @@ export const SHARE_HELP =
                     changes are kept aside for review, never written to DIR directly
   --apply           apply the changes to DIR when the command ends
   --discard         throw the changes away when the command ends`;
+
+/** A new directory with this many changed entries below it is one line of the summary. */
+export const COLLAPSE_AT = 20;
 
 /** What to do with the changes: `ask` on a terminal, else `keep` unless told. */
 export type AfterRun = "apply" | "discard" | "ask" | "keep";
@@ -60,28 +62,31 @@ export function afterRun(values: Record<string, unknown>, interactive: boolean):
  * @example
  * ```ts ignore
  * import { finishWorkspace } from "./workspace_options.ts";
- * await finishWorkspace(session, root, collected, "keep", console.error);
+ * await finishWorkspace(ctx, session, root, collected, "keep", console.error);
  * ```
  */
 export async function finishWorkspace(
-  session: SessionRecord,
+  ctx: ApiContext,
+  session: SessionRef,
   root: string,
   collected: CollectedChanges,
   after: AfterRun,
   log: (line: string) => void,
 ): Promise<ApplySummary | undefined> {
   const short = session.id.slice(0, 8);
-  const paths = changesetPaths(sessionStateDir(session.id));
   if (collected.entries.length === 0) {
     log(`agentbox: no changes in ${root} (session ${short})`);
     return undefined;
   }
   log(`agentbox: changes in ${root} (session ${short}):`);
-  const stat = await renderStat(collected.entries, { root, blobs: paths.blobs, color: false });
+  const stat = await sessionStat(session.id, collected.entries, { root, collapseAt: COLLAPSE_AT });
   for (const line of stat) log(`  ${line}`);
+  if (stat.some((line) => line.endsWith("(new directory, collapsed)"))) {
+    log(`agentbox: every file: \`agentbox diff ${short} --stat\``);
+  }
   if (after === "ask") after = confirm(`Apply these changes to ${root}?`) ? "apply" : "keep";
   if (after === "discard") {
-    await Deno.remove(paths.changes, { recursive: true });
+    await discardChanges(session);
     log("agentbox: changes discarded");
     return undefined;
   }
@@ -91,7 +96,13 @@ export async function finishWorkspace(
     );
     return undefined;
   }
-  const summary = await applySession(session, {});
-  printSummary(summary, false, (line) => log(`agentbox: ${line}`));
+  const summary = await applyChanges(ctx, session, {}, {
+    confirmHighRisk: Deno.stdin.isTerminal() ? confirmHighRisk : undefined,
+  });
+  printSummary(summary, {
+    session: session.id,
+    project: root,
+    log: (line) => log(`agentbox: ${line}`),
+  });
   return summary;
 }

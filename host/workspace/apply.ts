@@ -34,6 +34,12 @@ export interface ApplyOptions extends Omit<PlanInput, "alreadyApplied"> {
   journalDir: string;
   /** Which paths of which changeset were applied (`<session>/workspace/applied.json`). */
   completionFile: string;
+  /**
+   * Where the journal of a completed apply is kept, with its backups, for `apply --undo`
+   * (`<session>/workspace/last-apply`). The next apply that changes anything replaces it. Absent:
+   * the journal is removed once the apply completes.
+   */
+  undoDir?: string;
   /** Test-only hook, see {@linkcode OpContext}. */
   beforeRename?: (index: number) => Promise<void>;
 }
@@ -44,7 +50,8 @@ export type ApplyStatus =
   | "nothing-to-do"
   | "already-applied"
   | "dry-run"
-  | "rolled-back";
+  | "rolled-back"
+  | "undone";
 
 /** What an apply (or rollback) did, path by path. */
 export interface ApplySummary {
@@ -60,8 +67,12 @@ export interface ApplySummary {
 
 /** The apply cannot proceed at all; the message says what to do. */
 export class ApplyError extends AgentboxError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, { ...options, kind: "failed", code: "apply_failed" });
+  constructor(
+    message: string,
+    options?: ErrorOptions & { code?: "apply_failed" | "nothing_to_undo" | "nothing_to_roll_back" },
+  ) {
+    const code = options?.code ?? "apply_failed";
+    super(message, { ...options, kind: code === "apply_failed" ? "failed" : "state", code });
     this.name = "ApplyError";
   }
 }
@@ -127,6 +138,8 @@ export async function applyChangeset(options: ApplyOptions): Promise<ApplySummar
     createdAt: Date.now(),
     outcomes: plan.outcomes,
   };
+  // The previous apply's backups go now: only the last apply can be undone.
+  if (options.undoDir) await removeJournal(options.undoDir);
   let journal: JournalState;
   try {
     journal = await createJournal(options.journalDir, header, plan.ops);
@@ -170,7 +183,12 @@ async function execute(
   const outcomes = finalOutcomes(journal);
   const applied = outcomes.filter((o) => o.result === "applied").map((o) => o.path);
   await recordCompletion(options.completionFile, header.changeset, applied);
-  await removeJournal(journal.dir);
+  if (options.undoDir) {
+    await removeJournal(options.undoDir);
+    await Deno.rename(journal.dir, options.undoDir);
+  } else {
+    await removeJournal(journal.dir);
+  }
   return summarize("applied", header.changeset, outcomes, resumed);
 }
 
@@ -201,7 +219,9 @@ function finalOutcomes(journal: JournalState): PathOutcome[] {
  */
 export async function rollbackApply(options: { journalDir: string }): Promise<ApplySummary> {
   const journal = await readJournal(options.journalDir);
-  if (!journal) throw new ApplyError("No interrupted apply to roll back");
+  if (!journal) {
+    throw new ApplyError("No interrupted apply to roll back", { code: "nothing_to_roll_back" });
+  }
   const { header } = journal;
   if (!journal.ready) {
     await removeJournal(journal.dir);
@@ -229,7 +249,16 @@ export async function rollbackApply(options: { journalDir: string }): Promise<Ap
   return summarize("rolled-back", header.changeset, list, false);
 }
 
-function summarize(
+/**
+ * An apply's summary from its per-path outcomes.
+ *
+ * @example
+ * ```ts
+ * import { summarize } from "./apply.ts";
+ * console.assert(summarize("applied", "", [], false).counts.applied === 0);
+ * ```
+ */
+export function summarize(
   status: ApplyStatus,
   changeset: string,
   outcomes: PathOutcome[],

@@ -122,8 +122,51 @@ export async function planApply(input: PlanInput): Promise<Plan> {
   for (const record of selectRecords(input.records, input.paths ?? [])) {
     if (!ctx.outcomes.has(record.path)) await planRecord(ctx, record);
   }
+  holdEmptyDirectories(ctx);
   const outcomes = [...ctx.outcomes.values()].sort((a, b) => compare(a.path, b.path));
   return { ops: orderOps(ctx.ops), outcomes };
+}
+
+/**
+ * A new directory is made for what goes in it: one with changes below it, none of which will be
+ * applied (all held back, in conflict or refused), is held back too, so a held-back file leaves no
+ * empty parents on the host. A directory the guest made empty is still made. Deepest first, so a
+ * held-back child directory counts as not applied for its parent.
+ */
+function holdEmptyDirectories(ctx: Ctx): void {
+  const outcomes = [...ctx.outcomes.values()];
+  // Per directory: how many paths below it are considered, and how many will be applied.
+  const below = new Map<string, number>();
+  const appliedBelow = new Map<string, number>();
+  for (const o of outcomes) {
+    for (const dir of ancestors(o.path)) {
+      below.set(dir, (below.get(dir) ?? 0) + 1);
+      if (o.result === "applied") appliedBelow.set(dir, (appliedBelow.get(dir) ?? 0) + 1);
+    }
+  }
+  const made = outcomes.filter((o) => o.action === "mkdir" && o.result === "applied")
+    .sort((a, b) => b.path.length - a.path.length);
+  const held = new Set<string>();
+  for (const dir of made) {
+    if (!below.get(dir.path) || appliedBelow.get(dir.path)) continue;
+    dir.result = "skipped";
+    dir.reason = "held back with everything below it";
+    delete dir.note;
+    held.add(dir.path);
+    for (const parent of ancestors(dir.path)) {
+      appliedBelow.set(parent, appliedBelow.get(parent)! - 1);
+    }
+  }
+  if (held.size) ctx.ops = ctx.ops.filter((op) => !held.has(op.path));
+}
+
+/** The directories above `path`, innermost first (`a/b/c` → `a/b`, `a`). */
+function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.lastIndexOf("/"); i > 0; i = path.lastIndexOf("/", i - 1)) {
+    out.push(path.slice(0, i));
+  }
+  return out;
 }
 
 /** The records matching `globs`, plus the directory records their parents need. */

@@ -51,6 +51,11 @@ export interface DiffEntry {
   under?: string;
   /** Why an `unsupported` entry cannot be applied. */
   detail?: string;
+  /**
+   * A previous `agentbox apply` brought this change to the host (set by the core from the
+   * session's completion record; classification leaves it out).
+   */
+  applied?: boolean;
 }
 
 /** Where the two sides' contents are, and which paths to leave out. */
@@ -61,6 +66,12 @@ export interface ClassifyOptions {
   blobs: string;
   /** Paths to leave out (e.g. ignored by the host's `.gitignore` files). */
   ignore?: (path: string, isDir: boolean) => Promise<boolean>;
+  /**
+   * Paths an apply already brought to the host (the completion record). Their host side is the
+   * guest's now, so they are classified against the baseline alone and marked `applied`: a
+   * modified file stays `modified` (not "no change"), a deleted one `deleted` (not unreadable).
+   */
+  applied?: ReadonlySet<string>;
 }
 
 /** Bytes looked at to decide whether content is binary, as git does. */
@@ -161,7 +172,11 @@ async function classifyRecord(
   if (record.type === "deleted") return entry ? [await deletion(context, path, entry)] : [];
   const side = newSide(record);
   const binary = await blobIsBinary(context, record);
-  if (!entry) return [{ path, status: "added", new: side, binary, hostChanged: false }];
+  if (!entry) {
+    const added: DiffEntry = { path, status: "added", new: side, binary, hostChanged: false };
+    return [context.applied?.has(path) ? { ...added, applied: true } : added];
+  }
+  if (context.applied?.has(path)) return appliedChange(record, entry, side, binary);
   const { old, hostChanged } = await hostSide(context, path, entry);
   if (record.type === "dir" && entry.type === "dir") {
     // Only a chmod in the guest makes a directory's mode differ: show it, apply may make it.
@@ -207,12 +222,48 @@ export function gitMode(mode: number): number {
   return ((mode & 0o111) ? 0o100755 : 0o100644) | (mode & 0o7000);
 }
 
+/** An applied change, from the baseline and the record alone (the host has the new side now). */
+function appliedChange(
+  record: Exclude<UpperRecord, { type: "deleted" | "unsupported" }>,
+  entry: BaselineEntry,
+  side: DiffSide,
+  binary: boolean,
+): DiffEntry[] {
+  const old = baselineSide(entry);
+  let status: DiffStatus = "modified";
+  if (entry.type !== record.type) status = "type-changed";
+  else if (record.type === "dir") {
+    if (samePermissions(record.mode, old.mode)) return [];
+    status = "mode-changed";
+  }
+  return [{ path: record.path, status, old, new: side, binary, hostChanged: false, applied: true }];
+}
+
+/** What the baseline recorded of a path, as a diff side. */
+function baselineSide(entry: BaselineEntry): DiffSide {
+  if (entry.type === "symlink") return { type: "symlink" };
+  if (entry.type === "file") return { type: "file", mode: entry.mode, size: entry.size };
+  return { type: entry.type, mode: entry.mode };
+}
+
 async function deletion(
   context: Context,
   path: string,
   entry: BaselineEntry,
   under?: string,
 ): Promise<DiffEntry> {
+  if (context.applied?.has(path)) {
+    const old = baselineSide(entry);
+    const gone: DiffEntry = {
+      path,
+      status: "deleted",
+      old,
+      binary: false,
+      hostChanged: false,
+      applied: true,
+    };
+    return under ? { ...gone, under } : gone;
+  }
   const { old, hostChanged } = await hostSide(context, path, entry);
   const binary = await hostIsBinary(context, path, old);
   const result: DiffEntry = { path, status: "deleted", old, binary, hostChanged };

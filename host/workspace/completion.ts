@@ -49,6 +49,10 @@ export async function recordCompletion(
 ): Promise<void> {
   const all = await readCompletion(file, changeset);
   for (const path of paths) all.add(path);
+  await writeCompletion(file, changeset, all);
+}
+
+async function writeCompletion(file: string, changeset: string, all: Set<string>): Promise<void> {
   const temp = `${file}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const text = JSON.stringify({ changeset, paths: [...all].sort() });
   await Deno.writeTextFile(temp, text, { createNew: true, mode: 0o600 });
@@ -56,4 +60,27 @@ export async function recordCompletion(
   await handle.sync();
   await Deno.rename(temp, file);
   await syncDir(file.slice(0, file.lastIndexOf("/")) || "/");
+}
+
+/**
+ * Remove `paths` from the record of `changeset` in `file` (after `apply --undo`), atomically.
+ *
+ * @example
+ * ```ts
+ * import { forgetCompletion, readCompletion, recordCompletion } from "./completion.ts";
+ * const file = `${await Deno.makeTempDir()}/applied.json`;
+ * await recordCompletion(file, "abc", ["a", "b"]);
+ * await forgetCompletion(file, "abc", ["a"]);
+ * console.assert([...await readCompletion(file, "abc")].join() === "b");
+ * ```
+ */
+export async function forgetCompletion(
+  file: string,
+  changeset: string,
+  paths: readonly string[],
+): Promise<void> {
+  const all = await readCompletion(file, changeset);
+  if (all.size === 0) return;
+  for (const path of paths) all.delete(path);
+  await writeCompletion(file, changeset, all);
 }

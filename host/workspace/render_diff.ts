@@ -56,6 +56,14 @@ async function patchLines(entry: DiffEntry, options: RenderOptions): Promise<str
   const warning = entry.hostChanged
     ? [`# warning: the host's ${entry.path} changed since the session started`]
     : [];
+  if (entry.applied) {
+    // The host has the new side now: its old content is gone, a diff against it would be empty.
+    return [
+      `diff --git a/${entry.path} b/${entry.path}`,
+      ...modeLines(entry.old, entry.new),
+      `# applied: the host already has this change`,
+    ];
+  }
   switch (entry.status) {
     case "unsupported":
       return [`# unsupported: ${entry.path} (${entry.detail}): cannot be applied`];
@@ -243,6 +251,9 @@ export function isDir(entry: DiffEntry): boolean {
  * console.log(renderJson([], { session: "abc", root: "/p" }));
  * ```
  */
-export function renderJson(entries: DiffEntry[], meta: { session: string; root: string }): string {
+export function renderJson(
+  entries: DiffEntry[],
+  meta: { session: string; root: string } & Record<string, unknown>,
+): string {
   return jsonSafe(JSON.stringify({ version: DIFF_JSON_VERSION, ...meta, entries }));
 }

@@ -236,3 +236,61 @@ Deno.test("every mode change is shown: patch, stat and json, with what a plain a
     assert.equal(doc.entries[0].new.mode, 0o777);
   });
 });
+
+Deno.test("stat: a large new directory collapses to one line when asked, with its file count (issue 19.4)", async () => {
+  const entries: DiffEntry[] = [
+    {
+      path: "node_modules",
+      status: "added",
+      new: { type: "dir", mode: 0o755 },
+      binary: false,
+      hostChanged: false,
+    },
+    {
+      path: "node_modules/a",
+      status: "added",
+      new: { type: "dir", mode: 0o755 },
+      binary: false,
+      hostChanged: false,
+    },
+    ...Array.from({ length: 24 }, (_, i): DiffEntry => ({
+      path: `node_modules/a/f${String(i).padStart(2, "0")}.js`,
+      status: "added",
+      new: { type: "file", mode: 0o644, size: 0, sha256: EMPTY_SHA },
+      binary: false,
+      hostChanged: false,
+    })),
+    {
+      path: "small",
+      status: "added",
+      new: { type: "dir", mode: 0o755 },
+      binary: false,
+      hostChanged: false,
+    },
+    {
+      path: "small/x",
+      status: "added",
+      new: { type: "file", mode: 0o644, size: 0, sha256: EMPTY_SHA },
+      binary: false,
+      hostChanged: false,
+    },
+  ];
+  const options = { root: "/nonexistent", blobs: await emptyBlobs(), color: false };
+  assert.deepEqual(await renderStat(entries, { ...options, collapseAt: 20 }), [
+    " node_modules/ | 24 files (new directory, collapsed)",
+    " small/        | 0",
+    " small/x       | 0",
+    " 26 files changed",
+  ]);
+  const full = await renderStat(entries, options);
+  assert.equal(full.length, 29, "without collapseAt every entry has its line");
+});
+
+const EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/** A blobs directory holding the empty file's blob. */
+async function emptyBlobs(): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/${EMPTY_SHA}`, new Uint8Array());
+  return dir;
+}

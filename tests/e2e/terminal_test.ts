@@ -9,6 +9,14 @@
  */
 
 import assert from "node:assert/strict";
+import { openDatabase } from "../../host/store/database.ts";
+import { createSession } from "../../host/store/sessions.ts";
+import { changesetPaths } from "../../host/workspace/changeset.ts";
+import {
+  takeTestBaseline,
+  writeChangeset,
+  writeTree,
+} from "../../host/workspace/testing/test_tree.ts";
 import { processesMatching, REPO, waitFor } from "../helpers.ts";
 import { agentboxLine, hasTmux, startTmux } from "./tmux.ts";
 
@@ -199,4 +207,38 @@ Deno.test("terminal: run --help, and usage errors exit 125", async () => {
     assert.equal(out.code, 125, args.join(" "));
     assert.match(new TextDecoder().decode(out.stderr), /^agentbox: error: /);
   }
+});
+
+Deno.test({
+  name:
+    "terminal: apply asks once about high-risk changes (the CLI's decision callback) and says what it did",
+  ignore: !hasTmux,
+}, async () => {
+  await using term = await startTmux(120, 30);
+  const project = `${term.dir}/project`;
+  const state = `${term.dir}/state`;
+  await Deno.mkdir(project);
+  await writeTree(project, { "Makefile": "all:\n", "a.txt": "a\n" });
+  const db = openDatabase(`${state}/agentbox/agentbox.db`);
+  createSession(db, { id: "7e4a1b2c-terminal-apply" });
+  db.close();
+  const paths = changesetPaths(`${state}/agentbox/sessions/7e4a1b2c-terminal-apply`);
+  await Deno.mkdir(paths.blobs, { recursive: true });
+  await Deno.writeTextFile(paths.baseline, JSON.stringify(await takeTestBaseline(project)));
+  const records = await writeChangeset(paths.blobs, [
+    { path: "Makefile", type: "file", content: "all:\n\techo changed\n" },
+    { path: "a.txt", type: "file", content: "A\n" },
+  ]);
+  await Deno.writeTextFile(paths.records, JSON.stringify(records));
+  term.line(`cd ${project} && export XDG_STATE_HOME=${state}`);
+  term.line(agentboxLine({ XDG_RUNTIME_DIR: term.dir }, ["apply"]));
+  await term.waitScreen((s) => /Apply these 1 high-risk change\(s\) too\?/.test(s), "the question");
+  assert.match(term.screen(), /These changes are high-risk.*\n {2}Makefile: /);
+  term.line("y");
+  await term.waitScreen((s) => /status=\d+/.test(s), "apply to end");
+  const screen = term.screen();
+  assert.match(screen, /Applied 2 of 2\./);
+  assert.match(screen, /Undo this apply with `agentbox apply 7e4a1b2c --undo`\./);
+  assert.match(screen, /status=0/);
+  assert.equal(await Deno.readTextFile(`${project}/Makefile`), "all:\n\techo changed\n");
 });

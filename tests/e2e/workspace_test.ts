@@ -110,7 +110,8 @@ Deno.test("workspace: a host file changed during the session is a conflict, not 
     );
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout);
-    assert.equal(run.stderr.includes("out\n"), true); // the command's stdout, moved aside
+    // The command's stdout is in the file the report names, not on agentbox's stdout or stderr.
+    assert.equal(await Deno.readTextFile(report.output.stdout), "out\n");
     assert.equal(report.exitCode, 0);
     assert.deepEqual(report.changes.entries.map((e: { path: string }) => e.path), ["a.txt"]);
     assert.ok(report.timings.bootMs > 0 && report.timings.totalMs >= report.timings.bootMs);
@@ -201,6 +202,38 @@ Deno.test("workspace: a hostile guest cannot reach outside the shared directory 
     assert.ok(!names.some((n) => n.includes("\n")), names.join());
     const suid = await Deno.lstat(`${p}/suid`).catch(() => undefined);
     if (suid) assert.equal((suid.mode ?? 0) & 0o7000, 0);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("workspace: a generated tree is one line of the summary, and the gitignore filter says what it hid (issue 19.4)", async () => {
+  const s = await sandbox();
+  try {
+    await Deno.writeTextFile(`${s.project}/.gitignore`, "node_modules/\n");
+    const run = await cli([
+      "exec",
+      "--share",
+      s.project,
+      "--",
+      "sh",
+      "-c",
+      "mkdir -p node_modules/pkg && for i in $(seq 30); do echo $i > node_modules/pkg/f$i.js; done; echo hi > a.txt",
+    ], s.env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, / {2}node_modules\/ \| 30 files \(new directory, collapsed\)\n/);
+    assert.match(run.stderr, / {2}a\.txt +\| 1 \+\n/);
+    assert.match(run.stderr, / 31 files changed, 1 insertion\(\+\)\n/);
+    const session = run.stderr.match(/agentbox diff (\w{8})`/)?.[1];
+    assert.ok(session, run.stderr);
+    assert.match(run.stderr, new RegExp(`every file: \`agentbox diff ${session} --stat\``));
+    const full = await cli(["diff", session, "--stat"], s.env);
+    assert.match(full.stdout, /node_modules\/pkg\/f30\.js/);
+    const hidden = await cli(["diff", session, "--name-only", "--hide-gitignored"], s.env);
+    assert.equal(hidden.stdout, "a.txt\n");
+    assert.match(hidden.stderr, /32 entries not shown: 32 hidden by --hide-gitignored/);
+    const only = await cli(["diff", session, "--hide-gitignored", "--", "node_modules"], s.env);
+    assert.match(only.stdout, /^No changes shown \(.*32 hidden by --hide-gitignored/);
   } finally {
     await s.cleanup();
   }
