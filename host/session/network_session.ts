@@ -78,6 +78,7 @@ export interface NetworkReport {
   sessionId: string;
   /** How the VM reached the proxy: `tap`, `user`, or `none` (`--net none`). */
   backend: "tap" | "user" | "none";
+  /** Requests made (an inspected tunnel is transport, not a request: see `RequestKind`). */
   requests: number;
   refused: Refusal[];
   /** In learn mode: the names written to `.agentbox.toml`, and those nobody confirmed. */
@@ -166,7 +167,7 @@ export async function startNetworkSession(
       const report: NetworkReport = {
         sessionId: session.id,
         backend: egress?.network.kind ?? "none",
-        requests: rows.length,
+        requests: rows.filter((row) => row.kind === "request").length,
         refused: refusals(rows),
       };
       if (egress && policy.mode === "learn") {
