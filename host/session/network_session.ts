@@ -16,7 +16,8 @@ import {
   type ObservedHost,
 } from "../config/learned_allowlist.ts";
 import { loadPolicy } from "../config/load_config.ts";
-import type { Policy } from "../config/policy.ts";
+import { decide, type Policy } from "../config/policy.ts";
+import { canonicalHost } from "../net/canonical_host.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
@@ -71,6 +72,12 @@ export interface Refusal {
   port: number;
   rule: string;
   count: number;
+  /**
+   * How to allow it, when the policy refused it (`run with --allow HOST`, or how to take it off
+   * a deny list, which `--allow` cannot override); absent for refusals no setting lifts (an
+   * address check, a name mismatch).
+   */
+  hint?: string;
 }
 
 /** What a session's network did, for the end-of-run summary. */
@@ -168,7 +175,7 @@ export async function startNetworkSession(
         sessionId: session.id,
         backend: egress?.network.kind ?? "none",
         requests: rows.filter((row) => row.kind === "request").length,
-        refused: refusals(rows),
+        refused: refusals(rows, policy, options.tool),
       };
       if (egress && policy.mode === "learn") {
         const hosts = minimalAllowlist(rows.filter(allowed).map(observed), policy);
@@ -189,16 +196,26 @@ function observed(row: RequestRecord): ObservedHost {
   return { host: row.host, port: row.port, kind: row.scheme === "https" ? "connect" : "http" };
 }
 
-function refusals(rows: RequestRecord[]): Refusal[] {
+function refusals(rows: RequestRecord[], policy: Policy, tool?: string): Refusal[] {
   const byDestination = new Map<string, Refusal>();
   for (const row of rows) {
     if (row.decision === "allow") continue;
     const key = `${row.host}:${row.port}`;
     const seen = byDestination.get(key);
     if (seen) seen.count++;
-    else byDestination.set(key, { host: row.host, port: row.port, rule: row.rule, count: 1 });
+    else {
+      const refusal: Refusal = { host: row.host, port: row.port, rule: row.rule, count: 1 };
+      const hint = refusalHint(row, policy, tool);
+      byDestination.set(key, hint ? { ...refusal, hint } : refusal);
+    }
   }
   return [...byDestination.values()];
+}
+
+/** How to allow a refused destination, as the policy says now (the row's host is canonical). */
+function refusalHint(row: RequestRecord, policy: Policy, tool?: string): string | undefined {
+  const kind = row.scheme === "https" ? "connect" : "http";
+  return decide(policy, { host: canonicalHost(row.host), port: row.port, kind, tool }).hint;
 }
 
 /** The host's CA bundle: the roots the guest keeps trusting beside the session CA. */
