@@ -8,7 +8,7 @@ import { relayedConnect } from "../net/testing/mod.ts";
 import { mappedDialer, selfSignedCert, tableResolver } from "../proxy/testing/mod.ts";
 import { startNetworkSession } from "../session/network_session.ts";
 import { openDatabase } from "../store/database.ts";
-import { GUEST_CA_FILE } from "../tls/tls_inspection.ts";
+import { GUEST_CA_FILE } from "../tls/guest_trust.ts";
 import { openContext } from "./context.ts";
 import { requestRecords, usageReport } from "./network_records.ts";
 

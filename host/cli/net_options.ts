@@ -25,6 +25,7 @@ export const NET_OPTIONS = {
   allow: { type: "string", multiple: true },
   deny: { type: "string", multiple: true },
   "tls-inspect": { type: "boolean" },
+  "trust-host-ca": { type: "boolean" },
   "net-backend": { type: "string" },
   yes: { type: "boolean" },
 } as const;
@@ -42,6 +43,9 @@ export const NET_HELP =
   --tls-inspect     decrypt HTTPS to allowed hosts with a per-session CA the guest trusts, so
                     method/path rules, host rewrites, credential injection and AI token counts
                     apply (docs/proxy.md, "TLS inspection")
+  --trust-host-ca   give the guest the CAs the host trusts beyond the public ones (e.g. a
+                    corporate TLS proxy's), so HTTPS through it works without --tls-inspect;
+                    the guest learns which CAs the host trusts (docs/security.md)
   --net-backend B   how the VM's traffic reaches the proxy: tap (a tap device behind an
                     nftables wall; root), user (QEMU user networking; rootless), auto
                     (default: tap where possible)`;

@@ -35,6 +35,11 @@ export interface Policy {
   inspect: InspectSettings;
   /** The guest network (`network.backend`, `--net-backend`; default `auto`). */
   backend: NetBackendChoice;
+  /**
+   * Give the guest the host's extra trusted CAs (`tls.trust_host_ca`, user config only, or
+   * `--trust-host-ca`; default false): see host/tls/host_trust.ts.
+   */
+  trustHostCa: boolean;
 }
 
 /** What to do with a destination, and why; for `deny` and `gray`, how the user can allow it. */
@@ -127,5 +132,6 @@ export function emptyPolicy(): Policy {
     httpPorts: new Set([80]),
     inspect: emptyInspectSettings(),
     backend: "auto",
+    trustHostCa: false,
   };
 }

@@ -24,10 +24,11 @@ import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts"
 import { storeRecorder } from "../proxy/mod.ts";
 import {
   createTlsInspection,
-  GUEST_CA_BUNDLE,
   type GuestFile,
-  inspectionGuestEnv,
-  inspectionGuestFiles,
+  type GuestTrust,
+  guestTrustEnv,
+  guestTrustFiles,
+  hostTrust,
   inspectionWanted,
   type TlsInspectionOptions,
 } from "../tls/mod.ts";
@@ -51,6 +52,8 @@ export interface NetworkSessionOptions {
   userConfig?: string;
   /** `--tls-inspect`: decrypt every allowed host's HTTPS (the config may also ask for it). */
   tlsInspect?: boolean;
+  /** `--trust-host-ca`: give the guest the host's extra CAs (the config may also ask for it). */
+  trustHostCa?: boolean;
   /** `--net-backend`; default: the configuration's `network.backend`, itself `auto`. */
   backend?: NetBackendChoice;
   /** Test seams of TLS inspection (upstream test CAs, credential sources). */
@@ -133,6 +136,7 @@ export async function startNetworkSession(
     deny: options.deny,
     mode: net === "none" ? undefined : net,
     tlsInspect: options.tlsInspect,
+    trustHostCa: options.trustHostCa,
     backend: options.backend,
   });
   // Under inspection, a known agent's key is injected from the host's variable.
@@ -141,6 +145,13 @@ export async function startNetworkSession(
     ? await createTlsInspection(policy, options.inspection)
     : undefined;
   const backend = net === "none" ? "user" : await resolveNetBackend(policy.backend);
+  // What the guest trusts beyond its image: the session CA, the host's extra CAs, or both, over
+  // the host's roots (so tunnelled hosts still verify for tools that replace their roots).
+  const host = net !== "none" && (inspect || policy.trustHostCa) ? await hostTrust() : undefined;
+  const hostCas = policy.trustHostCa ? host?.extras ?? [] : [];
+  const trust: GuestTrust | undefined = host && (inspect || hostCas.length > 0)
+    ? { roots: host.bundle, sessionCa: inspect?.ca.certPem, hostCas }
+    : undefined;
   const session = createSession(db, {
     ...options.session,
     tool: options.tool,
@@ -165,8 +176,12 @@ export async function startNetworkSession(
     id: session.id,
     policy,
     egress,
-    guestEnv: { ...egress?.guestEnv, ...(inspect ? inspectionGuestEnv(inspect) : {}) },
-    guestFiles: inspect ? guestTrustFiles(inspectionGuestFiles(inspect, await hostRoots())) : [],
+    guestEnv: {
+      ...egress?.guestEnv,
+      ...inspect?.credentials.guestEnv(),
+      ...(trust ? guestTrustEnv(trust) : {}),
+    },
+    guestFiles: trust ? guestTrustFiles(trust) : [],
     async finish() {
       await egress?.close();
       endSession(db, session.id);
@@ -217,20 +232,3 @@ function refusalHint(row: RequestRecord, policy: Policy, tool?: string): string 
   const kind = row.scheme === "https" ? "connect" : "http";
   return decide(policy, { host: canonicalHost(row.host), port: row.port, kind, tool }).hint;
 }
-
-/** The host's CA bundle: the roots the guest keeps trusting beside the session CA. */
-async function hostRoots(): Promise<string> {
-  return await Deno.readTextFile("/etc/ssl/certs/ca-certificates.crt").catch(() => "");
-}
-
-/**
- * The inspection files, plus the bundle over the guest's default trust store, for programs that
- * read it directly instead of the variables.
- */
-function guestTrustFiles(files: GuestFile[]): GuestFile[] {
-  const bundle = files.find((f) => f.path === GUEST_CA_BUNDLE);
-  return bundle ? [...files, { ...bundle, path: GUEST_TRUST_STORE }] : files;
-}
-
-/** Where Debian's OpenSSL (and the guest image) keeps its roots. */
-const GUEST_TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt";
