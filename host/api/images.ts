@@ -24,7 +24,7 @@ import { startEgress } from "../egress/egress.ts";
 import { resolveNetBackend } from "../net/net_backend.ts";
 import { findRelay, NO_RELAY_KEY, proxyNetwork } from "../net/user_network.ts";
 import type { VmNetwork } from "../vm/spec.ts";
-import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
+import { prepareDefaultTemplate, removeTemplates, templatesEnabled } from "../vm/template.ts";
 import type { EventSink } from "./events.ts";
 import { npmInstallInVm } from "./npm_install.ts";
 
@@ -232,8 +232,8 @@ export async function listImageSummaries(): Promise<ImageList> {
 }
 
 /**
- * Remove images by name, in order; stops at the first that does not exist ({@linkcode ImageError}),
- * reporting each removal as an event.
+ * Remove images by name, in order, each with its template snapshots; stops at the first that does
+ * not exist ({@linkcode ImageError}), reporting each removal as an event.
  *
  * @example
  * ```ts
@@ -244,6 +244,7 @@ export async function listImageSummaries(): Promise<ImageList> {
 export async function removeImages(names: string[], onEvent: EventSink): Promise<void> {
   for (const name of names) {
     await removeImage(name);
+    await removeTemplates(name);
     onEvent({ type: "progress", message: `Removed image "${name}"` });
   }
 }

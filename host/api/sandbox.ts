@@ -173,6 +173,7 @@ export async function startSandbox(
     allow: spec.allow,
     deny: spec.deny,
     tlsInspect: spec.tlsInspect,
+    trustHostCa: spec.trustHostCa,
     backend: spec.netBackend,
     projectDir: spec.projectDir,
     tool: spec.argv[0].split("/").at(-1),

@@ -60,6 +60,8 @@ export const SANDBOX_SPEC_SCHEMA = z.strictObject({
   allow: z.array(z.string().max(256)).max(1024).default([]),
   deny: z.array(z.string().max(256)).max(1024).default([]),
   tlsInspect: z.boolean().default(false),
+  /** Give the guest the host's extra trusted CAs (`--trust-host-ca`; the config may also ask). */
+  trustHostCa: z.boolean().default(false),
   /** Absent: the configuration decides (default `auto`). */
   netBackend: z.enum(NET_BACKEND_CHOICES as unknown as ["auto", "tap", "user"]).optional(),
   /** The directory shown at /workspace; absent: nothing is shared. */

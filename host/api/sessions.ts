@@ -16,7 +16,6 @@ import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/se
 import { listOneShots, type SessionRecord } from "../store/sessions.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import type { ApiContext } from "./context.ts";
-import { UsageError } from "./errors.ts";
 
 /** How a session is named to people: its name, else its id's first 12 characters. */
 export { label };
@@ -229,7 +228,7 @@ export async function removeSessions(
 
 /**
  * The session `ref` names: a long-lived one (name, id or unique prefix), else a one-shot run (id
- * or unique prefix). Throws {@linkcode UsageError} (`session_unknown`) when none matches.
+ * or unique prefix). Throws `SessionError` (`session_unknown`) when none matches.
  */
 function resolveAnySession(
   ctx: Pick<ApiContext, "db">,

@@ -38,15 +38,17 @@ export function sessionArgument(
 }
 
 /**
- * One request as a line: time, session prefix, decision, status, method, URL, bytes, rule.
+ * One request as a line: time, session prefix, decision, status, method, URL, bytes, rule. The
+ * tunnel of inspected requests is marked `tunnel` (transport: its requests have lines of their
+ * own), and a request the proxy injected a credential into says which header.
  *
  * @example
  * ```ts
  * import { formatRequest } from "./logs.ts";
  * console.log(formatRequest({
- *   id: 1, session: "0f3c2a9e", startedAt: 0, method: "CONNECT", scheme: "https",
- *   host: "example.com", port: 443, path: null, decision: "allow", rule: "allow", status: 200,
- *   bytesUp: 10, bytesDown: 20, durationMs: 5,
+ *   id: 1, kind: "request", session: "0f3c2a9e", startedAt: 0, method: "GET", scheme: "https",
+ *   host: "example.com", port: 443, path: "/", decision: "allow", rule: "allow", status: 200,
+ *   bytesUp: 10, bytesDown: 20, durationMs: 5, credential: "x-api-key",
  * }));
  * ```
  */
@@ -55,9 +57,11 @@ export function formatRequest(r: RequestRecord): string {
   const target = `${r.scheme}://${r.host}:${r.port}${r.path ?? ""}`;
   const status = r.status ?? "-";
   const bytes = `up ${r.bytesUp ?? 0} down ${r.bytesDown ?? 0}`;
+  const method = r.kind === "tunnel" ? `${r.method} tunnel` : r.method;
+  const credential = r.credential ? ` credential ${r.credential} injected` : "";
   return escapeControls(
     `${time} ${r.session.slice(0, 8)} ${
       r.decision.padEnd(5)
-    } ${status} ${r.method} ${target} ${bytes} (${r.rule})`,
+    } ${status} ${method} ${target} ${bytes}${credential} (${r.rule})`,
   );
 }

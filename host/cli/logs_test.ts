@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../store/database.ts";
 import type { DatabaseSync } from "node:sqlite";
+import { formatRequest } from "./logs.ts";
 import { printRequests, requestsCommand } from "./requests.ts";
 import { usageCommand } from "./usage.ts";
 import { seedRequests } from "../store/testing/mod.ts";
@@ -53,4 +54,47 @@ Deno.test("requests and usage print their help", async () => {
   }
   assert.match(lines[0], /agentbox requests \[SESSION\]/);
   assert.match(lines[1], /agentbox usage \[SESSION\]/);
+});
+
+Deno.test("the log marks an inspected tunnel as transport and says where a credential was injected", () => {
+  const base = {
+    session: "0f3c2a9e77",
+    startedAt: 0,
+    scheme: "https" as const,
+    host: "ai.test",
+    port: 443,
+    decision: "allow" as const,
+    status: 200,
+    durationMs: 5,
+  };
+  const tunnel = formatRequest({
+    ...base,
+    id: 1,
+    kind: "tunnel",
+    method: "CONNECT",
+    path: null,
+    rule: "allow; inspected",
+    bytesUp: 900,
+    bytesDown: 9000,
+    credential: null,
+  });
+  assert.match(
+    tunnel,
+    /0f3c2a9e allow 200 CONNECT tunnel https:\/\/ai\.test:443 up 900 down 9000 \(/,
+  );
+  const request = formatRequest({
+    ...base,
+    id: 2,
+    kind: "request",
+    method: "POST",
+    path: "/v1/messages",
+    rule: "allow",
+    bytesUp: 2,
+    bytesDown: 70,
+    credential: "x-api-key",
+  });
+  assert.match(
+    request,
+    /allow 200 POST https:\/\/ai\.test:443\/v1\/messages up 2 down 70 credential x-api-key injected \(allow\)$/,
+  );
 });

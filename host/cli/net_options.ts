@@ -15,6 +15,7 @@ import {
 import type { NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { terminalOutput } from "./output_gate.ts";
 
 /** `parseCommandArgs` specs of the network options. */
@@ -23,6 +24,7 @@ export const NET_OPTIONS = {
   allow: { type: "string", multiple: true },
   deny: { type: "string", multiple: true },
   "tls-inspect": { type: "boolean" },
+  "trust-host-ca": { type: "boolean" },
   "net-backend": { type: "string" },
   yes: { type: "boolean" },
 } as const;
@@ -40,6 +42,9 @@ export const NET_HELP =
   --tls-inspect     decrypt HTTPS to allowed hosts with a per-session CA the guest trusts, so
                     method/path rules, host rewrites, credential injection and AI token counts
                     apply (docs/proxy.md, "TLS inspection")
+  --trust-host-ca   give the guest the CAs the host trusts beyond the public ones (e.g. a
+                    corporate TLS proxy's), so HTTPS through it works without --tls-inspect;
+                    the guest learns which CAs the host trusts (docs/security.md)
   --net-backend B   how the VM's traffic reaches the proxy: tap (a tap device behind an
                     nftables wall; root), user (QEMU user networking; rootless), auto
                     (default: tap where possible)`;
@@ -145,18 +150,37 @@ export interface LearnTerminal {
   ask(question: string): boolean;
 }
 
+/**
+ * The end-of-run lines about refused destinations: each with its rule and, when a setting lifts
+ * it, how (a host on a deny list is not allowed by `--allow`, so its hint says so).
+ *
+ * @example
+ * ```ts
+ * import { formatRefusals } from "./net_options.ts";
+ * console.log(formatRefusals([{
+ *   host: "evil.test", port: 443, rule: 'deny "evil.test" (--deny in command line)', count: 1,
+ *   hint: "run without --deny evil.test (the deny list wins over --allow)",
+ * }], "0f3c2a9e"));
+ * ```
+ */
+export function formatRefusals(refused: NetworkReport["refused"], session: string): string {
+  const list = refused.map((r) =>
+    `  ${r.host}:${r.port} (${r.count}x) refused by ${r.rule}${
+      r.hint ? `; to allow it, ${r.hint}` : ""
+    }`
+  );
+  return escapeControls(
+    `agentbox: the proxy refused ${refused.length} destination(s):\n${list.join("\n")}\n` +
+      `  details: agentbox requests ${session}`,
+    { keep: "\n" },
+  );
+}
+
 /** The end-of-run lines about the network: what was refused and how to allow it; what was learned. */
 export function printNetworkReport(report: NetworkReport): void {
   const short = report.sessionId.slice(0, 8);
   if (report.refused.length > 0) {
-    const list = report.refused.map((r) =>
-      `  ${r.host}:${r.port} (${r.count}x) refused by ${r.rule}`
-    );
-    console.error(
-      `agentbox: the proxy refused ${report.refused.length} destination(s):\n${list.join("\n")}\n` +
-        `  allow one with --allow HOST, or add it to network.allow in .agentbox.toml; ` +
-        `details: agentbox requests ${short}`,
-    );
+    console.error(formatRefusals(report.refused, short));
   }
   if (report.learned) {
     const { file, added, declined } = report.learned;

@@ -78,6 +78,7 @@ export function sandboxPlan(
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
     tlsInspect: !!values["tls-inspect"],
+    trustHostCa: !!values["trust-host-ca"],
     netBackend: netBackendChoice(values["net-backend"]),
     share,
     projectDir: share ?? options.cwd,

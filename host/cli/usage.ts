@@ -26,7 +26,9 @@ Usage: agentbox usage [SESSION] [--by model|host|session] [--json]
 
 SESSION is a session id or a unique prefix of one; without it, every session is counted.
 
-The first table lists each destination host: requests, denials, bytes up and down. When AI API
+The first table lists each destination host: requests, denials, bytes up and down. Under TLS
+inspection a decrypted request counts once, with its body bytes; the tunnels that carried such
+requests are transport, in a TUNNELS column with the TLS bytes they moved. When AI API
 calls were recorded, a second table sums them per model (or host, or session): calls, calls that
 failed (status 400 or more), calls whose usage could not be read, input tokens (cached ones
 included), output tokens (reasoning included), cache reads and writes, mean latency.
@@ -100,19 +102,26 @@ export function printUsage(
 }
 
 /**
- * The per-host table as aligned text.
+ * The per-host table as aligned text; the transport columns only when a tunnel was inspected.
  *
  * @example
  * ```ts
  * import { formatUsage } from "./usage.ts";
- * console.log(formatUsage([{ host: "example.com", requests: 3, denied: 1, bytesUp: 10, bytesDown: 99 }]));
+ * console.log(formatUsage([{
+ *   host: "example.com", requests: 3, denied: 1, bytesUp: 10, bytesDown: 99,
+ *   tunnels: 0, tunnelBytesUp: 0, tunnelBytesDown: 0,
+ * }]));
  * ```
  */
 export function formatUsage(rows: HostUsage[]): string {
   if (rows.length === 0) return "No requests recorded.";
+  const transport = rows.some((r) => r.tunnels > 0);
   const table = [["HOST", "REQUESTS", "DENIED", "BYTES UP", "BYTES DOWN"]];
+  if (transport) table[0].push("TUNNELS", "TLS BYTES UP", "TLS BYTES DOWN");
   for (const r of rows) {
-    table.push([escapeControls(r.host), r.requests, r.denied, r.bytesUp, r.bytesDown].map(String));
+    const row = [escapeControls(r.host), r.requests, r.denied, r.bytesUp, r.bytesDown];
+    if (transport) row.push(r.tunnels, r.tunnelBytesUp, r.tunnelBytesDown);
+    table.push(row.map(String));
   }
   return align(table);
 }

@@ -80,6 +80,9 @@ Deno.test("usage: --json carries both tables, --by groups the AI calls", () => {
       denied: 0,
       bytesUp: 5,
       bytesDown: 50,
+      tunnels: 0,
+      tunnelBytesUp: 0,
+      tunnelBytesDown: 0,
     });
     assert.equal(out.hosts[1].denied, 1);
     assert.deepEqual(out.ai, {

@@ -45,6 +45,8 @@ export interface LoadPolicyOptions {
   mode?: NetMode;
   /** `--tls-inspect` from the command line: inspect every allowed host. */
   tlsInspect?: boolean;
+  /** `--trust-host-ca` from the command line. */
+  trustHostCa?: boolean;
   /** `--net-backend` from the command line. */
   backend?: NetBackendChoice;
 }
@@ -74,6 +76,7 @@ export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Polic
   for (const p of options.deny ?? []) policy.deny.push(hostRule(p, "--deny", cli));
   if (options.mode) policy.mode = options.mode;
   if (options.tlsInspect) policy.inspect.enabled = true;
+  if (options.trustHostCa) policy.trustHostCa = true;
   if (options.backend) policy.backend = options.backend;
   return policy;
 }
@@ -101,7 +104,7 @@ export interface ApplyConfigOptions {
 
 /**
  * Parse one TOML document and add its settings to `policy` (mutated). The `[network]`,
- * `[tools.*]`, `[inspect]` and `[[credentials]]` tables are read here; other top-level tables
+ * `[tools.*]`, `[inspect]`, `[[credentials]]` and `[tls]` tables are read here; other top-level tables
  * belong to other parts of agentbox.
  *
  * @example
@@ -139,6 +142,29 @@ export function applyConfigText(
     applyInspectTable(policy.inspect, table(doc.inspect, where("inspect")), where, trusted);
   }
   applyCredentials(policy.inspect, doc.credentials, where, trusted);
+  if (doc.tls !== undefined) applyTls(policy, table(doc.tls, where("tls")), where, trusted);
+}
+
+const TLS_KEYS = ["trust_host_ca"];
+
+/**
+ * `[tls]`: `trust_host_ca` gives the guest the host's extra trusted CAs. Only the user's own file
+ * may turn it on: a project file is written by the sandbox, which must not choose to learn more
+ * about the host.
+ */
+function applyTls(policy: Policy, tls: Record<string, unknown>, where: Where, trusted: boolean) {
+  checkKeys(tls, TLS_KEYS, "tls", where);
+  if (tls.trust_host_ca === undefined) return;
+  const loc = where("tls.trust_host_ca");
+  if (typeof tls.trust_host_ca !== "boolean") throw new ConfigError(loc, "must be true or false");
+  if (!trusted) {
+    throw new ConfigError(
+      loc,
+      "can be set only in the user configuration (config.toml), never in a project file the " +
+        "sandbox can write; use --trust-host-ca for one run",
+    );
+  }
+  policy.trustHostCa = tls.trust_host_ca;
 }
 
 /** `credentials.0.env` → `credentials[0].env`, for messages. */

@@ -93,3 +93,28 @@ Deno.test("loadPolicy: missing files are fine, a bad --allow is a ConfigError", 
     (e) => e instanceof ConfigError && /command line, key --allow/.test(e.message),
   );
 });
+
+Deno.test("tls.trust_host_ca: the user's file or --trust-host-ca turn it on, never a project file", async () => {
+  const user = emptyPolicy();
+  applyConfigText(user, "[tls]\ntrust_host_ca = true\n", "/home/u/config.toml", { trusted: true });
+  assert.equal(user.trustHostCa, true);
+  assert.equal(emptyPolicy().trustHostCa, false);
+  const project = errorOf("[tls]\ntrust_host_ca = true\n");
+  assert.match(
+    project.message,
+    /\/p\/\.agentbox\.toml line 2, key tls\.trust_host_ca: can be set only in the user configuration/,
+  );
+  assert.match(errorOf('[tls]\ntrust_host_ca = "yes"\n').message, /must be true or false/);
+  assert.match(errorOf("[tls]\ntrust_host_cas = true\n").message, /trust_host_cas/);
+  const dir = await Deno.makeTempDir();
+  try {
+    const policy = await loadPolicy({
+      userFile: `${dir}/none.toml`,
+      projectDir: dir,
+      trustHostCa: true,
+    });
+    assert.equal(policy.trustHostCa, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

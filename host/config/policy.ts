@@ -35,14 +35,24 @@ export interface Policy {
   inspect: InspectSettings;
   /** The guest network (`network.backend`, `--net-backend`; default `auto`). */
   backend: NetBackendChoice;
+  /**
+   * Give the guest the host's extra trusted CAs (`tls.trust_host_ca`, user config only, or
+   * `--trust-host-ca`; default false): see host/tls/host_trust.ts.
+   */
+  trustHostCa: boolean;
 }
 
-/** What to do with a destination, and why. */
-export interface Decision {
-  verdict: "allow" | "deny" | "gray";
-  /** Human-readable rule, e.g. `network.deny "*.evil.test" (/p/.agentbox.toml)`. */
-  rule: string;
-}
+/** What to do with a destination, and why; for `deny` and `gray`, how the user can allow it. */
+export type Decision =
+  & {
+    /** Human-readable rule, e.g. `network.deny "*.evil.test" (/p/.agentbox.toml)`. */
+    rule: string;
+  }
+  & (
+    | { verdict: "allow"; hint?: undefined }
+    /** `hint`: e.g. `run with --allow HOST`, or how to take it off a deny list. */
+    | { verdict: "deny" | "gray"; hint: string }
+  );
 
 /** A destination to decide on. */
 export interface Destination {
@@ -69,11 +79,12 @@ export function decide(policy: Policy, dest: Destination): Decision {
   const hit = (list: PolicyRule[] | undefined) =>
     list?.find((r) => matchesHost(r.pattern, dest.host));
   const denied = hit(policy.deny);
-  if (denied) return { verdict: "deny", rule: label("deny", denied) };
+  if (denied) return { verdict: "deny", rule: label("deny", denied), hint: unblockHint(denied) };
   const ports = dest.kind === "connect" ? policy.connectPorts : policy.httpPorts;
   if (!ports.has(dest.port)) {
     const key = dest.kind === "connect" ? "network.connect_ports" : "network.http_ports";
-    return { verdict: "deny", rule: `port ${dest.port} not in ${key}` };
+    const hint = `add ${dest.port} to ${key}`;
+    return { verdict: "deny", rule: `port ${dest.port} not in ${key}`, hint };
   }
   const tool = dest.tool === undefined ? undefined : hit(policy.tools.get(dest.tool));
   if (tool) return { verdict: "allow", rule: label("allow", tool) };
@@ -83,13 +94,22 @@ export function decide(policy: Policy, dest: Destination): Decision {
   if (policy.mode !== "allowlist" && dest.host.kind === "dns") {
     return { verdict: "allow", rule: `mode ${policy.mode}` };
   }
+  const hint = `add it to network.allow in .agentbox.toml or run with --allow ${dest.host.name}`;
   const gray = hit(policy.gray);
-  if (gray) return { verdict: "gray", rule: label("gray", gray) };
-  return { verdict: "deny", rule: "default deny" };
+  if (gray) return { verdict: "gray", rule: label("gray", gray), hint };
+  return { verdict: "deny", rule: "default deny", hint };
 }
 
 function label(verdict: string, rule: PolicyRule): string {
   return `${verdict} ${JSON.stringify(rule.pattern.text)} (${rule.source})`;
+}
+
+/** The deny list wins over every allow: the way out is to take the entry off it. */
+function unblockHint(rule: PolicyRule): string {
+  const pattern = JSON.stringify(rule.pattern.text);
+  return rule.source.startsWith("--deny")
+    ? `run without --deny ${rule.pattern.text} (the deny list wins over --allow)`
+    : `remove ${pattern} from ${rule.source} (the deny list wins over --allow)`;
 }
 
 /**
@@ -112,5 +132,6 @@ export function emptyPolicy(): Policy {
     httpPorts: new Set([80]),
     inspect: emptyInspectSettings(),
     backend: "auto",
+    trustHostCa: false,
   };
 }

@@ -28,6 +28,11 @@ Deno.test("decide: blocklist wins over every allowlist, tool allowlist included"
   const d = decide(POLICY, dest("evil.wild.test"));
   assert.equal(d.verdict, "deny");
   assert.equal(d.rule, 'deny "evil.wild.test" (network.deny in /p/.agentbox.toml)');
+  // --allow cannot lift it: the hint says to take it off the list.
+  assert.equal(
+    d.hint,
+    'remove "evil.wild.test" from network.deny in /p/.agentbox.toml (the deny list wins over --allow)',
+  );
   assert.equal(decide(POLICY, dest("sub.blocked.test", { tool: "claude" })).verdict, "deny");
 });
 
@@ -45,7 +50,11 @@ Deno.test("decide: allowlist, graylist and default deny", () => {
     decide(POLICY, dest("gray.test")).rule,
     'gray "gray.test" (network.gray in /p/.agentbox.toml)',
   );
-  assert.deepEqual(decide(POLICY, dest("other.test")), { verdict: "deny", rule: "default deny" });
+  assert.deepEqual(decide(POLICY, dest("other.test")), {
+    verdict: "deny",
+    rule: "default deny",
+    hint: "add it to network.allow in .agentbox.toml or run with --allow other.test",
+  });
 });
 
 Deno.test("decide: wildcard matches every depth below the suffix, not the apex or look-alikes", () => {
@@ -64,7 +73,11 @@ Deno.test("decide: IP literals only by exact entry, never by wildcard", () => {
 
 Deno.test("decide: ports are checked per kind (CONNECT 443, HTTP 80 by default)", () => {
   const ssh = decide(POLICY, dest("allowed.test", { port: 22 }));
-  assert.deepEqual(ssh, { verdict: "deny", rule: "port 22 not in network.connect_ports" });
+  assert.deepEqual(ssh, {
+    verdict: "deny",
+    rule: "port 22 not in network.connect_ports",
+    hint: "add 22 to network.connect_ports",
+  });
   assert.equal(decide(POLICY, dest("allowed.test", { kind: "http", port: 80 })).verdict, "allow");
   assert.equal(decide(POLICY, dest("allowed.test", { kind: "http", port: 443 })).verdict, "deny");
   const custom = policyOf("[network]\nallow = ['x.test']\nconnect_ports = [443, 8443]\n");

@@ -44,11 +44,12 @@ export async function authorize(
   let rule = decision.rule;
   if (decision.verdict === "gray") {
     if (!(await ctx.approve({ host: host.name, port, rule }))) {
-      return { rule: `${rule}, not approved`, addresses: [], refusal: grayRefusal(host, rule) };
+      const refusal = grayRefusal(host, rule, decision.hint);
+      return { rule: `${rule}, not approved`, addresses: [], refusal };
     }
     rule = `${rule}, approved`;
   } else if (decision.verdict === "deny") {
-    return { rule, addresses: [], refusal: denyRefusal(host, port, rule) };
+    return { rule, addresses: [], refusal: denyRefusal(host, port, rule, decision.hint) };
   }
   try {
     const addresses = await vetDestination(host, {
@@ -67,20 +68,17 @@ export async function authorize(
   }
 }
 
-function denyRefusal(host: CanonicalHost, port: number, rule: string): ProxyError {
-  const how = rule.startsWith("port ")
-    ? `add ${port} to network.connect_ports or network.http_ports`
-    : `add it to network.allow in .agentbox.toml or run with --allow ${host.name}`;
+function denyRefusal(host: CanonicalHost, port: number, rule: string, hint: string): ProxyError {
   return new ProxyError(
     "policy_denied",
-    `agentbox: ${host.name}:${port} refused by ${rule}; to allow it, ${how}`,
+    `agentbox: ${host.name}:${port} refused by ${rule}; to allow it, ${hint}`,
   );
 }
 
-function grayRefusal(host: CanonicalHost, rule: string): ProxyError {
+function grayRefusal(host: CanonicalHost, rule: string, hint: string): ProxyError {
   return new ProxyError(
     "policy_denied",
     `agentbox: ${host.name} needs approval (${rule}) and nobody can approve it here; ` +
-      `to allow it, add it to network.allow in .agentbox.toml or run with --allow ${host.name}`,
+      `to allow it, ${hint}`,
   );
 }

@@ -16,6 +16,7 @@ import { aiUsageMiddleware, type AiUsageVariables } from "./ai_usage_middleware.
 import { authorize, type Verdict } from "./authorize.ts";
 import type { InspectedOrigin } from "./inspect_endpoints.ts";
 import { connectTlsUpstream } from "./upstream_tls.ts";
+import type { InjectedHeader } from "../credentials/credential_store.ts";
 import { checkRequest } from "../config/request_rules.ts";
 import { normalizePath } from "../config/route_pattern.ts";
 import { vetDestination } from "../net/vet_destination.ts";
@@ -107,6 +108,8 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
       rule,
     };
     const id = beginRecord(ctx.recorder, start);
+    /** The headers of the credential injected into the request, for its record. */
+    let credential: string | undefined;
     const finish = (status: number, bytesDown: number, error?: string) => {
       const record = (bytesUp: number) =>
         finishRecord(ctx.recorder, id, {
@@ -115,6 +118,7 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
           bytesDown,
           durationMs: performance.now() - started,
           error,
+          credential,
         }, ctx.onWarning);
       // A refused request's body is never read, so its size never settles: record 0.
       if (refusal) return record(0);
@@ -128,7 +132,9 @@ export function createHttpApp(ctx: ProxyContext): Hono<HttpEnv> {
     }
     try {
       const headers = new Headers(c.req.raw.headers);
-      const secrets = inspected ? await injectCredentials(ctx, target, headers) : [];
+      const injected = inspected ? await injectCredentials(ctx, target, headers) : [];
+      const secrets = injected.map((h) => h.secret);
+      if (injected.length > 0) credential = injected.map((h) => h.name).join(", ");
       const addresses = rewrite ? await vetted(ctx, rewrite.to.host) : verdict.addresses;
       const conn = inspected
         ? await connectTlsUpstream(ctx, addresses, target.port, target.host)
@@ -180,18 +186,18 @@ function unproxiedMethod(method: string, host: CanonicalHost): Verdict {
   };
 }
 
-/** Set the credential headers bound to `target`; returns the secrets set (for redaction). */
+/** Set the credential headers bound to `target`; returns them (secrets for redaction). */
 async function injectCredentials(
   ctx: ProxyContext,
   target: { host: CanonicalHost; port: number; path: string },
   headers: Headers,
-): Promise<string[]> {
+): Promise<InjectedHeader[]> {
   const store = ctx.inspect?.credentials;
   if (!store?.has(target.host.name)) return [];
   try {
     const injected = await store.headersFor(target.host.name, target.port, target.path);
     for (const h of injected) headers.set(h.name, h.value);
-    return injected.map((h) => h.secret);
+    return injected;
   } catch (err) {
     // The reason (which variable, file or command) is for the host's user, not the guest.
     ctx.onWarning(err);

@@ -55,6 +55,26 @@ Deno.test("HTTP forward: a denied host gets 403 with how to allow it, and no dia
   }
 });
 
+Deno.test("HTTP forward: a host on the deny list is refused with how to take it off, not --allow", async () => {
+  const f = await startFixture();
+  try {
+    // other.test is on both lists in the fixture's policy: the deny list wins.
+    const conn = await f.connect();
+    await conn.write(enc.encode(`GET http://other.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n`));
+    const res = await response(conn);
+    conn.close();
+    assert.match(res.head, /^HTTP\/1\.1 403/);
+    assert.match(
+      res.body,
+      /other\.test:80 refused by deny "other\.test" \(network\.deny in test\.toml\); to allow it, remove "other\.test" from network\.deny in test\.toml \(the deny list wins over --allow\)/,
+    );
+    assert.doesNotMatch(res.body, /run with --allow/);
+    assert.deepEqual(f.dialled, []);
+  } finally {
+    await f.close();
+  }
+});
+
 Deno.test("HTTP forward: a Host header naming another host is refused", async () => {
   const f = await startFixture();
   try {

@@ -308,6 +308,15 @@ Deno.test("credentials: injected for the bound host only; the secret reaches not
     ]);
     assert.match(guestSaw[1], /x-echo-key: \[redacted by agentbox\]/);
     await waitFor(() => b.rows().every((r) => r.status !== undefined));
+    // The log says where a credential was injected (its header, never its value), and only there.
+    assert.deepEqual(
+      b.rows().filter((r) => r.kind === "request").map((r) => [r.host, r.path, r.credential]),
+      [
+        ["ai.test", "/v1/messages", "x-api-key"],
+        ["ai.test", "/reflect", "x-api-key"],
+        ["other.test", "/steal", null],
+      ],
+    );
     const everything = [...guestSaw, JSON.stringify(b.rows()), ...b.warnings].join("\n");
     assert.ok(!everything.includes(SECRET), "the secret is in nothing the guest or the log sees");
   } finally {

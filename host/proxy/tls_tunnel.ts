@@ -105,7 +105,9 @@ async function tunnel(ctx: ProxyContext, conn: Deno.Conn, reader: ByteReader, t:
   }
   const started = performance.now();
   const rule = inspect ? `${t.verdict.rule}; inspected` : t.verdict.rule;
-  const id = beginRecord(ctx.recorder, start(t.host, t.port, rule, "allow"));
+  // An inspected tunnel is transport: the requests it carries are recorded one by one.
+  const kind = inspect ? "tunnel" : "request";
+  const id = beginRecord(ctx.recorder, { ...start(t.host, t.port, rule, "allow"), kind });
   const elapsed = () => performance.now() - started;
   let upstream: Deno.TcpConn;
   try {

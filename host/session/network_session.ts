@@ -16,17 +16,19 @@ import {
   type ObservedHost,
 } from "../config/learned_allowlist.ts";
 import { loadPolicy } from "../config/load_config.ts";
-import type { Policy } from "../config/policy.ts";
+import { decide, type Policy } from "../config/policy.ts";
+import { canonicalHost } from "../net/canonical_host.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { storeRecorder } from "../proxy/mod.ts";
 import {
   createTlsInspection,
-  GUEST_CA_BUNDLE,
   type GuestFile,
-  inspectionGuestEnv,
-  inspectionGuestFiles,
+  type GuestTrust,
+  guestTrustEnv,
+  guestTrustFiles,
+  hostTrust,
   inspectionWanted,
   type TlsInspectionOptions,
 } from "../tls/mod.ts";
@@ -50,6 +52,8 @@ export interface NetworkSessionOptions {
   userConfig?: string;
   /** `--tls-inspect`: decrypt every allowed host's HTTPS (the config may also ask for it). */
   tlsInspect?: boolean;
+  /** `--trust-host-ca`: give the guest the host's extra CAs (the config may also ask for it). */
+  trustHostCa?: boolean;
   /** `--net-backend`; default: the configuration's `network.backend`, itself `auto`. */
   backend?: NetBackendChoice;
   /** Test seams of TLS inspection (upstream test CAs, credential sources). */
@@ -74,6 +78,12 @@ export interface Refusal {
   port: number;
   rule: string;
   count: number;
+  /**
+   * How to allow it, when the policy refused it (`run with --allow HOST`, or how to take it off
+   * a deny list, which `--allow` cannot override); absent for refusals no setting lifts (an
+   * address check, a name mismatch).
+   */
+  hint?: string;
 }
 
 /** What a session's network did, for the end-of-run summary. */
@@ -81,6 +91,7 @@ export interface NetworkReport {
   sessionId: string;
   /** How the VM reached the proxy: `tap`, `user`, or `none` (`--net none`). */
   backend: "tap" | "user" | "none";
+  /** Requests made (an inspected tunnel is transport, not a request: see `RequestKind`). */
   requests: number;
   refused: Refusal[];
   /** In learn mode: the names written to `.agentbox.toml`, and those nobody confirmed. */
@@ -128,6 +139,7 @@ export async function startNetworkSession(
     deny: options.deny,
     mode: net === "none" ? undefined : net,
     tlsInspect: options.tlsInspect,
+    trustHostCa: options.trustHostCa,
     backend: options.backend,
   });
   // Under inspection, a known agent's key is injected from the host's variable.
@@ -136,6 +148,13 @@ export async function startNetworkSession(
     ? await createTlsInspection(policy, options.inspection)
     : undefined;
   const backend = net === "none" ? "user" : await resolveNetBackend(policy.backend);
+  // What the guest trusts beyond its image: the session CA, the host's extra CAs, or both, over
+  // the host's roots (so tunnelled hosts still verify for tools that replace their roots).
+  const host = net !== "none" && (inspect || policy.trustHostCa) ? await hostTrust() : undefined;
+  const hostCas = policy.trustHostCa ? host?.extras ?? [] : [];
+  const trust: GuestTrust | undefined = host && (inspect || hostCas.length > 0)
+    ? { roots: host.bundle, sessionCa: inspect?.ca.certPem, hostCas }
+    : undefined;
   const reopen = options.session?.reopen && options.session.id !== undefined
     ? options.session.id
     : undefined;
@@ -166,8 +185,12 @@ export async function startNetworkSession(
     id: session.id,
     policy,
     egress,
-    guestEnv: { ...egress?.guestEnv, ...(inspect ? inspectionGuestEnv(inspect) : {}) },
-    guestFiles: inspect ? guestTrustFiles(inspectionGuestFiles(inspect, await hostRoots())) : [],
+    guestEnv: {
+      ...egress?.guestEnv,
+      ...inspect?.credentials.guestEnv(),
+      ...(trust ? guestTrustEnv(trust) : {}),
+    },
+    guestFiles: trust ? guestTrustFiles(trust) : [],
     async finish() {
       await egress?.close();
       endSession(db, session.id);
@@ -175,8 +198,8 @@ export async function startNetworkSession(
       const report: NetworkReport = {
         sessionId: session.id,
         backend: egress?.network.kind ?? "none",
-        requests: rows.length,
-        refused: refusals(rows),
+        requests: rows.filter((row) => row.kind === "request").length,
+        refused: refusals(rows, policy, options.tool),
       };
       if (egress && policy.mode === "learn") {
         const hosts = minimalAllowlist(rows.filter(allowed).map(observed), policy);
@@ -197,31 +220,24 @@ function observed(row: RequestRecord): ObservedHost {
   return { host: row.host, port: row.port, kind: row.scheme === "https" ? "connect" : "http" };
 }
 
-function refusals(rows: RequestRecord[]): Refusal[] {
+function refusals(rows: RequestRecord[], policy: Policy, tool?: string): Refusal[] {
   const byDestination = new Map<string, Refusal>();
   for (const row of rows) {
     if (row.decision === "allow") continue;
     const key = `${row.host}:${row.port}`;
     const seen = byDestination.get(key);
     if (seen) seen.count++;
-    else byDestination.set(key, { host: row.host, port: row.port, rule: row.rule, count: 1 });
+    else {
+      const refusal: Refusal = { host: row.host, port: row.port, rule: row.rule, count: 1 };
+      const hint = refusalHint(row, policy, tool);
+      byDestination.set(key, hint ? { ...refusal, hint } : refusal);
+    }
   }
   return [...byDestination.values()];
 }
 
-/** The host's CA bundle: the roots the guest keeps trusting beside the session CA. */
-async function hostRoots(): Promise<string> {
-  return await Deno.readTextFile("/etc/ssl/certs/ca-certificates.crt").catch(() => "");
+/** How to allow a refused destination, as the policy says now (the row's host is canonical). */
+function refusalHint(row: RequestRecord, policy: Policy, tool?: string): string | undefined {
+  const kind = row.scheme === "https" ? "connect" : "http";
+  return decide(policy, { host: canonicalHost(row.host), port: row.port, kind, tool }).hint;
 }
-
-/**
- * The inspection files, plus the bundle over the guest's default trust store, for programs that
- * read it directly instead of the variables.
- */
-function guestTrustFiles(files: GuestFile[]): GuestFile[] {
-  const bundle = files.find((f) => f.path === GUEST_CA_BUNDLE);
-  return bundle ? [...files, { ...bundle, path: GUEST_TRUST_STORE }] : files;
-}
-
-/** Where Debian's OpenSSL (and the guest image) keeps its roots. */
-const GUEST_TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt";

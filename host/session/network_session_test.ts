@@ -4,6 +4,7 @@ import { mappedDialer, readUntilText, tableResolver } from "../proxy/testing/mod
 import { openDatabase } from "../store/database.ts";
 import { findSession } from "../store/sessions.ts";
 import { type NetworkSession, startNetworkSession } from "./network_session.ts";
+import { formatRefusals } from "../cli/net_options.ts";
 import type { ConfirmLearned, LearnProposal } from "../config/learned_allowlist.ts";
 
 const UPSTREAM_ADDR = "203.0.113.20";
@@ -165,6 +166,40 @@ Deno.test("--net none starts no proxy but still records the session", async () =
     const report = await session.finish();
     assert.deepEqual([report.requests, report.refused], [0, []]);
     assert.ok(findSession(b.db, session.id));
+  } finally {
+    await b.close();
+  }
+});
+
+Deno.test("the report says how to allow each refusal; --allow never lifts a --deny", async () => {
+  const b = await bench();
+  try {
+    const session = await startNetworkSession({
+      backend: "user",
+      db: b.db,
+      net: "allowlist",
+      allow: ["blocked.test"],
+      deny: ["blocked.test"],
+      projectDir: b.dir,
+      userConfig: b.userConfig,
+      proxy: b.proxy,
+    });
+    assert.equal(await get(session, "blocked.test"), 403);
+    assert.equal(await get(session, "one.test"), 403);
+    const report = await session.finish();
+    assert.deepEqual(report.refused.map((r) => [r.host, r.hint]), [
+      ["blocked.test", "run without --deny blocked.test (the deny list wins over --allow)"],
+      ["one.test", "add it to network.allow in .agentbox.toml or run with --allow one.test"],
+    ]);
+    const text = formatRefusals(report.refused, report.sessionId.slice(0, 8));
+    assert.match(
+      text,
+      /blocked\.test:80 \(1x\) refused by deny "blocked\.test" \(--deny in command line\); to allow it, run without --deny blocked\.test/,
+    );
+    assert.match(
+      text,
+      /one\.test:80 \(1x\) refused by default deny; to allow it, add it to network\.allow/,
+    );
   } finally {
     await b.close();
   }

@@ -64,6 +64,15 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE sessions ADD COLUMN control_socket TEXT;
    CREATE UNIQUE INDEX sessions_by_name ON sessions(name) WHERE name IS NOT NULL;
    CREATE INDEX sessions_by_status ON sessions(status) WHERE status IS NOT NULL;`,
+  // What a row stands for: a request ('request': a plain-HTTP or decrypted request, a refusal, an
+  // opaque tunnel), or the transport of inspected requests ('tunnel': an inspected CONNECT or
+  // transparent TLS connection, whose requests have rows of their own). Older inspected tunnels
+  // are recognised by their rule.
+  `ALTER TABLE requests ADD COLUMN kind TEXT NOT NULL DEFAULT 'request';
+   UPDATE requests SET kind = 'tunnel'
+     WHERE method = 'CONNECT' AND decision = 'allow' AND rule LIKE '%; inspected';`,
+  // Which credential the proxy injected into a request (its header name and host), never the value.
+  `ALTER TABLE requests ADD COLUMN credential TEXT;`,
 ];
 
 /**

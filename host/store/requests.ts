@@ -11,6 +11,14 @@ import type { DatabaseSync } from "node:sqlite";
 const MAX_PATH = 2048;
 const MAX_TEXT = 512;
 
+/**
+ * What a row stands for. `request`: one request — plain HTTP, a decrypted HTTPS request, a
+ * refusal, or an opaque tunnel (whose requests the proxy cannot see). `tunnel`: the transport of
+ * inspected requests (an inspected CONNECT or transparent TLS connection); its requests have rows
+ * of their own, so it is never counted as a request and its bytes (TLS records) are kept apart.
+ */
+export type RequestKind = "request" | "tunnel";
+
 /** What is known when the proxy has decided. */
 export interface RequestStart {
   session: string;
@@ -22,6 +30,8 @@ export interface RequestStart {
   path?: string;
   decision: "allow" | "deny";
   rule: string;
+  /** Default `request`. */
+  kind?: RequestKind;
 }
 
 /** What is known when the exchange ended. */
@@ -31,13 +41,19 @@ export interface RequestEnd {
   bytesDown: number;
   durationMs: number;
   error?: string;
+  /** The credential the proxy injected into the request: its header names, never the value. */
+  credential?: string;
 }
 
 /** One stored request. Times in milliseconds since the epoch. */
-export interface RequestRecord extends Omit<RequestStart, "path">, Partial<RequestEnd> {
+export interface RequestRecord
+  extends Omit<RequestStart, "path" | "kind">, Partial<Omit<RequestEnd, "credential">> {
   id: number;
+  kind: RequestKind;
   startedAt: number;
   path: string | null;
+  /** See {@linkcode RequestEnd.credential}; null when none was injected. */
+  credential: string | null;
 }
 
 /**
@@ -58,8 +74,9 @@ export interface RequestRecord extends Omit<RequestStart, "path">, Partial<Reque
  */
 export function beginRequest(db: DatabaseSync, start: RequestStart): number {
   const result = db.prepare(
-    `INSERT INTO requests (session_id, started_at, method, scheme, host, port, path, decision, rule)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO requests (session_id, started_at, method, scheme, host, port, path, decision, rule,
+                           kind)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     start.session,
     Date.now(),
@@ -70,6 +87,7 @@ export function beginRequest(db: DatabaseSync, start: RequestStart): number {
     start.path?.slice(0, MAX_PATH) ?? null,
     start.decision,
     start.rule.slice(0, MAX_TEXT),
+    start.kind ?? "request",
   );
   return Number(result.lastInsertRowid);
 }
@@ -86,7 +104,8 @@ export function beginRequest(db: DatabaseSync, start: RequestStart): number {
  */
 export function finishRequest(db: DatabaseSync, id: number, end: RequestEnd): void {
   db.prepare(
-    `UPDATE requests SET status = ?, bytes_up = ?, bytes_down = ?, duration_ms = ?, error = ?
+    `UPDATE requests SET status = ?, bytes_up = ?, bytes_down = ?, duration_ms = ?, error = ?,
+                         credential = ?
      WHERE id = ?`,
   ).run(
     end.status ?? null,
@@ -94,6 +113,7 @@ export function finishRequest(db: DatabaseSync, id: number, end: RequestEnd): vo
     end.bytesDown,
     Math.round(end.durationMs),
     end.error?.slice(0, MAX_TEXT) ?? null,
+    end.credential?.slice(0, MAX_TEXT) ?? null,
     id,
   );
 }
@@ -118,21 +138,29 @@ export interface RequestFilter {
  */
 export function listRequests(db: DatabaseSync, filter: RequestFilter = {}): RequestRecord[] {
   const rows = db.prepare(
-    `SELECT id, session_id AS session, started_at AS startedAt, method, scheme, host, port, path,
-            decision, rule, status, bytes_up AS bytesUp, bytes_down AS bytesDown,
-            duration_ms AS durationMs, error
+    `SELECT id, kind, session_id AS session, started_at AS startedAt, method, scheme, host, port,
+            path, decision, rule, status, bytes_up AS bytesUp, bytes_down AS bytesDown,
+            duration_ms AS durationMs, error, credential
      FROM requests WHERE (?1 IS NULL OR session_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3`,
   ).all(filter.session ?? null, filter.afterId ?? 0, filter.limit ?? -1);
   return rows.map((r) => ({ ...r })) as unknown as RequestRecord[];
 }
 
-/** Traffic to one host. */
+/**
+ * Traffic to one host. `requests`, `denied` and the bytes count requests (see
+ * {@linkcode RequestKind}): for a decrypted request its body bytes, for an opaque tunnel its
+ * encrypted bytes. The tunnels that carried decrypted requests are transport, counted apart.
+ */
 export interface HostUsage {
   host: string;
   requests: number;
   denied: number;
   bytesUp: number;
   bytesDown: number;
+  /** Inspected tunnels to the host, and the TLS bytes they carried. */
+  tunnels: number;
+  tunnelBytesUp: number;
+  tunnelBytesDown: number;
 }
 
 /**
@@ -147,10 +175,16 @@ export interface HostUsage {
  */
 export function usageByHost(db: DatabaseSync, filter: { session?: string } = {}): HostUsage[] {
   const rows = db.prepare(
-    `SELECT host, COUNT(*) AS requests, SUM(decision = 'deny') AS denied,
-            SUM(bytes_up) AS bytesUp, SUM(bytes_down) AS bytesDown
+    `SELECT host, SUM(kind = 'request') AS requests,
+            SUM(kind = 'request' AND decision = 'deny') AS denied,
+            SUM(IIF(kind = 'request', bytes_up, 0)) AS bytesUp,
+            SUM(IIF(kind = 'request', bytes_down, 0)) AS bytesDown,
+            SUM(kind = 'tunnel') AS tunnels,
+            SUM(IIF(kind = 'tunnel', bytes_up, 0)) AS tunnelBytesUp,
+            SUM(IIF(kind = 'tunnel', bytes_down, 0)) AS tunnelBytesDown
      FROM requests WHERE (?1 IS NULL OR session_id = ?1)
-     GROUP BY host ORDER BY bytesUp + bytesDown DESC, requests DESC, host`,
+     GROUP BY host
+     ORDER BY bytesUp + bytesDown DESC, requests DESC, tunnelBytesUp + tunnelBytesDown DESC, host`,
   ).all(filter.session ?? null);
   return rows.map((r) => ({ ...r })) as unknown as HostUsage[];
 }

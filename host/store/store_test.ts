@@ -1,3 +1,4 @@
+import { DatabaseSync } from "node:sqlite";
 import assert from "node:assert/strict";
 import { openDatabase } from "./database.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -47,7 +48,16 @@ Deno.test("store: WAL mode, schema version, sessions and requests round-trip", a
     assert.equal(rows[1].path?.length, 2048);
     assert.deepEqual(listRequests(db, { afterId: ok }).map((r) => r.id), [rows[1].id]);
     assert.deepEqual(usageByHost(db), [
-      { host: "a.test", requests: 2, denied: 1, bytesUp: 10, bytesDown: 1000 },
+      {
+        host: "a.test",
+        requests: 2,
+        denied: 1,
+        bytesUp: 10,
+        bytesDown: 1000,
+        tunnels: 0,
+        tunnelBytesUp: 0,
+        tunnelBytesDown: 0,
+      },
     ]);
     assert.equal(findSession(db, "s-12")?.tool, "claude");
     assert.notEqual(findSession(db, "s-1234")?.endedAt, null);
@@ -55,6 +65,44 @@ Deno.test("store: WAL mode, schema version, sessions and requests round-trip", a
     db.close();
     // Re-opening an up-to-date database migrates nothing and keeps the rows.
     assert.equal(listRequests(openDatabase(path)).length, 2);
+  });
+});
+
+Deno.test("store: migrating an older database marks its inspected tunnels as transport", async () => {
+  await withTempDb((path) => {
+    // A database as the version before `kind` left it: one inspected tunnel, its request, and
+    // an opaque tunnel.
+    Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")));
+    const old = new DatabaseSync(path);
+    old.exec(MIGRATIONS.slice(0, 3).join(";\n"));
+    old.exec("PRAGMA user_version = 3");
+    old.exec(`INSERT INTO sessions (id, started_at) VALUES ('s-old', 1)`);
+    const insert = old.prepare(
+      `INSERT INTO requests (session_id, started_at, method, scheme, host, port, decision, rule,
+                             bytes_up, bytes_down)
+       VALUES ('s-old', 1, ?, 'https', ?, 443, 'allow', ?, ?, ?)`,
+    );
+    insert.run(
+      "CONNECT",
+      "a.test",
+      'allow "a.test" (--allow in command line); inspected',
+      900,
+      9000,
+    );
+    insert.run("GET", "a.test", 'allow "a.test" (--allow in command line)', 0, 7000);
+    insert.run("CONNECT", "b.test", 'allow "b.test" (--allow in command line)', 50, 500);
+    old.close();
+    const db = openDatabase(path);
+    assert.deepEqual(listRequests(db).map((r) => [r.method, r.kind, r.credential]), [
+      ["CONNECT", "tunnel", null],
+      ["GET", "request", null],
+      ["CONNECT", "request", null],
+    ]);
+    assert.deepEqual(
+      usageByHost(db).map((u) => [u.host, u.requests, u.bytesDown, u.tunnels, u.tunnelBytesDown]),
+      [["a.test", 1, 7000, 1, 9000], ["b.test", 1, 500, 0, 0]],
+    );
+    db.close();
   });
 });
 

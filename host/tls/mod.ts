@@ -5,12 +5,12 @@
  *
  * @example
  * ```ts
- * import { createTlsInspection, inspectionGuestEnv, inspectionWanted } from "./mod.ts";
+ * import { createTlsInspection, guestTrustEnv, inspectionWanted } from "./mod.ts";
  * import { loadPolicy } from "../config/load_config.ts";
  * const policy = await loadPolicy({ projectDir: Deno.cwd(), tlsInspect: true });
  * if (inspectionWanted(policy.inspect)) {
  *   const inspect = await createTlsInspection(policy);
- *   console.log(inspectionGuestEnv(inspect));
+ *   console.log(inspect.credentials.guestEnv(), guestTrustEnv({ roots: "", sessionCa: inspect.ca.certPem }));
  * }
  * ```
  *
@@ -19,14 +19,21 @@
 
 export {
   createTlsInspection,
-  GUEST_CA_BUNDLE,
-  GUEST_CA_FILE,
-  type GuestFile,
-  inspectionGuestEnv,
-  inspectionGuestFiles,
   type TlsInspection,
   type TlsInspectionOptions,
 } from "./tls_inspection.ts";
+export {
+  GUEST_CA_BUNDLE,
+  GUEST_CA_FILE,
+  GUEST_EXTRA_CA_FILE,
+  GUEST_HOST_CA_FILE,
+  GUEST_TRUST_STORE,
+  type GuestFile,
+  type GuestTrust,
+  guestTrustEnv,
+  guestTrustFiles,
+} from "./guest_trust.ts";
+export { type HostTrust, hostTrust, type HostTrustOptions } from "./host_trust.ts";
 export { inspectionWanted } from "../config/inspect_settings.ts";
 export { type LeafCertificate, SessionCa, type SessionCaOptions } from "./session_ca.ts";
 export { LeafCache } from "./leaf_cache.ts";

@@ -7,7 +7,7 @@
 import { AgentboxError } from "../agentbox_error.ts";
 
 /** Stable reasons; callers branch on these, never on the message. */
-export type TlsErrorCode = "not_mintable" | "ca_file" | "ca_expired";
+export type TlsErrorCode = "not_mintable" | "ca_file" | "ca_expired" | "host_trust";
 
 /**
  * A certificate agentbox will not or cannot produce: a leaf for a name the CA must not vouch for

@@ -94,6 +94,25 @@ export function templatesDir(): string {
 }
 
 /**
+ * Remove every template of the image named `image` (all its shapes), e.g. when the image itself
+ * is removed. Missing templates are fine.
+ *
+ * @example
+ * ```ts
+ * import { removeTemplates } from "./template.ts";
+ * await removeTemplates("dev");
+ * ```
+ */
+export async function removeTemplates(image: string): Promise<void> {
+  if (!image || image.includes("/") || image.startsWith(".")) {
+    throw new VmError(`Not an image name: ${JSON.stringify(image)}`);
+  }
+  await Deno.remove(`${templatesDir()}/${image}`, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
+
+/**
  * The template for `shape` of `image` under `setup`, whether or not it has been made yet.
  *
  * @example

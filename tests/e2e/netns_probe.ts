@@ -2,8 +2,9 @@
  * Run by host_address_test.ts and learn_test.ts inside a network namespace they made (never on
  * its own):
  *
- * - `serve PORT NAME`: an HTTP server on `[::]:PORT` (every address, IPv4 too) answering
- *   `hello from NAME`; prints `listening` once up.
+ * - `serve PORT NAME [CERT KEY]`: an HTTP server on `[::]:PORT` (every address, IPv4 too)
+ *   answering `hello from NAME`; HTTPS with the PEM files CERT and KEY when given; prints
+ *   `listening` once up.
  * - `probe PORT`: the same server as "a service of this host", the real proxy with the system's
  *   interface addresses, a table resolver and the direct dialer; sends one plain-HTTP request per
  *   name through the proxy plus one straight to the host's address, and prints a JSON report.
@@ -20,11 +21,14 @@ export const NAMES: Record<string, string[]> = {
   "peer6.test": ["2001:db8::2"],
 };
 
-const [command, portText, name] = Deno.args;
+const [command, portText, name, certFile, keyFile] = Deno.args;
 const port = Number(portText);
 
 function serve(label: string, onRequest = () => {}) {
-  return Deno.serve({ hostname: "::", port, onListen() {} }, () => {
+  const tls = certFile
+    ? { cert: Deno.readTextFileSync(certFile), key: Deno.readTextFileSync(keyFile) }
+    : {};
+  return Deno.serve({ hostname: "::", port, onListen() {}, ...tls }, () => {
     onRequest();
     return new Response(`hello from ${label}\n`);
   });

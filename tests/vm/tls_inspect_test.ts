@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { mappedDialer, selfSignedCert, tableResolver } from "../../host/proxy/testing/mod.ts";
 import { installGuestFiles } from "../../host/session/guest_files.ts";
-import { startNetworkSession } from "../../host/session/network_session.ts";
+import { type NetworkReport, startNetworkSession } from "../../host/session/network_session.ts";
 import { openDatabase } from "../../host/store/database.ts";
 import { listRequests } from "../../host/store/requests.ts";
 import { bootVm } from "../../host/vm/boot.ts";
@@ -62,6 +62,7 @@ Deno.test({
     inspection: { testUpstreamCaCerts: [upstreamCert.cert] },
   });
   const vm = await bootVm({ network: session.egress!.network });
+  let report: NetworkReport | undefined;
   try {
     await installGuestFiles(vm.agent, session.guestFiles);
     const run = async (script: string) => {
@@ -96,12 +97,24 @@ Deno.test({
       rows.some((r) => r.host === "ai.test" && r.path === "/v1/messages?beta=1"),
       "URL logged",
     );
+    // Counted once: the one request the upstream saw is the only request row, with the injected
+    // credential's header; both tunnels (the pinned one carried nothing) are transport.
+    const requests = rows.filter((r) => r.kind === "request");
+    assert.deepEqual(requests.map((r) => [r.path, r.credential]), [
+      ["/v1/messages?beta=1", "x-api-key"],
+    ]);
+    assert.deepEqual(rows.filter((r) => r.kind === "tunnel").map((r) => r.method), [
+      "CONNECT",
+      "CONNECT",
+    ]);
   } finally {
     await vm.stop();
-    await session.finish();
+    report = await session.finish();
     db.close();
     await upstream.shutdown();
     Deno.env.delete(SECRET_VAR);
     await Deno.remove(dir, { recursive: true });
   }
+  // `exec --json`'s network.requests: what the upstream saw, once.
+  assert.equal(report.requests, seen.length);
 });
