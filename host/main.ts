@@ -31,6 +31,14 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: () => import("./cli/shell.ts").then((m) => m.shellCommand),
     summary: "open a shell in a running session",
   },
+  cp: {
+    load: () => import("./cli/cp.ts").then((m) => m.cpCommand),
+    summary: "copy files between the host and a running session",
+  },
+  port: {
+    load: () => import("./cli/port.ts").then((m) => m.portCommand),
+    summary: "forward a host port into a running session",
+  },
   stop: {
     load: () => import("./cli/stop.ts").then((m) => m.stopCommand),
     summary: "stop running sessions, keeping their changes",

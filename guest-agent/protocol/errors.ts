@@ -18,6 +18,9 @@ export type ProtocolErrorCode =
   | "spawn_failed"
   | "no_workspace"
   | "snapshot_failed"
+  | "files_failed"
+  | "connect_failed"
+  | "forward_failed"
   | "closed"
   | "timed_out"
   | "internal";

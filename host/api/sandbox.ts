@@ -26,6 +26,8 @@ import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
+import { type PortForward, startPortForward } from "../session/port_forward.ts";
+import { formatForwardAddress, type PortMapping } from "../net/port_mapping.ts";
 import {
   type NetworkReport,
   type NetworkSession,
@@ -93,6 +95,13 @@ export interface Sandbox {
    * `options.deadline` bounds the transfer (see `CollectOptions`).
    */
   collectChanges(options?: CollectOptions): Promise<CollectedChanges | undefined>;
+  /**
+   * Forward a host port into the guest (docs/sessions.md, "Ports") for the sandbox's life. Throws
+   * `PortForwardError` (`port_unavailable`).
+   */
+  forwardPort(mapping: PortMapping): PortForward;
+  /** The forwards open now: the spec's `ports`, then those opened later. */
+  readonly forwards: readonly PortForward[];
   /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
   saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
   /** Stop the VM and the network (idempotent); the network's report. */
@@ -165,13 +174,24 @@ export async function startSandbox(
     const { vm, workspace } = options.restore
       ? await restoreVm(ctx, options.restore, stateDir, network)
       : await bootNewVm(ctx, spec, { image, network, stateDir, pinLower: options.pinLower });
+    let box: Sandbox | undefined;
     try {
       await installGuestFiles(vm.agent, network.guestFiles);
+      box = sandbox(spec, image, vm, network, workspace);
+      for (const mapping of spec.ports) {
+        const forward = box.forwardPort(mapping);
+        ctx.onEvent({
+          type: "progress",
+          message: `forwarding ${formatForwardAddress(forward.hostname, forward.hostPort)} to ` +
+            `guest port ${forward.guestPort}`,
+        });
+      }
     } catch (error) {
+      await Promise.all(box?.forwards.map((f) => f.close()) ?? []);
       await vm.stop();
       throw error;
     }
-    return sandbox(spec, image, vm, network, workspace);
+    return box;
   } catch (error) {
     await network.finish().catch(() => {});
     throw error;
@@ -293,6 +313,7 @@ function sandbox(
   const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
+  const forwards: PortForward[] = [];
   // Also settles after a normal stop.
   const lost = vm.exited.then(() => vmStopped(vm));
   lost.catch(() => {});
@@ -329,6 +350,13 @@ function sandbox(
       collected ??= workspace ? workspace.collect(vm.agent, options) : Promise.resolve(undefined);
       return collected;
     },
+    forwards,
+    forwardPort(mapping) {
+      if (stopped) throw new VmError("The sandbox is stopping", { code: "vm_stopping" });
+      const forward = startPortForward(vm.agent, mapping);
+      forwards.push(forward);
+      return forward;
+    },
     saveSnapshot: (dir, source) =>
       saveSessionSnapshot(vm, dir, {
         id: network.id,
@@ -338,7 +366,8 @@ function sandbox(
         workspace,
       }),
     stop() {
-      stopped ??= vm.stop().then(
+      // The forwards die with the sandbox: no listener outlives its VM.
+      stopped ??= Promise.all(forwards.map((f) => f.close())).then(() => vm.stop()).then(
         () => network.finish(),
         async (error) => {
           await network.finish().catch(() => {});

@@ -14,6 +14,7 @@ import { type ControlServer, serveControl } from "../session/control_server.ts";
 import { pinnedLowerPath } from "../session/pinned_lower.ts";
 import type { SessionPaths } from "../session/session_paths.ts";
 import { readSnapshot } from "../session/snapshot_store.ts";
+import { DEFAULT_FORWARD_ADDRESS, formatForwardAddress } from "../net/port_mapping.ts";
 import { startOwner } from "../session/start_owner.ts";
 import { type LifecycleRecord, nameTaken, setSessionStatus } from "../store/session_lifecycle.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
@@ -154,6 +155,19 @@ export async function ownSession(
         log(`saving a snapshot into ${dir}`);
         await box.saveSnapshot(dir, { name: plan.name ?? null });
         log("snapshot saved");
+      },
+      // deno-lint-ignore require-await
+      forwardPort: async (request) => {
+        const named = request.hostname !== undefined || request.hostPort !== undefined;
+        const forward = (!named && box.forwards.find((f) => f.guestPort === request.guestPort)) ||
+          box.forwardPort({
+            hostname: request.hostname ?? DEFAULT_FORWARD_ADDRESS,
+            hostPort: request.hostPort ?? 0,
+            guestPort: request.guestPort,
+          });
+        const where = formatForwardAddress(forward.hostname, forward.hostPort);
+        log(`forwarding ${where} to guest port ${forward.guestPort}`);
+        return { hostname: forward.hostname, hostPort: forward.hostPort };
       },
     });
     setSessionStatus(ctx.db, plan.id, "running", { controlSocket: paths.controlSocket });

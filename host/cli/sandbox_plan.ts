@@ -12,6 +12,7 @@ import { IMAGE_NAME_PATTERN } from "../../image/store.ts";
 import { MAX_TIMEOUT_SEC, parseSandboxSpec, type SandboxSpec } from "../api/sandbox_spec.ts";
 import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
 import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
+import { parsePortMapping } from "../net/port_mapping.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";
@@ -74,6 +75,7 @@ export function sandboxPlan(
     net: netChoice(values.net),
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
+    ports: ((values.publish ?? []) as string[]).map(parsePortMapping),
     tlsInspect: !!values["tls-inspect"],
     netBackend: netBackendChoice(values["net-backend"]),
     share,

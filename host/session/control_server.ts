@@ -20,9 +20,22 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   sendRefusal,
+  type SessionForward,
   type SessionSnapshot,
 } from "@agentbox/protocol";
-import { type AgentClient, AgentError, type ExecHandle } from "../channel/agent_client.ts";
+import {
+  type AgentClient,
+  AgentError,
+  type ExecHandle,
+  type ForwardAddress,
+} from "../channel/agent_client.ts";
+import {
+  type Cleanups,
+  relayFilesRead,
+  relayFilesWrite,
+  relayForward,
+  relayPort,
+} from "./relay_streams.ts";
 import { VERSION } from "../version.ts";
 
 /** Most commands one client may have running at once. */
@@ -46,6 +59,8 @@ export interface ExecDefaults {
 export interface OwnerOperations {
   /** Save a snapshot into the empty directory `dir`; one at a time. */
   saveSnapshot?(dir: string): Promise<void>;
+  /** Forward a host port into the guest (`session.forward`); where it listens. */
+  forwardPort?(request: SessionForward): Promise<ForwardAddress>;
 }
 
 /** A serving control socket. */
@@ -124,6 +139,7 @@ interface Served {
 async function serveClient(conn: Connection, served: Served) {
   const { agent } = served;
   const running = new Map<number, ExecHandle>();
+  const cleanups: Cleanups = new Map();
   let greeted = false;
   conn.start((message) => {
     if (!greeted) {
@@ -131,12 +147,13 @@ async function serveClient(conn: Connection, served: Served) {
       greeted = true;
       return;
     }
-    handle(conn, served, running, message);
+    handle(conn, served, running, message, cleanups);
   });
   const capabilities = agent.hello.capabilities.filter((c) => c !== "changes");
   await conn.send(helloMessage("agent", capabilities, SESSION_SOFTWARE)).catch(() => {});
   await conn.closed;
   for (const run of running.values()) run.signal("SIGKILL").catch(() => {});
+  for (const cleanup of cleanups.values()) cleanup();
 }
 
 /** Thrown, so that the connection tells the client why before it closes. */
@@ -157,6 +174,7 @@ function handle(
   served: Served,
   running: Map<number, ExecHandle>,
   message: Message,
+  cleanups: Cleanups,
 ): void {
   switch (message.type) {
     case "exec.start":
@@ -170,7 +188,16 @@ function handle(
     case "error":
       if (message.stream === undefined) conn.close();
       else running.get(message.stream)?.signal("SIGKILL").catch(() => {});
+      if (message.stream !== undefined) cleanups.get(message.stream)?.();
       return;
+    case "files.read":
+      return relayFilesRead(conn, served.agent, message);
+    case "files.write":
+      return relayFilesWrite(conn, served.agent, message, served.defaults.user);
+    case "port.open":
+      return relayPort(conn, served.agent, message, cleanups);
+    case "session.forward":
+      return relayForward(conn, served.operations.forwardPort, message);
     case "session.snapshot":
       return saveSnapshot(conn, served.operations, message);
     case "changes.start":
@@ -245,7 +272,10 @@ function oneAtATime(operations: OwnerOperations): OwnerOperations {
     return next;
   };
   const save = operations.saveSnapshot;
-  return save ? { saveSnapshot: (dir) => queue(() => save(dir)) } : {};
+  return {
+    ...operations,
+    saveSnapshot: save && ((dir) => queue(() => save(dir))),
+  };
 }
 
 /** Save a snapshot as `request` asks, answering `session.snapshot.done` or an error. */
