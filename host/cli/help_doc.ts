@@ -17,6 +17,8 @@ export const HELP_COMMANDS: readonly string[] = [
   "run",
   "ps",
   "shell",
+  "cp",
+  "port",
   "stop",
   "rm",
   "prune",

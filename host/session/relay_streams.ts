@@ -32,8 +32,14 @@ export function relayFilesRead(conn: Connection, agent: AgentClient, request: Fi
   const stream = request.stream;
   const { data, entries } = agent.readFiles(request.path);
   (async () => {
-    await data.pipeTo(conn.transmit(stream, 1));
-    await conn.send({ type: "files.done", stream, entries: await entries });
+    // The agent's refusal cuts its data short: its reason, not the cut pipe's, is the answer.
+    const [piped, count] = await Promise.allSettled([
+      data.pipeTo(conn.transmit(stream, 1)),
+      entries,
+    ]);
+    if (count.status === "rejected") throw count.reason;
+    if (piped.status === "rejected") throw piped.reason;
+    await conn.send({ type: "files.done", stream, entries: count.value });
   })().catch((error) => refuse(conn, stream, error)).finally(() => conn.forget(stream));
 }
 

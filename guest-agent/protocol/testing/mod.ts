@@ -43,6 +43,14 @@ export const EXAMPLES: Message[] = [
   { type: "exec.exit", stream: 1, code: 255, signal: null, timedOut: true },
   { type: "error", stream: 1, code: "spawn_failed", message: "Cannot start x" },
   { type: "error", code: "flow_violation", message: "too much" },
+  { type: "files.read", stream: 3, path: "/workspace/out" },
+  { type: "files.write", stream: 4, path: "/tmp", user: "agent" },
+  { type: "files.done", stream: 4, entries: 12 },
+  { type: "port.open", stream: 5, port: 8080 },
+  { type: "port.opened", stream: 5 },
+  { type: "port.closed", stream: 5 },
+  { type: "session.forward", stream: 6, guestPort: 80, hostname: "::1", hostPort: 0 },
+  { type: "session.forward.done", stream: 6, hostname: "127.0.0.1", hostPort: 41234 },
 ];
 
 /**
