@@ -8,7 +8,7 @@
  */
 
 import type { PortOpen, StreamPort } from "@agentbox/protocol";
-import { ProtocolError } from "@agentbox/protocol";
+import { MAX_DATA_CHUNK_BYTES, ProtocolError } from "@agentbox/protocol";
 
 /** A forwarded connection being carried. */
 export interface OpenPort {
@@ -72,11 +72,15 @@ export async function openPort(conn: StreamPort, request: PortOpen): Promise<Ope
   return { close, done };
 }
 
-/** The bytes `socket` receives, up to its end of input; the socket stays open for writing. */
+/**
+ * The bytes `socket` receives, up to its end of input; the socket stays open for writing. Reads
+ * of up to a whole `stream.data` frame: under emulation each frame costs the agent's JavaScript
+ * more than its bytes do.
+ */
 function readSocket(socket: Deno.TcpConn): ReadableStream<Uint8Array> {
   return new ReadableStream({
     async pull(controller) {
-      const buffer = new Uint8Array(64 * 1024);
+      const buffer = new Uint8Array(MAX_DATA_CHUNK_BYTES);
       const n = await socket.read(buffer);
       if (n === null) controller.close();
       else controller.enqueue(buffer.subarray(0, n));

@@ -90,6 +90,13 @@ try {
       `head -c ${BIG_MB * 1024 * 1024} /dev/urandom > /srv/big; ` +
       `busybox httpd -p 0.0.0.0:${GUEST_PORT} -h /srv`,
   );
+  // httpd may still be starting when its daemon's parent has returned.
+  for (let tries = 0;; tries++) {
+    const ok = await fetch(`${paths.forward}/small`).then((r) => r.bytes(), () => undefined);
+    if (ok?.length === 1024) break;
+    if (tries === 50) throw new Error("the guest's httpd did not answer");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   await requestsPerSecond(paths.forward); // warm-up (the guest's page cache, httpd)
   await requestsPerSecond(paths.tap);
   for (let i = 0; i < rounds; i++) {
