@@ -38,8 +38,12 @@ export async function openPort(conn: StreamPort, request: PortOpen): Promise<Ope
   const inbound = conn.receive(stream, 0);
   const outbound = conn.transmit(stream, 1);
   await conn.send({ type: "port.opened", stream });
+  // A direction that fails leaves nothing for the other: the connection is reset, and both pipes
+  // are stopped, so that `port.closed` always follows (the stream's slot is freed).
+  const stop = new AbortController();
   let closed = false;
   const close = () => {
+    stop.abort();
     if (closed) return;
     closed = true;
     try {
@@ -47,6 +51,10 @@ export async function openPort(conn: StreamPort, request: PortOpen): Promise<Ope
     } catch {
       // Already closed.
     }
+  };
+  const resetOnFailure = (error: unknown) => {
+    close();
+    throw error;
   };
   const toGuest = inbound.pipeTo(
     new WritableStream<Uint8Array>({
@@ -58,13 +66,12 @@ export async function openPort(conn: StreamPort, request: PortOpen): Promise<Ope
         await socket.closeWrite().catch(() => {});
       },
     }),
-  );
+    { signal: stop.signal },
+  ).catch(resetOnFailure);
   // Read with read(), not `socket.readable`: reading that to its end closes the socket, and the
   // host's side may still have bytes to send after the server half-closed.
-  const toHost = readSocket(socket).pipeTo(outbound);
-  const done = Promise.allSettled([toGuest, toHost]).then(async (results) => {
-    // A direction that failed leaves nothing for the other: the connection is reset.
-    if (results.some((r) => r.status === "rejected")) inbound.cancel().catch(() => {});
+  const toHost = readSocket(socket).pipeTo(outbound, { signal: stop.signal }).catch(resetOnFailure);
+  const done = Promise.allSettled([toGuest, toHost]).then(async () => {
     close();
     conn.forget(stream);
     await conn.send({ type: "port.closed", stream }).catch(() => {});

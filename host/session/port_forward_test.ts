@@ -127,3 +127,22 @@ Deno.test("port forward: half-close reaches the guest's server, its answer comes
   await serving.catch(() => {});
   listener.close();
 });
+
+Deno.test("port forward: a reset while neither side has ended still closes the stream", async () => {
+  await using agent = await startAgent();
+  // A server that accepts and then neither sends nor closes.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const port = await agent.client.openPort((listener.addr as Deno.NetAddr).port);
+  const server = await accepted;
+  port.reset();
+  const timeout = new Promise((_, reject) =>
+    setTimeout(() => reject(new Error("port.closed never came after a reset")), 5000)
+  );
+  await Promise.race([port.closed, timeout]);
+  // The guest's side of the connection is gone too.
+  assert.equal(await server.read(new Uint8Array(1)), null);
+  server.close();
+  listener.close();
+  await port.readable.cancel().catch(() => {});
+});

@@ -3,7 +3,7 @@
  * subprocesses with private XDG directories, a real busybox `httpd` in the guest, a host client.
  */
 import assert from "node:assert/strict";
-import { sha256 } from "../helpers.ts";
+import { agentbox, sha256 } from "../helpers.ts";
 import { sandbox } from "./session_sandbox.ts";
 
 Deno.test("cp: a directory both ways, a guest symlink not followed, odd names", async () => {
@@ -170,4 +170,48 @@ Deno.test("ports: run --detach -p and port, 100 concurrent requests, the forward
       where,
     );
   }
+});
+
+Deno.test("ports: a one-shot run -p forwards while its command runs, and not after", async () => {
+  await using s = await sandbox();
+  // The guest's server answers once, then the command waits to be told to end.
+  const child = agentbox([
+    "run",
+    "--no-share",
+    "--net",
+    "none",
+    "-p",
+    "0:8080",
+    "--",
+    "sh",
+    "-c",
+    "mkdir -p /srv && echo one-shot > /srv/index.html && busybox httpd -p 127.0.0.1:8080 " +
+    "-h /srv && sleep 600",
+  ], { env: s.env, cwd: s.project, stdin: "null" });
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let address: string | undefined;
+  while (address === undefined) {
+    const { value, done } = await stderr.read();
+    assert.ok(!done, `run ended before forwarding: ${seen}`);
+    seen += value;
+    address = /forwarding (127\.0\.0\.1:\d+) to guest port 8080/.exec(seen)?.[1];
+  }
+  // httpd may still be starting: a refused connection is closed at once, so retry briefly.
+  let body = "";
+  for (let i = 0; i < 100 && body !== "one-shot\n"; i++) {
+    body = await fetch(`http://${address}/index.html`).then((r) => r.text(), () => "");
+    if (body !== "one-shot\n") await new Promise((r) => setTimeout(r, 300));
+  }
+  assert.equal(body, "one-shot\n");
+  // Ending the run (as Ctrl-C or a SIGTERM would) ends the VM, and the forward with it.
+  child.kill("SIGTERM");
+  await child.status;
+  await stderr.cancel().catch(() => {});
+  await child.stdout.cancel().catch(() => {});
+  const [hostname, port] = address.split(":");
+  await assert.rejects(
+    Deno.connect({ hostname, port: Number(port) }),
+    Deno.errors.ConnectionRefused,
+  );
 });
