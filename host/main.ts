@@ -5,7 +5,7 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { SESSION_DAEMON } from "./session/self_command.ts";
+import { SESSION_DAEMON } from "./api/owner_command.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
@@ -74,6 +74,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   usage: {
     load: () => import("./cli/usage.ts").then((m) => m.usageCommand),
     summary: "show network usage per host and AI tokens per model",
+  },
+  system: {
+    load: () => import("./cli/system.ts").then((m) => m.systemCommand),
+    summary: "show what agentbox keeps on disk and what prune would free (system df)",
   },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),

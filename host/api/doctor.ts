@@ -27,7 +27,7 @@ export interface Check {
  * Run every check; `fix` removes the orphans of crashed sessions.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runChecks } from "./doctor.ts";
  * const ready = (await runChecks()).every((c) => c.ok || !c.required);
  * ```

@@ -8,7 +8,7 @@
 
 import { buildImage } from "../../image/build.ts";
 import { ImageError } from "../../image/errors.ts";
-import { profileFor } from "../../image/profiles.ts";
+import { profileFor, PROFILES } from "../../image/profiles.ts";
 import { DEFAULT_IMAGE, findImage, imagesDir, listImages, removeImage } from "../../image/store.ts";
 import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { emptyPolicy } from "../config/policy.ts";
@@ -19,6 +19,15 @@ import type { VmNetwork } from "../vm/spec.ts";
 import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
 import type { EventSink } from "./events.ts";
 import { npmInstallInVm } from "./npm_install.ts";
+
+export { DEFAULT_IMAGE };
+
+/** The profiles an image can be built with: name and one line on what it holds. */
+export const IMAGE_PROFILES: readonly { name: string; summary: string }[] = Object.values(PROFILES)
+  .map(({ name, summary }) => ({ name, summary }));
+
+/** The agent CLIs `--agents` can install. */
+export const AGENT_NAMES: readonly string[] = Object.keys(AGENT_PRESETS);
 
 /** What to build. */
 export interface ImageBuildRequest {
@@ -52,7 +61,7 @@ export interface ImageBuildReport {
  * a failure (sandboxes boot cold, or make it on first use): the report says why.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { buildImageAndTemplate } from "./images.ts";
  * const report = await buildImageAndTemplate({ name: "dev" }, (e) => console.error(e.message));
  * ```
@@ -180,7 +189,7 @@ export interface ImageList {
  * broken with the reason.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listImageSummaries } from "./images.ts";
  * for (const image of (await listImageSummaries()).images) console.log(image.name, image.status);
  * ```
@@ -209,7 +218,7 @@ export async function listImageSummaries(): Promise<ImageList> {
  * reporting each removal as an event.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeImages } from "./images.ts";
  * await removeImages(["dev"], () => {});
  * ```

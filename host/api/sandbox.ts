@@ -22,12 +22,15 @@ import {
 } from "../channel/agent_client.ts";
 import { agentPreset } from "../config/agent_presets.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
+import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
 import { type PortForward, startPortForward } from "../session/port_forward.ts";
 import { formatForwardAddress, type PortMapping } from "../net/port_mapping.ts";
+import { tryOwnerLock } from "../session/owner_lock.ts";
+import { sessionPaths } from "../session/session_paths.ts";
 import {
   type NetworkReport,
   type NetworkSession,
@@ -114,8 +117,11 @@ export interface Sandbox {
  * the workspace (when shared) as working directory, the image's default user.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { execDefaults } from "./sandbox.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec, image: ImagePaths, network: { guestEnv: Record<string, string> };
  * const defaults = execDefaults(spec, image, network.guestEnv, true);
  * ```
  */
@@ -138,8 +144,12 @@ export function execDefaults(
  * `AgentboxError`s).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const sandbox = await startSandbox(ctx, spec);
  * try {
  *   const run = sandbox.exec(sandbox.command());
@@ -169,6 +179,9 @@ export async function startSandbox(
     confirmLearned: options.confirmLearned,
     session: options.session,
   });
+  // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
+  // running one from one whose process died, and `rm`/`prune` leave it alone.
+  const oneShot = options.session ? undefined : await holdOneShotLock(network.id);
   try {
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
@@ -177,7 +190,7 @@ export async function startSandbox(
     let box: Sandbox | undefined;
     try {
       await installGuestFiles(vm.agent, network.guestFiles);
-      box = sandbox(spec, image, vm, network, workspace);
+      box = sandbox(spec, image, vm, network, workspace, oneShot);
       for (const mapping of spec.ports) {
         const forward = box.forwardPort(mapping);
         ctx.onEvent({
@@ -194,8 +207,21 @@ export async function startSandbox(
     return box;
   } catch (error) {
     await network.finish().catch(() => {});
+    await oneShot?.release();
     throw error;
   }
+}
+
+/** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
+async function holdOneShotLock(id: string): Promise<{ release(): Promise<void> }> {
+  const paths = sessionPaths(id);
+  const lock = await tryOwnerLock(paths.lock);
+  return {
+    async release() {
+      await Deno.remove(paths.runtime, { recursive: true }).catch(() => {});
+      lock?.release();
+    },
+  };
 }
 
 /** How a one-shot sandbox's command ended, its changes, its network, and where the time went. */
@@ -215,8 +241,12 @@ export interface SandboxRun {
  * stopped however it ends.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const run = await runSandbox(ctx, spec, (sandbox) => sandbox.exec(sandbox.command()).result);
  * console.log(run.result.code, run.changes?.entries.length);
  * ```
@@ -309,6 +339,7 @@ function sandbox(
   vm: RunningVm,
   network: NetworkSession,
   workspace: WorkspaceSession | undefined,
+  oneShot: { release(): Promise<void> } | undefined,
 ): Sandbox {
   const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
   let collected: Promise<CollectedChanges | undefined> | undefined;
@@ -373,7 +404,7 @@ function sandbox(
           await network.finish().catch(() => {});
           throw error;
         },
-      );
+      ).finally(() => oneShot?.release());
       return stopped;
     },
   };
@@ -387,4 +418,18 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
     `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail(), code: "vm_died" },
   );
+}
+
+/**
+ * Allow `host` for the project from now on (an approval answered "always"): it is added to the
+ * project's `.agentbox.toml` allowlist.
+ *
+ * @example
+ * ```ts
+ * import { allowHostForProject } from "./sandbox.ts";
+ * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
+ * ```
+ */
+export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
+  await addToProjectAllowlist(projectDir, [host]);
 }

@@ -12,7 +12,9 @@ import { UsageError } from "../agentbox_error.ts";
 import { openCappedLog } from "../session/capped_log.ts";
 import { type ControlServer, serveControl } from "../session/control_server.ts";
 import { pinnedLowerPath } from "../session/pinned_lower.ts";
-import type { SessionPaths } from "../session/session_paths.ts";
+import { tryOwnerLock } from "../session/owner_lock.ts";
+import { takePlanFile } from "../session/plan_file.ts";
+import { type SessionPaths, sessionPaths } from "../session/session_paths.ts";
 import { readSnapshot } from "../session/snapshot_store.ts";
 import { DEFAULT_FORWARD_ADDRESS, formatForwardAddress } from "../net/port_mapping.ts";
 import { startOwner } from "../session/start_owner.ts";
@@ -76,8 +78,12 @@ export function parseDetachedPlan(value: unknown, source: string): DetachedPlan 
  * owner fails.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startDetachedSession } from "./session_owner.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const session = await startDetachedSession(ctx, { spec, runCommand: true });
  * console.log(session.id);
  * ```
@@ -102,6 +108,56 @@ export async function startDetachedSession(
   });
 }
 
+/** A detached session this process has become the owner of: see {@linkcode claimSession}. */
+export interface ClaimedSession {
+  paths: SessionPaths;
+  /**
+   * Read and validate the plan `run --detach` left (only if it is still the private file it
+   * made; removed once read).
+   */
+  readPlan(): Promise<DetachedPlan>;
+  /** Remove the session's runtime directory and give the ownership back. */
+  release(): Promise<void>;
+}
+
+/**
+ * Become the owner of session `id` (its lock), before anything else of it exists. Throws
+ * {@linkcode UsageError} (`owner_exists`) when another process owns it.
+ *
+ * @example
+ * ```ts
+ * import { claimSession } from "./session_owner.ts";
+ * declare const id: string;
+ * const claim = await claimSession(id);
+ * try {
+ *   const plan = await claim.readPlan();
+ * } finally {
+ *   await claim.release();
+ * }
+ * ```
+ */
+export async function claimSession(id: string): Promise<ClaimedSession> {
+  const paths = sessionPaths(id);
+  const lock = await tryOwnerLock(paths.lock);
+  if (!lock) throw new UsageError(`Session ${id} already has an owner`, { code: "owner_exists" });
+  return {
+    paths,
+    async readPlan() {
+      const plan = parseDetachedPlan(await takePlanFile(paths.plan), paths.plan);
+      if (plan.id !== id) {
+        throw new UsageError(`${paths.plan} is the plan of another session`, {
+          code: "plan_invalid",
+        });
+      }
+      return plan;
+    },
+    async release() {
+      await Deno.remove(paths.runtime, { recursive: true }).catch(() => {});
+      lock.release();
+    },
+  };
+}
+
 /** Options of {@linkcode ownSession}. */
 export interface OwnSessionOptions {
   paths: SessionPaths;
@@ -116,8 +172,12 @@ export interface OwnSessionOptions {
  * recorded at each step (`running`, then `stopped` or `failed`).
  *
  * @example
- * ```ts ignore
- * import { ownSession } from "./session_owner.ts";
+ * ```ts
+ * import { type DetachedPlan, ownSession } from "./session_owner.ts";
+ * import { sessionPaths } from "../session/session_paths.ts";
+ * declare const plan: DetachedPlan, stopped: Promise<void>;
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * await ownSession(ctx, plan, { paths: sessionPaths(plan.id), stopped });
  * ```
  */

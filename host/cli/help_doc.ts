@@ -22,6 +22,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "stop",
   "rm",
   "prune",
+  "system",
   "snapshot save",
   "snapshot restore",
   "snapshot ls",

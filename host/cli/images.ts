@@ -11,14 +11,14 @@
  */
 
 import {
+  AGENT_NAMES,
   buildImageAndTemplate,
+  DEFAULT_IMAGE,
+  IMAGE_PROFILES,
   type ImageBuildReport,
   listImageSummaries,
   removeImages,
 } from "../api/images.ts";
-import { PROFILES } from "../../image/profiles.ts";
-import { DEFAULT_IMAGE } from "../../image/store.ts";
-import { AGENT_PRESETS } from "../config/agent_presets.ts";
 import { UsageError } from "./errors.ts";
 import { printEvent } from "./one_shot.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -36,7 +36,7 @@ Commands:
 
 Run \`agentbox images <command> --help\` for details.`;
 
-const PROFILE_LINES = Object.values(PROFILES)
+const PROFILE_LINES = IMAGE_PROFILES
   .map((p) => `  ${p.name.padEnd(9)} ${p.summary}`)
   .join("\n");
 
@@ -62,7 +62,7 @@ Options:
   --agents LIST       dev profile: also install these agent CLIs with npm, in a VM of the new
                       image whose only way out is agentbox's proxy (only the npm registry is
                       reachable): a comma-separated list of
-                      ${Object.keys(AGENT_PRESETS).join(", ")}
+                      ${AGENT_NAMES.join(", ")}
   -h, --help          show this help`;
 
 const LIST_HELP = `Usage: agentbox images list

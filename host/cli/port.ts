@@ -8,7 +8,7 @@
 
 import { openContext } from "../api/context.ts";
 import { forwardSessionPort } from "../api/ports.ts";
-import { formatForwardAddress, parsePortMapping } from "../net/port_mapping.ts";
+import { formatForwardAddress, parsePortMapping } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
