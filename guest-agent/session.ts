@@ -24,6 +24,8 @@ import {
 } from "@agentbox/protocol";
 import { sendChanges } from "./handlers/changes.ts";
 import { type RunningExec, startExec } from "./handlers/exec.ts";
+import { readFiles, writeFiles } from "./handlers/files.ts";
+import { openPort } from "./handlers/port.ts";
 
 /** Operations this agent implements, announced in its hello. */
 export const AGENT_CAPABILITIES = [
@@ -34,6 +36,8 @@ export const AGENT_CAPABILITIES = [
   "exec.pty",
   "exec.user",
   "changes",
+  "files",
+  "port",
 ];
 
 /** Name and version announced in the hello. */
@@ -58,6 +62,8 @@ export interface ServeOptions {
 interface Running {
   scope: StreamScope;
   exec?: RunningExec;
+  /** Ends what is not a process (a forwarded connection). */
+  close?: () => void;
 }
 
 /**
@@ -104,9 +110,10 @@ export async function serveConnection(
 
 /** Silence and kill everything the host started. */
 function endAll(running: Map<number, Running>): void {
-  for (const { scope, exec } of running.values()) {
+  for (const { scope, exec, close } of running.values()) {
     scope.revoke();
     exec?.signal("SIGKILL");
+    close?.();
   }
   running.clear();
 }
@@ -146,20 +153,14 @@ function handle(conn: Connection, running: Map<number, Running>, message: Messag
   switch (message.type) {
     case "exec.start":
       return start(conn, running, message);
-    case "changes.start": {
-      const scope = new StreamScope(conn);
-      const stream = message.stream;
-      running.set(stream, { scope });
-      sendChanges(scope, message).catch((error) => {
-        const e = error instanceof ProtocolError
-          ? error
-          : new ProtocolError("internal", String(error));
-        sendRefusal(scope, e.code, e.message, stream);
-      }).finally(() => {
-        if (running.get(stream)?.scope === scope) running.delete(stream);
-      });
-      return;
-    }
+    case "changes.start":
+      return serveTask(conn, running, message.stream, (scope) => sendChanges(scope, message));
+    case "files.read":
+      return serveTask(conn, running, message.stream, (scope) => readFiles(scope, message));
+    case "files.write":
+      return serveTask(conn, running, message.stream, (scope) => writeFiles(scope, message));
+    case "port.open":
+      return servePort(conn, running, message.stream, message.port);
     case "exec.signal":
       running.get(message.stream)?.exec?.signal(message.signal);
       return;
@@ -167,10 +168,13 @@ function handle(conn: Connection, running: Map<number, Running>, message: Messag
       // Like a signal, a resize for a stream that has ended is dropped.
       running.get(message.stream)?.exec?.resize(message);
       return;
-    case "error":
-      if (message.stream === undefined) conn.close();
-      else running.get(message.stream)?.exec?.signal("SIGKILL");
+    case "error": {
+      if (message.stream === undefined) return conn.close();
+      const target = running.get(message.stream);
+      target?.exec?.signal("SIGKILL");
+      target?.close?.();
       return;
+    }
     case "session.snapshot":
     case "session.attach":
     case "session.stop":
@@ -188,12 +192,7 @@ function handle(conn: Connection, running: Map<number, Running>, message: Messag
 
 function start(conn: Connection, running: Map<number, Running>, message: ExecStart): void {
   const stream = message.stream;
-  if (running.has(stream)) {
-    return sendRefusal(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
-  }
-  if (running.size >= MAX_STREAMS) {
-    return sendRefusal(conn, "too_many_streams", `At most ${MAX_STREAMS} streams may run`, stream);
-  }
+  if (!admit(conn, running, stream)) return;
   const scope = new StreamScope(conn);
   try {
     const exec = startExec(scope, message);
@@ -207,4 +206,60 @@ function start(conn: Connection, running: Map<number, Running>, message: ExecSta
       : new ProtocolError("spawn_failed", String(error));
     sendRefusal(conn, e.code, e.message, stream);
   }
+}
+
+/** Refuse `stream` when it is in use or too many are open; true when it may start. */
+function admit(conn: Connection, running: Map<number, Running>, stream: number): boolean {
+  if (running.has(stream)) {
+    sendRefusal(conn, "stream_exists", `Stream ${stream} is already in use`, stream);
+    return false;
+  }
+  if (running.size >= MAX_STREAMS) {
+    sendRefusal(conn, "too_many_streams", `At most ${MAX_STREAMS} streams may run`, stream);
+    return false;
+  }
+  return true;
+}
+
+/** Run a request that ends by itself (changes, files) on `stream`, refusing it on failure. */
+function serveTask(
+  conn: Connection,
+  running: Map<number, Running>,
+  stream: number,
+  task: (scope: StreamScope) => Promise<void>,
+): void {
+  if (!admit(conn, running, stream)) return;
+  const scope = new StreamScope(conn);
+  running.set(stream, { scope });
+  task(scope).catch((error) => {
+    const e = error instanceof ProtocolError ? error : new ProtocolError("internal", String(error));
+    sendRefusal(scope, e.code, e.message, stream);
+  }).finally(() => {
+    if (running.get(stream)?.scope === scope) running.delete(stream);
+  });
+}
+
+/** Open a forwarded connection to `port` on `stream`; it runs until both directions end. */
+function servePort(
+  conn: Connection,
+  running: Map<number, Running>,
+  stream: number,
+  port: number,
+): void {
+  if (!admit(conn, running, stream)) return;
+  const scope = new StreamScope(conn);
+  let reset = false;
+  const entry: Running = { scope, close: () => reset = true };
+  running.set(stream, entry);
+  const forget = () => {
+    if (running.get(stream) === entry) running.delete(stream);
+  };
+  openPort(scope, { type: "port.open", stream, port }).then((open) => {
+    entry.close = open.close;
+    if (reset) open.close();
+    return open.done;
+  }, (error) => {
+    const e = error instanceof ProtocolError ? error : new ProtocolError("internal", String(error));
+    sendRefusal(scope, e.code, e.message, stream);
+  }).finally(forget);
 }

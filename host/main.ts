@@ -46,6 +46,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/start.ts").then((m) => m.startCommand),
     summary: "start stopped sessions again, over their own disks",
   },
+  cp: {
+    load: () => import("./cli/cp.ts").then((m) => m.cpCommand),
+    summary: "copy files between the host and a running session",
+  },
+  port: {
+    load: () => import("./cli/port.ts").then((m) => m.portCommand),
+    summary: "forward a host port into a running session",
+  },
   stop: {
     load: () => import("./cli/stop.ts").then((m) => m.stopCommand),
     summary: "stop running sessions, keeping their changes",

@@ -19,6 +19,9 @@ export type ProtocolErrorCode =
   | "no_workspace"
   | "snapshot_failed"
   | "no_command"
+  | "files_failed"
+  | "connect_failed"
+  | "forward_failed"
   | "closed"
   | "timed_out"
   | "internal";

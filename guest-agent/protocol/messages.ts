@@ -212,6 +212,87 @@ export interface SessionStop {
 /** Longest grace period a `session.stop` may ask for (one hour). */
 export const MAX_STOP_GRACE_MS = 3_600_000;
 
+/**
+ * Host → agent: send the guest path `path` (absolute) as a files stream on fd 1 of `stream`
+ * (capability `files`): the changes stream's framing (protocol/changes_stream.ts), one record a
+ * file, directory or symbolic link, the first record naming `path` itself by its last component and
+ * every later one a path below it. Symbolic links are sent as links, never followed. Answered with
+ * `files.done`, or `error` (`files_failed`) on the stream.
+ */
+export interface FilesRead {
+  type: "files.read";
+  stream: number;
+  path: string;
+}
+
+/**
+ * Host → agent: write the files stream the host sends on fd 0 of `stream` (records as in
+ * {@linkcode FilesRead}) to the guest path `path` (absolute): into it when it is a directory,
+ * as it otherwise (capability `files`). New files and directories belong to `user` (a name of
+ * the guest's `/etc/passwd`) when given, else root. Answered with `files.done`, or `error`
+ * (`files_failed`) on the stream.
+ */
+export interface FilesWrite {
+  type: "files.write";
+  stream: number;
+  path: string;
+  user?: string;
+}
+
+/** Agent → host: a `files.read` or `files.write` is complete, with `entries` records. Ends the stream. */
+export interface FilesDone {
+  type: "files.done";
+  stream: number;
+  entries: number;
+}
+
+/**
+ * Host → agent: open a TCP connection to `port` on the guest's loopback (127.0.0.1) for
+ * `stream` (capability `port`). Answered with `port.opened`, or `error` (`connect_failed`). Then
+ * fd 0 carries the host's bytes to the guest's server, fd 1 the server's bytes back; `stream.end`
+ * of fd 0 half-closes the connection. When both directions ended, or the connection failed, the
+ * agent sends `port.closed`. The host's `error` on the stream resets the connection.
+ */
+export interface PortOpen {
+  type: "port.open";
+  stream: number;
+  port: number;
+}
+
+/** Agent → host: the connection of a `port.open` is established. */
+export interface PortOpened {
+  type: "port.opened";
+  stream: number;
+}
+
+/** Agent → host: the connection of a `port.open` is closed (after `stream.end` of fd 1). Ends the stream. */
+export interface PortClosed {
+  type: "port.closed";
+  stream: number;
+}
+
+/**
+ * Client → session owner (control sockets only): forward connections to a host port into
+ * `guestPort` of the session's guest. `hostname` (an IP address) and `hostPort` (0: any free
+ * port) say where the owner listens; both absent: the forward of `guestPort` that exists, or a new
+ * one on 127.0.0.1. Answered with `session.forward.done`, or `error` (`forward_failed`).
+ */
+export interface SessionForward {
+  type: "session.forward";
+  stream: number;
+  guestPort: number;
+  hostname?: string;
+  hostPort?: number;
+}
+
+/** Session owner → client: the forward asked for on `stream` listens at `hostname`:`hostPort`. */
+export interface SessionForwardDone {
+  type: "session.forward.done";
+  stream: number;
+  hostname: string;
+  hostPort: number;
+}
+
 /** Either side: a refusal. With `stream` it ends that stream; without, the connection. */
 export interface ErrorMessage {
   type: "error";
@@ -237,6 +318,14 @@ export type Message =
   | SessionSnapshotDone
   | SessionAttach
   | SessionStop
+  | FilesRead
+  | FilesWrite
+  | FilesDone
+  | PortOpen
+  | PortOpened
+  | PortClosed
+  | SessionForward
+  | SessionForwardDone
   | ErrorMessage;
 
 /** Signals a host may forward. Anything else is refused. */
@@ -268,6 +357,9 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "no_workspace",
   "snapshot_failed",
   "no_command",
+  "files_failed",
+  "connect_failed",
+  "forward_failed",
   "closed",
   "timed_out",
   "internal",
@@ -390,6 +482,35 @@ function optionalHelloFacts(o: Fields): Pick<Hello, "time" | "entropy"> {
   return facts;
 }
 
+/** Longest guest path a `files.*` message may name, in bytes (Linux's `PATH_MAX` less its NUL). */
+export const MAX_GUEST_PATH_BYTES = 4095;
+
+function guestPath(obj: Fields): string {
+  const v = str(obj, "path");
+  if (
+    !v.startsWith("/") || v.includes("\0") ||
+    new TextEncoder().encode(v).length > MAX_GUEST_PATH_BYTES
+  ) {
+    fail(`Field "path" must be an absolute path of at most ${MAX_GUEST_PATH_BYTES} bytes`);
+  }
+  return v;
+}
+
+function tcpPort(obj: Fields, key: string, min = 1): number {
+  const v = uint(obj, key, 65535);
+  if (v < min) fail(`Field "${key}" must be a port number in ${min}..65535`);
+  return v;
+}
+
+/** What an address a forward listens on must look like: an IPv4 or IPv6 literal. */
+const IP_LITERAL = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]{2,45})$/;
+
+function hostAddress(obj: Fields, key: string): string {
+  const v = str(obj, key);
+  if (!IP_LITERAL.test(v)) fail(`Field "${key}" must be an IP address`);
+  return v;
+}
+
 const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
   "hello": (o) => {
     const role = str(o, "role");
@@ -486,6 +607,34 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
     type: "session.stop",
     stream: uint(o, "stream"),
     graceMs: uint(o, "graceMs", MAX_STOP_GRACE_MS),
+  }),
+  "files.read": (o) => ({ type: "files.read", stream: uint(o, "stream"), path: guestPath(o) }),
+  "files.write": (o) => ({
+    type: "files.write",
+    stream: uint(o, "stream"),
+    path: guestPath(o),
+    user: userName(o),
+  }),
+  "files.done": (o) => ({
+    type: "files.done",
+    stream: uint(o, "stream"),
+    entries: uint(o, "entries"),
+  }),
+  "port.open": (o) => ({ type: "port.open", stream: uint(o, "stream"), port: tcpPort(o, "port") }),
+  "port.opened": (o) => ({ type: "port.opened", stream: uint(o, "stream") }),
+  "port.closed": (o) => ({ type: "port.closed", stream: uint(o, "stream") }),
+  "session.forward": (o) => ({
+    type: "session.forward",
+    stream: uint(o, "stream"),
+    guestPort: tcpPort(o, "guestPort"),
+    hostname: field(o, "hostname") === undefined ? undefined : hostAddress(o, "hostname"),
+    hostPort: field(o, "hostPort") === undefined ? undefined : tcpPort(o, "hostPort", 0),
+  }),
+  "session.forward.done": (o) => ({
+    type: "session.forward.done",
+    stream: uint(o, "stream"),
+    hostname: hostAddress(o, "hostname"),
+    hostPort: tcpPort(o, "hostPort"),
   }),
   "error": (o) => {
     const code = str(o, "code");

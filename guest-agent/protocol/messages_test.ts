@@ -151,6 +151,22 @@ Deno.test("parseMessage refuses bad field types with bad_message", () => {
     ["error", "code", 1],
     ["error", "message", undefined],
     ["error", "stream", "1"],
+    ["files.read", "path", "relative/path"],
+    ["files.read", "path", "/with\0nul"],
+    ["files.read", "path", "/" + "a".repeat(4095)],
+    ["files.read", "path", undefined],
+    ["files.write", "user", "Root; rm"],
+    ["files.write", "path", 7],
+    ["files.done", "entries", -1],
+    ["port.open", "port", 0],
+    ["port.open", "port", 65536],
+    ["port.open", "port", "80"],
+    ["session.forward", "guestPort", 0],
+    ["session.forward", "hostname", "localhost"],
+    ["session.forward", "hostname", "1.2.3.4; rm"],
+    ["session.forward", "hostPort", 70000],
+    ["session.forward.done", "hostname", "evil\nhost"],
+    ["session.forward.done", "hostPort", 0],
   ];
   for (const [type, key, value] of cases) {
     const msg = base(type) as unknown as Record<string, unknown>;

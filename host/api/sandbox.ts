@@ -27,6 +27,8 @@ import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
+import { type PortForward, startPortForward } from "../session/port_forward.ts";
+import { formatForwardAddress, type PortMapping } from "../net/port_mapping.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import {
@@ -106,6 +108,13 @@ export interface Sandbox {
    * `options.deadline` bounds the transfer (see `CollectOptions`).
    */
   collectChanges(options?: CollectOptions): Promise<CollectedChanges | undefined>;
+  /**
+   * Forward a host port into the guest (docs/sessions.md, "Ports") for the sandbox's life. Throws
+   * `PortForwardError` (`port_unavailable`).
+   */
+  forwardPort(mapping: PortMapping): PortForward;
+  /** The forwards open now: the spec's `ports`, then those opened later. */
+  readonly forwards: readonly PortForward[];
   /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
   saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
   /** Stop the VM and the network (idempotent); the network's report. */
@@ -195,13 +204,24 @@ export async function startSandbox(
         pinLower: options.pinLower,
         resumeWorkspace: options.resumeWorkspace,
       });
+    let box: Sandbox | undefined;
     try {
       await installGuestFiles(vm.agent, network.guestFiles);
+      box = sandbox(spec, image, vm, network, workspace, oneShot);
+      for (const mapping of spec.ports) {
+        const forward = box.forwardPort(mapping);
+        ctx.onEvent({
+          type: "progress",
+          message: `forwarding ${formatForwardAddress(forward.hostname, forward.hostPort)} to ` +
+            `guest port ${forward.guestPort}`,
+        });
+      }
     } catch (error) {
+      await Promise.all(box?.forwards.map((f) => f.close()) ?? []);
       await vm.stop();
       throw error;
     }
-    return sandbox(spec, image, vm, network, workspace, oneShot);
+    return box;
   } catch (error) {
     await network.finish().catch(() => {});
     await oneShot?.release();
@@ -355,6 +375,7 @@ function sandbox(
   const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
+  const forwards: PortForward[] = [];
   // Also settles after a normal stop.
   const lost = vm.exited.then(() => vmStopped(vm));
   lost.catch(() => {});
@@ -391,6 +412,13 @@ function sandbox(
       collected ??= workspace ? workspace.collect(vm.agent, options) : Promise.resolve(undefined);
       return collected;
     },
+    forwards,
+    forwardPort(mapping) {
+      if (stopped) throw new VmError("The sandbox is stopping", { code: "vm_stopping" });
+      const forward = startPortForward(vm.agent, mapping);
+      forwards.push(forward);
+      return forward;
+    },
     saveSnapshot: (dir, source) =>
       saveSessionSnapshot(vm, dir, {
         id: network.id,
@@ -400,7 +428,8 @@ function sandbox(
         workspace,
       }),
     stop() {
-      stopped ??= vm.stop().then(
+      // The forwards die with the sandbox: no listener outlives its VM.
+      stopped ??= Promise.all(forwards.map((f) => f.close())).then(() => vm.stop()).then(
         () => network.finish(),
         async (error) => {
           await network.finish().catch(() => {});

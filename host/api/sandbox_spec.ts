@@ -10,6 +10,7 @@ import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import { z } from "zod";
 import { IMAGE_NAME_PATTERN } from "../../image/store.ts";
 import { UsageError } from "../agentbox_error.ts";
+import { parseIp } from "../net/ip_address.ts";
 import { NET_BACKEND_CHOICES } from "../net/net_backend.ts";
 import { NET_CHOICES } from "../session/net_choice.ts";
 import { VMM_KINDS } from "../vm/running_vm.ts";
@@ -71,6 +72,12 @@ export const SANDBOX_SPEC_SCHEMA = z.strictObject({
    * end once (the share, else the directory the user works in), never looked up later.
    */
   projectDir: absolutePath,
+  /** Port forwards from the host into the guest (`-p`), open for the sandbox's life. */
+  ports: z.array(z.strictObject({
+    hostname: z.string().max(64).refine((h) => parseIp(h) !== undefined, "is not an IP address"),
+    hostPort: z.number().int().min(0).max(65535),
+    guestPort: z.number().int().min(1).max(65535),
+  })).max(64).default([]),
 });
 
 /** A validated sandbox request. */

@@ -19,6 +19,7 @@ import { type SessionPaths, sessionPaths } from "../session/session_paths.ts";
 import { label, resolveSession } from "../session/session_client.ts";
 import { observedState } from "../session/session_liveness.ts";
 import { readSnapshot } from "../session/snapshot_store.ts";
+import { DEFAULT_FORWARD_ADDRESS, formatForwardAddress } from "../net/port_mapping.ts";
 import { startOwner } from "../session/start_owner.ts";
 import {
   type LifecycleRecord,
@@ -251,6 +252,19 @@ export async function ownSession(
       },
       commandConsole,
       stop: (graceMs) => stop.resolve(graceMs),
+      // deno-lint-ignore require-await
+      forwardPort: async (request) => {
+        const named = request.hostname !== undefined || request.hostPort !== undefined;
+        const forward = (!named && box.forwards.find((f) => f.guestPort === request.guestPort)) ||
+          box.forwardPort({
+            hostname: request.hostname ?? DEFAULT_FORWARD_ADDRESS,
+            hostPort: request.hostPort ?? 0,
+            guestPort: request.guestPort,
+          });
+        const where = formatForwardAddress(forward.hostname, forward.hostPort);
+        log(`forwarding ${where} to guest port ${forward.guestPort}`);
+        return { hostname: forward.hostname, hostPort: forward.hostPort };
+      },
     });
     setSessionStatus(ctx.db, plan.id, "running", { controlSocket: paths.controlSocket });
     log("session running");

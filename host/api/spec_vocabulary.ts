@@ -12,3 +12,9 @@ export { isValidName, NAME_RULE } from "../session/names.ts";
 export { NET_CHOICES, type NetChoice } from "../session/net_choice.ts";
 export { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
 export { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
+export {
+  DEFAULT_FORWARD_ADDRESS,
+  formatForwardAddress,
+  parsePortMapping,
+  type PortMapping,
+} from "../net/port_mapping.ts";

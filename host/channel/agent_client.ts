@@ -139,6 +139,31 @@ export interface ExecHandle {
   resize(size: { rows: number; cols: number }): Promise<void>;
 }
 
+/** A connection to a port in the guest, carried over the agent channel. */
+export interface PortConnection {
+  /** The guest server's bytes; ends when it closes its side. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes for the guest's server; closing it half-closes the connection. */
+  writable: WritableStream<Uint8Array>;
+  /** Resolves when the agent closed the connection (both directions ended, or a reset). */
+  closed: Promise<void>;
+  /** Reset the connection; `closed` follows. */
+  reset(): void;
+}
+
+/** Where a session's forward listens on the host. */
+export interface ForwardAddress {
+  hostname: string;
+  hostPort: number;
+}
+
+interface PendingPort {
+  opened: PromiseWithResolvers<void>;
+  closed: PromiseWithResolvers<void>;
+  isOpen?: boolean;
+  answer?: ReturnType<typeof setTimeout>;
+}
+
 interface Pending {
   started: PromiseWithResolvers<number>;
   result: PromiseWithResolvers<ExecResult>;
@@ -164,6 +189,8 @@ export class AgentClient {
   readonly #pending = new Map<number, Pending>();
   readonly #changes = new Map<number, PromiseWithResolvers<number>>();
   readonly #snapshots = new Map<number, PromiseWithResolvers<void>>();
+  readonly #ports = new Map<number, PendingPort>();
+  readonly #forwards = new Map<number, PromiseWithResolvers<ForwardAddress>>();
   readonly #deadlines: AgentDeadlines;
   #nextStream = 1;
   /** The agent's hello. */
@@ -404,6 +431,106 @@ export class AgentClient {
   changes(
     options: { deadline?: number } = {},
   ): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
+    return this.#download(
+      (stream) => ({ type: "changes.start", stream }),
+      "the workspace's changes",
+      options.deadline,
+    );
+  }
+
+  /**
+   * Ask for the guest path `path` (absolute) as a files stream (docs/protocol.md, `files.read`):
+   * read `data` with `readChangesStream`; `entries` resolves with the count the agent says it
+   * sent, and rejects with {@linkcode AgentError} (`files_failed` when the path cannot be read,
+   * `version_mismatch` from an agent without `files`). Bounded like {@linkcode changes}.
+   */
+  readFiles(path: string): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
+    if (!this.hello.capabilities.includes("files")) {
+      const refused = Promise.reject(missingFeature("copy files"));
+      refused.catch(() => {});
+      return { data: new ReadableStream({ start: (c) => c.close() }), entries: refused };
+    }
+    return this.#download((stream) => ({ type: "files.read", stream, path }), path);
+  }
+
+  /**
+   * Write the files stream `data` to the guest path `path` (absolute; `files.write`), new files
+   * owned by `options.user` when given. Resolves with the entries the agent wrote; rejects with
+   * {@linkcode AgentError} (`files_failed`, `version_mismatch`). The whole transfer is bounded by
+   * the `changesTotalMs` deadline.
+   */
+  writeFiles(
+    path: string,
+    data: ReadableStream<Uint8Array>,
+    options: { user?: string } = {},
+  ): Promise<number> {
+    if (!this.hello.capabilities.includes("files")) {
+      data.cancel().catch(() => {});
+      return Promise.reject(missingFeature("copy files"));
+    }
+    const stream = this.#nextStream++;
+    const done = Promise.withResolvers<number>();
+    this.#changes.set(stream, done);
+    const totalMs = this.#deadlines.changesTotalMs;
+    const total = setTimeout(() => {
+      this.#giveUp(`The agent did not finish writing ${path} within ${seconds(totalMs)}`);
+    }, totalMs);
+    done.promise.catch(() => {}).finally(() => clearTimeout(total));
+    this.#conn.send({ type: "files.write", stream, path, user: options.user }).catch((e) =>
+      this.#failChanges(stream, asAgentError(e))
+    );
+    data.pipeTo(this.#conn.transmit(stream, 0)).catch(() => {});
+    return done.promise;
+  }
+
+  /**
+   * Open a connection to `port` on the guest's loopback (`port.open`), carried on a stream of
+   * this connection: write to `writable` what the guest's server should read, read its answer
+   * from `readable`. Rejects with {@linkcode AgentError} `connect_failed` when nothing listens
+   * there (`version_mismatch` from an agent without `port`).
+   */
+  openPort(port: number): Promise<PortConnection> {
+    if (!this.hello.capabilities.includes("port")) {
+      return Promise.reject(missingFeature("forward ports"));
+    }
+    const stream = this.#nextStream++;
+    const pending: PendingPort = {
+      opened: Promise.withResolvers<void>(),
+      closed: Promise.withResolvers<void>(),
+    };
+    pending.closed.promise.catch(() => {});
+    this.#ports.set(stream, pending);
+    const readable = this.#conn.receive(stream, 1);
+    pending.answer = setTimeout(() => {
+      this.#giveUp(
+        `The agent did not answer port.open within ${seconds(this.#deadlines.answerMs)}`,
+      );
+    }, this.#deadlines.answerMs);
+    this.#conn.send({ type: "port.open", stream, port }).catch((e) =>
+      this.#failPort(stream, asAgentError(e))
+    );
+    return pending.opened.promise.then(() => ({
+      readable,
+      writable: this.#conn.transmit(stream, 0),
+      closed: pending.closed.promise,
+      reset: () => {
+        if (!this.#ports.has(stream)) return;
+        this.#conn.send({
+          type: "error",
+          stream,
+          code: "closed",
+          message: "The host closed the connection",
+        }).catch(() => {});
+      },
+    }));
+  }
+
+  /** Receive a stream the agent sends on fd 1 after `start`, bounded by the transfer deadlines. */
+  #download(
+    start: (stream: number) => Message,
+    what: string,
+    deadline?: number,
+  ): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
     const stream = this.#nextStream++;
     const done = Promise.withResolvers<number>();
     done.promise.catch(() => {});
@@ -411,12 +538,12 @@ export class AgentClient {
     const idleMs = this.#deadlines.changesIdleMs;
     const totalMs = Math.max(
       0,
-      Math.min(this.#deadlines.changesTotalMs, (options.deadline ?? Infinity) - Date.now()),
+      Math.min(this.#deadlines.changesTotalMs, (deadline ?? Infinity) - Date.now()),
     );
     let received = 0;
     const total = setTimeout(() => {
       this.#giveUp(
-        `The agent did not finish sending the workspace's changes within ${seconds(totalMs)} ` +
+        `The agent did not finish sending ${what} within ${seconds(totalMs)} ` +
           `(${received} bytes received)`,
       );
     }, totalMs);
@@ -425,7 +552,7 @@ export class AgentClient {
       clearTimeout(idle);
       idle = setTimeout(() => {
         this.#giveUp(
-          `The agent sent nothing for ${seconds(idleMs)} while sending the workspace's changes ` +
+          `The agent sent nothing for ${seconds(idleMs)} while sending ${what} ` +
             `(${received} bytes received)`,
         );
       }, idleMs);
@@ -444,9 +571,7 @@ export class AgentClient {
         },
       }),
     );
-    this.#conn.send({ type: "changes.start", stream }).catch((e) =>
-      this.#failChanges(stream, asAgentError(e))
-    );
+    this.#conn.send(start(stream)).catch((e) => this.#failChanges(stream, asAgentError(e)));
     return { data, entries: done.promise };
   }
 
@@ -465,6 +590,26 @@ export class AgentClient {
     return done.promise;
   }
 
+  /**
+   * Ask a session's owner (this client is connected to its control socket) to forward a host port
+   * into `guestPort` of its guest (`session.forward`), and resolve with where it listens.
+   * `hostname` and `hostPort` absent: the forward of `guestPort` the session has, or a new one on
+   * a free loopback port. Rejects with {@linkcode AgentError} `forward_failed`, or
+   * `unknown_type` from a peer that cannot forward (an agent, an older owner).
+   */
+  forwardPort(
+    request: { guestPort: number; hostname?: string; hostPort?: number },
+  ): Promise<ForwardAddress> {
+    const stream = this.#nextStream++;
+    const done = Promise.withResolvers<ForwardAddress>();
+    this.#forwards.set(stream, done);
+    this.#conn.send({ type: "session.forward", stream, ...request }).catch((e) => {
+      this.#forwards.delete(stream);
+      done.reject(asAgentError(e));
+    });
+    return done.promise;
+  }
+
   /** Hang up; pending execs fail. */
   close(): void {
     this.#conn.close();
@@ -477,7 +622,14 @@ export class AgentClient {
       case "exec.exit":
         return this.#exited(message);
       case "changes.done":
-        return this.#changesDone(message.stream, message.entries);
+      case "files.done":
+        return this.#changesDone(message.stream, message.entries, message.type);
+      case "port.opened":
+        return this.#portOpened(message.stream);
+      case "port.closed":
+        return this.#portClosed(message.stream);
+      case "session.forward.done":
+        return this.#forwardDone(message.stream, message);
       case "session.snapshot.done":
         return this.#snapshotDone(message.stream);
       case "error":
@@ -489,6 +641,14 @@ export class AgentClient {
         }
         if (this.#snapshots.has(message.stream)) {
           return this.#failSnapshot(message.stream, new AgentError(message.code, message.message));
+        }
+        if (this.#ports.has(message.stream)) {
+          return this.#failPort(message.stream, new AgentError(message.code, message.message));
+        }
+        if (this.#forwards.has(message.stream)) {
+          const error = new AgentError(message.code, message.message);
+          this.#forwards.get(message.stream)!.reject(error);
+          return void this.#forwards.delete(message.stream);
         }
         this.#expect(message.stream, message.type);
         return this.#fail(message.stream, new AgentError(message.code, message.message));
@@ -540,13 +700,10 @@ export class AgentClient {
     pending.result.resolve({ code: exit.code, signal: exit.signal, timedOut: exit.timedOut });
   }
 
-  #changesDone(stream: number, entries: number): void {
+  #changesDone(stream: number, entries: number, type: string): void {
     const done = this.#changes.get(stream);
     if (!done) {
-      const error = new ProtocolError(
-        "unknown_stream",
-        `Agent sent changes.done for stream ${stream}`,
-      );
+      const error = new ProtocolError("unknown_stream", `Agent sent ${type} for stream ${stream}`);
       this.#conn.close(error);
       throw error;
     }
@@ -561,6 +718,54 @@ export class AgentClient {
     this.#changes.delete(stream);
     this.#conn.forget(stream);
     done.reject(error);
+  }
+
+  #portOpened(stream: number): void {
+    const pending = this.#ports.get(stream);
+    if (!pending || pending.isOpen) {
+      const error = new ProtocolError("unknown_stream", `Agent sent port.opened for ${stream}`);
+      this.#conn.close(error);
+      throw error;
+    }
+    clearTimeout(pending.answer);
+    pending.isOpen = true;
+    pending.opened.resolve();
+  }
+
+  #portClosed(stream: number): void {
+    const pending = this.#ports.get(stream);
+    if (!pending?.isOpen) {
+      const error = new ProtocolError("unknown_stream", `Agent sent port.closed for ${stream}`);
+      this.#conn.close(error);
+      throw error;
+    }
+    this.#ports.delete(stream);
+    this.#conn.forget(stream);
+    pending.closed.resolve();
+  }
+
+  #failPort(stream: number, error: AgentError): void {
+    const pending = this.#ports.get(stream);
+    if (!pending) return;
+    this.#ports.delete(stream);
+    clearTimeout(pending.answer);
+    this.#conn.forget(stream);
+    pending.opened.reject(error);
+    pending.closed.reject(error);
+  }
+
+  #forwardDone(stream: number, done: ForwardAddress): void {
+    const pending = this.#forwards.get(stream);
+    if (!pending) {
+      const error = new ProtocolError(
+        "unknown_stream",
+        `Peer sent session.forward.done for ${stream}`,
+      );
+      this.#conn.close(error);
+      throw error;
+    }
+    this.#forwards.delete(stream);
+    pending.resolve({ hostname: done.hostname, hostPort: done.hostPort });
   }
 
   #snapshotDone(stream: number): void {
@@ -597,6 +802,9 @@ export class AgentClient {
     for (const stream of [...this.#pending.keys()]) this.#fail(stream, error);
     for (const stream of [...this.#changes.keys()]) this.#failChanges(stream, error);
     for (const stream of [...this.#snapshots.keys()]) this.#failSnapshot(stream, error);
+    for (const stream of [...this.#ports.keys()]) this.#failPort(stream, error);
+    for (const pending of this.#forwards.values()) pending.reject(error);
+    this.#forwards.clear();
   }
 }
 
@@ -607,6 +815,13 @@ function asAgentError(reason: unknown): AgentError {
   }
   if (reason === undefined) return new AgentError("closed", "The agent closed the connection");
   return new AgentError("closed", `Lost the connection to the agent: ${reason}`, { cause: reason });
+}
+
+function missingFeature(what: string): AgentError {
+  return new AgentError(
+    "version_mismatch",
+    `The image's agent cannot ${what}: rebuild the image with \`agentbox images build\``,
+  );
 }
 
 function seconds(ms: number): string {

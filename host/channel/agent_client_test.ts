@@ -533,3 +533,49 @@ Deno.test("AgentClient: a host command that ends in time is not cut by its deadl
   client.close();
   await peer.cancel();
 });
+
+Deno.test("AgentClient: hostile port and files answers end the connection", async () => {
+  const cases: [string, (stream: number) => Message[]][] = [
+    ["port.closed before port.opened", (s) => [{ type: "port.closed", stream: s }]],
+    ["port.opened twice", (s) => [{ type: "port.opened", stream: s }, {
+      type: "port.opened",
+      stream: s,
+    }]],
+    ["port.opened for another stream", (s) => [{ type: "port.opened", stream: s + 7 }]],
+    ["files.done for another stream", (s) => [{ type: "files.done", stream: s + 7, entries: 0 }]],
+    ["session.forward.done unasked", (s) => [{
+      type: "session.forward.done",
+      stream: s + 7,
+      hostname: "127.0.0.1",
+      hostPort: 80,
+    }]],
+  ];
+  for (const [what, answers] of cases) {
+    const { peer, connecting } = fakeAgent();
+    await peer.send({ ...AGENT_HELLO, capabilities: ["exec", "files", "port"] });
+    const client = await within(connecting, HANG_MS, "connect");
+    await peer.expect("hello");
+    const opening = client.openPort(8080);
+    opening.catch(() => {});
+    const open = await within(peer.expect("port.open"), HANG_MS, "port.open");
+    assert.ok(open && open.type === "port.open");
+    for (const answer of answers(open.stream)) await peer.send(answer);
+    const reason = await within(client.closed, HANG_MS, `${what}: closed`);
+    assert.ok(reason instanceof Error, what);
+    const code = (reason as { code?: string }).code;
+    assert.ok(code === "unknown_stream", `${what}: ${code}`);
+  }
+});
+
+Deno.test("AgentClient: files and ports need the agent's capabilities", async () => {
+  const { peer, connecting } = fakeAgent();
+  await peer.send(AGENT_HELLO);
+  const client = await within(connecting, HANG_MS, "connect");
+  await assert.rejects(client.openPort(80), isAgentError("version_mismatch"));
+  await assert.rejects(client.readFiles("/x").entries, isAgentError("version_mismatch"));
+  await assert.rejects(
+    client.writeFiles("/x", ReadableStream.from([new Uint8Array(1)])),
+    isAgentError("version_mismatch"),
+  );
+  client.close();
+});

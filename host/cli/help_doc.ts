@@ -21,6 +21,8 @@ export const HELP_COMMANDS: readonly string[] = [
   "start",
   "attach",
   "logs",
+  "cp",
+  "port",
   "stop",
   "rm",
   "prune",

@@ -38,6 +38,10 @@ runs in the background on a terminal in the guest: \`agentbox attach\` connects 
 Options:
   -d, --detach      start a long-lived session in the background (see above)
   --name NAME       name the detached session (a letter, then letters, digits, _ . -)
+  -p, --publish [HOST_ADDR:]HOST_PORT:GUEST_PORT
+                    forward connections to HOST_PORT on the host (127.0.0.1 unless HOST_ADDR
+                    names another address; 0: any free port) to GUEST_PORT on the guest's
+                    loopback, for the sandbox's life; repeatable (\`agentbox port\` adds more)
 ${SANDBOX_HELP}
   --share DIR       share DIR instead of the current directory
   --no-share        share nothing
@@ -80,6 +84,7 @@ export async function runCommand(args: string[]): Promise<number> {
     "no-share": { type: "boolean" },
     detach: { type: "boolean", short: "d" },
     name: { type: "string" },
+    publish: { type: "string", short: "p", multiple: true },
   }, { guestCommand: true });
   if (values.help) {
     console.log(RUN_HELP);

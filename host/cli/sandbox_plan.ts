@@ -15,6 +15,7 @@ import {
   type SandboxSpec,
 } from "../api/sandbox_spec.ts";
 import { MIN_MEMORY_MB, VM_DEFAULTS, VMM_KINDS, type VmmKind } from "../api/spec_vocabulary.ts";
+import { parsePortMapping } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOptions, positiveInt } from "./options.ts";
@@ -77,6 +78,7 @@ export function sandboxPlan(
     net: netChoice(values.net),
     allow: values.allow as string[] | undefined,
     deny: values.deny as string[] | undefined,
+    ports: ((values.publish ?? []) as string[]).map(parsePortMapping),
     tlsInspect: !!values["tls-inspect"],
     trustHostCa: !!values["trust-host-ca"],
     netBackend: netBackendChoice(values["net-backend"]),

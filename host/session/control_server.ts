@@ -21,9 +21,22 @@ import {
   ProtocolError,
   sendRefusal,
   type SessionAttach,
+  type SessionForward,
   type SessionSnapshot,
 } from "@agentbox/protocol";
-import { type AgentClient, AgentError, type ExecHandle } from "../channel/agent_client.ts";
+import {
+  type AgentClient,
+  AgentError,
+  type ExecHandle,
+  type ForwardAddress,
+} from "../channel/agent_client.ts";
+import {
+  type Cleanups,
+  relayFilesRead,
+  relayFilesWrite,
+  relayForward,
+  relayPort,
+} from "./relay_streams.ts";
 import { VERSION } from "../version.ts";
 import { type CommandConsole, MAX_LAG_BYTES } from "./command_console.ts";
 
@@ -52,6 +65,8 @@ export interface OwnerOperations {
   commandConsole?: CommandConsole;
   /** Stop the session, giving its commands `graceMs` between SIGTERM and SIGKILL. */
   stop?(graceMs: number): void;
+  /** Forward a host port into the guest (`session.forward`); where it listens. */
+  forwardPort?(request: SessionForward): Promise<ForwardAddress>;
 }
 
 /** Capability announced by an owner that serves `session.attach` and `session.stop`. */
@@ -157,6 +172,7 @@ async function serveClient(conn: Connection, served: Served) {
   const { agent } = served;
   const running = new Map<number, ExecHandle>();
   const attached: Attachments = new Map();
+  const cleanups: Cleanups = new Map();
   let greeted = false;
   conn.start((message) => {
     if (!greeted) {
@@ -164,7 +180,7 @@ async function serveClient(conn: Connection, served: Served) {
       greeted = true;
       return;
     }
-    handle(conn, served, { running, attached }, message);
+    handle(conn, served, { running, attached }, message, cleanups);
   });
   const capabilities = [
     ...agent.hello.capabilities.filter((c) => c !== "changes"),
@@ -175,6 +191,7 @@ async function serveClient(conn: Connection, served: Served) {
   for (const run of running.values()) run.signal("SIGKILL").catch(() => {});
   // Detaching leaves the console's command running.
   for (const attachment of attached.values()) attachment.leave();
+  for (const cleanup of cleanups.values()) cleanup();
 }
 
 /** Thrown, so that the connection tells the client why before it closes. */
@@ -195,6 +212,7 @@ function handle(
   served: Served,
   { running, attached }: { running: Map<number, ExecHandle>; attached: Attachments },
   message: Message,
+  cleanups: Cleanups,
 ): void {
   switch (message.type) {
     case "exec.start":
@@ -216,7 +234,16 @@ function handle(
         running.get(message.stream)?.signal("SIGKILL").catch(() => {});
         attached.get(message.stream)?.leave();
       }
+      if (message.stream !== undefined) cleanups.get(message.stream)?.();
       return;
+    case "files.read":
+      return relayFilesRead(conn, served.agent, message);
+    case "files.write":
+      return relayFilesWrite(conn, served.agent, message, served.defaults.user);
+    case "port.open":
+      return relayPort(conn, served.agent, message, cleanups);
+    case "session.forward":
+      return relayForward(conn, served.operations.forwardPort, message);
     case "session.snapshot":
       return saveSnapshot(conn, served.operations, message);
     case "session.attach":
@@ -301,7 +328,10 @@ function oneAtATime(operations: OwnerOperations): OwnerOperations {
     return next;
   };
   const save = operations.saveSnapshot;
-  return save ? { ...operations, saveSnapshot: (dir) => queue(() => save(dir)) } : operations;
+  return {
+    ...operations,
+    saveSnapshot: save && ((dir) => queue(() => save(dir))),
+  };
 }
 
 /**

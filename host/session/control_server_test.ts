@@ -219,3 +219,65 @@ Deno.test("control socket: attach without a command is refused with no_command",
   const run = client.attach({ readOnly: true });
   await assert.rejects(run.result, (e) => e instanceof AgentError && e.code === "no_command");
 });
+
+Deno.test("control socket: files and ports relayed; refusals keep their codes; forward asks the owner", async () => {
+  const forwards: unknown[] = [];
+  await using r = await relay(undefined, {
+    forwardPort: (request) => {
+      forwards.push(request);
+      return Promise.resolve({ hostname: "127.0.0.1", hostPort: 40000 });
+    },
+  });
+  const client = await r.connect();
+  const dir = await Deno.makeTempDir();
+  try {
+    // In and back out, through the owner.
+    const { sendFiles } = await import("../workspace/send_files.ts");
+    await Deno.mkdir(`${dir}/src`);
+    await Deno.writeTextFile(`${dir}/src/a.txt`, "relayed");
+    await Deno.mkdir(`${dir}/guest`);
+    assert.equal(await client.writeFiles(`${dir}/guest`, sendFiles(`${dir}/src`).data), 2);
+    const out = client.readFiles(`${dir}/guest/src/a.txt`);
+    const bytes = await new Response(out.data).bytes();
+    assert.equal(await out.entries, 1);
+    assert.ok(new TextDecoder().decode(bytes).endsWith("relayed"));
+    // The agent's refusal reaches the client with its code, not as a cut pipe.
+    const missing = client.readFiles(`${dir}/nope`);
+    await new Response(missing.data).bytes().catch(() => {});
+    await assert.rejects(
+      missing.entries,
+      (e) => e instanceof AgentError && e.code === "files_failed",
+    );
+    // A connection to a port in the "guest", both ways.
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response("pong"),
+    );
+    const port = await client.openPort(server.addr.port);
+    const writer = port.writable.getWriter();
+    await writer.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+    const answer = await new Response(port.readable).text();
+    await writer.close().catch(() => {});
+    await port.closed;
+    assert.match(answer, /200 OK[\s\S]*pong$/);
+    await server.shutdown();
+    await assert.rejects(
+      client.openPort(1),
+      (e) => e instanceof AgentError && e.code === "connect_failed",
+    );
+    // session.forward is the owner's.
+    assert.deepEqual(await client.forwardPort({ guestPort: 80 }), {
+      hostname: "127.0.0.1",
+      hostPort: 40000,
+    });
+    assert.deepEqual(forwards, [{
+      type: "session.forward",
+      stream: 6,
+      guestPort: 80,
+      hostname: undefined,
+      hostPort: undefined,
+    }]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -47,6 +47,14 @@ export const EXAMPLES: Message[] = [
   { type: "session.attach", stream: 4, readOnly: true },
   { type: "session.stop", stream: 5, graceMs: 10_000 },
   { type: "error", stream: 3, code: "no_command", message: "no command" },
+  { type: "files.read", stream: 3, path: "/workspace/out" },
+  { type: "files.write", stream: 4, path: "/tmp", user: "agent" },
+  { type: "files.done", stream: 4, entries: 12 },
+  { type: "port.open", stream: 5, port: 8080 },
+  { type: "port.opened", stream: 5 },
+  { type: "port.closed", stream: 5 },
+  { type: "session.forward", stream: 6, guestPort: 80, hostname: "::1", hostPort: 0 },
+  { type: "session.forward.done", stream: 6, hostname: "127.0.0.1", hostPort: 41234 },
 ];
 
 /**
