@@ -111,7 +111,7 @@ export function removeOwnStagingsSync(): string[] {
  * Remove what killed builds and removals left in `imagesDir`: staging directories whose lock
  * nobody holds (with their lock files), and half-removed images. An image a killed build had
  * moved aside (`.NAME.build-XXXX.old`) is put back when nothing took its place. Returns the
- * paths removed.
+ * paths removed (with `dryRun`, the paths that would be, touching nothing).
  *
  * @example
  * ```ts ignore
@@ -119,7 +119,10 @@ export function removeOwnStagingsSync(): string[] {
  * console.log(await removeStaleBuilds(`${Deno.env.get("HOME")}/.local/share/agentbox/images`));
  * ```
  */
-export async function removeStaleBuilds(imagesDir: string): Promise<string[]> {
+export async function removeStaleBuilds(
+  imagesDir: string,
+  options: { dryRun?: boolean } = {},
+): Promise<string[]> {
   const removed: string[] = [];
   let entries: Deno.DirEntry[];
   try {
@@ -132,9 +135,17 @@ export async function removeStaleBuilds(imagesDir: string): Promise<string[]> {
     if (!match || !entry.isDirectory) continue;
     const path = join(imagesDir, entry.name);
     const [, name, build, old] = match;
+    if (build === undefined && options.dryRun) {
+      removed.push(path);
+      continue;
+    }
     if (build !== undefined) {
       const staging = join(imagesDir, `.${name}.${build}`);
       if (OWN.has(staging) || !(await abandoned(staging, path))) continue;
+      if (options.dryRun) {
+        if (!old) removed.push(path);
+        continue;
+      }
       if (old) {
         const target = join(imagesDir, name);
         const restored = await Deno.lstat(target).then(() => false, () => true) &&
@@ -147,7 +158,7 @@ export async function removeStaleBuilds(imagesDir: string): Promise<string[]> {
     removed.push(path);
   }
   // Then the locks whose build is gone, directory and all.
-  for (const entry of entries) {
+  for (const entry of options.dryRun ? [] : entries) {
     if (!entry.isFile || !LOCK.test(entry.name)) continue;
     const lock = join(imagesDir, entry.name);
     const staging = lock.slice(0, -".lock".length);

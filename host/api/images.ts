@@ -252,7 +252,8 @@ export async function removeImages(names: string[], onEvent: EventSink): Promise
 /**
  * Remove what interrupted image builds and removals left in the images directory (staging
  * directories of killed builds, half-removed images); builds under way are left alone. Returns
- * the paths removed. Every build does this first; `prune` can too.
+ * the paths removed (with `dryRun`, those that would be). Every build does this first; `prune`
+ * does too.
  *
  * @example
  * ```ts ignore
@@ -260,8 +261,10 @@ export async function removeImages(names: string[], onEvent: EventSink): Promise
  * console.log(await removeStaleImageBuilds());
  * ```
  */
-export async function removeStaleImageBuilds(): Promise<string[]> {
-  return await removeStaleBuilds(imagesDir());
+export async function removeStaleImageBuilds(
+  options: { dryRun?: boolean } = {},
+): Promise<string[]> {
+  return await removeStaleBuilds(imagesDir(), options);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * What agentbox keeps on disk, and collecting what nothing uses any more: `agentbox system df`
- * and the files half of `agentbox prune`. Sessions themselves (their rows and state directories)
+ * and the files half of `agentbox prune` (with what killed image builds left, through
+ * image/build_staging.ts). Sessions themselves (their rows and state directories)
  * are removed by `pruneSessions` (sessions.ts); this module finds the rest — state directories no
  * listed session owns (left by a crash between steps, or by an older agentbox), and share caches
  * (packed lower images) of projects no remaining session belongs to.
@@ -8,6 +9,7 @@
  * @module
  */
 
+import { removeStaleBuilds } from "../../image/build_staging.ts";
 import { imagesDir } from "../../image/store.ts";
 import { cacheDir, stateDir } from "../paths.ts";
 import { defaultDatabasePath } from "../store/database.ts";
@@ -56,7 +58,7 @@ async function names(dir: string): Promise<string[]> {
 export interface Reclaimable {
   path: string;
   bytes: number;
-  reason: "orphaned session files" | "unused share cache";
+  reason: "orphaned session files" | "unused share cache" | "image build leftover";
 }
 
 /**
@@ -112,8 +114,17 @@ export async function pruneFiles(
   options: { dryRun: boolean; olderThanMs?: number },
 ): Promise<Reclaimable[]> {
   const found = await reclaimableFiles(ctx, options);
-  if (options.dryRun) return found;
-  const removed: Reclaimable[] = [];
+  // What killed image builds left: staging trees of builds whose lock nobody holds.
+  const leftovers = await removeStaleBuilds(imagesDir(), { dryRun: true });
+  const sized = await Promise.all(
+    leftovers.map(async (path) => ({ path, bytes: await allocated(path) })),
+  );
+  if (options.dryRun) {
+    return [...found, ...sized.map((l) => ({ ...l, reason: "image build leftover" as const }))];
+  }
+  const gone = new Set(await removeStaleBuilds(imagesDir()));
+  const removed: Reclaimable[] = sized.filter((l) => gone.has(l.path))
+    .map((l) => ({ ...l, reason: "image build leftover" as const }));
   for (const item of found) {
     // Renamed first, so a half-removed cache entry is never taken for a whole one.
     const doomed = `${item.path}.prune-${crypto.randomUUID().slice(0, 8)}`;

@@ -25,7 +25,8 @@ died, with its collected changes: \`agentbox ps -a\` lists them first. Sessions 
 are booting, running or stopping are never touched. Then the files nothing uses: session state
 directories no session owns (upper disks, changesets left by a crash) and share caches (packed
 copies of project directories) no live session is using — the next run of that project packs
-it again. \`agentbox system df\` shows what this would free.
+it again — and what killed image builds left in the images directory. \`agentbox system df\`
+shows what this would free.
 
 Options:
   --older-than DURATION  only what ended (or, dead, started) at least this long ago: a number

@@ -112,6 +112,13 @@ Deno.test("one-shot runs: ps -a shows them, their changes' state, rm and prune c
         .map((row) => [row.what, row]),
     );
   };
+  // And what a killed image build left (its lock file free: nobody builds).
+  // (The images directory is the user's: these tests share the default image.)
+  const dataHome = Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME")}/.local/share`;
+  const images = `${dataHome}/agentbox/images`;
+  const leftover = `${images}/.doomed.build-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.mkdir(`${leftover}/tree`, { recursive: true });
+  await Deno.writeTextFile(`${leftover}.lock`, "");
   const before = await df();
   assert.ok(before.sessions.reclaimableBytes >= 256 * 1024, JSON.stringify(before.sessions));
   assert.ok(before["share caches"].count >= 1, "the shared exec packed no share cache");
@@ -120,6 +127,8 @@ Deno.test("one-shot runs: ps -a shows them, their changes' state, rm and prune c
   assert.equal(pruned.code, 0, pruned.stderr);
   assert.match(pruned.stdout, /0f0f0f0f-orphan orphaned session files/);
   assert.match(pruned.stdout, /unused share cache/);
+  assert.ok(pruned.stdout.includes(`${leftover} image build leftover`), pruned.stdout);
+  await assert.rejects(Deno.stat(leftover), Deno.errors.NotFound);
   assert.deepEqual(await psAll(), []);
   const left = [];
   for await (const entry of Deno.readDir(sessionsDir)) left.push(entry.name);
