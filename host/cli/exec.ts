@@ -15,7 +15,7 @@ import { envOptions, parseCommandArgs, positiveInt, projectOption } from "./opti
 import { pipedIo } from "./piped_io.ts";
 import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { UsageError } from "./errors.ts";
-import { SHARE_HELP } from "./workspace_options.ts";
+import { SHARE_HELP } from "./share_options.ts";
 import { runInSession } from "./session_command.ts";
 
 /** Help text of `agentbox exec`. */

@@ -9,7 +9,7 @@
 import { MIN_MEMORY_MB, VM_DEFAULTS } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { NET_OPTIONS } from "./net_options.ts";
-import { SHARE_OPTIONS } from "./workspace_options.ts";
+import { SHARE_OPTIONS } from "./share_options.ts";
 
 /** `parseCommandArgs` specs of the options every sandbox command takes. */
 export const SANDBOX_OPTIONS = {

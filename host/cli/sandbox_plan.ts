@@ -19,7 +19,7 @@ import { parsePortMapping } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOptions, positiveInt } from "./options.ts";
-import { type AfterRun, afterRun } from "./workspace_options.ts";
+import { type AfterRun, afterRun } from "./share_options.ts";
 
 /** Everything a sandbox command was asked to do, validated before anything starts. */
 export interface SandboxPlan {

@@ -42,11 +42,13 @@ async function staticGraph(entry: string): Promise<string[]> {
   return [...seen].map((s) => s.replace(`file://${REPO}/`, "")).sort();
 }
 
-/** Loaded only when a VM boots, an image is built or a proxy runs. */
+/** Loaded only when a VM boots, an image is built, a proxy runs or changes are applied. */
 const HEAVY = [
   /^host\/api\/sandbox\.ts$/,
   /^host\/api\/sandbox_spec\.ts$/,
   /^host\/api\/session_owner\.ts$/,
+  /^host\/api\/(changes|apply_changes)\.ts$/,
+  /^host\/workspace\/apply/,
   /^host\/proxy\//,
   /^host\/tls\//,
   /^host\/vm\/(boot|qemu|cloud_hypervisor)/,

@@ -1,6 +1,6 @@
 /**
- * The workspace options of sandbox commands (`--share`, `--apply`, `--discard`) and what happens
- * to a session's changes when its command ends: a summary, then apply, discard, ask (on a
+ * What happens to a session's changes when its command ends (the `--share`, `--apply` and
+ * `--discard` flags themselves are share_options.ts): a summary, then apply, discard, ask (on a
  * terminal) or keep them for a later `agentbox diff` / `agentbox apply`.
  *
  * @module
@@ -12,48 +12,10 @@ import { sessionStat } from "../api/change_text.ts";
 import { discardChanges, type SessionRef } from "../api/changes.ts";
 import type { ApiContext } from "../api/context.ts";
 import { confirmHighRisk, printSummary } from "./apply.ts";
-import { UsageError } from "./errors.ts";
-
-/** `parseCommandArgs` specs of the workspace options. */
-export const SHARE_OPTIONS = {
-  share: { type: "string" },
-  apply: { type: "boolean" },
-  discard: { type: "boolean" },
-} as const;
-
-/** Help lines of the workspace options. */
-export const SHARE_HELP =
-  `  --share DIR       show DIR to the command at /workspace (its working directory); its
-                    changes are kept aside for review, never written to DIR directly
-  --apply           apply the changes to DIR when the command ends
-  --discard         throw the changes away when the command ends`;
+import type { AfterRun } from "./share_options.ts";
 
 /** A new directory with this many changed entries below it is one line of the summary. */
 export const COLLAPSE_AT = 20;
-
-/** What to do with the changes: `ask` on a terminal, else `keep` unless told. */
-export type AfterRun = "apply" | "discard" | "ask" | "keep";
-
-/**
- * Validate the workspace options.
- *
- * @example
- * ```ts
- * import { afterRun } from "./workspace_options.ts";
- * console.assert(afterRun({ share: ".", apply: true }, false) === "apply");
- * ```
- */
-export function afterRun(values: Record<string, unknown>, interactive: boolean): AfterRun {
-  if (values.apply && values.discard) {
-    throw new UsageError("--apply and --discard cannot be used together");
-  }
-  if ((values.apply || values.discard) && values.share === undefined) {
-    throw new UsageError(`--${values.apply ? "apply" : "discard"} needs --share DIR`);
-  }
-  if (values.apply) return "apply";
-  if (values.discard) return "discard";
-  return interactive ? "ask" : "keep";
-}
 
 /**
  * Report the changes of `session` on `log` and act on them. Returns the apply summary when the
