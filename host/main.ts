@@ -117,6 +117,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => Promise.resolve(helpCommand),
     summary: "show the help of a command (`agentbox help images build`)",
   },
+  config: {
+    load: () => import("./cli/config.ts").then((m) => m.configCommand),
+    summary: "show the effective configuration and where each value came from",
+  },
 };
 
 /** Commands only agentbox itself starts; not listed in the help. */

@@ -75,7 +75,11 @@ export async function execCommand(args: string[]): Promise<number> {
   const json = report !== undefined;
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const { sandboxPlan } = await import("./sandbox_plan.ts");
-  const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
+  const plan = await sandboxPlan("exec", values, positionals, {
+    interactive,
+    json,
+    cwd: Deno.cwd(),
+  });
   // A --share that is no directory is refused before anything starts.
   if (plan.spec.share !== undefined) await projectOption("exec", plan.spec.share);
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).

@@ -95,7 +95,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const onTerminal = Deno.stdin.isTerminal();
   checkTty(values, onTerminal);
   const interactive = onTerminal && Deno.stderr.isTerminal();
-  const plan = sandboxPlan(
+  const plan = await sandboxPlan(
     "run",
     values,
     positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],
