@@ -44,9 +44,11 @@ ${NET_HELP}
 Options stop at CMD: put \`--\` before it (\`agentbox exec -e A=1 -- ls -la\`) so that its own
 options are never taken as agentbox's.
 
-Every connection leaves through agentbox's proxy and is recorded (\`agentbox requests\`); the policy
-comes from ~/.config/agentbox/config.toml and ./.agentbox.toml (docs/configuration.md). On a
-terminal, graylisted hosts are asked about; otherwise they are refused.
+Every connection leaves through agentbox's proxy and is recorded (\`agentbox requests\`); the
+policy comes from ~/.config/agentbox/config.toml and the project's .agentbox.toml, found from the
+shared directory (else the current one) up to the repository root; \`agentbox config\` shows it
+(docs/configuration.md). On a terminal, graylisted hosts are asked about; otherwise they are
+refused.
 
 With --share, exec ends with a summary of the changes and the session id; on a terminal it asks
 whether to apply them, otherwise it keeps them for \`agentbox diff\` and \`agentbox apply\`.

@@ -39,7 +39,8 @@ Options:
   -d, --detach      start a long-lived session in the background (see above)
   --name NAME       name the detached session (a letter, then letters, digits, _ . -)
 ${SANDBOX_HELP}
-  --share DIR       share DIR instead of the current directory
+  --share DIR       share DIR instead of the current directory (/, ~, /tmp and other system
+                    directories are shared only when named here)
   --no-share        share nothing
   --apply           apply the changes to the shared directory when the command ends
   --discard         throw the changes away when the command ends

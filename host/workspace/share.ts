@@ -55,6 +55,8 @@ export interface ShareOptions {
   onStep?: (message: string, fraction?: number) => void;
   /** `share.exclude`: gitignore-syntax patterns of paths left out of the guest's copy. */
   exclude?: readonly string[];
+  /** When a tree is large (default {@linkcode LARGE_TREE_ENTRIES}, {@linkcode LARGE_TREE_BYTES}). */
+  largeTree?: { entries: number; bytes: number };
   /**
    * Who owns every file of the share in the guest (the image's default user, so it can write
    * there); absent, the host's owners are kept.
@@ -170,7 +172,8 @@ async function lowerImage(
   if (await exists(image)) return { image, cached: true };
   await removeLeftovers(dir);
   const size = treeSize(baseline);
-  const large = size.entries > LARGE_TREE_ENTRIES || size.bytes > LARGE_TREE_BYTES;
+  const limit = options.largeTree ?? { entries: LARGE_TREE_ENTRIES, bytes: LARGE_TREE_BYTES };
+  const large = size.entries > limit.entries || size.bytes > limit.bytes;
   options.onProgress?.(
     `packing ${baseline.root} (${size.entries} entries, ${formatBytes(size.bytes)})` +
       (large

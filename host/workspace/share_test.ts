@@ -114,3 +114,27 @@ Deno.test("share: a failed pack leaves no image and no temporary file; a killed 
     await s.cleanup();
   }
 });
+
+Deno.test("share: a large tree is announced with its size and how to exclude, with progress", async () => {
+  const s = await scratch();
+  try {
+    for (let i = 0; i < 10_050; i++) Deno.writeTextFileSync(`${s.project}/src/f${i}`, "");
+    const messages: string[] = [];
+    const steps: string[] = [];
+    await prepareShare(s.project, `${s.base}/s1`, {
+      cacheDir: s.cacheDir,
+      upperBytes: 64 * 1024 ** 2,
+      largeTree: { entries: 10_000, bytes: 1024 ** 3 },
+      onProgress: (m) => messages.push(m),
+      onStep: (m) => steps.push(m),
+    });
+    assert.equal(messages.length, 1);
+    assert.match(
+      messages[0],
+      /^packing .*\/project \(10060 entries, .*\): a large tree; leave parts out with share\.exclude in \.agentbox\.toml \(e\.g\. exclude = \["node_modules\/", "target\/"\]\)/,
+    );
+    assert.ok(steps.some((m) => /^reading .*: 10000 entries$/.test(m)), steps.join("\n"));
+  } finally {
+    await s.cleanup();
+  }
+});
