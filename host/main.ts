@@ -5,7 +5,7 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { editDistance } from "./cli/edit_distance.ts";
+import { editDistance } from "./edit_distance.ts";
 import { applyGlobalOptions, GLOBAL_HELP, output } from "./cli/output_settings.ts";
 import { SESSION_DAEMON } from "./api/owner_command.ts";
 import { printable } from "./terminal_text.ts";

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { editDistance } from "../edit_distance.ts";
 import { ConfigError } from "./config_error.ts";
 import type { Where } from "./toml_values.ts";
 
@@ -49,20 +50,6 @@ export function checkTables(doc: Record<string, unknown>, where: Where): void {
 
 /** ` (did you mean [network]?)` for a name one or two edits from a known table. */
 function suggest(name: string): string {
-  const near = Object.keys(CONFIG_TABLES).find((t) => distance(t, name) <= 2);
+  const near = Object.keys(CONFIG_TABLES).find((t) => editDistance(t, name) <= 2);
   return near ? `; did you mean [${near}]?` : "";
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = row[j];
-      row[j] = next;
-    }
-  }
-  return row[b.length];
 }

@@ -70,7 +70,7 @@ Deno.test({
     const mb = memTotalMb(run.stdout);
     assert.ok(mb > 500 && mb <= 700, `MemTotal ${mb} MiB: vm.memory = 700 not applied`);
     assert.match(run.stdout, /\n403\n/);
-    const logs = await cli(["logs", "--json"], s.env, `${repo}/pkg/deep`);
+    const logs = await cli(["requests", "--json"], s.env, `${repo}/pkg/deep`);
     const rows = logs.stdout.trim().split("\n").map((l) => JSON.parse(l));
     const row = rows.find((r) => r.host === "denied.test");
     assert.equal(row?.decision, "deny", logs.stdout);
