@@ -70,3 +70,34 @@ export async function fileLockHeld(path: string): Promise<boolean> {
     file.close();
   }
 }
+
+/** A held lock that `using` releases. */
+export interface DisposableFileLock extends FileLock, Disposable {}
+
+/**
+ * Take the lock at `path`, waiting while another process holds it (creating the file and its
+ * directory, private to the user). Released by `release()` or at the end of a `using` block.
+ *
+ * @example
+ * ```ts
+ * import { fileLock } from "./file_lock.ts";
+ * using _lock = await fileLock("/tmp/agentbox-example/pack.lock");
+ * ```
+ */
+export async function fileLock(path: string): Promise<DisposableFileLock> {
+  await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  try {
+    await file.lock(true);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    file.close();
+  };
+  return { release, [Symbol.dispose]: release };
+}

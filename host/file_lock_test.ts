@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fileLockHeld, tryFileLock } from "./file_lock.ts";
+import { fileLock, fileLockHeld, tryFileLock } from "./file_lock.ts";
 
 Deno.test("file lock: one holder; released on release and when the holder dies", async () => {
   const dir = await Deno.makeTempDir();
@@ -31,6 +31,29 @@ Deno.test("file lock: one holder; released on release and when the holder dies",
     assert.equal(await fileLockHeld(path), true);
     holder.kill("SIGKILL");
     await holder.status;
+    assert.equal(await fileLockHeld(path), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("fileLock waits while another holder has the lock, and takes it once released", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/sub/pack.lock`;
+    const first = await tryFileLock(path);
+    assert.ok(first);
+    let taken = false;
+    const waiting = fileLock(path).then((lock) => {
+      taken = true;
+      return lock;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(taken, false);
+    first.release();
+    const second = await waiting;
+    assert.ok(await fileLockHeld(path));
+    second[Symbol.dispose]();
     assert.equal(await fileLockHeld(path), false);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -5,7 +5,7 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { editDistance } from "./cli/edit_distance.ts";
+import { editDistance } from "./edit_distance.ts";
 import { applyGlobalOptions, GLOBAL_HELP, output } from "./cli/output_settings.ts";
 import { SESSION_DAEMON } from "./api/owner_command.ts";
 import { printable } from "./terminal_text.ts";
@@ -124,6 +124,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
   help: {
     load: () => Promise.resolve(helpCommand),
     summary: "show the help of a command (`agentbox help images build`)",
+  },
+  config: {
+    load: () => import("./cli/config.ts").then((m) => m.configCommand),
+    summary: "show the effective configuration and where each value came from",
   },
 };
 

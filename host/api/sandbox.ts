@@ -22,6 +22,9 @@ import {
 } from "../channel/agent_client.ts";
 import { agentPreset } from "../config/agent_presets.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
+import { findProjectFile } from "../config/project_file.ts";
+import { loadShareSettings } from "../config/share_settings.ts";
+import { loadWorkspaceLimits } from "../config/workspace_settings.ts";
 import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
@@ -176,6 +179,8 @@ export async function startSandbox(
 ): Promise<Sandbox> {
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  // The project's .agentbox.toml, found above the project directory as git finds .git.
+  const project = await findProjectFile(spec.projectDir);
   const network = await startNetworkSession({
     db: ctx.db,
     net: spec.net,
@@ -185,6 +190,7 @@ export async function startSandbox(
     trustHostCa: spec.trustHostCa,
     backend: spec.netBackend,
     projectDir: spec.projectDir,
+    configDir: project.dir,
     tool: spec.argv[0].split("/").at(-1),
     proxy: { approve: options.approve },
     confirmLearned: options.confirmLearned,
@@ -201,6 +207,7 @@ export async function startSandbox(
         image,
         network,
         stateDir,
+        configDir: project.dir,
         pinLower: options.pinLower,
         resumeWorkspace: options.resumeWorkspace,
       });
@@ -314,11 +321,12 @@ async function bootNewVm(
     image: ImagePaths;
     network: NetworkSession;
     stateDir: string;
+    configDir: string;
     pinLower?: boolean;
     resumeWorkspace?: boolean;
   },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
-  const { image, network, stateDir } = parts;
+  const { image, network, stateDir, configDir } = parts;
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
   if (spec.share !== undefined && parts.resumeWorkspace) {
@@ -328,13 +336,16 @@ async function bootNewVm(
     }, { keepUpperDisk: true });
   } else if (spec.share !== undefined) {
     workspace = await startWorkspaceSession(spec.share, stateDir, {
+      limits: await loadWorkspaceLimits({ projectDir: configDir }),
+      exclude: (await loadShareSettings({ projectDir: configDir })).exclude.map((p) => p.value),
       onProgress: (message) => ctx.onEvent({ type: "progress", message }),
+      onStep: (message, fraction) => ctx.onEvent({ type: "step-progress", message, fraction }),
       owner: owner && { uid: owner.uid, gid: owner.gid },
       keepUpperDisk: parts.pinLower,
     });
     if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
   }
-  const settings = await loadVmSettings({ projectDir: spec.projectDir });
+  const settings = await loadVmSettings({ projectDir: configDir });
   const vmm = spec.vmm ?? settings.vmm;
   const vm = await (ctx.startVm ?? bootVm)({
     kvmWarning: settings.kvmWarning,
@@ -462,5 +473,5 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
  * ```
  */
 export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
-  await addToProjectAllowlist(projectDir, [host]);
+  await addToProjectAllowlist((await findProjectFile(projectDir)).dir, [host]);
 }

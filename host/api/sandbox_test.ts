@@ -6,7 +6,7 @@ import { VmError } from "../vm/errors.ts";
 import { type InProcessVm, startInProcessVm } from "../vm/testing/in_process_vm.ts";
 import { openContext } from "./context.ts";
 import type { SandboxEvent } from "./events.ts";
-import { runSandbox, startSandbox } from "./sandbox.ts";
+import { allowHostForProject, runSandbox, startSandbox } from "./sandbox.ts";
 import { parseSandboxSpec } from "./sandbox_spec.ts";
 
 const text = (stream: ReadableStream<Uint8Array>) => new Response(stream).text();
@@ -147,4 +147,17 @@ Deno.test("sandbox: a command that throws stops the VM and the network before th
   assert.equal((await h.vms[0].exited).code, 0);
   const open = h.ctx.db.prepare("SELECT count(*) AS n FROM sessions WHERE ended_at IS NULL").get();
   assert.equal((open as { n: number }).n, 0);
+});
+
+Deno.test("allowHostForProject: an 'always' answer from a subdirectory goes to the repository's .agentbox.toml", async () => {
+  const repo = await Deno.makeTempDir({ prefix: "agentbox-allow-" });
+  try {
+    await Deno.mkdir(`${repo}/.git`);
+    await Deno.mkdir(`${repo}/pkg/deep`, { recursive: true });
+    await allowHostForProject(`${repo}/pkg/deep`, "api.example.com");
+    assert.match(await Deno.readTextFile(`${repo}/.agentbox.toml`), /"api\.example\.com"/);
+    assert.equal(await Deno.stat(`${repo}/pkg/deep/.agentbox.toml`).catch(() => null), null);
+  } finally {
+    await Deno.remove(repo, { recursive: true });
+  }
 });

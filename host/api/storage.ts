@@ -11,6 +11,7 @@
 
 import { removeStaleBuilds } from "../../image/build_staging.ts";
 import { imagesDir } from "../../image/store.ts";
+import { fileLockHeld } from "../file_lock.ts";
 import { cacheDir, stateDir } from "../paths.ts";
 import { defaultDatabasePath } from "../store/database.ts";
 import { shareCacheDir, shareCacheKey } from "../workspace/share.ts";
@@ -93,6 +94,8 @@ export async function reclaimableFiles(
   for (const name of await names(shares)) {
     const path = `${shares}/${name}`;
     if (used.has(name) || !await old(path)) continue;
+    // A session packing into it right now holds its lock (share.ts): leave it alone.
+    if (await fileLockHeld(`${path}/pack.lock`)) continue;
     found.push({ path, bytes: await allocated(path), reason: "unused share cache" });
   }
   return found;

@@ -38,7 +38,7 @@ export async function runDetached(
   if (name !== undefined && !isValidName(name)) {
     throw new UsageError(`--name ${JSON.stringify(name)}: ${NAME_RULE}`);
   }
-  const plan = sandboxPlan(
+  const plan = await sandboxPlan(
     "run",
     values,
     positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],

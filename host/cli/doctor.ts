@@ -6,11 +6,14 @@
  */
 
 import { type Check, runChecks } from "../api/doctor.ts";
+import { configChecks } from "../api/project.ts";
 import { parseCommandArgs } from "./options.ts";
 
 /** Help text of `agentbox doctor`. */
 export const DOCTOR_HELP =
-  `Check that this host can run agentbox, and say how to fix what is missing.
+  `Check that this host can run agentbox, and say how to fix what is missing. The configuration
+files are validated too: the user's config.toml and the .agentbox.toml of the project in the
+current directory (found as \`agentbox config\` finds it).
 
 Usage: agentbox doctor [--json] [--fix]
 
@@ -29,7 +32,10 @@ export async function doctorCommand(args: string[]): Promise<number> {
     console.log(DOCTOR_HELP);
     return 0;
   }
-  const checks = await runChecks({ fix: values.fix === true });
+  const checks = [
+    ...await runChecks({ fix: values.fix === true }),
+    ...await configChecks(Deno.cwd()),
+  ];
   if (values.json) console.log(JSON.stringify(checks, null, 2));
   else for (const check of checks) console.log(formatCheck(check));
   return checks.every((c) => c.ok || !c.required) ? 0 : 1;

@@ -44,9 +44,11 @@ ${NET_HELP}
 Options stop at CMD: put \`--\` before it (\`agentbox exec -e A=1 -- ls -la\`) so that its own
 options are never taken as agentbox's.
 
-Every connection leaves through agentbox's proxy and is recorded (\`agentbox requests\`); the policy
-comes from ~/.config/agentbox/config.toml and ./.agentbox.toml (docs/configuration.md). On a
-terminal, graylisted hosts are asked about; otherwise they are refused.
+Every connection leaves through agentbox's proxy and is recorded (\`agentbox requests\`); the
+policy comes from ~/.config/agentbox/config.toml and the project's .agentbox.toml, found from the
+shared directory (else the current one) up to the repository root; \`agentbox config\` shows it
+(docs/configuration.md). On a terminal, graylisted hosts are asked about; otherwise they are
+refused.
 
 With --share, exec ends with a summary of the changes and the session id; on a terminal it asks
 whether to apply them, otherwise it keeps them for \`agentbox diff\` and \`agentbox apply\`.
@@ -75,7 +77,11 @@ export async function execCommand(args: string[]): Promise<number> {
   const json = report !== undefined;
   const interactive = !json && Deno.stdin.isTerminal() && Deno.stderr.isTerminal();
   const { sandboxPlan } = await import("./sandbox_plan.ts");
-  const plan = sandboxPlan("exec", values, positionals, { interactive, json, cwd: Deno.cwd() });
+  const plan = await sandboxPlan("exec", values, positionals, {
+    interactive,
+    json,
+    cwd: Deno.cwd(),
+  });
   // A --share that is no directory is refused before anything starts.
   if (plan.spec.share !== undefined) await projectOption("exec", plan.spec.share);
   // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).

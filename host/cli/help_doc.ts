@@ -42,6 +42,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "doctor",
   "version",
   "completion",
+  "config",
 ];
 
 /** The reference, relative to the repository. */

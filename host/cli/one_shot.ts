@@ -19,6 +19,7 @@ import { printEvent } from "./print_event.ts";
 import { EXEC_REPORT_VERSION } from "./report_versions.ts";
 import type { SandboxPlan } from "./sandbox_plan.ts";
 import { finishWorkspace } from "./workspace_options.ts";
+import { ProgressLine } from "./progress_bar.ts";
 
 export { EXEC_REPORT_VERSION, printEvent };
 
@@ -41,9 +42,18 @@ export async function runOneShot(
 ): Promise<number> {
   const quiet = plan.json;
   const warnings: string[] = [];
+  const progress = new ProgressLine();
   using ctx = openContext({
     // Warnings are worth seeing even under --json (on stderr, and in the report); progress is not.
     onEvent: (event) => {
+      // Packing a large share reports how far it is: one progress line, replaced in place.
+      if (event.type === "step-progress") {
+        if (!quiet && !output.quiet) {
+          progress.update({ label: event.message, fraction: event.fraction });
+        }
+        return;
+      }
+      progress.clear();
       if (event.type === "warning") warnings.push(event.message);
       if (!quiet || event.type === "warning") printEvent(event);
     },
@@ -53,6 +63,7 @@ export async function runOneShot(
   const log = silent ? () => {} : (line: string) => console.error(line);
   let commandIo: CommandIo | undefined;
   const run = await runSandbox(ctx, plan.spec, (sandbox) => {
+    progress.clear();
     commandIo = typeof io === "function" ? io(sandbox.id) : io;
     return runAttached(host(sandbox), commandIo, { ...sandbox.command() });
   }, {

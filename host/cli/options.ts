@@ -10,7 +10,7 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { printable } from "../terminal_text.ts";
-import { editDistance } from "./edit_distance.ts";
+import { editDistance } from "../edit_distance.ts";
 import { UsageError } from "./errors.ts";
 import { applyGlobalOptions, GLOBAL_OPTIONS } from "./output_settings.ts";
 

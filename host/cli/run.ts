@@ -43,7 +43,8 @@ Options:
                     names another address; 0: any free port) to GUEST_PORT on the guest's
                     loopback, for the sandbox's life; repeatable (\`agentbox port\` adds more)
 ${SANDBOX_HELP}
-  --share DIR       share DIR instead of the current directory
+  --share DIR       share DIR instead of the current directory (/, ~, /tmp and other system
+                    directories are shared only when named here)
   --no-share        share nothing
   --apply           apply the changes to the shared directory when the command ends
   --discard         throw the changes away when the command ends
@@ -100,7 +101,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const onTerminal = Deno.stdin.isTerminal();
   checkTty(values, onTerminal);
   const interactive = onTerminal && Deno.stderr.isTerminal();
-  const plan = sandboxPlan(
+  const plan = await sandboxPlan(
     "run",
     values,
     positionals.length > 0 ? positionals : [...DEFAULT_COMMAND],

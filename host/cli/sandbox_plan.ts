@@ -15,6 +15,7 @@ import {
   type SandboxSpec,
 } from "../api/sandbox_spec.ts";
 import { MIN_MEMORY_MB, VM_DEFAULTS, VMM_KINDS, type VmmKind } from "../api/spec_vocabulary.ts";
+import { implicitShareProblem, sandboxDefaults } from "../api/project.ts";
 import { parsePortMapping } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
@@ -35,27 +36,56 @@ export interface SandboxPlan {
   learnYes: boolean;
 }
 
+/** Options of {@linkcode sandboxPlan}. */
+export interface SandboxPlanOptions {
+  /** Whether a person can be asked things on the terminal. */
+  interactive: boolean;
+  /** The directory the user works in. */
+  cwd: string;
+  /** The directory shared when `--share` is not given (`run` shares the current directory). */
+  share?: string;
+  json?: boolean;
+  prompts?: boolean;
+  /** The user's home (default `$HOME`): never shared unless named with `--share`. */
+  home?: string;
+}
+
 /**
- * Validate the shared options of `command` into a plan. `share` is the directory shared when
- * `--share` is not given (`run` shares the current directory); `cwd` is the directory the user
- * works in (relative paths are resolved against it; it is the project when nothing is shared);
- * `interactive` says whether a person can be asked things on the terminal.
+ * Validate the shared options of `command` into a plan. `cwd` is the directory the user works in
+ * (relative paths are resolved against it; it is the project when nothing is shared). Flags not
+ * given take the project's defaults (`vm.image`, `vm.cpus`, `vm.memory` in its `.agentbox.toml`
+ * or the user's `config.toml`), then the built-in ones. A directory shared without `--share`
+ * (`run` in the current directory) must not be `/`, the home directory, `/tmp` or another system
+ * directory: a `UsageError` says to name it.
  *
  * @example
  * ```ts
  * import { sandboxPlan } from "./sandbox_plan.ts";
- * const plan = sandboxPlan("exec", {}, ["true"], { interactive: false, cwd: "/src/app" });
+ * const plan = await sandboxPlan("exec", {}, ["true"], { interactive: false, cwd: "/src/app" });
  * console.assert(plan.spec.cpus >= 1 && plan.after === "keep");
  * ```
  */
-export function sandboxPlan(
+export async function sandboxPlan(
   command: string,
   values: Record<string, unknown>,
   argv: string[],
-  options: { interactive: boolean; cwd: string; share?: string; json?: boolean; prompts?: boolean },
-): SandboxPlan {
-  const given = (values.share as string | undefined) ?? options.share;
+  options: SandboxPlanOptions,
+): Promise<SandboxPlan> {
+  const explicit = values.share as string | undefined;
+  const given = explicit ?? options.share;
   const share = given === undefined ? undefined : resolve(options.cwd, given);
+  if (explicit === undefined && share !== undefined) {
+    const problem = implicitShareProblem(share, options.home ?? Deno.env.get("HOME"));
+    if (problem !== undefined) {
+      throw new UsageError(
+        `Refusing to share ${share} (${problem}) without --share: run agentbox in a project ` +
+          `directory, name it with --share ${share} if you mean it, or use --no-share`,
+        { code: "share_refused" },
+      );
+    }
+  }
+  const projectDir = share ?? options.cwd;
+  const defaults = await sandboxDefaults(projectDir);
   const spec = parseSandboxSpec({
     argv,
     env: envOptions(command, values),
@@ -64,13 +94,13 @@ export function sandboxPlan(
     timeoutSec: values.timeout === undefined
       ? undefined
       : positiveInt(command, "timeout", values.timeout, 0, MAX_TIMEOUT_SEC),
-    image: imageOption(command, values.image),
-    cpus: positiveInt(command, "cpus", values.cpus, VM_DEFAULTS.cpus, 64),
+    image: imageOption(command, values.image) ?? defaults.image?.value,
+    cpus: positiveInt(command, "cpus", values.cpus, defaults.cpus?.value ?? VM_DEFAULTS.cpus, 64),
     memoryMb: positiveInt(
       command,
       "memory",
       values.memory,
-      VM_DEFAULTS.memoryMb,
+      defaults.memoryMb?.value ?? VM_DEFAULTS.memoryMb,
       1024 * 1024,
       MIN_MEMORY_MB,
     ),
@@ -83,7 +113,7 @@ export function sandboxPlan(
     trustHostCa: !!values["trust-host-ca"],
     netBackend: netBackendChoice(values["net-backend"]),
     share,
-    projectDir: share ?? options.cwd,
+    projectDir,
   }, `the options of \`agentbox ${command}\``);
   return {
     spec,

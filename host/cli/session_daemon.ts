@@ -43,7 +43,10 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGHUP", ignore);
     try {
       const plan = await claim.readPlan();
-      using ctx = openContext({ onEvent: (event) => log(event.message) });
+      // A progress bar's steps (packing a large share) would flood the log: the rest is kept.
+      using ctx = openContext({
+        onEvent: (event) => event.type !== "step-progress" && log(event.message),
+      });
       await ownSession(ctx, plan, { paths: claim.paths, stopped: stop.promise });
       return 0;
     } finally {

@@ -18,6 +18,7 @@ import { AGENT_PRESETS } from "./agent_presets.ts";
 import { PRESETS } from "./presets.ts";
 import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
 import { checkKeys, hostRule, strings, table, type Where } from "./toml_values.ts";
+import { checkTables } from "./config_tables.ts";
 
 const MODES: readonly NetMode[] = ["allowlist", "open", "learn"];
 const NETWORK_KEYS = [
@@ -34,8 +35,8 @@ const TOOL_KEYS = ["presets", "allow"];
 
 /** Sources for {@linkcode loadPolicy}. */
 export interface LoadPolicyOptions {
-  /** Default `$XDG_CONFIG_HOME/agentbox/config.toml`; a missing file is fine. */
-  userFile?: string;
+  /** Default `$XDG_CONFIG_HOME/agentbox/config.toml`; a missing file is fine; `null`: none. */
+  userFile?: string | null;
   /** Project directory holding `.agentbox.toml`; omitted means no project file. */
   projectDir?: string;
   /** `--allow` / `--deny` patterns from the command line. */
@@ -63,7 +64,9 @@ export interface LoadPolicyOptions {
 export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Policy> {
   const policy = emptyPolicy();
   addAgentTools(policy);
-  const files = [{ file: options.userFile ?? `${configDir()}/config.toml`, trusted: true }];
+  const files = options.userFile === null
+    ? []
+    : [{ file: options.userFile ?? `${configDir()}/config.toml`, trusted: true }];
   if (options.projectDir !== undefined) {
     files.push({ file: `${options.projectDir}/.agentbox.toml`, trusted: false });
   }
@@ -92,7 +95,6 @@ function addAgentTools(policy: Policy): void {
   }
 }
 
-/**
 /** Options of {@linkcode applyConfigText}. */
 export interface ApplyConfigOptions {
   /**
@@ -104,8 +106,8 @@ export interface ApplyConfigOptions {
 
 /**
  * Parse one TOML document and add its settings to `policy` (mutated). The `[network]`,
- * `[tools.*]`, `[inspect]`, `[[credentials]]` and `[tls]` tables are read here; other top-level tables
- * belong to other parts of agentbox.
+ * `[tools.*]`, `[inspect]`, `[[credentials]]` and `[tls]` tables are read here; the other known tables
+ * (config_tables.ts) belong to other parts of agentbox, and an unknown one is an error.
  *
  * @example
  * ```ts
@@ -131,6 +133,7 @@ export function applyConfigText(
   }
   const where = (key: string) => ({ file, key: displayKey(key), line: keyLine(text, key) });
   const trusted = options.trusted ?? false;
+  checkTables(doc, where);
   if (doc.network !== undefined) applyNetwork(policy, table(doc.network, where("network")), where);
   if (doc.tools !== undefined) {
     for (const [name, value] of Object.entries(table(doc.tools, where("tools")))) {

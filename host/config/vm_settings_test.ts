@@ -47,21 +47,12 @@ Deno.test("vm settings: a bad value or an unknown key names file, line and key",
   await withFiles({ user: "[vm]\nvcpus = 2\n" }, async (options) => {
     await assert.rejects(
       loadVmSettings(options),
-      /key vm\.vcpus: unknown key \(known: vmm, kvm_warning\)/,
+      /key vm\.vcpus: unknown key \(known: vmm, kvm_warning, image, cpus, memory\)/,
     );
   });
 });
 
-Deno.test("vm settings: a [vm] table in the project's file is refused", async () => {
-  await withFiles({ project: '[vm]\nvmm = "qemu"\n' }, async (options) => {
-    await assert.rejects(
-      loadVmSettings(options),
-      /\.agentbox\.toml line 1, key vm: allowed in the user's config\.toml only/,
-    );
-  });
-});
-
-Deno.test("vm settings: vm.kvm_warning is a boolean", async () => {
+Deno.test("vm settings: vm.kvm_warning is a boolean, in the user's file only", async () => {
   await withFiles({ user: "[vm]\nkvm_warning = false\n" }, async (options) => {
     assert.deepEqual(await loadVmSettings(options), { kvmWarning: false });
   });
@@ -70,5 +61,39 @@ Deno.test("vm settings: vm.kvm_warning is a boolean", async () => {
       loadVmSettings(options),
       /line 2, key vm\.kvm_warning: must be true or false/,
     );
+  });
+  await withFiles({ project: "[vm]\nkvm_warning = false\n" }, async (options) => {
+    await assert.rejects(loadVmSettings(options), /key vm\.kvm_warning: allowed in the user's/);
+  });
+});
+
+Deno.test("vm settings: vm.vmm in the project's file is refused", async () => {
+  await withFiles({ project: '[vm]\nvmm = "qemu"\n' }, async (options) => {
+    await assert.rejects(
+      loadVmSettings(options),
+      /\.agentbox\.toml line 2, key vm\.vmm: allowed in the user's config\.toml only/,
+    );
+  });
+});
+
+Deno.test("vm settings: image, cpus and memory from both files, the project's winning", async () => {
+  await withFiles({
+    user: '[vm]\nimage = "dev"\ncpus = 4\n',
+    project: "# project\n[vm]\ncpus = 1\nmemory = 2048\n",
+  }, async (options) => {
+    const settings = await loadVmSettings(options);
+    assert.deepEqual(settings.image, { value: "dev", file: options.userFile, line: 2 });
+    assert.deepEqual(settings.cpus, {
+      value: 1,
+      file: `${options.projectDir}/.agentbox.toml`,
+      line: 3,
+    });
+    assert.equal(settings.memoryMb?.value, 2048);
+  });
+  await withFiles({ project: "[vm]\ncpus = 0\n" }, async (options) => {
+    await assert.rejects(loadVmSettings(options), /line 2, key vm\.cpus: must be a whole number/);
+  });
+  await withFiles({ project: '[vm]\nimage = "../x"\n' }, async (options) => {
+    await assert.rejects(loadVmSettings(options), /key vm\.image: must be an image name/);
   });
 });

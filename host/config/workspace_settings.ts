@@ -21,8 +21,8 @@ export { DEFAULT_WORKSPACE_LIMITS, type WorkspaceLimits };
 
 /** Sources of {@linkcode loadWorkspaceLimits}. */
 export interface LoadWorkspaceLimitsOptions {
-  /** Default `$XDG_CONFIG_HOME/agentbox/config.toml`; a missing file is fine. */
-  userFile?: string;
+  /** Default `$XDG_CONFIG_HOME/agentbox/config.toml`; a missing file is fine; `null`: none. */
+  userFile?: string | null;
   /** Project directory whose `.agentbox.toml` must not have a `[workspace]` table. */
   projectDir?: string;
 }
@@ -52,9 +52,10 @@ export async function loadWorkspaceLimits(
       );
     }
   }
+  const limits = { ...DEFAULT_WORKSPACE_LIMITS };
+  if (options.userFile === null) return limits;
   const file = options.userFile ?? `${configDir()}/config.toml`;
   const doc = await readConfigToml(file);
-  const limits = { ...DEFAULT_WORKSPACE_LIMITS };
   if (doc?.values.workspace === undefined) return limits;
   const where: Where = (key) => ({ file, key, line: doc.lineOf(key) });
   const ws = table(doc.values.workspace, where("workspace"));

@@ -44,8 +44,13 @@ export interface NetworkSessionOptions {
   net?: NetChoice;
   allow?: string[];
   deny?: string[];
-  /** Where `.agentbox.toml` is read from and, in learn mode, written to. */
+  /** The project directory (recorded with the session). */
   projectDir: string;
+  /**
+   * The directory of the project's `.agentbox.toml` (found by `findProjectFile`), read and, in
+   * learn mode, written; default `projectDir`.
+   */
+  configDir?: string;
   /** The program the session runs (`claude`, `make`, …), for per-tool allowlists. */
   tool?: string;
   /** The user's `config.toml` (tests); default `$XDG_CONFIG_HOME/agentbox/config.toml`. */
@@ -134,7 +139,7 @@ export async function startNetworkSession(
   const { db, net } = options;
   const policy = await loadPolicy({
     userFile: options.userConfig,
-    projectDir: options.projectDir,
+    projectDir: options.configDir ?? options.projectDir,
     allow: options.allow,
     deny: options.deny,
     mode: net === "none" ? undefined : net,
@@ -203,7 +208,7 @@ export async function startNetworkSession(
       };
       if (egress && policy.mode === "learn") {
         const hosts = minimalAllowlist(rows.filter(allowed).map(observed), policy);
-        report.learned = await learnIntoProject(options.projectDir, hosts, {
+        report.learned = await learnIntoProject(options.configDir ?? options.projectDir, hosts, {
           confirm: options.confirmLearned,
         });
       }

@@ -6,7 +6,18 @@
  * @module
  */
 
+import type { ShareExclude } from "./share_exclude.ts";
 import { type Baseline, type BaselineEntry, ChangesetError, pathProblem } from "./changeset.ts";
+
+/** Options of {@linkcode takeBaseline}. */
+export interface BaselineOptions {
+  /** Leave these paths (and what is under an excluded directory) out: `share.exclude`. */
+  exclude?: ShareExclude;
+  /** Called with each top-most excluded path. */
+  onExcluded?: (path: string) => void;
+  /** Called now and then during a long walk with the number of entries recorded so far. */
+  onWalked?: (entries: number) => void;
+}
 
 /** Entries statted between two yields to the event loop (the walk itself is synchronous). */
 const BATCH = 10_000;
@@ -24,22 +35,32 @@ const BATCH = 10_000;
  * console.log(Object.keys(baseline.entries).length);
  * ```
  */
-export async function takeBaseline(dir: string): Promise<Baseline> {
+export async function takeBaseline(
+  dir: string,
+  options: BaselineOptions = {},
+): Promise<Baseline> {
   const root = await Deno.realPath(dir);
   const takenAt = Date.now();
   const entries: Record<string, BaselineEntry> = Object.create(null);
   const pending: string[] = [""];
   let sinceYield = 0;
+  let recorded = 0;
   while (pending.length > 0) {
     const rel = pending.pop()!;
     for (const { name } of Deno.readDirSync(rel === "" ? root : `${root}/${rel}`)) {
       const path = rel === "" ? name : `${rel}/${name}`;
       if (pathProblem(path) !== undefined) continue;
       const info = Deno.lstatSync(`${root}/${path}`);
+      if (options.exclude?.excludes(path, info.isDirectory)) {
+        options.onExcluded?.(path);
+        continue;
+      }
       entries[path] = baselineEntry(info);
+      recorded++;
       if (info.isDirectory) pending.push(path);
       if (++sinceYield === BATCH) {
         sinceYield = 0;
+        options.onWalked?.(recorded);
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
     }

@@ -6,7 +6,13 @@
  *
  * The lower image is cached per directory under `$XDG_CACHE_HOME/agentbox/shares/` and keyed by
  * the baseline's facts (paths, types, modes, sizes, mtimes, inodes): an unchanged tree is not
- * packed again.
+ * packed again. Packing a directory's image holds that directory's cache lock, so concurrent
+ * sessions of one project pack once (the others wait, then find the image); an image is written
+ * under a temporary name and renamed into place, so a failed or killed pack leaves no image, and
+ * its temporary file is removed then or by the next pack of that directory.
+ *
+ * `share.exclude` patterns (share_exclude.ts) leave paths out of both the baseline and the image:
+ * the guest never sees them, and a diff never shows them as deleted.
  *
  * @module
  */
@@ -19,6 +25,8 @@ import { cacheDir } from "../paths.ts";
 import { takeBaseline, writeBaseline } from "./baseline.ts";
 import { type Baseline, changesetPaths } from "./changeset.ts";
 import { formatBytes, freeBytes } from "./state_space.ts";
+import { shareExclude } from "./share_exclude.ts";
+import { fileLock } from "../file_lock.ts";
 
 /** A share could not be set up. The message says why and what to do. */
 export class ShareError extends AgentboxError {
@@ -43,6 +51,12 @@ export interface ShareOptions {
   stateReserveBytes?: number;
   /** Progress lines for the user. */
   onProgress?: (message: string) => void;
+  /** How far a long step is (walking, packing a large tree), for a progress bar. */
+  onStep?: (message: string, fraction?: number) => void;
+  /** `share.exclude`: gitignore-syntax patterns of paths left out of the guest's copy. */
+  exclude?: readonly string[];
+  /** When a tree is large (default {@linkcode LARGE_TREE_ENTRIES}, {@linkcode LARGE_TREE_BYTES}). */
+  largeTree?: { entries: number; bytes: number };
   /**
    * Who owns every file of the share in the guest (the image's default user, so it can write
    * there); absent, the host's owners are kept.
@@ -61,7 +75,21 @@ export interface PreparedShare {
   upperDisk: string;
   /** Whether `lowerImage` came from the cache. */
   cached: boolean;
+  /** Top-most paths `exclude` left out (absent for a resumed share). */
+  excluded?: string[];
 }
+
+/** A tree with more entries than this is large: say how much is packed and how to exclude. */
+export const LARGE_TREE_ENTRIES = 100_000;
+
+/** A tree with more bytes of files than this is large. */
+export const LARGE_TREE_BYTES = 2 * 1024 ** 3;
+
+/**
+ * Most bytes of `--exclude-path` arguments passed to mkfs.erofs (the kernel's limit on a command
+ * line is about 2 MiB): a pattern that excludes more single files must name their directory.
+ */
+const MAX_EXCLUDE_ARG_BYTES = 1024 * 1024;
 
 /** Default size of the upper disk. */
 export const DEFAULT_UPPER_BYTES = 16 * 1024 ** 3;
@@ -93,40 +121,93 @@ export async function prepareShare(
   }
   const paths = changesetPaths(sessionDir);
   await Deno.mkdir(paths.root, { recursive: true, mode: 0o700 });
-  const baseline = await takeBaseline(dir);
+  const excluded: string[] = [];
+  const baseline = await takeBaseline(dir, {
+    exclude: shareExclude(options.exclude ?? []),
+    onExcluded: (path) => excluded.push(path),
+    onWalked: (n) => options.onStep?.(`reading ${dir}: ${n} entries`),
+  });
   await writeBaseline(paths.baseline, baseline);
-  const { image, cached } = await lowerImage(baseline, options);
+  const { image, cached } = await lowerImage(baseline, excluded, options);
   const upperDisk = paths.upperDisk;
   await makeUpperDisk(upperDisk, upperSize(paths.root, options));
-  return { root: baseline.root, baseline, lowerImage: image, upperDisk, cached };
+  return { root: baseline.root, baseline, lowerImage: image, upperDisk, cached, excluded };
+}
+
+/** Entries and bytes of regular files in `baseline`. */
+export function treeSize(baseline: Baseline): { entries: number; bytes: number } {
+  let entries = 0;
+  let bytes = 0;
+  for (const path in baseline.entries) {
+    entries++;
+    const entry = baseline.entries[path];
+    if (entry.type === "file") bytes += entry.size;
+  }
+  return { entries, bytes };
 }
 
 async function lowerImage(
   baseline: Baseline,
+  excluded: string[],
   options: ShareOptions,
 ): Promise<{ image: string; cached: boolean }> {
   const dir = `${options.cacheDir ?? shareCacheDir()}/${shareCacheKey(baseline.root)}`;
   const owner = options.owner
     ? [`--force-uid=${options.owner.uid}`, `--force-gid=${options.owner.gid}`]
     : [];
-  const image = `${dir}/${digest(JSON.stringify([baseline.entries, owner]))}.erofs`;
-  if (await Deno.stat(image).then(() => true, () => false)) return { image, cached: true };
+  const key = digest(JSON.stringify([baseline.entries, owner]));
+  const image = `${dir}/${key}.erofs`;
+  if (await exists(image)) return { image, cached: true };
+  const excludeArgs = excluded.map((path) => `--exclude-path=${path}`);
+  if (excludeArgs.reduce((n, a) => n + a.length + 1, 0) > MAX_EXCLUDE_ARG_BYTES) {
+    throw new ShareError(
+      `Cannot pack ${baseline.root}: share.exclude leaves out ${excluded.length} separate ` +
+        `paths; exclude their directories instead (e.g. "logs/" rather than "*.log")`,
+    );
+  }
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  // One pack per shared directory at a time: a concurrent session of the same tree waits here,
+  // then finds the image this one made.
+  using _lock = await fileLock(`${dir}/pack.lock`);
+  if (await exists(image)) return { image, cached: true };
+  await removeLeftovers(dir);
+  const size = treeSize(baseline);
+  const limit = options.largeTree ?? { entries: LARGE_TREE_ENTRIES, bytes: LARGE_TREE_BYTES };
+  const large = size.entries > limit.entries || size.bytes > limit.bytes;
   options.onProgress?.(
-    `packing ${baseline.root} (${Object.keys(baseline.entries).length} entries)`,
+    `packing ${baseline.root} (${size.entries} entries, ${formatBytes(size.bytes)})` +
+      (large
+        ? `: a large tree; leave parts out with share.exclude in .agentbox.toml ` +
+          `(e.g. exclude = ["node_modules/", "target/"]) or share a smaller directory`
+        : ""),
   );
   const temp = `${image}.${crypto.randomUUID()}.tmp`;
+  const watch = setInterval(() => {
+    Deno.stat(temp).then((info) => {
+      const fraction = size.bytes > 0 ? Math.min(info.size / size.bytes, 1) : undefined;
+      options.onStep?.(
+        `packing ${formatBytes(info.size)} of ~${formatBytes(size.bytes)}`,
+        fraction,
+      );
+    }, () => {});
+  }, 500);
   try {
-    await runCommand("mkfs.erofs", ["--quiet", "-x-1", ...owner, temp, baseline.root], {
-      missingHint: "install erofs-utils",
-      env: helperEnv(),
-      makeError: (message, errorOptions) =>
-        new ShareError(`Cannot pack ${baseline.root} for the VM: ${message}`, errorOptions),
-    });
+    await runCommand(
+      "mkfs.erofs",
+      ["--quiet", "-x-1", ...owner, ...excludeArgs, temp, baseline.root],
+      {
+        missingHint: "install erofs-utils",
+        env: helperEnv(),
+        makeError: (message, errorOptions) =>
+          new ShareError(`Cannot pack ${baseline.root} for the VM: ${message}`, errorOptions),
+      },
+    );
     await Deno.rename(temp, image);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
     throw error;
+  } finally {
+    clearInterval(watch);
   }
   // Older images of the same directory are stale now.
   for await (const entry of Deno.readDir(dir)) {
@@ -134,6 +215,17 @@ async function lowerImage(
     if (path !== image && entry.name.endsWith(".erofs")) await Deno.remove(path).catch(() => {});
   }
   return { image, cached: false };
+}
+
+/** Temporary images a killed pack left (the caller holds the directory's lock: none is live). */
+async function removeLeftovers(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.endsWith(".tmp")) await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+  }
+}
+
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
 }
 
 /** The upper disk's size: as asked, within half of the state's free space beyond the reserve. */

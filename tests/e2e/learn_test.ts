@@ -62,12 +62,12 @@ Deno.test({
     const reader = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
     assert.match((await reader.read()).value ?? "", /listening/);
     reader.releaseLock();
-    const exec = async (extra: string[]) => {
+    const exec = async (extra: string[], cwd = project) => {
       const out = await inNamespace(namespaces.host, [
         `${REPO}/host/main.ts`,
         ...["exec", "--net", "learn", "--net-backend", "user", ...extra],
         ...["--", "curl", "-s", "http://learn.test/"],
-      ], project).output();
+      ], cwd).output();
       const text = (b: Uint8Array) => new TextDecoder().decode(b);
       return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
     };
@@ -79,10 +79,14 @@ Deno.test({
     assert.match(asked.stderr, /learned 1 host\(s\), not written to .*: learn\.test/);
     assert.match(asked.stderr, /--net learn --yes/);
     await assert.rejects(Deno.stat(file), Deno.errors.NotFound, "nothing written without a yes");
-    const yes = await exec(["--yes"]);
+    // Run from a subdirectory of a repository, learn mode writes the repository's file.
+    await Deno.mkdir(`${project}/.git`);
+    await Deno.mkdir(`${project}/pkg`);
+    const yes = await exec(["--yes"], `${project}/pkg`);
     assert.equal(yes.stdout, "hello from peer\n", yes.stderr);
     assert.match(yes.stderr, /learned 1 host\(s\), added to network\.allow in .*: learn\.test/);
     assert.equal(await Deno.readTextFile(file), '[network]\nallow = ["learn.test"]\n');
+    await assert.rejects(Deno.stat(`${project}/pkg/.agentbox.toml`), Deno.errors.NotFound);
   } finally {
     peer.kill("SIGTERM");
     await peer.status;

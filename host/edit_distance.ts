@@ -1,6 +1,6 @@
 /**
- * How far apart two words are, for "did you mean" hints (options.ts, main.ts): small enough to
- * load with `agentbox --version`.
+ * How far apart two words are, for "did you mean" hints (cli/options.ts, main.ts, a misspelled
+ * configuration table in config/config_tables.ts): small enough to load with `agentbox --version`.
  *
  * @module
  */
