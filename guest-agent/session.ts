@@ -34,6 +34,7 @@ export const AGENT_CAPABILITIES = [
   "exec.pty",
   "exec.user",
   "changes",
+  "changes.system",
 ];
 
 /** Name and version announced in the hello. */

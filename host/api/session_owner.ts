@@ -170,6 +170,7 @@ export async function ownSession(
       await Deno.remove(pinnedLowerPath(paths.state)).catch(() => {});
       log(`collected ${changes?.entries.length ?? 0} changes (${changes?.bytes ?? 0} bytes)`);
     }
+    if (end === "stop") await collectSystem(box, log);
   } catch (error) {
     fail(error);
     throw error;
@@ -179,6 +180,20 @@ export async function ownSession(
   }
   setSessionStatus(ctx.db, plan.id, "stopped", { detail });
   log(`session stopped${detail ? `: ${detail}` : ""}`);
+}
+
+/**
+ * Collect the root filesystem's changes for `agentbox diff --system`. A failure (an image built
+ * before the feature, a change over the quota) is logged, never fails the stop.
+ */
+async function collectSystem(box: Sandbox, log: (line: string) => void): Promise<void> {
+  log("stopping: collecting the system's changes");
+  try {
+    const system = await box.collectSystemChanges();
+    log(`collected ${system.records} system changes (${system.bytes} bytes)`);
+  } catch (error) {
+    log(`system changes not collected: ${error instanceof Error ? error.message : "failure"}`);
+  }
 }
 
 /**

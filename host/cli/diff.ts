@@ -25,12 +25,14 @@ import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { sessionArgument } from "./logs.ts";
 import { parseCommandArgs, projectOption } from "./options.ts";
+import { systemDiffCommand } from "./system_diff.ts";
 
 /** Help text of `agentbox diff`. */
 export const DIFF_HELP = `Show what a sandbox changed in the shared project directory.
 
 Usage: agentbox diff [SESSION] [--share DIR] [--stat | --name-only | --patch | --json]
                      [--hide-gitignored]
+       agentbox diff SESSION --system [--stat | --name-only | --json] [--exclude GLOB]...
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent session
 of this project (the current directory, or --share DIR) that recorded workspace changes, named
@@ -46,6 +48,11 @@ Options:
   --json              one JSON document (its shape is in docs/workspace.md)
   --hide-gitignored   leave out paths ignored by the project's own .gitignore files
                       (as they were on the host; changes under .git/ are always shown)
+  --system            what the session changed on its machine outside the workspace:
+                      packages, users and groups, services, /etc diffs, files
+                      (docs/system-diff.md); recorded when the session stopped
+  --exclude GLOB      with --system: also leave out matching paths (repeatable; relative
+                      to /, on top of the default list of caches, logs and temporary dirs)
   -h, --help          show this help`;
 
 type Mode = "patch" | "stat" | "name-only" | "json";
@@ -60,6 +67,8 @@ export async function diffCommand(args: string[]): Promise<number> {
     json: { type: "boolean" },
     "hide-gitignored": { type: "boolean" },
     share: { type: "string" },
+    system: { type: "boolean" },
+    exclude: { type: "string", multiple: true },
   });
   if (values.help) {
     console.log(DIFF_HELP);
@@ -70,6 +79,9 @@ export async function diffCommand(args: string[]): Promise<number> {
     throw new UsageError(
       `Choose one of --${chosen.join(", --")}: see \`agentbox diff --help\``,
     );
+  }
+  if (values.system) {
+    return await systemDiffHook(positionals, (values.exclude ?? []) as string[], chosen[0]);
   }
   const db = openDatabase();
   let session: string;
@@ -96,6 +108,28 @@ export async function diffCommand(args: string[]): Promise<number> {
   });
   await writeOut(output);
   return 0;
+}
+
+/** `--system`: the session must be named; the rendering is system_diff.ts's. */
+async function systemDiffHook(
+  positionals: string[],
+  exclude: string[],
+  mode: Mode | undefined,
+): Promise<number> {
+  const db = openDatabase();
+  let session: string | undefined;
+  try {
+    session = sessionArgument(db, positionals, "diff");
+  } finally {
+    db.close();
+  }
+  if (session === undefined) throw new UsageError("diff --system needs a SESSION");
+  return await systemDiffCommand(session, {
+    json: mode === "json",
+    nameOnly: mode === "name-only",
+    stat: mode === "stat",
+    exclude,
+  });
 }
 
 /**

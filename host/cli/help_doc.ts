@@ -29,6 +29,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "images list",
   "images rm",
   "diff",
+  "export",
   "apply",
   "logs",
   "usage",

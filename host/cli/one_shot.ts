@@ -10,6 +10,8 @@
 import { openContext } from "../api/context.ts";
 import type { SandboxEvent } from "../api/events.ts";
 import { runSandbox, type Sandbox } from "../api/sandbox.ts";
+import { systemDiff } from "../api/system_changes.ts";
+import { renderSystemJson } from "./system_diff.ts";
 import { findSession } from "../store/sessions.ts";
 import { renderJson } from "../workspace/render_diff.ts";
 import { escapeControls } from "../terminal_text.ts";
@@ -64,6 +66,7 @@ export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<numb
     }), {
     approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
     confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
+    systemChanges: plan.systemDiff,
   });
   if (!quiet) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);
@@ -89,6 +92,7 @@ export async function runOneShot(plan: SandboxPlan, io: CommandIo): Promise<numb
         refused: run.network.refused,
       },
       timings: run.timings,
+      ...(run.system ? { system: JSON.parse(renderSystemJson(await systemDiff(run.id))) } : {}),
     }));
   }
   return status;

@@ -29,6 +29,8 @@ export interface SandboxPlan {
   prompts: boolean;
   /** `--yes`: `--net learn` writes the learned hosts without asking. */
   learnYes: boolean;
+  /** `--system-diff`: record the root filesystem's changes too. */
+  systemDiff: boolean;
 }
 
 /**
@@ -85,6 +87,7 @@ export function sandboxPlan(
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
     learnYes: !!values.yes,
+    systemDiff: !!values["system-diff"],
   };
 }
 
