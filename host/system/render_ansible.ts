@@ -44,6 +44,7 @@ export function renderAnsible(plan: ExportPlan, options: RenderAnsibleOptions): 
     `- name: ${q(options.title)}`,
     "  hosts: all",
     "  become: true",
+    "  gather_facts: false",
     "  tasks:",
   ];
   const task = (name: string, module: string, args: Record<string, unknown>) => {

@@ -126,8 +126,14 @@ export async function collectSystemChanges(
       maxBytes: limits.maxChangesBytes,
       reserveBytes: limits.stateReserveBytes,
       announced: entries,
-    }).catch((error) => {
-      if (error?.code === "no_root_overlay") {
+    }).catch(async (error) => {
+      // The agent's refusal closes the stream: its reason comes with the entry count.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const refusal = await Promise.race([
+        entries.then(() => undefined, (e) => e),
+        new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+      ]).finally(() => clearTimeout(timer));
+      if (hasCode(error, "no_root_overlay") || hasCode(refusal, "no_root_overlay")) {
         throw new NoRootOverlayError("The image does not expose its root overlay", {
           cause: error,
         });
@@ -144,6 +150,14 @@ export async function collectSystemChanges(
     paths.base,
   );
   return { records: changes.records.length, bytes: changes.bytes + base.bytes };
+}
+
+/** Whether `error` or one of its causes carries `code`. */
+function hasCode(error: unknown, code: string): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
 }
 
 /**
