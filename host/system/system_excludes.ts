@@ -34,7 +34,7 @@ export const GUEST_SKIPPED_DIRS: readonly string[] = [
 /**
  * Globs (relative to `/`; a glob naming a directory covers what is below it) dropped on the host:
  * per-user caches, byte-code caches, the dynamic linker's cache, dpkg's backups and lock files,
- * shell histories, and agentbox's own inspection CA.
+ * the account tools' backups (`etc/passwd-`…), shell histories, and agentbox's own inspection CA.
  */
 export const DEFAULT_SYSTEM_EXCLUDES: readonly string[] = [
   ...GUEST_SKIPPED_DIRS,
@@ -46,6 +46,13 @@ export const DEFAULT_SYSTEM_EXCLUDES: readonly string[] = [
   "var/lib/dpkg/lock",
   "var/lib/dpkg/lock-frontend",
   "var/lib/dpkg/triggers/Lock",
+  // The account tools' backups of the previous version (useradd, groupadd, vipw…).
+  "etc/passwd-",
+  "etc/group-",
+  "etc/shadow-",
+  "etc/gshadow-",
+  "etc/subuid-",
+  "etc/subgid-",
   "var/lib/apt/lists",
   "root/.bash_history",
   "home/*/.bash_history",
