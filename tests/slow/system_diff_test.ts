@@ -108,6 +108,12 @@ async function shareAnsible(dir: string): Promise<string | undefined> {
       return `the host has no ${site}/${name} (ansible-core, python3-apt)`;
     }
   }
+  // Their metadata too: ansible checks its dependencies' versions through it.
+  const metadata =
+    /^(Jinja2|MarkupSafe|PyYAML|ansible_core|packaging|resolvelib|python_apt)-.*\.(egg|dist)-info$/;
+  for await (const entry of Deno.readDir(site)) {
+    if (metadata.test(entry.name)) modules.push(entry.name);
+  }
   await Deno.mkdir(dir, { recursive: true });
   const copy = await new Deno.Command("cp", {
     args: ["-a", "--", ...modules.map((m) => `${site}/${m}`), dir],
