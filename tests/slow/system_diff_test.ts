@@ -149,8 +149,6 @@ Deno.test({
           "exec",
           "--session",
           session,
-          "--user",
-          "root",
           "--",
           "sh",
           "-c",
@@ -276,22 +274,24 @@ Deno.test({
         assert.equal(run.code, 0, `${label}: ${run.stderr}`);
         assert.deepEqual(comparable(report.system), wanted, `${label} reproduces the summary`);
       };
-      await reproduce("the script", `sh /workspace/script/apply.sh`);
-
-      const pylib = `${project}/pylib`;
-      const noAnsible = await shareAnsible(pylib);
+      // Both in fresh VMs at once: the mirror's lists are fetched twice, so overlap the waits.
+      const noAnsible = await shareAnsible(`${project}/pylib`);
+      await Promise.all([
+        reproduce("the script", `sh /workspace/script/apply.sh`),
+        noAnsible ? Promise.resolve() : reproduce(
+          "the playbook",
+          // Already root: no become (sudo would drop PYTHONPATH, and the image has no sudo).
+          "export PYTHONPATH=/workspace/pylib LANG=C.UTF-8 ANSIBLE_HOME=/tmp/ansible " +
+            "ANSIBLE_LOCAL_TEMP=/tmp/ansible/tmp ANSIBLE_REMOTE_TEMP=/tmp/ansible/tmp " +
+            "PYTHONDONTWRITEBYTECODE=1 && cd /workspace/ansible-selected && " +
+            "python3 -c 'import sys; from ansible.cli.playbook import main; " +
+            `sys.argv[0] = "ansible-playbook"; main()' -i localhost, -c local ` +
+            "-e ansible_become=false -e ansible_python_interpreter=/usr/bin/python3 playbook.yml",
+        ),
+      ]);
       if (noAnsible) {
         console.error(`system_diff_test: the playbook was not applied in a VM: ${noAnsible}`);
-        return;
       }
-      await reproduce(
-        "the playbook",
-        "export PYTHONPATH=/workspace/pylib LANG=C.UTF-8 ANSIBLE_HOME=/tmp/ansible " +
-          "ANSIBLE_LOCAL_TEMP=/tmp/ansible/tmp ANSIBLE_REMOTE_TEMP=/tmp/ansible/tmp " +
-          "PYTHONDONTWRITEBYTECODE=1 && cd /workspace/ansible-selected && " +
-          "python3 -c 'import sys; from ansible.cli.playbook import main; " +
-          `sys.argv[0] = "ansible-playbook"; main()' -i localhost, -c local playbook.yml`,
-      );
     } finally {
       await Deno.remove(project, { recursive: true });
     }
