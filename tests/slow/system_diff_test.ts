@@ -102,6 +102,7 @@ async function shareAnsible(dir: string): Promise<string | undefined> {
     "apt",
     "aptsources",
     "apt_pkg.cpython-311-x86_64-linux-gnu.so",
+    "apt_inst.cpython-311-x86_64-linux-gnu.so",
   ];
   for (const name of modules) {
     if (!(await Deno.lstat(`${site}/${name}`).then(() => true, () => false))) {
