@@ -129,6 +129,7 @@ Deno.test({
   fn: async () => {
     await ensureDevImage();
     const project = await Deno.makeTempDir({ prefix: "agentbox-system-diff-" });
+    let session = "";
     try {
       await Deno.writeTextFile(`${project}/README`, "scratch project of system_diff_test\n");
       const started = await cli([
@@ -144,7 +145,7 @@ Deno.test({
         project,
       ], { cwd: project });
       assert.equal(started.code, 0, started.stderr);
-      const session = started.stdout.trim().split("\n").at(-1)!.trim();
+      session = started.stdout.trim().split("\n").at(-1)!.trim();
       for (const script of [AGENT_SCRIPT, HOSTILE_SCRIPT]) {
         const ran = await cli([
           "exec",
@@ -294,6 +295,8 @@ Deno.test({
         console.error(`system_diff_test: the playbook was not applied in a VM: ${noAnsible}`);
       }
     } finally {
+      // A failed step must not leave the session's VM running (stopping a stopped one is a no-op).
+      if (session) await cli(["stop", session]);
       await Deno.remove(project, { recursive: true });
     }
   },
