@@ -31,8 +31,9 @@ MARK="# agentbox launcher"
 RUNTIME_PACKAGES="qemu-system-x86 qemu-system-common util-linux erofs-utils e2fsprogs \
   ca-certificates curl nftables iproute2"
 # What the image build (apt, dpkg-deb, mkfs.erofs, debootstrap for the dev image), the tests and
-# the benchmarks (ssh and ssh-keygen for tests/bench/ssh_exec.ts) use.
-BUILD_PACKAGES="cpio debootstrap busybox-static tmux openssh-client"
+# the benchmarks (ssh and ssh-keygen for tests/bench/ssh_exec.ts; ansible-playbook for the checks
+# of `agentbox export --ansible`) use.
+BUILD_PACKAGES="cpio debootstrap busybox-static tmux openssh-client ansible-core"
 
 ensure_packages() {
   missing=""

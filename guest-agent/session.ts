@@ -38,6 +38,7 @@ export const AGENT_CAPABILITIES = [
   "changes",
   "files",
   "port",
+  "changes.system",
 ];
 
 /** Name and version announced in the hello. */

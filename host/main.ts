@@ -80,6 +80,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/diff.ts").then((m) => m.diffCommand),
     summary: "show what a sandbox changed in the project",
   },
+  export: {
+    load: () => import("./cli/export.ts").then((m) => m.exportCommand),
+    summary: "export a session's system changes as Ansible or a script",
+  },
   apply: {
     load: () => import("./cli/apply.ts").then((m) => m.applyCommand),
     summary: "apply a session's workspace changes to the host",

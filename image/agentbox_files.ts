@@ -6,6 +6,7 @@
  */
 
 import { dirname, join } from "node:path";
+import { ROOT_LOWER_DIR, ROOT_RW_DIR } from "../guest-agent/workspace/layout.ts";
 import {
   AGENT_PATH,
   DENO_PATH,
@@ -37,6 +38,10 @@ export async function installAgentboxFiles(dir: string, files: AgentboxFiles): P
   await installFile(files.deno, join(dir, DENO_PATH), 0o755);
   await installFile(files.agent, join(dir, AGENT_PATH), 0o644);
   await writeGuestFiles(dir, stage2Files(files.stage2));
+  // Mount points stage 1 moves the root overlay's layers to (`agentbox diff --system`).
+  for (const mountPoint of [ROOT_LOWER_DIR, ROOT_RW_DIR]) {
+    await Deno.mkdir(join(dir, mountPoint), { recursive: true, mode: 0o700 });
+  }
 }
 
 /**

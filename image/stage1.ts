@@ -8,6 +8,7 @@
  */
 
 import { TMPFS_BUDGET_SCRIPT, tmpfsSize } from "./guest_memory.ts";
+import { ROOT_LOWER_DIR, ROOT_RW_DIR } from "../guest-agent/workspace/layout.ts";
 
 /** Where the initrd keeps the modules: `<MODULES_DIR>/<name>.ko`. */
 export const MODULES_DIR = "lib/modules";
@@ -86,6 +87,12 @@ mkdir /rw/upper /rw/work
 mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
   fail "cannot mount the root overlay"
 [ -x /newroot/sbin/init ] || fail "the root filesystem has no /sbin/init"
+# The overlay's layers stay reachable after switch_root: the agent reads them for
+# \`agentbox diff --system\`. An image without the mount points boots without that.
+if [ -d /newroot${ROOT_LOWER_DIR} ] && [ -d /newroot${ROOT_RW_DIR} ]; then
+  mount --move /lower /newroot${ROOT_LOWER_DIR} || fail "cannot move the root image's mount"
+  mount --move /rw /newroot${ROOT_RW_DIR} || fail "cannot move the root overlay's upper layer"
+fi
 mount --move /dev /newroot/dev || fail "cannot move /dev into the root filesystem"
 umount /proc /sys
 exec switch_root /newroot /sbin/init

@@ -54,6 +54,7 @@ export const MECHANISM_ROOMS = [
   "config",
   "session",
   "egress",
+  "system",
 ] as const;
 
 const EDGE_ROOMS = ["cli", "serve"];

@@ -17,6 +17,7 @@ export type ProtocolErrorCode =
   | "too_many_streams"
   | "spawn_failed"
   | "no_workspace"
+  | "no_root_overlay"
   | "snapshot_failed"
   | "no_command"
   | "files_failed"

@@ -147,7 +147,25 @@ export interface ExecExit {
 export interface ChangesStart {
   type: "changes.start";
   stream: number;
+  /**
+   * What to scan (capability `changes.system`): `workspace` (the default) the shared workspace's
+   * overlay; `system` the root filesystem's overlay (paths relative to `/`), leaving out
+   * `exclude`; `system-base` the entries named in `paths` as the image (the root overlay's lower
+   * layer) has them — files with their content, directories, symlinks; names it lacks are left
+   * out.
+   */
+  scope?: ChangesScope;
+  /** `system`: relative paths left out of the scan with everything under them. */
+  exclude?: string[];
+  /** `system-base`: the relative paths to report. */
+  paths?: string[];
 }
+
+/** What a `changes.start` scans. */
+export type ChangesScope = "workspace" | "system" | "system-base";
+
+/** Every {@linkcode ChangesScope}. */
+export const CHANGES_SCOPES: readonly ChangesScope[] = ["workspace", "system", "system-base"];
 
 /** Agent → host: the changes stream is complete; sent after `stream.end` of fd 1. Ends the stream. */
 export interface ChangesDone {
@@ -355,6 +373,7 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "too_many_streams",
   "spawn_failed",
   "no_workspace",
+  "no_root_overlay",
   "snapshot_failed",
   "no_command",
   "files_failed",
@@ -582,7 +601,17 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
       timedOut: bool(o, "timedOut"),
     };
   },
-  "changes.start": (o) => ({ type: "changes.start", stream: uint(o, "stream") }),
+  "changes.start": (o) => {
+    const message: ChangesStart = { type: "changes.start", stream: uint(o, "stream") };
+    const scope = field(o, "scope");
+    if (scope !== undefined) {
+      if (!CHANGES_SCOPES.includes(scope as ChangesScope)) fail(`Field "scope" is not a scope`);
+      message.scope = scope as ChangesScope;
+    }
+    if (field(o, "exclude") !== undefined) message.exclude = strList(o, "exclude");
+    if (field(o, "paths") !== undefined) message.paths = strList(o, "paths");
+    return message;
+  },
   "changes.done": (o) => ({
     type: "changes.done",
     stream: uint(o, "stream"),

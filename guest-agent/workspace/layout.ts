@@ -24,3 +24,16 @@ export const WORK_DIR = `${UPPER_DISK_DIR}/work`;
 
 /** Virtio-blk serial numbers the host gives the two disks; the init finds them by these. */
 export const DISK_SERIALS = { lower: "agentbox-lower", upper: "agentbox-upper" } as const;
+
+/**
+ * The root filesystem's own overlay (made by stage 1, image/stage1.ts): the image's read-only
+ * erofs and the tmpfs holding the upper layer, moved here before `switch_root` so that the agent
+ * can read them for `agentbox diff --system`. Both directories are in every image.
+ */
+export const ROOT_LOWER_DIR = "/opt/agentbox/root/lower";
+
+/** Mount point of the tmpfs holding the root overlay's upper and work directories. */
+export const ROOT_RW_DIR = "/opt/agentbox/root/rw";
+
+/** The root overlay's upper layer: every change the guest made outside the workspace. */
+export const ROOT_UPPER_DIR = `${ROOT_RW_DIR}/upper`;

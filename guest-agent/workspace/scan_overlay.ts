@@ -20,11 +20,22 @@ import { isOpaqueDir } from "./opaque_dir.ts";
  * trusting a hash computed under emulation.
  */
 export type UpperRecord =
-  | { path: string; type: "file"; mode: number; size: number }
-  | { path: string; type: "dir"; mode: number }
-  | { path: string; type: "symlink"; target: string }
+  | { path: string; type: "file"; mode: number; size: number } & Ownership
+  | { path: string; type: "dir"; mode: number } & Ownership
+  | { path: string; type: "symlink"; target: string } & Ownership
   | { path: string; type: "deleted" }
   | { path: string; type: "unsupported"; detail: string };
+
+/** Owner and group ids, reported when a scan asks for them (the system scan). */
+export type Ownership = { uid?: number; gid?: number };
+
+/** Options of {@linkcode scanOverlay}. */
+export interface ScanOptions {
+  /** Paths (relative) left out with everything under them; their deletions are left out too. */
+  skip?: (path: string) => boolean;
+  /** Report each entry's owner and group (`uid`, `gid`). */
+  owners?: boolean;
+}
 
 /** A scanned record; for files, `contentPath` is where to read the content that was hashed. */
 export interface ScanEntry {
@@ -75,13 +86,16 @@ const FILE_TYPES: Record<number, string> = {
  * for await (const { record } of scanOverlay(dirs)) console.log(record.type, record.path);
  * ```
  */
-export async function* scanOverlay(dirs: OverlayDirs): AsyncGenerator<ScanEntry> {
+export async function* scanOverlay(
+  dirs: OverlayDirs,
+  options: ScanOptions = {},
+): AsyncGenerator<ScanEntry> {
   // An explicit stack: a guest can make directories deeper than the JS call stack.
   const stack: string[] = [""];
   while (stack.length > 0) {
     const dir = stack.pop()!;
     const children: string[] = [];
-    for await (const entry of scanDir(dirs, dir)) {
+    for await (const entry of scanDir(dirs, dir, options)) {
       yield entry;
       if (entry.record.type === "dir") children.push(entry.record.path);
     }
@@ -116,22 +130,35 @@ function lengthProblem(dirs: OverlayDirs, path: string): string | undefined {
 }
 
 /** The entries of one upper directory `dir` (workspace-relative, "" for the root). */
-async function* scanDir(dirs: OverlayDirs, dir: string): AsyncGenerator<ScanEntry> {
+async function* scanDir(
+  dirs: OverlayDirs,
+  dir: string,
+  options: ScanOptions,
+): AsyncGenerator<ScanEntry> {
   const names = await sortedNames(join(dirs.upper, dir));
   const deleted = new Set<string>();
   for (const name of names) {
     const path = dir === "" ? name : `${dir}/${name}`;
+    if (options.skip?.(path)) continue;
     const entry = scanEntry(dirs, path, name);
     if (entry === undefined) continue;
     if (entry.record.type === "deleted") deleted.add(name);
+    if (options.owners) addOwner(entry.record, join(dirs.upper, path));
     yield entry;
   }
   const opaque = isOpaqueDir(join(dirs.upper, dir));
   for (const name of opaque === false ? [] : await deletedFromLower(dirs, dir)) {
-    if (!deleted.has(name)) {
-      yield { record: { path: dir === "" ? name : `${dir}/${name}`, type: "deleted" } };
-    }
+    const path = dir === "" ? name : `${dir}/${name}`;
+    if (!deleted.has(name) && !options.skip?.(path)) yield { record: { path, type: "deleted" } };
   }
+}
+
+/** Set `record`'s `uid` and `gid` from `path` (not followed) when it is a file, dir or link. */
+export function addOwner(record: UpperRecord, path: string): void {
+  if (record.type !== "file" && record.type !== "dir" && record.type !== "symlink") return;
+  const info = Deno.lstatSync(path);
+  record.uid = info.uid ?? undefined;
+  record.gid = info.gid ?? undefined;
 }
 
 /**

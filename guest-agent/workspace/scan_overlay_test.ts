@@ -218,3 +218,41 @@ Deno.test("scanOverlay reports paths past the limits as unsupported, goes on, an
     await new Deno.Command("rm", { args: ["-rf", "--", temp] }).output();
   }
 });
+
+Deno.test("scanOverlay: skip leaves out a subtree and its deletions; owners adds uid and gid", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    // No overlay mount needed: an upper layer with whiteouts over a lower one.
+    for (const dir of ["upper/etc", "upper/var/log", "lower/var/log", "lower/etc"]) {
+      await Deno.mkdir(`${base}/${dir}`, { recursive: true });
+    }
+    await Deno.writeTextFile(`${base}/upper/etc/a.conf`, "a\n");
+    await Deno.writeTextFile(`${base}/upper/var/log/x.log`, "log\n");
+    await Deno.writeTextFile(`${base}/lower/var/log/gone.log`, "old\n");
+    await Deno.writeTextFile(`${base}/lower/etc/gone.conf`, "old\n");
+    // Whiteouts, as overlayfs makes them for deletions.
+    for (const path of ["var/log/gone.log", "etc/gone.conf"]) {
+      const made = await new Deno.Command("mknod", {
+        args: [`${base}/upper/${path}`, "c", "0", "0"],
+      })
+        .output();
+      assert.ok(made.success, "mknod (needs root)");
+    }
+    const dirs = { upper: `${base}/upper`, lower: `${base}/lower`, merged: `${base}/upper` };
+    const seen: Record<string, unknown>[] = [];
+    const skip = (path: string) => path === "var/log" || path.startsWith("var/log/");
+    for await (const { record } of scanOverlay(dirs, { skip, owners: true })) seen.push(record);
+    assert.deepEqual(seen.map((r) => [r.path, r.type]), [
+      ["etc", "dir"],
+      ["var", "dir"],
+      ["etc/a.conf", "file"],
+      ["etc/gone.conf", "deleted"],
+    ]);
+    const file = seen.find((r) => r.path === "etc/a.conf")!;
+    assert.equal(file.uid, Deno.uid());
+    assert.equal(file.gid, Deno.gid());
+    assert.ok(!("uid" in seen.find((r) => r.type === "deleted")!));
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});

@@ -60,6 +60,7 @@ import { VmError } from "../vm/errors.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
+import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
 
@@ -86,6 +87,8 @@ export interface StartSandboxOptions {
   resumeWorkspace?: boolean;
   /** Continue from this snapshot (a fork) instead of booting. */
   restore?: SnapshotInfo;
+  /** `runSandbox`: collect the root filesystem's changes too (`--system-diff`). */
+  systemChanges?: boolean;
 }
 
 /** A running sandbox. */
@@ -118,6 +121,11 @@ export interface Sandbox {
   forwardPort(mapping: PortMapping): PortForward;
   /** The forwards open now: the spec's `ports`, then those opened later. */
   readonly forwards: readonly PortForward[];
+  /**
+   * Fetch and store the root filesystem's changes (`agentbox diff --system`), replacing an
+   * earlier collection. Throws `NoRootOverlayError` for an image that cannot, `ChangesetError`.
+   */
+  collectSystemChanges(options?: CollectOptions): Promise<CollectedSystemChanges>;
   /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
   saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
   /** Stop the VM and the network (idempotent); the network's report. */
@@ -257,6 +265,8 @@ export interface SandboxRun {
   root?: string;
   network: NetworkReport;
   timings: { bootMs: number; commandMs: number; collectMs?: number; totalMs: number };
+  /** With `systemChanges`: what was collected of the root filesystem's changes. */
+  system?: CollectedSystemChanges;
 }
 
 /**
@@ -285,6 +295,7 @@ export async function runSandbox(
   const box = await startSandbox(ctx, spec, options);
   let result: ExecResult;
   let changes: CollectedChanges | undefined;
+  let system: CollectedSystemChanges | undefined;
   const timings: Omit<SandboxRun["timings"], "totalMs"> = { bootMs: 0, commandMs: 0 };
   try {
     const commandStart = performance.now();
@@ -297,7 +308,8 @@ export async function runSandbox(
     timings.commandMs = Math.round(performance.now() - commandStart);
     const collectStart = performance.now();
     changes = await box.collectChanges({ deadline });
-    if (changes) timings.collectMs = Math.round(performance.now() - collectStart);
+    if (options.systemChanges) system = await box.collectSystemChanges({ deadline });
+    if (changes || system) timings.collectMs = Math.round(performance.now() - collectStart);
   } catch (error) {
     // The VM and the proxies never outlive a failure; its report goes with it.
     await box.stop().catch(() => {});
@@ -311,6 +323,7 @@ export async function runSandbox(
     root: box.workspace?.share.root,
     network,
     timings: { ...timings, totalMs: Math.round(performance.now() - started) },
+    system,
   };
 }
 
@@ -430,6 +443,8 @@ function sandbox(
       forwards.push(forward);
       return forward;
     },
+    collectSystemChanges: (options) =>
+      collectSystemChanges(vm.agent, sessionStateDir(network.id), options),
     saveSnapshot: (dir, source) =>
       saveSessionSnapshot(vm, dir, {
         id: network.id,

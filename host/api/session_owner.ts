@@ -283,6 +283,7 @@ export async function ownSession(
       const changes = await box.collectChanges();
       log(`collected ${changes?.entries.length ?? 0} changes (${changes?.bytes ?? 0} bytes)`);
     }
+    if ("graceMs" in end) await collectSystem(box, log);
   } catch (error) {
     fail(error);
     throw error;
@@ -296,6 +297,20 @@ export async function ownSession(
 
 /** How long the owner waits for the commands to go after SIGKILL. */
 const KILL_WAIT_MS = 5_000;
+
+/**
+ * Collect the root filesystem's changes for `agentbox diff --system`. A failure (an image built
+ * before the feature, a change over the quota) is logged, never fails the stop.
+ */
+async function collectSystem(box: Sandbox, log: (line: string) => void): Promise<void> {
+  log("stopping: collecting the system's changes");
+  try {
+    const system = await box.collectSystemChanges();
+    log(`collected ${system.records} system changes (${system.bytes} bytes)`);
+  } catch (error) {
+    log(`system changes not collected: ${error instanceof Error ? error.message : "failure"}`);
+  }
+}
 
 /**
  * End every command of the session: SIGTERM to each (the console's and every client's), up to

@@ -8,6 +8,7 @@
 
 import { AgentboxError } from "../agentbox_error.ts";
 import {
+  type ChangesScope,
   Connection,
   type Duplex,
   type ExecExit,
@@ -66,6 +67,18 @@ export const AGENT_DEADLINES: Readonly<AgentDeadlines> = {
   changesTotalMs: 30 * 60_000,
   hostCommandMs: 120_000,
 };
+
+/** Options of {@linkcode AgentClient.changes}. */
+export interface ChangesOptions {
+  /** Wall-clock time (ms since the epoch) by which the transfer must be complete. */
+  deadline?: number;
+  /** What to scan (default `workspace`); the others need the agent's `changes.system`. */
+  scope?: ChangesScope;
+  /** `system`: relative paths left out of the scan with everything under them. */
+  exclude?: string[];
+  /** `system-base`: the relative paths to report as the image has them. */
+  paths?: string[];
+}
 
 /** Options of {@linkcode AgentClient.connect} and {@linkcode AgentClient.reconnect}. */
 export interface ConnectOptions {
@@ -421,7 +434,8 @@ export class AgentClient {
   }
 
   /**
-   * Ask for the workspace's changes. `data` is the changes stream (read it with
+   * Ask for the workspace's changes (or, with `options.scope`, the root filesystem's: see
+   * {@linkcode ChangesOptions}). `data` is the changes stream (read it with
    * `readChangesStream`); `entries` resolves with the count the agent says it sent once the
    * stream is complete, and rejects with {@linkcode AgentError} (`no_workspace` when none is
    * shared). The transfer is bounded by the `changesIdleMs` and `changesTotalMs` deadlines, and
@@ -429,11 +443,14 @@ export class AgentClient {
    * `timed_out` and the connection is closed.
    */
   changes(
-    options: { deadline?: number } = {},
+    options: ChangesOptions = {},
   ): { data: ReadableStream<Uint8Array>; entries: Promise<number> } {
+    const { scope, exclude, paths } = options;
     return this.#download(
-      (stream) => ({ type: "changes.start", stream }),
-      "the workspace's changes",
+      (stream) => ({ type: "changes.start", stream, scope, exclude, paths }),
+      scope === undefined || scope === "workspace"
+        ? "the workspace's changes"
+        : "the system's changes",
       options.deadline,
     );
   }

@@ -58,7 +58,7 @@ Deno.test({
   ignore: !has("bash"),
   async fn() {
     const file = await scriptFile("bash");
-    assert.deepEqual(await bashComplete(file, "agentbox ex"), ["exec"]);
+    assert.deepEqual(await bashComplete(file, "agentbox ex"), ["exec", "export"]);
     assert.deepEqual(await bashComplete(file, "agentbox images "), [
       "build",
       "list",

@@ -9,6 +9,7 @@
 import { diffChanges, findChangesSession, loadChanges, projectPaths } from "../api/changes.ts";
 import type { ChangesView } from "../api/changes.ts";
 import { openContext } from "../api/context.ts";
+import { resolveSessionRef } from "../api/network_records.ts";
 import type { StoredChangeset } from "../api/changes.ts";
 import { renderJson, renderNameOnly, renderPatch, renderStat } from "../api/change_text.ts";
 import { printable } from "../terminal_text.ts";
@@ -16,12 +17,14 @@ import { UsageError } from "./errors.ts";
 import { useColor } from "./output_settings.ts";
 import { printEvent } from "./print_event.ts";
 import { parseCommandArgs, projectOption } from "./options.ts";
+import { systemDiffCommand } from "./system_diff.ts";
 
 /** Help text of `agentbox diff`. */
 export const DIFF_HELP = `Show what a sandbox changed in the shared project directory.
 
 Usage: agentbox diff [SESSION] [--share DIR] [--stat | --name-only | --patch | --json]
                      [--hide-gitignored] [-- PATH...]
+       agentbox diff SESSION --system [--stat | --name-only | --json] [--exclude GLOB]...
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent session
 of this project (the current directory, or --share DIR) that recorded workspace changes, named
@@ -39,6 +42,11 @@ Options:
   --json              one JSON document (its shape is in docs/workspace.md)
   --hide-gitignored   leave out paths ignored by the project's own .gitignore files
                       (as they were on the host; changes under .git/ are always shown)
+  --system            what the session changed on its machine outside the workspace:
+                      packages, users and groups, services, /etc diffs, files
+                      (docs/system-diff.md); recorded when the session stopped
+  --exclude GLOB      with --system: also leave out matching paths (repeatable; relative
+                      to /, on top of the default list of caches, logs and temporary dirs)
   -h, --help          show this help`;
 
 type Mode = "patch" | "stat" | "name-only" | "json";
@@ -56,6 +64,8 @@ export async function diffCommand(args: string[]): Promise<number> {
     json: { type: "boolean" },
     "hide-gitignored": { type: "boolean" },
     share: { type: "string" },
+    system: { type: "boolean" },
+    exclude: { type: "string", multiple: true },
   });
   if (values.help) {
     console.log(DIFF_HELP);
@@ -66,6 +76,9 @@ export async function diffCommand(args: string[]): Promise<number> {
     throw new UsageError(
       `Choose one of --${chosen.join(", --")}: see \`agentbox diff --help\``,
     );
+  }
+  if (values.system) {
+    return await systemDiffHook(positionals, (values.exclude ?? []) as string[], chosen[0]);
   }
   if (positionals.length > 1) {
     throw new UsageError(
@@ -99,6 +112,22 @@ export async function diffCommand(args: string[]): Promise<number> {
   const said = mode === "json" || (view.entries.length === 0 && mode !== "name-only");
   if (hidden && !said) console.error(`agentbox: ${hidden}`);
   return 0;
+}
+
+/** `--system`: the session must be named; the rendering is system_diff.ts's. */
+async function systemDiffHook(
+  positionals: string[],
+  exclude: string[],
+  mode: Mode | undefined,
+): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError("diff --system needs one SESSION");
+  using ctx = openContext();
+  return await systemDiffCommand(resolveSessionRef(ctx, positionals[0]), {
+    json: mode === "json",
+    nameOnly: mode === "name-only",
+    stat: mode === "stat",
+    exclude,
+  });
 }
 
 /** How many entries the filters left out, as words, or `undefined` when none. */

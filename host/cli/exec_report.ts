@@ -52,6 +52,8 @@ export interface ReportParts {
   applied?: ExecReport["applied"];
   network?: ExecReport["network"];
   timings: ExecReport["timings"];
+  /** With `--system-diff`: the system diff's JSON. */
+  system?: unknown;
 }
 
 /**
@@ -83,5 +85,6 @@ export function execReport(parts: ReportParts): ExecReport {
     applied: parts.applied ?? null,
     network: parts.network ?? null,
     timings: parts.timings,
+    ...(parts.system === undefined ? {} : { system: parts.system }),
   };
 }

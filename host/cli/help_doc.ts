@@ -36,6 +36,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "images list",
   "images rm",
   "diff",
+  "export",
   "apply",
   "requests",
   "usage",

@@ -10,6 +10,8 @@
 import { openContext } from "../api/context.ts";
 import { runSandbox, type Sandbox } from "../api/sandbox.ts";
 import { renderJson } from "../api/change_text.ts";
+import { systemDiff } from "../api/system_changes.ts";
+import { renderSystemJson } from "./system_diff.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import { emitReport, execReport, type ReportTarget } from "./exec_report.ts";
@@ -69,6 +71,7 @@ export async function runOneShot(
   }, {
     approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
     confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
+    systemChanges: plan.systemDiff,
   });
   if (!silent) printNetworkReport(run.network);
   const status = exitStatus(run.result, plan.spec.timeoutSec);
@@ -94,6 +97,7 @@ export async function runOneShot(
           refused: run.network.refused,
         },
         timings: run.timings,
+        system: run.system ? JSON.parse(renderSystemJson(await systemDiff(run.id))) : undefined,
       }),
     );
   }

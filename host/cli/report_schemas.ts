@@ -117,13 +117,17 @@ export const ExecReportSchema = z.object({
       rule: z.string(),
       count: z.number().int(),
     })),
-  }).nullable().describe("null with --session (see agentbox logs)"),
+  }).nullable().describe("null with --session (see agentbox requests)"),
   timings: z.object({
     bootMs: z.number().optional().describe("absent with --session"),
     commandMs: z.number(),
     collectMs: z.number().optional().describe("present when changes were collected"),
     totalMs: z.number(),
   }),
+  system: z.unknown().optional().describe(
+    "with --system-diff: the machine's changes, as `agentbox diff ID --system --json` " +
+      "(docs/system-diff.md); absent otherwise",
+  ),
 }).describe("agentbox exec --json");
 
 /** The `exec --json` report. */

@@ -15,6 +15,7 @@ import { runOneShot } from "./one_shot.ts";
 import { checkTty, SANDBOX_HELP, SANDBOX_OPTIONS } from "./sandbox_options.ts";
 import { sandboxPlan } from "./sandbox_plan.ts";
 import { terminalIo } from "./terminal_io.ts";
+import { SYSTEM_DIFF_HELP } from "./share_options.ts";
 
 /** What runs when no command is given: the guest's login shell. */
 export const DEFAULT_COMMAND: readonly string[] = ["/bin/sh", "-l"];
@@ -48,6 +49,7 @@ ${SANDBOX_HELP}
   --no-share        share nothing
   --apply           apply the changes to the shared directory when the command ends
   --discard         throw the changes away when the command ends
+${SYSTEM_DIFF_HELP}
 ${NET_HELP}
   -v, --verbose     print the causes of an error
   -q, --quiet       print only errors and what was asked for (no warnings or summaries)

@@ -34,6 +34,8 @@ export interface SandboxPlan {
   prompts: boolean;
   /** `--yes`: `--net learn` writes the learned hosts without asking. */
   learnYes: boolean;
+  /** `--system-diff`: record the root filesystem's changes too. */
+  systemDiff: boolean;
 }
 
 /** Options of {@linkcode sandboxPlan}. */
@@ -121,6 +123,7 @@ export async function sandboxPlan(
     json: options.json ?? false,
     prompts: options.prompts ?? options.interactive,
     learnYes: !!values.yes,
+    systemDiff: !!values["system-diff"],
   };
 }
 

@@ -13,14 +13,21 @@ export const SHARE_OPTIONS = {
   share: { type: "string" },
   apply: { type: "boolean" },
   discard: { type: "boolean" },
+  "system-diff": { type: "boolean" },
 } as const;
+
+/** Help line of `--system-diff`. */
+export const SYSTEM_DIFF_HELP =
+  `  --system-diff     also record what the command changed on the machine outside the
+                    workspace, for \`agentbox diff ID --system\` (and in --json's report)`;
 
 /** Help lines of the workspace options. */
 export const SHARE_HELP =
   `  --share DIR       show DIR to the command at /workspace (its working directory); its
                     changes are kept aside for review, never written to DIR directly
   --apply           apply the changes to DIR when the command ends
-  --discard         throw the changes away when the command ends`;
+  --discard         throw the changes away when the command ends
+${SYSTEM_DIFF_HELP}`;
 
 /** What to do with the changes: `ask` on a terminal, else `keep` unless told. */
 export type AfterRun = "apply" | "discard" | "ask" | "keep";

@@ -25,15 +25,21 @@ import { escapeControls, printable } from "../terminal_text.ts";
  * workspace root, `/`-separated, without `.`/`..`/empty components. */
 export type UpperRecord =
   /** A regular file whose full content is in `blobs/<sha256>`. `mode` holds permission bits only. */
-  | { path: string; type: "file"; mode: number; size: number; sha256: string }
+  | { path: string; type: "file"; mode: number; size: number; sha256: string } & Ownership
   /** A directory present in the upper layer (new, or copied up because something inside changed). */
-  | { path: string; type: "dir"; mode: number }
+  | { path: string; type: "dir"; mode: number } & Ownership
   /** A symbolic link; the target is data, never followed. */
-  | { path: string; type: "symlink"; target: string }
+  | { path: string; type: "symlink"; target: string } & Ownership
   /** An entry of the lower layer that the guest deleted (a whiteout, or hidden by an opaque dir). */
   | { path: string; type: "deleted" }
   /** Something that cannot be applied (device, fifo, socket, unrepresentable name): reported only. */
   | { path: string; type: "unsupported"; detail: string };
+
+/**
+ * Owner and group ids of an entry, present when the scan reported them (the system scan of
+ * `agentbox diff --system`; the workspace scan does not).
+ */
+export type Ownership = { uid?: number; gid?: number };
 
 /** Limits on what a guest may report; anything beyond is refused, not truncated silently. */
 export const CHANGESET_LIMITS = {
@@ -235,7 +241,6 @@ function checkRecord(
   index: number,
   options: { unhashed?: boolean },
 ): { record: UpperRecord; renamed: boolean } {
-  const kept = (record: UpperRecord) => ({ record, renamed: false });
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new ChangesetError(`Changeset entry ${index} is not an object`);
   }
@@ -252,6 +257,7 @@ function checkRecord(
     };
   }
   const bad = (what: string) => new ChangesetError(`Changeset entry ${path}: ${what}`);
+  const kept = (record: UpperRecord) => ({ record: withOwner(record, r, bad), renamed: false });
   switch (r.type) {
     case "file":
       if (!isMode(r.mode)) throw bad("bad mode");
@@ -283,6 +289,24 @@ function checkRecord(
     default:
       throw bad(`unknown type ${describeGuestValue(r.type)}`);
   }
+}
+
+/** `record` with the `uid` and `gid` of `raw` when it has them (ids up to 2^32 - 2). */
+function withOwner(
+  record: UpperRecord,
+  raw: Record<string, unknown>,
+  bad: (what: string) => Error,
+): UpperRecord {
+  if (record.type !== "file" && record.type !== "dir" && record.type !== "symlink") return record;
+  for (const key of ["uid", "gid"] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) >= 0xffff_ffff) {
+      throw bad(`bad ${key}`);
+    }
+    record[key] = value as number;
+  }
+  return record;
 }
 
 function isMode(value: unknown): value is number {
