@@ -355,7 +355,7 @@ Deno.test("decodeMessage: mutated valid frames give a valid message or a Protoco
   const random = prng(42);
   const payloads = EXAMPLES.map(payloadOf);
   let valid = 0;
-  for (let i = 0; i < 4000; i++) {
+  for (let i = 0; i < 6000; i++) {
     const bytes = new Uint8Array(payloads[i % payloads.length]);
     const mutations = 1 + Math.floor(random() * 3);
     let mutated: Uint8Array = bytes;

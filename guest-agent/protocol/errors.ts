@@ -19,6 +19,7 @@ export type ProtocolErrorCode =
   | "no_workspace"
   | "no_root_overlay"
   | "snapshot_failed"
+  | "collect_failed"
   | "no_command"
   | "files_failed"
   | "connect_failed"

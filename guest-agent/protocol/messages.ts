@@ -193,6 +193,29 @@ export interface SessionSnapshotDone {
   stream: number;
 }
 
+/** What a `session.collect` collects: the shared workspace, or the root filesystem. */
+export type CollectScope = "workspace" | "system";
+
+/**
+ * Client → session owner (a session's control socket only): collect the running session's
+ * changes now — the workspace's (`agentbox diff S` on a running session) or the root
+ * filesystem's (`diff --system`) — and store them as its changeset, replacing the previous
+ * collection, while its commands run on. Answered with `session.collect.done`, or `error` on
+ * `stream` (`collect_failed`, or `unknown_type` from an owner that cannot).
+ */
+export interface SessionCollect {
+  type: "session.collect";
+  stream: number;
+  scope: CollectScope;
+}
+
+/** Session owner → client: the collection asked for on `stream` is stored, `entries` records. */
+export interface SessionCollectDone {
+  type: "session.collect.done";
+  stream: number;
+  entries: number;
+}
+
 /**
  * Client → session owner (a session's control socket only; an agent refuses it): attach to the
  * session's command, the one `run --detach -- CMD` started on a pseudo-terminal. The owner answers
@@ -334,6 +357,8 @@ export type Message =
   | ChangesDone
   | SessionSnapshot
   | SessionSnapshotDone
+  | SessionCollect
+  | SessionCollectDone
   | SessionAttach
   | SessionStop
   | FilesRead
@@ -375,6 +400,7 @@ const ERROR_CODES: readonly ProtocolErrorCode[] = [
   "no_workspace",
   "no_root_overlay",
   "snapshot_failed",
+  "collect_failed",
   "no_command",
   "files_failed",
   "connect_failed",
@@ -623,6 +649,18 @@ const PARSERS: Record<Message["type"], (o: Fields) => Message> = {
     return { type: "session.snapshot", stream: uint(o, "stream"), dir };
   },
   "session.snapshot.done": (o) => ({ type: "session.snapshot.done", stream: uint(o, "stream") }),
+  "session.collect": (o) => {
+    const scope = field(o, "scope");
+    if (scope !== "workspace" && scope !== "system") {
+      throw new ProtocolError("bad_message", "session.collect: scope must be workspace or system");
+    }
+    return { type: "session.collect", stream: uint(o, "stream"), scope };
+  },
+  "session.collect.done": (o) => ({
+    type: "session.collect.done",
+    stream: uint(o, "stream"),
+    entries: uint(o, "entries"),
+  }),
   "session.attach": (o) => {
     const sized = field(o, "rows") !== undefined || field(o, "cols") !== undefined;
     return {

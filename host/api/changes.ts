@@ -12,6 +12,7 @@
  * @module
  */
 
+import { collectIfRunning } from "./live_changes.ts";
 import { findLifecycle } from "../store/session_lifecycle.ts";
 import { findSession, type SessionRecord } from "../store/sessions.ts";
 import { printable } from "../terminal_text.ts";
@@ -97,8 +98,9 @@ export async function findChangesSession(
 }
 
 /**
- * The stored changeset of `session`. A long-lived session that ended without collecting its
- * changes gets them recovered from its disk first (this boots a VM; said as a `progress` event).
+ * The stored changeset of `session`. A running long-lived session is asked to collect its
+ * changes now first (live_changes.ts); one that ended without collecting them gets them
+ * recovered from its disk (this boots a VM; said as a `progress` event).
  *
  * @example
  * ```ts ignore
@@ -111,6 +113,7 @@ export async function loadChanges(
   session: SessionRef,
 ): Promise<StoredChangeset> {
   const dir = sessionStateDir(session.id);
+  await collectIfRunning(ctx, session.id, "workspace");
   // Recovery boots a VM: its code is loaded only when a changeset is missing.
   const recovery = await hasChangeset(dir)
     ? undefined

@@ -252,6 +252,20 @@ export async function ownSession(
       },
       commandConsole,
       stop: (graceMs) => stop.resolve(graceMs),
+      // A running session's changes, now (`agentbox diff S` / `apply S` / `diff --system`): the
+      // upper layers are read through the guest while its commands run on.
+      collect: async (scope) => {
+        if (scope === "system") return (await box.collectSystemChanges()).records;
+        if (!box.workspace) {
+          throw new UsageError("This session shares no directory: it has no workspace changes", {
+            code: "no_workspace",
+          });
+        }
+        log("collecting the workspace's changes (the session runs on)");
+        const changes = await box.workspace.collect(box.vm.agent);
+        log(`collected ${changes.entries.length} changes (${changes.bytes} bytes)`);
+        return changes.entries.length;
+      },
       // deno-lint-ignore require-await
       forwardPort: async (request) => {
         const named = request.hostname !== undefined || request.hostPort !== undefined;

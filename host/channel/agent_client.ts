@@ -9,6 +9,7 @@
 import { AgentboxError } from "../agentbox_error.ts";
 import {
   type ChangesScope,
+  type CollectScope,
   Connection,
   type Duplex,
   type ExecExit,
@@ -202,6 +203,7 @@ export class AgentClient {
   readonly #pending = new Map<number, Pending>();
   readonly #changes = new Map<number, PromiseWithResolvers<number>>();
   readonly #snapshots = new Map<number, PromiseWithResolvers<void>>();
+  readonly #collects = new Map<number, PromiseWithResolvers<number>>();
   readonly #ports = new Map<number, PendingPort>();
   readonly #forwards = new Map<number, PromiseWithResolvers<ForwardAddress>>();
   readonly #deadlines: AgentDeadlines;
@@ -608,6 +610,21 @@ export class AgentClient {
   }
 
   /**
+   * Ask a session's owner (this client is connected to its control socket) to collect its changes
+   * of `scope` now and store them (`session.collect`); resolves with how many records. Rejects
+   * with {@linkcode AgentError}: `collect_failed`, or `unknown_type` from a peer that cannot.
+   */
+  collectSessionChanges(scope: CollectScope): Promise<number> {
+    const stream = this.#nextStream++;
+    const done = Promise.withResolvers<number>();
+    this.#collects.set(stream, done);
+    this.#conn.send({ type: "session.collect", stream, scope }).catch((e) =>
+      this.#failCollect(stream, asAgentError(e))
+    );
+    return done.promise;
+  }
+
+  /**
    * Ask a session's owner (this client is connected to its control socket) to forward a host port
    * into `guestPort` of its guest (`session.forward`), and resolve with where it listens.
    * `hostname` and `hostPort` absent: the forward of `guestPort` the session has, or a new one on
@@ -649,12 +666,28 @@ export class AgentClient {
         return this.#forwardDone(message.stream, message);
       case "session.snapshot.done":
         return this.#snapshotDone(message.stream);
+      case "session.collect.done": {
+        const pending = this.#collects.get(message.stream);
+        if (!pending) {
+          const error = new ProtocolError(
+            "unknown_stream",
+            `Peer sent session.collect.done for ${message.stream}`,
+          );
+          this.#conn.close(error);
+          throw error;
+        }
+        this.#collects.delete(message.stream);
+        return pending.resolve(message.entries);
+      }
       case "error":
         if (message.stream === undefined) {
           return this.#conn.close(new ProtocolError(message.code, `Agent: ${message.message}`));
         }
         if (this.#changes.has(message.stream)) {
           return this.#failChanges(message.stream, new AgentError(message.code, message.message));
+        }
+        if (this.#collects.has(message.stream)) {
+          return this.#failCollect(message.stream, new AgentError(message.code, message.message));
         }
         if (this.#snapshots.has(message.stream)) {
           return this.#failSnapshot(message.stream, new AgentError(message.code, message.message));
@@ -799,6 +832,11 @@ export class AgentClient {
     done.resolve();
   }
 
+  #failCollect(stream: number, error: AgentError): void {
+    this.#collects.get(stream)?.reject(error);
+    this.#collects.delete(stream);
+  }
+
   #failSnapshot(stream: number, error: AgentError): void {
     this.#snapshots.get(stream)?.reject(error);
     this.#snapshots.delete(stream);
@@ -819,6 +857,7 @@ export class AgentClient {
     for (const stream of [...this.#pending.keys()]) this.#fail(stream, error);
     for (const stream of [...this.#changes.keys()]) this.#failChanges(stream, error);
     for (const stream of [...this.#snapshots.keys()]) this.#failSnapshot(stream, error);
+    for (const stream of [...this.#collects.keys()]) this.#failCollect(stream, error);
     for (const stream of [...this.#ports.keys()]) this.#failPort(stream, error);
     for (const pending of this.#forwards.values()) pending.reject(error);
     this.#forwards.clear();

@@ -9,6 +9,7 @@
 import { diffChanges, findChangesSession, loadChanges, projectPaths } from "../api/changes.ts";
 import type { ChangesView } from "../api/changes.ts";
 import { openContext } from "../api/context.ts";
+import { collectIfRunning } from "../api/live_changes.ts";
 import { resolveSessionRef } from "../api/network_records.ts";
 import type { StoredChangeset } from "../api/changes.ts";
 import { renderJson, renderNameOnly, renderPatch, renderStat } from "../api/change_text.ts";
@@ -121,8 +122,10 @@ async function systemDiffHook(
   mode: Mode | undefined,
 ): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("diff --system needs one SESSION");
-  using ctx = openContext();
-  return await systemDiffCommand(resolveSessionRef(ctx, positionals[0]), {
+  using ctx = openContext({ onEvent: printEvent });
+  const session = resolveSessionRef(ctx, positionals[0]);
+  await collectIfRunning(ctx, session, "system");
+  return await systemDiffCommand(session, {
     json: mode === "json",
     nameOnly: mode === "name-only",
     stat: mode === "stat",

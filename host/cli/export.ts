@@ -9,6 +9,8 @@
 
 import { EXPORT_KINDS, type ExportKind, exportSystemChanges } from "../api/system_changes.ts";
 import { openContext } from "../api/context.ts";
+import { collectIfRunning } from "../api/live_changes.ts";
+import { printEvent } from "./print_event.ts";
 import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { sessionArgument } from "./logs.ts";
@@ -69,8 +71,9 @@ export async function exportCommand(args: string[]): Promise<number> {
   }
   let session: string | undefined;
   {
-    using ctx = openContext();
+    using ctx = openContext({ onEvent: printEvent });
     session = sessionArgument(ctx, positionals, "export");
+    if (session !== undefined) await collectIfRunning(ctx, session, "system");
   }
   if (session === undefined) throw new UsageError("export needs a SESSION: see `agentbox ps -a`");
   const result = await exportSystemChanges(session, {

@@ -13,6 +13,7 @@
  */
 
 import {
+  type CollectScope,
   Connection,
   type ExecStart,
   helloMessage,
@@ -21,6 +22,7 @@ import {
   ProtocolError,
   sendRefusal,
   type SessionAttach,
+  type SessionCollect,
   type SessionForward,
   type SessionSnapshot,
 } from "@agentbox/protocol";
@@ -57,7 +59,10 @@ export interface ExecDefaults {
   user?: string;
 }
 
-/** What the owner does itself when a client asks (`session.snapshot`, `.attach`, `.stop`). */
+/**
+ * What the owner does itself when a client asks (`session.snapshot`, `.attach`, `.stop`,
+ * `.forward`, `.collect`).
+ */
 export interface OwnerOperations {
   /** Save a snapshot into the empty directory `dir`; one at a time. */
   saveSnapshot?(dir: string): Promise<void>;
@@ -67,6 +72,8 @@ export interface OwnerOperations {
   stop?(graceMs: number): void;
   /** Forward a host port into the guest (`session.forward`); where it listens. */
   forwardPort?(request: SessionForward): Promise<ForwardAddress>;
+  /** Collect and store the changes of `scope` now (`session.collect`); how many records. */
+  collect?(scope: CollectScope): Promise<number>;
 }
 
 /** Capability announced by an owner that serves `session.attach` and `session.stop`. */
@@ -246,6 +253,8 @@ function handle(
       return relayForward(conn, served.operations.forwardPort, message);
     case "session.snapshot":
       return saveSnapshot(conn, served.operations, message);
+    case "session.collect":
+      return collectNow(conn, served.operations, message);
     case "session.attach":
       if (running.has(message.stream) || attached.has(message.stream)) {
         return sendRefusal(conn, "stream_exists", `Stream ${message.stream} is in use`);
@@ -328,9 +337,11 @@ function oneAtATime(operations: OwnerOperations): OwnerOperations {
     return next;
   };
   const save = operations.saveSnapshot;
+  const collect = operations.collect;
   return {
     ...operations,
     saveSnapshot: save && ((dir) => queue(() => save(dir))),
+    collect: collect && ((scope) => queue(() => collect(scope))),
   };
 }
 
@@ -411,6 +422,26 @@ function attach(
       for await (const chunk of input) commandConsole.type(chunk);
     }
   })().catch(() => leave());
+}
+
+/** Collect the changes `request` asks for, answering `session.collect.done` or an error. */
+function collectNow(
+  conn: Connection,
+  operations: OwnerOperations,
+  request: SessionCollect,
+): void {
+  const stream = request.stream;
+  const collect = operations.collect;
+  if (!collect) {
+    return sendRefusal(conn, "unknown_type", "This session cannot collect its changes", stream);
+  }
+  collect(request.scope).then(
+    (entries) => conn.send({ type: "session.collect.done", stream, entries }),
+    (error) => {
+      const message = error instanceof Error ? error.message : "unknown failure";
+      sendRefusal(conn, "collect_failed", `Cannot collect the changes: ${message}`, stream);
+    },
+  ).catch(() => {}).finally(() => conn.forget(stream));
 }
 
 /** Save a snapshot as `request` asks, answering `session.snapshot.done` or an error. */

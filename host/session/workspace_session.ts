@@ -11,6 +11,9 @@ import { loadWorkspaceLimits, type WorkspaceLimits } from "../config/workspace_s
 import { readBaseline } from "../workspace/baseline.ts";
 import { ChangesetError, changesetPaths } from "../workspace/changeset.ts";
 import { classifyChanges, type DiffEntry } from "../workspace/classify.ts";
+import { changesetId } from "../workspace/apply.ts";
+import { carryCompletion } from "../workspace/completion.ts";
+import { hasChangeset, loadChangeset } from "../workspace/load_changeset.ts";
 import { receiveChangeset } from "../workspace/receive_changeset.ts";
 import { type PreparedShare, prepareShare, type ShareOptions } from "../workspace/share.ts";
 
@@ -126,6 +129,11 @@ function workspaceSession(
     share,
     sessionDir,
     async collect(agent, { deadline } = {}) {
+      // The previous collection (a live diff's, a stop's before a restart), to carry over what
+      // of it was applied.
+      const previous = await hasChangeset(sessionDir)
+        ? await loadChangeset(sessionDir).then((c) => c.records, () => undefined)
+        : undefined;
       const { data, entries: announced } = agent.changes({ deadline });
       const received = await receiveChangeset(data, paths, {
         maxBytes: limits.maxChangesBytes,
@@ -138,8 +146,15 @@ function workspaceSession(
           { code: error.code, cause: error.cause },
         );
       });
-      // A new changeset: whatever apply finished was of the previous one.
-      await Deno.remove(`${paths.root}/applied.json`).catch(() => {});
+      // A new changeset: what was applied of the previous one stays applied where the guest
+      // has not touched it since.
+      if (previous) {
+        await carryCompletion(
+          `${paths.root}/applied.json`,
+          { id: changesetId(previous), records: previous },
+          { id: changesetId(received.records), records: received.records },
+        );
+      }
       // The changes are safe on the host now; the sparse disk they came from is not needed,
       // unless the session may be started again over it: then the guest flushes it first (the
       // VM is stopped next, and what is only in the guest's page cache would be lost).

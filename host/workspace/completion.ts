@@ -84,3 +84,33 @@ export async function forgetCompletion(
   for (const path of paths) all.delete(path);
   await writeCompletion(file, changeset, all);
 }
+
+/**
+ * Carry the record of what was applied from changeset `previous` over to a new collection of the
+ * same session, `next` (a live diff, the next stop): a path stays applied when its record is the
+ * same in both (the guest has not touched it since the apply), so the next diff still marks it
+ * applied and the next apply leaves it alone — also when the user edited it on the host since.
+ * Does nothing when nothing of `previous` was applied. `file` is the completion record
+ * (`applied.json`).
+ *
+ * @example
+ * ```ts
+ * import { carryCompletion } from "./completion.ts";
+ * const file = `${await Deno.makeTempDir()}/applied.json`;
+ * await carryCompletion(file, { id: "old", records: [] }, { id: "new", records: [] });
+ * ```
+ */
+export async function carryCompletion(
+  file: string,
+  previous: { id: string; records: readonly { path: string }[] },
+  next: { id: string; records: readonly { path: string }[] },
+): Promise<void> {
+  const applied = await readCompletion(file, previous.id);
+  if (applied.size === 0 || previous.id === next.id) return;
+  const before = new Map(previous.records.map((r) => [r.path, JSON.stringify(r)]));
+  const carried = new Set(
+    next.records.filter((r) => applied.has(r.path) && before.get(r.path) === JSON.stringify(r))
+      .map((r) => r.path),
+  );
+  await writeCompletion(file, next.id, carried);
+}

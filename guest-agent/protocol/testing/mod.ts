@@ -43,6 +43,8 @@ export const EXAMPLES: Message[] = [
   { type: "exec.exit", stream: 1, code: 255, signal: null, timedOut: true },
   { type: "error", stream: 1, code: "spawn_failed", message: "Cannot start x" },
   { type: "error", code: "flow_violation", message: "too much" },
+  { type: "session.collect", stream: 3, scope: "workspace" },
+  { type: "session.collect.done", stream: 3, entries: 4 },
   { type: "session.attach", stream: 3, readOnly: false, rows: 30, cols: 100 },
   { type: "session.attach", stream: 4, readOnly: true },
   { type: "session.stop", stream: 5, graceMs: 10_000 },
