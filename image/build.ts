@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION } from "@agentbox/protocol";
 import { agentSourceDigest } from "./agent_source.ts";
-import { writeWrappers } from "./agent_wrappers.ts";
+import { type AgentCommand, writeWrappers } from "./agent_wrappers.ts";
 import { runCommand } from "./command.ts";
 import { dependencyClosure, downloadDebs, extractDeb, resolveMetapackage } from "./debian.ts";
 import { ImageError } from "./errors.ts";
@@ -78,7 +78,7 @@ export type NpmInstaller = (
     workDir: string;
     guestPrefix: string;
   },
-) => Promise<{ packages: (NpmPackage & { bins: string[] })[] }>;
+) => Promise<{ packages: (NpmPackage & { bins: AgentCommand[] })[] }>;
 
 /** Debian metapackage that names the current cloud kernel. */
 export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";

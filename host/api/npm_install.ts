@@ -16,7 +16,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { emptyPolicy, type Policy } from "../config/policy.ts";
 import { PRESETS } from "../config/presets.ts";
 import { hostRule } from "../config/toml_values.ts";
@@ -83,10 +83,17 @@ export interface NpmInstallOptions {
   guestPrefix?: string;
 }
 
+/** A command npm linked for a package. */
+export interface NpmBin {
+  /** The command's name (a validated plain name). */
+  name: string;
+  /** An executable of its own (an ELF file), not a script for Node. */
+  native: boolean;
+}
+
 /** One installed package: its version and the commands npm linked for it. */
 export interface InstalledNpmPackage extends NpmPackage {
-  /** Command names of the package's `bin` (validated plain names). */
-  bins: string[];
+  bins: NpmBin[];
 }
 
 /** What one install did. */
@@ -327,20 +334,39 @@ async function installedVersions(
     if (typeof version !== "string" || !/^[0-9A-Za-z.+-]{1,64}$/.test(version)) {
       throw new ImageError(`Cannot read the version of ${name}: no valid ${path} was installed`);
     }
-    packages.push({ name, version, bins: binNames(name, manifest?.bin) });
+    const bins: NpmBin[] = [];
+    for (const bin of binEntries(name, manifest?.bin)) {
+      const head = await readUnder(target, `lib/node_modules/${name}/${bin.path}`, 4);
+      const native = head !== undefined && head.length === 4 && head[0] === 0x7f &&
+        new TextDecoder().decode(head.subarray(1)) === "ELF";
+      bins.push({ name: bin.name, native });
+    }
+    packages.push({ name, version, bins });
   }
   return packages;
 }
 
 /**
- * The command names of a package.json `bin`: a string names the package's own command (its name
- * without the scope), an object one per key; anything not a plain name is left out.
+ * The commands of a package.json `bin` with their paths in the package: a string names the
+ * package's own command (its name without the scope), an object one per key. A name that is not
+ * plain or a path that leaves the package is left out.
+ *
+ * @example
+ * ```ts
+ * import { binEntries } from "./npm_install.ts";
+ * binEntries("@openai/codex", { codex: "bin/codex.js" }); // [{ name: "codex", path: "bin/codex.js" }]
+ * ```
  */
-export function binNames(name: string, bin: unknown): string[] {
-  const names = typeof bin === "string"
-    ? [name.split("/").at(-1)!]
+export function binEntries(name: string, bin: unknown): { name: string; path: string }[] {
+  const entries: [string, unknown][] = typeof bin === "string"
+    ? [[name.split("/").at(-1)!, bin]]
     : bin !== null && typeof bin === "object"
-    ? Object.keys(bin)
+    ? Object.entries(bin)
     : [];
-  return names.filter((n) => BIN_NAME.test(n));
+  return entries.flatMap(([command, path]) => {
+    if (!BIN_NAME.test(command) || typeof path !== "string") return [];
+    const normal = posix.normalize(path);
+    if (normal.startsWith("/") || normal === ".." || normal.startsWith("../")) return [];
+    return [{ name: command, path: normal }];
+  });
 }
