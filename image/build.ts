@@ -235,6 +235,8 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
           "Cannot install npm packages: this build was given no way to boot a VM",
         );
       }
+      // The prefix may be a directory of its own (the dev image's /opt/agentbox/agents).
+      await Deno.mkdir(join(tree, prefix), { recursive: true, mode: 0o755 });
       const installed = await opts.installNpm(image, join(tree, prefix), specs, {
         onProgress: (p) => opts.onStepProgress?.(p),
         onWarning: opts.onWarning,
