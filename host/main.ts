@@ -67,6 +67,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: () => import("./cli/usage.ts").then((m) => m.usageCommand),
     summary: "show network usage per host and AI tokens per model",
   },
+  agents: {
+    load: () => import("./cli/agents.ts").then((m) => m.agentsCommand),
+    summary: "list coding-agent profiles, clear their saved homes",
+  },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),
     summary: "check that this host can run agentbox",

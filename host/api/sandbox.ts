@@ -20,7 +20,9 @@ import {
   type ExecRequest,
   type ExecResult,
 } from "../channel/agent_client.ts";
-import { agentPreset } from "../config/agent_presets.ts";
+import { loadAgentSettings } from "../config/agent_config.ts";
+import { resolveAgent } from "../config/agent_profile.ts";
+import { type AgentInGuest, prepareAgent } from "./agents.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
@@ -100,8 +102,9 @@ export interface Sandbox {
 }
 
 /**
- * The defaults of every command in a sandbox of `spec`: the agent preset's environment under the
- * proxy's variables under the user's `env` (so a proxy variable can be overridden on purpose),
+ * The defaults of every command in a sandbox of `spec`: the agent's environment (`agentEnv`, its
+ * profile's: agent_profile.ts) under the proxy's variables under the user's `env` (so a proxy
+ * variable can be overridden on purpose),
  * the workspace (when shared) as working directory, the image's default user.
  *
  * @example
@@ -115,9 +118,10 @@ export function execDefaults(
   image: Pick<ImagePaths, "manifest">,
   guestEnv: Record<string, string>,
   shared: boolean,
+  agentEnv: Record<string, string> = {},
 ): ExecDefaults {
   return {
-    env: { ...agentPreset(spec.argv[0])?.env, ...guestEnv, ...spec.env },
+    env: { ...agentEnv, ...guestEnv, ...spec.env },
     cwd: spec.workdir ?? (shared ? WORKSPACE_DIR : undefined),
     user: spec.user ?? image.manifest.user?.name,
   };
@@ -147,6 +151,8 @@ export async function startSandbox(
 ): Promise<Sandbox> {
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
+  const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
   const network = await startNetworkSession({
     db: ctx.db,
     net: spec.net,
@@ -156,6 +162,8 @@ export async function startSandbox(
     backend: spec.netBackend,
     projectDir: spec.projectDir,
     tool: spec.argv[0].split("/").at(-1),
+    agent,
+    agents: agentSettings.presets,
     proxy: { approve: options.approve },
     confirmLearned: options.confirmLearned,
     session: options.session,
@@ -165,13 +173,33 @@ export async function startSandbox(
     const { vm, workspace } = options.restore
       ? await restoreVm(ctx, options.restore, stateDir, network)
       : await bootNewVm(ctx, spec, { image, network, stateDir, pinLower: options.pinLower });
+    const defaults = execDefaults(
+      spec,
+      image,
+      network.guestEnv,
+      workspace !== undefined,
+      agent?.env,
+    );
+    let prepared: AgentInGuest | undefined;
     try {
       await installGuestFiles(vm.agent, network.guestFiles);
+      if (agent) {
+        prepared = await prepareAgent(vm.agent, {
+          agent,
+          homeScope: agentSettings.homeScope,
+          projectDir: spec.projectDir,
+          user: defaults.user ?? "root",
+          workdir: defaults.cwd ?? (defaults.user ? `/home/${defaults.user}` : "/root"),
+          env: defaults.env,
+          restore: options.restore === undefined,
+          onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+        });
+      }
     } catch (error) {
       await vm.stop();
       throw error;
     }
-    return sandbox(spec, image, vm, network, workspace);
+    return sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared });
   } catch (error) {
     await network.finish().catch(() => {});
     throw error;
@@ -289,8 +317,9 @@ function sandbox(
   vm: RunningVm,
   network: NetworkSession,
   workspace: WorkspaceSession | undefined,
+  parts: { defaults: ExecDefaults; agent?: AgentInGuest },
 ): Sandbox {
-  const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
+  const { defaults, agent } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   // Also settles after a normal stop.
@@ -338,7 +367,10 @@ function sandbox(
         workspace,
       }),
     stop() {
-      stopped ??= vm.stop().then(
+      // The agent's home is saved while the VM still runs (a no-op when it is not kept or the
+      // VM is gone: the previous home stays).
+      const saveHome = agent ? agent.save() : Promise.resolve();
+      stopped ??= saveHome.then(() => vm.stop()).then(
         () => network.finish(),
         async (error) => {
           await network.finish().catch(() => {});

@@ -32,6 +32,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "apply",
   "logs",
   "usage",
+  "agents",
   "doctor",
 ];
 

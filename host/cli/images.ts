@@ -187,7 +187,7 @@ function agentPackages(list: string | undefined): string[] {
   if (list === undefined) return [];
   return list.split(",").map((name) => name.trim()).filter(Boolean).map((name) => {
     const preset = Object.hasOwn(AGENT_PRESETS, name) ? AGENT_PRESETS[name] : undefined;
-    if (!preset) {
+    if (!preset?.npmPackage) {
       throw new ImageError(
         `Unknown agent "${name}" in --agents: use ${Object.keys(AGENT_PRESETS).join(", ")}`,
       );

@@ -254,7 +254,8 @@ if (import.meta.main) {
   const cert = args.get("--cert");
   const key = args.get("--key");
   const handler = fakeProviderHandler({
-    onRecord: (record) => Deno.writeTextFileSync(log, `${JSON.stringify(record)}\n`, { append: true }),
+    onRecord: (record) =>
+      Deno.writeTextFileSync(log, `${JSON.stringify(record)}\n`, { append: true }),
   });
   const port = Number(args.get("--port") ?? "8443");
   const tls = cert && key
