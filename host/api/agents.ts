@@ -23,6 +23,9 @@ import {
   seedAgentHome,
 } from "../session/agent_home.ts";
 
+/** An agent's name: a command name (agent_home.ts checks the same). */
+const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** One agent as `agents list` shows it. */
 export interface AgentInfo {
   name: string;
@@ -94,15 +97,16 @@ export async function resetAgentHome(
   options: { project?: string; userFile?: string } = {},
 ): Promise<AgentResetResult> {
   const settings = await loadAgentSettings({ userFile: options.userFile });
-  // Validates the name (no path in it) before anything is looked at.
-  const userArchive = agentHomeArchive(name, "user", "");
-  const saved = await savedHomes(name);
-  if (!Object.hasOwn(settings.presets, name) && saved.length === 0) {
-    throw new AgentboxError(
+  const unknown = () =>
+    new AgentboxError(
       `Unknown agent "${name}": use one of ${Object.keys(settings.presets).join(", ")}`,
       { kind: "usage", code: "agent_unknown" },
     );
-  }
+  // A name with a path in it is never looked up on disk.
+  if (!AGENT_NAME.test(name)) throw unknown();
+  const userArchive = agentHomeArchive(name, "user", "");
+  const saved = await savedHomes(name);
+  if (!Object.hasOwn(settings.presets, name) && saved.length === 0) throw unknown();
   const targets = options.project === undefined
     ? saved.map((s) => s.path)
     : [agentHomeArchive(name, "project", options.project)];
