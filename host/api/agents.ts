@@ -155,8 +155,9 @@ export interface PrepareAgentOptions {
   agent: ResolvedAgent;
   homeScope: AgentHomeSetting;
   projectDir: string;
-  /** The guest user the agent runs as. */
-  user: string;
+  /** The guest user the agent runs as (absent: root) and its home directory. */
+  user?: string;
+  home: string;
   /** The command's working directory in the guest (trusted in the agent's settings). */
   workdir: string;
   /** The command's environment (the agent's key variable holds the placeholder). */
@@ -184,10 +185,10 @@ export async function prepareAgent(
 ): Promise<AgentInGuest> {
   const { agent, onWarning } = options;
   const kept = options.homeScope !== "off" && agent.preset.home.length > 0;
+  const guest = { agent: client, user: options.user, home: options.home };
   const home: GuestHome | undefined = kept
     ? {
-      agent: client,
-      user: options.user,
+      ...guest,
       paths: agent.preset.home,
       archive: agentHomeArchive(
         agent.name,
@@ -203,7 +204,7 @@ export async function prepareAgent(
   }
   const seeder = agent.preset.seed && SEEDERS[agent.preset.seed];
   if (seeder) {
-    await seedAgentHome(client, options.user, seeder, {
+    await seedAgentHome(guest, seeder, {
       workdir: options.workdir,
       env: options.env,
       baseUrl: agent.baseUrl,

@@ -188,8 +188,9 @@ export async function startSandbox(
           agent,
           homeScope: agentSettings.homeScope,
           projectDir: spec.projectDir,
-          user: defaults.user ?? "root",
-          workdir: defaults.cwd ?? (defaults.user ? `/home/${defaults.user}` : "/root"),
+          user: defaults.user,
+          home: guestHome(image, defaults.user),
+          workdir: defaults.cwd ?? guestHome(image, defaults.user),
           env: defaults.env,
           restore: options.restore === undefined,
           onWarning: (message) => ctx.onEvent({ type: "warning", message }),
@@ -380,6 +381,12 @@ function sandbox(
       return stopped;
     },
   };
+}
+
+/** The home directory of `user` (the image's own user, root, or another one) in the guest. */
+function guestHome(image: ImagePaths, user: string | undefined): string {
+  if (user === undefined || user === "root") return "/root";
+  return image.manifest.user?.name === user ? image.manifest.user.home : `/home/${user}`;
 }
 
 const VMM_NAMES: Record<VmmKind, string> = { qemu: "QEMU", "cloud-hypervisor": "Cloud Hypervisor" };

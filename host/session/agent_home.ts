@@ -75,8 +75,10 @@ export function agentHomeArchive(agent: string, scope: AgentHomeScope, projectDi
 /** The guest side of one session's agent home. */
 export interface GuestHome {
   agent: AgentClient;
-  /** The guest user the agent runs as (its home is `$HOME` of that user). */
-  user: string;
+  /** The guest user the agent runs as (absent: root, as commands run without a user). */
+  user?: string;
+  /** That user's home directory in the guest. */
+  home: string;
   /** Home-relative paths kept (the preset's `home`). */
   paths: readonly string[];
   /** The host archive. */
@@ -90,7 +92,7 @@ export interface GuestHome {
  * @example
  * ```ts ignore
  * import { restoreAgentHome } from "./agent_home.ts";
- * await restoreAgentHome({ agent: vm.agent, user: "agent", paths: [".codex"], archive });
+ * await restoreAgentHome({ agent: vm.agent, user: "agent", home: "/home/agent", paths: [".codex"], archive });
  * ```
  */
 export async function restoreAgentHome(home: GuestHome): Promise<boolean> {
@@ -105,6 +107,7 @@ export async function restoreAgentHome(home: GuestHome): Promise<boolean> {
   const run = home.agent.exec({
     argv: ["sh", "-c", 'cd "$HOME" && exec tar -xf - 2>&1'],
     user: home.user,
+    env: { HOME: home.home },
     stdin: file.readable,
     deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
@@ -129,19 +132,19 @@ export async function restoreAgentHome(home: GuestHome): Promise<boolean> {
  * ```ts ignore
  * import { seedAgentHome } from "./agent_home.ts";
  * import { SEEDERS } from "../config/agent_seed.ts";
- * await seedAgentHome(vm.agent, "agent", SEEDERS.claude, { workdir: "/workspace", env });
+ * const guest = { agent: vm.agent, user: "agent", home: "/home/agent" };
+ * await seedAgentHome(guest, SEEDERS.claude, { workdir: "/workspace", env });
  * ```
  */
 export async function seedAgentHome(
-  agent: AgentClient,
-  user: string,
+  guest: Pick<GuestHome, "agent" | "user" | "home">,
   seeder: Seeder,
   context: SeedContext,
 ): Promise<void> {
   const existing: Record<string, string | undefined> = {};
   const tooBig = new Set<string>();
   for (const path of seeder.reads) {
-    const read = await readHomeFile(agent, user, path);
+    const read = await readHomeFile(guest, path);
     if (read === "too big") tooBig.add(path);
     else existing[path] = read;
   }
@@ -155,9 +158,10 @@ export async function seedAgentHome(
     data: encoder.encode(f.contents),
     mode: f.mode,
   })));
-  const run = agent.exec({
+  const run = guest.agent.exec({
     argv: ["sh", "-c", 'cd "$HOME" && exec cpio -idmu 2>&1'],
-    user,
+    user: guest.user,
+    env: { HOME: guest.home },
     stdin: ReadableStream.from([archive]),
     deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
@@ -175,13 +179,13 @@ export async function seedAgentHome(
 
 /** A home file's text, `undefined` when it is not there, or "too big". */
 async function readHomeFile(
-  agent: AgentClient,
-  user: string,
+  guest: Pick<GuestHome, "agent" | "user" | "home">,
   path: string,
 ): Promise<string | undefined | "too big"> {
-  const run = agent.exec({
+  const run = guest.agent.exec({
     argv: ["sh", "-c", 'f="$HOME/$1"; [ -f "$f" ] && exec cat -- "$f"', "sh", path],
-    user,
+    user: guest.user,
+    env: { HOME: guest.home },
     deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
   const [bytes, , result] = await Promise.all([
@@ -202,7 +206,7 @@ async function readHomeFile(
  * @example
  * ```ts ignore
  * import { saveAgentHome } from "./agent_home.ts";
- * await saveAgentHome({ agent: vm.agent, user: "agent", paths: [".codex"], archive });
+ * await saveAgentHome({ agent: vm.agent, user: "agent", home: "/home/agent", paths: [".codex"], archive });
  * ```
  */
 export async function saveAgentHome(home: GuestHome): Promise<number | undefined> {
@@ -225,6 +229,7 @@ export async function saveAgentHome(home: GuestHome): Promise<number | undefined
   const run = home.agent.exec({
     argv: ["sh", "-c", script, "sh", ...home.paths],
     user: home.user,
+    env: { HOME: home.home },
     deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
   let size = 0;
