@@ -11,7 +11,12 @@ import { join } from "node:path";
 import { AgentboxError } from "../agentbox_error.ts";
 import type { AgentClient } from "../channel/agent_client.ts";
 import { type AgentHomeSetting, loadAgentSettings } from "../config/agent_config.ts";
-import { AGENT_PRESETS, ALLOWED_PURPOSES, type HostPurpose } from "../config/agent_presets.ts";
+import {
+  AGENT_NAME,
+  AGENT_PRESETS,
+  ALLOWED_PURPOSES,
+  type HostPurpose,
+} from "../config/agent_presets.ts";
 import type { ResolvedAgent } from "../config/agent_profile.ts";
 import { SEEDERS } from "../config/agent_seed.ts";
 import {
@@ -22,9 +27,6 @@ import {
   saveAgentHome,
   seedAgentHome,
 } from "../session/agent_home.ts";
-
-/** An agent's name: a command name (agent_home.ts checks the same). */
-const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** One agent as `agents list` shows it. */
 export interface AgentInfo {

@@ -9,7 +9,13 @@
  */
 
 import { configDir } from "../paths.ts";
-import { AGENT_PRESETS, type AgentHost, type AgentPreset } from "./agent_presets.ts";
+import {
+  AGENT_NAME,
+  AGENT_PRESETS,
+  type AgentHost,
+  type AgentPreset,
+  HOME_PATH,
+} from "./agent_presets.ts";
 import { ConfigError } from "./config_error.ts";
 import { CREDENTIAL_PRESETS } from "./credential_presets.ts";
 import { checkKeys, hostRule, optionalString, strings, table, type Where } from "./toml_values.ts";
@@ -28,9 +34,7 @@ export interface AgentSettings {
   homeScope: AgentHomeSetting;
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HOME_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 /**
  * The built-in agent profiles with the user's `[agents.*]` applied, and `[agent_home]`. Throws
@@ -78,7 +82,7 @@ export async function loadAgentSettings(
   if (doc.values.agents !== undefined) {
     for (const [name, value] of Object.entries(table(doc.values.agents, where("agents")))) {
       const key = `agents.${name}`;
-      if (!NAME.test(name)) throw new ConfigError(where(key), "is not a command name");
+      if (!AGENT_NAME.test(name)) throw new ConfigError(where(key), "is not a command name");
       const base = Object.hasOwn(presets, name) ? presets[name] : undefined;
       presets[name] = agentEntry(table(value, where(key)), key, where, base);
     }

@@ -9,6 +9,12 @@
  * @module
  */
 
+/** An agent's name: a command name, also a directory name of its saved home. */
+export const AGENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A path an agent's home may keep: relative to the guest user's home, plain names, no `..`. */
+export const HOME_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
 /**
  * What a host is for. Only `api` and `auth` hosts are allowed by an agent's profile; `telemetry`
  * and `updates` hosts are listed so the refusals in the request log read as expected ones.

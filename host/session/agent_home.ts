@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { AgentboxError } from "../agentbox_error.ts";
 import { AGENT_DEADLINES, type AgentClient } from "../channel/agent_client.ts";
+import { AGENT_NAME, HOME_PATH } from "../config/agent_presets.ts";
 import type { SeedContext, Seeder } from "../config/agent_seed.ts";
 import { stateDir } from "../paths.ts";
 import { writeCpio } from "../../image/cpio.ts";
@@ -24,9 +25,6 @@ export const MAX_HOME_BYTES = 1 << 30;
 
 /** The largest configuration file the seed reads back from the guest. */
 const MAX_SEED_READ_BYTES = 16 << 20;
-
-/** A home-relative path agentbox may keep: plain names, no `..`. */
-const HOME_PATH = /^(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 /** Where an agent's home is kept: per user, or per user and project. */
 export type AgentHomeScope = "user" | "project";
@@ -63,7 +61,7 @@ export function agentHomesDir(): string {
  * ```
  */
 export function agentHomeArchive(agent: string, scope: AgentHomeScope, projectDir: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(agent)) {
+  if (!AGENT_NAME.test(agent)) {
     throw new AgentHomeError(`Invalid agent name "${agent}"`, { code: "agent_invalid" });
   }
   const file = scope === "user"
