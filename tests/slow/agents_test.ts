@@ -121,18 +121,6 @@ async function startWorld(): Promise<World> {
   };
 }
 
-async function stopWorld(world: World): Promise<void> {
-  await new Deno.Command("tmux", { args: ["-S", world.tmuxSocket, "kill-server"], stderr: "null" })
-    .output().catch(() => {});
-  try {
-    world.fake.kill("SIGTERM");
-  } catch {
-    // Gone already.
-  }
-  await world.fake.status;
-  await Deno.remove(world.base, { recursive: true });
-}
-
 /** argv of agentbox from source, in the test's namespace. */
 function agentboxArgv(args: string[]): string[] {
   return [
@@ -259,168 +247,210 @@ async function checkQuiet(world: World, records: FakeRequestRecord[]) {
   assert.deepEqual(reached, [], "the fake saw no telemetry or update request");
 }
 
+let shared: Promise<World> | undefined;
+
+/** One world for the tests of this file (they build on each other's runs), stopped at exit. */
+function world(): Promise<World> {
+  if (!shared) {
+    shared = (async () => {
+      await ensureDevImage();
+      const made = await startWorld();
+      globalThis.addEventListener("unload", () => {
+        new Deno.Command("tmux", { args: ["-S", made.tmuxSocket, "kill-server"], stderr: "null" })
+          .outputSync();
+        try {
+          made.fake.kill("SIGTERM");
+        } catch {
+          // Gone already.
+        }
+        Deno.removeSync(made.base, { recursive: true });
+      });
+      return made;
+    })();
+  }
+  return shared;
+}
+
+const slow = { ignore: skipReason !== undefined, sanitizeResources: false, sanitizeOps: false };
+
 Deno.test({
-  name: "slow: claude and codex: real CLIs, fake provider, seeded config, persistent home",
-  ignore: skipReason !== undefined,
-  sanitizeResources: false,
-  sanitizeOps: false,
+  name: "slow: claude: -p, then interactive in tmux with no onboarding, the home kept",
+  ...slow,
   fn: async (t) => {
-    await ensureDevImage();
-    const world = await startWorld();
-    try {
-      // --- Claude Code -------------------------------------------------------------------------
-      await t.step("claude -p answers through the proxy with the injected key", async () => {
-        const run = await cli(world, [
-          ...["exec", "--image", "dev", "--tls-inspect", "--share", world.project],
-          ...["--", "claude", "-p", "Say hello"],
+    const world_ = await world();
+    await t.step("claude -p answers through the proxy with the injected key", async () => {
+      const run = await cli(world_, [
+        ...["exec", "--image", "dev", "--tls-inspect", "--share", world_.project],
+        ...["--", "claude", "-p", "Say hello"],
+      ]);
+      assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      assert.match(run.stdout, new RegExp(FAKE_ANSWER));
+      const records = (await fakeRecords(world_)).filter((r) => r.api === "anthropic");
+      assert.ok(records.length >= 1, "the fake answered a Messages request");
+      for (const r of records) {
+        assert.equal(r.host, "api.anthropic.com");
+        assert.equal(r.key, REAL_ANTHROPIC_KEY, "the proxy put the host's key in");
+      }
+      assert.ok(records.some((r) => r.stream), "a streamed (SSE) answer was read");
+    });
+
+    let firstHome: { userID: string; firstStartTime: string } | undefined;
+    await t.step(
+      "the first run's home was saved, pre-seeded, with a placeholder only",
+      async () => {
+        const dir = await unpackHome(world_, "claude");
+        const config = JSON.parse(await Deno.readTextFile(`${dir}/.claude.json`));
+        assert.equal(config.hasCompletedOnboarding, true);
+        assert.equal(config.projects["/workspace"].hasTrustDialogAccepted, true);
+        assert.equal(config.customApiKeyResponses.approved.length, 1);
+        assert.notEqual(config.customApiKeyResponses.approved[0], REAL_ANTHROPIC_KEY.slice(-20));
+        assert.equal(typeof config.userID, "string");
+        firstHome = { userID: config.userID, firstStartTime: config.firstStartTime };
+      },
+    );
+
+    await t.step(
+      "interactive claude reaches its prompt without onboarding, keeps its home",
+      async () => {
+        const pane = await inTmux(world_, "claude", [
+          ...["run", "--image", "dev", "--tls-inspect", "--share", world_.project],
+          ...["--discard", "--", "claude"],
         ]);
-        assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-        assert.match(run.stdout, new RegExp(FAKE_ANSWER));
-        const records = (await fakeRecords(world)).filter((r) => r.api === "anthropic");
-        assert.ok(records.length >= 1, "the fake answered a Messages request");
-        for (const r of records) {
-          assert.equal(r.host, "api.anthropic.com");
-          assert.equal(r.key, REAL_ANTHROPIC_KEY, "the proxy put the host's key in");
+        await pane.waitScreen(/for shortcuts|❯/, 10 * 60_000);
+        const screen = await pane.screen();
+        for (
+          const question of [
+            /text style/i,
+            /trust (the files|this folder)/i,
+            /Detected a custom API key/i,
+            /Select login method/i,
+            /Unable to connect/i,
+          ]
+        ) {
+          assert.doesNotMatch(screen, question, `no onboarding question:\n${screen}`);
         }
-        assert.ok(records.some((r) => r.stream), "a streamed (SSE) answer was read");
-      });
+        await pane.keys("-l", "Say hello again");
+        await pane.keys("Enter");
+        await pane.waitScreen(new RegExp(FAKE_ANSWER), 5 * 60_000);
+        await pane.keys("-l", "/exit");
+        await pane.keys("Enter");
+        await pane.waitScreen(/AGENTBOX-EXITED 0/, 5 * 60_000);
 
-      let firstHome: { userID: string; firstStartTime: string } | undefined;
-      await t.step(
-        "the first run's home was saved, pre-seeded, with a placeholder only",
-        async () => {
-          const dir = await unpackHome(world, "claude");
-          const config = JSON.parse(await Deno.readTextFile(`${dir}/.claude.json`));
-          assert.equal(config.hasCompletedOnboarding, true);
-          assert.equal(config.projects["/workspace"].hasTrustDialogAccepted, true);
-          assert.equal(config.customApiKeyResponses.approved.length, 1);
-          assert.notEqual(config.customApiKeyResponses.approved[0], REAL_ANTHROPIC_KEY.slice(-20));
-          assert.equal(typeof config.userID, "string");
-          firstHome = { userID: config.userID, firstStartTime: config.firstStartTime };
-        },
-      );
+        const dir = await unpackHome(world_, "claude");
+        const config = JSON.parse(await Deno.readTextFile(`${dir}/.claude.json`));
+        assert.equal(config.userID, firstHome?.userID, "the second run had the first run's home");
+        assert.equal(config.firstStartTime, firstHome?.firstStartTime);
+        const transcripts = [];
+        for await (const e of Deno.readDir(`${dir}/.claude/projects/-workspace`)) {
+          if (e.name.endsWith(".jsonl")) transcripts.push(e.name);
+        }
+        assert.ok(transcripts.length >= 2, `both runs' history is kept: ${transcripts}`);
+      },
+    );
+  },
+});
 
-      await t.step(
-        "interactive claude reaches its prompt without onboarding, keeps its home",
-        async () => {
-          const pane = await inTmux(world, "claude", [
-            ...["run", "--image", "dev", "--tls-inspect", "--share", world.project],
-            ...["--discard", "--", "claude"],
-          ]);
-          await pane.waitScreen(/for shortcuts|❯/, 10 * 60_000);
-          const screen = await pane.screen();
-          for (
-            const question of [
-              /text style/i,
-              /trust (the files|this folder)/i,
-              /Detected a custom API key/i,
-              /Select login method/i,
-              /Unable to connect/i,
-            ]
-          ) {
-            assert.doesNotMatch(screen, question, `no onboarding question:\n${screen}`);
-          }
-          await pane.keys("-l", "Say hello again");
-          await pane.keys("Enter");
-          await pane.waitScreen(new RegExp(FAKE_ANSWER), 5 * 60_000);
-          await pane.keys("-l", "/exit");
-          await pane.keys("Enter");
-          await pane.waitScreen(/AGENTBOX-EXITED 0/, 5 * 60_000);
+Deno.test({
+  name: "slow: codex: exec, then interactive in tmux with no sign-in, the home kept",
+  ...slow,
+  fn: async (t) => {
+    const world_ = await world();
+    await t.step("codex exec answers through the proxy with the injected key", async () => {
+      const run = await cli(world_, [
+        ...["exec", "--image", "dev", "--tls-inspect", "--share", world_.project],
+        ...["--", "codex", "exec", "--skip-git-repo-check", "Say hello"],
+      ]);
+      assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      assert.match(run.stdout, new RegExp(FAKE_ANSWER));
+      const records = (await fakeRecords(world_)).filter((r) => r.api === "openai");
+      assert.ok(records.length >= 1, "the fake answered a Responses request");
+      for (const r of records) {
+        assert.equal(r.host, "api.openai.com");
+        assert.equal(r.key, REAL_OPENAI_KEY, "the proxy put the host's key in");
+        assert.ok(r.stream);
+      }
+    });
 
-          const dir = await unpackHome(world, "claude");
-          const config = JSON.parse(await Deno.readTextFile(`${dir}/.claude.json`));
-          assert.equal(config.userID, firstHome?.userID, "the second run had the first run's home");
-          assert.equal(config.firstStartTime, firstHome?.firstStartTime);
-          const transcripts = [];
-          for await (const e of Deno.readDir(`${dir}/.claude/projects/-workspace`)) {
-            if (e.name.endsWith(".jsonl")) transcripts.push(e.name);
-          }
-          assert.ok(transcripts.length >= 2, `both runs' history is kept: ${transcripts}`);
-        },
-      );
-
-      // --- Codex -------------------------------------------------------------------------------
-      await t.step("codex exec answers through the proxy with the injected key", async () => {
-        const run = await cli(world, [
-          ...["exec", "--image", "dev", "--tls-inspect", "--share", world.project],
-          ...["--", "codex", "exec", "--skip-git-repo-check", "Say hello"],
+    await t.step(
+      "interactive codex reaches its prompt without sign-in or trust questions",
+      async () => {
+        const pane = await inTmux(world_, "codex", [
+          ...["run", "--image", "dev", "--tls-inspect", "--share", world_.project],
+          ...["--discard", "--", "codex"],
         ]);
-        assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-        assert.match(run.stdout, new RegExp(FAKE_ANSWER));
-        const records = (await fakeRecords(world)).filter((r) => r.api === "openai");
-        assert.ok(records.length >= 1, "the fake answered a Responses request");
-        for (const r of records) {
-          assert.equal(r.host, "api.openai.com");
-          assert.equal(r.key, REAL_OPENAI_KEY, "the proxy put the host's key in");
-          assert.ok(r.stream);
+        await pane.waitScreen(/Ask Codex to do anything/, 10 * 60_000);
+        const screen = await pane.screen();
+        for (
+          const question of [/Sign in with ChatGPT/i, /trust the contents/i, /Welcome to Codex/i]
+        ) {
+          assert.doesNotMatch(screen, question, `no onboarding question:\n${screen}`);
         }
-      });
+        await pane.keys("-l", "Say hello again");
+        await pane.keys("Enter");
+        await pane.waitScreen(new RegExp(FAKE_ANSWER), 5 * 60_000);
+        await pane.keys("C-c");
+        await new Promise((r) => setTimeout(r, 2000));
+        await pane.keys("C-c");
+        await pane.waitScreen(/AGENTBOX-EXITED/, 5 * 60_000);
+        const dir = await unpackHome(world_, "codex");
+        const config = await Deno.readTextFile(`${dir}/.codex/config.toml`);
+        assert.match(config, /trust_level = "trusted"/);
+        const sessions = await filesContaining(`${dir}/.codex/sessions`, "Say hello");
+        assert.ok(sessions.length >= 2, `both codex runs' sessions are kept: ${sessions}`);
+      },
+    );
+  },
+});
 
-      await t.step(
-        "interactive codex reaches its prompt without sign-in or trust questions",
-        async () => {
-          const pane = await inTmux(world, "codex", [
-            ...["run", "--image", "dev", "--tls-inspect", "--share", world.project],
-            ...["--discard", "--", "codex"],
-          ]);
-          await pane.waitScreen(/Ask Codex to do anything|›/, 10 * 60_000);
-          const screen = await pane.screen();
-          for (
-            const question of [/Sign in with ChatGPT/i, /trust the contents/i, /Welcome to Codex/i]
-          ) {
-            assert.doesNotMatch(screen, question, `no onboarding question:\n${screen}`);
+Deno.test({
+  name: "slow: agents: keys only at the fake, usage equals its counts, no telemetry, reset",
+  ...slow,
+  fn: async (t) => {
+    const world_ = await world();
+    const records = await fakeRecords(world_);
+    const served = records.filter((r) => r.api !== "other");
+    assert.ok(served.length > 0, "an agent test ran before this one");
+
+    await t.step(
+      "the real keys reached only the fake: not the guest's home, not agentbox's state",
+      async () => {
+        for (const r of served) {
+          assert.ok(r.key === REAL_ANTHROPIC_KEY || r.key === REAL_OPENAI_KEY, JSON.stringify(r));
+        }
+        for (const key of [REAL_ANTHROPIC_KEY, REAL_OPENAI_KEY]) {
+          assert.deepEqual(await filesContaining(`${world_.base}/state`, key), []);
+          for (const agent of ["claude", "codex"]) {
+            const saved = `${world_.base}/state/agentbox/agent-homes/${agent}/home.tar`;
+            if (!await Deno.stat(saved).then(() => true, () => false)) continue;
+            const dir = await unpackHome(world_, agent);
+            assert.deepEqual(await filesContaining(dir, key), [], `${agent}'s home`);
           }
-          await pane.keys("-l", "Say hello again");
-          await pane.keys("Enter");
-          await pane.waitScreen(new RegExp(FAKE_ANSWER), 5 * 60_000);
-          await pane.keys("C-c");
-          await pane.keys("C-c");
-          await pane.waitScreen(/AGENTBOX-EXITED/, 5 * 60_000);
-          const dir = await unpackHome(world, "codex");
-          const config = await Deno.readTextFile(`${dir}/.codex/config.toml`);
-          assert.match(config, /trust_level = "trusted"/);
-          const sessions = await filesContaining(`${dir}/.codex/sessions`, "Say hello");
-          assert.ok(sessions.length >= 2, `both codex runs' sessions are kept: ${sessions}`);
-        },
+        }
+      },
+    );
+
+    await t.step("agentbox usage equals the fake's own token counts", async () => {
+      await checkUsage(world_, records);
+    });
+
+    await t.step("no telemetry or update host was contacted", async () => {
+      await checkQuiet(world_, records);
+    });
+
+    await t.step("agents reset clears a saved home", async () => {
+      const agent = (await Deno.stat(`${world_.base}/state/agentbox/agent-homes/claude/home.tar`)
+          .then(() => true, () => false))
+        ? "claude"
+        : "codex";
+      const reset = await cli(world_, ["agents", "reset", agent]);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.match(reset.stderr, new RegExp(`removed .*${agent}/home\\.tar`));
+      await assert.rejects(
+        Deno.stat(`${world_.base}/state/agentbox/agent-homes/${agent}/home.tar`),
       );
-
-      // --- Both --------------------------------------------------------------------------------
-      await t.step(
-        "the real keys reached only the fake: not the guest's home, not agentbox's state",
-        async () => {
-          const records = await fakeRecords(world);
-          for (const r of records.filter((r) => r.api !== "other")) {
-            assert.ok(r.key === REAL_ANTHROPIC_KEY || r.key === REAL_OPENAI_KEY);
-          }
-          for (const key of [REAL_ANTHROPIC_KEY, REAL_OPENAI_KEY]) {
-            assert.deepEqual(await filesContaining(`${world.base}/state`, key), []);
-            for (const agent of ["claude", "codex"]) {
-              const dir = await unpackHome(world, agent);
-              assert.deepEqual(await filesContaining(dir, key), [], `${agent}'s home`);
-            }
-          }
-        },
-      );
-
-      await t.step("agentbox usage equals the fake's own token counts", async () => {
-        await checkUsage(world, await fakeRecords(world));
-      });
-
-      await t.step("no telemetry or update host was contacted", async () => {
-        await checkQuiet(world, await fakeRecords(world));
-      });
-
-      await t.step("agents reset clears a saved home", async () => {
-        const reset = await cli(world, ["agents", "reset", "claude"]);
-        assert.equal(reset.code, 0, reset.stderr);
-        assert.match(reset.stderr, /removed .*claude\/home\.tar/);
-        await assert.rejects(Deno.stat(`${world.base}/state/agentbox/agent-homes/claude/home.tar`));
-        const unknown = await cli(world, ["agents", "reset", "nosuchagent"]);
-        assert.equal(unknown.code, 125);
-        assert.match(unknown.stderr, /Unknown agent "nosuchagent"/);
-      });
-    } finally {
-      await stopWorld(world);
-    }
+      const unknown = await cli(world_, ["agents", "reset", "nosuchagent"]);
+      assert.equal(unknown.code, 125);
+      assert.match(unknown.stderr, /Unknown agent "nosuchagent"/);
+    });
   },
 });
