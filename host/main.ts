@@ -5,7 +5,7 @@
  */
 
 import { exitStatusFor, reportError, UsageError } from "./cli/errors.ts";
-import { SESSION_DAEMON } from "./session/self_command.ts";
+import { SESSION_DAEMON } from "./api/owner_command.ts";
 import { VERSION } from "./version.ts";
 
 type Command = (args: string[]) => Promise<number>;
@@ -30,6 +30,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   shell: {
     load: () => import("./cli/shell.ts").then((m) => m.shellCommand),
     summary: "open a shell in a running session",
+  },
+  start: {
+    load: () => import("./cli/start.ts").then((m) => m.startCommand),
+    summary: "start stopped sessions again, over their own disks",
   },
   stop: {
     load: () => import("./cli/stop.ts").then((m) => m.stopCommand),
@@ -70,6 +74,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   agents: {
     load: () => import("./cli/agents.ts").then((m) => m.agentsCommand),
     summary: "list coding-agent profiles, clear their saved homes",
+  },
+  system: {
+    load: () => import("./cli/system.ts").then((m) => m.systemCommand),
+    summary: "show what agentbox keeps on disk and what prune would free (system df)",
   },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),

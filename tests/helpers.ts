@@ -44,15 +44,22 @@ export function randomBytes(size: number): Uint8Array {
 /** Spawn the CLI from source, as `agentbox ARGS`. */
 export function agentbox(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: "piped" | "null"; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    stdin?: "piped" | "null";
+    cwd?: string;
+    /** Another checkout to run agentbox from (benchmarks comparing two versions). */
+    checkout?: string;
+  } = {},
 ): Deno.ChildProcess {
+  const root = options.checkout ?? REPO;
   return new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-all",
       "--quiet",
-      `--config=${REPO}/deno.json`,
-      `${REPO}/host/main.ts`,
+      `--config=${root}/deno.json`,
+      `${root}/host/main.ts`,
       ...args,
     ],
     env: { NO_COLOR: "1", ...options.env },

@@ -104,7 +104,7 @@ export async function checkLayers(root: string): Promise<LayerReport> {
     const from = infos.get(edge.from);
     const to = infos.get(edge.to);
     if (!from || !to) continue;
-    const rule = importViolation(from, to);
+    const rule = importViolation(from, to, { typeOnly: edge.typeOnly });
     if (rule) found.push({ file: edge.from, line: edge.line, rule, detail: describe(from, to) });
   }
   found.push(...roomCycles(imports, infos));
@@ -160,6 +160,8 @@ export interface ImportEdge {
   from: string;
   to: string;
   line: number;
+  /** `import type`: only types cross, no code runs. */
+  typeOnly: boolean;
 }
 
 interface DenoInfo {
@@ -205,6 +207,7 @@ async function importGraph(root: string, paths: string[]): Promise<ImportEdge[]>
             from,
             to: decodeURIComponent(use.specifier.slice(prefix.length)),
             line: (use.span?.start.line ?? 0) + 1,
+            typeOnly: use === dep.type && !dep.code,
           });
         }
       }

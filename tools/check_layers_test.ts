@@ -91,6 +91,20 @@ Deno.test("a copy of the checkout passes, and every planted breach fails the che
   // A cycle between two mechanism rooms: host/proxy imports host/net already.
   planted.push(`${await at("host/net/dialer.ts")}: cycle: host/net → host/proxy`);
   await tree.append("host/net/dialer.ts", 'import "../proxy/proxy_error.ts";\n');
+  // An edge calling a mechanism directly (a type-only import of the same module is allowed).
+  planted.push(
+    `${await at(
+      "host/cli/ps.ts",
+    )}: edge-through-api: edge host/cli/ps.ts imports mechanism host/store/database.ts`,
+  );
+  await tree.append(
+    "host/cli/ps.ts",
+    'import { openDatabase } from "../store/database.ts";\nexport const O = openDatabase;\n',
+  );
+  await tree.append(
+    "host/cli/stop.ts",
+    'import type { SessionRecord } from "../store/sessions.ts";\nexport type R = SessionRecord;\n',
+  );
   // Test support outside a testing/ folder.
   await tree.write("host/vm/fake_qmp.ts", "export const FAKE = 1;\n");
   planted.push("host/vm/fake_qmp.ts:1: test-naming:");
@@ -116,6 +130,7 @@ Deno.test("a copy of the checkout passes, and every planted breach fails the che
   }
   assert.match(broken.stdout, /compile-ships-tests: task c: --include image embeds \d+ test files/);
   assert.match(broken.stdout, /^rule layer: a layer imports only/m);
+  assert.doesNotMatch(broken.stdout, /host\/cli\/stop\.ts/, "a type-only import was refused");
   assert.match(broken.stdout, /layers: \d+ files, \d+ violations/);
 });
 
@@ -156,7 +171,13 @@ Deno.test("an exception covers its file's breaches of one rule; a stale exceptio
 
 Deno.test("classify and importViolation: the layer table", () => {
   const v = (from: string, to: string) => importViolation(classify(from), classify(to));
-  assert.equal(v("host/cli/exec.ts", "host/vm/boot.ts"), undefined, "edge → mechanism");
+  assert.equal(v("host/cli/exec.ts", "host/vm/boot.ts"), "edge-through-api", "edge → mechanism");
+  assert.equal(
+    importViolation(classify("host/cli/exec.ts"), classify("host/vm/boot.ts"), { typeOnly: true }),
+    undefined,
+    "edge → mechanism types",
+  );
+  assert.equal(v("host/cli/exec.ts", "host/api/sandbox.ts"), undefined, "edge → api");
   assert.equal(v("host/api/sandbox.ts", "host/vm/boot.ts"), undefined, "api → mechanism");
   assert.equal(v("host/vm/boot.ts", "host/api/sandbox.ts"), "layer", "mechanism → api");
   assert.equal(v("host/api/sandbox.ts", "host/cli/exec.ts"), "layer", "api → edge");

@@ -15,6 +15,7 @@ export type FileKind = "production" | "test-support" | "test" | "tool";
 /** Stable names of the rules, as written in the exceptions file. */
 export type RuleId =
   | "layer"
+  | "edge-through-api"
   | "guest-boundary"
   | "test-support"
   | "cycle"
@@ -27,6 +28,8 @@ export type RuleId =
 export const RULE_TEXT: Record<RuleId, string> = {
   "layer": "a layer imports only its own layer and the layers below it " +
     "(edges → host/api → mechanisms → utilities and @agentbox/protocol)",
+  "edge-through-api": "an edge calls mechanisms only through host/api " +
+    "(it may import a mechanism's types with `import type`)",
   "guest-boundary": "guest-agent imports only its own files and the protocol; the protocol " +
     "imports only itself",
   "test-support": "production code never imports test support, tests or tools",
@@ -138,9 +141,16 @@ const RANK: Record<Layer, number> = {
  * import { classify, importViolation } from "./layer_rules.ts";
  * const rule = importViolation(classify("host/session/names.ts"), classify("host/cli/errors.ts"));
  * console.assert(rule === "layer");
+ * const cli = classify("host/cli/ps.ts"), store = classify("host/store/sessions.ts");
+ * console.assert(importViolation(cli, store) === "edge-through-api");
+ * console.assert(importViolation(cli, store, { typeOnly: true }) === undefined);
  * ```
  */
-export function importViolation(from: FileInfo, to: FileInfo): RuleId | undefined {
+export function importViolation(
+  from: FileInfo,
+  to: FileInfo,
+  options: { typeOnly?: boolean } = {},
+): RuleId | undefined {
   if (from.kind === "test" || from.kind === "tool") return undefined;
   const guestSide = (f: FileInfo) => f.layer === "guest" || f.layer === "protocol";
   if (from.kind === "test-support") {
@@ -155,7 +165,11 @@ export function importViolation(from: FileInfo, to: FileInfo): RuleId | undefine
   if (from.layer === "utility") {
     return to.layer === "utility" || to.layer === "protocol" ? undefined : "layer";
   }
-  return RANK[to.layer] <= RANK[from.layer] ? undefined : "layer";
+  if (RANK[to.layer] > RANK[from.layer]) return "layer";
+  if (from.layer === "edge" && to.layer === "mechanism" && !options.typeOnly) {
+    return "edge-through-api";
+  }
+  return undefined;
 }
 
 /** Names that say "test support" when they sit outside a testing/ folder. */

@@ -26,7 +26,7 @@ export interface ApiContext {
  * Open a context on the user's database; `close()` it (or `using` it) when done.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { openContext } from "./context.ts";
  * using ctx = openContext({ onEvent: (e) => console.error(e.message) });
  * ```

@@ -10,7 +10,9 @@ export type SandboxEvent =
   /** Something is off but the work goes on (software emulation, a stale image). */
   | { type: "warning"; message: string }
   /** Long work is under way (packing a share, collecting changes). */
-  | { type: "progress"; message: string };
+  | { type: "progress"; message: string }
+  /** How far the current piece of long work is, for a progress bar (replaced by the next one). */
+  | { type: "step-progress"; message: string; fraction?: number };
 
 /** Where events go. */
 export type EventSink = (event: SandboxEvent) => void;

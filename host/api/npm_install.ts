@@ -112,8 +112,10 @@ export interface NpmInstallResult {
  * guest's changes cannot be applied as they are.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { npmInstallInVm } from "./npm_install.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * declare const image: ImagePaths;
  * const { packages } = await npmInstallInVm(image, "/tmp/tree/usr/local", ["@openai/codex"]);
  * console.log(packages); // [{ name: "@openai/codex", version: "…" }]
  * ```

@@ -24,17 +24,20 @@ import { loadAgentSettings } from "../config/agent_config.ts";
 import { resolveAgent } from "../config/agent_profile.ts";
 import { type AgentInGuest, prepareAgent } from "./agents.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
+import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
 import { installGuestFiles } from "../session/guest_files.ts";
+import { tryOwnerLock } from "../session/owner_lock.ts";
+import { sessionPaths } from "../session/session_paths.ts";
 import {
   type NetworkReport,
   type NetworkSession,
   type NetworkSessionOptions,
   startNetworkSession,
 } from "../session/network_session.ts";
-import { pinLowerImage } from "../session/pinned_lower.ts";
+import { pinLowerImage, pinnedLowerPath } from "../session/pinned_lower.ts";
 import {
   adoptSnapshotWorkspace,
   restoreSessionVm,
@@ -45,12 +48,14 @@ import {
   COLLECT_AFTER_TIMEOUT_MS,
   type CollectedChanges,
   type CollectOptions,
+  resumeWorkspaceSession,
   startWorkspaceSession,
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
+import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
@@ -66,8 +71,16 @@ export interface StartSandboxOptions {
    * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).
    */
   confirmLearned?: ConfirmLearned;
-  /** Keep the share's lower image for the session's life (a detached session's crash recovery). */
+  /**
+   * Keep the share's lower image for the session's life (a detached session's crash recovery),
+   * and its upper disk after the changes are collected (so `agentbox start` can boot over it).
+   */
   pinLower?: boolean;
+  /**
+   * Boot over the session's own workspace disks (its pinned lower image and kept upper disk)
+   * instead of sharing the project afresh: a stopped session started again.
+   */
+  resumeWorkspace?: boolean;
   /** Continue from this snapshot (a fork) instead of booting. */
   restore?: SnapshotInfo;
 }
@@ -108,8 +121,11 @@ export interface Sandbox {
  * the workspace (when shared) as working directory, the image's default user.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { execDefaults } from "./sandbox.ts";
+ * import type { ImagePaths } from "../../image/store.ts";
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec, image: ImagePaths, network: { guestEnv: Record<string, string> };
  * const defaults = execDefaults(spec, image, network.guestEnv, true);
  * ```
  */
@@ -133,8 +149,12 @@ export function execDefaults(
  * `AgentboxError`s).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const sandbox = await startSandbox(ctx, spec);
  * try {
  *   const run = sandbox.exec(sandbox.command());
@@ -168,11 +188,20 @@ export async function startSandbox(
     confirmLearned: options.confirmLearned,
     session: options.session,
   });
+  // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
+  // running one from one whose process died, and `rm`/`prune` leave it alone.
+  const oneShot = options.session ? undefined : await holdOneShotLock(network.id);
   try {
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
       ? await restoreVm(ctx, options.restore, stateDir, network)
-      : await bootNewVm(ctx, spec, { image, network, stateDir, pinLower: options.pinLower });
+      : await bootNewVm(ctx, spec, {
+        image,
+        network,
+        stateDir,
+        pinLower: options.pinLower,
+        resumeWorkspace: options.resumeWorkspace,
+      });
     const defaults = execDefaults(
       spec,
       image,
@@ -200,11 +229,28 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
-    return sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared });
+    return sandbox(spec, image, vm, network, workspace, {
+      defaults,
+      agent: prepared,
+      oneShot,
+    });
   } catch (error) {
     await network.finish().catch(() => {});
+    await oneShot?.release();
     throw error;
   }
+}
+
+/** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
+async function holdOneShotLock(id: string): Promise<{ release(): Promise<void> }> {
+  const paths = sessionPaths(id);
+  const lock = await tryOwnerLock(paths.lock);
+  return {
+    async release() {
+      await Deno.remove(paths.runtime, { recursive: true }).catch(() => {});
+      lock?.release();
+    },
+  };
 }
 
 /** How a one-shot sandbox's command ended, its changes, its network, and where the time went. */
@@ -224,8 +270,12 @@ export interface SandboxRun {
  * stopped however it ends.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { runSandbox } from "./sandbox.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const run = await runSandbox(ctx, spec, (sandbox) => sandbox.exec(sandbox.command()).result);
  * console.log(run.result.code, run.changes?.entries.length);
  * ```
@@ -272,15 +322,27 @@ export async function runSandbox(
 async function bootNewVm(
   ctx: ApiContext,
   spec: SandboxSpec,
-  parts: { image: ImagePaths; network: NetworkSession; stateDir: string; pinLower?: boolean },
+  parts: {
+    image: ImagePaths;
+    network: NetworkSession;
+    stateDir: string;
+    pinLower?: boolean;
+    resumeWorkspace?: boolean;
+  },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
   const { image, network, stateDir } = parts;
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
-  if (spec.share !== undefined) {
+  if (spec.share !== undefined && parts.resumeWorkspace) {
+    workspace = await resumeWorkspaceSession(stateDir, {
+      lowerImage: pinnedLowerPath(stateDir),
+      upperDisk: changesetPaths(stateDir).upperDisk,
+    }, { keepUpperDisk: true });
+  } else if (spec.share !== undefined) {
     workspace = await startWorkspaceSession(spec.share, stateDir, {
       onProgress: (message) => ctx.onEvent({ type: "progress", message }),
       owner: owner && { uid: owner.uid, gid: owner.gid },
+      keepUpperDisk: parts.pinLower,
     });
     if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
   }
@@ -318,9 +380,13 @@ function sandbox(
   vm: RunningVm,
   network: NetworkSession,
   workspace: WorkspaceSession | undefined,
-  parts: { defaults: ExecDefaults; agent?: AgentInGuest },
+  parts: {
+    defaults: ExecDefaults;
+    agent?: AgentInGuest;
+    oneShot: { release(): Promise<void> } | undefined;
+  },
 ): Sandbox {
-  const { defaults, agent } = parts;
+  const { defaults, agent, oneShot } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   // Also settles after a normal stop.
@@ -377,7 +443,7 @@ function sandbox(
           await network.finish().catch(() => {});
           throw error;
         },
-      );
+      ).finally(() => oneShot?.release());
       return stopped;
     },
   };
@@ -397,4 +463,18 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
     `The VM stopped while the command was running (${VMM_NAMES[vm.vmm]} exit status ${exit.code})`,
     { cause, consoleTail: await vm.consoleTail(), code: "vm_died" },
   );
+}
+
+/**
+ * Allow `host` for the project from now on (an approval answered "always"): it is added to the
+ * project's `.agentbox.toml` allowlist.
+ *
+ * @example
+ * ```ts
+ * import { allowHostForProject } from "./sandbox.ts";
+ * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
+ * ```
+ */
+export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
+  await addToProjectAllowlist(projectDir, [host]);
 }

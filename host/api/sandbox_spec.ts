@@ -15,6 +15,20 @@ import { NET_CHOICES } from "../session/net_choice.ts";
 import { VMM_KINDS } from "../vm/running_vm.ts";
 import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
 
+// The vocabulary a spec is written in, for front ends that turn flags or fields into one.
+export {
+  IMAGE_NAME_PATTERN,
+  MIN_MEMORY_MB,
+  NET_BACKEND_CHOICES,
+  NET_CHOICES,
+  VM_DEFAULTS,
+  VMM_KINDS,
+};
+export { isValidName, NAME_RULE } from "../session/names.ts";
+export type { NetBackendChoice } from "../net/net_backend.ts";
+export type { NetChoice } from "../session/net_choice.ts";
+export type { VmmKind } from "../vm/running_vm.ts";
+
 /** The longest `timeoutSec` (a week). */
 export const MAX_TIMEOUT_SEC = 7 * 24 * 3600;
 

@@ -8,14 +8,24 @@
  */
 
 import { z } from "zod";
-import { UsageError } from "../agentbox_error.ts";
+import { AgentboxError, UsageError } from "../agentbox_error.ts";
 import { openCappedLog } from "../session/capped_log.ts";
 import { type ControlServer, serveControl } from "../session/control_server.ts";
 import { pinnedLowerPath } from "../session/pinned_lower.ts";
-import type { SessionPaths } from "../session/session_paths.ts";
+import { tryOwnerLock } from "../session/owner_lock.ts";
+import { takePlanFile, writePlanFile } from "../session/plan_file.ts";
+import { type SessionPaths, sessionPaths } from "../session/session_paths.ts";
+import { label, resolveSession } from "../session/session_client.ts";
+import { observedState } from "../session/session_liveness.ts";
 import { readSnapshot } from "../session/snapshot_store.ts";
 import { startOwner } from "../session/start_owner.ts";
-import { type LifecycleRecord, nameTaken, setSessionStatus } from "../store/session_lifecycle.ts";
+import {
+  type LifecycleRecord,
+  nameTaken,
+  reopenLifecycle,
+  setSessionStatus,
+} from "../store/session_lifecycle.ts";
+import { changesetPaths } from "../workspace/changeset.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import type { ApiContext } from "./context.ts";
@@ -38,6 +48,8 @@ export const DETACHED_PLAN_SCHEMA = z.strictObject({
   restore: z.string().max(64).optional(),
   /** `--yes`: with `--net learn`, write what was learned (nobody is there to ask). */
   learnYes: z.boolean().default(false),
+  /** A stopped session started again (`agentbox start`): boot over its own workspace disks. */
+  restart: z.boolean().default(false),
 });
 
 /** What a new session's owner is handed (its `plan.json`). */
@@ -75,8 +87,12 @@ export function parseDetachedPlan(value: unknown, source: string): DetachedPlan 
  * owner fails.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { startDetachedSession } from "./session_owner.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * import type { SandboxSpec } from "./sandbox_spec.ts";
+ * declare const spec: SandboxSpec;
  * const session = await startDetachedSession(ctx, { spec, runCommand: true });
  * console.log(session.id);
  * ```
@@ -101,6 +117,56 @@ export async function startDetachedSession(
   });
 }
 
+/** A detached session this process has become the owner of: see {@linkcode claimSession}. */
+export interface ClaimedSession {
+  paths: SessionPaths;
+  /**
+   * Read and validate the plan `run --detach` left (only if it is still the private file it
+   * made; removed once read).
+   */
+  readPlan(): Promise<DetachedPlan>;
+  /** Remove the session's runtime directory and give the ownership back. */
+  release(): Promise<void>;
+}
+
+/**
+ * Become the owner of session `id` (its lock), before anything else of it exists. Throws
+ * {@linkcode UsageError} (`owner_exists`) when another process owns it.
+ *
+ * @example
+ * ```ts
+ * import { claimSession } from "./session_owner.ts";
+ * declare const id: string;
+ * const claim = await claimSession(id);
+ * try {
+ *   const plan = await claim.readPlan();
+ * } finally {
+ *   await claim.release();
+ * }
+ * ```
+ */
+export async function claimSession(id: string): Promise<ClaimedSession> {
+  const paths = sessionPaths(id);
+  const lock = await tryOwnerLock(paths.lock);
+  if (!lock) throw new UsageError(`Session ${id} already has an owner`, { code: "owner_exists" });
+  return {
+    paths,
+    async readPlan() {
+      const plan = parseDetachedPlan(await takePlanFile(paths.plan), paths.plan);
+      if (plan.id !== id) {
+        throw new UsageError(`${paths.plan} is the plan of another session`, {
+          code: "plan_invalid",
+        });
+      }
+      return plan;
+    },
+    async release() {
+      await Deno.remove(paths.runtime, { recursive: true }).catch(() => {});
+      lock.release();
+    },
+  };
+}
+
 /** Options of {@linkcode ownSession}. */
 export interface OwnSessionOptions {
   paths: SessionPaths;
@@ -115,8 +181,12 @@ export interface OwnSessionOptions {
  * recorded at each step (`running`, then `stopped` or `failed`).
  *
  * @example
- * ```ts ignore
- * import { ownSession } from "./session_owner.ts";
+ * ```ts
+ * import { type DetachedPlan, ownSession } from "./session_owner.ts";
+ * import { sessionPaths } from "../session/session_paths.ts";
+ * declare const plan: DetachedPlan, stopped: Promise<void>;
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * await ownSession(ctx, plan, { paths: sessionPaths(plan.id), stopped });
  * ```
  */
@@ -133,15 +203,28 @@ export async function ownSession(
   };
   let box: Sandbox;
   try {
-    const restore = plan.restore === undefined ? undefined : await readSnapshot(plan.restore);
-    log(restore ? `restoring snapshot ${restore.name}` : `session ${plan.id} booting`);
+    const restore = plan.restore === undefined || plan.restart
+      ? undefined
+      : await readSnapshot(plan.restore);
+    log(
+      restore
+        ? `restoring snapshot ${restore.name}`
+        : `session ${plan.id} ${plan.restart ? "starting again" : "booting"}`,
+    );
     box = await startSandbox(ctx, plan.spec, {
-      session: { id: plan.id, lifecycle: { name: plan.name, ownerPid: Deno.pid } },
+      session: {
+        id: plan.id,
+        lifecycle: { name: plan.name, ownerPid: Deno.pid },
+        reopen: plan.restart,
+      },
       pinLower: true,
+      resumeWorkspace: plan.restart,
       restore,
       // Nobody can be asked in a detached session: learn mode writes only with --yes.
       confirmLearned: plan.learnYes ? () => true : undefined,
     });
+    // What `agentbox start` needs to boot this session again: its plan, kept with its state.
+    if (!plan.restart) await writePlanFile(savedPlanPath(paths), { ...plan, restart: false });
   } catch (error) {
     fail(error);
     throw error;
@@ -166,8 +249,8 @@ export async function ownSession(
         "recovered with `agentbox diff`";
     } else if (box.workspace) {
       log("stopping: collecting the workspace's changes");
+      // The workspace disks (pinned lower, upper) stay: `agentbox start` boots over them.
       const changes = await box.collectChanges();
-      await Deno.remove(pinnedLowerPath(paths.state)).catch(() => {});
       log(`collected ${changes?.entries.length ?? 0} changes (${changes?.bytes ?? 0} bytes)`);
     }
   } catch (error) {
@@ -207,4 +290,78 @@ function runFirstCommand(box: Sandbox, logPath: string, log: (line: string) => v
   })().catch((error) =>
     log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`)
   );
+}
+
+/** Where a detached session keeps its plan for `agentbox start`: `<state>/session.json`. */
+function savedPlanPath(paths: Pick<SessionPaths, "state">): string {
+  return `${paths.state}/session.json`;
+}
+
+/**
+ * Start stopped (or dead) session `ref` again (`agentbox start`): a new owner boots a VM of the
+ * same image, shape, network policy and project, over the session's own workspace disks — the
+ * files its commands wrote are there again; what lived only in the VM's memory or outside
+ * `/workspace` is not (save a snapshot for that). Its first command, if it had one, runs again.
+ * Throws `SessionError` (`session_unknown`), {@linkcode UsageError} (`session_alive`) when it
+ * runs, and `session_not_restartable` when its disks or plan are gone.
+ *
+ * @example
+ * ```ts
+ * import { restartSession } from "./session_owner.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * const session = await restartSession(ctx, "web");
+ * console.log(session.status); // "running"
+ * ```
+ */
+export async function restartSession(ctx: ApiContext, ref: string): Promise<LifecycleRecord> {
+  const session = resolveSession(ctx.db, ref);
+  const state = await observedState(session);
+  if (state === "booting" || state === "running" || state === "stopping") {
+    throw new UsageError(`Session ${label(session)} is ${state}: nothing to start`, {
+      code: "session_alive",
+    });
+  }
+  const paths = sessionPaths(session.id);
+  const notRestartable = (why: string) =>
+    new AgentboxError(`Session ${label(session)} cannot be started again: ${why}`, {
+      kind: "state",
+      code: "session_not_restartable",
+    });
+  const saved = await Deno.readTextFile(savedPlanPath(paths)).catch(() => undefined);
+  if (saved === undefined) {
+    throw notRestartable("it has no saved plan (it never ran, or an older agentbox started it)");
+  }
+  let plan: DetachedPlan;
+  try {
+    plan = parseDetachedPlan(JSON.parse(saved), savedPlanPath(paths));
+  } catch (error) {
+    throw notRestartable(`its saved plan is unreadable (${(error as Error).message})`);
+  }
+  if (plan.spec.share !== undefined) {
+    for (const disk of [changesetPaths(paths.state).upperDisk, pinnedLowerPath(paths.state)]) {
+      if (!await Deno.stat(disk).then(() => true, () => false)) {
+        throw notRestartable(`its workspace disk ${disk} is gone`);
+      }
+    }
+  }
+  // The changeset collected at the last stop is of a disk the new VM writes on: it goes, and the
+  // next stop (or, if this run dies, recovery from the disk) collects everything afresh.
+  const workspace = changesetPaths(paths.state);
+  await Deno.remove(workspace.changes, { recursive: true }).catch(() => {});
+  await Deno.remove(`${workspace.root}/applied.json`).catch(() => {});
+  reopenLifecycle(ctx.db, session.id, null);
+  try {
+    return await startOwner(ctx.db, session.id, {
+      spec: { ...plan, restart: true },
+      timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
+      cwd: "/",
+    });
+  } catch (error) {
+    // Not started: it is what it was (its disks untouched), with the reason.
+    setSessionStatus(ctx.db, session.id, "failed", {
+      detail: error instanceof Error ? error.message.split("\n")[0] : String(error),
+    });
+    throw error;
+  }
 }

@@ -11,15 +11,40 @@ import { label, resolveSession } from "../session/session_client.ts";
 import { observedState, type SessionState } from "../session/session_liveness.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import { removeSession, stopOwner } from "../session/stop_owner.ts";
+import { ownerLockHeld } from "../session/owner_lock.ts";
 import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/session_lifecycle.ts";
+import { listOneShots, type SessionRecord } from "../store/sessions.ts";
+import { changesetPaths } from "../workspace/changeset.ts";
 import type { ApiContext } from "./context.ts";
+import { UsageError } from "./errors.ts";
+
+/** How a session is named to people: its name, else its id's first 12 characters. */
+export { label };
+
+/**
+ * A session's state as listed: a detached session's observed state, or for a one-shot run
+ * (`exec`, `run` without `--detach`) `running` (its agentbox process holds the session's lock),
+ * `exited` (it ended) or `dead` (its process went away without ending it: killed, or the host went
+ * down; its changes, if collected, are still there).
+ */
+export type ListedState = SessionState | "exited";
+
+/**
+ * What became of a session's workspace changes: `pending` (collected, not applied), `applied`
+ * (the last apply of them finished), `none` (nothing collected: no share, no change, or still
+ * running).
+ */
+export type ChangesState = "pending" | "applied" | "none";
 
 /** One session as listed. Times are milliseconds since the epoch. */
 export interface SessionEntry {
   id: string;
+  /** `detached` (`run --detach`, a snapshot restore) or `one-shot` (`exec`, `run`). */
+  kind: "detached" | "one-shot";
   name: string | null;
   /** Observed now: an owner that holds its lock is alive; one that recorded running but holds nothing is `dead`. */
-  state: SessionState;
+  state: ListedState;
+  changes: ChangesState;
   /** What the database says. */
   status: string;
   ownerPid: number | null;
@@ -33,21 +58,63 @@ export interface SessionEntry {
 }
 
 /** Whether a session in `state` has a live owner. */
-export function isAlive(state: SessionState): boolean {
+export function isAlive(state: ListedState): boolean {
   return state === "running" || state === "booting" || state === "stopping";
 }
 
 /**
- * Every long-lived session, with its state observed now.
+ * Every long-lived session, with its state observed now; with `all`, one-shot runs too (newest
+ * first, after the long-lived ones).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listSessions } from "./sessions.ts";
- * for (const s of await listSessions(ctx)) console.log(s.id, s.state);
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * for (const s of await listSessions(ctx, { all: true })) console.log(s.id, s.kind, s.state);
  * ```
  */
-export async function listSessions(ctx: ApiContext): Promise<SessionEntry[]> {
-  return await Promise.all(listLifecycles(ctx.db).map(entry));
+export async function listSessions(
+  ctx: Pick<ApiContext, "db">,
+  options: { all?: boolean } = {},
+): Promise<SessionEntry[]> {
+  const detached = await Promise.all(listLifecycles(ctx.db).map(entry));
+  if (!options.all) return detached;
+  return [...detached, ...await Promise.all(listOneShots(ctx.db).map(oneShotEntry))];
+}
+
+/** The state of one-shot run `session`, observed now. */
+async function oneShotState(session: SessionRecord): Promise<ListedState> {
+  if (await ownerLockHeld(sessionPaths(session.id).lock)) return "running";
+  return session.endedAt === null ? "dead" : "exited";
+}
+
+/** Whether session `id`'s collected changes are pending, applied, or there are none. */
+async function changesState(id: string, state: ListedState): Promise<ChangesState> {
+  if (isAlive(state)) return "none";
+  const paths = changesetPaths(sessionPaths(id).state);
+  const exists = (path: string) => Deno.lstat(path).then((i) => i.isFile, () => false);
+  if (!await exists(paths.records)) return "none";
+  return await exists(`${paths.root}/applied.json`) ? "applied" : "pending";
+}
+
+async function oneShotEntry(session: SessionRecord): Promise<SessionEntry> {
+  const state = await oneShotState(session);
+  return {
+    id: session.id,
+    kind: "one-shot",
+    name: null,
+    state,
+    changes: await changesState(session.id, state),
+    status: state,
+    ownerPid: null,
+    controlSocket: null,
+    guestAddress: null,
+    startedAt: session.startedAt,
+    endedAt: session.endedAt,
+    project: session.project,
+    detail: null,
+  };
 }
 
 async function entry(session: LifecycleRecord): Promise<SessionEntry> {
@@ -55,8 +122,10 @@ async function entry(session: LifecycleRecord): Promise<SessionEntry> {
   const alive = isAlive(state);
   return {
     id: session.id,
+    kind: "detached",
     name: session.name,
     state,
+    changes: await changesState(session.id, state),
     status: session.status,
     ownerPid: session.ownerPid,
     controlSocket: alive ? sessionPaths(session.id).controlSocket : null,
@@ -87,8 +156,10 @@ export interface StopOutcome {
  * before any is stopped). `kill` ends owners at once instead of letting them collect changes.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { stopSessions } from "./sessions.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * const outcomes = await stopSessions(ctx, ["web"], { kill: false, timeoutMs: 300_000 });
  * ```
  */
@@ -123,8 +194,10 @@ export async function stopSessions(
  * the labels removed and the ones left because they are alive.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeSessions } from "./sessions.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * const { removed, alive } = await removeSessions(ctx, ["web"], { force: false });
  * ```
  */
@@ -133,41 +206,71 @@ export async function removeSessions(
   refs: string[],
   options: { force: boolean },
 ): Promise<{ removed: string[]; alive: string[] }> {
-  const sessions = refs.map((ref) => resolveSession(ctx.db, ref));
+  const sessions = refs.map((ref) => resolveAnySession(ctx, ref));
   const removed: string[] = [];
   const alive: string[] = [];
   for (const session of sessions) {
-    if (options.force) await stopOwner(session, { signal: "SIGKILL", timeoutMs: 10_000 });
-    (await removeSession(ctx.db, session) ? removed : alive).push(label(session));
+    if (options.force && "ownerPid" in session) {
+      await stopOwner(session, { signal: "SIGKILL", timeoutMs: 10_000 });
+    }
+    (await removeSession(ctx.db, session) ? removed : alive).push(
+      "ownerPid" in session ? label(session) : session.id.slice(0, 8),
+    );
   }
   return { removed, alive };
+}
+
+/**
+ * The session `ref` names: a long-lived one (name, id or unique prefix), else a one-shot run (id
+ * or unique prefix). Throws {@linkcode UsageError} (`session_unknown`) when none matches.
+ */
+function resolveAnySession(
+  ctx: Pick<ApiContext, "db">,
+  ref: string,
+): LifecycleRecord | SessionRecord {
+  const detached = findLifecycle(ctx.db, ref);
+  if (detached) return detached;
+  const [oneShot] = listOneShots(ctx.db, ref);
+  if (oneShot) return oneShot;
+  return resolveSession(ctx.db, ref); // throws, with the message every command uses
 }
 
 /** A session prune removed (or would remove). */
 export interface PrunedSession {
   id: string;
   label: string;
-  state: SessionState;
+  kind: SessionEntry["kind"];
+  state: ListedState;
 }
 
 /**
- * Remove every session that is not alive; with `dryRun`, only list them.
+ * Remove every session that is not alive — long-lived sessions and one-shot runs — with
+ * `olderThanMs`, only those that ended (or, dead, started) at least that long ago; with `dryRun`,
+ * only list them.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { pruneSessions } from "./sessions.ts";
- * console.log((await pruneSessions(ctx, { dryRun: true })).length);
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * console.log((await pruneSessions(ctx, { dryRun: true, olderThanMs: 86_400_000 })).length);
  * ```
  */
 export async function pruneSessions(
   ctx: ApiContext,
-  options: { dryRun: boolean },
+  options: { dryRun: boolean; olderThanMs?: number },
 ): Promise<PrunedSession[]> {
   const pruned: PrunedSession[] = [];
-  for (const session of listLifecycles(ctx.db)) {
-    const state = await observedState(session);
-    if (isAlive(state)) continue;
-    const item = { id: session.id, label: label(session), state };
+  const cutoff = Date.now() - (options.olderThanMs ?? 0);
+  for (const session of await listSessions(ctx, { all: true })) {
+    if (isAlive(session.state)) continue;
+    if ((session.endedAt ?? session.startedAt) > cutoff) continue;
+    const item = {
+      id: session.id,
+      label: session.name ?? session.id.slice(0, 8),
+      kind: session.kind,
+      state: session.state,
+    };
     // removeSession takes the owner lock: a session that came alive meanwhile is left alone.
     if (options.dryRun || await removeSession(ctx.db, session)) pruned.push(item);
   }

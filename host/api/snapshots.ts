@@ -27,8 +27,10 @@ export type { SnapshotInfo };
  * (`snapshot_bad_name`, `snapshot_exists`), `SessionError`, or `AgentError` (`snapshot_failed`).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { saveSnapshot } from "./snapshots.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * const session = await saveSnapshot(ctx, "web", "before-upgrade");
  * ```
  */
@@ -57,8 +59,10 @@ export async function saveSnapshot(
  * session's request — its project directory and policy included, wherever this is called from.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { restoreSnapshot } from "./snapshots.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
  * const session = await restoreSnapshot(ctx, "before-upgrade", { as: "try-2" });
  * ```
  */
@@ -81,7 +85,7 @@ export async function restoreSnapshot(
  * Every snapshot, oldest first.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { listSnapshotInfos } from "./snapshots.ts";
  * for (const s of await listSnapshotInfos()) console.log(s.name);
  * ```
@@ -94,7 +98,7 @@ export async function listSnapshotInfos(): Promise<SnapshotInfo[]> {
  * Remove snapshots `names`; every name is checked before anything is removed.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { removeSnapshots } from "./snapshots.ts";
  * await removeSnapshots(["base", "old"]);
  * ```

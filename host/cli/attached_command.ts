@@ -7,12 +7,7 @@
  * @module
  */
 
-import {
-  AgentError,
-  type ExecHandle,
-  type ExecRequest,
-  type ExecResult,
-} from "../channel/agent_client.ts";
+import { AgentError, type ExecHandle, type ExecRequest, type ExecResult } from "../api/commands.ts";
 
 /**
  * How the command's stdin, stdout and stderr meet agentbox's, and what agentbox does with the

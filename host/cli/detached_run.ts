@@ -7,8 +7,8 @@
 
 import { openContext } from "../api/context.ts";
 import { startDetachedSession } from "../api/session_owner.ts";
-import { isValidName, NAME_RULE } from "../session/names.ts";
-import { label } from "../session/session_client.ts";
+import { isValidName, NAME_RULE } from "../api/spec_vocabulary.ts";
+import { label } from "../api/sessions.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_COMMAND } from "./run.ts";

@@ -107,7 +107,7 @@ async function chooseSession(
   positionals: string[],
   project: string,
 ): Promise<string> {
-  const named = sessionArgument(db, positionals, "diff");
+  const named = sessionArgument({ db }, positionals, "diff");
   if (named !== undefined) return named;
   const latest = await latestSessionWithChanges(db, { project });
   if (!latest) {

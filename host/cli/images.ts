@@ -10,19 +10,17 @@
  * @module
  */
 
-import { npmInstallInVm } from "../api/npm_install.ts";
-import { buildImage } from "../../image/build.ts";
-import { ImageError } from "../../image/errors.ts";
-import { profileFor, PROFILES } from "../../image/profiles.ts";
-import { DEFAULT_IMAGE, findImage, imagesDir, listImages, removeImage } from "../../image/store.ts";
-import { AGENT_PRESETS } from "../config/agent_presets.ts";
-import { prepareDefaultTemplate, templatesEnabled } from "../vm/template.ts";
-import type { VmNetwork } from "../vm/spec.ts";
-import { emptyPolicy } from "../config/policy.ts";
-import { startEgress } from "../egress/egress.ts";
-import { resolveNetBackend } from "../net/net_backend.ts";
-import { findRelay, NO_RELAY_KEY, proxyNetwork } from "../net/user_network.ts";
+import {
+  AGENT_NAMES,
+  buildImageAndTemplate,
+  DEFAULT_IMAGE,
+  IMAGE_PROFILES,
+  type ImageBuildReport,
+  listImageSummaries,
+  removeImages,
+} from "../api/images.ts";
 import { UsageError } from "./errors.ts";
+import { printEvent } from "./one_shot.ts";
 import { parseCommandArgs } from "./options.ts";
 import { ProgressLine } from "./progress_bar.ts";
 import { printTable } from "./table.ts";
@@ -38,7 +36,7 @@ Commands:
 
 Run \`agentbox images <command> --help\` for details.`;
 
-const PROFILE_LINES = Object.values(PROFILES)
+const PROFILE_LINES = IMAGE_PROFILES
   .map((p) => `  ${p.name.padEnd(9)} ${p.summary}`)
   .join("\n");
 
@@ -64,7 +62,7 @@ Options:
   --agents LIST       dev profile: also install these agent CLIs with npm, in a VM of the new
                       image whose only way out is agentbox's proxy (only the npm registry is
                       reachable): a comma-separated list of
-                      ${Object.keys(AGENT_PRESETS).join(", ")}
+                      ${AGENT_NAMES.join(", ")}
   -h, --help          show this help`;
 
 const LIST_HELP = `Usage: agentbox images list
@@ -145,36 +143,23 @@ async function build(args: string[]): Promise<number> {
     console.log(BUILD_HELP);
     return 0;
   }
-  const name = parsed.positionals[0] ?? DEFAULT_IMAGE;
-  const started = performance.now();
   const line = new ProgressLine();
   try {
-    const profile = profileFor(parsed.values.profile as string | undefined, name);
-    const manifest = await buildImage({
-      name,
-      profile,
-      npmPackages: agentPackages(parsed.values.agents as string | undefined),
-      imagesDir: imagesDir(),
-      onProgress: (step, detail) => {
-        line.clear();
-        console.error(`${step}${detail ? ` (${detail})` : ""}…`);
-      },
-      onStepProgress: (progress) => line.update(progress),
-      onWarning: (message) => {
-        line.clear();
-        console.error(`agentbox: warning: ${message}`);
-      },
-      installNpm: npmInstallInVm,
+    const report = await buildImageAndTemplate({
+      name: parsed.positionals[0],
+      profile: parsed.values.profile as string | undefined,
+      agents: agentList(parsed.values.agents as string | undefined),
+    }, (event) => {
+      if (event.type === "step-progress") {
+        line.update({ label: event.message, fraction: event.fraction });
+        return;
+      }
+      line.clear();
+      if (event.type === "warning") printEvent(event);
+      else console.error(event.message);
     });
     line.clear();
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const user = manifest.user ? `, commands run as ${manifest.user.name}` : "";
-    console.error(
-      `Built image "${name}" (profile ${profile.name}) in ${seconds} s: kernel ` +
-        `${manifest.kernel.release}, deno ${manifest.deno.version}, ` +
-        `${manifest.packages.length} Debian packages${user}`,
-    );
-    if (templatesEnabled()) await buildTemplate(name);
+    printBuildReport(report);
     return 0;
   } catch (error) {
     line.clear();
@@ -182,18 +167,27 @@ async function build(args: string[]): Promise<number> {
   }
 }
 
-/** `--agents claude,codex` → their npm packages. */
-function agentPackages(list: string | undefined): string[] {
-  if (list === undefined) return [];
-  return list.split(",").map((name) => name.trim()).filter(Boolean).map((name) => {
-    const preset = Object.hasOwn(AGENT_PRESETS, name) ? AGENT_PRESETS[name] : undefined;
-    if (!preset?.npmPackage) {
-      throw new ImageError(
-        `Unknown agent "${name}" in --agents: use ${Object.keys(AGENT_PRESETS).join(", ")}`,
-      );
-    }
-    return preset.npmPackage;
-  });
+/** `--agents claude,codex` → the names (checked by the core). */
+function agentList(list: string | undefined): string[] {
+  return (list ?? "").split(",").map((name) => name.trim()).filter(Boolean);
+}
+
+function printBuildReport(report: ImageBuildReport): void {
+  const user = report.user ? `, commands run as ${report.user}` : "";
+  console.error(
+    `Built image "${report.name}" (profile ${report.profile}) in ${
+      report.seconds.toFixed(1)
+    } s: kernel ${report.kernel}, deno ${report.deno}, ${report.packages} Debian packages${user}`,
+  );
+  const { template } = report;
+  if (template.state === "made") {
+    console.error(`Made the template snapshot in ${template.seconds.toFixed(1)} s`);
+  } else if (template.state === "failed") {
+    // The image is fine: sandboxes boot cold, or make the template on first use.
+    console.error(
+      `agentbox: warning: cannot make the template snapshot, sandboxes will boot cold: ${template.reason}`,
+    );
+  }
 }
 
 async function remove(args: string[]): Promise<number> {
@@ -202,55 +196,8 @@ async function remove(args: string[]): Promise<number> {
     console.log(RM_HELP);
     return 0;
   }
-  for (const name of parsed.positionals) {
-    await removeImage(name);
-    console.error(`Removed image "${name}"`);
-  }
+  await removeImages(parsed.positionals, (event) => console.error(event.message));
   return 0;
-}
-
-/** Boot the new image once and save the template snapshot `exec` and `run` start from. */
-async function buildTemplate(name: string): Promise<void> {
-  console.error("Making the template snapshot (a booted VM that sandboxes start from)…");
-  const started = performance.now();
-  try {
-    const image = await findImage(name);
-    await withDefaultNetwork((network) => prepareDefaultTemplate(image, network));
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.error(`Made the template snapshot in ${seconds} s`);
-  } catch (error) {
-    // The image is fine: sandboxes boot cold, or make the template on first use.
-    console.error(
-      `agentbox: warning: cannot make the template snapshot, sandboxes will boot cold: ${
-        error instanceof Error ? error.message : error
-      }`,
-    );
-  }
-}
-
-/**
- * Run `fn` with the guest network sandboxes get by default here: a tap where agentbox can make one
- * (made for the occasion, behind its wall, and removed after), else the user network.
- */
-async function withDefaultNetwork<T>(fn: (network: VmNetwork) => Promise<T>): Promise<T> {
-  if ((await resolveNetBackend("auto")) === "user") {
-    return await fn(
-      proxyNetwork(await findRelay(), {
-        forwardPort: 1,
-        transparentPort: 1,
-        relayKey: NO_RELAY_KEY,
-      }),
-    );
-  }
-  const egress = await startEgress(
-    { policy: emptyPolicy(), recorder: { begin: () => 0, finish() {} } },
-    { backend: "tap", sessionId: crypto.randomUUID() },
-  );
-  try {
-    return await fn(egress.network);
-  } finally {
-    await egress.close();
-  }
 }
 
 async function list(args: string[]): Promise<number> {
@@ -259,27 +206,22 @@ async function list(args: string[]): Promise<number> {
     console.log(LIST_HELP);
     return 0;
   }
-  const images = await listImages();
+  const { dir, images } = await listImageSummaries();
   if (images.length === 0) {
-    console.error(`No images in ${imagesDir()}: run \`agentbox images build\``);
+    console.error(`No images in ${dir}: run \`agentbox images build\``);
     return 0;
   }
-  const rows = images.map((image) => {
-    if ("error" in image) {
-      return [image.name, "-", "-", "-", "-", "-", `broken: ${image.error.message}`];
-    }
-    const { manifest } = image;
-    const bytes = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
-    return [
+  const rows = images.map((image) =>
+    image.status === "broken" ? [image.name, "-", "-", "-", "-", "-", `broken: ${image.error}`] : [
       image.name,
-      manifest.profile ?? "default",
-      manifest.user?.name ?? "root",
-      manifest.kernel.release,
-      `${(bytes / 1024 / 1024).toFixed(0)} MiB`,
-      manifest.created.replace(/\.\d+Z$/, "Z"),
+      image.profile,
+      image.user,
+      image.kernel,
+      `${(image.bytes / 1024 / 1024).toFixed(0)} MiB`,
+      image.created.replace(/\.\d+Z$/, "Z"),
       "ok",
-    ];
-  });
+    ]
+  );
   printTable([["NAME", "PROFILE", "USER", "KERNEL", "SIZE", "CREATED", "STATUS"], ...rows]);
   return 0;
 }

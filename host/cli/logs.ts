@@ -6,12 +6,9 @@
  * @module
  */
 
-import type { DatabaseSync } from "node:sqlite";
-import { openDatabase } from "../store/database.ts";
-import { listRequests, type RequestRecord } from "../store/requests.ts";
-import { findSession } from "../store/sessions.ts";
-import { findLifecycle } from "../store/session_lifecycle.ts";
-import { escapeControls, printable } from "../terminal_text.ts";
+import { type ApiContext, openContext } from "../api/context.ts";
+import { type RequestRecord, requestRecords, resolveSessionRef } from "../api/network_records.ts";
+import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
 
@@ -27,8 +24,6 @@ Options:
   --json        one JSON object per line
   -h, --help    show this help`;
 
-const POLL_MS = 500;
-
 /** Run `agentbox logs ARGS`. */
 export async function logsCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("logs", args, {
@@ -39,41 +34,31 @@ export async function logsCommand(args: string[]): Promise<number> {
     console.log(LOGS_HELP);
     return 0;
   }
-  const db = openDatabase();
-  try {
-    return await printLogs(db, positionals, { follow: !!values.follow, json: !!values.json });
-  } finally {
-    db.close();
-  }
+  using ctx = openContext();
+  return await printLogs(ctx, positionals, { follow: !!values.follow, json: !!values.json });
 }
 
 /**
- * The body of `agentbox logs` against an open database.
+ * The body of `agentbox logs` in a core context.
  *
  * @example
  * ```ts
  * import { printLogs } from "./logs.ts";
+ * import { openContext } from "../api/context.ts";
  * import { openDatabase } from "../store/database.ts";
- * await printLogs(openDatabase(":memory:"), [], { follow: false, json: true });
+ * await printLogs(openContext({ db: openDatabase(":memory:") }), [], { follow: false, json: true });
  * ```
  */
 export async function printLogs(
-  db: DatabaseSync,
+  ctx: Pick<ApiContext, "db">,
   positionals: string[],
   options: { follow: boolean; json: boolean },
 ): Promise<number> {
-  const session = sessionArgument(db, positionals, "logs");
-  const print = (r: RequestRecord) =>
+  const session = sessionArgument(ctx, positionals, "logs");
+  for await (const r of requestRecords(ctx, { session, follow: options.follow })) {
     console.log(options.json ? JSON.stringify(r) : formatRequest(r));
-  let afterId = 0;
-  for (;;) {
-    for (const row of listRequests(db, { session, afterId })) {
-      print(row);
-      afterId = row.id;
-    }
-    if (!options.follow) return 0;
-    await new Promise((r) => setTimeout(r, POLL_MS));
   }
+  return 0;
 }
 
 /**
@@ -83,12 +68,14 @@ export async function printLogs(
  * @example
  * ```ts
  * import { sessionArgument } from "./logs.ts";
+ * import { openContext } from "../api/context.ts";
  * import { openDatabase } from "../store/database.ts";
- * console.assert(sessionArgument(openDatabase(":memory:"), [], "logs") === undefined);
+ * const ctx = openContext({ db: openDatabase(":memory:") });
+ * console.assert(sessionArgument(ctx, [], "logs") === undefined);
  * ```
  */
 export function sessionArgument(
-  db: DatabaseSync,
+  ctx: Pick<ApiContext, "db">,
   positionals: string[],
   command: string,
 ): string | undefined {
@@ -96,12 +83,7 @@ export function sessionArgument(
     throw new UsageError(`Too many arguments: see \`agentbox ${command} --help\``);
   }
   if (positionals.length === 0) return undefined;
-  // A long-lived session's name first, then an id or a prefix of one.
-  const session = findLifecycle(db, positionals[0]) ?? findSession(db, positionals[0]);
-  if (!session) {
-    throw new UsageError(`No single session matches "${printable(positionals[0])}"`);
-  }
-  return session.id;
+  return resolveSessionRef(ctx, positionals[0]);
 }
 
 /**

@@ -24,7 +24,7 @@ async function withState(
 
 Deno.test("logs prints every request, escapes control characters, and --json round-trips", async () => {
   await withState(async (db, lines) => {
-    assert.equal(await printLogs(db, ["abcdef"], { follow: false, json: false }), 0);
+    assert.equal(await printLogs({ db }, ["abcdef"], { follow: false, json: false }), 0);
     assert.equal(lines.length, 2);
     assert.match(
       lines[0],
@@ -32,9 +32,9 @@ Deno.test("logs prints every request, escapes control characters, and --json rou
     );
     assert.ok(!lines[1].includes("\x1b") && lines[1].includes("evil\\x1b[2J.test"));
     lines.length = 0;
-    assert.equal(await printLogs(db, [], { follow: false, json: true }), 0);
+    assert.equal(await printLogs({ db }, [], { follow: false, json: true }), 0);
     assert.equal(JSON.parse(lines[0]).bytesDown, 50);
-    await assert.rejects(printLogs(db, ["nosuch"], { follow: false, json: false }), UsageError);
+    await assert.rejects(printLogs({ db }, ["nosuch"], { follow: false, json: false }), UsageError);
   });
 });
 

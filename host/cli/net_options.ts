@@ -6,9 +6,12 @@
  */
 
 import type { ConfirmLearned } from "../config/learned_allowlist.ts";
-import { addToProjectAllowlist } from "../config/project_allowlist.ts";
-import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
-import { NET_CHOICES, type NetChoice } from "../session/net_choice.ts";
+import {
+  NET_BACKEND_CHOICES,
+  NET_CHOICES,
+  type NetBackendChoice,
+  type NetChoice,
+} from "../api/spec_vocabulary.ts";
 import type { NetworkReport } from "../session/network_session.ts";
 import { stdinLines, terminalApprover } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
@@ -92,7 +95,11 @@ export function interactiveApprover(projectDir: string) {
       }
       return resume;
     },
-  }, { allowAlways: (host) => addToProjectAllowlist(projectDir, [host]).then() });
+  }, {
+    // Loaded when first answered "always": the lifecycle is not `exec --session`'s to load.
+    allowAlways: async (host) =>
+      await (await import("../api/sandbox.ts")).allowHostForProject(projectDir, host),
+  });
 }
 
 /**

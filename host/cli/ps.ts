@@ -13,19 +13,23 @@ import { parseCommandArgs } from "./options.ts";
 import { printTable } from "./table.ts";
 
 /** Help text of `agentbox ps`. */
-export const PS_HELP = `List long-lived sessions (\`agentbox run --detach\`).
+export const PS_HELP =
+  `List long-lived sessions (\`agentbox run --detach\`); with -a, one-shot runs too.
 
-Usage: agentbox ps [--json]
+Usage: agentbox ps [-a] [--json]
 
 STATE is observed, not only recorded: booting, running, stopping, stopped, failed (it never
 ran), or dead (its owner process is gone without stopping: killed, or the host went down; its
-workspace changes can still be recovered with \`agentbox diff SESSION\`). Removed sessions
-(\`agentbox rm\`, \`agentbox prune\`) are not listed.
+workspace changes can still be recovered with \`agentbox diff SESSION\`). A one-shot run
+(\`exec\`, \`run\` without --detach) is running, exited, or dead (its agentbox process was
+killed). CHANGES says whether collected workspace changes are pending (not applied), applied, or
+none. Removed sessions (\`agentbox rm\`, \`agentbox prune\`) are not listed.
 
 Options:
-  --json      print a JSON array: id, name, state, recorded status, ownerPid, controlSocket,
-              guestAddress (the VM's address on a tap network, which the host can reach),
-              startedAt, endedAt (ms since the epoch), project, detail
+  -a, --all   list one-shot runs too (with KIND one-shot), after the long-lived sessions
+  --json      print a JSON array: id, kind (detached or one-shot), name, state, changes, recorded
+              status, ownerPid, controlSocket, guestAddress (the VM's address on a tap network,
+              which the host can reach), startedAt, endedAt (ms since the epoch), project, detail
   -h, --help  show this help`;
 
 /**
@@ -38,7 +42,10 @@ Options:
  * ```
  */
 export async function psCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("ps", args, { json: { type: "boolean" } });
+  const { values, positionals } = parseCommandArgs("ps", args, {
+    json: { type: "boolean" },
+    all: { type: "boolean", short: "a" },
+  });
   if (values.help) {
     console.log(PS_HELP);
     return 0;
@@ -47,17 +54,21 @@ export async function psCommand(args: string[]): Promise<number> {
     throw new UsageError("ps takes no arguments: see `agentbox ps --help`");
   }
   using ctx = openContext();
-  const entries = await listSessions(ctx);
+  const entries = await listSessions(ctx, { all: !!values.all });
   if (values.json) {
     console.log(JSON.stringify(entries));
     return 0;
   }
-  const table = [["NAME", "ID", "STATE", "PID", "STARTED", "PROJECT"]];
+  const table = [
+    ["NAME", "ID", ...values.all ? ["KIND"] : [], "STATE", "CHANGES", "PID", "STARTED", "PROJECT"],
+  ];
   for (const e of entries) {
     table.push([
       e.name ?? "-",
       e.id.slice(0, 8),
+      ...values.all ? [e.kind] : [],
       e.state,
+      e.changes,
       isAlive(e.state) ? String(e.ownerPid ?? "-") : "-",
       new Date(e.startedAt).toISOString().replace(/\.\d+Z$/, "Z"),
       e.project ? escapeControls(e.project) : "-",

@@ -15,8 +15,9 @@ export const RM_HELP = `Remove stopped sessions and their files.
 
 Usage: agentbox rm [--force] SESSION...
 
-SESSION is a session's name, id or a unique prefix of an id. Its workspace, collected changes
-and logs are deleted, so \`agentbox diff\` and \`agentbox apply\` no longer find it, and its name
+SESSION is a session's name, id or a unique prefix of an id, or the id (or a unique prefix) of
+a one-shot run (\`exec\`, \`run\` without --detach: \`agentbox ps -a\` lists them). Its
+workspace, collected changes and logs are deleted, so \`agentbox diff\` and \`agentbox apply\` no longer find it, and its name
 can be used again; its network log (\`agentbox logs\`) is kept. A running session is refused
 unless --force.
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
+import { MIN_MEMORY_MB, VM_DEFAULTS } from "../api/spec_vocabulary.ts";
 import { NET_OPTIONS } from "./net_options.ts";
 import { SHARE_OPTIONS } from "./workspace_options.ts";
 

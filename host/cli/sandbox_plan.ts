@@ -8,10 +8,13 @@
 
 import { resolve } from "node:path";
 import { USER_NAME_PATTERN } from "@agentbox/protocol";
-import { IMAGE_NAME_PATTERN } from "../../image/store.ts";
-import { MAX_TIMEOUT_SEC, parseSandboxSpec, type SandboxSpec } from "../api/sandbox_spec.ts";
-import { VMM_KINDS, type VmmKind } from "../vm/running_vm.ts";
-import { MIN_MEMORY_MB, VM_DEFAULTS } from "../vm/spec.ts";
+import {
+  IMAGE_NAME_PATTERN,
+  MAX_TIMEOUT_SEC,
+  parseSandboxSpec,
+  type SandboxSpec,
+} from "../api/sandbox_spec.ts";
+import { MIN_MEMORY_MB, VM_DEFAULTS, VMM_KINDS, type VmmKind } from "../api/spec_vocabulary.ts";
 import { UsageError } from "./errors.ts";
 import { netBackendChoice, netChoice } from "./net_options.ts";
 import { envOption, positiveInt } from "./options.ts";

@@ -6,9 +6,7 @@
  * @module
  */
 
-import type { AgentClient } from "../channel/agent_client.ts";
-import { connectSession, label, SessionError } from "../session/session_client.ts";
-import { openDatabase } from "../store/database.ts";
+import { connectToSession, type SessionConnection } from "../api/session_connect.ts";
 import { type CommandHost, type CommandRequest, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import type { CommandIo } from "./attached_command.ts";
@@ -28,37 +26,23 @@ export async function runInSession(
   io: CommandIo,
   request: CommandRequest,
 ): Promise<number> {
-  const db = openDatabase();
-  let connected;
+  const connection = await connectToSession(ref);
   try {
-    connected = await connectSession(db, ref);
-  } finally {
-    db.close();
-  }
-  const { session, agent } = connected;
-  try {
-    const result = await runAttached(sessionHost(agent, label(session)), io, request);
+    const result = await runAttached(sessionHost(connection), io, request);
     return exitStatus(
       result,
       request.timeoutMs === undefined ? undefined : request.timeoutMs / 1000,
     );
   } finally {
-    agent.close();
+    connection.agent.close();
   }
 }
 
-function sessionHost(agent: AgentClient, name: string): CommandHost {
+function sessionHost({ agent, name, lost }: SessionConnection): CommandHost {
   return {
     exec: (request) => agent.exec(request),
     stop: () => Promise.resolve(agent.close()),
     stopMessage: (signal) => `${signal}: leaving session ${name} (it keeps running)`,
-    explain: (error) =>
-      Promise.resolve(
-        new SessionError(
-          `Lost session ${name} while the command ran (stopped, or its VM died): see ` +
-            "`agentbox ps`",
-          { cause: error, code: "session_unreachable" },
-        ),
-      ),
+    explain: (error) => Promise.resolve(lost(error)),
   };
 }

@@ -10,10 +10,7 @@
  */
 
 import { openContext } from "../api/context.ts";
-import { ownSession, parseDetachedPlan } from "../api/session_owner.ts";
-import { tryOwnerLock } from "../session/owner_lock.ts";
-import { takePlanFile } from "../session/plan_file.ts";
-import { sessionPaths } from "../session/session_paths.ts";
+import { claimSession, ownSession } from "../api/session_owner.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 
 /**
@@ -29,9 +26,7 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   try {
     if (args.length !== 1) throw new UsageError("session-daemon takes one session id");
-    const paths = sessionPaths(args[0]);
-    const lock = await tryOwnerLock(paths.lock);
-    if (!lock) throw new UsageError(`Session ${args[0]} already has an owner`);
+    const claim = await claimSession(args[0]);
     // From here on the owner is this process: stop requests wait until the VM is up.
     const stop = Promise.withResolvers<void>();
     const onStop = () => stop.resolve();
@@ -40,22 +35,15 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGINT", onStop);
     Deno.addSignalListener("SIGHUP", ignore);
     try {
-      // Read only if it is still the private file `run --detach` made; removed once read.
-      const plan = parseDetachedPlan(await takePlanFile(paths.plan), paths.plan);
-      if (plan.id !== args[0]) {
-        throw new UsageError(`${paths.plan} is the plan of another session`, {
-          code: "plan_invalid",
-        });
-      }
+      const plan = await claim.readPlan();
       using ctx = openContext({ onEvent: (event) => log(event.message) });
-      await ownSession(ctx, plan, { paths, stopped: stop.promise });
+      await ownSession(ctx, plan, { paths: claim.paths, stopped: stop.promise });
       return 0;
     } finally {
       Deno.removeSignalListener("SIGTERM", onStop);
       Deno.removeSignalListener("SIGINT", onStop);
       Deno.removeSignalListener("SIGHUP", ignore);
-      await Deno.remove(paths.runtime, { recursive: true }).catch(() => {});
-      lock.release();
+      await claim.release();
     }
   } catch (error) {
     // The owner's log is its stderr: one line, with causes.

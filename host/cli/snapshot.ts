@@ -13,8 +13,8 @@ import {
   saveSnapshot,
   type SnapshotInfo,
 } from "../api/snapshots.ts";
-import { isValidName, NAME_RULE } from "../session/names.ts";
-import { label } from "../session/session_client.ts";
+import { isValidName, NAME_RULE } from "../api/spec_vocabulary.ts";
+import { label } from "../api/sessions.ts";
 import { printStarted } from "./detached_run.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";

@@ -6,10 +6,14 @@
  * @module
  */
 
-import type { DatabaseSync } from "node:sqlite";
-import { aiUsage, type AiUsageGrouping, type AiUsageRow } from "../store/ai_calls.ts";
-import { openDatabase } from "../store/database.ts";
-import { type HostUsage, usageByHost } from "../store/requests.ts";
+import { type ApiContext, openContext } from "../api/context.ts";
+import {
+  AI_USAGE_GROUPINGS,
+  type AiUsageGrouping,
+  type AiUsageRow,
+  type HostUsage,
+  usageReport,
+} from "../api/network_records.ts";
 import { escapeControls, printable } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { sessionArgument } from "./logs.ts";
@@ -32,8 +36,6 @@ Options:
   --json      print {"hosts": [...], "ai": {"by": KEY, "rows": [...]}}
   -h, --help  show this help`;
 
-const GROUPINGS: readonly AiUsageGrouping[] = ["model", "host", "session"];
-
 /** Options of {@linkcode printUsage}. */
 export interface PrintUsageOptions {
   json: boolean;
@@ -53,17 +55,13 @@ export async function usageCommand(args: string[]): Promise<number> {
     return 0;
   }
   const by = grouping(values.by);
-  const db = openDatabase();
-  try {
-    return printUsage(db, positionals, { json: !!values.json, by });
-  } finally {
-    db.close();
-  }
+  using ctx = openContext();
+  return printUsage(ctx, positionals, { json: !!values.json, by });
 }
 
 function grouping(value: unknown): AiUsageGrouping {
   if (value === undefined) return "model";
-  if (!GROUPINGS.includes(value as AiUsageGrouping)) {
+  if (!AI_USAGE_GROUPINGS.includes(value as AiUsageGrouping)) {
     throw new UsageError(
       `--by must be model, host or session, got "${printable(String(value))}": ` +
         "see `agentbox usage --help`",
@@ -73,26 +71,27 @@ function grouping(value: unknown): AiUsageGrouping {
 }
 
 /**
- * The body of `agentbox usage` against an open database.
+ * The body of `agentbox usage` in a core context.
  *
  * @example
  * ```ts
  * import { printUsage } from "./usage.ts";
+ * import { openContext } from "../api/context.ts";
  * import { openDatabase } from "../store/database.ts";
- * printUsage(openDatabase(":memory:"), [], { json: false, by: "model" });
+ * printUsage(openContext({ db: openDatabase(":memory:") }), [], { json: false, by: "model" });
  * ```
  */
 export function printUsage(
-  db: DatabaseSync,
+  ctx: Pick<ApiContext, "db">,
   positionals: string[],
   options: PrintUsageOptions,
 ): number {
-  const session = sessionArgument(db, positionals, "usage");
+  const session = sessionArgument(ctx, positionals, "usage");
   const by = options.by ?? "model";
-  const hosts = usageByHost(db, { session });
-  const ai = aiUsage(db, { by, session });
+  const report = usageReport(ctx, { session, by });
+  const { hosts, ai: { rows: ai } } = report;
   if (options.json) {
-    console.log(JSON.stringify({ hosts, ai: { by, rows: ai } }, null, 2));
+    console.log(JSON.stringify(report, null, 2));
   } else {
     console.log(formatUsage(hosts));
     if (ai.length > 0) console.log(`\n${formatAiUsage(ai, by)}`);

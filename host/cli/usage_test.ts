@@ -51,7 +51,7 @@ function withState(fn: (db: DatabaseSync, lines: string[]) => void, ai = true): 
 
 Deno.test("usage: per-host table, then AI tokens by model", () => {
   withState((db, lines) => {
-    assert.equal(printUsage(db, [], { json: false }), 0);
+    assert.equal(printUsage({ db }, [], { json: false }), 0);
     const text = lines.join("\n").split("\n");
     assert.match(text[0], /^HOST\s+REQUESTS\s+DENIED\s+BYTES UP\s+BYTES DOWN$/);
     assert.match(text[1], /^a\.test\s+1\s+0\s+5\s+50$/);
@@ -72,7 +72,7 @@ Deno.test("usage: per-host table, then AI tokens by model", () => {
 
 Deno.test("usage: --json carries both tables, --by groups the AI calls", () => {
   withState((db, lines) => {
-    assert.equal(printUsage(db, ["abcdef"], { json: true, by: "host" }), 0);
+    assert.equal(printUsage({ db }, ["abcdef"], { json: true, by: "host" }), 0);
     const out = JSON.parse(lines.join("\n"));
     assert.deepEqual(out.hosts[0], {
       host: "a.test",
@@ -97,17 +97,17 @@ Deno.test("usage: --json carries both tables, --by groups the AI calls", () => {
       }],
     });
     lines.length = 0;
-    assert.equal(printUsage(db, [], { json: true, by: "session" }), 0);
+    assert.equal(printUsage({ db }, [], { json: true, by: "session" }), 0);
     assert.equal(JSON.parse(lines.join("\n")).ai.rows[0].key, "abcdef12-session");
     lines.length = 0;
-    assert.equal(printUsage(db, ["other"], { json: false }), 0);
+    assert.equal(printUsage({ db }, ["other"], { json: false }), 0);
     assert.deepEqual(lines, ["No requests recorded."]);
   });
 });
 
 Deno.test("usage: without AI calls the output is the per-host table alone", () => {
   withState((db, lines) => {
-    printUsage(db, [], { json: false });
+    printUsage({ db }, [], { json: false });
     assert.equal(lines.length, 1);
     assert.ok(!lines[0].includes("MODEL"));
   }, false);

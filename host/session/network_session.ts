@@ -32,7 +32,7 @@ import {
 } from "../tls/mod.ts";
 import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
-import type { NewLifecycle } from "../store/session_lifecycle.ts";
+import { type NewLifecycle, reopenLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
 import type { AgentPreset } from "../config/agent_presets.ts";
 import type { ResolvedAgent } from "../config/agent_profile.ts";
@@ -67,8 +67,11 @@ export interface NetworkSessionOptions {
   confirmLearned?: ConfirmLearned;
   /** Graylist decisions and test seams, handed to the proxies. */
   proxy?: Pick<EgressOptions, "approve" | "resolver" | "dialer" | "onWarning">;
-  /** The session's id (default: random) and, for a long-lived session, its lifecycle. */
-  session?: { id?: string; lifecycle?: NewLifecycle };
+  /**
+   * The session's id (default: random) and, for a long-lived session, its lifecycle; `reopen`:
+   * the session exists (a stopped one started again), its row is reused.
+   */
+  session?: { id?: string; lifecycle?: NewLifecycle; reopen?: boolean };
 }
 
 /** A destination the proxy refused, with the rule that refused it. */
@@ -141,7 +144,13 @@ export async function startNetworkSession(
     ? await createTlsInspection(policy, options.inspection)
     : undefined;
   const backend = net === "none" ? "user" : await resolveNetBackend(policy.backend);
-  const session = createSession(db, {
+  const reopen = options.session?.reopen && options.session.id !== undefined
+    ? options.session.id
+    : undefined;
+  if (reopen !== undefined) {
+    reopenLifecycle(db, reopen, options.session?.lifecycle?.ownerPid ?? null);
+  }
+  const session = reopen !== undefined ? { id: reopen } : createSession(db, {
     ...options.session,
     tool: options.tool,
     project: options.projectDir,

@@ -84,5 +84,5 @@ export async function recoverChanges(
 
 function disks(id: string): { upper: string; lower: string } {
   const state = sessionPaths(id).state;
-  return { upper: `${changesetPaths(state).root}/upper.ext4`, lower: pinnedLowerPath(state) };
+  return { upper: changesetPaths(state).upperDisk, lower: pinnedLowerPath(state) };
 }

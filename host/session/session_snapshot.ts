@@ -110,7 +110,7 @@ export async function adoptSnapshotWorkspace(
   return await resumeWorkspaceSession(sessionDir, {
     lowerImage: pinnedLowerPath(sessionDir),
     upperDisk: upperDiskPath(sessionDir),
-  });
+  }, { keepUpperDisk: true });
 }
 
 /** Options of {@linkcode restoreSessionVm}. */
@@ -180,7 +180,7 @@ export async function restoreSessionVm(
 }
 
 function upperDiskPath(sessionDir: string): string {
-  return `${changesetPaths(sessionDir).root}/upper.ext4`;
+  return changesetPaths(sessionDir).upperDisk;
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {

@@ -86,7 +86,10 @@ export async function stopOwner(
  * if (!await removeSession(db, session)) console.error("still running");
  * ```
  */
-export async function removeSession(db: DatabaseSync, session: LifecycleRecord): Promise<boolean> {
+export async function removeSession(
+  db: DatabaseSync,
+  session: Pick<LifecycleRecord, "id">,
+): Promise<boolean> {
   const paths = sessionPaths(session.id);
   const lock = await tryOwnerLock(paths.lock);
   if (!lock) return false;

@@ -18,6 +18,11 @@ import { type PreparedShare, prepareShare, type ShareOptions } from "../workspac
 export interface WorkspaceSessionOptions extends ShareOptions {
   /** The bounds on the host's disk; default the user's `[workspace]` settings. */
   limits?: WorkspaceLimits;
+  /**
+   * Keep the upper disk after a collection (a long-lived session that can be started again over
+   * it, `agentbox start`); default: removed once the changes are safe on the host.
+   */
+  keepUpperDisk?: boolean;
 }
 
 /** A shared directory attached to a session. */
@@ -82,7 +87,7 @@ export async function startWorkspaceSession(
     ...options,
     stateReserveBytes: limits.stateReserveBytes,
   });
-  return workspaceSession(share, sessionDir, limits);
+  return workspaceSession(share, sessionDir, limits, options.keepUpperDisk);
 }
 
 /**
@@ -106,13 +111,15 @@ export async function resumeWorkspaceSession(
 ): Promise<WorkspaceSession> {
   const baseline = await readBaseline(changesetPaths(sessionDir).baseline);
   const share: PreparedShare = { root: baseline.root, baseline, ...disks, cached: true };
-  return workspaceSession(share, sessionDir, options.limits ?? await loadWorkspaceLimits());
+  const limits = options.limits ?? await loadWorkspaceLimits();
+  return workspaceSession(share, sessionDir, limits, options.keepUpperDisk);
 }
 
 function workspaceSession(
   share: PreparedShare,
   sessionDir: string,
   limits: WorkspaceLimits,
+  keepUpperDisk = false,
 ): WorkspaceSession {
   const paths = changesetPaths(sessionDir);
   return {
@@ -131,8 +138,13 @@ function workspaceSession(
           { code: error.code, cause: error.cause },
         );
       });
-      // The changes are safe on the host now; the sparse disk they came from is not needed.
-      await Deno.remove(share.upperDisk).catch(() => {});
+      // A new changeset: whatever apply finished was of the previous one.
+      await Deno.remove(`${paths.root}/applied.json`).catch(() => {});
+      // The changes are safe on the host now; the sparse disk they came from is not needed,
+      // unless the session may be started again over it: then the guest flushes it first (the
+      // VM is stopped next, and what is only in the guest's page cache would be lost).
+      if (keepUpperDisk) await flushGuestDisks(agent);
+      else await Deno.remove(share.upperDisk).catch(() => {});
       const entries = await classifyChanges(received.records, share.baseline, {
         root: share.root,
         blobs: paths.blobs,
@@ -140,4 +152,19 @@ function workspaceSession(
       return { entries, bytes: received.bytes, records: received.records.length };
     },
   };
+}
+
+/** Have the guest write every dirty page to its disks (`sync`), so the host's copy is whole. */
+async function flushGuestDisks(agent: AgentClient): Promise<void> {
+  const run = agent.exec({ argv: ["sync"], user: "root" });
+  await Promise.all([run.stdout.cancel(), run.stderr.cancel()]);
+  const result = await run.result;
+  if (result.code !== 0) {
+    throw new ChangesetError(
+      `The guest could not flush its workspace disk (sync exited ${result.code})`,
+      {
+        code: "invalid",
+      },
+    );
+  }
 }

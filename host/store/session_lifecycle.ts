@@ -141,3 +141,26 @@ export function nameTaken(db: DatabaseSync, name: string): boolean {
 export function markRemoved(db: DatabaseSync, id: string): void {
   db.prepare("UPDATE sessions SET status = 'removed', name = NULL WHERE id = ?").run(id);
 }
+
+/**
+ * Make stopped session `id` a booting one again (`agentbox start`): ended no more, no detail,
+ * and its owner `ownerPid` (null until the new owner records itself).
+ *
+ * @example
+ * ```ts
+ * import { openDatabase } from "./database.ts";
+ * import { createSession } from "./sessions.ts";
+ * import { findLifecycle, reopenLifecycle, setSessionStatus } from "./session_lifecycle.ts";
+ * const db = openDatabase(":memory:");
+ * const { id } = createSession(db, { lifecycle: { name: "web", ownerPid: 1 } });
+ * setSessionStatus(db, id, "stopped");
+ * reopenLifecycle(db, id, 2);
+ * console.assert(findLifecycle(db, "web")?.status === "booting");
+ * ```
+ */
+export function reopenLifecycle(db: DatabaseSync, id: string, ownerPid: number | null): void {
+  db.prepare(
+    `UPDATE sessions SET status = 'booting', detail = NULL, ended_at = NULL,
+       owner_pid = COALESCE(?, owner_pid) WHERE id = ? AND ${LISTED}`,
+  ).run(ownerPid, id);
+}

@@ -107,3 +107,36 @@ export function recentSessions(db: DatabaseSync, limit = 1000): SessionRecord[] 
      ORDER BY started_at DESC, rowid DESC LIMIT ?`,
   ).all(limit) as unknown as SessionRecord[];
 }
+
+/**
+ * One-shot sessions (`exec`, `run` without `--detach`) not yet removed, most recent first; with
+ * `ref`, only the one whose id is `ref` or uniquely starts with it.
+ *
+ * @example
+ * ```ts
+ * import { openDatabase } from "./database.ts";
+ * import { createSession, listOneShots } from "./sessions.ts";
+ * const db = openDatabase(":memory:");
+ * createSession(db, { id: "a1" });
+ * createSession(db, { id: "b2", lifecycle: { ownerPid: 1 } });
+ * console.assert(listOneShots(db).map((s) => s.id).join() === "a1");
+ * console.assert(listOneShots(db, "a").length === 1);
+ * ```
+ */
+export function listOneShots(db: DatabaseSync, ref?: string): SessionRecord[] {
+  const columns = "id, started_at AS startedAt, ended_at AS endedAt, tool, project";
+  if (ref === undefined) {
+    return db.prepare(
+      `SELECT ${columns} FROM sessions WHERE status IS NULL
+       ORDER BY started_at DESC, rowid DESC`,
+    ).all() as unknown as SessionRecord[];
+  }
+  const exact = db.prepare(`SELECT ${columns} FROM sessions WHERE status IS NULL AND id = ?`)
+    .all(ref) as unknown as SessionRecord[];
+  if (exact.length === 1) return exact;
+  const escaped = ref.replace(/[\\%_]/g, (c) => `\\${c}`);
+  const rows = db.prepare(
+    `SELECT ${columns} FROM sessions WHERE status IS NULL AND id LIKE ? ESCAPE '\\' LIMIT 2`,
+  ).all(`${escaped}%`) as unknown as SessionRecord[];
+  return rows.length === 1 ? rows : [];
+}

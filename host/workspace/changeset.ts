@@ -50,6 +50,8 @@ export const CHANGESET_LIMITS = {
 /** Where a session's workspace state lives, given the session's state directory. */
 export interface ChangesetPaths {
   root: string;
+  /** The writable ext4 disk the guest's workspace upper layer lives on. */
+  upperDisk: string;
   baseline: string;
   changes: string;
   records: string;
@@ -71,6 +73,7 @@ export function changesetPaths(sessionDir: string): ChangesetPaths {
   const changes = `${root}/changes`;
   return {
     root,
+    upperDisk: `${root}/upper.ext4`,
     baseline: `${root}/baseline.json`,
     changes,
     records: `${changes}/records.json`,

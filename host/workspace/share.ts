@@ -92,7 +92,7 @@ export async function prepareShare(
   const baseline = await takeBaseline(dir);
   await writeBaseline(paths.baseline, baseline);
   const { image, cached } = await lowerImage(baseline, options);
-  const upperDisk = `${paths.root}/upper.ext4`;
+  const upperDisk = paths.upperDisk;
   await makeUpperDisk(upperDisk, upperSize(paths.root, options));
   return { root: baseline.root, baseline, lowerImage: image, upperDisk, cached };
 }
@@ -101,7 +101,7 @@ async function lowerImage(
   baseline: Baseline,
   options: ShareOptions,
 ): Promise<{ image: string; cached: boolean }> {
-  const dir = `${options.cacheDir ?? `${cacheDir()}/shares`}/${digest(baseline.root).slice(0, 16)}`;
+  const dir = `${options.cacheDir ?? shareCacheDir()}/${shareCacheKey(baseline.root)}`;
   const owner = options.owner
     ? [`--force-uid=${options.owner.uid}`, `--force-gid=${options.owner.gid}`]
     : [];
@@ -165,6 +165,24 @@ async function makeUpperDisk(path: string, bytes: number): Promise<void> {
     },
   );
   await Deno.rename(temp, path);
+}
+
+/** Where lower images are cached by default: `$XDG_CACHE_HOME/agentbox/shares`. */
+export function shareCacheDir(): string {
+  return `${cacheDir()}/shares`;
+}
+
+/**
+ * The cache entry (a folder of {@linkcode shareCacheDir}) that holds `root`'s lower image.
+ *
+ * @example
+ * ```ts
+ * import { shareCacheKey } from "./share.ts";
+ * console.assert(/^[0-9a-f]{16}$/.test(shareCacheKey("/home/me/proj")));
+ * ```
+ */
+export function shareCacheKey(root: string): string {
+  return digest(root).slice(0, 16);
 }
 
 function digest(text: string): string {

@@ -18,11 +18,14 @@ export interface BenchSessionEntry {
   guestAddress?: string | null;
 }
 
-/** The CLI from source with runtime, state and cache directories of its own under `root`. */
+/**
+ * The CLI from source (this checkout's, or `checkout`'s) with runtime, state and cache directories
+ * of its own under `root`.
+ */
 export class BenchCli {
   readonly env: Record<string, string>;
 
-  constructor(readonly root: string) {
+  constructor(readonly root: string, readonly checkout?: string) {
     this.env = {
       XDG_RUNTIME_DIR: `${root}/run`,
       XDG_STATE_HOME: `${root}/state`,
@@ -32,7 +35,8 @@ export class BenchCli {
 
   /** Run `agentbox ARGS` to its end; its stdout, or an error with its stderr. */
   async run(args: string[]): Promise<string> {
-    const out = await agentbox(args, { env: this.env, cwd: this.root }).output();
+    const out = await agentbox(args, { env: this.env, cwd: this.root, checkout: this.checkout })
+      .output();
     if (!out.success) {
       throw new Error(`agentbox ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
     }

@@ -123,3 +123,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "slow: dev image: a detached session's first command runs as agent, as exec's do",
+  ignore: skipReason !== undefined,
+  fn: async () => {
+    await ensureDevImage();
+    const base = await Deno.makeTempDir({ prefix: "agentbox-dev-detached-" });
+    const env = {
+      XDG_STATE_HOME: `${base}/state`,
+      XDG_CACHE_HOME: `${base}/cache`,
+      XDG_RUNTIME_DIR: `${base}/run`,
+    };
+    const project = `${base}/project`;
+    await Deno.mkdir(project, { recursive: true });
+    try {
+      const started = await cli([
+        "run",
+        "--detach",
+        "--name",
+        "devfirst",
+        "--image",
+        "dev",
+        "--share",
+        project,
+        "--",
+        "sh",
+        "-c",
+        "id -un > first.txt",
+      ], env);
+      assert.equal(started.code, 0, started.stderr);
+      let first = "";
+      for (const deadline = Date.now() + 60_000; first === "" && Date.now() < deadline;) {
+        const read = await cli(["exec", "--session", "devfirst", "--", "cat", "first.txt"], env);
+        if (read.code === 0) first = read.stdout;
+        else await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      assert.equal(first, "agent\n", "the first command did not run as agent");
+      const later = await cli(["exec", "--session", "devfirst", "--", "id", "-un"], env);
+      assert.equal(later.stdout, "agent\n", later.stderr);
+    } finally {
+      await cli(["rm", "--force", "devfirst"], env);
+      await Deno.remove(base, { recursive: true });
+    }
+  },
+});
