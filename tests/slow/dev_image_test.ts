@@ -96,7 +96,8 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        "command -v node npm claude codex; node --version; npm --version; " +
+        "for c in node npm claude codex; do command -v $c; done; " +
+        "node --version; npm --version; " +
         "/opt/agentbox/agents/bin/node --version; " +
         'case ":$PATH:" in *agentbox*) echo agents-on-path;; esac',
       ], env);
