@@ -203,10 +203,19 @@ async function unpackHome(world: World, agent: string): Promise<string> {
   return dir;
 }
 
-/** Files under `dir` whose bytes contain `needle`. */
+/**
+ * Files under `dir` whose bytes contain `needle`: regular files under 256 MiB (a session's sparse
+ * overlay disk has a huge apparent size; what it holds is the guest's and came back as changes).
+ */
 async function filesContaining(dir: string, needle: string): Promise<string[]> {
-  const out = await new Deno.Command("grep", {
-    args: ["-r", "-l", "-a", "-F", "--", needle, dir],
+  const out = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      'find "$1" -type f -size -256M -print0 | xargs -0 -r grep -l -a -F -- "$2"',
+      "sh",
+      dir,
+      needle,
+    ],
     stdout: "piped",
     stderr: "null",
   }).output();
