@@ -6,7 +6,7 @@
  * fake, so anything the proxy let through would show in the fake's log (the evidence on the
  * receiving side). For each agent: a non-interactive prompt succeeds; an interactive launch in
  * tmux reaches the prompt without onboarding questions (Claude Code also answers a prompt typed
- * there; Codex's TUI did not get past "Waiting for startup" under TCG, so that is not asserted);
+ * there; Codex's TUI step is opt-in, AGENTBOX_TEST_CODEX_TUI=1: it stalls under TCG);
  * the second run still has the first run's settings (the persistent agent home); the host's real key reaches only the fake, never the
  * guest's files or agentbox's state; `agentbox usage` equals the fake's token counts; no
  * telemetry or update host is contacted.
