@@ -104,6 +104,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/usage.ts").then((m) => m.usageCommand),
     summary: "show network usage per host and AI tokens per model",
   },
+  agents: {
+    load: () => import("./cli/agents.ts").then((m) => m.agentsCommand),
+    summary: "list coding-agent profiles, clear their saved homes",
+  },
   system: {
     load: () => import("./cli/system.ts").then((m) => m.systemCommand),
     summary: "show what agentbox keeps on disk and what prune would free (system df)",

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { PROTOCOL_VERSION } from "@agentbox/protocol";
 import { agentSourceDigest } from "./agent_source.ts";
 import { makeBuildStaging, removeStaleBuilds } from "./build_staging.ts";
+import { type AgentCommand, writeWrappers } from "./agent_wrappers.ts";
 import { runCommand } from "./command.ts";
 import { dependencyClosure, downloadDebs, extractDeb, resolveMetapackage } from "./debian.ts";
 import { ImageError } from "./errors.ts";
@@ -28,6 +29,7 @@ import {
   MANIFEST_FORMAT,
   type NpmPackage,
 } from "./manifest.ts";
+import { packageName } from "./npm_package.ts";
 import { moduleLoadOrder, parseModulesBuiltin, readKernelModules } from "./modules.ts";
 import type { ImageProfile } from "./profile.ts";
 import { profileFor } from "./profiles.ts";
@@ -64,7 +66,10 @@ export interface BuildImageOptions {
   installNpm?: NpmInstaller;
 }
 
-/** Install npm `specs` into `prefixDir` (the tree's `/usr/local`) in a VM of `image`. */
+/**
+ * Install npm `specs` into `prefixDir` (a directory of the tree, the guest's `guestPrefix`) in a
+ * VM of `image`; returns each package's version and commands.
+ */
 export type NpmInstaller = (
   image: ImagePaths,
   prefixDir: string,
@@ -73,8 +78,9 @@ export type NpmInstaller = (
     onProgress?: (progress: StepProgress) => void;
     onWarning?: (message: string) => void;
     workDir: string;
+    guestPrefix: string;
   },
-) => Promise<{ packages: NpmPackage[] }>;
+) => Promise<{ packages: (NpmPackage & { bins: AgentCommand[] })[] }>;
 
 /** Debian metapackage that names the current cloud kernel. */
 export const KERNEL_METAPACKAGE = "linux-image-cloud-amd64";
@@ -225,7 +231,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
 
     let npm: NpmPackage[] | undefined;
     if (rootfs.npmInstall) {
-      const { prefix, packages: specs } = rootfs.npmInstall;
+      const { prefix, packages: specs, wrap } = rootfs.npmInstall;
       progress("Installing npm packages in a VM of the image", specs.join(" "));
       const image = stagedImage(name, staging, await describe());
       if (!opts.installNpm) {
@@ -233,12 +239,25 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageManifest
           "Cannot install npm packages: this build was given no way to boot a VM",
         );
       }
+      // The prefix may be a directory of its own (the dev image's /opt/agentbox/agents).
+      await Deno.mkdir(join(tree, prefix), { recursive: true, mode: 0o755 });
       const installed = await opts.installNpm(image, join(tree, prefix), specs, {
         onProgress: (p) => opts.onStepProgress?.(p),
         onWarning: opts.onWarning,
         workDir: join(work, "npm"),
+        guestPrefix: `/${prefix}`,
       });
-      npm = installed.packages;
+      npm = installed.packages.map(({ name, version }) => ({ name, version }));
+      if (wrap) {
+        const wrapped = installed.packages.filter((p) =>
+          wrap.packages.some((spec) => packageName(spec) === p.name)
+        );
+        await writeWrappers(tree, {
+          prefix: `/${prefix}`,
+          binDir: wrap.binDir,
+          commands: wrapped.flatMap((p) => p.bins),
+        });
+      }
       opts.onStepProgress?.({ label: "packing rootfs.erofs again" });
       await pack();
     }

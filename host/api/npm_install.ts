@@ -10,10 +10,13 @@
  * proxy verifies the registry against the host's trust store (TLS inspection), so a
  * TLS-intercepting egress in front of the build host works without its CA entering the VM.
  *
+ * The dev image installs into `/opt/agentbox/agents` (its own Node included), apart from the
+ * image's toolchain: the build then writes wrappers for the agent commands only (image/build.ts).
+ *
  * @module
  */
 
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { emptyPolicy, type Policy } from "../config/policy.ts";
 import { PRESETS } from "../config/presets.ts";
 import { hostRule } from "../config/toml_values.ts";
@@ -40,8 +43,11 @@ import type { ImagePaths } from "../../image/store.ts";
 /** The hosts npm may reach during a build: the `npm` allowlist preset. */
 export const NPM_BUILD_HOSTS: readonly string[] = PRESETS.npm;
 
-/** Where npm installs global packages in the guest: the tree's `usr/local` is mounted there. */
+/** Where npm installs global packages in the guest by default: the target is mounted there. */
 export const NPM_GLOBAL_PREFIX = "/usr/local";
+
+/** A command name npm links (`bin` of a package.json): a plain file name. */
+const BIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** The proxy's CA in the guest: a tmpfs file, never part of the image. */
 const GUEST_BUILD_CA = "/tmp/agentbox-build-ca.crt";
@@ -69,11 +75,30 @@ export interface NpmInstallOptions {
   dialer?: Dialer;
   /** Test seam: extra roots the proxy trusts for the registry's certificate. */
   testUpstreamCaCerts?: string[];
+  /**
+   * The guest path `target` is mounted at, npm's `--prefix` (default {@linkcode NPM_GLOBAL_PREFIX}).
+   * Its `bin/` comes first on the install's PATH, so a Node installed there by an earlier package
+   * runs the later ones' install scripts.
+   */
+  guestPrefix?: string;
+}
+
+/** A command npm linked for a package. */
+export interface NpmBin {
+  /** The command's name (a validated plain name). */
+  name: string;
+  /** An executable of its own (an ELF file), not a script for Node. */
+  native: boolean;
+}
+
+/** One installed package: its version and the commands npm linked for it. */
+export interface InstalledNpmPackage extends NpmPackage {
+  bins: NpmBin[];
 }
 
 /** What one install did. */
 export interface NpmInstallResult {
-  packages: NpmPackage[];
+  packages: InstalledNpmPackage[];
   /** Requests the proxy saw, and the destinations it refused (`host:port`). */
   requests: number;
   refused: string[];
@@ -102,6 +127,10 @@ export async function npmInstallInVm(
   options: NpmInstallOptions = {},
 ): Promise<NpmInstallResult> {
   const names = packages.map(packageName);
+  const prefix = options.guestPrefix ?? NPM_GLOBAL_PREFIX;
+  if (!/^(\/[a-z0-9._-]+)+$/.test(prefix)) {
+    throw new ImageError(`Invalid npm prefix "${prefix}": use an absolute path of plain names`);
+  }
   const work = options.workDir ??
     await Deno.makeTempDir({ prefix: "agentbox-npm-install-" });
   const removeWork = options.workDir === undefined;
@@ -148,15 +177,16 @@ export async function npmInstallInVm(
         await guestRun(vm.agent, "mount the install target", [
           "sh",
           "-c",
-          `set -e; mount --bind ${WORKSPACE_DIR} ${NPM_GLOBAL_PREFIX}; ` +
+          `set -e; mkdir -p ${prefix}; mount --bind ${WORKSPACE_DIR} ${prefix}; ` +
           `mkdir -p ${GUEST_NPM_CACHE} ${GUEST_NPM_TMP}`,
         ], {});
         for (const spec of packages) {
           options.onProgress?.({ label: `installing ${spec} in a VM` });
           const proxy = egress.guestEnv.HTTPS_PROXY;
-          await guestRun(vm.agent, `install ${spec} with npm`, npmArgv(spec, proxy), {
+          await guestRun(vm.agent, `install ${spec} with npm`, npmArgv(spec, proxy, prefix), {
             env: {
               ...egress.guestEnv,
+              PATH: `${prefix}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
               HOME: "/root",
               LANG: "C.UTF-8",
               NO_UPDATE_NOTIFIER: "1",
@@ -197,12 +227,12 @@ function buildPolicy(): Policy {
 }
 
 /** One package's npm run in the guest, through the proxy at `proxy`. */
-function npmArgv(spec: string, proxy: string): string[] {
+function npmArgv(spec: string, proxy: string, prefix: string): string[] {
   return [
     "npm",
     "install",
     "--global",
-    `--prefix=${NPM_GLOBAL_PREFIX}`,
+    `--prefix=${prefix}`,
     "--no-audit",
     "--no-fund",
     "--no-update-notifier",
@@ -284,22 +314,61 @@ async function applyInstalled(target: string, sessionDir: string): Promise<void>
   }
 }
 
-/** The versions of `names` as installed under `target` (read without following a symlink). */
-async function installedVersions(target: string, names: string[]): Promise<NpmPackage[]> {
-  const packages: NpmPackage[] = [];
+/**
+ * The versions and commands of `names` as installed under `target` (read without following a
+ * symlink; the files came from a guest).
+ */
+async function installedVersions(
+  target: string,
+  names: string[],
+): Promise<InstalledNpmPackage[]> {
+  const packages: InstalledNpmPackage[] = [];
   for (const name of names) {
     const path = `lib/node_modules/${name}/package.json`;
     const bytes = await readUnder(target, path, 1 << 20);
-    let version: unknown;
+    let manifest: { version?: unknown; bin?: unknown } | undefined;
     try {
-      version = bytes && JSON.parse(new TextDecoder().decode(bytes)).version;
+      manifest = bytes ? JSON.parse(new TextDecoder().decode(bytes)) : undefined;
     } catch {
-      version = undefined;
+      manifest = undefined;
     }
+    const version = manifest?.version;
     if (typeof version !== "string" || !/^[0-9A-Za-z.+-]{1,64}$/.test(version)) {
       throw new ImageError(`Cannot read the version of ${name}: no valid ${path} was installed`);
     }
-    packages.push({ name, version });
+    const bins: NpmBin[] = [];
+    for (const bin of binEntries(name, manifest?.bin)) {
+      const head = await readUnder(target, `lib/node_modules/${name}/${bin.path}`, 4);
+      const native = head !== undefined && head.length === 4 && head[0] === 0x7f &&
+        new TextDecoder().decode(head.subarray(1)) === "ELF";
+      bins.push({ name: bin.name, native });
+    }
+    packages.push({ name, version, bins });
   }
   return packages;
+}
+
+/**
+ * The commands of a package.json `bin` with their paths in the package: a string names the
+ * package's own command (its name without the scope), an object one per key. A name that is not
+ * plain or a path that leaves the package is left out.
+ *
+ * @example
+ * ```ts
+ * import { binEntries } from "./npm_install.ts";
+ * binEntries("@openai/codex", { codex: "bin/codex.js" }); // [{ name: "codex", path: "bin/codex.js" }]
+ * ```
+ */
+export function binEntries(name: string, bin: unknown): { name: string; path: string }[] {
+  const entries: [string, unknown][] = typeof bin === "string"
+    ? [[name.split("/").at(-1)!, bin]]
+    : bin !== null && typeof bin === "object"
+    ? Object.entries(bin)
+    : [];
+  return entries.flatMap(([command, path]) => {
+    if (!BIN_NAME.test(command) || typeof path !== "string") return [];
+    const normal = posix.normalize(path);
+    if (normal.startsWith("/") || normal === ".." || normal.startsWith("../")) return [];
+    return [{ name: command, path: normal }];
+  });
 }

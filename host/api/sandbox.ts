@@ -20,7 +20,9 @@ import {
   type ExecRequest,
   type ExecResult,
 } from "../channel/agent_client.ts";
-import { agentPreset } from "../config/agent_presets.ts";
+import { loadAgentSettings } from "../config/agent_config.ts";
+import { resolveAgent } from "../config/agent_profile.ts";
+import { type AgentInGuest, prepareAgent } from "./agents.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
 import { findProjectFile } from "../config/project_file.ts";
 import { loadShareSettings } from "../config/share_settings.ts";
@@ -133,8 +135,9 @@ export interface Sandbox {
 }
 
 /**
- * The defaults of every command in a sandbox of `spec`: the agent preset's environment under the
- * proxy's variables under the user's `env` (so a proxy variable can be overridden on purpose),
+ * The defaults of every command in a sandbox of `spec`: the agent's environment (`agentEnv`, its
+ * profile's: agent_profile.ts) under the proxy's variables under the user's `env` (so a proxy
+ * variable can be overridden on purpose),
  * the workspace (when shared) as working directory, the image's default user.
  *
  * @example
@@ -151,9 +154,10 @@ export function execDefaults(
   image: Pick<ImagePaths, "manifest">,
   guestEnv: Record<string, string>,
   shared: boolean,
+  agentEnv: Record<string, string> = {},
 ): ExecDefaults {
   return {
-    env: { ...agentPreset(spec.argv[0])?.env, ...guestEnv, ...spec.env },
+    env: { ...agentEnv, ...guestEnv, ...spec.env },
     cwd: spec.workdir ?? (shared ? WORKSPACE_DIR : undefined),
     user: spec.user ?? image.manifest.user?.name,
   };
@@ -189,6 +193,8 @@ export async function startSandbox(
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
   // The project's .agentbox.toml, found above the project directory as git finds .git.
   const project = await findProjectFile(spec.projectDir);
+  const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
+  const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
   const network = await startNetworkSession({
     db: ctx.db,
     net: spec.net,
@@ -200,6 +206,8 @@ export async function startSandbox(
     projectDir: spec.projectDir,
     configDir: project.dir,
     tool: spec.argv[0].split("/").at(-1),
+    agent,
+    agents: agentSettings.presets,
     proxy: { approve: options.approve },
     confirmLearned: options.confirmLearned,
     session: options.session,
@@ -219,10 +227,31 @@ export async function startSandbox(
         pinLower: options.pinLower,
         resumeWorkspace: options.resumeWorkspace,
       });
+    const defaults = execDefaults(
+      spec,
+      image,
+      network.guestEnv,
+      workspace !== undefined,
+      agent?.env,
+    );
+    let prepared: AgentInGuest | undefined;
     let box: Sandbox | undefined;
     try {
       await installGuestFiles(vm.agent, network.guestFiles);
-      box = sandbox(spec, image, vm, network, workspace, oneShot);
+      if (agent) {
+        prepared = await prepareAgent(vm.agent, {
+          agent,
+          homeScope: agentSettings.homeScope,
+          projectDir: spec.projectDir,
+          user: defaults.user,
+          home: guestHome(image, defaults.user),
+          workdir: defaults.cwd ?? guestHome(image, defaults.user),
+          env: defaults.env,
+          restore: options.restore === undefined,
+          onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+        });
+      }
+      box = sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared, oneShot });
       for (const mapping of spec.ports) {
         const forward = box.forwardPort(mapping);
         ctx.onEvent({
@@ -236,7 +265,7 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
-    return box;
+    return box!;
   } catch (error) {
     await network.finish().catch(() => {});
     await oneShot?.release();
@@ -394,9 +423,13 @@ function sandbox(
   vm: RunningVm,
   network: NetworkSession,
   workspace: WorkspaceSession | undefined,
-  oneShot: { release(): Promise<void> } | undefined,
+  parts: {
+    defaults: ExecDefaults;
+    agent?: AgentInGuest;
+    oneShot: { release(): Promise<void> } | undefined;
+  },
 ): Sandbox {
-  const defaults = execDefaults(spec, image, network.guestEnv, workspace !== undefined);
+  const { defaults, agent, oneShot } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   const forwards: PortForward[] = [];
@@ -454,17 +487,27 @@ function sandbox(
         workspace,
       }),
     stop() {
-      // The forwards die with the sandbox: no listener outlives its VM.
-      stopped ??= Promise.all(forwards.map((f) => f.close())).then(() => vm.stop()).then(
-        () => network.finish(),
-        async (error) => {
-          await network.finish().catch(() => {});
-          throw error;
-        },
-      ).finally(() => oneShot?.release());
+      // The agent's home is saved while the VM still runs (a no-op when it is not kept or the
+      // VM is gone: the previous home stays). The forwards die with the sandbox: no listener
+      // outlives its VM.
+      const saveHome = agent ? agent.save() : Promise.resolve();
+      stopped ??= saveHome.then(() => Promise.all(forwards.map((f) => f.close())))
+        .then(() => vm.stop()).then(
+          () => network.finish(),
+          async (error) => {
+            await network.finish().catch(() => {});
+            throw error;
+          },
+        ).finally(() => oneShot?.release());
       return stopped;
     },
   };
+}
+
+/** The home directory of `user` (the image's own user, root, or another one) in the guest. */
+function guestHome(image: ImagePaths, user: string | undefined): string {
+  if (user === undefined || user === "root") return "/root";
+  return image.manifest.user?.name === user ? image.manifest.user.home : `/home/${user}`;
 }
 
 const VMM_NAMES: Record<VmmKind, string> = { qemu: "QEMU", "cloud-hypervisor": "Cloud Hypervisor" };

@@ -40,6 +40,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "apply",
   "requests",
   "usage",
+  "agents",
   "doctor",
   "version",
   "completion",

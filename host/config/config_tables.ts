@@ -21,6 +21,8 @@ export const CONFIG_TABLES: Readonly<Record<string, { project: boolean }>> = {
   inspect: { project: true },
   credentials: { project: false },
   tls: { project: false },
+  agents: { project: false },
+  agent_home: { project: false },
   vm: { project: true },
   workspace: { project: false },
   share: { project: true },

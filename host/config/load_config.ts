@@ -14,7 +14,8 @@ import { readConfigFile } from "./config_file.ts";
 import { applyCredentials, applyInspectTable } from "./inspect_config.ts";
 import { keyLine } from "./key_line.ts";
 import { emptyPolicy, type NetMode, type Policy, type PolicyRule } from "./policy.ts";
-import { AGENT_PRESETS } from "./agent_presets.ts";
+import { AGENT_PRESETS, type AgentPreset, allowedHosts } from "./agent_presets.ts";
+import type { ResolvedAgent } from "./agent_profile.ts";
 import { PRESETS } from "./presets.ts";
 import { NET_BACKEND_CHOICES, type NetBackendChoice } from "../net/net_backend.ts";
 import { checkKeys, hostRule, strings, table, type Where } from "./toml_values.ts";
@@ -50,6 +51,10 @@ export interface LoadPolicyOptions {
   trustHostCa?: boolean;
   /** `--net-backend` from the command line. */
   backend?: NetBackendChoice;
+  /** Agent profiles whose hosts become tool allowlists (default the built-in ones). */
+  agents?: Readonly<Record<string, AgentPreset>>;
+  /** The session's agent: its allowlist follows the user's endpoint (agent_profile.ts). */
+  agent?: ResolvedAgent;
 }
 
 /**
@@ -63,7 +68,7 @@ export interface LoadPolicyOptions {
  */
 export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Policy> {
   const policy = emptyPolicy();
-  addAgentTools(policy);
+  addAgentTools(policy, options.agents ?? AGENT_PRESETS, options.agent);
   const files = options.userFile === null
     ? []
     : [{ file: options.userFile ?? `${configDir()}/config.toml`, trusted: true }];
@@ -84,14 +89,19 @@ export async function loadPolicy(options: LoadPolicyOptions = {}): Promise<Polic
   return policy;
 }
 
-/** The built-in agents' allowlists (agent_presets.ts); `[tools.<name>]` in a file adds to them. */
-function addAgentTools(policy: Policy): void {
-  const loc = { file: "agentbox's built-in agent presets" };
-  for (const [name, agent] of Object.entries(AGENT_PRESETS)) {
-    const rules = agent.hosts.flatMap((preset) =>
-      PRESETS[preset].map((host) => hostRule(host, `preset ${preset} of agent ${name}`, loc))
-    );
-    policy.tools.set(name, rules);
+/**
+ * The agents' allowlists (their api and auth hosts, agent_presets.ts; the session's agent with
+ * its endpoint's host in place of the api ones); `[tools.<name>]` in a file adds to them.
+ */
+function addAgentTools(
+  policy: Policy,
+  agents: Readonly<Record<string, AgentPreset>>,
+  session: ResolvedAgent | undefined,
+): void {
+  const loc = { file: "agentbox's agent profiles" };
+  for (const [name, agent] of Object.entries(agents)) {
+    const hosts = session?.name === name ? session.allowed : allowedHosts(agent);
+    policy.tools.set(name, hosts.map((host) => hostRule(host, `agent ${name}`, loc)));
   }
 }
 

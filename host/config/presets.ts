@@ -27,7 +27,8 @@ export const PRESETS: Readonly<Record<string, readonly string[]>> = {
   go: ["proxy.golang.org", "sum.golang.org", "index.golang.org"],
   debian: ["deb.debian.org", "security.debian.org"],
   ubuntu: ["archive.ubuntu.com", "*.archive.ubuntu.com", "security.ubuntu.com", "ports.ubuntu.com"],
-  anthropic: ["api.anthropic.com", "statsig.anthropic.com"],
+  // APIs only: an agent's auth, telemetry and update hosts are in its profile (agent_presets.ts).
+  anthropic: ["api.anthropic.com"],
   openai: ["api.openai.com", "auth.openai.com"],
   "google-ai": [
     "generativelanguage.googleapis.com",

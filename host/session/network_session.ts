@@ -36,6 +36,8 @@ import { listRequests, type RequestRecord } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import { type NewLifecycle, reopenLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
+import type { AgentPreset } from "../config/agent_presets.ts";
+import type { ResolvedAgent } from "../config/agent_profile.ts";
 
 /** Options of {@linkcode startNetworkSession}. */
 export interface NetworkSessionOptions {
@@ -53,6 +55,10 @@ export interface NetworkSessionOptions {
   configDir?: string;
   /** The program the session runs (`claude`, `make`, …), for per-tool allowlists. */
   tool?: string;
+  /** The session's agent (agent_profile.ts): its allowlist and credential follow its endpoint. */
+  agent?: ResolvedAgent;
+  /** The agent profiles in effect (default the built-in ones; the user's `[agents.*]`). */
+  agents?: Readonly<Record<string, AgentPreset>>;
   /** The user's `config.toml` (tests); default `$XDG_CONFIG_HOME/agentbox/config.toml`. */
   userConfig?: string;
   /** `--tls-inspect`: decrypt every allowed host's HTTPS (the config may also ask for it). */
@@ -146,9 +152,11 @@ export async function startNetworkSession(
     tlsInspect: options.tlsInspect,
     trustHostCa: options.trustHostCa,
     backend: options.backend,
+    agents: options.agents,
+    agent: options.agent,
   });
   // Under inspection, a known agent's key is injected from the host's variable.
-  if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.tool);
+  if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.agent);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
     ? await createTlsInspection(policy, options.inspection)
     : undefined;

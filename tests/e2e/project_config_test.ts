@@ -25,6 +25,8 @@ async function scratch() {
     XDG_CACHE_HOME: `${base}/cache`,
     XDG_CONFIG_HOME: `${base}/config`,
     HOME: `${base}/home`,
+    // The images are the caller's (the fake HOME would hide them).
+    XDG_DATA_HOME: Deno.env.get("XDG_DATA_HOME") ?? `${Deno.env.get("HOME")}/.local/share`,
   };
   await Deno.mkdir(env.HOME);
   return { base, env, cleanup: () => Deno.remove(base, { recursive: true }) };

@@ -8,9 +8,9 @@
  * `.ci/run` runs it; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
  */
 import assert from "node:assert/strict";
-import { agentSourceDigest } from "../../image/agent_source.ts";
 import { findImage } from "../../image/store.ts";
 import { agentbox } from "../helpers.ts";
+import { ensureDevImage } from "./testing/dev_image.ts";
 
 const decoder = new TextDecoder();
 
@@ -28,24 +28,6 @@ async function cli(args: string[], env: Record<string, string> = {}) {
     stdout: decoder.decode(out.stdout),
     stderr: decoder.decode(out.stderr),
   };
-}
-
-/** The agent CLIs the test wants in the image. */
-const AGENT_CLIS = ["@anthropic-ai/claude-code", "@openai/codex"];
-
-/** Build `dev` unless a usable one carries this checkout's agent and the agent CLIs. */
-async function ensureDevImage(): Promise<void> {
-  const current = await findImage("dev").then(
-    async (image) =>
-      image.manifest.agent.sourceSha256 === await agentSourceDigest() &&
-      AGENT_CLIS.every((name) => image.manifest.npm?.some((p) => p.name === name)),
-    () => false,
-  );
-  if (current) return;
-  const started = performance.now();
-  const build = await cli(["images", "build", "dev", "--agents", "claude,codex"]);
-  assert.equal(build.code, 0, build.stderr);
-  console.error(`dev image built in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
 Deno.test({
@@ -104,6 +86,30 @@ Deno.test({
       assert.equal(clis.code, 0, clis.stderr);
       assert.match(clis.stdout, /\(Claude Code\)/);
       assert.match(clis.stdout, /^codex-cli \d/m);
+
+      // The agent CLIs and their Node live apart: node and npm on PATH are Debian's (the
+      // project's toolchain), the agents' Node 22 is not on PATH, the agent commands are.
+      const toolchain = await cli([
+        "exec",
+        "--image",
+        "dev",
+        "--",
+        "sh",
+        "-c",
+        "for c in node npm claude codex; do command -v $c; done; " +
+        "node --version; npm --version; " +
+        "/opt/agentbox/agents/bin/node --version; " +
+        'case ":$PATH:" in *agentbox*) echo agents-on-path;; esac',
+      ], env);
+      assert.equal(toolchain.code, 0, toolchain.stderr);
+      const [nodePath, npmPath, claudePath, codexPath, node, npm, agentsNode, ...rest] = toolchain
+        .stdout.trim().split("\n");
+      assert.deepEqual([nodePath, npmPath], ["/usr/bin/node", "/usr/bin/npm"]);
+      assert.deepEqual([claudePath, codexPath], ["/usr/local/bin/claude", "/usr/local/bin/codex"]);
+      assert.match(node, /^v18\./, "Debian 12's Node");
+      assert.match(npm, /^9\./, "Debian 12's npm");
+      assert.match(agentsNode, /^v22\./, "the agents' own Node");
+      assert.deepEqual(rest, [], "nothing of /opt/agentbox on PATH");
 
       // On a tap network too: the host re-addresses eth0 with `ip`, which Debian's dev image has
       // only as an applet of agentbox's busybox.
