@@ -15,8 +15,7 @@
  * mirror through the host's egress; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
  */
 import assert from "node:assert/strict";
-import { agentSourceDigest } from "../../image/agent_source.ts";
-import { findImage } from "../../image/store.ts";
+import { ensureDevImage } from "./testing/dev_image.ts";
 import { agentbox } from "../helpers.ts";
 
 const skipReason = Deno.env.get("AGENTBOX_SKIP_SLOW") === "1"
@@ -55,16 +54,6 @@ async function cli(args: string[], options: { cwd?: string } = {}) {
   const out = await agentbox(args, options).output();
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
-
-async function ensureDevImage(): Promise<void> {
-  const current = await findImage("dev").then(
-    async (image) => image.manifest.agent.sourceSha256 === await agentSourceDigest(),
-    () => false,
-  );
-  if (current) return;
-  const build = await cli(["images", "build", "dev"]);
-  assert.equal(build.code, 0, build.stderr);
 }
 
 // deno-lint-ignore no-explicit-any
