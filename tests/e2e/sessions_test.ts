@@ -126,7 +126,7 @@ Deno.test("sessions: a killed owner leaves no QEMU and a recoverable diff; prune
   assert.ok(seen, "never saw the session booting");
   const prune = await s.cli(["prune"]);
   assert.equal(prune.code, 0, prune.stderr);
-  assert.match(prune.stdout, /doomed dead/);
+  assert.match(prune.stdout, /doomed detached dead/);
   assert.doesNotMatch(prune.stdout, /young/);
   const out = await booting.output();
   assert.equal(out.code, 0, decoder.decode(out.stderr));
