@@ -146,3 +146,31 @@ export async function namespacePair(): Promise<{ host: string; peer: string }> {
   }
   return { host, peer };
 }
+
+/**
+ * {@linkcode namespacePair} whose `host` namespace resolves `names` to the peer (198.51.100.2)
+ * through its own /etc/hosts: `ip netns exec` mounts `/etc/netns/HOST/hosts` over /etc/hosts.
+ * That file (and /etc/netns, if this made it and nobody else put anything there) is removed when
+ * the test process ends. Rejects with the reason when the namespaces cannot be made.
+ */
+export async function namespacePairResolving(
+  names: readonly string[],
+): Promise<{ host: string; peer: string }> {
+  const pair = await namespacePair();
+  const etc = `/etc/netns/${pair.host}`;
+  const hadNetns = await Deno.stat("/etc/netns").then(() => true, () => false);
+  await Deno.mkdir(etc, { recursive: true });
+  globalThis.addEventListener("unload", () => {
+    Deno.removeSync(etc, { recursive: true });
+    if (!hadNetns) {
+      try {
+        Deno.removeSync("/etc/netns"); // not recursive: someone else's files stay
+      } catch {
+        // Someone else's namespace files: theirs to remove.
+      }
+    }
+  });
+  const lines = names.map((name) => `198.51.100.2 ${name}`).join("\n");
+  await Deno.writeTextFile(`${etc}/hosts`, `127.0.0.1 localhost\n${lines}\n`);
+  return pair;
+}

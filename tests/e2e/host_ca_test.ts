@@ -7,27 +7,13 @@
  * inspection anywhere: the proxy only tunnels.
  */
 import assert from "node:assert/strict";
-import { namespacePair, REPO } from "../helpers.ts";
+import { namespacePairResolving, REPO } from "../helpers.ts";
 
 const HOST = "corp.test";
 
 let namespaces = { host: "", peer: "" };
-const skipReason = await namespacePair().then(async (pair) => {
+const skipReason = await namespacePairResolving([HOST]).then((pair) => {
   namespaces = pair;
-  const etc = `/etc/netns/${pair.host}`;
-  const hadNetns = await Deno.stat("/etc/netns").then(() => true, () => false);
-  await Deno.mkdir(etc, { recursive: true });
-  globalThis.addEventListener("unload", () => {
-    Deno.removeSync(etc, { recursive: true });
-    if (!hadNetns) {
-      try {
-        Deno.removeSync("/etc/netns");
-      } catch {
-        // Someone else's namespace files: theirs to remove.
-      }
-    }
-  });
-  await Deno.writeTextFile(`${etc}/hosts`, `127.0.0.1 localhost\n198.51.100.2 ${HOST}\n`);
   return undefined;
 }, (err) => String(err));
 if (skipReason) console.log(`skipped: host CA tests: ${skipReason}`);

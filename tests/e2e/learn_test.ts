@@ -5,26 +5,11 @@
  * /etc/netns/NS/hosts over it) to a peer namespace serving on a documentation address.
  */
 import assert from "node:assert/strict";
-import { namespacePair, REPO } from "../helpers.ts";
+import { namespacePairResolving, REPO } from "../helpers.ts";
 
 let namespaces = { host: "", peer: "" };
-const skipReason = await namespacePair().then(async (pair) => {
+const skipReason = await namespacePairResolving(["learn.test"]).then((pair) => {
   namespaces = pair;
-  const etc = `/etc/netns/${pair.host}`;
-  const hadNetns = await Deno.stat("/etc/netns").then(() => true, () => false);
-  await Deno.mkdir(etc, { recursive: true });
-  globalThis.addEventListener("unload", () => {
-    Deno.removeSync(etc, { recursive: true });
-    // Only if this test made it, and nobody else put anything there meanwhile (not recursive).
-    if (!hadNetns) {
-      try {
-        Deno.removeSync("/etc/netns");
-      } catch {
-        // Someone else's namespace files: theirs to remove.
-      }
-    }
-  });
-  await Deno.writeTextFile(`${etc}/hosts`, "127.0.0.1 localhost\n198.51.100.2 learn.test\n");
   return undefined;
 }, (err) => String(err));
 if (skipReason) console.log(`skipped: learn mode tests: ${skipReason}`);

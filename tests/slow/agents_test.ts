@@ -14,14 +14,13 @@
  * `.ci/run` runs it (root, the dev image built once); AGENTBOX_SKIP_SLOW=1 skips it.
  */
 import assert from "node:assert/strict";
-import { namespacePair, REPO, waitFor } from "../helpers.ts";
+import { namespacePairResolving, REPO, waitFor } from "../helpers.ts";
 import { selfSignedCert } from "../../host/proxy/testing/mod.ts";
 import { FAKE_ANSWER, type FakeRequestRecord } from "../../host/ai_usage/testing/fake_provider.ts";
 import { AGENT_PRESETS } from "../../host/config/agent_presets.ts";
 import { ensureDevImage } from "./testing/dev_image.ts";
 
 const decoder = new TextDecoder();
-const PEER = "198.51.100.2";
 const COMMAND_TIMEOUT_MS = 15 * 60_000;
 
 const REAL_ANTHROPIC_KEY = `sk-ant-api03-REAL-${crypto.randomUUID()}`;
@@ -46,23 +45,8 @@ let skipReason = Deno.env.get("AGENTBOX_SKIP_SLOW") === "1"
   : "tmux is not installed";
 let namespaces = { host: "", peer: "" };
 if (!skipReason) {
-  skipReason = await namespacePair().then(async (pair) => {
+  skipReason = await namespacePairResolving(AGENT_HOSTS).then((pair) => {
     namespaces = pair;
-    const etc = `/etc/netns/${pair.host}`;
-    const hadNetns = await Deno.stat("/etc/netns").then(() => true, () => false);
-    await Deno.mkdir(etc, { recursive: true });
-    globalThis.addEventListener("unload", () => {
-      Deno.removeSync(etc, { recursive: true });
-      if (!hadNetns) {
-        try {
-          Deno.removeSync("/etc/netns");
-        } catch {
-          // Someone else's namespace files: theirs to remove.
-        }
-      }
-    });
-    const lines = AGENT_HOSTS.map((h) => `${PEER} ${h}`).join("\n");
-    await Deno.writeTextFile(`${etc}/hosts`, `127.0.0.1 localhost\n${lines}\n`);
     return undefined;
   }, (err) => String(err));
 }
