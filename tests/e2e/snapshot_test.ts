@@ -8,9 +8,11 @@ import { waitFor } from "../helpers.ts";
 import { sandbox } from "./session_sandbox.ts";
 
 /** A counter in a shell's memory, written out every 100 ms by a process outside any exec. */
+// Returns once the counter runs in a session of its own: until its first write, it could still be
+// in the exec's process group, which ends with the exec (a race that a loaded host lost).
 const COUNTER =
   "setsid sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done' " +
-  "</dev/null >/dev/null 2>&1 &";
+  "</dev/null >/dev/null 2>&1 & while [ ! -s /tmp/count ]; do sleep 0.1; done";
 
 Deno.test("snapshot: save a session, restore two forks that diverge, ls, rm", async () => {
   await using s = await sandbox();
@@ -23,7 +25,10 @@ Deno.test("snapshot: save a session, restore two forks that diverge, ls, rm", as
   assert.equal(started.code, 0, started.stderr);
   await sh("orig", `echo kept > kept.txt; echo root > /root/file; ${COUNTER}`);
   let before = 0;
-  while (before < 10) before = Number(await sh("orig", "cat /tmp/count 2>/dev/null || echo 0"));
+  for (const deadline = Date.now() + 120_000; before < 10 && Date.now() < deadline;) {
+    before = Number(await sh("orig", "cat /tmp/count 2>/dev/null || echo 0"));
+  }
+  assert.ok(before >= 10, `the counter did not count (${before})`);
 
   const saved = await s.cli(["snapshot", "save", "orig", "base"]);
   assert.equal(saved.code, 0, saved.stderr);
