@@ -226,7 +226,7 @@ async function checkUsage(world: World, records: FakeRequestRecord[]) {
 
 /** No telemetry or update host was let through: refusals only, and the fake saw none. */
 async function checkQuiet(world: World, records: FakeRequestRecord[]) {
-  const logs = await cli(world, ["logs", "--json"]);
+  const logs = await cli(world, ["requests", "--json"]);
   assert.equal(logs.code, 0, logs.stderr);
   const requests = logs.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l)) as {
     host: string;

@@ -64,16 +64,18 @@ Deno.test({
         env,
       );
       assert.equal(run.code, 0, run.stderr);
-      const lines = run.stderr.split("\n");
-      const at = lines.indexOf("agent");
-      assert.ok(at >= 0, `id -un printed agent:\n${run.stderr}`);
-      assert.deepEqual(lines.slice(at + 1, at + 2), ["/home/agent"]);
-      assert.match(run.stderr, /^git version \d/m);
-      assert.match(run.stderr, /^42$/m);
-      assert.match(run.stderr, /^true$/m);
-      assert.match(run.stderr, /^committed$/m);
-      assert.match(run.stderr, /^agent$\n^no-root$/m);
+      // With --json the report is stdout; the command's own stdout is in the file it names.
       const report = JSON.parse(run.stdout);
+      const stdout = await Deno.readTextFile(report.output.stdout);
+      const lines = stdout.split("\n");
+      const at = lines.indexOf("agent");
+      assert.ok(at >= 0, `id -un printed agent:\n${stdout}`);
+      assert.deepEqual(lines.slice(at + 1, at + 2), ["/home/agent"]);
+      assert.match(stdout, /^git version \d/m);
+      assert.match(stdout, /^42$/m);
+      assert.match(stdout, /^true$/m);
+      assert.match(stdout, /^committed$/m);
+      assert.match(stdout, /^agent$\n^no-root$/m);
       const paths = report.changes.entries.map((e: { path: string }) => e.path);
       for (const path of ["top.txt", "src/main.py", "made/x"]) {
         assert.ok(paths.includes(path), `${path} is among the changes: ${paths.join(" ")}`);
