@@ -243,7 +243,7 @@ Deno.test({
       console.error(`confined install took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
       // The allowed path works: the package came from the registry through the proxy.
-      assert.deepEqual(result.packages, [{ name: PACKAGE, version: "1.0.0" }]);
+      assert.deepEqual(result.packages, [{ name: PACKAGE, version: "1.0.0", bins: [] }]);
       assert.ok(
         registry.requests.includes(`/${PACKAGE}/-/${PACKAGE}-1.0.0.tgz`),
         "tarball fetched",
