@@ -19,6 +19,7 @@ import { AGENT_NAME, HOME_PATH } from "../config/agent_presets.ts";
 import type { SeedContext, Seeder } from "../config/agent_seed.ts";
 import { stateDir } from "../paths.ts";
 import { writeCpio } from "../../image/cpio.ts";
+import { unpackInGuest } from "./guest_files.ts";
 
 /** The largest archive kept: a home that packs bigger is not saved (the previous one stays). */
 export const MAX_HOME_BYTES = 1 << 30;
@@ -156,21 +157,14 @@ export async function seedAgentHome(
     data: encoder.encode(f.contents),
     mode: f.mode,
   })));
-  const run = guest.agent.exec({
-    argv: ["sh", "-c", 'cd "$HOME" && exec cpio -idmu 2>&1'],
+  const failed = await unpackInGuest(guest.agent, archive, {
+    dir: guest.home,
     user: guest.user,
     env: { HOME: guest.home },
-    stdin: ReadableStream.from([archive]),
-    deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
-  const [output, , result] = await Promise.all([
-    new Response(run.stdout).text(),
-    run.stderr.cancel(),
-    run.result,
-  ]);
-  if (result.code !== 0) {
+  if (failed !== undefined) {
     throw new AgentHomeError(
-      `Cannot seed the agent's configuration in the VM: ${output.trim().slice(0, 300)}`,
+      `Cannot seed the agent's configuration in the VM: ${failed.slice(0, 300)}`,
     );
   }
 }

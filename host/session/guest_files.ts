@@ -37,9 +37,31 @@ export class GuestFilesError extends AgentboxError {
  */
 export async function installGuestFiles(agent: AgentClient, files: GuestFileSpec[]): Promise<void> {
   if (files.length === 0) return;
-  const archive = writeCpio(archiveEntries(files));
+  const failed = await unpackInGuest(agent, writeCpio(archiveEntries(files)), { dir: "/" });
+  if (failed !== undefined) {
+    throw new GuestFilesError(`Cannot write files into the VM: ${failed.slice(0, 500)}`);
+  }
+}
+
+/**
+ * Unpack the cpio `archive` in the guest under `dir` (a `$HOME` to expand, or a path), as `user`
+ * (default the agent's) with `env`; returns cpio's output when it fails, else undefined.
+ *
+ * @example
+ * ```ts ignore
+ * import { unpackInGuest } from "./guest_files.ts";
+ * const failed = await unpackInGuest(agent, archive, { dir: "$HOME", user: "agent" });
+ * ```
+ */
+export async function unpackInGuest(
+  agent: AgentClient,
+  archive: Uint8Array,
+  where: { dir: string; user?: string; env?: Record<string, string> },
+): Promise<string | undefined> {
   const run = agent.exec({
-    argv: ["sh", "-c", "cd / && exec cpio -idmu 2>&1"],
+    argv: ["sh", "-c", 'cd "$1" && exec cpio -idmu 2>&1', "sh", where.dir],
+    user: where.user,
+    env: where.env,
     stdin: ReadableStream.from([archive]),
     deadlineMs: AGENT_DEADLINES.hostCommandMs,
   });
@@ -48,9 +70,7 @@ export async function installGuestFiles(agent: AgentClient, files: GuestFileSpec
     run.stderr.cancel(),
     run.result,
   ]);
-  if (result.code !== 0) {
-    throw new GuestFilesError(`Cannot write files into the VM: ${output.trim().slice(0, 500)}`);
-  }
+  return result.code === 0 ? undefined : output.trim();
 }
 
 /** Each file with its parent directories first, paths relative to `/`. */
