@@ -88,6 +88,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/apply.ts").then((m) => m.applyCommand),
     summary: "apply a session's workspace changes to the host",
   },
+  approvals: {
+    load: () => import("./cli/approvals.ts").then((m) => m.approvalsCommand),
+    summary: "list graylisted destinations waiting for approval",
+  },
+  approve: {
+    load: () => import("./cli/approvals.ts").then((m) => m.approveCommand),
+    summary: "answer an approval: once, session, always or deny",
+  },
   attach: {
     load: () => import("./cli/attach.ts").then((m) => m.attachCommand),
     summary: "attach this terminal to a session's command",

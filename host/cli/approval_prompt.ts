@@ -1,13 +1,20 @@
 /**
  * Graylist approval on a terminal: the proxy holds the connection while the user is asked to
  * allow the host once, for this session, always (written to the project's `.agentbox.toml`), or
- * to deny it. No answer within the timeout denies. One question at a time; an answer given for
- * the session (or always) also settles the questions queued behind it for the same host.
+ * to deny it. No answer within the timeout denies. What each answer means is the core's
+ * (host/api/approval_gate.ts, shared with `agentbox approve` and the server); this is one way of
+ * answering: one question at a time on the terminal.
  *
  * @module
  */
 
-import type { ApprovalRequest } from "../proxy/mod.ts";
+import {
+  approvalGate,
+  type ApprovalOutcome,
+  type ApprovalRequest,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  type Settled,
+} from "../api/approval_gate.ts";
 
 /** Where questions go and answers come from. */
 export interface PromptIo {
@@ -29,9 +36,7 @@ export interface ApproverOptions {
   allowAlways(host: string): Promise<void>;
 }
 
-type Answer = "once" | "session" | "always" | "deny";
-
-const ANSWERS: Record<string, Answer> = {
+const ANSWERS: Record<string, ApprovalOutcome> = {
   o: "once",
   once: "once",
   s: "session",
@@ -45,11 +50,12 @@ const ANSWERS: Record<string, Answer> = {
 };
 
 /** The line naming the host again after the answer, so what was decided is on the screen. */
-const OUTCOMES: Record<Answer, string> = {
+const OUTCOMES: Record<ApprovalOutcome, string> = {
   once: "allowed once",
   session: "allowed for this session",
   always: "allowed always (added to network.allow in .agentbox.toml)",
   deny: "denied",
+  timeout: "denied",
 };
 
 /**
@@ -68,8 +74,7 @@ export function terminalApprover(
   io: PromptIo,
   options: ApproverOptions,
 ): (request: ApprovalRequest) => Promise<boolean> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const forSession = new Map<string, boolean>();
+  const timeoutMs = options.timeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   let queue: Promise<unknown> = Promise.resolve();
   // A line that arrives after its question timed out must not answer the next question.
   let active: ((line: string | null) => void) | undefined;
@@ -80,7 +85,7 @@ export function terminalApprover(
       if (line === null) return;
     }
   };
-  const nextAnswer = (): Promise<string | null> => {
+  const nextAnswer = (): Promise<string | null | undefined> => {
     if (!reading) {
       reading = true;
       readLoop().catch(() => active?.(null));
@@ -90,24 +95,28 @@ export function terminalApprover(
       const finish = (line: string | null | undefined) => {
         clearTimeout(timer);
         active = undefined;
-        resolve(line === undefined ? null : line);
+        resolve(line);
       };
       active = finish;
     });
   };
-  const ask = async (request: ApprovalRequest): Promise<boolean> => {
-    const settled = forSession.get(request.host);
-    if (settled !== undefined) return settled;
+  const ask = async (
+    request: ApprovalRequest,
+    settle: (outcome: ApprovalOutcome) => Promise<Settled>,
+  ): Promise<Settled> => {
     // Nothing else reaches the terminal from the question to the line that names the outcome,
     // so the guest cannot draw over either (a fake question, another host's name).
     const resume = await io.pause?.();
     try {
-      return await question(request);
+      return await question(request, settle);
     } finally {
       resume?.();
     }
   };
-  const question = async (request: ApprovalRequest): Promise<boolean> => {
+  const question = async (
+    request: ApprovalRequest,
+    settle: (outcome: ApprovalOutcome) => Promise<Settled>,
+  ): Promise<Settled> => {
     const seconds = Math.round(timeoutMs / 1000);
     const destination = `${request.host}:${request.port}`;
     for (;;) {
@@ -117,34 +126,32 @@ export function terminalApprover(
           `(no answer in ${seconds} s denies): `,
       );
       const line = await nextAnswer();
-      if (line === null) {
+      if (line === null || line === undefined) {
         await io.write(`\nagentbox: no answer: ${destination} denied\n`);
-        return false;
+        return await settle("timeout");
       }
       const answer = ANSWERS[line.trim().toLowerCase()];
-      if (answer) return await settle(request.host, destination, answer);
-      await io.write(`agentbox: answer o, s, a or d\n`);
-    }
-  };
-  const settle = async (host: string, destination: string, answer: Answer): Promise<boolean> => {
-    let outcome = OUTCOMES[answer];
-    if (answer === "always") {
-      await options.allowAlways(host).catch(async (error) => {
-        outcome = OUTCOMES.session;
+      if (!answer) {
+        await io.write(`agentbox: answer o, s, a or d\n`);
+        continue;
+      }
+      const settled = await settle(answer);
+      if (settled.saveError) {
         await io.write(
-          `agentbox: could not save the answer (${error.message}); allowed for this session\n`,
+          `agentbox: could not save the answer (${settled.saveError.message}); ` +
+            `allowed for this session\n`,
         );
-      });
+      }
+      await io.write(`agentbox: ${destination} ${OUTCOMES[settled.outcome]}\n`);
+      return settled;
     }
-    if (answer === "session" || answer === "always") forSession.set(host, true);
-    await io.write(`agentbox: ${destination} ${outcome}\n`);
-    return answer !== "deny";
   };
-  return (request) => {
-    const turn = queue.then(() => ask(request));
+  // The gate asks about one host at a time; the terminal shows one question at a time.
+  return approvalGate((request, settle) => {
+    const turn = queue.then(() => ask(request, settle));
     queue = turn.catch(() => {});
     return turn;
-  };
+  }, { allowAlways: options.allowAlways });
 }
 
 /**
