@@ -96,6 +96,14 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/approvals.ts").then((m) => m.approveCommand),
     summary: "answer an approval: once, session, always or deny",
   },
+  reviews: {
+    load: () => import("./cli/reviews.ts").then((m) => m.reviewsCommand),
+    summary: "list applies held for review (apply --for-review)",
+  },
+  review: {
+    load: () => import("./cli/reviews.ts").then((m) => m.reviewCommand),
+    summary: "accept (apply as submitted) or reject an apply held for review",
+  },
   attach: {
     load: () => import("./cli/attach.ts").then((m) => m.attachCommand),
     summary: "attach this terminal to a session's command",
