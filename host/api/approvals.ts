@@ -89,6 +89,18 @@ export interface ApprovalQueueOptions {
   projectDir: string;
   /** Test seam: how often the database is read while a question waits (default 200 ms). */
   pollMs?: number;
+  /**
+   * Also ask here (a terminal): its answer is recorded as `localDecider`'s, and first answer
+   * wins; when someone else answers first, `signal` aborts and its `settle` returns what they
+   * decided.
+   */
+  alsoAsk?: (
+    request: ApprovalRequest,
+    settle: (outcome: ApprovalOutcome) => Promise<Settled>,
+    signal: AbortSignal,
+  ) => Promise<Settled>;
+  /** Who answers through `alsoAsk` (default {@linkcode cliDecider}). */
+  localDecider?: string;
 }
 
 /** The approver of one session: {@linkcode queueApprover}. */
@@ -118,6 +130,7 @@ export function queueApprover(
 ): QueueApprover {
   const timeoutMs = options.timeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   const pollMs = options.pollMs ?? POLL_MS;
+  const localDecider = options.localDecider ?? cliDecider();
   const waiting = new Map<number, { deadline: number; done(outcome: ApprovalOutcome): void }>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -143,7 +156,7 @@ export function queueApprover(
     if (closed) return await settle("timeout");
     const deadline = Date.now() + timeoutMs;
     const id = insertApproval(ctx.db, { session: sessionId, ...request, deadline });
-    const outcome = await new Promise<ApprovalOutcome>((resolve) => {
+    const decided = new Promise<ApprovalOutcome>((resolve) => {
       waiting.set(id, {
         deadline,
         done: (outcome) => {
@@ -163,7 +176,20 @@ export function queueApprover(
       }
       schedule();
     });
-    const settled = await settle(outcome);
+    let settled: Settled;
+    if (options.alsoAsk) {
+      const elsewhere = new AbortController();
+      decided.then(() => elsewhere.abort());
+      settled = await options.alsoAsk(request, async (local) => {
+        // The row holds the first answer: this one, unless another came first.
+        recordDecision(ctx, id, local, local === "timeout" ? TIMEOUT_DECIDER : localDecider);
+        const row = getApproval(ctx.db, id);
+        waiting.get(id)?.done(outcomeOf(row) ?? "deny");
+        return await settle(await decided);
+      }, elsewhere.signal);
+    } else {
+      settled = await settle(await decided);
+    }
     if (settled.saveError) {
       noteApproval(
         ctx.db,

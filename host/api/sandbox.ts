@@ -23,7 +23,7 @@ import {
 import { loadAgentSettings } from "../config/agent_config.ts";
 import { resolveAgent } from "../config/agent_profile.ts";
 import { type AgentInGuest, prepareAgent } from "./agents.ts";
-import { queueApprover } from "./approvals.ts";
+import { type ApprovalQueueOptions, queueApprover } from "./approvals.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
 import { findProjectFile } from "../config/project_file.ts";
 import { loadShareSettings } from "../config/share_settings.ts";
@@ -74,10 +74,10 @@ export interface StartSandboxOptions {
   approve?: (request: ApprovalRequest) => Promise<boolean>;
   /**
    * Ask graylisted destinations through the approval queue (api/approvals.ts), each waiting at
-   * most `timeoutMs` (default 30 s) for `agentbox approve` or the server; used when no `approve`
-   * is given.
+   * most `timeoutMs` (default 30 s) for `agentbox approve` or the server — and `alsoAsk` (a
+   * terminal) when given; used when no `approve` is given.
    */
-  approvals?: { timeoutMs?: number };
+  approvals?: Omit<ApprovalQueueOptions, "projectDir">;
   /**
    * `--net learn`: say yes before the learned hosts widen `.agentbox.toml` (the user's answer,
    * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).

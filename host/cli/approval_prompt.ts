@@ -58,26 +58,32 @@ const OUTCOMES: Record<ApprovalOutcome, string> = {
   timeout: "denied",
 };
 
+/** What {@linkcode terminalAsker} returns: an asker that can also be told to stop asking. */
+export type TerminalAsker = (
+  request: ApprovalRequest,
+  settle: (outcome: ApprovalOutcome) => Promise<Settled>,
+  signal?: AbortSignal,
+) => Promise<Settled>;
+
 /**
- * An `approve` callback for the proxy that asks on `io`.
+ * An asker (approval_gate.ts) that asks on `io`, one question at a time. When `signal` aborts
+ * (someone answered elsewhere: `agentbox approve`, the server) the open question ends and the
+ * line names what was decided.
  *
  * @example
  * ```ts ignore
- * import { stdinLines, terminalApprover } from "./approval_prompt.ts";
- * const approve = terminalApprover(
- *   { readLine: stdinLines(), write: (t) => Deno.stderr.write(new TextEncoder().encode(t)).then() },
- *   { allowAlways: async () => {} },
- * );
+ * import { stdinLines, terminalAsker } from "./approval_prompt.ts";
+ * const ask = terminalAsker({ readLine: stdinLines(), write: async () => {} }, {});
  * ```
  */
-export function terminalApprover(
+export function terminalAsker(
   io: PromptIo,
-  options: ApproverOptions,
-): (request: ApprovalRequest) => Promise<boolean> {
+  options: Pick<ApproverOptions, "timeoutMs">,
+): TerminalAsker {
   const timeoutMs = options.timeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
   let queue: Promise<unknown> = Promise.resolve();
   // A line that arrives after its question timed out must not answer the next question.
-  let active: ((line: string | null) => void) | undefined;
+  let active: ((line: string | null | undefined) => void) | undefined;
   let reading = false;
   const readLoop = async () => {
     for (let line = await io.readLine();; line = await io.readLine()) {
@@ -85,30 +91,38 @@ export function terminalApprover(
       if (line === null) return;
     }
   };
-  const nextAnswer = (): Promise<string | null | undefined> => {
+  /** The next line; `null` at end of input, `undefined` when time ran out or `signal` aborted. */
+  const nextAnswer = (signal?: AbortSignal): Promise<string | null | undefined> => {
     if (!reading) {
       reading = true;
       readLoop().catch(() => active?.(null));
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), timeoutMs);
+      const onAbort = () => finish(undefined);
       const finish = (line: string | null | undefined) => {
         clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         active = undefined;
         resolve(line);
       };
+      if (signal?.aborted) return finish(undefined);
+      signal?.addEventListener("abort", onAbort);
       active = finish;
     });
   };
   const ask = async (
     request: ApprovalRequest,
     settle: (outcome: ApprovalOutcome) => Promise<Settled>,
+    signal?: AbortSignal,
   ): Promise<Settled> => {
+    // Answered elsewhere while this question queued: nothing to show.
+    if (signal?.aborted) return await settle("timeout");
     // Nothing else reaches the terminal from the question to the line that names the outcome,
     // so the guest cannot draw over either (a fake question, another host's name).
     const resume = await io.pause?.();
     try {
-      return await question(request, settle);
+      return await question(request, settle, signal);
     } finally {
       resume?.();
     }
@@ -116,6 +130,7 @@ export function terminalApprover(
   const question = async (
     request: ApprovalRequest,
     settle: (outcome: ApprovalOutcome) => Promise<Settled>,
+    signal?: AbortSignal,
   ): Promise<Settled> => {
     const seconds = Math.round(timeoutMs / 1000);
     const destination = `${request.host}:${request.port}`;
@@ -125,7 +140,14 @@ export function terminalApprover(
           `  Allow it? [o]nce, for this [s]ession, [a]lways (writes .agentbox.toml), [d]eny ` +
           `(no answer in ${seconds} s denies): `,
       );
-      const line = await nextAnswer();
+      const line = await nextAnswer(signal);
+      if (line === undefined && signal?.aborted) {
+        // `settle` reports what the other answer was; "timeout" is only a placeholder here.
+        const settled = await settle("timeout");
+        const by = settled.outcome === "timeout" ? "no answer" : "answered elsewhere";
+        await io.write(`\nagentbox: ${by}: ${destination} ${OUTCOMES[settled.outcome]}\n`);
+        return settled;
+      }
       if (line === null || line === undefined) {
         await io.write(`\nagentbox: no answer: ${destination} denied\n`);
         return await settle("timeout");
@@ -146,12 +168,33 @@ export function terminalApprover(
       return settled;
     }
   };
-  // The gate asks about one host at a time; the terminal shows one question at a time.
-  return approvalGate((request, settle) => {
-    const turn = queue.then(() => ask(request, settle));
+  return (request, settle, signal) => {
+    const turn = queue.then(() => ask(request, settle, signal));
     queue = turn.catch(() => {});
     return turn;
-  }, { allowAlways: options.allowAlways });
+  };
+}
+
+/**
+ * An `approve` callback for the proxy that asks on `io` (and nowhere else).
+ *
+ * @example
+ * ```ts ignore
+ * import { stdinLines, terminalApprover } from "./approval_prompt.ts";
+ * const approve = terminalApprover(
+ *   { readLine: stdinLines(), write: (t) => Deno.stderr.write(new TextEncoder().encode(t)).then() },
+ *   { allowAlways: async () => {} },
+ * );
+ * ```
+ */
+export function terminalApprover(
+  io: PromptIo,
+  options: ApproverOptions,
+): (request: ApprovalRequest) => Promise<boolean> {
+  const ask = terminalAsker(io, options);
+  return approvalGate((request, settle) => ask(request, settle), {
+    allowAlways: options.allowAlways,
+  });
 }
 
 /**
