@@ -40,6 +40,7 @@ import {
   type Settled,
 } from "./approval_gate.ts";
 import type { ApiContext } from "./context.ts";
+import { resolveSessionRef } from "./network_records.ts";
 
 export {
   APPROVAL_DECISIONS,
@@ -256,9 +257,7 @@ export interface ApprovalFilter {
  * ```
  */
 export function listApprovals(ctx: ApiContext, filter: ApprovalFilter = {}): Approval[] {
-  const session = filter.session === undefined
-    ? undefined
-    : resolveApprovalSession(ctx, filter.session);
+  const session = filter.session === undefined ? undefined : resolveSessionRef(ctx, filter.session);
   const limit = Math.min(Math.max(1, filter.limit ?? 100), 1000);
   const now = Date.now();
   return queryApprovals(ctx.db, { session, limit })
@@ -373,22 +372,6 @@ function outcomeOf(row: ApprovalRow | undefined): ApprovalOutcome | undefined {
   const decision = row?.decision;
   if (!decision) return undefined;
   return isApprovalDecision(decision) || decision === "timeout" ? decision : "deny";
-}
-
-function resolveApprovalSession(ctx: ApiContext, ref: string): string {
-  const exact = ctx.db.prepare("SELECT id FROM sessions WHERE id = ?").get(ref) as
-    | { id: string }
-    | undefined;
-  if (exact) return exact.id;
-  const session = findLifecycle(ctx.db, ref);
-  if (!session) {
-    throw new AgentboxError(
-      `No single session is named or matches ${JSON.stringify(ref.slice(0, 80))}: ` +
-        "see `agentbox ps`",
-      { kind: "not_found", code: "session_unknown" },
-    );
-  }
-  return session.id;
 }
 
 /**
