@@ -3,6 +3,7 @@ import { openDatabase } from "../store/database.ts";
 import { createSession } from "../store/sessions.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { takeTestBaseline, writeChangeset, writeTree } from "../workspace/testing/test_tree.ts";
+import { applyChanges } from "./apply_changes.ts";
 import { openContext } from "./context.ts";
 import type { AgentboxError } from "./errors.ts";
 import { decideReview, listReviews, submitReview } from "./reviews.ts";
@@ -131,6 +132,17 @@ Deno.test("reviews: reject leaves the project untouched; a moved changeset is st
       submitReview(ctx, { id: SESSION }, { paths: [], bogus: 1 } as never, "cli:x"),
       "review_invalid",
     );
+  });
+});
+
+Deno.test("reviews: a plain apply while a review waits leaves nothing for the accept to write", async () => {
+  await withSession(async ({ root }) => {
+    using ctx = openContext();
+    const review = await submitReview(ctx, { id: SESSION }, { paths: ["a.txt"] }, "cli:alice");
+    await applyChanges(ctx, { id: SESSION }, { paths: ["a.txt"] });
+    const { summary } = await decideReview(ctx, review.id, "accept", "cli:bob");
+    assert.deepEqual([summary?.counts.applied, summary?.counts.unchanged], [0, 1]);
+    assert.equal(await Deno.readTextFile(`${root}/a.txt`), "A\n");
   });
 });
 
