@@ -228,7 +228,7 @@ Deno.test("answerApproval: unknown id, bad decision or decider, expired, answere
     );
     assert.equal(
       code(() => listApprovals(answerer, { session: "nope" })),
-      "usage/session_unknown",
+      "not_found/session_unknown",
     );
     queue.close();
   });
