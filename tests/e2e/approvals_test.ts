@@ -12,6 +12,7 @@ import { openDatabase } from "../../host/store/database.ts";
 import { listRequests } from "../../host/store/requests.ts";
 import { agentbox, namespacePairResolving, REPO, waitFor } from "../helpers.ts";
 import { decoder, sandbox } from "./session_sandbox.ts";
+import { startServer } from "./serve_server.ts";
 
 let namespaces = { host: "", peer: "" };
 const skipReason = await namespacePairResolving(["gray.test"]).then((pair) => {
@@ -159,6 +160,116 @@ Deno.test({
     assert.deepEqual(rules.sort(), ["gray, approved", "gray, not approved", "gray, not approved"]);
   } finally {
     await s.cli(["stop", "--kill", "gate"]).catch(() => {});
+    peer.kill("SIGTERM");
+    await peer.status;
+    await reading.catch(() => {});
+  }
+});
+
+Deno.test({
+  name: "approvals over the API: a server's sandbox asks through /v1/approvals and /v1/events",
+  ignore: skipReason !== undefined,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  // The server (and so its sandboxes' owners) runs in the host namespace; its socket is reachable.
+  await using server = await startServer({ namespace: namespaces.host });
+  const { world } = server;
+  await Deno.writeTextFile(`${world.project}/.agentbox.toml`, '[network]\ngray = ["gray.test"]\n');
+  const peer = new Deno.Command("ip", {
+    args: ["netns", "exec", namespaces.peer, Deno.execPath(), "eval", PEER_SERVER],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const peerOut = peer.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let hits = "";
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await peerOut.read();
+      if (done) return;
+      hits += value;
+    }
+  })();
+  const post = (path: string, body: unknown) =>
+    server.fetchSocket(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  let id = "";
+  try {
+    assert.ok(await waitFor(() => hits.includes("listening"), 30_000), "peer server up");
+    const created = await post("/v1/sandboxes", {
+      name: "api-gate",
+      projectDir: world.project,
+      net: "allowlist",
+      approvalTimeoutSec: 60,
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    id = (await created.json()).id;
+    const events = await server.fetchSocket("/v1/events");
+    const eventText = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const approvalEvent = (async () => {
+      while (!/event: approval\ndata: .*"host":"gray\.test"/.test(seen)) {
+        const { value, done } = await eventText.read();
+        if (done) return false;
+        seen += value;
+      }
+      return true;
+    })();
+    const curl = (path: string) =>
+      world.cli([
+        ...["exec", "--session", id, "--"],
+        ...[
+          "curl",
+          "-s",
+          "-m",
+          "120",
+          "-w",
+          "\\nstatus %{http_code}\\n",
+          `http://gray.test${path}`,
+        ],
+      ]);
+    const pending = async () => {
+      let found: { id: number; host: string } | undefined;
+      assert.ok(
+        await waitFor(async () => {
+          const r = await server.fetchSocket(`/v1/approvals?session=${id}`);
+          found = (await r.json()).approvals[0];
+          return found !== undefined;
+        }, 120_000),
+        "a pending approval appears",
+      );
+      return found!;
+    };
+
+    const first = curl("/api-one");
+    const asked = await pending();
+    assert.equal(asked.host, "gray.test");
+    assert.equal(await approvalEvent, true, "the events stream announced it");
+    await eventText.cancel();
+    const answered = await post(`/v1/approvals/${asked.id}`, { decision: "once" });
+    assert.equal(answered.status, 200);
+    assert.match((await answered.json()).decidedBy, /^local:/);
+    const one = await first;
+    assert.equal(one.stdout, "hello from peer\n\nstatus 200\n", one.stderr);
+
+    const second = curl("/api-two");
+    const again = await pending();
+    const denied = await post(`/v1/approvals/${again.id}`, { decision: "deny" });
+    assert.equal(denied.status, 200);
+    assert.match((await second).stdout, /needs approval .*status 403/s);
+    const late = await post(`/v1/approvals/${again.id}`, { decision: "once" });
+    assert.equal(late.status, 409);
+    assert.equal((await late.json()).error.code, "approval_decided");
+
+    const all = await (await server.fetchSocket(`/v1/approvals?session=${id}&all=true`)).json();
+    assert.deepEqual(all.approvals.map((a: Approval) => a.decision), ["deny", "once"]);
+    assert.match(hits, /hit \/api-one/);
+    assert.doesNotMatch(hits, /hit \/api-two/);
+  } finally {
+    if (id) await server.fetchSocket(`/v1/sandboxes/${id}`, { method: "DELETE" }).catch(() => {});
     peer.kill("SIGTERM");
     await peer.status;
     await reading.catch(() => {});
