@@ -99,6 +99,11 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           runCommand: false,
           labels: body.labels ?? {},
           createdBy: who,
+          approvals: body.approvalTimeoutSec === undefined
+            ? undefined
+            : body.approvalTimeoutSec === 0
+            ? false
+            : { timeoutMs: body.approvalTimeoutSec * 1000 },
         })).id;
       }
       if (body.timeoutSec) registry.expireAt(id, Date.now() + body.timeoutSec * 1000);
