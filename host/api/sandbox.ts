@@ -63,6 +63,15 @@ import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
+import {
+  auditExec,
+  auditReady,
+  emitAudit,
+  errorInfo,
+  processActor,
+  type SessionAuditor,
+  sessionAuditor,
+} from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
 
@@ -189,8 +198,12 @@ export async function startSandbox(
   spec: SandboxSpec,
   options: StartSandboxOptions = {},
 ): Promise<Sandbox> {
+  // An invalid [audit] table refuses the work rather than losing its trail.
+  await auditReady(ctx);
+  const started = performance.now();
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  const name = options.session?.lifecycle?.name ?? undefined;
   // The project's .agentbox.toml, found above the project directory as git finds .git.
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
@@ -208,9 +221,28 @@ export async function startSandbox(
     tool: spec.argv[0].split("/").at(-1),
     agent,
     agents: agentSettings.presets,
-    proxy: { approve: options.approve },
+    proxy: { approve: options.approve && auditedApprover(() => audit, ctx, options.approve) },
     confirmLearned: options.confirmLearned,
     session: options.session,
+    onDecision: (start) =>
+      emitAudit(ctx, {
+        type: "egress.decision",
+        session: name ? { id: start.session, name } : { id: start.session },
+        method: start.method,
+        scheme: start.scheme,
+        host: start.host,
+        port: start.port,
+        decision: start.decision,
+        rule: start.rule,
+        kind: start.kind ?? "request",
+      }),
+  });
+  const audit = sessionAuditor(ctx, { id: network.id, name });
+  audit({
+    type: "sandbox.created",
+    image: image.name,
+    project: spec.projectDir,
+    detached: options.session !== undefined,
   });
   // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
   // running one from one whose process died, and `rm`/`prune` leave it alone.
@@ -251,7 +283,12 @@ export async function startSandbox(
           onWarning: (message) => ctx.onEvent({ type: "warning", message }),
         });
       }
-      box = sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared, oneShot });
+      box = sandbox(spec, image, vm, network, workspace, {
+        defaults,
+        agent: prepared,
+        oneShot,
+        audit,
+      });
       for (const mapping of spec.ports) {
         const forward = box.forwardPort(mapping);
         ctx.onEvent({
@@ -265,12 +302,45 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
+    audit({
+      type: "sandbox.started",
+      restored: options.restore !== undefined,
+      startMs: Math.round(performance.now() - started),
+    });
     return box!;
   } catch (error) {
     await network.finish().catch(() => {});
     await oneShot?.release();
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   }
+}
+
+/**
+ * `approve`, audited: `approval.requested` when it is asked, `approval.decided` with its answer
+ * (`allow` or `deny`: the callback says no more) by the context's actor.
+ */
+function auditedApprover(
+  audit: () => SessionAuditor,
+  ctx: ApiContext,
+  approve: (request: ApprovalRequest) => Promise<boolean>,
+): (request: ApprovalRequest) => Promise<boolean> {
+  return async (request) => {
+    const where = { host: request.host, port: request.port, rule: request.rule };
+    audit()({ type: "approval.requested", ...where });
+    let allowed = false;
+    try {
+      allowed = await approve(request);
+      return allowed;
+    } finally {
+      audit()({
+        type: "approval.decided",
+        ...where,
+        decision: allowed ? "allow" : "deny",
+        by: ctx.actor ?? processActor(),
+      });
+    }
+  };
 }
 
 /** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
@@ -427,9 +497,10 @@ function sandbox(
     defaults: ExecDefaults;
     agent?: AgentInGuest;
     oneShot: { release(): Promise<void> } | undefined;
+    audit: SessionAuditor;
   },
 ): Sandbox {
-  const { defaults, agent, oneShot } = parts;
+  const { defaults, agent, oneShot, audit } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   const forwards: PortForward[] = [];
@@ -449,13 +520,15 @@ function sandbox(
       argv: spec.argv,
       timeoutMs: spec.timeoutSec === undefined ? undefined : spec.timeoutSec * 1000,
     }),
-    exec: (request) =>
-      vm.agent.exec({
+    exec(request) {
+      const full = {
         ...request,
         env: { ...defaults.env, ...request.env },
         cwd: request.cwd ?? defaults.cwd,
         user: request.user ?? defaults.user,
-      }),
+      };
+      return auditExec(audit, full, vm.agent.exec(full));
+    },
     async explain(error) {
       // Host-observed facts win over what the channel says: report the VM's death as such.
       const exit = await Promise.race([vm.exited, delay(1000)]);
@@ -498,7 +571,14 @@ function sandbox(
             await network.finish().catch(() => {});
             throw error;
           },
-        ).finally(() => oneShot?.release());
+        ).then((report) => {
+          audit({
+            type: "sandbox.stopped",
+            requests: report.requests,
+            refused: report.refused.reduce((sum, r) => sum + r.count, 0),
+          });
+          return report;
+        }).finally(() => oneShot?.release());
       return stopped;
     },
   };

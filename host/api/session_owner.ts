@@ -31,6 +31,7 @@ import { changesetPaths } from "../workspace/changeset.ts";
 import { DEFAULT_STOP_GRACE_MS } from "../session/stop_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
+import { auditExec, errorInfo, sessionAuditor } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { SANDBOX_SPEC_SCHEMA } from "./sandbox_spec.ts";
@@ -207,6 +208,7 @@ export async function ownSession(
     const detail = error instanceof Error ? error.message : "unknown failure";
     setSessionStatus(ctx.db, plan.id, "failed", { detail });
   };
+  const audit = sessionAuditor(ctx, { id: plan.id, name: plan.name });
   let box: Sandbox;
   try {
     const restore = plan.restore === undefined || plan.restart
@@ -251,6 +253,8 @@ export async function ownSession(
         log("snapshot saved");
       },
       commandConsole,
+      // Every client's command (`exec --session`, `shell`, an SDK) is audited here, by the owner.
+      onExec: (request, run) => void auditExec(audit, request, run),
       stop: (graceMs) => stop.resolve(graceMs),
       // A running session's changes, now (`agentbox diff S` / `apply S` / `diff --system`): the
       // upper layers are read through the guest while its commands run on.
@@ -300,6 +304,8 @@ export async function ownSession(
     if ("graceMs" in end) await collectSystem(box, log);
   } catch (error) {
     fail(error);
+    // Starting reported its own failure; this one is the owner's (sandbox.stopped follows).
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   } finally {
     await server?.close();
