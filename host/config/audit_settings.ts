@@ -65,7 +65,11 @@ export async function loadAuditSettings(
     const doc = await readConfigToml(file);
     if (doc?.values.audit !== undefined) {
       throw new ConfigError(
-        { file, key: "audit", line: doc.lineOf("audit") },
+        {
+          file,
+          key: "audit",
+          line: ["audit", ...KEYS.map((k) => `audit.${k}`)].map(doc.lineOf).find((l) => l),
+        },
         "allowed in the user's config.toml only (the sandbox can write this file)",
       );
     }
