@@ -28,7 +28,8 @@ import type { SyslogTarget } from "../audit/syslog_sink.ts";
 import { configDir } from "../paths.ts";
 import { ConfigError } from "./config_error.ts";
 import { checkKeys, table, type Where } from "./toml_values.ts";
-import { readConfigToml } from "./vm_settings.ts";
+import { readConfigToml, wholeNumber } from "./vm_settings.ts";
+import { refuseUserOnlyTables } from "./user_only_tables.ts";
 import { byteSize } from "./workspace_settings.ts";
 
 export type { AuditTrailSettings };
@@ -60,20 +61,7 @@ export interface LoadAuditSettingsOptions {
 export async function loadAuditSettings(
   options: LoadAuditSettingsOptions = {},
 ): Promise<AuditTrailSettings> {
-  if (options.projectDir !== undefined) {
-    const file = `${options.projectDir}/.agentbox.toml`;
-    const doc = await readConfigToml(file);
-    if (doc?.values.audit !== undefined) {
-      throw new ConfigError(
-        {
-          file,
-          key: "audit",
-          line: ["audit", ...KEYS.map((k) => `audit.${k}`)].map(doc.lineOf).find((l) => l),
-        },
-        "allowed in the user's config.toml only (the sandbox can write this file)",
-      );
-    }
-  }
+  if (options.projectDir !== undefined) await refuseUserOnlyTables(options.projectDir, ["audit"]);
   if (options.userFile === null) return { ...NO_SINKS };
   const file = options.userFile ?? `${configDir()}/config.toml`;
   const doc = await readConfigToml(file);
@@ -206,11 +194,4 @@ function otlpSettings(value: unknown, where: Where): NonNullable<AuditTrailSetti
       ? { timeoutMs: wholeNumber(t.timeout_ms, 100, 600_000, where("audit.otlp.timeout_ms")) }
       : {}),
   };
-}
-
-function wholeNumber(value: unknown, min: number, max: number, loc: ReturnType<Where>): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(loc, `must be a whole number from ${min} to ${max}`);
-  }
-  return value;
 }
