@@ -104,7 +104,7 @@ Deno.test("audit: an invalid [audit] table refuses to start a sandbox, before an
   assert.deepEqual(h.events, []);
 });
 
-Deno.test("audit: a detached session audits its clients' commands (by the owner), its stop and its removal", async () => {
+Deno.test("audit: a detached session audits its clients' commands (by the owner, for its creator), its stop and its removal", async () => {
   await using h = await harness();
   const stop = Promise.withResolvers<void>();
   const plan = parseDetachedPlan({
@@ -112,6 +112,7 @@ Deno.test("audit: a detached session audits its clients' commands (by the owner)
     name: "web",
     spec: { argv: ["true"], net: "none", projectDir: h.dir },
     runCommand: false,
+    createdBy: "ci-token",
   }, "the test");
   await Deno.mkdir(`${h.dir}/run`);
   await Deno.mkdir(`${h.dir}/state`);
@@ -152,6 +153,8 @@ Deno.test("audit: a detached session audits its clients' commands (by the owner)
   for (const event of h.events) {
     assert.deepEqual(event.session, { id: plan.id, name: "web" });
   }
+  // The owner acts for whoever created the session (a server's client); rm here for the context's.
+  assert.deepEqual(h.events.map((e) => e.actor), [...Array(5).fill("ci-token"), "token:ci"]);
   const finished = h.events[3];
   assert.ok(finished.type === "exec.finished");
   assert.equal(finished.exitCode, 7);

@@ -202,10 +202,12 @@ export interface OwnSessionOptions {
  * ```
  */
 export async function ownSession(
-  ctx: ApiContext,
+  owner: ApiContext,
   plan: DetachedPlan,
   options: OwnSessionOptions,
 ): Promise<void> {
+  // What the session does is done for whoever created it (a server's client), in audit events.
+  const ctx = plan.createdBy === undefined ? owner : { ...owner, actor: plan.createdBy };
   const { paths } = options;
   const log = (message: string) => ctx.onEvent({ type: "progress", message });
   const fail = (error: unknown) => {
