@@ -3,7 +3,8 @@
  * configured — a syslog server on a unix datagram socket, a JSON-lines file, an OTLP/HTTP
  * collector on 127.0.0.1 — each gets the same events; with the collector down and the syslog
  * socket absent the sandbox still runs and exits with its command's status, each dead sink
- * reported once. Detached sessions (`run -d`, `exec --session`, `stop`, `rm`) leave their trail.
+ * reported once. Detached sessions (`run -d`, `exec --session`, `stop`, `rm`) leave their trail,
+ * and so does a sandbox driven through `agentbox serve`, in its client's (token's) name.
  */
 import assert from "node:assert/strict";
 import { AuditEventSchema } from "../../host/api/audit_schema.ts";
@@ -13,6 +14,7 @@ import {
   syslogEvent,
   unixSyslogReceiver,
 } from "../../host/audit/testing/receivers.ts";
+import { startServer } from "./serve_server.ts";
 import { sandbox } from "./session_sandbox.ts";
 
 type Event = ReturnType<typeof AuditEventSchema.parse>;
@@ -160,4 +162,42 @@ Deno.test("audit: run -d, exec --session, stop and rm leave one session's trail"
   const finished = events.filter((e) => e.type === "exec.finished");
   assert.ok(finished.some((e) => e.type === "exec.finished" && e.exitCode === 5), types.join());
   assert.ok(events.every((e) => e.session.id === id && e.session.name === "web"));
+});
+
+Deno.test("audit: a sandbox driven through agentbox serve leaves the same trail, in its client's name", async () => {
+  await using server = await startServer({ tcp: true });
+  const world = server.world;
+  await writeConfig(
+    world.env.XDG_CONFIG_HOME,
+    `[audit.file]\npath = "${world.root}/audit.jsonl"\n`,
+  );
+  const post = (path: string, body: unknown) =>
+    server.fetchTcp(path, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  const created = await post("/v1/sandboxes", { name: "api1" });
+  assert.equal(created.status, 201, await created.clone().text());
+  const id: string = (await created.json()).id;
+  const exec = await post(`/v1/sandboxes/${id}/exec`, { argv: ["sh", "-c", "exit 4"] });
+  assert.equal(exec.status, 200, await exec.clone().text());
+  await exec.body?.cancel();
+  const stopped = await post(`/v1/sandboxes/${id}/stop`, {});
+  assert.equal(stopped.status, 200, await stopped.clone().text());
+  const deleted = await server.fetchTcp(`/v1/sandboxes/${id}`, { method: "DELETE" });
+  assert.equal(deleted.status, 204);
+  const events = await readJsonLines(`${world.root}/audit.jsonl`);
+  const types: string[] = events.map((e) => e.type);
+  for (const type of ["sandbox.created", "sandbox.started", "exec.started", "exec.finished"]) {
+    assert.ok(types.includes(type), `${type} missing from ${types}`);
+  }
+  assert.deepEqual(types.slice(-2), ["sandbox.stopped", "sandbox.removed"], types.join());
+  // Every event is the token's doing ("default"), whichever process wrote it (owner or server).
+  assert.ok(
+    events.every((e) => e.actor === "default" && e.session.id === id),
+    JSON.stringify(events),
+  );
+  const finished = events.find((e) => e.type === "exec.finished" && e.exec.argv[2] === "exit 4");
+  assert.ok(finished?.type === "exec.finished" && finished.exitCode === 4, types.join());
 });
