@@ -187,7 +187,12 @@ Deno.test("audit: a sandbox driven through agentbox serve leaves the same trail,
   assert.equal(stopped.status, 200, await stopped.clone().text());
   const deleted = await server.fetchTcp(`/v1/sandboxes/${id}`, { method: "DELETE" });
   assert.equal(deleted.status, 204);
-  const events = await readJsonLines(`${world.root}/audit.jsonl`);
+  // The server writes its events after answering (emitting never waits for a sink).
+  let events = await readJsonLines(`${world.root}/audit.jsonl`);
+  for (let waited = 0; events.at(-1)?.type !== "sandbox.removed" && waited < 10_000; waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+    events = await readJsonLines(`${world.root}/audit.jsonl`);
+  }
   const types: string[] = events.map((e) => e.type);
   for (const type of ["sandbox.created", "sandbox.started", "exec.started", "exec.finished"]) {
     assert.ok(types.includes(type), `${type} missing from ${types}`);
