@@ -11,6 +11,7 @@
 
 import { userInfo } from "node:os";
 import type { ExecHandle, ExecRequest } from "../channel/agent_client.ts";
+import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { NewAuditEvent } from "../audit/audit_event.ts";
 import { boundedArgv, sealEvent } from "../audit/seal_event.ts";
 import type { AuditTrail, AuditTrailSettings } from "../audit/audit_trail.ts";
@@ -246,6 +247,43 @@ export function auditExec(
       }),
   );
   return run;
+}
+
+/**
+ * `approve` (the proxy's graylist callback), audited: `approval.requested` when it is asked,
+ * `approval.decided` with its answer — `allow` or `deny`, all a yes/no callback says — by the
+ * context's actor. `audit` is called when a question comes (the session exists by then).
+ *
+ * @example
+ * ```ts
+ * import { auditedApprover, sessionAuditor } from "./audit.ts";
+ * import type { ApiContext } from "./context.ts";
+ * declare const ctx: ApiContext;
+ * const audit = sessionAuditor(ctx, { id: "0f3c2a9e-0000-4000-8000-000000000000" });
+ * const approve = auditedApprover(ctx, () => audit, () => Promise.resolve(false));
+ * ```
+ */
+export function auditedApprover(
+  ctx: Pick<ApiContext, "actor">,
+  audit: () => SessionAuditor,
+  approve: (request: ApprovalRequest) => Promise<boolean>,
+): (request: ApprovalRequest) => Promise<boolean> {
+  return async (request) => {
+    const where = { host: request.host, port: request.port, rule: request.rule };
+    audit()({ type: "approval.requested", ...where });
+    let allowed = false;
+    try {
+      allowed = await approve(request);
+      return allowed;
+    } finally {
+      audit()({
+        type: "approval.decided",
+        ...where,
+        decision: allowed ? "allow" : "deny",
+        by: ctx.actor ?? processActor(),
+      });
+    }
+  };
 }
 
 /**

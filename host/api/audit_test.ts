@@ -5,7 +5,7 @@ import { type InProcessVm, startInProcessVm } from "../vm/testing/in_process_vm.
 import type { AuditEvent } from "../audit/audit_event.ts";
 import type { AuditSink } from "../audit/sink_queue.ts";
 import { AuditEventSchema } from "./audit_schema.ts";
-import { emitAudit, openAuditLog } from "./audit.ts";
+import { auditedApprover, emitAudit, openAuditLog, sessionAuditor } from "./audit.ts";
 import { openContext } from "./context.ts";
 import { runSandbox, startSandbox } from "./sandbox.ts";
 import { parseSandboxSpec } from "./sandbox_spec.ts";
@@ -173,4 +173,78 @@ Deno.test("audit: emitAudit never throws, with or without a log", () => {
       close: () => Promise.resolve([]),
     },
   }, { type: "sandbox.removed", session: { id: "s" } });
+});
+
+Deno.test("audit: an unusable [audit] table met by a lazy emit is one warning, and nothing waits", async () => {
+  const warnings: string[] = [];
+  const audit = openAuditLog({
+    onWarning: (m) => warnings.push(m),
+    settings: () => Promise.reject(new Error("Invalid configuration: c.toml, key audit.queue")),
+  });
+  const ctx = { audit, actor: "cli:me" };
+  for (let i = 0; i < 3; i++) emitAudit(ctx, { type: "sandbox.removed", session: { id: "s" } });
+  assert.deepEqual(await audit.close(), []);
+  emitAudit(ctx, { type: "sandbox.removed", session: { id: "s" } });
+  assert.deepEqual(warnings, [
+    "audit events are not exported: Invalid configuration: c.toml, key audit.queue",
+  ]);
+  await assert.rejects(audit.ready(), /key audit\.queue/);
+});
+
+Deno.test("audit: events emitted while the settings load are delivered once they are", async () => {
+  const got: string[] = [];
+  const loaded = Promise.withResolvers<{ queue: number }>();
+  const audit = openAuditLog({
+    onWarning: () => {},
+    settings: () => loaded.promise,
+    sinks: [{
+      name: "memory",
+      deliver: (batch) => Promise.resolve(void got.push(...batch.map((e) => e.session.id))),
+      close: () => Promise.resolve(),
+    }],
+  });
+  emitAudit({ audit }, { type: "sandbox.removed", session: { id: "a" } });
+  emitAudit({ audit }, { type: "sandbox.removed", session: { id: "b" } });
+  loaded.resolve({ queue: 8 });
+  const [stats] = await audit.close();
+  assert.deepEqual([got, stats.delivered, stats.dropped], [["a", "b"], 2, 0]);
+});
+
+Deno.test("audit: a graylist question and its answer are approval.requested and approval.decided", async () => {
+  const events: AuditEvent[] = [];
+  const audit = openAuditLog({
+    onWarning: () => {},
+    settings: () => Promise.resolve({ queue: 8 }),
+    sinks: [{
+      name: "memory",
+      deliver: (batch) => Promise.resolve(void events.push(...batch)),
+      close: () => Promise.resolve(),
+    }],
+  });
+  const ctx = { audit, actor: "cli:alice" };
+  const session = sessionAuditor(ctx, { id: "s1", name: "web" });
+  let answer = true;
+  const approve = auditedApprover(ctx, () => session, () => Promise.resolve(answer));
+  const request = { host: "registry.npmjs.org", port: 443, rule: "gray: registry.npmjs.org" };
+  assert.equal(await approve(request), true);
+  answer = false;
+  assert.equal(await approve(request), false);
+  await audit.close();
+  assert.deepEqual(
+    events.map((e) => [e.type, "decision" in e ? e.decision : null, e.actor, e.session.name]),
+    [
+      ["approval.requested", null, "cli:alice", "web"],
+      ["approval.decided", "allow", "cli:alice", "web"],
+      ["approval.requested", null, "cli:alice", "web"],
+      ["approval.decided", "deny", "cli:alice", "web"],
+    ],
+  );
+  const decided = events[1];
+  assert.ok(decided.type === "approval.decided");
+  assert.deepEqual([decided.host, decided.port, decided.rule, decided.by], [
+    request.host,
+    443,
+    request.rule,
+    "cli:alice",
+  ]);
 });

@@ -64,11 +64,11 @@ import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
 import {
+  auditedApprover,
   auditExec,
   auditReady,
   emitAudit,
   errorInfo,
-  processActor,
   type SessionAuditor,
   sessionAuditor,
 } from "./audit.ts";
@@ -221,7 +221,7 @@ export async function startSandbox(
     tool: spec.argv[0].split("/").at(-1),
     agent,
     agents: agentSettings.presets,
-    proxy: { approve: options.approve && auditedApprover(() => audit, ctx, options.approve) },
+    proxy: { approve: options.approve && auditedApprover(ctx, () => audit, options.approve) },
     confirmLearned: options.confirmLearned,
     session: options.session,
     onDecision: (start) =>
@@ -314,33 +314,6 @@ export async function startSandbox(
     audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   }
-}
-
-/**
- * `approve`, audited: `approval.requested` when it is asked, `approval.decided` with its answer
- * (`allow` or `deny`: the callback says no more) by the context's actor.
- */
-function auditedApprover(
-  audit: () => SessionAuditor,
-  ctx: ApiContext,
-  approve: (request: ApprovalRequest) => Promise<boolean>,
-): (request: ApprovalRequest) => Promise<boolean> {
-  return async (request) => {
-    const where = { host: request.host, port: request.port, rule: request.rule };
-    audit()({ type: "approval.requested", ...where });
-    let allowed = false;
-    try {
-      allowed = await approve(request);
-      return allowed;
-    } finally {
-      audit()({
-        type: "approval.decided",
-        ...where,
-        decision: allowed ? "allow" : "deny",
-        by: ctx.actor ?? processActor(),
-      });
-    }
-  };
 }
 
 /** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
