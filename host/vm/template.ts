@@ -37,7 +37,7 @@ import {
 export const NO_TEMPLATE_ENV = "AGENTBOX_NO_TEMPLATE";
 
 /** Bumped when the way templates are made changes, so that old ones are not restored. */
-const TEMPLATE_FORMAT = 1;
+const TEMPLATE_FORMAT = 2;
 
 /** A VM shape: the spec without what belongs to one VM (its directory, disks, timeout). */
 export type TemplateSpec = Omit<VmSpec, "runtimeDir" | "disks" | "bootTimeoutMs">;
@@ -45,8 +45,13 @@ export type TemplateSpec = Omit<VmSpec, "runtimeDir" | "disks" | "bootTimeoutMs"
 /** One template on disk. */
 export interface Template {
   dir: string;
-  /** The saved memory and device state; the template is valid when it exists. */
+  /** The saved device state; the template is valid when it exists. */
   state: string;
+  /**
+   * The guest's memory, a sparse file of the VM's memory size: the template VM wrote it (a shared
+   * mapping), every VM restored from it maps it copy-on-write (see the module's documentation).
+   */
+  ram: string;
   key: string;
   /** What the key was made from (also written to `meta.json`). */
   meta: TemplateMeta;
@@ -134,6 +139,7 @@ export async function locateTemplate(
   const canonical: VmSpec = {
     ...shape,
     network: shape.network && canonicalNetwork(shape.network),
+    memoryFile: { path: "/template/ram", shared: false },
     disks: workspaceDisks({ lowerImage: "/template/lower", upperDisk: "/template/upper" }),
     runtimeDir: "/template",
     bootTimeoutMs: 0,
@@ -152,7 +158,7 @@ export async function locateTemplate(
   };
   const key = digest(JSON.stringify({ ...partial, argv }));
   const dir = `${templatesDir()}/${image.name}/${key.slice(0, 32)}`;
-  return { dir, state: `${dir}/state`, key, meta: { ...partial, key } };
+  return { dir, state: `${dir}/state`, ram: `${dir}/ram`, key, meta: { ...partial, key } };
 }
 
 /**
@@ -178,8 +184,9 @@ const TEMPLATE_TAP = {
 } as const;
 
 /**
- * Boot a VM of `shape`, save it as `template` and stop it. Older templates of the same image
- * made from another build of it or another QEMU are removed. Throws what booting or saving threw.
+ * Boot a VM of `shape`, save it as `template` and stop it, unless another process made it
+ * meanwhile (makers take turns). Older templates of the same image made from another build of it
+ * or another QEMU are removed. Throws what booting or saving threw.
  *
  * @example
  * ```ts
@@ -197,26 +204,41 @@ export async function makeTemplate(
   shape: TemplateSpec,
   setup: QemuSetup,
 ): Promise<void> {
-  const runtimeDir = await makeVmRuntimeDir();
-  const disks = workspaceDisks(await placeholderWorkspace(runtimeDir));
-  const vm = await startQemuVm({
-    ...shape,
-    disks,
-    runtimeDir,
-    bootTimeoutMs: TEMPLATE_BOOT_TIMEOUT_MS,
-  }, { setup });
   await Deno.mkdir(template.dir, { recursive: true, mode: 0o700 });
-  const temp = `${template.state}.${crypto.randomUUID()}.tmp`;
+  // One maker at a time: a VM restoring from the template must never see the memory of one make
+  // with the state of another. The second maker finds the template made.
+  using lock = await Deno.open(`${template.dir}/lock`, { create: true, write: true, mode: 0o600 });
+  await lock.lock(true);
+  if (await exists(template.state)) return;
+  const suffix = `${crypto.randomUUID()}.tmp`;
+  const temp = { state: `${template.state}.${suffix}`, ram: `${template.ram}.${suffix}` };
+  const runtimeDir = await makeVmRuntimeDir();
   try {
-    // The agent's first exec is its slowest (its JavaScript is compiled on first use): run one
-    // before saving, so that every VM restored from the template starts with that done.
-    await warmUp(vm);
-    await Deno.writeTextFile(`${template.dir}/meta.json`, JSON.stringify(template.meta, null, 2));
-    await vm.saveState(temp);
-    await Deno.rename(temp, template.state);
+    const disks = workspaceDisks(await placeholderWorkspace(runtimeDir));
+    const vm = await startQemuVm({
+      ...shape,
+      memoryFile: { path: temp.ram, shared: true },
+      disks,
+      runtimeDir,
+      bootTimeoutMs: TEMPLATE_BOOT_TIMEOUT_MS,
+    }, { setup });
+    try {
+      // The agent's first exec is its slowest (its JavaScript is compiled on first use): run
+      // one before saving, so that every VM restored from the template starts with that done.
+      await warmUp(vm);
+      await Deno.writeTextFile(`${template.dir}/meta.json`, JSON.stringify(template.meta, null, 2));
+      // The VM stays paused until it stops: its memory file no longer changes.
+      await vm.saveState(temp.state, { memoryInFile: true });
+    } finally {
+      await vm.stop();
+    }
+    // The memory first: the state's existence says the template is complete.
+    await Deno.rename(temp.ram, template.ram);
+    await Deno.rename(temp.state, template.state);
   } finally {
-    await vm.stop();
-    await Deno.remove(temp).catch(() => {});
+    await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
+    await Deno.remove(temp.state).catch(() => {});
+    await Deno.remove(temp.ram).catch(() => {});
   }
   await removeStale(image, template.meta);
 }
@@ -331,10 +353,17 @@ export async function startFromTemplate(
   try {
     const disks = workspaceDisks(workspace ?? await placeholderWorkspace(runtimeDir));
     return await startQemuVm(
-      { ...shape, disks, runtimeDir, bootTimeoutMs: options.bootTimeoutMs },
+      {
+        ...shape,
+        memoryFile: { path: template.ram, shared: false },
+        disks,
+        runtimeDir,
+        bootTimeoutMs: options.bootTimeoutMs,
+      },
       {
         setup,
         restoreFrom: template.state,
+        memoryInFile: true,
         onWarning: options.onWarning,
         kvmWarning: options.kvmWarning,
       },
