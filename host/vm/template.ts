@@ -1,7 +1,9 @@
 /**
  * Template snapshots: a VM booted once per image and VM shape, saved right after its agent said
- * hello, and restored for every later VM of that shape instead of booting one (under TCG, ~0.4 s
- * to a greeted agent instead of ~3.5 s).
+ * hello, and restored for every later VM of that shape instead of booting one. The template's
+ * memory is a file (`Template.ram`): the VM it was made in wrote into it, every VM restored from
+ * it maps it copy-on-write, so a restore reads no memory at all and the VMs of one template share
+ * the pages they have not written (docs/images.md, "Template snapshots").
  *
  * A template is valid for one image build, one QEMU binary, one accelerator and one shape (CPUs,
  * memory, network or not, the devices): all of it goes into its key. It is made on first use (or
@@ -385,7 +387,10 @@ async function warmUp(vm: RunningVm): Promise<void> {
   await Promise.all([run.stdout.cancel(), run.stderr.cancel(), run.result]);
 }
 
-/** Remove templates of `meta.image` made from another build of the image or another QEMU. */
+/**
+ * Remove templates of `meta.image` made from another build of the image, another QEMU or in
+ * another format (an older agentbox's).
+ */
 async function removeStale(image: ImagePaths, meta: TemplateMeta): Promise<void> {
   const root = `${templatesDir()}/${image.name}`;
   for await (const entry of Deno.readDir(root)) {
@@ -395,7 +400,9 @@ async function removeStale(image: ImagePaths, meta: TemplateMeta): Promise<void>
       .catch(() => undefined);
     // A template being made right now has no meta.json for a moment: leave those alone.
     if (!other) continue;
-    if (other.imageDigest !== meta.imageDigest || other.qemu !== meta.qemu) {
+    const stale = other.imageDigest !== meta.imageDigest || other.qemu !== meta.qemu ||
+      other.format !== meta.format;
+    if (stale) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   }

@@ -5,6 +5,9 @@
  *
  * Run: deno run -A tests/bench/idle_sessions.ts [SESSIONS] [AT_ONCE] [IDLE_SECONDS]
  * (default 16 sessions, started 4 at a time after the first, 10 s of idling)
+ * With IDLE_BENCH_CACHE=DIR the template snapshots are kept in DIR across runs (else the first
+ * session of every run makes one); with IDLE_BENCH_CHECKOUT=DIR the sessions run another checkout's
+ * agentbox (e.g. `git worktree add /tmp/base <commit>`), for a before/after.
  *
  * The sessions are `agentbox run --detach --no-share` with the default network (a tap as root,
  * else the user network), from source, in private state directories under a scratch root (the
@@ -65,7 +68,12 @@ function memAvailableKib(): number {
   return Number(/^MemAvailable:\s+(\d+)/m.exec(text)![1]);
 }
 
-const cli = new BenchCli(await Deno.makeTempDir({ prefix: "agentbox-bench-idle-" }));
+const cli = new BenchCli(
+  await Deno.makeTempDir({ prefix: "agentbox-bench-idle-" }),
+  Deno.env.get("IDLE_BENCH_CHECKOUT"),
+);
+const cache = Deno.env.get("IDLE_BENCH_CACHE");
+if (cache) cli.env.XDG_CACHE_HOME = cache;
 const names = Array.from({ length: sessions }, (_, i) => `idle-${i}`);
 const started: string[] = [];
 const failures: string[] = [];

@@ -5,21 +5,29 @@
  *
  * Run: deno run -A tests/bench/restore.ts [RUNS]   (default 7 interleaved runs of each)
  *
+ * Two ways of restoring, interleaved:
+ * - `memory file`: what templates do — the state holds the devices, the memory is the template's
+ *   file mapped copy-on-write (docs/images.md, "Template snapshots");
+ * - `whole state`: the template's VM saved whole (its memory in the state, ~150 MB, as templates
+ *   were before and session snapshots are), restored into anonymous memory.
+ *
+ * For each:
  * - `floor`: QEMU started exactly as agentbox starts it for a restore (same command line, same
- *   `-incoming` of the same state file), driven over QMP only: launch → state loaded (`paused`)
- *   → `cont` answered. No agent, no guest work.
+ *   state file), driven over QMP only: launch → state loaded (`paused`) → `cont` answered. No
+ *   agent, no guest work.
  * - `greeted`: `startQemuVm` with `restoreFrom`, the production path: launch → the agent's hello
  *   after the host's re-greeting.
  * - `exec 1`, `exec 2`: `true` through the agent, twice, on each greeted VM (the host's code is
- *   warm: a warm-up VM runs first).
- * - `tb 1`, `tb 2`: TCG translation blocks QEMU made during exec 1 and exec 2 of a restored VM
- *   (from `info jit`), the guest code TCG translates afresh in every new QEMU process;
- *   `tb template` the same for an exec in the VM the template was made in, right before its save.
+ *   warm: warm-up VMs run first).
  * - QEMU's RSS and PSS after the two execs (`/proc/PID/smaps_rollup`).
+ *
+ * And once: the TCG translation blocks QEMU made (`info jit`) during the greeting, exec 1 and
+ * exec 2 of a VM restored from the memory file — the guest code TCG translates afresh in every
+ * new QEMU process, which no snapshot can carry.
  *
  * The shape is the default image's with default CPUs and memory and no network (the network
  * does not change the guest's memory much and needs a proxy); its template is made first if
- * missing, and the state file's size printed.
+ * missing.
  *
  * @module
  */
@@ -31,12 +39,7 @@ import { makeVmRuntimeDir } from "../../host/paths.ts";
 import { qemuArgv, qemuFiles } from "../../host/vm/qemu/argv.ts";
 import { QmpClient } from "../../host/vm/qemu/qmp.ts";
 import { qemuSetup, type RunningVm, startQemuVm } from "../../host/vm/qemu/qemu_vm.ts";
-import {
-  INCOMING_ARGS,
-  loadState,
-  type RestoreSource,
-  restoreState,
-} from "../../host/vm/qemu/snapshot_state.ts";
+import { INCOMING_ARGS, loadState, type RestoreSource } from "../../host/vm/qemu/snapshot_state.ts";
 import { locateTemplate, makeTemplate, templateShape } from "../../host/vm/template.ts";
 import { killVmm, spawnVmm, watchExit } from "../../host/vm/vmm_process.ts";
 import { placeholderWorkspace, workspaceDisks } from "../../host/vm/workspace_disks.ts";
@@ -144,8 +147,8 @@ async function greetedOnce(
   }
 }
 
-/** Translation blocks TCG made during each of two execs in a restored VM. */
-async function tbsOnce(mode: Mode): Promise<number[]> {
+/** Translation blocks TCG made during the greeting and each of two execs of a restored VM. */
+async function tbsOnce(mode: Mode): Promise<{ greeting: number; exec: number[] }> {
   const spec = await vmSpec(mode);
   const files = qemuFiles(spec.runtimeDir);
   const child = spawnVmm(setup.qemu, [
@@ -160,15 +163,20 @@ async function tbsOnce(mode: Mode): Promise<number[]> {
       AbortSignal.timeout(30_000),
     );
     qmp = await QmpClient.connect(files.qmpSocket, { waitMs: 30_000 });
-    const agent = await restoreState(qmp, conn, mode.source);
-    const tbs: number[] = [];
+    // restoreState's steps, with the count taken between them.
+    await loadState(qmp, mode.source);
+    const loaded = await translationBlocks(qmp);
+    await qmp.execute("cont");
+    const agent = await AgentClient.reconnect(conn);
+    const greeting = await translationBlocks(qmp) - loaded;
+    const exec: number[] = [];
     for (let i = 0; i < 2; i++) {
       const before = await translationBlocks(qmp);
       await timeExec(agent);
-      tbs.push(await translationBlocks(qmp) - before);
+      exec.push(await translationBlocks(qmp) - before);
     }
     agent.close();
-    return tbs;
+    return { greeting, exec };
   } finally {
     qmp?.close();
     killVmm(child);
@@ -258,7 +266,10 @@ try {
     const execRatio = median(r.exec1) / median(r.exec2);
     console.log(`  ratio exec 1 / exec 2: ${execRatio.toFixed(2)} (target <= 1.3)`);
   }
-  console.log(`TCG translation blocks (memory file): exec 1 ${tbs[0]}, exec 2 ${tbs[1]}`);
+  console.log(
+    `TCG translation blocks (memory file): greeting ${tbs.greeting}, exec 1 ${tbs.exec[0]}, ` +
+      `exec 2 ${tbs.exec[1]}`,
+  );
 } finally {
   await Deno.remove(scratch, { recursive: true });
 }
