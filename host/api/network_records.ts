@@ -17,7 +17,7 @@ import { findSession } from "../store/sessions.ts";
 import { findLifecycle } from "../store/session_lifecycle.ts";
 import { printable } from "../terminal_text.ts";
 import type { ApiContext } from "./context.ts";
-import { UsageError } from "./errors.ts";
+import { AgentboxError } from "./errors.ts";
 
 export type { AiUsageGrouping, AiUsageRow, HostUsage, RequestRecord };
 
@@ -26,7 +26,8 @@ export const AI_USAGE_GROUPINGS: readonly AiUsageGrouping[] = ["model", "host", 
 
 /**
  * The id of the session `ref` names: a long-lived session's name, an id, or a unique prefix of
- * one. Throws {@linkcode UsageError} (`session_unknown`) when none or several match.
+ * one. Throws {@linkcode AgentboxError} (kind `not_found`, code `session_unknown`, as every other
+ * lookup of a session) when none or several match.
  *
  * @example
  * ```ts
@@ -44,7 +45,8 @@ export const AI_USAGE_GROUPINGS: readonly AiUsageGrouping[] = ["model", "host", 
 export function resolveSessionRef(ctx: Pick<ApiContext, "db">, ref: string): string {
   const session = findLifecycle(ctx.db, ref) ?? findSession(ctx.db, ref);
   if (!session) {
-    throw new UsageError(`No single session matches "${printable(ref)}"`, {
+    throw new AgentboxError(`No single session matches "${printable(ref)}"`, {
+      kind: "not_found",
       code: "session_unknown",
     });
   }
