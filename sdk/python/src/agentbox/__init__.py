@@ -21,6 +21,7 @@ from .errors import (
 from .exec import ExecEvent, ExecResult, ExecStream
 from .files import Files
 from .models import ApplyResult, Change, Changes, Entry, SandboxInfo
+from .pty import Pty
 from .quoting import shell_command
 from .sandbox import Sandbox
 from .transport import Client, default_socket_path
@@ -44,6 +45,7 @@ __all__ = [
     "ExecStream",
     "Files",
     "NotFoundError",
+    "Pty",
     "Sandbox",
     "SandboxInfo",
     "UnauthorizedError",

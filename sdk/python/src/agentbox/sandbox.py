@@ -10,14 +10,17 @@ write its files, review and apply its workspace changes, snapshot, stop and dele
 from __future__ import annotations
 
 import string
+import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 from .errors import NotFoundError, protocol_error
 from .exec import ExecResult, ExecStream, OutputCallback, collect, encode_stdin
 from .files import Files
 from .models import ApplyResult, Changes, SandboxInfo
+from .pty import PTY_SUBPROTOCOL, Pty
 from .quoting import shell_command
 from .transport import Client, path_segment
+from .websocket import handshake
 
 #: Label filters of :meth:`Sandbox.list`: ``{"team": "web"}`` (that value), ``{"ci": None}`` (has
 #: the label), or ``["team=web", "ci"]``.
@@ -27,6 +30,10 @@ LabelFilter = Union[Mapping[str, Optional[str]], Iterable[str]]
 SH_OPTIONS = frozenset(
     ["env", "cwd", "user", "stdin", "timeout_sec", "on_stdout", "on_stderr", "capture", "check"]
 )
+
+
+#: How long :meth:`Sandbox.pty` waits for the command to start on its terminal.
+PTY_START_SECONDS = 120
 
 
 class Sandbox:
@@ -239,6 +246,42 @@ class Sandbox:
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in SH_OPTIONS}
         command = shell_command(template, *args, **kwargs)
         return self.exec(["/bin/sh", "-c", command], **options)
+
+    def pty(
+        self,
+        argv: List[str],
+        *,
+        rows: int = 24,
+        cols: int = 80,
+        term: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[str] = None,
+    ) -> Pty:
+        """Start ``argv`` on a terminal of ``rows`` x ``cols`` (``TERM`` ``term``, default
+        ``xterm-256color``) over a WebSocket; returns once it started. See :class:`Pty`."""
+        if isinstance(argv, (str, bytes)) or not all(isinstance(a, str) for a in argv):
+            raise TypeError("argv: pass a list of strings")
+        sock, host = self.client.open_socket()
+        try:
+            ws = handshake(sock, host, self._path("/pty"), self.client.auth_headers(), PTY_SUBPROTOCOL)
+            start: Dict[str, Any] = {
+                "type": "start",
+                "argv": list(argv),
+                "rows": rows,
+                "cols": cols,
+                "term": term,
+                "env": dict(env) if env is not None else None,
+                "cwd": cwd,
+                "user": user,
+            }
+            ws.send_text({k: v for k, v in start.items() if v is not None})
+            pty = Pty(ws, list(argv))
+            pty._await_start(time.monotonic() + PTY_START_SECONDS)
+        except BaseException:
+            sock.close()
+            raise
+        return pty
 
     # -- changes and snapshots --------------------------------------------------------------
 

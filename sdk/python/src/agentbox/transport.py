@@ -227,6 +227,34 @@ class Client:
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
 
+    def _unreachable(self, error: OSError) -> UnavailableError:
+        where = self.url if self.url is not None else f"unix:{self.socket_path}"
+        return UnavailableError(
+            f"Cannot reach agentbox serve at {where}: {error}"
+            + ("" if self.url is not None else " (is `agentbox serve` running?)"),
+            kind="unavailable",
+            code="connection_failed",
+            status=0,
+        )
+
+    def auth_headers(self) -> Dict[str, str]:
+        """The headers that prove who the client is (the bearer token, when there is one)."""
+        return {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
+
+    def open_socket(self) -> Tuple[socket.socket, str]:
+        """A socket connected to the server (TLS done), and the Host header for it: for the
+        requests http.client cannot make, such as the terminal's WebSocket."""
+        connection = self._connect()
+        try:
+            connection.connect()
+        except OSError as error:
+            connection.close()
+            raise self._unreachable(error) from error
+        sock = connection.sock
+        connection.sock = None  # The socket is the caller's now.
+        host = "localhost" if self.socket_path is not None else urlsplit(self.url or "").netloc
+        return sock, host
+
     def request(
         self,
         method: str,
@@ -240,9 +268,7 @@ class Client:
     ) -> Response:
         """Send one request; an answer with a status outside ``ok`` raises the error its body
         describes. The caller reads (or closes) the answer."""
-        headers: Dict[str, str] = {"Accept": accept}
-        if self.token is not None:
-            headers["Authorization"] = f"Bearer {self.token}"
+        headers: Dict[str, str] = {"Accept": accept, **self.auth_headers()}
         payload: Any = None
         if json_body is not None:
             payload = json.dumps(json_body).encode()
@@ -264,14 +290,7 @@ class Client:
             raw = connection.getresponse()
         except OSError as error:
             connection.close()
-            where = self.url if self.url is not None else f"unix:{self.socket_path}"
-            raise UnavailableError(
-                f"Cannot reach agentbox serve at {where}: {error}"
-                + ("" if self.url is not None else " (is `agentbox serve` running?)"),
-                kind="unavailable",
-                code="connection_failed",
-                status=0,
-            ) from error
+            raise self._unreachable(error) from error
         response = Response(connection, raw)
         if response.status in ok:
             return response
