@@ -26,8 +26,7 @@ export const AI_USAGE_GROUPINGS: readonly AiUsageGrouping[] = ["model", "host", 
 
 /**
  * The id of the session `ref` names: a long-lived session's name, an id, or a unique prefix of
- * one. Throws {@linkcode AgentboxError} (kind `not_found`, code `session_unknown`, as every other
- * lookup of a session) when none or several match.
+ * one. Throws {@linkcode UsageError} (`session_unknown`) when none or several match.
  *
  * @example
  * ```ts
@@ -45,10 +44,13 @@ export const AI_USAGE_GROUPINGS: readonly AiUsageGrouping[] = ["model", "host", 
 export function resolveSessionRef(ctx: Pick<ApiContext, "db">, ref: string): string {
   const session = findLifecycle(ctx.db, ref) ?? findSession(ctx.db, ref);
   if (!session) {
-    throw new AgentboxError(`No single session matches "${printable(ref)}"`, {
-      kind: "not_found",
-      code: "session_unknown",
-    });
+    throw new AgentboxError(
+      `No single session matches "${printable(ref)}": see \`agentbox ps -a\``,
+      {
+        kind: "not_found",
+        code: "session_unknown",
+      },
+    );
   }
   return session.id;
 }
