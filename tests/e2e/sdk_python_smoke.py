@@ -111,6 +111,16 @@ def main():
         except NotFoundError as error:
             assert error.status == 404, error
 
+        step("a terminal over the WebSocket, with a resize")
+        with sb.pty(["/bin/sh"], rows=24, cols=80) as term:
+            term.write("stty size\n")
+            term.expect("24 80", timeout=120)
+            term.resize(40, 100)
+            term.write("stty size; echo $TERM; exit 3\n")
+            term.expect("40 100", timeout=120)
+            ended = term.wait(timeout=120)
+        assert ended.exit_code == 3 and b"xterm-256color" in ended.stdout, ended
+
         step("the diff; apply one path, discard the rest")
         sb.sh("echo keep > keep.txt && echo drop > drop.txt && echo changed >> hello.txt", check=True)
         changes = sb.changes()

@@ -1,14 +1,15 @@
 /**
  * The Python SDK (sdk/python/): its unit tests (no server), and its smoke against a real
- * `agentbox serve` with real VMs — over the unix socket and over TCP with TLS and a token.
+ * `agentbox serve` with real VMs — over the unix socket, over TCP with TLS and a token, and a
+ * terminal over the WebSocket.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { REPO } from "../helpers.ts";
 import { VERSION } from "../../host/version.ts";
-import { agentbox } from "../helpers.ts";
-import { decoder, sandbox } from "./session_sandbox.ts";
+import { REPO } from "../helpers.ts";
+import { startServer } from "./serve_server.ts";
+import { decoder } from "./session_sandbox.ts";
 
 const SDK = `${REPO}/sdk/python`;
 
@@ -36,34 +37,32 @@ Deno.test("python SDK: unit tests (python3 -m unittest), version is agentbox's",
 });
 
 Deno.test({
-  name: "python SDK: the smoke against agentbox serve (socket, TCP+TLS, real VMs)",
+  name: "python SDK: the smoke against agentbox serve (socket, TCP+TLS, pty, real VMs)",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using s = await sandbox();
-    const { cert, key } = await selfSignedCertificate(s.root);
-    const server = agentbox(
-      ["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key],
-      { env: s.env, cwd: s.project },
-    );
-    const log: string[] = [];
+    const certs = await Deno.makeTempDir({ prefix: "agentbox-sdk-py-" });
     try {
-      const url = await serverUrl(server, log);
-      const token = await s.cli(["serve", "token"]);
-      assert.equal(token.code, 0, token.stderr);
+      const { cert, key } = await selfSignedCertificate(certs);
+      await using server = await startServer({
+        tcp: true,
+        args: ["--tls-cert", cert, "--tls-key", key],
+      });
+      const s = server.world;
+      assert.match(server.url!, /^https:/);
       const smoke = await python([`${REPO}/tests/e2e/sdk_python_smoke.py`], {
         cwd: s.project,
         env: {
           ...s.env,
           PROJECT: s.project,
-          AGENTBOX_TEST_URL: url,
-          AGENTBOX_TEST_TOKEN: token.stdout.trim(),
+          AGENTBOX_TEST_URL: server.url!,
+          AGENTBOX_TEST_TOKEN: server.token!,
           AGENTBOX_TEST_CAFILE: cert,
           AGENTBOX_URL: "",
           AGENTBOX_TOKEN: "",
         },
       });
-      assert.equal(smoke.code, 0, `${smoke.stderr}\nserver: ${log.join("")}`);
+      assert.equal(smoke.code, 0, `${smoke.stderr}\nserver: ${server.log()}`);
       const report = JSON.parse(smoke.stdout.trim().split("\n").at(-1)!);
       assert.equal(report.streamed.bytes, 4 * 1024 * 1024);
 
@@ -73,48 +72,17 @@ Deno.test({
       await assert.rejects(Deno.stat(`${s.project}/drop.txt`), Deno.errors.NotFound);
 
       // The context managers deleted both sandboxes: ps shows neither, and no VM is left.
-      const ids = (await s.ps()).map((e) => e.id);
-      assert.ok(!ids.includes(report.sandbox) && !ids.includes(report.restored), ids.join(" "));
       const all = await s.cli(["ps", "--all", "--json"]);
-      assert.ok(!all.stdout.includes(report.sandbox), "the deleted sandbox is still listed");
+      assert.equal(all.code, 0, all.stderr);
+      for (const id of [report.sandbox, report.restored]) {
+        assert.ok(!all.stdout.includes(id), `${id} is still listed`);
+      }
       assert.deepEqual(s.qemus(), []);
     } finally {
-      try {
-        server.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
-      await server.status;
+      await Deno.remove(certs, { recursive: true });
     }
   },
 });
-
-/** The server's `https://127.0.0.1:PORT`, read from its stderr (which `log` keeps). */
-async function serverUrl(server: Deno.ChildProcess, log: string[]): Promise<string> {
-  const reader = server.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const deadline = setTimeout(() => server.kill("SIGKILL"), 60_000);
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`agentbox serve ended: ${log.join("")}`);
-      log.push(value);
-      const match = /serving on (https:\/\/127\.0\.0\.1:\d+)/.exec(log.join(""));
-      if (match) {
-        // Keep draining stderr so the server never blocks on a full pipe.
-        (async () => {
-          for (;;) {
-            const next = await reader.read().catch(() => ({ done: true, value: "" }));
-            if (next.done) return;
-            log.push(next.value);
-          }
-        })();
-        return match[1];
-      }
-    }
-  } finally {
-    clearTimeout(deadline);
-  }
-}
 
 /** A self-signed certificate for 127.0.0.1 (its own CA), made with openssl in `dir`. */
 async function selfSignedCertificate(dir: string): Promise<{ cert: string; key: string }> {
