@@ -8,6 +8,7 @@ what the Deno side checks on the host; any failed check raises (exit status 1).
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import sys
@@ -51,7 +52,10 @@ def main():
 
         step("exec with streamed output, byte-exact")
         blob = os.urandom(STREAM_BYTES)
-        sb.files.write("/tmp/blob.bin", blob)
+        sb.files.write("/tmp/blob.bin", io.BytesIO(blob))  # a file object: uploaded chunked
+        downloaded = io.BytesIO()
+        sb.files.read("/tmp/blob.bin", out=downloaded)  # streamed into a file
+        assert downloaded.getvalue() == blob, "the round trip through files changed the bytes"
         digest = hashlib.sha256()
         chunks = []
 
