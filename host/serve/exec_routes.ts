@@ -167,6 +167,11 @@ async function streamExec(
       throw error;
     }
   };
+  // A command that cannot start fails its result and its streams together: report the result's
+  // failure (it names the cause, e.g. command_not_found), and never leave it unhandled (that
+  // would end the server).
+  let failed: unknown;
+  run.result.catch((error) => void (failed = error));
   // Output is sent in order within each stream; the two streams interleave as they come.
   let queue = Promise.resolve();
   const pump = async (stream: ReadableStream<Uint8Array>, type: "stdout" | "stderr") => {
@@ -191,7 +196,7 @@ async function streamExec(
   } catch (error) {
     if (gone) throw error;
     await queue.catch(() => {});
-    await sendOrKill({ type: "error", error: errorResponse(error).body.error });
+    await sendOrKill({ type: "error", error: errorResponse(failed ?? error).body.error });
   }
 }
 
@@ -200,6 +205,16 @@ function servePty(socket: WebSocket, id: string): void {
   let run: ExecHandle | undefined;
   let stdin: ReadableStreamDefaultController<Uint8Array> | undefined;
   let close: (() => void) | undefined;
+  // What comes between the start message and the command's start (connecting to the session
+  // takes a while) waits: input in the stdin stream, resizes and signals here.
+  let input: ReadableStream<Uint8Array> | undefined;
+  const early: z.infer<typeof PTY_CONTROL>[] = [];
+  const control = (message: z.infer<typeof PTY_CONTROL>, to: ExecHandle) => {
+    const sent = message.type === "resize"
+      ? to.resize({ rows: message.rows, cols: message.cols })
+      : to.signal(message.signal);
+    sent.catch(() => {});
+  };
   const sendJson = (value: unknown) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(value));
   };
@@ -221,7 +236,7 @@ function servePty(socket: WebSocket, id: string): void {
     } catch {
       return fail(new UsageError("A text message must be JSON", { code: "pty_protocol" }));
     }
-    if (!run) {
+    if (!input) {
       const start = PTY_START.safeParse(parsed);
       if (!start.success) {
         return fail(
@@ -230,21 +245,20 @@ function servePty(socket: WebSocket, id: string): void {
           }),
         );
       }
-      startPty(start.data).catch(fail);
+      input = new ReadableStream<Uint8Array>({ start: (c) => void (stdin = c) });
+      startPty(start.data, input).catch(fail);
       return;
     }
-    const control = PTY_CONTROL.safeParse(parsed);
-    if (!control.success) {
+    const parsedControl = PTY_CONTROL.safeParse(parsed);
+    if (!parsedControl.success) {
       return fail(
-        new UsageError(`Bad control message: ${control.error.issues[0].message}`, {
+        new UsageError(`Bad control message: ${parsedControl.error.issues[0].message}`, {
           code: "pty_protocol",
         }),
       );
     }
-    const sent = control.data.type === "resize"
-      ? run.resize({ rows: control.data.rows, cols: control.data.cols })
-      : run.signal(control.data.signal);
-    sent.catch(() => {});
+    if (run) control(parsedControl.data, run);
+    else early.push(parsedControl.data);
   };
   socket.onclose = () => {
     // The client went away: hang the terminal up, and stop talking to the session.
@@ -255,11 +269,10 @@ function servePty(socket: WebSocket, id: string): void {
       // Already closed.
     }
   };
-  const startPty = async (start: z.infer<typeof PTY_START>) => {
+  const startPty = async (start: z.infer<typeof PTY_START>, input: ReadableStream<Uint8Array>) => {
     const connection = await connectToSession(id);
     close = () => connection.agent.close();
     if (socket.readyState !== WebSocket.OPEN) return close();
-    const input = new ReadableStream<Uint8Array>({ start: (c) => void (stdin = c) });
     run = connection.agent.exec({
       argv: start.argv,
       env: start.env,
@@ -268,6 +281,10 @@ function servePty(socket: WebSocket, id: string): void {
       stdin: input,
       pty: { rows: start.rows, cols: start.cols, term: start.term ?? "xterm-256color" },
     });
+    // As in streamExec: a failed start is reported with the result's error, never unhandled.
+    let failed: unknown;
+    run.result.catch((error) => void (failed = error));
+    for (const message of early.splice(0)) control(message, run);
     run.started.then((pid) => sendJson({ type: "started", pid }), () => {});
     const drain = (async () => {
       for await (const chunk of run.stdout) {
@@ -285,6 +302,8 @@ function servePty(socket: WebSocket, id: string): void {
         timedOut: result.timedOut,
       });
       if (socket.readyState === WebSocket.OPEN) socket.close(1000, "exited");
+    } catch (error) {
+      throw failed ?? error;
     } finally {
       close();
     }

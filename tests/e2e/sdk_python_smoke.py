@@ -15,10 +15,14 @@ import sys
 
 from agentbox import (
     Client,
+    CommandError,
+    CommandNotFoundError,
     NotFoundError,
     Sandbox,
     UnauthorizedError,
 )
+from agentbox.pty import PTY_SUBPROTOCOL, Pty
+from agentbox.websocket import BINARY, handshake
 
 PROJECT = os.environ["PROJECT"]
 URL = os.environ["AGENTBOX_TEST_URL"]
@@ -86,6 +90,18 @@ def main():
         result = sb.exec(["sh", "-c", 'echo "$X:$(pwd)"'], env={"X": "y z"}, cwd="/tmp")
         assert result.stdout == b"y z:/tmp\n", result
 
+        step("a command that is not there: an error, and the server lives on")
+        for attempt in (
+            lambda: sb.exec(["no-such-command"]),
+            lambda: sb.pty(["no-such-command"]),
+        ):
+            try:
+                attempt()
+                raise AssertionError("a missing command did not raise")
+            except CommandNotFoundError as error:
+                assert error.kind == "command_not_found", repr(error)
+            assert sb.exec(["true"]).exit_code == 0
+
         step("sh quotes what it interpolates")
         hostile = "a b; echo pwned $(id) `id` 'q' \"d\" \\ *"
         result = sb.sh("printf %s {} {more}", hostile, more=["x y", ""], check=True)
@@ -93,8 +109,8 @@ def main():
         try:
             sb.sh("exit 3", check=True)
             raise AssertionError("check=True did not raise")
-        except Exception as error:  # CommandError
-            assert getattr(error, "result").exit_code == 3, error
+        except CommandError as error:
+            assert error.result.exit_code == 3, error
 
         step("write, read, list, stat, move and remove binary files")
         data = bytes(range(256)) * 1024
@@ -124,6 +140,19 @@ def main():
             term.expect("40 100", timeout=120)
             ended = term.wait(timeout=120)
         assert ended.exit_code == 3 and b"xterm-256color" in ended.stdout, ended
+
+        step("input and a resize sent right after the start message are kept, not refused")
+        sock, host = sb.client.open_socket()
+        ws = handshake(sock, host, f"/v1/sandboxes/{sb.id}/pty", {}, PTY_SUBPROTOCOL)
+        ws.send_text({"type": "start", "argv": ["/bin/sh"], "rows": 24, "cols": 80})
+        ws.send_text({"type": "resize", "rows": 30, "cols": 90})
+        ws.send(BINARY, b"stty size; exit 4\n")
+        early = Pty(ws, ["/bin/sh"])
+        try:
+            ended = early.wait(timeout=120)
+        finally:
+            early.close()
+        assert ended.exit_code == 4 and b"30 90" in ended.stdout, ended
 
         step("the diff; apply one path, discard the rest")
         sb.sh("echo keep > keep.txt && echo drop > drop.txt && echo changed >> hello.txt", check=True)

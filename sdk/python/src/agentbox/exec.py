@@ -66,7 +66,7 @@ def parse_exec_line(line: bytes) -> ExecEvent:
             raise protocol_error("The server sent a malformed exit event")
         return ExecEvent("exit", exit_code=code, signal=signal, timed_out=timed_out)
     if kind == "error":
-        raise error_from_body(200, event, "The command failed (the server sent a malformed error)")
+        raise error_from_body(0, event, "The command failed (the server sent a malformed error)")
     return ExecEvent(kind)
 
 
