@@ -162,8 +162,23 @@ def main():
         applied = sb.apply(paths=["keep.txt"])
         assert applied.counts.get("applied") == 1, applied
         assert [o["path"] for o in applied.outcomes if o.get("result") == "applied"] == ["keep.txt"]
+        step("an apply held for review: accepted, and one rejected")
+        sb.sh("echo reviewed > reviewed.txt", check=True)
+        held = sb.review(paths=["reviewed.txt"])
+        assert [p["path"] for p in held["planned"]] == ["reviewed.txt"], held
+        assert not os.path.exists(os.path.join(PROJECT, "reviewed.txt")), "written before review"
+        pending = [r["id"] for r in sb.client.reviews(session=sb.id)]
+        assert pending == [held["id"]], pending
+        decided = sb.client.decide_review(held["id"], "accept")
+        assert decided["review"]["state"] == "accepted", decided
+        assert decided["applied"]["counts"].get("applied") == 1, decided
+        refused = sb.review(paths=["drop.txt"])
+        decided = sb.client.decide_review(refused["id"], "reject")
+        assert decided["review"]["state"] == "rejected" and decided["applied"] is None, decided
+        assert sb.client.reviews(session=sb.id) == []
+        assert sb.approvals() == []
         sb.discard()
-        report["applied"] = ["keep.txt"]
+        report["applied"] = ["keep.txt", "reviewed.txt"]
 
         step("snapshot and restore")
         sb.sh("echo from-before-the-snapshot > /tmp/marker", check=True)

@@ -66,8 +66,10 @@ Deno.test({
       const report = JSON.parse(smoke.stdout.trim().split("\n").at(-1)!);
       assert.equal(report.streamed.bytes, 4 * 1024 * 1024);
 
-      // The apply reached the host for keep.txt only; the discarded changes did not.
+      // The apply reached the host for keep.txt, the accepted review for reviewed.txt; the rejected
+      // review and the discarded changes did not.
       assert.equal(await Deno.readTextFile(`${s.project}/keep.txt`), "keep\n");
+      assert.equal(await Deno.readTextFile(`${s.project}/reviewed.txt`), "reviewed\n");
       assert.equal(await Deno.readTextFile(`${s.project}/hello.txt`), "hello\n");
       await assert.rejects(Deno.stat(`${s.project}/drop.txt`), Deno.errors.NotFound);
 

@@ -73,6 +73,17 @@ class QueryAndErrorsTest(unittest.TestCase):
         self.assertEqual(label_query("a=b"), ["a=b"])
         self.assertIsNone(label_query(None))
 
+    def test_apply_body(self):
+        from agentbox.sandbox import _apply_body
+
+        self.assertEqual(
+            _apply_body(["a b", "src/**"], dry_run=True, force=False, allow_high_risk=True),
+            {"dryRun": True, "allowHighRisk": True, "paths": ["a b", "src/**"]},
+        )
+        self.assertEqual(_apply_body(None, force=False), {})
+        with self.assertRaises(TypeError):
+            _apply_body("one-string")
+
     def test_error_from_body_picks_the_class_by_kind_and_status(self):
         def body(kind, code="c"):
             return {"error": {"kind": kind, "code": code, "message": "m"}}

@@ -82,6 +82,7 @@ class Sandbox:
         memory_mb: Optional[int] = None,
         timeout_sec: Optional[int] = None,
         labels: Optional[Mapping[str, str]] = None,
+        approval_timeout_sec: Optional[int] = None,
         snapshot: Optional[str] = None,
         client: Optional[Client] = None,
     ) -> "Sandbox":
@@ -89,8 +90,10 @@ class Sandbox:
 
         ``share`` is a host directory (absolute) shown at ``/workspace``; ``net`` is ``none``,
         ``allowlist``, ``open`` or ``learn`` with ``allow``/``deny`` host patterns;
-        ``timeout_sec`` stops it that long after it started. A sandbox restored from a snapshot
-        takes everything but ``name`` and ``timeout_sec`` from it."""
+        ``timeout_sec`` stops it that long after it started; ``approval_timeout_sec`` is how
+        long a connection to a graylisted host waits for an answer (:meth:`Client.approvals`,
+        default 30; 0 refuses them at once). A sandbox restored from a snapshot takes everything
+        but ``name`` and ``timeout_sec`` from it."""
         client = client or Client()
         spec: Dict[str, Any] = {
             "name": name,
@@ -109,6 +112,7 @@ class Sandbox:
             "memoryMb": memory_mb,
             "timeoutSec": timeout_sec,
             "labels": dict(labels) if labels is not None else None,
+            "approvalTimeoutSec": approval_timeout_sec,
         }
         body = {k: v for k, v in spec.items() if v is not None}
         return cls(client, SandboxInfo.parse(client.json("POST", "/v1/sandboxes", json_body=body)))
@@ -308,21 +312,46 @@ class Sandbox:
     ) -> ApplyResult:
         """Apply the changes (or only ``paths``: project-relative paths or globs) to the project
         on the host."""
-        options = {
-            "dryRun": dry_run,
-            "force": force,
-            "allowSymlinks": allow_symlinks,
-            "exactModes": exact_modes,
-            "allowHighRisk": allow_high_risk,
-        }
-        body: Dict[str, Any] = {k: True for k, v in options.items() if v}
-        if paths is not None:
-            if isinstance(paths, str):
-                raise TypeError("paths: pass a list of paths")
-            body["paths"] = list(paths)
+        body = _apply_body(
+            paths,
+            dry_run=dry_run,
+            force=force,
+            allow_symlinks=allow_symlinks,
+            exact_modes=exact_modes,
+            allow_high_risk=allow_high_risk,
+        )
         return ApplyResult.parse(
             self.client.json("POST", self._path("/changes/apply"), json_body=body)
         )
+
+    def review(
+        self,
+        paths: Optional[List[str]] = None,
+        *,
+        force: bool = False,
+        allow_symlinks: bool = False,
+        exact_modes: bool = False,
+        allow_high_risk: bool = False,
+    ) -> Dict[str, Any]:
+        """Submit an apply (of ``paths``, or all) for review: nothing is written until an
+        approver accepts it (:meth:`Client.decide_review`). Returns the pending review
+        (``{"id", "planned", "state", ...}``)."""
+        body = _apply_body(
+            paths,
+            force=force,
+            allow_symlinks=allow_symlinks,
+            exact_modes=exact_modes,
+            allow_high_risk=allow_high_risk,
+        )
+        review = self.client.json("POST", self._path("/changes/review"), json_body=body)
+        if not isinstance(review, dict) or not isinstance(review.get("id"), int):
+            raise protocol_error("The server sent a review without its id")
+        return review
+
+    def approvals(self, *, all: bool = False) -> List[Dict[str, Any]]:
+        """This sandbox's graylisted destinations waiting for an answer (see
+        :meth:`Client.approvals`)."""
+        return self.client.approvals(self.id, all=all)
 
     def discard(self) -> None:
         """Discard the changes not applied."""
@@ -347,3 +376,21 @@ def label_query(labels: Optional[LabelFilter]) -> Optional[List[str]]:
     if isinstance(labels, Mapping):
         return [k if v is None else f"{k}={v}" for k, v in labels.items()]
     return list(labels)
+
+
+def _apply_body(paths: Optional[List[str]], **flags: bool) -> Dict[str, Any]:
+    """The body of an apply (or a review): the paths, and the flags that are set, named as the
+    server names them."""
+    names = {
+        "dry_run": "dryRun",
+        "force": "force",
+        "allow_symlinks": "allowSymlinks",
+        "exact_modes": "exactModes",
+        "allow_high_risk": "allowHighRisk",
+    }
+    body: Dict[str, Any] = {names[k]: True for k, v in flags.items() if v}
+    if paths is not None:
+        if isinstance(paths, str):
+            raise TypeError("paths: pass a list of paths, not one string")
+        body["paths"] = list(paths)
+    return body

@@ -328,3 +328,43 @@ class Client:
     def usage(self, session: Optional[str] = None, *, by: Optional[str] = None) -> Any:
         """Requests, bytes and AI tokens, grouped ``by`` model, host or session."""
         return self.json("GET", "/v1/usage", query={"session": session, "by": by})
+
+    # -- human decisions: graylisted destinations and applies held for review -----------------
+
+    def approvals(
+        self, session: Optional[str] = None, *, all: bool = False, limit: Optional[int] = None
+    ) -> List[Dict[str, Any]]:
+        """Graylisted destinations waiting for an answer (``all``: decided ones too, newest
+        first): ``{"id", "session", "host", "port", "deadline", "state", "decision", ...}``."""
+        return self._list("/v1/approvals", "approvals", session, all, limit)
+
+    def answer_approval(self, id: int, decision: str) -> Dict[str, Any]:
+        """Answer an approval: ``once``, ``session``, ``always`` or ``deny`` (recorded as this
+        client's); returns the decided approval."""
+        return self.json("POST", f"/v1/approvals/{int(id)}", json_body={"decision": decision})
+
+    def reviews(
+        self, session: Optional[str] = None, *, all: bool = False, limit: Optional[int] = None
+    ) -> List[Dict[str, Any]]:
+        """Applies held for review (``all``: decided ones too, newest first)."""
+        return self._list("/v1/reviews", "reviews", session, all, limit)
+
+    def decide_review(self, id: int, decision: str) -> Dict[str, Any]:
+        """``accept`` (the apply runs as submitted) or ``reject`` a review; returns
+        ``{"review", "applied"}`` (``applied``: what the apply did, for an accept)."""
+        return self.json("POST", f"/v1/reviews/{int(id)}", json_body={"decision": decision})
+
+    def _list(
+        self, path: str, key: str, session: Optional[str], all: bool, limit: Optional[int]
+    ) -> List[Dict[str, Any]]:
+        data = self.json(
+            "GET", path, query={"session": session, "all": True if all else None, "limit": limit}
+        )
+        items = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(items, list) or not all_dicts(items):
+            raise protocol_error(f"The server sent a {key} list that is not one")
+        return items
+
+
+def all_dicts(items: List[Any]) -> bool:
+    return all(isinstance(item, dict) for item in items)
