@@ -205,16 +205,8 @@ function servePty(socket: WebSocket, id: string): void {
   let run: ExecHandle | undefined;
   let stdin: ReadableStreamDefaultController<Uint8Array> | undefined;
   let close: (() => void) | undefined;
-  // What comes between the start message and the command's start (connecting to the session
-  // takes a while) waits: input in the stdin stream, resizes and signals here.
-  let input: ReadableStream<Uint8Array> | undefined;
-  const early: z.infer<typeof PTY_CONTROL>[] = [];
-  const control = (message: z.infer<typeof PTY_CONTROL>, to: ExecHandle) => {
-    const sent = message.type === "resize"
-      ? to.resize({ rows: message.rows, cols: message.cols })
-      : to.signal(message.signal);
-    sent.catch(() => {});
-  };
+  let started = false;
+  const waiting: ((command: ExecHandle) => void)[] = [];
   const sendJson = (value: unknown) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(value));
   };
@@ -236,7 +228,7 @@ function servePty(socket: WebSocket, id: string): void {
     } catch {
       return fail(new UsageError("A text message must be JSON", { code: "pty_protocol" }));
     }
-    if (!input) {
+    if (!started) {
       const start = PTY_START.safeParse(parsed);
       if (!start.success) {
         return fail(
@@ -245,20 +237,26 @@ function servePty(socket: WebSocket, id: string): void {
           }),
         );
       }
-      input = new ReadableStream<Uint8Array>({ start: (c) => void (stdin = c) });
-      startPty(start.data, input).catch(fail);
+      started = true;
+      startPty(start.data).catch(fail);
       return;
     }
-    const parsedControl = PTY_CONTROL.safeParse(parsed);
-    if (!parsedControl.success) {
+    const control = PTY_CONTROL.safeParse(parsed);
+    if (!control.success) {
       return fail(
-        new UsageError(`Bad control message: ${parsedControl.error.issues[0].message}`, {
+        new UsageError(`Bad control message: ${control.error.issues[0].message}`, {
           code: "pty_protocol",
         }),
       );
     }
-    if (run) control(parsedControl.data, run);
-    else early.push(parsedControl.data);
+    const wanted = control.data;
+    const apply = (command: ExecHandle) =>
+      (wanted.type === "resize"
+        ? command.resize({ rows: wanted.rows, cols: wanted.cols })
+        : command.signal(wanted.signal)).catch(() => {});
+    // A control message right after the start waits for the command to exist.
+    if (run) apply(run);
+    else waiting.push(apply);
   };
   socket.onclose = () => {
     // The client went away: hang the terminal up, and stop talking to the session.
@@ -269,7 +267,9 @@ function servePty(socket: WebSocket, id: string): void {
       // Already closed.
     }
   };
-  const startPty = async (start: z.infer<typeof PTY_START>, input: ReadableStream<Uint8Array>) => {
+  const startPty = async (start: z.infer<typeof PTY_START>) => {
+    // Keys may follow the start message at once: they queue here until the command runs.
+    const input = new ReadableStream<Uint8Array>({ start: (c) => void (stdin = c) });
     const connection = await connectToSession(id);
     close = () => connection.agent.close();
     if (socket.readyState !== WebSocket.OPEN) return close();
@@ -284,7 +284,7 @@ function servePty(socket: WebSocket, id: string): void {
     // As in streamExec: a failed start is reported with the result's error, never unhandled.
     let failed: unknown;
     run.result.catch((error) => void (failed = error));
-    for (const message of early.splice(0)) control(message, run);
+    for (const apply of waiting.splice(0)) apply(run);
     run.started.then((pid) => sendJson({ type: "started", pid }), () => {});
     const drain = (async () => {
       for await (const chunk of run.stdout) {
