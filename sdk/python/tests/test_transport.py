@@ -13,6 +13,7 @@ from agentbox import (
     ConflictError,
     NotFoundError,
     Sandbox,
+    Secret,
     UnauthorizedError,
     UnavailableError,
     UsageError,
@@ -72,6 +73,25 @@ class QueryAndErrorsTest(unittest.TestCase):
         self.assertEqual(label_query(["a=b"]), ["a=b"])
         self.assertEqual(label_query("a=b"), ["a=b"])
         self.assertIsNone(label_query(None))
+
+    def test_answers_are_parsed_strictly(self):
+        from agentbox import Changes, Entry, SandboxInfo
+
+        info = SandboxInfo.parse({**_INFO, "future": 1})  # unknown keys are ignored
+        self.assertEqual((info.id, info.started_at), ("s1", 0))
+        for bad in ({**_INFO, "id": 3}, {**_INFO, "startedAt": True}, {**_INFO, "labels": {"a": 1}}, []):
+            with self.assertRaises(AgentboxError, msg=bad) as caught:
+                SandboxInfo.parse(bad)
+            self.assertEqual(caught.exception.code, "protocol_error")
+        entry = {"name": "a", "path": "/w/a", "type": "file", "size": 3, "mode": 420, "mtimeMs": 1.5}
+        self.assertEqual(Entry.parse(entry).mtime_ms, 1.5)
+        with self.assertRaises(AgentboxError):
+            Entry.parse({**entry, "size": "3"})
+        change = {"path": "x", "status": "added", "applied": False, "binary": False, "hostChanged": False}
+        changes = Changes.parse(
+            {"project": "/p", "entries": [change], "hiddenIgnored": 0, "hiddenByPath": 0, "applied": 0}
+        )
+        self.assertEqual(changes.paths, ["x"])
 
     def test_apply_body(self):
         from agentbox.sandbox import _apply_body
@@ -143,6 +163,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(502, b"<html>bad gateway</html>", "text/html")
         return self._answer(200, json.dumps({"sandboxes": []}).encode())
 
+    def do_POST(self):
+        body = self._body()
+        self.server.seen.append((self.command, self.path, dict(self.headers), body))
+        answer = json.dumps({**_INFO, "id": "s9", "name": json.loads(body).get("name")})
+        return self._answer(201, answer.encode())
+
     def do_PUT(self):
         self.server.seen.append((self.command, self.path, dict(self.headers), self._body()))
         self.send_response(204)
@@ -192,6 +218,46 @@ class StandInServerTest(unittest.TestCase):
         self.assertEqual(headers.get("Transfer-Encoding"), "chunked")
         self.assertEqual(path, "/v1/sandboxes/s1/files?path=dir%2Fa+b.bin&mode=755")
 
+    def test_create_sends_the_spec_in_the_servers_names(self):
+        sandbox = Sandbox.create(
+            "default",
+            name="job-1",
+            share="/abs/p",
+            net="allowlist",
+            allow=["pypi.org"],
+            env={"A": "b"},
+            cpus=2,
+            memory_mb=512,
+            timeout_sec=60,
+            labels={"team": "web"},
+            approval_timeout_sec=0,
+            secrets=[Secret("api.example.com", "s3cr3t", scheme="Bearer", guest_env=["KEY"])],
+            client=Client(socket_path=self.path),
+        )
+        self.assertEqual((sandbox.id, sandbox.name), ("s9", "job-1"))
+        method, path, headers, body = self.server.seen[-1]
+        self.assertEqual((method, path, headers.get("Content-Type")), ("POST", "/v1/sandboxes", "application/json"))
+        self.assertEqual(
+            json.loads(body),
+            {
+                "image": "default",
+                "name": "job-1",
+                "share": "/abs/p",
+                "net": "allowlist",
+                "allow": ["pypi.org"],
+                "env": {"A": "b"},
+                "cpus": 2,
+                "memoryMb": 512,
+                "timeoutSec": 60,
+                "labels": {"team": "web"},
+                "approvalTimeoutSec": 0,
+                "secrets": [
+                    {"host": "api.example.com", "value": "s3cr3t", "scheme": "Bearer", "guestEnv": ["KEY"]}
+                ],
+            },
+        )
+        self.assertNotIn("s3cr3t", repr(Secret("h", "s3cr3t")))
+
     def test_a_missing_socket(self):
         with self.assertRaises(UnavailableError) as caught:
             Sandbox.list(client=Client(socket_path=f"{self.dir}/none.sock"))
@@ -199,24 +265,25 @@ class StandInServerTest(unittest.TestCase):
         self.assertIn("agentbox serve", str(caught.exception))
 
 
+_INFO = {
+    "id": "s1",
+    "name": None,
+    "state": "running",
+    "labels": {},
+    "createdBy": None,
+    "project": None,
+    "guestAddress": None,
+    "changes": "none",
+    "startedAt": 0,
+    "endedAt": None,
+    "expiresAt": None,
+}
+
+
 def _info(id):
     from agentbox import SandboxInfo
 
-    return SandboxInfo.parse(
-        {
-            "id": id,
-            "name": None,
-            "state": "running",
-            "labels": {},
-            "createdBy": None,
-            "project": None,
-            "guestAddress": None,
-            "changes": "none",
-            "startedAt": 0,
-            "endedAt": None,
-            "expiresAt": None,
-        }
-    )
+    return SandboxInfo.parse({**_INFO, "id": id})
 
 
 if __name__ == "__main__":

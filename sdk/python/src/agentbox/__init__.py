@@ -20,7 +20,7 @@ from .errors import (
 )
 from .exec import ExecEvent, ExecResult, ExecStream
 from .files import Files
-from .models import ApplyResult, Change, Changes, Entry, SandboxInfo
+from .models import ApplyResult, Change, Changes, Entry, SandboxInfo, Secret
 from .pty import Pty
 from .quoting import shell_command
 from .sandbox import Sandbox
@@ -48,6 +48,7 @@ __all__ = [
     "Pty",
     "Sandbox",
     "SandboxInfo",
+    "Secret",
     "UnauthorizedError",
     "UnavailableError",
     "UsageError",

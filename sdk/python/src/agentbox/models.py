@@ -27,6 +27,32 @@ _NUMBER = (int, float)
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A secret bound to a host (``Sandbox.create(secrets=[...])``): the proxy adds ``value`` to
+    the sandbox's HTTPS requests to ``host`` (as ``header``, default ``Authorization``, after
+    ``scheme``, e.g. ``Bearer``); the guest sees only a placeholder, in the ``guest_env``
+    variables. The server keeps it in memory only."""
+
+    host: str
+    value: str = field(repr=False)
+    port: Optional[int] = None
+    header: Optional[str] = None
+    scheme: Optional[str] = None
+    guest_env: Optional[List[str]] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        body: Dict[str, Any] = {
+            "host": self.host,
+            "value": self.value,
+            "port": self.port,
+            "header": self.header,
+            "scheme": self.scheme,
+            "guestEnv": list(self.guest_env) if self.guest_env is not None else None,
+        }
+        return {k: v for k, v in body.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class SandboxInfo:
     """A sandbox as the server describes it (``GET /v1/sandboxes/{id}``)."""
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 from .errors import NotFoundError, protocol_error
 from .exec import ExecResult, ExecStream, OutputCallback, collect, encode_stdin
 from .files import Files
-from .models import ApplyResult, Changes, SandboxInfo
+from .models import ApplyResult, Changes, SandboxInfo, Secret
 from .pty import PTY_SUBPROTOCOL, Pty
 from .quoting import shell_command
 from .transport import Client, path_segment
@@ -83,6 +83,7 @@ class Sandbox:
         timeout_sec: Optional[int] = None,
         labels: Optional[Mapping[str, str]] = None,
         approval_timeout_sec: Optional[int] = None,
+        secrets: Optional[List[Union[Secret, Mapping[str, Any]]]] = None,
         snapshot: Optional[str] = None,
         client: Optional[Client] = None,
     ) -> "Sandbox":
@@ -92,7 +93,8 @@ class Sandbox:
         ``allowlist``, ``open`` or ``learn`` with ``allow``/``deny`` host patterns;
         ``timeout_sec`` stops it that long after it started; ``approval_timeout_sec`` is how
         long a connection to a graylisted host waits for an answer (:meth:`Client.approvals`,
-        default 30; 0 refuses them at once). A sandbox restored from a snapshot takes everything
+        default 30; 0 refuses them at once); ``secrets`` are :class:`Secret` values bound to
+        hosts, which the guest never sees. A sandbox restored from a snapshot takes everything
         but ``name`` and ``timeout_sec`` from it."""
         client = client or Client()
         spec: Dict[str, Any] = {
@@ -113,6 +115,9 @@ class Sandbox:
             "timeoutSec": timeout_sec,
             "labels": dict(labels) if labels is not None else None,
             "approvalTimeoutSec": approval_timeout_sec,
+            "secrets": None
+            if secrets is None
+            else [x.to_json() if isinstance(x, Secret) else dict(x) for x in secrets],
         }
         body = {k: v for k, v in spec.items() if v is not None}
         return cls(client, SandboxInfo.parse(client.json("POST", "/v1/sandboxes", json_body=body)))
