@@ -164,6 +164,11 @@ async function streamExec(
       throw error;
     }
   };
+  // A command that cannot start fails its result and its streams together: report the result's
+  // failure (it names the cause, e.g. command_not_found), and never leave it unhandled (that
+  // would end the server).
+  let failed: unknown;
+  run.result.catch((error) => void (failed = error));
   // Output is sent in order within each stream; the two streams interleave as they come.
   let queue = Promise.resolve();
   const pump = async (stream: ReadableStream<Uint8Array>, type: "stdout" | "stderr") => {
@@ -188,7 +193,7 @@ async function streamExec(
   } catch (error) {
     if (gone) throw error;
     await queue.catch(() => {});
-    await sendOrKill({ type: "error", error: errorResponse(error).body.error });
+    await sendOrKill({ type: "error", error: errorResponse(failed ?? error).body.error });
   }
 }
 
@@ -273,6 +278,9 @@ function servePty(socket: WebSocket, id: string): void {
       stdin: input,
       pty: { rows: start.rows, cols: start.cols, term: start.term ?? "xterm-256color" },
     });
+    // As in streamExec: a failed start is reported with the result's error, never unhandled.
+    let failed: unknown;
+    run.result.catch((error) => void (failed = error));
     for (const apply of waiting.splice(0)) apply(run);
     run.started.then((pid) => sendJson({ type: "started", pid }), () => {});
     const drain = (async () => {
@@ -291,6 +299,8 @@ function servePty(socket: WebSocket, id: string): void {
         timedOut: result.timedOut,
       });
       if (socket.readyState === WebSocket.OPEN) socket.close(1000, "exited");
+    } catch (error) {
+      throw failed ?? error;
     } finally {
       close();
     }
