@@ -1,33 +1,6 @@
 import assert from "node:assert/strict";
+import { HOSTILE } from "./hostile_strings.ts";
 import { quote, shellCommand } from "./quote.ts";
-
-/** Strings a caller might interpolate that would break, or take over, a naively built command. */
-export const HOSTILE = [
-  "it's",
-  "'",
-  "''",
-  "'\\''",
-  "$(touch /tmp/pwned)",
-  "`touch /tmp/pwned`",
-  "${HOME}",
-  "$HOME",
-  "a\nb",
-  "; rm -rf /tmp/pwned",
-  "&& echo owned",
-  "| cat",
-  "\\",
-  '"',
-  " ",
-  "",
-  "--",
-  "-n",
-  "*",
-  "~",
-  "#comment",
-  "\t\r",
-  "é☃🦕",
-  "\x1b[31m",
-];
 
 Deno.test("quote wraps in single quotes and writes a quote as '\\''", () => {
   assert.equal(quote("abc"), "'abc'");

@@ -195,7 +195,7 @@ export class Sandbox implements AsyncDisposable {
    * Run `argv`, yielding its events as they come: `started`, `stdout`/`stderr` chunks, `exit`.
    * Leaving the loop early kills the command.
    */
-  execEvents(
+  execStream(
     argv: string[],
     options: ExecOptions = {},
   ): AsyncGenerator<ExecEvent, void, undefined> {
