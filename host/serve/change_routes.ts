@@ -9,7 +9,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { applyChanges, checkApplyRequest } from "../api/apply_changes.ts";
 import { diffChanges, discardChanges, findChangesSession, loadChanges } from "../api/changes.ts";
-import { sandboxId } from "./sandbox_ref.ts";
+import { resolveSessionRef } from "../api/network_records.ts";
 import { saveSnapshot } from "../api/snapshots.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { APPLY, CHANGE, ERROR, SANDBOX_PARAM, SNAPSHOT } from "./schemas.ts";
@@ -44,7 +44,7 @@ export function changeRoutes(app: ServeApp, deps: ServeDeps): void {
   const { ctx } = deps;
   const target = (ref: string, purpose: "diff" | "apply") =>
     findChangesSession(ctx, {
-      ref: sandboxId(ctx, ref),
+      ref: resolveSessionRef(ctx, ref),
       project: deps.defaultProject,
       purpose,
     });
@@ -164,7 +164,7 @@ export function changeRoutes(app: ServeApp, deps: ServeDeps): void {
     }),
     async (c) => {
       const { name } = c.req.valid("json");
-      await saveSnapshot(ctx, sandboxId(ctx, c.req.valid("param").id), name);
+      await saveSnapshot(ctx, resolveSessionRef(ctx, c.req.valid("param").id), name);
       return c.json({ name }, 201);
     },
   );

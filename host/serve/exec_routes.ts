@@ -10,7 +10,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { ExecHandle } from "../channel/agent_client.ts";
 import { UsageError } from "../api/errors.ts";
-import { sandboxId } from "./sandbox_ref.ts";
+import { resolveSessionRef } from "../api/network_records.ts";
 import { connectToSession } from "../api/session_connect.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { errorResponse } from "./http_status.ts";
@@ -81,7 +81,7 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
     }),
     async (c) => {
       const body = c.req.valid("json");
-      const id = sandboxId(deps.ctx, c.req.valid("param").id);
+      const id = resolveSessionRef(deps.ctx, c.req.valid("param").id);
       const stdin = body.stdin === undefined ? undefined : decodeBase64(body.stdin);
       const connection = await connectToSession(id);
       const run = connection.agent.exec({
@@ -135,7 +135,7 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
         code: "websocket_required",
       });
     }
-    const id = sandboxId(deps.ctx, c.req.param("id"));
+    const id = resolveSessionRef(deps.ctx, c.req.param("id"));
     const offered = (c.req.header("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
       protocol: offered.includes(PTY_SUBPROTOCOL) ? PTY_SUBPROTOCOL : undefined,

@@ -17,7 +17,7 @@ import {
   statGuestPath,
   writeGuestFile,
 } from "../api/guest_fs.ts";
-import { sandboxId } from "./sandbox_ref.ts";
+import { resolveSessionRef } from "../api/network_records.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { ERROR, GUEST_ENTRY, SANDBOX_PARAM } from "./schemas.ts";
 
@@ -46,7 +46,7 @@ const errors = {
  * ```
  */
 export function fileRoutes(app: ServeApp, deps: ServeDeps): void {
-  const session = (ref: string) => sandboxId(deps.ctx, ref);
+  const session = (ref: string) => resolveSessionRef(deps.ctx, ref);
 
   app.openapi(
     createRoute({

@@ -8,7 +8,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { AgentboxError, UsageError } from "../api/errors.ts";
-import { sandboxId } from "./sandbox_ref.ts";
+import { resolveSessionRef } from "../api/network_records.ts";
 import { parseSandboxSpec } from "../api/sandbox_spec.ts";
 import { sessionAttributes, startDetachedSession } from "../api/session_owner.ts";
 import {
@@ -184,7 +184,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
       responses: { 200: json(SANDBOX, "The stopped sandbox"), ...errors },
     }),
     async (c) => {
-      const id = sandboxId(ctx, c.req.valid("param").id);
+      const id = resolveSessionRef(ctx, c.req.valid("param").id);
       const body = c.req.valid("json") ?? {};
       const [outcome] = await stopSessions(ctx, [id], {
         kill: body.kill === true,
@@ -214,7 +214,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
       responses: { 204: { description: "Deleted" }, ...errors },
     }),
     async (c) => {
-      const id = sandboxId(ctx, c.req.valid("param").id);
+      const id = resolveSessionRef(ctx, c.req.valid("param").id);
       const { alive } = await removeSessions(ctx, [id], {
         force: c.req.valid("query").force !== "false",
       });
@@ -263,7 +263,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
 
 /** The session `ref` names, as listed. */
 async function entry(deps: ServeDeps, ref: string): Promise<SessionEntry> {
-  const id = sandboxId(deps.ctx, ref);
+  const id = resolveSessionRef(deps.ctx, ref);
   const found = (await listSessions(deps.ctx, { all: true })).find((e) => e.id === id);
   if (!found) {
     throw new AgentboxError(`No sandbox ${ref}`, { kind: "not_found", code: "session_unknown" });

@@ -10,8 +10,7 @@ import { createHash } from "node:crypto";
 import { AgentboxError, Client, type Pty, Sandbox } from "../../sdk/ts/mod.ts";
 import { HOSTILE } from "../../sdk/ts/src/hostile_strings.ts";
 import { REPO, waitFor } from "../helpers.ts";
-import { startServe } from "./serve_child.ts";
-import { sandbox } from "./session_sandbox.ts";
+import { startServer } from "./serve_server.ts";
 
 const FIFTY_MB = 50 * 1024 * 1024;
 
@@ -35,9 +34,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    await using world = await sandbox();
-    await using server = await startServe(world);
-    const client = new Client({ socketPath: server.socketPath });
+    await using server = await startServer({ tcp: true });
+    const world = server.world;
+    const url = server.url!;
+    const token = server.token!;
+    const client = new Client({ socketPath: server.socket });
     try {
       await t.step("errors: an unknown sandbox is kind not_found, status 404", async () => {
         const error = await Sandbox.connect("no-such-sandbox", { client }).catch((e) => e);
@@ -199,7 +200,7 @@ Deno.test({
         });
 
         await t.step("TCP with the token; a wrong token is 401 unauthorized", async () => {
-          const remote = new Client({ url: server.url, token: server.token });
+          const remote = new Client({ url, token });
           try {
             const listed = await remote.list({ labels: { suite: "sdk-ts" } });
             assert.deepEqual(listed.map((s) => s.id), [sb.id]);
@@ -209,7 +210,7 @@ Deno.test({
             const screen = record(pty);
             assert.equal((await pty.wait()).exitCode, 0);
             assert.match(screen(), /9 33/);
-            const wrong = new Client({ url: server.url, token: "not-the-token" });
+            const wrong = new Client({ url, token: "not-the-token" });
             const error = await wrong.list().catch((e) => e);
             assert.ok(error instanceof AgentboxError);
             assert.equal(error.status, 401);
@@ -238,9 +239,9 @@ Deno.test({
               args: [
                 `${REPO}/tests/e2e/sdk_ts_node_smoke.mjs`,
                 `${out}/mod.js`,
-                server.socketPath,
-                server.url,
-                server.token,
+                server.socket,
+                url,
+                token,
                 sb.id,
               ],
               stdout: "piped",
