@@ -102,6 +102,25 @@ Deno.test({
           assert.ok(types.includes("stdout") && types.includes("stderr"), types.join());
         });
 
+        await t.step("leaving execStream early, or aborting exec, kills the command", async () => {
+          for await (const event of sb.execStream(["sh", "-c", "echo up; exec sleep 1001"])) {
+            if (event.type === "stdout") break;
+          }
+          const controller = new AbortController();
+          const aborted = sb.exec(["sh", "-c", "echo up; exec sleep 1002"], {
+            signal: controller.signal,
+            onStdout: () => controller.abort(),
+          });
+          const error = await aborted.catch((e) => e);
+          assert.ok(error instanceof AgentboxError, String(error));
+          assert.equal(error.code, "aborted");
+          const running = async () => (await sb.exec(["ps"])).stdout;
+          assert.ok(
+            await waitFor(async () => !/sleep 100[12]/.test(await running()), 60_000),
+            `still running: ${await running()}`,
+          );
+        });
+
         await t.step("sh: hostile interpolations stay single words in the guest's sh", async () => {
           const r = await sb.sh`printf '%s\\0' ${HOSTILE}; test ! -e /tmp/pwned`;
           assert.equal(r.exitCode, 0, r.stderr);

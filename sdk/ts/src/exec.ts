@@ -79,7 +79,7 @@ export async function* execEvents(
   const decoder = new TextDecoder();
   let pending = "";
   let ended = false;
-  for await (const chunk of reply.body) {
+  for await (const chunk of abortable(reply.body, options.signal)) {
     pending += decoder.decode(chunk, { stream: true });
     let newline: number;
     while ((newline = pending.indexOf("\n")) >= 0) {
@@ -166,4 +166,22 @@ function parseEvent(line: string): ExecEvent {
       throw errorFromBody(0, value, "The command failed");
   }
   throw protocolError(`The exec stream has an event the SDK does not know: ${line.slice(0, 80)}`);
+}
+
+/** `chunks`, failing with code `aborted` (not `connection_lost`) once `signal` aborted. */
+async function* abortable(
+  chunks: AsyncIterable<Uint8Array>,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Uint8Array> {
+  try {
+    yield* chunks;
+  } catch (error) {
+    if (!signal?.aborted) throw error;
+    throw new AgentboxError("The command was aborted: the server kills it", {
+      kind: "failed",
+      code: "aborted",
+      status: 0,
+      cause: error,
+    });
+  }
 }

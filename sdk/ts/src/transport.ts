@@ -156,15 +156,7 @@ export class Transport {
         const status = response.statusCode ?? 0;
         const reply = wrapReply(status, response);
         if (status < 400) return resolve(reply);
-        reply.bytes().then((bytes) => {
-          let body: unknown;
-          try {
-            body = JSON.parse(Buffer.from(bytes).toString("utf8"));
-          } catch {
-            body = undefined;
-          }
-          reject(errorFromBody(status, body, `${method} ${path}: HTTP ${status}`));
-        }, reject);
+        errorOf(reply, `${method} ${path}: HTTP ${status}`).then(reject, reject);
       });
       request.on("error", (error) => reject(this.#failure(error)));
       writeBody(request, payload).catch((error) => request.destroy(error));
@@ -198,15 +190,8 @@ export class Transport {
       });
       request.on("response", (response) => {
         const status = response.statusCode ?? 0;
-        wrapReply(status, response).bytes().then((bytes) => {
-          let body: unknown;
-          try {
-            body = JSON.parse(Buffer.from(bytes).toString("utf8"));
-          } catch {
-            body = undefined;
-          }
-          reject(errorFromBody(status, body, `GET ${path}: HTTP ${status}, not a WebSocket`));
-        }, reject);
+        errorOf(wrapReply(status, response), `GET ${path}: HTTP ${status}, not a WebSocket`)
+          .then(reject, reject);
       });
       request.on("error", (error) => reject(this.#failure(error)));
       request.end();
@@ -250,6 +235,14 @@ export class Transport {
         status: 0,
         cause: error,
       });
+    }
+    const reason = `${err?.code ?? ""} ${err?.message ?? ""}`.trim();
+    if (/CERT|TLS|SSL|certificate/i.test(reason)) {
+      return new AgentboxError(
+        `The TLS handshake with ${this.target} failed (${reason}): for a private CA, pass ` +
+          "{ ca: PEM }",
+        { kind: "unavailable", code: "tls_failed", status: 0, cause: error },
+      );
     }
     return new AgentboxError(
       `Cannot reach agentbox serve at ${this.target} (${err?.code ?? err?.message}): ` +
@@ -335,6 +328,17 @@ function wrapReply(status: number, response: http.IncomingMessage): Reply {
       }
     },
   };
+}
+
+/** The error an error answer's body describes (`fallback` when the body is not one). */
+async function errorOf(reply: Reply, fallback: string): Promise<AgentboxError> {
+  let body: unknown;
+  try {
+    body = await reply.json();
+  } catch {
+    body = undefined;
+  }
+  return errorFromBody(reply.status, body, fallback);
 }
 
 /** Write `payload` to `request` with back-pressure, then end it. */
