@@ -17,7 +17,11 @@ export interface ExecOptions {
   cwd?: string;
   /** The guest user (default: the image's). */
   user?: string;
-  /** Bytes (or UTF-8 text) for the command's stdin (at most 16 MiB). */
+  /**
+   * Bytes (or UTF-8 text) for the command's stdin. It travels base64 in the JSON request, which
+   * the server bounds at 1 MiB (`body_too_large`): about 750 KiB of stdin. For more, write a
+   * file (`files.write`) and redirect from it.
+   */
   stdin?: string | Uint8Array;
   /** Kill the command after this many seconds. */
   timeoutSec?: number;
