@@ -17,6 +17,7 @@ export type { ExecCallbacks, ExecEvent, ExecOptions, ExecResult } from "./src/ex
 export { type FileOptions, Files, type WriteOptions } from "./src/files.ts";
 export { Pty, PTY_SUBPROTOCOL, type PtyOptions, type PtySignal } from "./src/pty.ts";
 export { quote, shellCommand, type ShellValue } from "./src/quote.ts";
+export type { ServerEvent } from "./src/sse.ts";
 export {
   Client,
   type ClientChoice,

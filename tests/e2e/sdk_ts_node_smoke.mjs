@@ -1,6 +1,7 @@
 // The TypeScript SDK's smoke under Node: run by sdk_ts_test.ts as
 // `node sdk_ts_node_smoke.mjs BUNDLE SOCKET URL TOKEN SANDBOX`, with the SDK built as it is
 // published (`deno bundle`, sdk/ts/package.json). Prints one JSON object of what it saw.
+import { createHash } from "node:crypto";
 import process from "node:process";
 
 const [bundle, socketPath, url, token, id] = process.argv.slice(2);
@@ -11,6 +12,24 @@ const local = new Client({ socketPath });
 const sandbox = await Sandbox.connect(id, { client: local });
 const run = await sandbox.exec(["sh", "-c", "printf out; printf err >&2; exit 3"]);
 result.exec = { exitCode: run.exitCode, stdout: run.stdout, stderr: run.stderr };
+
+const hash = createHash("sha256");
+let streamedBytes = 0;
+const streamed = await sandbox.exec([
+  "sh",
+  "-c",
+  "head -c 4194304 /dev/urandom | tee /tmp/n; sha256sum </tmp/n >&2; rm /tmp/n",
+], {
+  onStdout: (chunk) => {
+    hash.update(chunk);
+    streamedBytes += chunk.length;
+  },
+});
+result.streamed = {
+  bytes: streamedBytes,
+  sha256: hash.digest("hex"),
+  guestSha256: streamed.stderr.split(" ")[0],
+};
 
 const words = ["it's", "$(id)", "a\nb", "", "*", "é"];
 const sh = await sandbox.sh`printf '%s|' ${words}`;

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { AgentboxError, Client, type Pty, Sandbox } from "../../sdk/ts/mod.ts";
+import { AgentboxError, Client, type Pty, Sandbox, type ServerEvent } from "../../sdk/ts/mod.ts";
 import { HOSTILE } from "../../sdk/ts/src/hostile_strings.ts";
 import { REPO, waitFor } from "../helpers.ts";
 import { startServer } from "./serve_server.ts";
@@ -48,6 +48,13 @@ Deno.test({
         assert.equal(error.status, 404);
       });
 
+      // The server's event stream, followed from before the sandbox is made.
+      const events: ServerEvent[] = [];
+      const stopEvents = new AbortController();
+      const following = (async () => {
+        for await (const event of client.events({ signal: stopEvents.signal })) events.push(event);
+      })();
+
       const sb = await Sandbox.create({
         client,
         name: "sdk-main",
@@ -60,6 +67,19 @@ Deno.test({
         assert.equal(sb.info.state, "running");
         assert.deepEqual(sb.info.labels, { suite: "sdk-ts" });
         assert.equal((await world.ps()).find((s) => s.id === sb.id)?.name, "sdk-main");
+
+        await t.step("events: the sandbox's start; images, the request log, usage", async () => {
+          const started = () =>
+            events.some((e) =>
+              e.type === "sandbox" && (e.data as { id: string; state: string }).id === sb.id
+            );
+          assert.ok(await waitFor(started, 30_000), JSON.stringify(events));
+          stopEvents.abort();
+          await following;
+          assert.match(JSON.stringify(await client.images()), /"default"/);
+          assert.ok(Array.isArray(await client.requests({ session: sb.id })));
+          assert.equal(typeof await client.usage({ by: "host" }), "object");
+        });
 
         await t.step("exec: 50 MB streamed byte-exact, stderr apart, exit code", async () => {
           const hash = createHash("sha256");
@@ -273,6 +293,8 @@ Deno.test({
             assert.deepEqual(seen.exec, { exitCode: 3, stdout: "out", stderr: "err" });
             assert.equal(seen.sh, "it's|$(id)|a\nb||*|é|");
             assert.deepEqual(seen.read, Array.from({ length: 256 }, (_, i) => i));
+            assert.equal(seen.streamed.bytes, 4 * 1024 * 1024);
+            assert.equal(seen.streamed.sha256, seen.streamed.guestSha256);
             assert.equal(seen.events[0], "started");
             assert.equal(seen.events.at(-1), "exit");
             assert.equal(seen.pty.exit.exitCode, 5);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { AgentboxError } from "./errors.ts";
+import { AgentboxError, errorFromBody, protocolError } from "./errors.ts";
 import {
   type ExecCallbacks,
   type ExecEvent,
@@ -18,6 +18,7 @@ import {
 import { Files } from "./files.ts";
 import { Pty, type PtyOptions } from "./pty.ts";
 import { shellCommand, type ShellValue } from "./quote.ts";
+import { type ServerEvent, serverEvents } from "./sse.ts";
 import { type ConnectionOptions, Transport } from "./transport.ts";
 import type { ApplyOptions, ApplySummary, Changes, CreateOptions, SandboxInfo } from "./types.ts";
 
@@ -83,6 +84,60 @@ export class Client {
   async snapshots(): Promise<SnapshotInfo[]> {
     const reply = await this.transport.request("GET", "/v1/snapshots");
     return (await reply.json<{ snapshots: SnapshotInfo[] }>()).snapshots;
+  }
+
+  /** The images built on the server's machine (the server's JSON as it is). */
+  async images(): Promise<Record<string, unknown>> {
+    return await (await this.transport.request("GET", "/v1/images")).json();
+  }
+
+  /**
+   * Build an image and its template, calling `onProgress` with each progress event; resolves
+   * with the build's report.
+   */
+  async buildImage(
+    options: { name?: string; profile?: string; agents?: string[] } = {},
+    onProgress?: (event: ServerEvent) => void,
+  ): Promise<unknown> {
+    const reply = await this.transport.request("POST", "/v1/images/build", {
+      json: options,
+      accept: "text/event-stream",
+    });
+    for await (const event of serverEvents(reply.body)) {
+      if (event.type === "done") return event.data;
+      if (event.type === "error") throw errorFromBody(0, event.data, "The image build failed");
+      onProgress?.(event);
+    }
+    throw protocolError("The image build's stream ended without its report");
+  }
+
+  /** The request log (egress decisions), oldest first: all, or one sandbox's. */
+  async requests(options: { session?: string; limit?: number } = {}): Promise<unknown[]> {
+    const reply = await this.transport.request("GET", "/v1/requests", { query: options });
+    return (await reply.json<{ requests: unknown[] }>()).requests;
+  }
+
+  /** Requests, bytes and AI tokens, grouped `by` model (default), host or session. */
+  async usage(
+    options: { session?: string; by?: "model" | "host" | "session" } = {},
+  ): Promise<Record<string, unknown>> {
+    return await (await this.transport.request("GET", "/v1/usage", { query: options })).json();
+  }
+
+  /**
+   * The server's events from now on — `sandbox` (`{id, name, state, previous}`) and `request`
+   * (one request log record) — until the loop is left or `signal` aborts.
+   */
+  async *events(options: { signal?: AbortSignal } = {}): AsyncGenerator<ServerEvent> {
+    const reply = await this.transport.request("GET", "/v1/events", {
+      accept: "text/event-stream",
+      signal: options.signal,
+    });
+    try {
+      yield* serverEvents(reply.body);
+    } catch (error) {
+      if (!options.signal?.aborted) throw error;
+    }
   }
 
   /** Close kept-alive connections (the sandboxes keep running). */
