@@ -12,7 +12,7 @@
  * @module
  */
 
-export { AgentboxError } from "./src/errors.ts";
+export { AgentboxError, CommandError } from "./src/errors.ts";
 export type { ExecCallbacks, ExecEvent, ExecOptions, ExecResult } from "./src/exec.ts";
 export { type FileOptions, Files, type WriteOptions } from "./src/files.ts";
 export { Pty, PTY_SUBPROTOCOL, type PtyOptions, type PtySignal } from "./src/pty.ts";
@@ -21,6 +21,7 @@ export type { ServerEvent } from "./src/sse.ts";
 export {
   Client,
   type ClientChoice,
+  type DecisionListOptions,
   type ListOptions,
   Sandbox,
   type SnapshotInfo,

@@ -62,3 +62,25 @@ export function errorFromBody(status: number, body: unknown, fallback: string): 
 export function protocolError(message: string): AgentboxError {
   return new AgentboxError(message, { kind: "internal", code: "protocol_error", status: 0 });
 }
+
+/**
+ * A command that did not exit 0, thrown by `exec(argv, { check: true })`: kind `failed`, code
+ * `command_failed`, with the command's result.
+ */
+export class CommandError<Result extends { exitCode: number | null }> extends AgentboxError {
+  /** What the command did: exit code, signal, output. */
+  readonly result: Result;
+
+  constructor(argv: string[], result: Result & { signal?: string | null }) {
+    const how = result.exitCode === null
+      ? `was killed by ${result.signal}`
+      : `exited ${result.exitCode}`;
+    super(`${JSON.stringify(argv).slice(0, 200)} ${how}`, {
+      kind: "failed",
+      code: "command_failed",
+      status: 0,
+    });
+    this.name = "CommandError";
+    this.result = result;
+  }
+}

@@ -6,7 +6,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { AgentboxError, errorFromBody, protocolError } from "./errors.ts";
+import { AgentboxError, CommandError, errorFromBody, protocolError } from "./errors.ts";
 import type { Transport } from "./transport.ts";
 import type { ExitStatus } from "./types.ts";
 
@@ -35,6 +35,8 @@ export interface ExecCallbacks extends ExecOptions {
   onStdout?: (chunk: Uint8Array) => void;
   /** Each chunk of stderr as it comes; given, stderr is not collected in the result. */
   onStderr?: (chunk: Uint8Array) => void;
+  /** Throw a {@linkcode CommandError} (with the result) unless the command exits 0. */
+  check?: boolean;
 }
 
 /** A finished command. */
@@ -123,7 +125,7 @@ export async function runExec(
     } else if (event.type === "exit") {
       const stdoutBytes = new Uint8Array(Buffer.concat(out));
       const stderrBytes = new Uint8Array(Buffer.concat(err));
-      return {
+      const result: ExecResult = {
         exitCode: event.exitCode,
         signal: event.signal,
         timedOut: event.timedOut,
@@ -132,6 +134,8 @@ export async function runExec(
         stdoutBytes,
         stderrBytes,
       };
+      if (options.check && result.exitCode !== 0) throw new CommandError(argv, result);
+      return result;
     }
   }
   throw protocolError("The exec stream ended without an exit");

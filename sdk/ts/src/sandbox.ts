@@ -20,7 +20,16 @@ import { Pty, type PtyOptions } from "./pty.ts";
 import { shellCommand, type ShellValue } from "./quote.ts";
 import { type ServerEvent, serverEvents } from "./sse.ts";
 import { type ConnectionOptions, Transport } from "./transport.ts";
-import type { ApplyOptions, ApplySummary, Changes, CreateOptions, SandboxInfo } from "./types.ts";
+import type {
+  ApplyOptions,
+  ApplySummary,
+  Approval,
+  Changes,
+  CreateOptions,
+  Review,
+  ReviewOptions,
+  SandboxInfo,
+} from "./types.ts";
 
 /** `Symbol.asyncDispose`, where the runtime has it (Deno, Node 20.4+), else its registered twin. */
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ??
@@ -140,6 +149,44 @@ export class Client {
     }
   }
 
+  /** Graylisted destinations waiting for an answer (with `all`, recent decisions too). */
+  async approvals(options: DecisionListOptions = {}): Promise<Approval[]> {
+    const reply = await this.transport.request("GET", "/v1/approvals", {
+      query: listQuery(options),
+    });
+    return (await reply.json<{ approvals: Approval[] }>()).approvals;
+  }
+
+  /** Answer approval `id`; the decision is recorded as this client's. */
+  async answerApproval(
+    id: number,
+    decision: "once" | "session" | "always" | "deny",
+  ): Promise<Approval> {
+    const reply = await this.transport.request("POST", `/v1/approvals/${id}`, {
+      json: { decision },
+    });
+    return await reply.json<Approval>();
+  }
+
+  /** Applies held for review (with `all`, decided ones too). */
+  async reviews(options: DecisionListOptions = {}): Promise<Review[]> {
+    const reply = await this.transport.request("GET", "/v1/reviews", {
+      query: listQuery(options),
+    });
+    return (await reply.json<{ reviews: Review[] }>()).reviews;
+  }
+
+  /** Accept review `id` (its apply runs as submitted) or reject it. */
+  async decideReview(
+    id: number,
+    decision: "accept" | "reject",
+  ): Promise<{ review: Review; applied: ApplySummary | null }> {
+    const reply = await this.transport.request("POST", `/v1/reviews/${id}`, {
+      json: { decision },
+    });
+    return await reply.json<{ review: Review; applied: ApplySummary | null }>();
+  }
+
   /** Close kept-alive connections (the sandboxes keep running). */
   close(): void {
     this.transport.close();
@@ -149,6 +196,19 @@ export class Client {
     const reply = await this.transport.request("GET", `/v1/sandboxes/${encodeURIComponent(ref)}`);
     return await reply.json<SandboxInfo>();
   }
+}
+
+/** Options of `approvals` and `reviews`. */
+export interface DecisionListOptions {
+  /** Only this sandbox's (id or name). */
+  session?: string;
+  /** Decided ones too, newest first (default: pending only). */
+  all?: boolean;
+  limit?: number;
+}
+
+function listQuery(options: DecisionListOptions) {
+  return { session: options.session, all: options.all || undefined, limit: options.limit };
 }
 
 let sharedClient: Client | undefined;
@@ -276,6 +336,17 @@ export class Sandbox implements AsyncDisposable {
       json: options,
     });
     return await reply.json<ApplySummary>();
+  }
+
+  /**
+   * Submit the changes (or `paths`) for review: the apply is held until an approver accepts it
+   * (`client.decideReview`), and runs then as submitted.
+   */
+  async submitReview(options: ReviewOptions = {}): Promise<Review> {
+    const reply = await this.client.transport.request("POST", this.#path("/changes/review"), {
+      json: options,
+    });
+    return await reply.json<Review>();
   }
 
   /** Discard the changes not applied. */

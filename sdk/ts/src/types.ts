@@ -117,3 +117,53 @@ export interface ExitStatus {
   /** Whether its timeoutSec ran out. */
   timedOut: boolean;
 }
+
+/** A graylisted destination waiting for a human's answer (or, listed with `all`, answered). */
+export interface Approval {
+  id: number;
+  session: string;
+  sessionName: string | null;
+  host: string;
+  port: number;
+  rule: string;
+  /** When it was asked (ms since the epoch). */
+  askedAt: number;
+  /** No answer by then denies it (ms since the epoch). */
+  deadline: number;
+  state: "pending" | "decided" | "expired";
+  decision: "once" | "session" | "always" | "deny" | "timeout" | null;
+  /** The client that answered (token name, or `local:USER`). */
+  decidedBy: string | null;
+  decidedAt: number | null;
+  note: string | null;
+}
+
+/** What an apply submitted for review will do, once accepted. */
+export interface ReviewOptions {
+  /** Project-relative paths or globs to apply (default: all). */
+  paths?: string[];
+  force?: boolean;
+  allowSymlinks?: boolean;
+  exactModes?: boolean;
+  allowHighRisk?: boolean;
+}
+
+/** An apply held until an approver accepts or rejects it. */
+export interface Review {
+  id: number;
+  session: string;
+  sessionName: string | null;
+  project: string;
+  changeset: string;
+  request: ReviewOptions;
+  planned: { path: string; action?: string; highRisk?: string }[];
+  submittedBy: string;
+  submittedAt: number;
+  state: "pending" | "accepted" | "rejected";
+  decidedBy: string | null;
+  decidedAt: number | null;
+  result:
+    | { status: string; counts: Record<string, number>; changeset: string }
+    | { error: { code: string; message: string } }
+    | null;
+}
