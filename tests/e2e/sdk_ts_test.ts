@@ -216,6 +216,23 @@ Deno.test({
           await assert.rejects(Deno.stat(`${world.project}/drop.txt`));
         });
 
+        await t.step("review: an apply held until an approver accepts it", async () => {
+          await sb.files.write("reviewed.txt", "reviewed\n");
+          const review = await sb.submitReview({ paths: ["reviewed.txt"] });
+          assert.equal(review.state, "pending");
+          assert.deepEqual(review.planned.map((p) => p.path), ["reviewed.txt"]);
+          assert.ok((await client.reviews()).some((r) => r.id === review.id));
+          await assert.rejects(Deno.stat(`${world.project}/reviewed.txt`));
+          const { review: decided, applied } = await client.decideReview(review.id, "accept");
+          assert.equal(decided.state, "accepted");
+          assert.match(decided.decidedBy ?? "", /^local:/);
+          assert.equal(applied?.counts.applied, 1, JSON.stringify(applied));
+          assert.equal(await Deno.readTextFile(`${world.project}/reviewed.txt`), "reviewed\n");
+          const again = await client.decideReview(review.id, "reject").catch((e) => e);
+          assert.ok(again instanceof AgentboxError && again.status === 409, String(again));
+          assert.deepEqual(await client.approvals({ session: sb.id }), []);
+        });
+
         await t.step("snapshot, restored as a new sandbox; await using deletes it", async () => {
           await sb.files.write("/tmp/marker", "from before the snapshot\n");
           assert.deepEqual(await sb.snapshot("sdk-snap"), { name: "sdk-snap" });
