@@ -22,6 +22,20 @@ async function screenMatches(screen: () => string, pattern: RegExp): Promise<voi
   );
 }
 
+/** The member names of a ustar archive. */
+function tarNames(tar: Uint8Array): string[] {
+  const names: string[] = [];
+  const text = (from: number, length: number) =>
+    new TextDecoder().decode(tar.subarray(from, from + length)).replace(/\0.*$/s, "");
+  for (let at = 0; at + 512 <= tar.length;) {
+    const name = text(at, 100);
+    if (name === "") break;
+    names.push(`${text(at + 345, 155)}${text(at + 345, 155) ? "/" : ""}${name}`);
+    at += 512 + Math.ceil(parseInt(text(at + 124, 12).trim() || "0", 8) / 512) * 512;
+  }
+  return names;
+}
+
 function record(pty: Pty): () => string {
   let screen = "";
   const decoder = new TextDecoder();
@@ -180,6 +194,19 @@ Deno.test({
               ["/tmp/d/e", "dir"],
               ["/tmp/d/e/moved.bin", "file"],
             ]);
+            // A directory as a tar archive, out and back in.
+            await sb.files.write("/tmp/d/e/two.txt", "two\n");
+            const tar = new Uint8Array(
+              await new Response(await sb.files.readTar("/tmp/d")).arrayBuffer(),
+            );
+            const names = tarNames(tar);
+            assert.ok(names.some((n) => n.endsWith("e/moved.bin")), names.join());
+            assert.ok(names.some((n) => n.endsWith("e/two.txt")), names.join());
+            await sb.files.writeTar("/tmp/copy", tar);
+            assert.equal(await sb.files.readText("/tmp/copy/e/two.txt"), "two\n");
+            assert.deepEqual(await sb.files.read("/tmp/copy/e/moved.bin"), every);
+            await sb.files.remove("/tmp/copy");
+            await sb.files.remove("/tmp/d/e/two.txt");
             await sb.files.remove("/tmp/d");
             assert.equal(await sb.files.exists("/tmp/d"), false);
             const missing = await sb.files.read("/tmp/nothing-here").catch((e) => e);
