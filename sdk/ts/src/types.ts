@@ -49,6 +49,29 @@ export interface CreateOptions {
   /** Stop the sandbox this many seconds after it started. */
   timeoutSec?: number;
   labels?: Record<string, string>;
+  /**
+   * Seconds a graylisted destination waits for an answer (`client.approvals()`) before it is
+   * denied (default 30; 0 refuses graylisted hosts at once).
+   */
+  approvalTimeoutSec?: number;
+  /**
+   * Secrets the proxy adds to HTTPS requests to their host (inspected); the guest sees only a
+   * placeholder in `guestEnv`. Never stored on disk.
+   */
+  secrets?: Secret[];
+}
+
+/** A secret bound to a host: the proxy writes it into that host's requests, never the guest. */
+export interface Secret {
+  host: string;
+  port?: number;
+  /** The header it goes in (default: Authorization). */
+  header?: string;
+  /** e.g. "Bearer". */
+  scheme?: string;
+  value: string;
+  /** Guest variables that receive a placeholder. */
+  guestEnv?: string[];
 }
 
 /** A guest path, as files.list and files.stat give it. */
