@@ -1,0 +1,75 @@
+/**
+ * How the E2B endpoints report a failure: the HTTP status of an `AgentboxError`'s kind (one table),
+ * in the body E2B's API uses (`{code, message}`), and the Connect code envd's RPCs use.
+ *
+ * @module
+ */
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AgentboxError, type ErrorKind } from "../../agentbox_error.ts";
+
+/** The HTTP status of each kind of failure. */
+export const HTTP_STATUS: Record<ErrorKind, number> = {
+  usage: 400,
+  not_found: 404,
+  conflict: 409,
+  state: 409,
+  command_not_found: 400,
+  timeout: 504,
+  unavailable: 503,
+  vm: 502,
+  guest: 502,
+  failed: 500,
+  internal: 500,
+};
+
+/** The Connect code of each kind of failure. */
+export const CONNECT_CODE: Record<ErrorKind, Code> = {
+  usage: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  conflict: Code.AlreadyExists,
+  state: Code.FailedPrecondition,
+  command_not_found: Code.InvalidArgument,
+  timeout: Code.DeadlineExceeded,
+  unavailable: Code.Unavailable,
+  vm: Code.Unavailable,
+  guest: Code.Internal,
+  failed: Code.Internal,
+  internal: Code.Internal,
+};
+
+/** Any thrown value as an `AgentboxError` (unknown ones are `internal`). */
+export function asAgentboxError(error: unknown): AgentboxError {
+  if (error instanceof AgentboxError) return error;
+  return new AgentboxError(error instanceof Error ? error.message : String(error), {
+    cause: error,
+    kind: "internal",
+    code: "internal",
+  });
+}
+
+/** The E2B API's error body and status for `error`. */
+export function apiError(
+  error: unknown,
+): { status: number; body: { code: number; message: string } } {
+  const e = asAgentboxError(error);
+  // Not 503: the SDK reads that as "busy, retry".
+  const status = e.code === "e2b_unsupported" ? 501 : HTTP_STATUS[e.kind];
+  return { status, body: { code: status, message: e.message } };
+}
+
+/** `error` as a Connect error (one already is stays as it is). */
+export function connectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  const e = asAgentboxError(error);
+  const code = e.code === "e2b_unsupported" ? Code.Unimplemented : CONNECT_CODE[e.kind];
+  return new ConnectError(e.message, code, undefined, undefined, e);
+}
+
+/** A feature agentbox does not serve, said the same way everywhere. */
+export function unsupported(what: string): AgentboxError {
+  return new AgentboxError(`${what} is not supported by agentbox's E2B endpoints (docs/e2b.md)`, {
+    kind: "unavailable",
+    code: "e2b_unsupported",
+  });
+}
