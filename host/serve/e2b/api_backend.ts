@@ -29,7 +29,7 @@ export interface ApiBackendOptions {
 
 /** Where sandboxes without a given share get their empty workspace. */
 export function e2bWorkspacesDir(): string {
-  return join(stateDir(), "agentbox", "e2b-workspaces");
+  return join(stateDir(), "e2b-workspaces");
 }
 
 /**
