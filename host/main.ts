@@ -113,6 +113,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary: "show what agentbox keeps on disk and what prune would free (system df)",
     subcommands: ["df"],
   },
+  serve: {
+    load: () => import("./cli/serve.ts").then((m) => m.serveCommand),
+    summary: "serve the REST API for SDKs and other programs",
+    subcommands: ["token", "openapi"],
+  },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),
     summary: "check that this host can run agentbox",

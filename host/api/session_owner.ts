@@ -56,6 +56,10 @@ export const DETACHED_PLAN_SCHEMA = z.strictObject({
   learnYes: z.boolean().default(false),
   /** A stopped session started again (`agentbox start`): boot over its own workspace disks. */
   restart: z.boolean().default(false),
+  /** Labels a client gave the session (`agentbox serve`), to find it again. */
+  labels: z.record(z.string().max(63), z.string().max(256)).default({}),
+  /** Who asked for the session through `agentbox serve` (a token's name). */
+  createdBy: z.string().max(64).optional(),
 });
 
 /** What a new session's owner is handed (its `plan.json`). */
@@ -373,6 +377,33 @@ function startFirstCommand(
       log(`command did not finish: ${error instanceof Error ? error.message : "unknown failure"}`),
   );
   return commandConsole;
+}
+
+/** What a detached session was given besides its spec: see {@linkcode sessionAttributes}. */
+export interface SessionAttributes {
+  labels: Record<string, string>;
+  createdBy: string | null;
+}
+
+/**
+ * The labels and creator of detached session `id`, from the plan it keeps; empty for a one-shot
+ * session or one started before labels existed.
+ *
+ * @example
+ * ```ts ignore
+ * import { sessionAttributes } from "./session_owner.ts";
+ * console.log((await sessionAttributes(id)).labels);
+ * ```
+ */
+export async function sessionAttributes(id: string): Promise<SessionAttributes> {
+  const saved = await Deno.readTextFile(savedPlanPath(sessionPaths(id))).catch(() => undefined);
+  if (saved === undefined) return { labels: {}, createdBy: null };
+  try {
+    const plan = parseDetachedPlan(JSON.parse(saved), "session.json");
+    return { labels: plan.labels, createdBy: plan.createdBy ?? null };
+  } catch {
+    return { labels: {}, createdBy: null };
+  }
 }
 
 /** Where a detached session keeps its plan for `agentbox start`: `<state>/session.json`. */

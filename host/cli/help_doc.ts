@@ -41,6 +41,7 @@ export const HELP_COMMANDS: readonly string[] = [
   "requests",
   "usage",
   "agents",
+  "serve",
   "doctor",
   "version",
   "completion",
