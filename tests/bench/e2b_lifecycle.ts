@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Sandbox } from "npm:e2b@^2";
+import { Sandbox } from "e2b";
 import { startE2bServe } from "../e2e/e2b_serve.ts";
 import { sandbox } from "../e2e/session_sandbox.ts";
 import { median } from "./stats.ts";
@@ -53,7 +53,10 @@ for (let i = 0; i < runs; i++) {
   e2b.push(await e2bOnce());
   cli.push(await cliOnce(i));
 }
-const show = (xs: number[]) => `median ${median(xs).toFixed(0)} ms  [${xs.map((x) => x.toFixed(0)).join(", ")}]`;
-console.log(`runs: ${runs} each (interleaved); load: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);
+const show = (xs: number[]) =>
+  `median ${median(xs).toFixed(0)} ms  [${xs.map((x) => x.toFixed(0)).join(", ")}]`;
+console.log(
+  `runs: ${runs} each (interleaved); load: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`,
+);
 console.log(`E2B SDK   create → run('true') → kill:       ${show(e2b)}`);
 console.log(`agentbox  run -d → exec --session true → rm -f: ${show(cli)}`);

@@ -4,7 +4,7 @@
  * environment variables, as a user would.
  */
 import assert from "node:assert/strict";
-import { ALL_TRAFFIC, CommandExitError, Sandbox, SandboxError } from "npm:e2b@^2";
+import { ALL_TRAFFIC, CommandExitError, Sandbox, SandboxError } from "e2b";
 import { randomBytes, sha256 } from "../helpers.ts";
 import { startE2bServe } from "./e2b_serve.ts";
 import { sandbox as world } from "./session_sandbox.ts";

@@ -19,7 +19,6 @@ import {
   ENVD_VERSION,
   MAX_TIMEOUT_SEC,
 } from "./sandboxes.ts";
-import { sameSecret } from "./secret_compare.ts";
 
 /** E2B's `ALL_TRAFFIC`: every address. */
 const ALL_TRAFFIC = "0.0.0.0/0";
@@ -59,8 +58,8 @@ const CONNECT_BODY = z.object({ timeout: z.number().int().min(0).optional() });
 /** What the API app needs. */
 export interface E2bApiDeps {
   sandboxes: E2bSandboxes;
-  /** The serve token clients present as `X-API-KEY`. */
-  token: string;
+  /** Whether `key` (`X-API-KEY`, the SDK's `E2B_API_KEY`) is a serve token. */
+  authenticate(key: string): boolean | Promise<boolean>;
 }
 
 /**
@@ -69,7 +68,7 @@ export interface E2bApiDeps {
  * @example
  * ```ts ignore
  * import { e2bApiApp } from "./api_app.ts";
- * Deno.serve({ port: 3000 }, e2bApiApp({ sandboxes, token }).fetch);
+ * Deno.serve({ port: 3000 }, e2bApiApp({ sandboxes, authenticate }).fetch);
  * ```
  */
 export function e2bApiApp(deps: E2bApiDeps): Hono {
@@ -84,7 +83,7 @@ export function e2bApiApp(deps: E2bApiDeps): Hono {
   app.get("/health", (c) => c.text("ok"));
   app.use("*", async (c, next) => {
     const key = c.req.header("x-api-key");
-    if (key === undefined || !sameSecret(key, deps.token)) {
+    if (key === undefined || !await deps.authenticate(key)) {
       return c.json({ code: 401, message: "Invalid or missing X-API-KEY (the serve token)" }, 401);
     }
     await next();

@@ -52,7 +52,7 @@ export async function envdApp(deps: EnvdDeps): Promise<Hono<Env>> {
   // deno-lint-ignore no-explicit-any -- the services are known at run time only
   router.service(services.process, processService() as any);
   // deno-lint-ignore no-explicit-any -- the services are known at run time only
-  router.service(services.filesystem, filesystemService(deps.ctx) as any);
+  router.service(services.filesystem, filesystemService() as any);
   const rpcs = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
 
   const app = new Hono<Env>();
@@ -77,7 +77,7 @@ export async function envdApp(deps: EnvdDeps): Promise<Hono<Env>> {
     await next();
   });
   app.get("/health", (c) => c.body(null, 204));
-  app.route("/", filesRoutes(deps.ctx));
+  app.route("/", filesRoutes());
   app.post("/:service/:method", async (c) => {
     const handler = rpcs.get(new URL(c.req.url).pathname);
     if (!handler) return c.json({ code: 404, message: "No such RPC" }, 404);

@@ -44,7 +44,7 @@ export function envdServices(): Promise<EnvdServices> {
 async function load(): Promise<EnvdServices> {
   let text: string;
   try {
-    text = await Deno.readTextFile(new URL(import.meta.resolve("npm:e2b@^2")));
+    text = await Deno.readTextFile(new URL(import.meta.resolve("e2b")));
   } catch (cause) {
     throw missing("the npm package e2b is not installed (run `npm ci`)", cause);
   }

@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { UsageError } from "../../agentbox_error.ts";
-import type { ApiContext } from "../../api/context.ts";
+import { guestPath } from "../../api/files.ts";
 import { readGuestFile, writeGuestFile } from "../../api/guest_fs.ts";
 import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import type { E2bSandbox } from "./sandboxes.ts";
@@ -21,16 +21,14 @@ export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 type Env = { Variables: { sandbox: E2bSandbox } };
 
 /** The `/files` routes; the envd app has set the request's sandbox. */
-export function filesRoutes(ctx: ApiContext): Hono<Env> {
+export function filesRoutes(): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get("/files", async (c) => {
     const path = requirePath(c.req.query("path"));
-    const file = await readGuestFile(ctx, c.get("sandbox").id, path);
-    return c.body(file.data, 200, {
-      "content-type": "application/octet-stream",
-      "content-length": String(file.size),
-    });
+    const user = userOf(c.req.query("username"));
+    const file = await readGuestFile(c.get("sandbox").id, path, { user });
+    return c.body(file.data, 200, { "content-type": "application/octet-stream" });
   });
 
   app.post(
@@ -47,8 +45,13 @@ export function filesRoutes(ctx: ApiContext): Hono<Env> {
       const type = c.req.header("content-type") ?? "";
       const written: { name: string; type: "file"; path: string }[] = [];
       const write = async (path: string, data: ReadableStream<Uint8Array>) => {
-        const entry = await writeGuestFile(ctx, id, requirePath(path), data, { user });
-        written.push({ name: entry.name, type: "file", path: entry.path });
+        const target = guestPath(requirePath(path));
+        await writeGuestFile(id, target, data, { user });
+        written.push({
+          name: target.slice(target.lastIndexOf("/") + 1),
+          type: "file",
+          path: target,
+        });
       };
       if (type.startsWith("multipart/form-data")) {
         const form = await c.req.formData();

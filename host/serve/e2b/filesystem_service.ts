@@ -8,7 +8,6 @@
  */
 
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import type { ApiContext } from "../../api/context.ts";
 import {
   type GuestEntry,
   listGuestDir,
@@ -18,6 +17,7 @@ import {
   statGuestPath,
 } from "../../api/guest_fs.ts";
 import { connectError } from "./http_errors.ts";
+import { userOf } from "./process_service.ts";
 import { sandboxOf } from "./sandbox_context.ts";
 
 /** envd's `FileType`. */
@@ -27,7 +27,7 @@ const FILE_TYPE: Record<GuestEntry["type"], number> = { file: 1, dir: 2, symlink
 const MAX_DEPTH = 32;
 
 /** The filesystem service's methods, keyed as Connect's `ServiceImpl` names them. */
-export function filesystemService(ctx: ApiContext) {
+export function filesystemService() {
   const call = async <T>(f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -38,7 +38,7 @@ export function filesystemService(ctx: ApiContext) {
   return {
     stat: (request: { path: string }, hc: HandlerContext) =>
       call(async () => ({
-        entry: entryInfo(await statGuestPath(ctx, sandboxOf(hc).id, request.path)),
+        entry: entryInfo(await statGuestPath(sandboxOf(hc).id, request.path, as(hc))),
       })),
 
     listDir: (request: { path: string; depth: number }, hc: HandlerContext) => {
@@ -47,36 +47,38 @@ export function filesystemService(ctx: ApiContext) {
         throw new ConnectError(`depth must be 1 to ${MAX_DEPTH}`, Code.InvalidArgument);
       }
       return call(async () => ({
-        entries: (await listGuestDir(ctx, sandboxOf(hc).id, request.path, { depth })).map(
-          entryInfo,
-        ),
+        entries: (await listGuestDir(sandboxOf(hc).id, request.path, { ...as(hc), depth }))
+          .map(entryInfo),
       }));
     },
 
     makeDir: (request: { path: string }, hc: HandlerContext) =>
       call(async () => {
         const id = sandboxOf(hc).id;
-        const existing = await statGuestPath(ctx, id, request.path).catch(() => undefined);
-        if (existing) {
+        if (!await makeGuestDir(id, request.path, as(hc))) {
           throw new ConnectError(`${request.path} already exists`, Code.AlreadyExists);
         }
-        await makeGuestDir(ctx, id, request.path);
-        return { entry: entryInfo(await statGuestPath(ctx, id, request.path)) };
+        return { entry: entryInfo(await statGuestPath(id, request.path, as(hc))) };
       }),
 
     move: (request: { source: string; destination: string }, hc: HandlerContext) =>
       call(async () => {
         const id = sandboxOf(hc).id;
-        await moveGuestPath(ctx, id, request.source, request.destination);
-        return { entry: entryInfo(await statGuestPath(ctx, id, request.destination)) };
+        await moveGuestPath(id, request.source, request.destination, as(hc));
+        return { entry: entryInfo(await statGuestPath(id, request.destination, as(hc))) };
       }),
 
     remove: (request: { path: string }, hc: HandlerContext) =>
       call(async () => {
-        await removeGuestPath(ctx, sandboxOf(hc).id, request.path);
+        await removeGuestPath(sandboxOf(hc).id, request.path, as(hc));
         return {};
       }),
   };
+}
+
+/** The user a request runs its command as. */
+function as(hc: HandlerContext): { user?: string } {
+  return { user: userOf(hc) };
 }
 
 /** A guest entry as envd's `EntryInfo`. */

@@ -1,27 +1,14 @@
 /**
- * How the E2B endpoints report a failure: the HTTP status of an `AgentboxError`'s kind (one table),
- * in the body E2B's API uses (`{code, message}`), and the Connect code envd's RPCs use.
+ * How the E2B endpoints report a failure: the server's HTTP status of an `AgentboxError`'s kind
+ * (host/serve/http_status.ts) in the body E2B's API uses (`{code, message}`), and the Connect code
+ * envd's RPCs use.
  *
  * @module
  */
 
 import { Code, ConnectError } from "@connectrpc/connect";
-import { AgentboxError, type ErrorKind } from "../../agentbox_error.ts";
-
-/** The HTTP status of each kind of failure. */
-export const HTTP_STATUS: Record<ErrorKind, number> = {
-  usage: 400,
-  not_found: 404,
-  conflict: 409,
-  state: 409,
-  command_not_found: 400,
-  timeout: 504,
-  unavailable: 503,
-  vm: 502,
-  guest: 502,
-  failed: 500,
-  internal: 500,
-};
+import { AgentboxError, asAgentboxError, type ErrorKind } from "../../api/errors.ts";
+import { HTTP_STATUS } from "../http_status.ts";
 
 /** The Connect code of each kind of failure. */
 export const CONNECT_CODE: Record<ErrorKind, Code> = {
@@ -37,16 +24,6 @@ export const CONNECT_CODE: Record<ErrorKind, Code> = {
   failed: Code.Internal,
   internal: Code.Internal,
 };
-
-/** Any thrown value as an `AgentboxError` (unknown ones are `internal`). */
-export function asAgentboxError(error: unknown): AgentboxError {
-  if (error instanceof AgentboxError) return error;
-  return new AgentboxError(error instanceof Error ? error.message : String(error), {
-    cause: error,
-    kind: "internal",
-    code: "internal",
-  });
-}
 
 /** The E2B API's error body and status for `error`. */
 export function apiError(

@@ -31,8 +31,8 @@ export const DEFAULT_E2B_ENVD: ListenAddress = { hostname: "127.0.0.1", port: 49
 
 /** Options of {@linkcode startE2bServer}. */
 export interface E2bServerOptions extends ApiBackendOptions {
-  /** The serve token, which clients present as `E2B_API_KEY`. */
-  token: string;
+  /** Whether `key` (the SDK's `E2B_API_KEY`) is a serve token. */
+  authenticate(key: string): boolean | Promise<boolean>;
   api?: ListenAddress;
   envd?: ListenAddress;
   /** Replaces the host/api backend (tests). */
@@ -57,7 +57,7 @@ export interface E2bServer {
  * @example
  * ```ts ignore
  * import { startE2bServer } from "./mod.ts";
- * const server = await startE2bServer(ctx, { token });
+ * const server = await startE2bServer(ctx, { authenticate: (key) => key === token });
  * console.log(`export E2B_API_URL=${server.apiUrl} E2B_SANDBOX_URL=${server.sandboxUrl}`);
  * ```
  */
@@ -67,7 +67,7 @@ export async function startE2bServer(
 ): Promise<E2bServer> {
   const sandboxes = new E2bSandboxes(options.backend ?? apiBackend(ctx, options));
   const envd = await envdApp({ ctx, sandboxes });
-  const api = e2bApiApp({ sandboxes, token: options.token });
+  const api = e2bApiApp({ sandboxes, authenticate: options.authenticate });
   const quiet = { onListen: () => {} };
   const apiServer = Deno.serve({ ...(options.api ?? DEFAULT_E2B_API), ...quiet }, api.fetch);
   let envdServer;
