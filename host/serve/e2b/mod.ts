@@ -15,7 +15,7 @@ import { type E2bBackend, E2bSandboxes } from "./sandboxes.ts";
 
 export { e2bApiApp } from "./api_app.ts";
 export { envdApp } from "./envd_app.ts";
-export { type E2bBackend, E2bSandboxes } from "./sandboxes.ts";
+export { type E2bBackend, type E2bCreateRequest, E2bSandboxes } from "./sandboxes.ts";
 
 /** Where a listener binds. */
 export interface ListenAddress {

@@ -1,0 +1,163 @@
+/**
+ * The E2B endpoints in-process: the control API's mapping and refusals with a recording backend,
+ * and envd's process service driven by the real `e2b` SDK over the real guest agent served
+ * in-process (no VM; tests/e2e/e2b_test.ts runs the same SDK against VMs).
+ */
+import assert from "node:assert/strict";
+import { ALL_TRAFFIC, CommandExitError, Sandbox } from "e2b";
+import { openContext } from "../../api/context.ts";
+import { startAgent } from "../../channel/testing/in_process_agent.ts";
+import { type E2bCreateRequest, startE2bServer } from "./mod.ts";
+
+const KEY = "e2b-test-key";
+const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
+
+async function server() {
+  const agent = await startAgent();
+  const started: E2bCreateRequest[] = [];
+  const stopped: string[] = [];
+  const ctx = openContext({ db: undefined });
+  const e2b = await startE2bServer(ctx, {
+    authenticate: (key) => key === KEY,
+    api: LOOPBACK,
+    envd: LOOPBACK,
+    backend: {
+      start(request) {
+        started.push(request);
+        return Promise.resolve({ id: crypto.randomUUID(), cpus: 1, memoryMb: 512 });
+      },
+      stop(id) {
+        stopped.push(id);
+        return Promise.resolve();
+      },
+      connect: () => agent.connect(),
+    },
+  });
+  const opts = { apiUrl: e2b.apiUrl, sandboxUrl: e2b.sandboxUrl, apiKey: KEY };
+  const api = (path: string, init: RequestInit = {}, key: string | null = KEY) =>
+    fetch(`${e2b.apiUrl}${path}`, {
+      ...init,
+      headers: { "content-type": "application/json", ...(key ? { "x-api-key": key } : {}) },
+    });
+  return {
+    e2b,
+    opts,
+    api,
+    started,
+    stopped,
+    async [Symbol.asyncDispose]() {
+      await e2b.close();
+      ctx.close();
+      await agent[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("e2b api: the key is required, network options map onto the policy", async () => {
+  await using s = await server();
+  for (const key of [null, "wrong"]) {
+    const r = await s.api("/v2/sandboxes", {}, key);
+    assert.equal(r.status, 401);
+    assert.equal((await r.json()).code, 401);
+  }
+  const sbx = await Sandbox.create({
+    ...s.opts,
+    envs: { A: "1" },
+    metadata: { team: "x" },
+    timeoutMs: 42_000,
+    network: { allowOut: ["api.example.com", "192.0.2.7/32"], denyOut: [ALL_TRAFFIC, "x.example"] },
+  });
+  assert.deepEqual(s.started.at(-1), {
+    template: "default",
+    metadata: { team: "x" },
+    envs: { A: "1" },
+    timeoutSec: 42,
+    net: undefined,
+    allow: ["api.example.com", "192.0.2.7"],
+    deny: ["x.example"],
+    network: { allowOut: ["api.example.com", "192.0.2.7/32"], denyOut: [ALL_TRAFFIC, "x.example"] },
+  });
+  const info = await sbx.getInfo();
+  assert.equal(info.templateId, "default");
+  assert.ok(Math.abs(info.endAt.getTime() - Date.now() - 42_000) < 2_000);
+  await Sandbox.create("custom-image", { ...s.opts, allowInternetAccess: false });
+  assert.equal(s.started.at(-1)?.template, "custom-image");
+  assert.equal(s.started.at(-1)?.net, "none");
+  await Sandbox.create({ ...s.opts, network: { allowOut: [ALL_TRAFFIC] } });
+  assert.equal(s.started.at(-1)?.net, "open");
+
+  // Listed by metadata; killed once; a second kill finds nothing.
+  const listed = await Sandbox.list({ ...s.opts, query: { metadata: { team: "x" } } }).nextItems();
+  assert.deepEqual(listed.map((l) => l.sandboxId), [sbx.sandboxId]);
+  assert.equal(await sbx.kill(), true);
+  assert.deepEqual(s.stopped, [sbx.sandboxId]);
+  assert.equal(await Sandbox.kill(sbx.sandboxId, s.opts), false);
+});
+
+Deno.test("e2b api: what agentbox does not serve answers 501 at once", async () => {
+  await using s = await server();
+  const refused = async (body: unknown) => {
+    const r = await s.api("/v2/sandboxes", { method: "POST", body: JSON.stringify(body) });
+    const json = await r.json();
+    return [r.status, json.code, /not supported by agentbox/.test(json.message)];
+  };
+  assert.deepEqual(await refused({ templateID: "base", mcp: { x: {} } }), [501, 501, true]);
+  assert.deepEqual(
+    await refused({ templateID: "base", network: { allowOut: ["10.0.0.0/8"] } }),
+    [501, 501, true],
+  );
+  assert.deepEqual(await refused({ templateID: "base", autoPause: true }), [501, 501, true]);
+  const bad = await s.api("/v2/sandboxes", { method: "POST", body: '{"templateID": "../x"}' });
+  assert.equal(bad.status, 400);
+  assert.equal(s.started.length, 0, "a refused request started something");
+  const pause = await s.api("/sandboxes/some-id/pause", { method: "POST", body: "{}" });
+  assert.equal(pause.status, 501);
+  const missing = await s.api("/sandboxes/nope", { method: "DELETE" });
+  assert.equal(missing.status, 404);
+});
+
+Deno.test("e2b envd: processes through the SDK over the real agent", async () => {
+  await using s = await server();
+  const sbx = await Sandbox.create(s.opts);
+
+  const out: string[] = [];
+  const ran = await sbx.commands.run("printf a; printf b >&2", {
+    onStdout: (d) => void out.push(d),
+  });
+  assert.equal(ran.stdout, "a");
+  assert.equal(ran.stderr, "b");
+  assert.deepEqual(out, ["a"]);
+  const failed = await sbx.commands.run("exit 9").catch((e) => e);
+  assert.ok(failed instanceof CommandExitError);
+  assert.equal(failed.exitCode, 9);
+
+  // Two clients on one process: both see its output; stdin from a third call.
+  const bg = await sbx.commands.run("cat", { background: true, stdin: true });
+  let second = "";
+  const other = await sbx.commands.connect(bg.pid, { onStdout: (d) => void (second += d) });
+  await sbx.commands.sendStdin(bg.pid, "to both\n");
+  await sbx.commands.closeStdin(bg.pid);
+  assert.equal((await bg.wait()).stdout, "to both\n");
+  await other.wait();
+  assert.equal(second, "to both\n");
+  assert.deepEqual(await sbx.commands.list(), []);
+
+  // An unknown pid is NotFound; a missing command is the SDK's error, not a hang.
+  assert.equal(await sbx.commands.kill(999_999), false);
+  const connectMissing = await sbx.commands.connect(999_999).catch((e) => e);
+  assert.equal(connectMissing?.name, "NotFoundError");
+
+  // Without the sandbox's access token, envd refuses.
+  const r = await fetch(`${s.e2b.sandboxUrl}/health`, {
+    headers: { "e2b-sandbox-id": sbx.sandboxId, "x-access-token": "guess" },
+  });
+  assert.equal(r.status, 401);
+  const gone = await fetch(`${s.e2b.sandboxUrl}/health`, {
+    headers: { "e2b-sandbox-id": "not-a-sandbox" },
+  });
+  assert.equal(gone.status, 502);
+  await gone.body?.cancel();
+  await r.body?.cancel();
+  await sbx.kill();
+  assert.equal(await sbx.isRunning(), false);
+});
