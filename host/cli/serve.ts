@@ -170,6 +170,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (e2b) {
     e2bServer = await startE2bServer(ctx, {
       ...e2b,
+      maxSandboxes: limits.sandboxesPerClient,
+      maxUploadBytes: limits.uploadBytes,
       authenticate: async (key) => tokenName(await readTokens(), key) !== undefined,
     });
     console.error(

@@ -4,6 +4,7 @@
  * in-process (no VM; tests/e2e/e2b_test.ts runs the same SDK against VMs).
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { ALL_TRAFFIC, CommandExitError, Sandbox } from "e2b";
 import { openContext } from "../../api/context.ts";
 import { startAgent } from "../../channel/testing/in_process_agent.ts";
@@ -12,13 +13,15 @@ import { type E2bCreateRequest, startE2bServer } from "./mod.ts";
 const KEY = "e2b-test-key";
 const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
 
-async function server() {
+async function server(maxSandboxes?: number) {
   const agent = await startAgent();
   const started: E2bCreateRequest[] = [];
   const stopped: string[] = [];
-  const ctx = openContext({ db: undefined });
+  // The recording backend stands in for host/api: nothing reaches the user's database.
+  const ctx = openContext({ db: new DatabaseSync(":memory:") });
   const e2b = await startE2bServer(ctx, {
     authenticate: (key) => key === KEY,
+    maxSandboxes,
     api: LOOPBACK,
     envd: LOOPBACK,
     backend: {
@@ -114,6 +117,16 @@ Deno.test("e2b api: what agentbox does not serve answers 501 at once", async () 
   assert.equal(pause.status, 501);
   const missing = await s.api("/sandboxes/nope", { method: "DELETE" });
   assert.equal(missing.status, 404);
+});
+
+Deno.test("e2b api: the sandbox limit is E2B's rate-limit error", async () => {
+  await using s = await server(1);
+  const first = await Sandbox.create(s.opts);
+  const second = await Sandbox.create(s.opts).catch((e) => e);
+  assert.equal(second?.name, "RateLimitError", String(second));
+  await first.kill();
+  await (await Sandbox.create(s.opts)).kill(); // room again
+  assert.equal(s.started.length, 2);
 });
 
 Deno.test("e2b envd: processes through the SDK over the real agent", async () => {

@@ -18,7 +18,6 @@ import {
 } from "@connectrpc/connect/protocol";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { Hono } from "hono";
-import type { ApiContext } from "../../api/context.ts";
 import { envdServices } from "./envd_services.ts";
 import { filesRoutes } from "./files_routes.ts";
 import { filesystemService } from "./filesystem_service.ts";
@@ -30,8 +29,9 @@ import { sameSecret } from "./secret_compare.ts";
 
 /** What the envd app needs. */
 export interface EnvdDeps {
-  ctx: ApiContext;
   sandboxes: E2bSandboxes;
+  /** The largest file upload (default: files_routes.ts's `MAX_UPLOAD_BYTES`). */
+  maxUploadBytes?: number;
 }
 
 type Env = { Variables: { sandbox: E2bSandbox } };
@@ -43,7 +43,7 @@ type Env = { Variables: { sandbox: E2bSandbox } };
  * @example
  * ```ts ignore
  * import { envdApp } from "./envd_app.ts";
- * Deno.serve({ port: 49983 }, (await envdApp({ ctx, sandboxes })).fetch);
+ * Deno.serve({ port: 49983 }, (await envdApp({ sandboxes })).fetch);
  * ```
  */
 export async function envdApp(deps: EnvdDeps): Promise<Hono<Env>> {
@@ -77,7 +77,7 @@ export async function envdApp(deps: EnvdDeps): Promise<Hono<Env>> {
     await next();
   });
   app.get("/health", (c) => c.body(null, 204));
-  app.route("/", filesRoutes());
+  app.route("/", filesRoutes(deps.maxUploadBytes));
   app.post("/:service/:method", async (c) => {
     const handler = rpcs.get(new URL(c.req.url).pathname);
     if (!handler) return c.json({ code: 404, message: "No such RPC" }, 404);

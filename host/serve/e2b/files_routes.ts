@@ -15,13 +15,13 @@ import { readGuestFile, writeGuestFile } from "../../api/guest_fs.ts";
 import { USER_NAME_PATTERN } from "@agentbox/protocol";
 import type { E2bSandbox } from "./sandboxes.ts";
 
-/** The largest upload a request may carry. */
+/** The largest upload a request may carry, unless the server says otherwise. */
 export const MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
 
 type Env = { Variables: { sandbox: E2bSandbox } };
 
 /** The `/files` routes; the envd app has set the request's sandbox. */
-export function filesRoutes(): Hono<Env> {
+export function filesRoutes(maxUploadBytes = MAX_UPLOAD_BYTES): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get("/files", async (c) => {
@@ -34,9 +34,9 @@ export function filesRoutes(): Hono<Env> {
   app.post(
     "/files",
     bodyLimit({
-      maxSize: MAX_UPLOAD_BYTES,
+      maxSize: maxUploadBytes,
       onError: (c) =>
-        c.json({ code: 413, message: `Uploads are limited to ${MAX_UPLOAD_BYTES} bytes` }, 413),
+        c.json({ code: 413, message: `Uploads are limited to ${maxUploadBytes} bytes` }, 413),
     }),
     async (c) => {
       const id = c.get("sandbox").id;

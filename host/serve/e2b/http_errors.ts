@@ -25,13 +25,16 @@ export const CONNECT_CODE: Record<ErrorKind, Code> = {
   internal: Code.Internal,
 };
 
+/** Codes whose status E2B's SDK reads in its own way. */
+const E2B_STATUS: Record<string, number> = { e2b_unsupported: 501, e2b_too_many_sandboxes: 429 };
+
 /** The E2B API's error body and status for `error`. */
 export function apiError(
   error: unknown,
 ): { status: number; body: { code: number; message: string } } {
   const e = asAgentboxError(error);
-  // Not 503: the SDK reads that as "busy, retry".
-  const status = e.code === "e2b_unsupported" ? 501 : HTTP_STATUS[e.kind];
+  // Not 503: the SDK reads that as "busy, retry". 429 is E2B's "too many sandboxes".
+  const status = E2B_STATUS[e.code] ?? HTTP_STATUS[e.kind];
   return { status, body: { code: status, message: e.message } };
 }
 

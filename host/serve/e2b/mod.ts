@@ -11,7 +11,7 @@ import type { ApiContext } from "../../api/context.ts";
 import { apiBackend, type ApiBackendOptions } from "./api_backend.ts";
 import { e2bApiApp } from "./api_app.ts";
 import { envdApp } from "./envd_app.ts";
-import { type E2bBackend, E2bSandboxes } from "./sandboxes.ts";
+import { DEFAULT_MAX_SANDBOXES, type E2bBackend, E2bSandboxes } from "./sandboxes.ts";
 
 export { e2bApiApp } from "./api_app.ts";
 export { envdApp } from "./envd_app.ts";
@@ -35,6 +35,10 @@ export interface E2bServerOptions extends ApiBackendOptions {
   authenticate(key: string): boolean | Promise<boolean>;
   api?: ListenAddress;
   envd?: ListenAddress;
+  /** Running sandboxes at most (default {@linkcode DEFAULT_MAX_SANDBOXES}). */
+  maxSandboxes?: number;
+  /** The largest file upload. */
+  maxUploadBytes?: number;
   /** Replaces the host/api backend (tests). */
   backend?: E2bBackend;
 }
@@ -65,8 +69,11 @@ export async function startE2bServer(
   ctx: ApiContext,
   options: E2bServerOptions,
 ): Promise<E2bServer> {
-  const sandboxes = new E2bSandboxes(options.backend ?? apiBackend(ctx, options));
-  const envd = await envdApp({ ctx, sandboxes });
+  const sandboxes = new E2bSandboxes(
+    options.backend ?? apiBackend(ctx, options),
+    options.maxSandboxes ?? DEFAULT_MAX_SANDBOXES,
+  );
+  const envd = await envdApp({ sandboxes, maxUploadBytes: options.maxUploadBytes });
   const api = e2bApiApp({ sandboxes, authenticate: options.authenticate });
   const quiet = { onListen: () => {} };
   const apiServer = Deno.serve({ ...(options.api ?? DEFAULT_E2B_API), ...quiet }, api.fetch);

@@ -59,6 +59,9 @@ export interface E2bSandbox {
 /** The envd version the server claims: what the SDK needs to use every feature served here. */
 export const ENVD_VERSION = "0.5.7";
 
+/** Running sandboxes a server allows at once unless told otherwise. */
+export const DEFAULT_MAX_SANDBOXES = 16;
+
 /** The longest timeout E2B allows (24 h). */
 export const MAX_TIMEOUT_SEC = 24 * 3600;
 
@@ -71,11 +74,28 @@ interface Entry extends E2bSandbox {
 export class E2bSandboxes {
   readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly backend: E2bBackend) {}
+  #starting = 0;
 
-  /** Create a sandbox; resolves once its session runs. */
+  constructor(private readonly backend: E2bBackend, private readonly max = DEFAULT_MAX_SANDBOXES) {}
+
+  /**
+   * Create a sandbox; resolves once its session runs. Throws `AgentboxError`
+   * `e2b_too_many_sandboxes` (answered 429, E2B's limit status) when `max` run or start.
+   */
   async create(request: E2bCreateRequest): Promise<E2bSandbox> {
-    const started = await this.backend.start(request);
+    if (this.#entries.size + this.#starting >= this.max) {
+      throw new AgentboxError(`At most ${this.max} E2B sandboxes may run at once`, {
+        kind: "conflict",
+        code: "e2b_too_many_sandboxes",
+      });
+    }
+    this.#starting++;
+    let started;
+    try {
+      started = await this.backend.start(request);
+    } finally {
+      this.#starting--;
+    }
     const now = new Date();
     const entry: Entry = {
       id: started.id,
