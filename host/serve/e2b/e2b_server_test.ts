@@ -155,6 +155,15 @@ Deno.test("e2b envd: processes through the SDK over the real agent", async () =>
   assert.equal(second, "to both\n");
   assert.deepEqual(await sbx.commands.list(), []);
 
+  // A client that leaves does not take the process with it; another can connect and kill it.
+  const quiet = await sbx.commands.run("sleep 60", { background: true });
+  await quiet.disconnect();
+  assert.deepEqual((await sbx.commands.list()).map((p) => p.pid), [quiet.pid]);
+  const again = await sbx.commands.connect(quiet.pid);
+  assert.equal(await sbx.commands.kill(quiet.pid), true);
+  assert.equal((await again.wait().catch((e) => e))?.name, "CommandExitError");
+  assert.deepEqual(await sbx.commands.list(), []);
+
   // An unknown pid is NotFound; a missing command is the SDK's error, not a hang.
   assert.equal(await sbx.commands.kill(999_999), false);
   const connectMissing = await sbx.commands.connect(999_999).catch((e) => e);

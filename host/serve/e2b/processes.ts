@@ -108,6 +108,7 @@ class Subscriber implements AsyncIterableIterator<ProcessEvent> {
     if (this.#done) return;
     this.#done = true;
     this.#queue = [];
+    this.#wake?.(); // a pending next() returns: the client went away
     this.onClose();
   }
 }
