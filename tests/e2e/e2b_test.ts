@@ -11,6 +11,12 @@ import { sandbox as world } from "./session_sandbox.ts";
 
 const NO_LEAKS = { sanitizeOps: false, sanitizeResources: false };
 
+/**
+ * The SDK gives each request 60 s by default; on this shared 2-core host under TCG a boot or a
+ * stop (which collects the workspace's changes) can take longer, so the tests give it more.
+ */
+const SLOW_HOST = { requestTimeoutMs: 240_000 };
+
 Deno.test({
   name: "e2b: create, commands, files, pty, list, timeout, kill through the SDK",
   ...NO_LEAKS,
@@ -19,7 +25,11 @@ Deno.test({
     await using serve = await startE2bServe(s);
     serve.exportForSdk();
 
-    const sbx = await Sandbox.create({ timeoutMs: 300_000, metadata: { suite: "e2b" } });
+    const sbx = await Sandbox.create({
+      ...SLOW_HOST,
+      timeoutMs: 300_000,
+      metadata: { suite: "e2b" },
+    });
     try {
       // An agentbox session: `agentbox ps` lists it, running.
       const listed = await s.ps();
@@ -156,7 +166,7 @@ Deno.test({
     const wrongKey = await Sandbox.create({ apiKey: "not-the-token" }).catch((e) => e);
     assert.equal(wrongKey?.name, "AuthenticationError", String(wrongKey));
 
-    const sbx = await Sandbox.create({ timeoutMs: 15_000 });
+    const sbx = await Sandbox.create({ ...SLOW_HOST, timeoutMs: 15_000 });
     await sbx.setTimeout(120_000); // moved past the first deadline
     await new Promise((r) => setTimeout(r, 20_000));
     assert.equal(await sbx.isRunning(), true, "setTimeout did not move the deadline");
@@ -186,12 +196,14 @@ Deno.test({
     await using serve = await startE2bServe(s);
     serve.exportForSdk();
     const sbx = await Sandbox.create({
+      ...SLOW_HOST,
       network: { allowOut: ["allowed.example"], denyOut: [ALL_TRAFFIC] },
     });
     try {
       const curl = (host: string) =>
         sbx.commands.run(
-          `curl -sS -o /dev/null -w '%{http_code}' --max-time 30 http://${host}/probe || true`,
+          `curl -sS -o /dev/null -w '%{http_code}' --max-time 60 http://${host}/probe || true`,
+          { timeoutMs: 120_000 },
         );
       assert.equal((await curl("denied.example")).stdout, "403");
       // The positive control: the allowed name passes the policy (and then fails to resolve:
