@@ -96,6 +96,8 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
       const encode = sse ? sseEvent : ndjsonLine;
       const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
       const writer = writable.getWriter();
+      // The client went away (its response was cancelled) even while the command is silent.
+      writer.closed.catch(() => run.signal("SIGKILL").catch(() => {}));
       streamExec(run, (event) => writer.write(encode(event)))
         .then(() => writer.close(), () => {})
         .finally(() => connection.agent.close());
