@@ -56,8 +56,8 @@ Options:
   --max-sandboxes N     running sandboxes one client (token) may have (default ${DEFAULT_LIMITS.sandboxesPerClient})
   --max-upload BYTES    largest file upload (default ${DEFAULT_LIMITS.uploadBytes})
   --e2b                 also serve E2B's API and envd, for unchanged code using the e2b SDK
-                        (docs/e2b.md): E2B_API_KEY is a serve token; the URLs to export are
-                        printed on stdout
+                        (docs/e2b.md): E2B_API_KEY is a serve token; the lines to export are
+                        printed at start
   --e2b-api HOST:PORT   E2B's control API, E2B_API_URL (default ${DEFAULT_E2B_API.hostname}:${DEFAULT_E2B_API.port})
   --e2b-envd HOST:PORT  E2B's envd for every sandbox, E2B_SANDBOX_URL (default ${DEFAULT_E2B_ENVD.hostname}:${DEFAULT_E2B_ENVD.port})
   --e2b-share DIR       share DIR at /workspace in every E2B sandbox (default: an empty directory
@@ -174,12 +174,13 @@ export async function serveCommand(args: string[]): Promise<number> {
       maxUploadBytes: limits.uploadBytes,
       authenticate: async (key) => tokenName(await readTokens(), key) !== undefined,
     });
+    // What the E2B SDK needs, ready to paste.
     console.error(
-      "agentbox: serving E2B's API and envd; E2B_API_KEY is a serve token (`agentbox serve token`)",
+      "agentbox: serving E2B's API and envd (docs/e2b.md); for the e2b SDK:\n" +
+        `export E2B_API_URL=${e2bServer.apiUrl}\n` +
+        `export E2B_SANDBOX_URL=${e2bServer.sandboxUrl}\n` +
+        'export E2B_API_KEY="$(agentbox serve token)"',
     );
-    console.log(`export E2B_API_URL=${e2bServer.apiUrl}`);
-    console.log(`export E2B_SANDBOX_URL=${e2bServer.sandboxUrl}`);
-    console.log('export E2B_API_KEY="$(agentbox serve token)"');
   }
   const stopped = new Promise<void>((resolve) => {
     const onSignal = () => {

@@ -13,12 +13,11 @@
 
 import { Sandbox } from "e2b";
 import { startE2bServe } from "../e2e/e2b_serve.ts";
-import { sandbox } from "../e2e/session_sandbox.ts";
 import { median } from "./stats.ts";
 
 const runs = Number(Deno.args[0] ?? 5);
-await using s = await sandbox();
-await using serve = await startE2bServe(s);
+await using serve = await startE2bServe();
+const s = serve.world;
 serve.exportForSdk();
 
 async function e2bOnce(): Promise<number> {

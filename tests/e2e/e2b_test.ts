@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { ALL_TRAFFIC, CommandExitError, Sandbox, SandboxError } from "e2b";
 import { randomBytes, sha256 } from "../helpers.ts";
 import { startE2bServe } from "./e2b_serve.ts";
-import { sandbox as world } from "./session_sandbox.ts";
 
 const NO_LEAKS = { sanitizeOps: false, sanitizeResources: false };
 
@@ -21,8 +20,8 @@ Deno.test({
   name: "e2b: create, commands, files, pty, list, timeout, kill through the SDK",
   ...NO_LEAKS,
   async fn() {
-    await using s = await world();
-    await using serve = await startE2bServe(s);
+    await using serve = await startE2bServe();
+    const s = serve.world;
     serve.exportForSdk();
 
     const sbx = await Sandbox.create({
@@ -159,8 +158,8 @@ Deno.test({
   name: "e2b: the timeout stops the sandbox; setTimeout moves it; no key, no entry",
   ...NO_LEAKS,
   async fn() {
-    await using s = await world();
-    await using serve = await startE2bServe(s);
+    await using serve = await startE2bServe();
+    const s = serve.world;
     serve.exportForSdk();
 
     const wrongKey = await Sandbox.create({ apiKey: "not-the-token" }).catch((e) => e);
@@ -192,8 +191,8 @@ Deno.test({
   name: "e2b: egress to a host the network option denies is refused and logged",
   ...NO_LEAKS,
   async fn() {
-    await using s = await world();
-    await using serve = await startE2bServe(s);
+    await using serve = await startE2bServe();
+    const s = serve.world;
     serve.exportForSdk();
     const sbx = await Sandbox.create({
       ...SLOW_HOST,
