@@ -12,11 +12,8 @@
  */
 
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
-import {
-  universalServerRequestFromFetch,
-  universalServerResponseToFetch,
-} from "@connectrpc/connect/protocol";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { universalServerResponseToFetch } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { Hono } from "hono";
 import { envdServices } from "./envd_services.ts";
 import { filesRoutes } from "./files_routes.ts";
@@ -81,8 +78,21 @@ export async function envdApp(deps: EnvdDeps): Promise<Hono<Env>> {
   app.post("/:service/:method", async (c) => {
     const handler = rpcs.get(new URL(c.req.url).pathname);
     if (!handler) return c.json({ code: 404, message: "No such RPC" }, 404);
-    const request = universalServerRequestFromFetch(c.req.raw, {});
-    request.contextValues = createContextValues().set(SANDBOX_KEY, c.get("sandbox"));
+    const raw = c.req.raw;
+    // Not the request's own signal: Deno aborts that once a response is delivered (its legacy
+    // behaviour, with a warning). A client that goes away mid-stream cancels the body instead,
+    // which ends the method; `completed` rejecting says the same for the rest.
+    const gone = new AbortController();
+    (c.env as Partial<Deno.ServeHandlerInfo> | undefined)?.completed?.catch(() => gone.abort());
+    const request: UniversalServerRequest = {
+      httpVersion: "1.1",
+      method: raw.method,
+      url: raw.url,
+      header: raw.headers,
+      body: raw.body ?? ReadableStream.from<Uint8Array>([]),
+      signal: gone.signal,
+      contextValues: createContextValues().set(SANDBOX_KEY, c.get("sandbox")),
+    };
     return universalServerResponseToFetch(await handler(request));
   });
   return app;
