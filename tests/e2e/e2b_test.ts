@@ -164,6 +164,10 @@ Deno.test({
 
     const wrongKey = await Sandbox.create({ apiKey: "not-the-token" }).catch((e) => e);
     assert.equal(wrongKey?.name, "AuthenticationError", String(wrongKey));
+    const noImage = await Sandbox.create("no-such-image").catch((e) => e);
+    assert.ok(noImage instanceof SandboxError, String(noImage));
+    assert.match(noImage.message, /^404: Template no-such-image not found/);
+    assert.deepEqual(await s.ps(), [], "a refused create left a session");
 
     const sbx = await Sandbox.create({ ...SLOW_HOST, timeoutMs: 15_000 });
     await sbx.setTimeout(120_000); // moved past the first deadline

@@ -7,7 +7,9 @@
  */
 
 import { join } from "node:path";
+import { AgentboxError } from "../../api/errors.ts";
 import type { ApiContext } from "../../api/context.ts";
+import { listImageSummaries } from "../../api/images.ts";
 import { parseSandboxSpec } from "../../api/sandbox_spec.ts";
 import { connectToSession } from "../../api/session_connect.ts";
 import { startDetachedSession } from "../../api/session_owner.ts";
@@ -45,6 +47,15 @@ export function e2bWorkspacesDir(): string {
 export function apiBackend(ctx: ApiContext, options: ApiBackendOptions = {}): E2bBackend {
   return {
     async start(request: E2bCreateRequest) {
+      // E2B's "template not found" (404), before any session is made for it.
+      const images = (await listImageSummaries()).images;
+      if (!images.some((i) => i.name === request.template && i.status === "ok")) {
+        throw new AgentboxError(
+          `Template ${request.template} not found: it names no built agentbox image ` +
+            "(`agentbox images ls`)",
+          { kind: "not_found", code: "e2b_template_unknown" },
+        );
+      }
       let share = options.share;
       if (share === undefined) {
         const base = e2bWorkspacesDir();
