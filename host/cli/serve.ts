@@ -22,12 +22,8 @@ import {
   listenOnTcp,
   parseListenAddress,
 } from "../serve/listen.ts";
-import {
-  DEFAULT_E2B_API,
-  DEFAULT_E2B_ENVD,
-  type E2bServer,
-  startE2bServer,
-} from "../serve/e2b/mod.ts";
+import { DEFAULT_E2B_API, DEFAULT_E2B_ENVD } from "../serve/e2b/addresses.ts";
+import type { E2bServer } from "../serve/e2b/mod.ts";
 import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs, positiveInt } from "./options.ts";
@@ -168,6 +164,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   let e2bServer: E2bServer | undefined;
   if (e2b) {
+    // Loaded only here: the E2B endpoints bring Connect and protobuf along.
+    const { startE2bServer } = await import("../serve/e2b/mod.ts");
     e2bServer = await startE2bServer(ctx, {
       ...e2b,
       maxSandboxes: limits.sandboxesPerClient,

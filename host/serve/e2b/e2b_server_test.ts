@@ -183,3 +183,25 @@ Deno.test("e2b envd: processes through the SDK over the real agent", async () =>
   await sbx.kill();
   assert.equal(await sbx.isRunning(), false);
 });
+
+Deno.test("e2b: a taken address is one clear error, and nothing is left listening", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const ctx = openContext({ db: new DatabaseSync(":memory:") });
+  const backend = {
+    start: () => Promise.reject(new Error("unused")),
+    stop: () => Promise.resolve(),
+    connect: () => Promise.reject(new Error("unused")),
+  };
+  const api = { hostname: "127.0.0.1", port: 0 };
+  const failed = await startE2bServer(ctx, {
+    authenticate: () => false,
+    backend,
+    api,
+    envd: { hostname: "127.0.0.1", port: taken.addr.port },
+  }).catch((e) => e);
+  assert.equal(failed?.code, "e2b_listen_failed");
+  assert.match(
+    failed.message,
+    /Cannot serve E2B's envd on 127\.0\.0\.1:\d+: the address is in use/,
+  );
+});

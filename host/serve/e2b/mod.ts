@@ -8,26 +8,41 @@
  */
 
 import type { ApiContext } from "../../api/context.ts";
+import { AgentboxError } from "../../api/errors.ts";
 import { apiBackend, type ApiBackendOptions } from "./api_backend.ts";
 import { e2bApiApp } from "./api_app.ts";
 import { envdApp } from "./envd_app.ts";
 import { DEFAULT_MAX_SANDBOXES, type E2bBackend, E2bSandboxes } from "./sandboxes.ts";
 
+import { DEFAULT_E2B_API, DEFAULT_E2B_ENVD, type ListenAddress } from "./addresses.ts";
+
+export { DEFAULT_E2B_API, DEFAULT_E2B_ENVD, type ListenAddress } from "./addresses.ts";
 export { e2bApiApp } from "./api_app.ts";
 export { envdApp } from "./envd_app.ts";
 export { type E2bBackend, type E2bCreateRequest, E2bSandboxes } from "./sandboxes.ts";
 
-/** Where a listener binds. */
-export interface ListenAddress {
-  hostname: string;
-  port: number;
+/** Serve `handler` on `address`. Throws `AgentboxError` `e2b_listen_failed`. */
+function listen(
+  address: ListenAddress,
+  what: string,
+  handler: Deno.ServeHandler,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({ ...address, onListen: () => {} }, handler);
+  } catch (cause) {
+    const where = `${address.hostname}:${address.port}`;
+    const detail = cause instanceof Deno.errors.AddrInUse
+      ? "the address is in use (pick another with --e2b-api/--e2b-envd)"
+      : cause instanceof Error
+      ? cause.message
+      : String(cause);
+    throw new AgentboxError(`Cannot serve ${what} on ${where}: ${detail}`, {
+      cause,
+      kind: "unavailable",
+      code: "e2b_listen_failed",
+    });
+  }
 }
-
-/** The default control API address (loopback; E2B's SDK uses port 3000 in debug mode). */
-export const DEFAULT_E2B_API: ListenAddress = { hostname: "127.0.0.1", port: 3000 };
-
-/** The default envd address (loopback; envd's own port). */
-export const DEFAULT_E2B_ENVD: ListenAddress = { hostname: "127.0.0.1", port: 49983 };
 
 /** Options of {@linkcode startE2bServer}. */
 export interface E2bServerOptions extends ApiBackendOptions {
@@ -75,11 +90,10 @@ export async function startE2bServer(
   );
   const envd = await envdApp({ sandboxes, maxUploadBytes: options.maxUploadBytes });
   const api = e2bApiApp({ sandboxes, authenticate: options.authenticate });
-  const quiet = { onListen: () => {} };
-  const apiServer = Deno.serve({ ...(options.api ?? DEFAULT_E2B_API), ...quiet }, api.fetch);
+  const apiServer = listen(options.api ?? DEFAULT_E2B_API, "E2B's API", api.fetch);
   let envdServer;
   try {
-    envdServer = Deno.serve({ ...(options.envd ?? DEFAULT_E2B_ENVD), ...quiet }, envd.fetch);
+    envdServer = listen(options.envd ?? DEFAULT_E2B_ENVD, "E2B's envd", envd.fetch);
   } catch (error) {
     await apiServer.shutdown();
     throw error;
