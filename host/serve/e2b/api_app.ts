@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { z } from "zod";
 import { UsageError } from "../../agentbox_error.ts";
+import { parseHostPattern } from "../../api/sandbox_spec.ts";
 import { apiError, unsupported } from "./http_errors.ts";
 import {
   type E2bCreateRequest,
@@ -192,14 +193,17 @@ export function createRequest(body: z.infer<typeof NEW_SANDBOX>): E2bCreateReque
   };
 }
 
-/** A host, an IP, or an IP/32 (the one CIDR form a host policy can say). */
+/**
+ * A host, an IP, or an IP/32 (the one CIDR form a host policy can say), checked as the policy
+ * will read it (`bad_host_pattern`, 400), so that a bad entry starts nothing.
+ */
 function hostEntry(entry: string): string {
   const slash = entry.indexOf("/");
-  if (slash < 0) return entry;
+  if (slash < 0) return parseHostPattern(entry).text;
   const prefix = entry.slice(slash + 1);
   const address = entry.slice(0, slash);
   if ((prefix === "32" && !address.includes(":")) || (prefix === "128" && address.includes(":"))) {
-    return address;
+    return parseHostPattern(address).text;
   }
   throw unsupported(`The address range ${entry} in network.allowOut/denyOut (name hosts or /32s)`);
 }

@@ -112,6 +112,12 @@ Deno.test("e2b api: what agentbox does not serve answers 501 at once", async () 
   assert.deepEqual(await refused({ templateID: "base", autoPause: true }), [501, 501, true]);
   const bad = await s.api("/v2/sandboxes", { method: "POST", body: '{"templateID": "../x"}' });
   assert.equal(bad.status, 400);
+  const badHost = await s.api("/v2/sandboxes", {
+    method: "POST",
+    body: JSON.stringify({ templateID: "base", network: { allowOut: ["*"] } }),
+  });
+  assert.equal(badHost.status, 400);
+  assert.match((await badHost.json()).message, /would allow everything/);
   assert.equal(s.started.length, 0, "a refused request started something");
   const pause = await s.api("/sandboxes/some-id/pause", { method: "POST", body: "{}" });
   assert.equal(pause.status, 501);
