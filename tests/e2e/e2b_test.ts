@@ -101,6 +101,28 @@ Deno.test({
       await sbx.files.remove("/tmp/e2b/blob.bin");
       assert.equal(await sbx.files.exists("/tmp/e2b/blob.bin"), false);
       assert.deepEqual(await sbx.files.list("/tmp/e2b"), []);
+      // Several files in one multipart upload; a gzip-encoded raw upload; a missing file.
+      const many = await sbx.files.write([
+        { path: "/tmp/e2b/m/one.txt", data: "1" },
+        { path: "/tmp/e2b/m/two.bin", data: blob.slice(0, 1000).buffer as ArrayBuffer },
+      ]);
+      assert.deepEqual(many.map((f) => f.path), ["/tmp/e2b/m/one.txt", "/tmp/e2b/m/two.bin"]);
+      await sbx.files.write("/tmp/e2b/gz.bin", blob.buffer as ArrayBuffer, { gzip: true });
+      const gz = await sbx.files.read("/tmp/e2b/gz.bin", { format: "bytes" });
+      assert.equal(await sha256(gz), await sha256(blob));
+      const missing = await sbx.files.read("/tmp/e2b/nope").catch((e) => e);
+      assert.equal(missing?.name, "FileNotFoundError", String(missing));
+      // Directories: make (twice: the second says it existed), rename, stat.
+      assert.equal(await sbx.files.makeDir("/tmp/e2b/d/e"), true);
+      assert.equal(await sbx.files.makeDir("/tmp/e2b/d/e"), false);
+      const moved = await sbx.files.rename("/tmp/e2b/m/one.txt", "/tmp/e2b/d/e/uno.txt");
+      assert.deepEqual([moved.name, moved.type, moved.size], ["uno.txt", "file", 1]);
+      const dir = await sbx.files.getInfo("/tmp/e2b/d");
+      assert.equal(dir.type, "dir");
+      assert.deepEqual(
+        (await sbx.files.list("/tmp/e2b/d", { depth: 2 })).map((e) => e.path),
+        ["/tmp/e2b/d/e", "/tmp/e2b/d/e/uno.txt"],
+      );
 
       // A terminal: input typed, a resize the program sees, output back.
       const decoder = new TextDecoder();
