@@ -23,11 +23,11 @@ import {
 import { loadAgentSettings } from "../config/agent_config.ts";
 import { resolveAgent } from "../config/agent_profile.ts";
 import { type AgentInGuest, prepareAgent } from "./agents.ts";
+import { type ApprovalQueueOptions, queueApprover } from "./approvals.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
 import { findProjectFile } from "../config/project_file.ts";
 import { loadShareSettings } from "../config/share_settings.ts";
 import { loadWorkspaceLimits } from "../config/workspace_settings.ts";
-import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
@@ -70,8 +70,14 @@ import type { SandboxSpec } from "./sandbox_spec.ts";
 export interface StartSandboxOptions {
   /** A long-lived session's id and lifecycle; default a one-shot session with a new id. */
   session?: NetworkSessionOptions["session"];
-  /** Decide graylisted destinations (a prompt, an API approval); absent: they are refused. */
+  /** Decide graylisted destinations (a prompt); absent, and no `approvals`: they are refused. */
   approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /**
+   * Ask graylisted destinations through the approval queue (api/approvals.ts), each waiting at
+   * most `timeoutMs` (default 30 s) for `agentbox approve` or the server — and `alsoAsk` (a
+   * terminal) when given; used when no `approve` is given.
+   */
+  approvals?: Omit<ApprovalQueueOptions, "projectDir">;
   /**
    * `--net learn`: say yes before the learned hosts widen `.agentbox.toml` (the user's answer,
    * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).
@@ -195,6 +201,11 @@ export async function startSandbox(
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
   const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
+  // The queue records each question under the session's id, so it is chosen here.
+  const sessionId = options.session?.id ?? crypto.randomUUID();
+  const queue = !options.approve && options.approvals
+    ? queueApprover(ctx, sessionId, { ...options.approvals, projectDir: spec.projectDir })
+    : undefined;
   const network = await startNetworkSession({
     db: ctx.db,
     net: spec.net,
@@ -208,13 +219,23 @@ export async function startSandbox(
     tool: spec.argv[0].split("/").at(-1),
     agent,
     agents: agentSettings.presets,
-    proxy: { approve: options.approve },
+    proxy: { approve: options.approve ?? queue?.approve },
     confirmLearned: options.confirmLearned,
-    session: options.session,
+    session: { ...options.session, id: sessionId },
+  }).catch((error) => {
+    queue?.close();
+    throw error;
   });
   // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
   // running one from one whose process died, and `rm`/`prune` leave it alone.
-  const oneShot = options.session ? undefined : await holdOneShotLock(network.id);
+  const lock = options.session ? undefined : await holdOneShotLock(network.id);
+  // What ends with the sandbox besides its VM and network: the lock, the questions still waiting.
+  const oneShot = {
+    async release() {
+      queue?.close();
+      await lock?.release();
+    },
+  };
   try {
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
@@ -268,7 +289,7 @@ export async function startSandbox(
     return box!;
   } catch (error) {
     await network.finish().catch(() => {});
-    await oneShot?.release();
+    await oneShot.release();
     throw error;
   }
 }
@@ -520,16 +541,4 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
   );
 }
 
-/**
- * Allow `host` for the project from now on (an approval answered "always"): it is added to the
- * project's `.agentbox.toml` allowlist.
- *
- * @example
- * ```ts
- * import { allowHostForProject } from "./sandbox.ts";
- * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
- * ```
- */
-export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
-  await addToProjectAllowlist((await findProjectFile(projectDir)).dir, [host]);
-}
+export { allowHostForProject } from "./approvals.ts";

@@ -32,6 +32,7 @@ import { DEFAULT_STOP_GRACE_MS } from "../session/stop_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import type { ApiContext } from "./context.ts";
+import { DEFAULT_APPROVAL_TIMEOUT_MS } from "./approval_gate.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { SANDBOX_SPEC_SCHEMA } from "./sandbox_spec.ts";
 
@@ -56,6 +57,15 @@ export const DETACHED_PLAN_SCHEMA = z.strictObject({
   learnYes: z.boolean().default(false),
   /** A stopped session started again (`agentbox start`): boot over its own workspace disks. */
   restart: z.boolean().default(false),
+  /**
+   * Ask graylisted destinations through the approval queue (api/approvals.ts: `agentbox
+   * approve`, the server), each waiting at most `timeoutMs`; `false`: refuse them, as when
+   * nobody can be asked. Default: asked, 30 s.
+   */
+  approvals: z.union([
+    z.literal(false),
+    z.strictObject({ timeoutMs: z.number().int().min(1000).max(3_600_000) }),
+  ]).default({ timeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS }),
   /** Labels a client gave the session (`agentbox serve`), to find it again. */
   labels: z.record(z.string().max(63), z.string().max(256)).default({}),
   /** Who asked for the session through `agentbox serve` (a token's name). */
@@ -232,6 +242,8 @@ export async function ownSession(
       restore,
       // Nobody can be asked in a detached session: learn mode writes only with --yes.
       confirmLearned: plan.learnYes ? () => true : undefined,
+      // Graylisted hosts wait in the approval queue for `agentbox approve` or the server.
+      approvals: plan.approvals === false ? undefined : plan.approvals,
     });
     // What `agentbox start` needs to boot this session again: its plan, kept with its state.
     if (!plan.restart) await writePlanFile(savedPlanPath(paths), { ...plan, restart: false });

@@ -99,14 +99,14 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           runCommand: false,
           labels: body.labels ?? {},
           createdBy: who,
+          approvals: body.approvalTimeoutSec === undefined
+            ? undefined
+            : body.approvalTimeoutSec === 0
+            ? false
+            : { timeoutMs: body.approvalTimeoutSec * 1000 },
         })).id;
       }
       if (body.timeoutSec) registry.expireAt(id, Date.now() + body.timeoutSec * 1000);
-      // Nobody is waiting for it any more: do not leave it running.
-      if (c.req.raw.signal.aborted) {
-        registry.forget(id);
-        await removeSessions(ctx, [id], { force: true }).catch(() => {});
-      }
       return c.json(await describe(deps, await entry(deps, id)), 201);
     },
   );

@@ -55,6 +55,10 @@ export const CREATE_SANDBOX = z.strictObject({
     description: "Stop the sandbox this many seconds after it started (0 or absent: never)",
   }),
   labels: LABELS.optional(),
+  approvalTimeoutSec: z.number().int().min(0).max(3600).optional().openapi({
+    description: "How long a connection to a graylisted host waits for an answer through " +
+      "/v1/approvals (default 30; 0: refuse graylisted hosts at once)",
+  }),
 }).openapi("CreateSandbox");
 
 /** A sandbox as the server shows it. */

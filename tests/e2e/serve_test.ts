@@ -274,3 +274,24 @@ Deno.test("serve: auth, limits, exec streams, files, changes, a terminal, events
     assert.deepEqual(world.qemus(), []);
   });
 });
+
+Deno.test("serve: a sandbox past its timeout is stopped", async (t) => {
+  await using server = await startServer();
+  const { world } = server;
+
+  await t.step("timeoutSec stops the sandbox; the timeout route moves the deadline", async () => {
+    const r = await server.fetchSocket("/v1/sandboxes", json({ name: "short", timeoutSec: 600 }));
+    assert.equal(r.status, 201, await r.clone().text());
+    const made = await r.json();
+    assert.ok(made.expiresAt > Date.now() + 500_000);
+    const moved = await server.fetchSocket(`/v1/sandboxes/short/timeout`, json({ timeoutSec: 2 }));
+    assert.equal(moved.status, 200);
+    assert.ok((await moved.json()).expiresAt <= Date.now() + 2000);
+    let state = "running";
+    for (let i = 0; i < 900 && ["running", "stopping"].includes(state); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = (await world.ps()).find((s) => s.name === "short")?.state ?? "gone";
+    }
+    assert.equal(state, "stopped");
+  });
+});
