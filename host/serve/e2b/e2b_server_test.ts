@@ -8,7 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { ALL_TRAFFIC, CommandExitError, Sandbox } from "e2b";
 import { openContext } from "../../api/context.ts";
 import { startAgent } from "../../channel/testing/in_process_agent.ts";
-import { type E2bCreateRequest, startE2bServer } from "./mod.ts";
+import { type E2bCreateRequest, E2bSandboxes, startE2bServer } from "./mod.ts";
 
 const KEY = "e2b-test-key";
 const LOOPBACK = { hostname: "127.0.0.1", port: 0 };
@@ -210,4 +210,36 @@ Deno.test("e2b: a taken address is one clear error, and nothing is left listenin
     failed.message,
     /Cannot serve E2B's envd on 127\.0\.0\.1:\d+: the address is in use/,
   );
+});
+
+Deno.test("e2b: closing the server stops a sandbox that was still starting", async () => {
+  const booting = Promise.withResolvers<void>();
+  const stopped: string[] = [];
+  const sandboxes = new E2bSandboxes({
+    start: async () => {
+      await booting.promise;
+      return { id: "late", cpus: 1, memoryMb: 512 };
+    },
+    stop: (id) => {
+      stopped.push(id);
+      return Promise.resolve();
+    },
+    connect: () => Promise.reject(new Error("unused")),
+  });
+  const request = {
+    template: "default",
+    metadata: {},
+    envs: {},
+    timeoutSec: 60,
+    allow: [],
+    deny: [],
+  };
+  const created = sandboxes.create(request);
+  const closed = sandboxes.close();
+  booting.resolve();
+  await Promise.all([created, closed]);
+  assert.deepEqual(stopped, ["late"]);
+  assert.deepEqual(sandboxes.list(), []);
+  const refused = await sandboxes.create(request).catch((e) => e);
+  assert.equal(refused?.code, "e2b_closing");
 });

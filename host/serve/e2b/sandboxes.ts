@@ -52,8 +52,6 @@ export interface E2bSandbox {
   /** Clients of its envd present this as `X-Access-Token`. */
   accessToken: string;
   processes: ProcessTable;
-  /** The session agent, connected (once, again after a loss). */
-  agent(): Promise<AgentClient>;
 }
 
 /** The envd version the server claims: what the SDK needs to use every feature served here. */
@@ -74,7 +72,8 @@ interface Entry extends E2bSandbox {
 export class E2bSandboxes {
   readonly #entries = new Map<string, Entry>();
 
-  #starting = 0;
+  readonly #starting = new Set<Promise<unknown>>();
+  #closed = false;
 
   constructor(private readonly backend: E2bBackend, private readonly max = DEFAULT_MAX_SANDBOXES) {}
 
@@ -83,19 +82,27 @@ export class E2bSandboxes {
    * `e2b_too_many_sandboxes` (answered 429, E2B's limit status) when `max` run or start.
    */
   async create(request: E2bCreateRequest): Promise<E2bSandbox> {
-    if (this.#entries.size + this.#starting >= this.max) {
+    if (this.#closed) {
+      throw new AgentboxError("The server is stopping", { kind: "state", code: "e2b_closing" });
+    }
+    if (this.#entries.size + this.#starting.size >= this.max) {
       throw new AgentboxError(`At most ${this.max} E2B sandboxes may run at once`, {
         kind: "conflict",
         code: "e2b_too_many_sandboxes",
       });
     }
-    this.#starting++;
-    let started;
+    const task = this.#start(request);
+    this.#starting.add(task);
     try {
-      started = await this.backend.start(request);
+      return await task;
     } finally {
-      this.#starting--;
+      this.#starting.delete(task);
     }
+  }
+
+  /** Start and register (a sandbox that is registered is stopped by `kill` and `close`). */
+  async #start(request: E2bCreateRequest): Promise<E2bSandbox> {
+    const started = await this.backend.start(request);
     const now = new Date();
     const entry: Entry = {
       id: started.id,
@@ -108,7 +115,6 @@ export class E2bSandboxes {
       network: request.network,
       accessToken: randomToken(),
       processes: new ProcessTable(() => this.#exec(entry)),
-      agent: () => this.#agent(entry),
     };
     this.#entries.set(entry.id, entry);
     this.setTimeout(entry.id, request.timeoutSec);
@@ -158,8 +164,11 @@ export class E2bSandboxes {
     return true;
   }
 
-  /** Stop every sandbox (the server is going away). */
+  /** Stop every sandbox, those still starting too (the server is going away). */
   async close(): Promise<void> {
+    this.#closed = true;
+    // Those still booting are registered when they are up, and stopped with the rest.
+    await Promise.allSettled([...this.#starting]);
     await Promise.allSettled([...this.#entries.keys()].map((id) => this.kill(id)));
   }
 
