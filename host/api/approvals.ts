@@ -39,6 +39,7 @@ import {
   isApprovalDecision,
   type Settled,
 } from "./approval_gate.ts";
+import { emitAudit } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import { resolveSessionRef } from "./network_records.ts";
 
@@ -234,7 +235,21 @@ export function recordDecision(
   outcome: ApprovalOutcome,
   by: string,
 ): boolean {
-  return decideApprovalRow(ctx.db, id, { decision: outcome, by });
+  const decided = decideApprovalRow(ctx.db, id, { decision: outcome, by });
+  const row = decided ? getApproval(ctx.db, id) : undefined;
+  if (row) {
+    emitAudit(ctx, {
+      type: "approval.decided",
+      session: { id: row.session },
+      host: row.host,
+      port: row.port,
+      rule: row.rule,
+      approval: String(id),
+      decision: outcome,
+      by,
+    });
+  }
+  return decided;
 }
 
 /** Which approvals {@linkcode listApprovals} returns. */

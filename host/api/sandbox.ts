@@ -63,6 +63,15 @@ import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
+import {
+  auditedApprover,
+  auditExec,
+  auditReady,
+  emitAudit,
+  errorInfo,
+  type SessionAuditor,
+  sessionAuditor,
+} from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
 
@@ -195,8 +204,12 @@ export async function startSandbox(
   spec: SandboxSpec,
   options: StartSandboxOptions = {},
 ): Promise<Sandbox> {
+  // An invalid [audit] table refuses the work rather than losing its trail.
+  await auditReady(ctx);
+  const started = performance.now();
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  const name = options.session?.lifecycle?.name ?? undefined;
   // The project's .agentbox.toml, found above the project directory as git finds .git.
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
@@ -219,12 +232,36 @@ export async function startSandbox(
     tool: spec.argv[0].split("/").at(-1),
     agent,
     agents: agentSettings.presets,
-    proxy: { approve: options.approve ?? queue?.approve },
+    proxy: {
+      approve: options.approve
+        ? auditedApprover(ctx, () => audit, options.approve)
+        // The queue's answers are audited where they are recorded (approvals.ts), with who.
+        : queue && auditedApprover(ctx, () => audit, queue.approve, { decidedElsewhere: true }),
+    },
     confirmLearned: options.confirmLearned,
     session: { ...options.session, id: sessionId },
+    onDecision: (start) =>
+      emitAudit(ctx, {
+        type: "egress.decision",
+        session: name ? { id: start.session, name } : { id: start.session },
+        method: start.method,
+        scheme: start.scheme,
+        host: start.host,
+        port: start.port,
+        decision: start.decision,
+        rule: start.rule,
+        kind: start.kind ?? "request",
+      }),
   }).catch((error) => {
     queue?.close();
     throw error;
+  });
+  const audit = sessionAuditor(ctx, { id: network.id, name });
+  audit({
+    type: "sandbox.created",
+    image: image.name,
+    project: spec.projectDir,
+    detached: options.session !== undefined,
   });
   // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
   // running one from one whose process died, and `rm`/`prune` leave it alone.
@@ -272,7 +309,12 @@ export async function startSandbox(
           onWarning: (message) => ctx.onEvent({ type: "warning", message }),
         });
       }
-      box = sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared, oneShot });
+      box = sandbox(spec, image, vm, network, workspace, {
+        defaults,
+        agent: prepared,
+        oneShot,
+        audit,
+      });
       for (const mapping of spec.ports) {
         const forward = box.forwardPort(mapping);
         ctx.onEvent({
@@ -286,10 +328,16 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
+    audit({
+      type: "sandbox.started",
+      restored: options.restore !== undefined,
+      startMs: Math.round(performance.now() - started),
+    });
     return box!;
   } catch (error) {
     await network.finish().catch(() => {});
     await oneShot.release();
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   }
 }
@@ -448,9 +496,10 @@ function sandbox(
     defaults: ExecDefaults;
     agent?: AgentInGuest;
     oneShot: { release(): Promise<void> } | undefined;
+    audit: SessionAuditor;
   },
 ): Sandbox {
-  const { defaults, agent, oneShot } = parts;
+  const { defaults, agent, oneShot, audit } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   const forwards: PortForward[] = [];
@@ -470,13 +519,15 @@ function sandbox(
       argv: spec.argv,
       timeoutMs: spec.timeoutSec === undefined ? undefined : spec.timeoutSec * 1000,
     }),
-    exec: (request) =>
-      vm.agent.exec({
+    exec(request) {
+      const full = {
         ...request,
         env: { ...defaults.env, ...request.env },
         cwd: request.cwd ?? defaults.cwd,
         user: request.user ?? defaults.user,
-      }),
+      };
+      return auditExec(audit, full, vm.agent.exec(full));
+    },
     async explain(error) {
       // Host-observed facts win over what the channel says: report the VM's death as such.
       const exit = await Promise.race([vm.exited, delay(1000)]);
@@ -519,7 +570,14 @@ function sandbox(
             await network.finish().catch(() => {});
             throw error;
           },
-        ).finally(() => oneShot?.release());
+        ).then((report) => {
+          audit({
+            type: "sandbox.stopped",
+            requests: report.requests,
+            refused: report.refused.reduce((sum, r) => sum + r.count, 0),
+          });
+          return report;
+        }).finally(() => oneShot?.release());
       return stopped;
     },
   };

@@ -31,6 +31,7 @@ import { changesetPaths } from "../workspace/changeset.ts";
 import { DEFAULT_STOP_GRACE_MS } from "../session/stop_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
+import { auditExec, errorInfo, sessionAuditor } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from "./approval_gate.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
@@ -211,16 +212,19 @@ export interface OwnSessionOptions {
  * ```
  */
 export async function ownSession(
-  ctx: ApiContext,
+  owner: ApiContext,
   plan: DetachedPlan,
   options: OwnSessionOptions,
 ): Promise<void> {
+  // What the session does is done for whoever created it (a server's client), in audit events.
+  const ctx = plan.createdBy === undefined ? owner : { ...owner, actor: plan.createdBy };
   const { paths } = options;
   const log = (message: string) => ctx.onEvent({ type: "progress", message });
   const fail = (error: unknown) => {
     const detail = error instanceof Error ? error.message : "unknown failure";
     setSessionStatus(ctx.db, plan.id, "failed", { detail });
   };
+  const audit = sessionAuditor(ctx, { id: plan.id, name: plan.name });
   let box: Sandbox;
   try {
     const restore = plan.restore === undefined || plan.restart
@@ -267,6 +271,8 @@ export async function ownSession(
         log("snapshot saved");
       },
       commandConsole,
+      // Every client's command (`exec --session`, `shell`, an SDK) is audited here, by the owner.
+      onExec: (request, run) => void auditExec(audit, request, run),
       stop: (graceMs) => stop.resolve(graceMs),
       // A running session's changes, now (`agentbox diff S` / `apply S` / `diff --system`): the
       // upper layers are read through the guest while its commands run on.
@@ -316,6 +322,8 @@ export async function ownSession(
     if ("graceMs" in end) await collectSystem(box, log);
   } catch (error) {
     fail(error);
+    // Starting reported its own failure; this one is the owner's (sandbox.stopped follows).
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   } finally {
     await server?.close();

@@ -124,7 +124,7 @@ export async function applyCommand(args: string[]): Promise<number> {
   };
   checkApplyRequest(request);
   const json = !!values.json;
-  using ctx = openContext({ onEvent: printEvent });
+  await using ctx = openContext({ onEvent: printEvent });
   const { session, project } = await findChangesSession(ctx, {
     ref: positionals[0],
     project: await projectOption("apply", values.share),

@@ -81,7 +81,7 @@ export async function runDetached(
 export async function launchDetached(
   request: Parameters<typeof startDetachedSession>[1],
 ): Promise<number> {
-  using ctx = openContext();
+  await using ctx = openContext();
   printStarted(await startDetachedSession(ctx, request), { command: request.runCommand });
   return 0;
 }

@@ -45,7 +45,7 @@ export async function runOneShot(
   const quiet = plan.json;
   const warnings: string[] = [];
   const progress = new ProgressLine();
-  using ctx = openContext({
+  await using ctx = openContext({
     // Warnings are worth seeing even under --json (on stderr, and in the report); progress is not.
     onEvent: (event) => {
       // Packing a large share reports how far it is: one progress line, replaced in place.

@@ -215,7 +215,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
     }),
     async (c) => {
       const id = resolveSessionRef(ctx, c.req.valid("param").id);
-      const { alive } = await removeSessions(ctx, [id], {
+      const { alive } = await removeSessions({ ...ctx, actor: c.get("who") }, [id], {
         force: c.req.valid("query").force !== "false",
       });
       if (alive.length > 0) {
