@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { AgentboxError, UsageError } from "../agentbox_error.ts";
 import { configDir } from "../paths.ts";
+import { sameSecret } from "../secret_compare.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 
 /** The token every client uses unless more are made (`agentbox serve token --name N`). */
@@ -126,14 +127,9 @@ export async function revokeToken(name: string, path = tokenFilePath()): Promise
  * ```
  */
 export function tokenName(tokens: readonly ServeToken[], secret: string): string | undefined {
-  const given = new TextEncoder().encode(secret);
   let found: string | undefined;
-  for (const token of tokens) {
-    const stored = new TextEncoder().encode(token.token);
-    let diff = stored.length ^ given.length;
-    for (let i = 0; i < stored.length; i++) diff |= stored[i] ^ (given[i] ?? 0);
-    if (diff === 0) found = token.name;
-  }
+  // Every token is compared, so the time taken does not say which one matched.
+  for (const token of tokens) if (sameSecret(secret, token.token)) found = token.name;
   return found;
 }
 

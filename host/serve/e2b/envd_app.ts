@@ -22,7 +22,7 @@ import { apiError } from "./http_errors.ts";
 import { processService } from "./process_service.ts";
 import { SANDBOX_KEY } from "./sandbox_context.ts";
 import type { E2bSandbox, E2bSandboxes } from "./sandboxes.ts";
-import { sameSecret } from "./secret_compare.ts";
+import { sameSecret } from "../../secret_compare.ts";
 
 /** What the envd app needs. */
 export interface EnvdDeps {
