@@ -42,7 +42,7 @@ import {
   type NetworkSessionOptions,
   startNetworkSession,
 } from "../session/network_session.ts";
-import { pinLowerImage, pinnedLowerPath } from "../session/pinned_lower.ts";
+import { pinLowerImage, pinnedLower } from "../session/pinned_lower.ts";
 import {
   adoptSnapshotWorkspace,
   restoreSessionVm,
@@ -373,7 +373,7 @@ async function bootNewVm(
   let workspace: WorkspaceSession | undefined;
   if (spec.share !== undefined && parts.resumeWorkspace) {
     workspace = await resumeWorkspaceSession(stateDir, {
-      lowerImage: pinnedLowerPath(stateDir),
+      ...await pinnedLower(stateDir),
       upperDisk: changesetPaths(stateDir).upperDisk,
     }, { keepUpperDisk: true });
   } else if (spec.share !== undefined) {
@@ -385,7 +385,7 @@ async function bootNewVm(
       owner: owner && { uid: owner.uid, gid: owner.gid },
       keepUpperDisk: parts.pinLower,
     });
-    if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
+    if (parts.pinLower) await pinLowerImage(workspace.share, stateDir);
   }
   const settings = await loadVmSettings({ projectDir: configDir });
   const vmm = spec.vmm ?? settings.vmm;

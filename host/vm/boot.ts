@@ -88,7 +88,7 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
     : await bootQemu(image, shape, { ...options, bootTimeoutMs, onWarning });
   try {
     if (options.network?.kind === "tap") await configureGuestNetwork(vm.agent, options.network);
-    if (options.workspace) await mountWorkspace(vm.agent);
+    if (options.workspace) await mountWorkspace(vm.agent, options.workspace.lowerLayers);
   } catch (error) {
     await vm.stop();
     throw error;

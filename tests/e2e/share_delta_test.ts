@@ -1,0 +1,195 @@
+/**
+ * Shares that cost what changed (issue 21, goal 3): after a change to the project, the next
+ * session's lower disk is the previous image plus a delta layer (host/workspace/share_layers.ts).
+ * Real VMs check that the guest sees exactly the host's new tree — edits, additions, deletions, a
+ * replaced directory, a directory that became a file — that diff and apply work over the
+ * layers, that the layers are compacted when they pile up, and that concurrent sessions build a
+ * layer once.
+ */
+import assert from "node:assert/strict";
+import { agentbox } from "../helpers.ts";
+import { readChain } from "../../host/workspace/share_layers.ts";
+import { shareCacheKey } from "../../host/workspace/share.ts";
+import { startWorkspaceSession } from "../../host/session/workspace_session.ts";
+import { bootVm } from "../../host/vm/boot.ts";
+
+const decoder = new TextDecoder();
+
+async function cli(args: string[], env: Record<string, string>) {
+  const out = await agentbox(args, { env }).output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** A project directory and private state and cache directories for one test. */
+async function sandbox() {
+  const base = await Deno.makeTempDir({ prefix: "agentbox-delta-e2e-" });
+  const project = `${base}/project`;
+  await Deno.mkdir(project);
+  return {
+    base,
+    project,
+    cache: `${base}/cache`,
+    env: { XDG_STATE_HOME: `${base}/state`, XDG_CACHE_HOME: `${base}/cache` },
+    cleanup: () => Deno.remove(base, { recursive: true }),
+  };
+}
+
+/** Every entry under the current directory with type, mode and content hash or link target. */
+const SNAPSHOT = `find . -mindepth 1 | sort | while read -r p; do
+  if [ -L "$p" ]; then echo "$p link $(readlink "$p")";
+  elif [ -d "$p" ]; then echo "$p dir $(stat -c %a "$p")";
+  else echo "$p file $(stat -c %a "$p") $(sha256sum < "$p" | cut -c1-64)"; fi
+done`;
+
+async function hostListing(root: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", SNAPSHOT], cwd: root }).output();
+  return decoder.decode(out.stdout);
+}
+
+async function sh(cwd: string, script: string): Promise<void> {
+  const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" })
+    .output();
+  assert.equal(out.code, 0, decoder.decode(out.stderr));
+}
+
+/** The layers of the project's cached lower disk. */
+async function layers(cache: string, project: string) {
+  const root = await Deno.realPath(project);
+  const chain = await readChain(`${cache}/agentbox/shares/${shareCacheKey(root)}`);
+  assert.ok(chain, "no chain.json");
+  return chain;
+}
+
+const START = [
+  "mkdir -p keep/deep gone/sub swap/inner tofile",
+  "echo keep > keep/deep/k.txt",
+  "echo one > edit.txt",
+  "echo bye > gone/sub/g.txt && echo bye > gone/top.txt",
+  "echo old-x > swap/x.txt && echo old-y > swap/inner/y.txt",
+  "echo f > tofile/f.txt",
+  "echo m > mode.txt",
+  "echo d > del.txt",
+  "ln -s keep/deep/k.txt link",
+  // Enough unchanged files that the change is a small part of the tree (else it is packed whole).
+  "for i in $(seq 200); do echo $i > keep/f$i.txt; done",
+].join(" && ");
+
+/** Edits, additions, deletions, a replaced directory, a directory that became a file. */
+const CHANGE = [
+  "echo two >> edit.txt",
+  "rm -r gone del.txt",
+  "rm -r swap && mkdir -p swap/other && echo new-x > swap/x.txt && echo z > swap/other/z.txt",
+  "rm -r tofile && echo now-a-file > tofile",
+  "chmod 600 mode.txt",
+  "mkdir -p added/nested && echo added > added/nested/a.txt",
+  "rm link && ln -s edit.txt link",
+].join(" && ");
+
+Deno.test("share delta: the second session sees exactly the new tree, and diff/apply work over the layers", async () => {
+  const s = await sandbox();
+  try {
+    await sh(s.project, START);
+    const first = await cli(["exec", "--share", s.project, "--discard", "--", "true"], s.env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal((await layers(s.cache, s.project)).layers.length, 1);
+
+    await sh(s.project, CHANGE);
+    const guestChange = "echo guest >> keep/deep/k.txt && rm edit.txt && echo n > swap/other/n.txt";
+    const second = await cli([
+      "exec",
+      "--share",
+      s.project,
+      "--json",
+      "--",
+      "sh",
+      "-c",
+      `${SNAPSHOT}; echo ===; ${guestChange} && ${SNAPSHOT}`,
+    ], s.env);
+    assert.equal(second.code, 0, second.stderr);
+    const chain = await layers(s.cache, s.project);
+    assert.equal(chain.layers.length, 2, "the change became one delta layer");
+    assert.ok(chain.layers[1].bytes < chain.layers[0].bytes * 4, JSON.stringify(chain));
+    const report = JSON.parse(second.stdout);
+    const [before, after] = (await Deno.readTextFile(report.output.stdout)).split("===\n");
+    // The guest saw the host's tree as it is now: nothing of the old swap/ or tofile/, no gone/.
+    assert.equal(before, await hostListing(s.project));
+    assert.doesNotMatch(before, /swap\/inner|old-|gone|tofile\/f\.txt|del\.txt/);
+
+    const changes = report.changes.entries.map((e: { path: string; status: string }) =>
+      `${e.status} ${e.path}`
+    );
+    assert.deepEqual(changes.sort(), [
+      "added swap/other/n.txt",
+      "deleted edit.txt",
+      "modified keep/deep/k.txt",
+    ]);
+    const apply = await cli(["apply", report.session, "--allow-symlinks"], s.env);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.equal(await hostListing(s.project), after);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("share delta: two sessions started at once after a change build the layer once", async () => {
+  const s = await sandbox();
+  try {
+    await sh(s.project, START);
+    const first = await cli(["exec", "--share", s.project, "--discard", "--", "true"], s.env);
+    assert.equal(first.code, 0, first.stderr);
+    await sh(s.project, CHANGE);
+    const runs = await Promise.all(
+      [1, 2].map(() =>
+        cli(["exec", "--share", s.project, "--discard", "--", "sh", "-c", SNAPSHOT], s.env)
+      ),
+    );
+    const expected = await hostListing(s.project);
+    for (const run of runs) {
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.stdout, expected);
+    }
+    assert.equal((await layers(s.cache, s.project)).layers.length, 2);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+Deno.test("share delta: after K changes the layers are compacted, and every session's view is exact", async () => {
+  const s = await sandbox();
+  try {
+    await sh(s.project, START);
+    const limits = { maxDeltas: 2, maxShare: 0.5 };
+    const counts: number[] = [];
+    const steps = [
+      "",
+      "echo a >> edit.txt",
+      "rm -r gone && mkdir gone && echo back > gone/top.txt",
+      "rm keep/f1.txt && echo b >> keep/f2.txt",
+      "echo c > new.txt",
+    ];
+    for (const [i, step] of steps.entries()) {
+      if (step) await sh(s.project, step);
+      const ws = await startWorkspaceSession(s.project, `${s.base}/session-${i}`, {
+        cacheDir: `${s.cache}/shares`,
+        layers: limits,
+        upperBytes: 64 * 1024 ** 2,
+      });
+      const vm = await bootVm({ workspace: ws.share });
+      try {
+        const run = vm.agent.exec({ argv: ["sh", "-c", SNAPSHOT], cwd: "/workspace" });
+        const [stdout] = await Promise.all([new Response(run.stdout).text(), run.stderr.cancel()]);
+        assert.equal((await run.result).code, 0);
+        assert.equal(stdout, await hostListing(s.project), `step ${i}: ${step}`);
+      } finally {
+        await vm.stop();
+      }
+      const chain = await readChain(`${s.cache}/shares/${shareCacheKey(ws.share.root)}`);
+      counts.push(chain!.layers.length);
+      assert.equal(ws.share.lowerLayers.length, chain!.layers.length - 1);
+    }
+    // Full image, two deltas, then the third change compacts (a new image), then a delta on it.
+    assert.deepEqual(counts, [1, 2, 3, 1, 2]);
+  } finally {
+    await s.cleanup();
+  }
+});
