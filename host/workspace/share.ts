@@ -25,7 +25,7 @@ import { helperEnv } from "../helper_env.ts";
 import { createHash } from "node:crypto";
 import { runCommand } from "../run_command.ts";
 import { cacheDir } from "../paths.ts";
-import { takeBaseline, writeBaseline } from "./baseline.ts";
+import { baselineJson, takeBaseline, writeBaseline } from "./baseline.ts";
 import { type Baseline, changesetPaths } from "./changeset.ts";
 import { formatBytes, freeBytes } from "./state_space.ts";
 import { shareExclude } from "./share_exclude.ts";
@@ -158,8 +158,10 @@ export async function prepareShare(
     onExcluded: (path) => excluded.push(path),
     onWalked: (n) => options.onStep?.(`reading ${dir}: ${n} entries`),
   });
-  await writeBaseline(paths.baseline, baseline);
-  const lower = await lowerImage(baseline, excluded, options);
+  // Serialised once: for baseline.json, and for the cache key.
+  const entriesJson = JSON.stringify(baseline.entries);
+  await writeBaseline(paths.baseline, baseline, baselineJson(baseline, entriesJson));
+  const lower = await lowerImage(baseline, entriesJson, paths.baseline, excluded, options);
   const upperDisk = paths.upperDisk;
   await makeUpperDisk(upperDisk, upperSize(paths.root, options));
   return {
@@ -193,8 +195,14 @@ interface LowerImage {
   build: PreparedShare["build"];
 }
 
+/**
+ * The lower disk for `baseline` (`entriesJson` its serialised entries, `baselineFile` the
+ * session's copy of it, which the cache keeps a link to as the topmost layer's baseline).
+ */
 async function lowerImage(
   baseline: Baseline,
+  entriesJson: string,
+  baselineFile: string,
   excluded: string[],
   options: ShareOptions,
 ): Promise<LowerImage> {
@@ -202,7 +210,8 @@ async function lowerImage(
   const owner = options.owner
     ? [`--force-uid=${options.owner.uid}`, `--force-gid=${options.owner.gid}`]
     : [];
-  const key = digest(JSON.stringify([baseline.entries, owner]));
+  const key = createHash("sha256").update(JSON.stringify(owner)).update(entriesJson)
+    .digest("hex");
   const hit = await cachedChain(dir, key);
   if (hit) return hit;
   const excludeArgs = excluded.map((path) => `--exclude-path=${path}`);
@@ -220,9 +229,9 @@ async function lowerImage(
   if (again) return again;
   await removeLeftovers(dir);
   const limits = options.layers ?? { maxDeltas: MAX_DELTA_LAYERS, maxShare: MAX_DELTA_SHARE };
-  const delta = await addDelta(dir, key, owner, baseline, limits, options);
+  const delta = await addDelta(dir, key, owner, baseline, baselineFile, limits, options);
   if (delta) return delta;
-  return await packImage(dir, key, owner, excludeArgs, baseline, options);
+  return await packImage(dir, key, owner, excludeArgs, baseline, baselineFile, options);
 }
 
 /** The chain of `dir` when its topmost layer is the tree of `key`. */
@@ -243,6 +252,7 @@ async function addDelta(
   key: string,
   owner: string[],
   baseline: Baseline,
+  baselineFile: string,
   limits: LayerLimits,
   options: ShareOptions,
 ): Promise<LowerImage | undefined> {
@@ -274,7 +284,7 @@ async function addDelta(
       ...chain,
       layers: [...chain.layers, { key, offset, bytes, entries }],
     };
-    await writeChain(dir, next, baseline);
+    await writeChain(dir, next, baselineFile);
     return { image, layers: deltaOffsets(next), build: "delta" };
   } catch {
     return undefined; // a delta is an optimisation: the whole tree is packed instead
@@ -291,6 +301,7 @@ async function packImage(
   owner: string[],
   excludeArgs: string[],
   baseline: Baseline,
+  baselineFile: string,
   options: ShareOptions,
 ): Promise<LowerImage> {
   const size = treeSize(baseline);
@@ -332,7 +343,7 @@ async function packImage(
     layers: [{ key, offset: 0, bytes, entries: size.entries }],
   };
   // Older images of the same directory are stale now: writeChain removes them.
-  await writeChain(dir, chain, baseline);
+  await writeChain(dir, chain, baselineFile);
   return { image, layers: [], build: "packed" };
 }
 

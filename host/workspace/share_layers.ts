@@ -26,8 +26,7 @@
 
 import { helperEnv } from "../helper_env.ts";
 import { runCommand } from "../run_command.ts";
-import { readBaseline, writeBaseline } from "./baseline.ts";
-import type { Baseline, BaselineEntry } from "./changeset.ts";
+import { type Baseline, type BaselineEntry, pathProblem } from "./changeset.ts";
 
 /** One layer of a chain: the full image (the first) or a delta. */
 export interface ChainLayer {
@@ -68,6 +67,9 @@ export const MAX_DELTA_LAYERS = 6;
 
 /** Default most size of the deltas relative to the image they sit on: a quarter. */
 export const MAX_DELTA_SHARE = 0.25;
+
+/** Deltas this small together are never too large for their image: 1 MiB. */
+export const SMALL_DELTA_BYTES = 1024 ** 2;
 
 /** Alignment of a layer in the chain's file (the erofs block size). */
 export const LAYER_ALIGN = 4096;
@@ -115,7 +117,9 @@ export function planDelta(
     if (after[path] !== undefined) continue;
     const slash = path.lastIndexOf("/");
     // Under a directory that went too (or became a file), the top-most deletion covers it.
-    if (slash < 0 || after[path.slice(0, slash)]?.type === "dir") whiteouts.push(path);
+    if (slash >= 0 && after[path.slice(0, slash)]?.type !== "dir") continue;
+    if (pathProblem(path) !== undefined) return undefined;
+    whiteouts.push(path);
   }
   changed.sort();
   return { changed, whiteouts, bytes };
@@ -147,7 +151,8 @@ export function deltaFits(chain: LayerChain, entries: number, limits: LayerLimit
 
 /**
  * Whether the deltas of `chain` (with one more of `bytes`) are within `limits.maxShare` of the
- * image's bytes.
+ * image's bytes, or within {@linkcode SMALL_DELTA_BYTES} (an image of a small tree is not much
+ * larger than a delta's own metadata).
  *
  * @example
  * ```ts
@@ -159,7 +164,7 @@ export function deltaFits(chain: LayerChain, entries: number, limits: LayerLimit
 export function deltaBytesFit(chain: LayerChain, bytes: number, limits: LayerLimits): boolean {
   const [image, ...deltas] = chain.layers;
   const total = deltas.reduce((n, layer) => n + layer.bytes, bytes);
-  return total <= image.bytes * limits.maxShare;
+  return total <= Math.max(image.bytes * limits.maxShare, SMALL_DELTA_BYTES);
 }
 
 /**
@@ -328,19 +333,30 @@ export async function readChain(dir: string): Promise<LayerChain | undefined> {
 }
 
 /**
- * Record `chain` in `dir` with `top`, the baseline of its topmost layer: the baseline is written
- * first under the topmost layer's key, then `chain.json` is replaced atomically.
+ * Record `chain` in `dir` with `topFile`, the `baseline.json` of its topmost layer: the baseline
+ * is linked (copied across file systems) first under the topmost layer's key, then `chain.json`
+ * is replaced atomically.
  *
  * @example
  * ```ts
  * import { writeChain } from "./share_layers.ts";
  * declare const chain: import("./share_layers.ts").LayerChain;
- * declare const baseline: import("./changeset.ts").Baseline;
- * await writeChain("/cache/agentbox/shares/0123456789abcdef", chain, baseline);
+ * await writeChain("/cache/shares/0123456789abcdef", chain, "/state/s/workspace/baseline.json");
  * ```
  */
-export async function writeChain(dir: string, chain: LayerChain, top: Baseline): Promise<void> {
-  await writeBaseline(topBaselinePath(dir, chain), top);
+export async function writeChain(dir: string, chain: LayerChain, topFile: string): Promise<void> {
+  const linked = `${dir}/top-${crypto.randomUUID()}.tmp`;
+  try {
+    try {
+      await Deno.link(topFile, linked);
+    } catch {
+      await Deno.copyFile(topFile, linked);
+    }
+    await Deno.rename(linked, topBaselinePath(dir, chain));
+  } catch (error) {
+    await Deno.remove(linked).catch(() => {});
+    throw error;
+  }
   const temp = `${dir}/${CHAIN_FILE}.${crypto.randomUUID()}.tmp`;
   try {
     await Deno.writeTextFile(temp, JSON.stringify(chain), { mode: 0o600, createNew: true });
@@ -367,8 +383,20 @@ export async function writeChain(dir: string, chain: LayerChain, top: Baseline):
  * const before = await readChainTop("/cache/agentbox/shares/0123456789abcdef", chain);
  * ```
  */
-export function readChainTop(dir: string, chain: LayerChain): Promise<Baseline | undefined> {
-  return readBaseline(topBaselinePath(dir, chain)).catch(() => undefined);
+export async function readChainTop(
+  dir: string,
+  chain: LayerChain,
+): Promise<Baseline | undefined> {
+  // The cache is agentbox's own (mode 0700): parsed, not validated entry by entry (that would
+  // cost as much as the rest of a delta); planDelta checks the paths it turns into whiteouts.
+  try {
+    const raw = JSON.parse(await Deno.readTextFile(topBaselinePath(dir, chain)));
+    const ok = typeof raw === "object" && raw !== null && typeof raw.root === "string" &&
+      typeof raw.takenAt === "number" && typeof raw.entries === "object" && raw.entries !== null;
+    return ok ? raw as Baseline : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function topBaselinePath(dir: string, chain: LayerChain): string {
