@@ -9,7 +9,14 @@
 import { AgentboxError } from "../agentbox_error.ts";
 import { helperEnv } from "../helper_env.ts";
 import type { ShareExclude } from "./share_exclude.ts";
-import { type Baseline, type BaselineEntry, ChangesetError, pathProblem } from "./changeset.ts";
+import {
+  type Baseline,
+  type BaselineEntry,
+  ChangesetError,
+  nameProblem,
+  pathBytesProblem,
+  pathProblem,
+} from "./changeset.ts";
 
 /** Options of {@linkcode takeBaseline}. */
 export interface BaselineOptions {
@@ -64,7 +71,11 @@ export async function takeBaseline(
     );
     const isDir = type === "d";
     const slash = path.lastIndexOf("/");
-    if ((slash >= 0 && skipped.has(path.slice(0, slash))) || pathProblem(path) !== undefined) {
+    // find lists a directory before what is in it: its path was checked, only the name is new.
+    if (
+      (slash >= 0 && skipped.has(path.slice(0, slash))) ||
+      nameProblem(path.slice(slash + 1)) !== undefined || pathBytesProblem(path) !== undefined
+    ) {
       if (isDir) skipped.add(path);
       return;
     }

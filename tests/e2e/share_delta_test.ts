@@ -12,6 +12,7 @@ import { readChain } from "../../host/workspace/share_layers.ts";
 import { shareCacheKey } from "../../host/workspace/share.ts";
 import { startWorkspaceSession } from "../../host/session/workspace_session.ts";
 import { bootVm } from "../../host/vm/boot.ts";
+import { sandbox as sessionSandbox } from "./session_sandbox.ts";
 
 const decoder = new TextDecoder();
 
@@ -94,7 +95,9 @@ Deno.test("share delta: the second session sees exactly the new tree, and diff/a
     assert.equal((await layers(s.cache, s.project)).layers.length, 1);
 
     await sh(s.project, CHANGE);
-    const guestChange = "echo guest >> keep/deep/k.txt && rm edit.txt && echo n > swap/other/n.txt";
+    // The guest replaces swap/ too: an opaque directory over one that spans two lower layers.
+    const guestChange = "echo guest >> keep/deep/k.txt && rm edit.txt && " +
+      "rm -r swap && mkdir swap && echo q > swap/q.txt";
     const second = await cli([
       "exec",
       "--share",
@@ -119,8 +122,11 @@ Deno.test("share delta: the second session sees exactly the new tree, and diff/a
       `${e.status} ${e.path}`
     );
     assert.deepEqual(changes.sort(), [
-      "added swap/other/n.txt",
+      "added swap/q.txt",
       "deleted edit.txt",
+      "deleted swap/other",
+      "deleted swap/other/z.txt",
+      "deleted swap/x.txt",
       "modified keep/deep/k.txt",
     ]);
     const apply = await cli(["apply", report.session, "--allow-symlinks"], s.env);
@@ -192,4 +198,30 @@ Deno.test("share delta: after K changes the layers are compacted, and every sess
   } finally {
     await s.cleanup();
   }
+});
+
+Deno.test("share delta: a detached session started over a delta restarts over the same layers", async () => {
+  await using s = await sessionSandbox();
+  await sh(s.project, START);
+  const first = await s.cli(["exec", "--discard", "--", "true"]);
+  assert.equal(first.code, 0, first.stderr);
+  await sh(s.project, CHANGE);
+  const expected = await hostListing(s.project);
+  const started = await s.cli(["run", "--detach", "--name", "keep"]);
+  assert.equal(started.code, 0, started.stderr);
+  assert.equal((await layers(`${s.root}/cache`, s.project)).layers.length, 2);
+  const seen = await s.cli(["exec", "--session", "keep", "--", "sh", "-c", SNAPSHOT]);
+  assert.equal(seen.stdout, expected, seen.stderr);
+  // The project changes again and another session adds a layer to the same file meanwhile.
+  await sh(s.project, "echo more >> edit.txt");
+  const other = await s.cli(["exec", "--discard", "--", "true"]);
+  assert.equal(other.code, 0, other.stderr);
+  assert.equal((await layers(`${s.root}/cache`, s.project)).layers.length, 3);
+  assert.equal((await s.cli(["stop", "keep"])).code, 0);
+  const again = await s.cli(["start", "keep"]);
+  assert.equal(again.code, 0, again.stderr);
+  const after = await s.cli(["exec", "--session", "keep", "--", "sh", "-c", SNAPSHOT]);
+  assert.equal(after.stdout, expected, after.stderr);
+  assert.equal((await s.cli(["stop", "keep"])).code, 0);
+  assert.equal((await s.cli(["rm", "keep"])).code, 0);
 });
