@@ -203,7 +203,7 @@ Deno.test("share delta: after K changes the layers are compacted, and every sess
 Deno.test("share delta: a detached session started over a delta restarts over the same layers", async () => {
   await using s = await sessionSandbox();
   await sh(s.project, START);
-  const first = await s.cli(["exec", "--discard", "--", "true"]);
+  const first = await s.cli(["exec", "--share", s.project, "--discard", "--", "true"]);
   assert.equal(first.code, 0, first.stderr);
   await sh(s.project, CHANGE);
   const expected = await hostListing(s.project);
@@ -214,7 +214,7 @@ Deno.test("share delta: a detached session started over a delta restarts over th
   assert.equal(seen.stdout, expected, seen.stderr);
   // The project changes again and another session adds a layer to the same file meanwhile.
   await sh(s.project, "echo more >> edit.txt");
-  const other = await s.cli(["exec", "--discard", "--", "true"]);
+  const other = await s.cli(["exec", "--share", s.project, "--discard", "--", "true"]);
   assert.equal(other.code, 0, other.stderr);
   assert.equal((await layers(`${s.root}/cache`, s.project)).layers.length, 3);
   assert.equal((await s.cli(["stop", "keep"])).code, 0);
