@@ -7,50 +7,22 @@
  * layer once.
  */
 import assert from "node:assert/strict";
-import { agentbox } from "../helpers.ts";
+import {
+  cli,
+  hostListing,
+  shareSandbox as sandbox,
+  TREE_LISTING as SNAPSHOT,
+} from "./share_sandbox.ts";
 import { readChain } from "../../host/workspace/share_layers.ts";
 import { shareCacheKey } from "../../host/workspace/share.ts";
 import { startWorkspaceSession } from "../../host/session/workspace_session.ts";
 import { bootVm } from "../../host/vm/boot.ts";
 import { sandbox as sessionSandbox } from "./session_sandbox.ts";
 
-const decoder = new TextDecoder();
-
-async function cli(args: string[], env: Record<string, string>) {
-  const out = await agentbox(args, { env }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
-
-/** A project directory and private state and cache directories for one test. */
-async function sandbox() {
-  const base = await Deno.makeTempDir({ prefix: "agentbox-delta-e2e-" });
-  const project = `${base}/project`;
-  await Deno.mkdir(project);
-  return {
-    base,
-    project,
-    cache: `${base}/cache`,
-    env: { XDG_STATE_HOME: `${base}/state`, XDG_CACHE_HOME: `${base}/cache` },
-    cleanup: () => Deno.remove(base, { recursive: true }),
-  };
-}
-
-/** Every entry under the current directory with type, mode and content hash or link target. */
-const SNAPSHOT = `find . -mindepth 1 | sort | while read -r p; do
-  if [ -L "$p" ]; then echo "$p link $(readlink "$p")";
-  elif [ -d "$p" ]; then echo "$p dir $(stat -c %a "$p")";
-  else echo "$p file $(stat -c %a "$p") $(sha256sum < "$p" | cut -c1-64)"; fi
-done`;
-
-async function hostListing(root: string): Promise<string> {
-  const out = await new Deno.Command("sh", { args: ["-c", SNAPSHOT], cwd: root }).output();
-  return decoder.decode(out.stdout);
-}
-
 async function sh(cwd: string, script: string): Promise<void> {
   const out = await new Deno.Command("sh", { args: ["-c", script], cwd, stderr: "piped" })
     .output();
-  assert.equal(out.code, 0, decoder.decode(out.stderr));
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
 }
 
 /** The layers of the project's cached lower disk. */
