@@ -88,6 +88,22 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/apply.ts").then((m) => m.applyCommand),
     summary: "apply a session's workspace changes to the host",
   },
+  approvals: {
+    load: () => import("./cli/approvals.ts").then((m) => m.approvalsCommand),
+    summary: "list graylisted destinations waiting for approval",
+  },
+  approve: {
+    load: () => import("./cli/approvals.ts").then((m) => m.approveCommand),
+    summary: "answer an approval: once, session, always or deny",
+  },
+  reviews: {
+    load: () => import("./cli/reviews.ts").then((m) => m.reviewsCommand),
+    summary: "list applies held for review (apply --for-review)",
+  },
+  review: {
+    load: () => import("./cli/reviews.ts").then((m) => m.reviewCommand),
+    summary: "accept (apply as submitted) or reject an apply held for review",
+  },
   attach: {
     load: () => import("./cli/attach.ts").then((m) => m.attachCommand),
     summary: "attach this terminal to a session's command",
@@ -112,6 +128,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/system.ts").then((m) => m.systemCommand),
     summary: "show what agentbox keeps on disk and what prune would free (system df)",
     subcommands: ["df"],
+  },
+  serve: {
+    load: () => import("./cli/serve.ts").then((m) => m.serveCommand),
+    summary: "serve the REST API for SDKs and other programs",
+    subcommands: ["token", "openapi"],
   },
   doctor: {
     load: () => import("./cli/doctor.ts").then((m) => m.doctorCommand),

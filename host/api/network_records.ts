@@ -17,7 +17,7 @@ import { findSession } from "../store/sessions.ts";
 import { findLifecycle } from "../store/session_lifecycle.ts";
 import { printable } from "../terminal_text.ts";
 import type { ApiContext } from "./context.ts";
-import { UsageError } from "./errors.ts";
+import { AgentboxError } from "./errors.ts";
 
 export type { AiUsageGrouping, AiUsageRow, HostUsage, RequestRecord };
 
@@ -44,9 +44,13 @@ export const AI_USAGE_GROUPINGS: readonly AiUsageGrouping[] = ["model", "host", 
 export function resolveSessionRef(ctx: Pick<ApiContext, "db">, ref: string): string {
   const session = findLifecycle(ctx.db, ref) ?? findSession(ctx.db, ref);
   if (!session) {
-    throw new UsageError(`No single session matches "${printable(ref)}"`, {
-      code: "session_unknown",
-    });
+    throw new AgentboxError(
+      `No single session matches "${printable(ref)}": see \`agentbox ps -a\``,
+      {
+        kind: "not_found",
+        code: "session_unknown",
+      },
+    );
   }
   return session.id;
 }

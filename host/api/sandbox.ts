@@ -23,11 +23,11 @@ import {
 import { loadAgentSettings } from "../config/agent_config.ts";
 import { resolveAgent } from "../config/agent_profile.ts";
 import { type AgentInGuest, prepareAgent } from "./agents.ts";
+import { type ApprovalQueueOptions, queueApprover } from "./approvals.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
 import { findProjectFile } from "../config/project_file.ts";
 import { loadShareSettings } from "../config/share_settings.ts";
 import { loadWorkspaceLimits } from "../config/workspace_settings.ts";
-import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
@@ -63,6 +63,15 @@ import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
+import {
+  auditedApprover,
+  auditExec,
+  auditReady,
+  emitAudit,
+  errorInfo,
+  type SessionAuditor,
+  sessionAuditor,
+} from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
 
@@ -70,8 +79,14 @@ import type { SandboxSpec } from "./sandbox_spec.ts";
 export interface StartSandboxOptions {
   /** A long-lived session's id and lifecycle; default a one-shot session with a new id. */
   session?: NetworkSessionOptions["session"];
-  /** Decide graylisted destinations (a prompt, an API approval); absent: they are refused. */
+  /** Decide graylisted destinations (a prompt); absent, and no `approvals`: they are refused. */
   approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /**
+   * Ask graylisted destinations through the approval queue (api/approvals.ts), each waiting at
+   * most `timeoutMs` (default 30 s) for `agentbox approve` or the server — and `alsoAsk` (a
+   * terminal) when given; used when no `approve` is given.
+   */
+  approvals?: Omit<ApprovalQueueOptions, "projectDir">;
   /**
    * `--net learn`: say yes before the learned hosts widen `.agentbox.toml` (the user's answer,
    * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).
@@ -189,12 +204,21 @@ export async function startSandbox(
   spec: SandboxSpec,
   options: StartSandboxOptions = {},
 ): Promise<Sandbox> {
+  // An invalid [audit] table refuses the work rather than losing its trail.
+  await auditReady(ctx);
+  const started = performance.now();
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  const name = options.session?.lifecycle?.name ?? undefined;
   // The project's .agentbox.toml, found above the project directory as git finds .git.
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
   const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
+  // The queue records each question under the session's id, so it is chosen here.
+  const sessionId = options.session?.id ?? crypto.randomUUID();
+  const queue = !options.approve && options.approvals
+    ? queueApprover(ctx, sessionId, { ...options.approvals, projectDir: spec.projectDir })
+    : undefined;
   const network = await startNetworkSession({
     db: ctx.db,
     net: spec.net,
@@ -208,13 +232,47 @@ export async function startSandbox(
     tool: spec.argv[0].split("/").at(-1),
     agent,
     agents: agentSettings.presets,
-    proxy: { approve: options.approve },
+    proxy: {
+      approve: options.approve
+        ? auditedApprover(ctx, () => audit, options.approve)
+        // The queue's answers are audited where they are recorded (approvals.ts), with who.
+        : queue && auditedApprover(ctx, () => audit, queue.approve, { decidedElsewhere: true }),
+    },
     confirmLearned: options.confirmLearned,
-    session: options.session,
+    session: { ...options.session, id: sessionId },
+    onDecision: (start) =>
+      emitAudit(ctx, {
+        type: "egress.decision",
+        session: name ? { id: start.session, name } : { id: start.session },
+        method: start.method,
+        scheme: start.scheme,
+        host: start.host,
+        port: start.port,
+        decision: start.decision,
+        rule: start.rule,
+        kind: start.kind ?? "request",
+      }),
+  }).catch((error) => {
+    queue?.close();
+    throw error;
+  });
+  const audit = sessionAuditor(ctx, { id: network.id, name });
+  audit({
+    type: "sandbox.created",
+    image: image.name,
+    project: spec.projectDir,
+    detached: options.session !== undefined,
   });
   // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
   // running one from one whose process died, and `rm`/`prune` leave it alone.
-  const oneShot = options.session ? undefined : await holdOneShotLock(network.id);
+  const lock = options.session ? undefined : await holdOneShotLock(network.id);
+  // What ends with the sandbox besides its VM and network: the lock, the questions still waiting.
+  const oneShot = {
+    async release() {
+      queue?.close();
+      await lock?.release();
+    },
+  };
   try {
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
@@ -251,7 +309,12 @@ export async function startSandbox(
           onWarning: (message) => ctx.onEvent({ type: "warning", message }),
         });
       }
-      box = sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared, oneShot });
+      box = sandbox(spec, image, vm, network, workspace, {
+        defaults,
+        agent: prepared,
+        oneShot,
+        audit,
+      });
       for (const mapping of spec.ports) {
         const forward = box.forwardPort(mapping);
         ctx.onEvent({
@@ -265,10 +328,16 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
+    audit({
+      type: "sandbox.started",
+      restored: options.restore !== undefined,
+      startMs: Math.round(performance.now() - started),
+    });
     return box!;
   } catch (error) {
     await network.finish().catch(() => {});
-    await oneShot?.release();
+    await oneShot.release();
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   }
 }
@@ -427,9 +496,10 @@ function sandbox(
     defaults: ExecDefaults;
     agent?: AgentInGuest;
     oneShot: { release(): Promise<void> } | undefined;
+    audit: SessionAuditor;
   },
 ): Sandbox {
-  const { defaults, agent, oneShot } = parts;
+  const { defaults, agent, oneShot, audit } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   const forwards: PortForward[] = [];
@@ -449,13 +519,15 @@ function sandbox(
       argv: spec.argv,
       timeoutMs: spec.timeoutSec === undefined ? undefined : spec.timeoutSec * 1000,
     }),
-    exec: (request) =>
-      vm.agent.exec({
+    exec(request) {
+      const full = {
         ...request,
         env: { ...defaults.env, ...request.env },
         cwd: request.cwd ?? defaults.cwd,
         user: request.user ?? defaults.user,
-      }),
+      };
+      return auditExec(audit, full, vm.agent.exec(full));
+    },
     async explain(error) {
       // Host-observed facts win over what the channel says: report the VM's death as such.
       const exit = await Promise.race([vm.exited, delay(1000)]);
@@ -498,7 +570,14 @@ function sandbox(
             await network.finish().catch(() => {});
             throw error;
           },
-        ).finally(() => oneShot?.release());
+        ).then((report) => {
+          audit({
+            type: "sandbox.stopped",
+            requests: report.requests,
+            refused: report.refused.reduce((sum, r) => sum + r.count, 0),
+          });
+          return report;
+        }).finally(() => oneShot?.release());
       return stopped;
     },
   };
@@ -520,16 +599,4 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
   );
 }
 
-/**
- * Allow `host` for the project from now on (an approval answered "always"): it is added to the
- * project's `.agentbox.toml` allowlist.
- *
- * @example
- * ```ts
- * import { allowHostForProject } from "./sandbox.ts";
- * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
- * ```
- */
-export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
-  await addToProjectAllowlist((await findProjectFile(projectDir)).dir, [host]);
-}
+export { allowHostForProject } from "./approvals.ts";

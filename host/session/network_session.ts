@@ -21,7 +21,7 @@ import { canonicalHost } from "../net/canonical_host.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
-import { storeRecorder } from "../proxy/mod.ts";
+import { type RequestRecorder, storeRecorder } from "../proxy/mod.ts";
 import {
   createTlsInspection,
   type GuestFile,
@@ -32,7 +32,7 @@ import {
   inspectionWanted,
   type TlsInspectionOptions,
 } from "../tls/mod.ts";
-import { listRequests, type RequestRecord } from "../store/requests.ts";
+import { listRequests, type RequestRecord, type RequestStart } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import { type NewLifecycle, reopenLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
@@ -81,6 +81,11 @@ export interface NetworkSessionOptions {
    * the session exists (a stopped one started again), its row is reused.
    */
   session?: { id?: string; lifecycle?: NewLifecycle; reopen?: boolean };
+  /**
+   * Told of every decided request once its row is written, before any byte goes upstream (the
+   * audit trail's `egress.decision`). It must not throw and must not wait.
+   */
+  onDecision?: (start: RequestStart) => void;
 }
 
 /** A destination the proxy refused, with the rule that refused it. */
@@ -185,7 +190,7 @@ export async function startNetworkSession(
       egress = await startEgress({
         ...options.proxy,
         policy,
-        recorder: storeRecorder(db, session.id),
+        recorder: decisionRecorder(storeRecorder(db, session.id), session.id, options.onDecision),
         tool: options.tool,
         inspect,
       }, { backend, sessionId: session.id });
@@ -221,6 +226,25 @@ export async function startNetworkSession(
         });
       }
       return report;
+    },
+  };
+}
+
+/** `recorder`, telling `onDecision` of each row it wrote. */
+function decisionRecorder(
+  recorder: RequestRecorder,
+  session: string,
+  onDecision: NetworkSessionOptions["onDecision"],
+): RequestRecorder {
+  if (!onDecision) return recorder;
+  return {
+    ...recorder,
+    begin(start) {
+      const id = recorder.begin(start);
+      try {
+        onDecision({ ...start, session });
+      } catch { /* the record is written; a listener's failure never refuses a request */ }
+      return id;
     },
   };
 }
