@@ -59,6 +59,8 @@ import {
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
+import { mountsLayers } from "../vm/workspace_disks.ts";
+import { NO_DELTA_LAYERS } from "../workspace/share_layers.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
@@ -453,6 +455,8 @@ async function bootNewVm(
       onStep: (message, fraction) => ctx.onEvent({ type: "step-progress", message, fraction }),
       owner: owner && { uid: owner.uid, gid: owner.gid },
       keepUpperDisk: parts.pinLower,
+      // An image from before delta layers mounts only a full image.
+      layers: mountsLayers(image.manifest) ? undefined : NO_DELTA_LAYERS,
     });
     if (parts.pinLower) await pinLowerImage(workspace.share, stateDir);
   }

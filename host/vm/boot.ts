@@ -21,7 +21,12 @@ import {
 } from "./template.ts";
 import { configureGuestNetwork } from "./guest_network.ts";
 import { VM_DEFAULTS, type VmNetwork, type VmSpec } from "./spec.ts";
-import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
+import {
+  mountsLayers,
+  mountWorkspace,
+  workspaceDisks,
+  type WorkspaceFiles,
+} from "./workspace_disks.ts";
 
 /** What to boot. */
 export interface BootOptions {
@@ -79,6 +84,13 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
     onWarning(
       `image "${image.name}" carries a guest agent built from other code than this agentbox: ` +
         `rebuild it with \`agentbox images build ${image.name}\``,
+    );
+  }
+  if (options.workspace?.lowerLayers?.length && !mountsLayers(image.manifest)) {
+    throw new VmError(
+      `Image "${image.name}" cannot mount a share's delta layers (it predates them): rebuild it ` +
+        `with \`agentbox images build ${image.name}\``,
+      { code: "image_outdated" },
     );
   }
   const shape = templateShape(image, options);

@@ -91,6 +91,21 @@ export async function fitsPlaceholders(files: WorkspaceFiles): Promise<boolean> 
 }
 
 /**
+ * Whether an image can mount a lower disk with delta layers: it was built with the `loop` module
+ * (and the `mount-workspace` that takes the layers' offsets, which came with it). An older image's
+ * script would ignore the offsets and show the tree as the first layer has it.
+ *
+ * @example
+ * ```ts
+ * import { mountsLayers } from "./workspace_disks.ts";
+ * console.assert(mountsLayers({ modules: ["erofs", "overlay", "loop"] }));
+ * ```
+ */
+export function mountsLayers(manifest: { modules: readonly string[] }): boolean {
+  return manifest.modules.includes("loop");
+}
+
+/**
  * Mount the workspace at /workspace in the guest, with the delta layers at `lowerLayers` (byte
  * offsets in the lower disk) over its image. Throws `VmError` with what the guest said when it
  * cannot.

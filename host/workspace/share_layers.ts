@@ -68,6 +68,9 @@ export const MAX_DELTA_LAYERS = 6;
 /** Default most size of the deltas relative to the image they sit on: a quarter. */
 export const MAX_DELTA_SHARE = 0.25;
 
+/** Limits under which every change packs the tree whole (for an image that cannot mount deltas). */
+export const NO_DELTA_LAYERS: LayerLimits = { maxDeltas: 0, maxShare: 0 };
+
 /** Deltas this small together are never too large for their image: 1 MiB. */
 export const SMALL_DELTA_BYTES = 1024 ** 2;
 

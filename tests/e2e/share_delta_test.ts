@@ -13,7 +13,8 @@ import {
   shareSandbox as sandbox,
   TREE_LISTING as SNAPSHOT,
 } from "./share_sandbox.ts";
-import { readChain } from "../../host/workspace/share_layers.ts";
+import { NO_DELTA_LAYERS, readChain } from "../../host/workspace/share_layers.ts";
+import { findImage } from "../../image/store.ts";
 import { shareCacheKey } from "../../host/workspace/share.ts";
 import { startWorkspaceSession } from "../../host/session/workspace_session.ts";
 import { bootVm } from "../../host/vm/boot.ts";
@@ -196,4 +197,31 @@ Deno.test("share delta: a detached session started over a delta restarts over th
   assert.equal(after.stdout, expected, after.stderr);
   assert.equal((await s.cli(["stop", "keep"])).code, 0);
   assert.equal((await s.cli(["rm", "keep"])).code, 0);
+});
+
+Deno.test("share delta: an image from before delta layers gets full images, and refuses layers", async () => {
+  const s = await sandbox();
+  try {
+    await sh(s.project, START);
+    const options = {
+      cacheDir: `${s.cache}/shares`,
+      upperBytes: 64 * 1024 ** 2,
+      layers: NO_DELTA_LAYERS,
+    };
+    await startWorkspaceSession(s.project, `${s.base}/s1`, options);
+    await sh(s.project, CHANGE);
+    const again = await startWorkspaceSession(s.project, `${s.base}/s2`, options);
+    assert.equal(again.share.build, "packed");
+    assert.deepEqual(again.share.lowerLayers, []);
+
+    const image = await findImage("default");
+    const old = { ...image, manifest: { ...image.manifest, modules: ["erofs", "overlay"] } };
+    await assert.rejects(
+      bootVm({ image: old, workspace: { ...again.share, lowerLayers: [1 << 20] } }),
+      (error: Error & { code?: string }) =>
+        error.code === "image_outdated" && /agentbox images build default/.test(error.message),
+    );
+  } finally {
+    await s.cleanup();
+  }
 });
