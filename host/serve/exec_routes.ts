@@ -14,7 +14,7 @@ import { resolveSessionRef } from "../api/network_records.ts";
 import { connectToSession } from "../api/session_connect.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { errorResponse } from "./http_status.ts";
-import { ERROR, EXEC, EXEC_EVENT, SANDBOX_PARAM } from "./schemas.ts";
+import { errorReply, EXEC, EXEC_EVENT, SANDBOX_PARAM } from "./schemas.ts";
 
 type ExecEvent = z.infer<typeof EXEC_EVENT>;
 
@@ -74,9 +74,9 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
             "text/event-stream": { schema: EXEC_EVENT },
           },
         },
-        400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-        404: { description: "No such sandbox", content: { "application/json": { schema: ERROR } } },
-        409: { description: "Not running", content: { "application/json": { schema: ERROR } } },
+        400: errorReply("Bad request"),
+        404: errorReply("No such sandbox"),
+        409: errorReply("Not running"),
       },
     }),
     async (c) => {
@@ -121,10 +121,7 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
     request: { params: SANDBOX_PARAM },
     responses: {
       101: { description: "Switching to the WebSocket protocol" },
-      400: {
-        description: "Not a WebSocket request",
-        content: { "application/json": { schema: ERROR } },
-      },
+      400: errorReply("Not a WebSocket request"),
     },
   });
   app.openAPIRegistry.register("PtyStart", PTY_START);
