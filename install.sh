@@ -28,7 +28,7 @@ MARK="# agentbox launcher"
 
 # Debian packages, as "NAME..." lists; `ensure_packages` installs the missing ones as root and
 # otherwise prints the exact command.
-RUNTIME_PACKAGES="qemu-system-x86 qemu-system-common util-linux erofs-utils e2fsprogs \
+RUNTIME_PACKAGES="qemu-system-x86 qemu-system-common util-linux findutils erofs-utils e2fsprogs \
   ca-certificates curl nftables iproute2"
 # What the image build (apt, dpkg-deb, mkfs.erofs, debootstrap for the dev image), the tests and
 # the benchmarks (ssh and ssh-keygen for tests/bench/ssh_exec.ts; ansible-playbook for the checks

@@ -103,6 +103,7 @@ export const GUEST_MODULES = [
   "fuse",
   "virtiofs",
   "ext4",
+  "loop",
 ];
 
 const REPO_ROOT = new URL("../", import.meta.url);

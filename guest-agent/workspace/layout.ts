@@ -10,8 +10,15 @@
 /** The merged, writable view the command works in. */
 export const WORKSPACE_DIR = "/workspace";
 
-/** Mount point of the read-only image of the host directory. */
+/**
+ * The read-only view of the host directory the session started from: the lower image itself, or,
+ * when the lower disk carries delta layers over an older image (host/workspace/share_layers.ts), a
+ * read-only overlay of them all. The scan compares the upper layer with it.
+ */
 export const LOWER_DIR = "/run/agentbox/workspace/lower";
+
+/** Mount points of the lower disk's layers when it has deltas: `<LAYERS_DIR>/<n>`, 0 the oldest. */
+export const LAYERS_DIR = "/run/agentbox/workspace/layers";
 
 /** Mount point of the writable disk; the upper and work directories live on it. */
 export const UPPER_DISK_DIR = "/run/agentbox/workspace/disk";

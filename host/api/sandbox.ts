@@ -42,7 +42,7 @@ import {
   type NetworkSessionOptions,
   startNetworkSession,
 } from "../session/network_session.ts";
-import { pinLowerImage, pinnedLowerPath } from "../session/pinned_lower.ts";
+import { pinLowerImage, pinnedLower } from "../session/pinned_lower.ts";
 import {
   adoptSnapshotWorkspace,
   restoreSessionVm,
@@ -59,6 +59,8 @@ import {
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
+import { mountsLayers } from "../vm/workspace_disks.ts";
+import { NO_DELTA_LAYERS } from "../workspace/share_layers.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
@@ -443,7 +445,7 @@ async function bootNewVm(
   let workspace: WorkspaceSession | undefined;
   if (spec.share !== undefined && parts.resumeWorkspace) {
     workspace = await resumeWorkspaceSession(stateDir, {
-      lowerImage: pinnedLowerPath(stateDir),
+      ...await pinnedLower(stateDir),
       upperDisk: changesetPaths(stateDir).upperDisk,
     }, { keepUpperDisk: true });
   } else if (spec.share !== undefined) {
@@ -454,8 +456,10 @@ async function bootNewVm(
       onStep: (message, fraction) => ctx.onEvent({ type: "step-progress", message, fraction }),
       owner: owner && { uid: owner.uid, gid: owner.gid },
       keepUpperDisk: parts.pinLower,
+      // An image from before delta layers mounts only a full image.
+      layers: mountsLayers(image.manifest) ? undefined : NO_DELTA_LAYERS,
     });
-    if (parts.pinLower) await pinLowerImage(workspace.share.lowerImage, stateDir);
+    if (parts.pinLower) await pinLowerImage(workspace.share, stateDir);
   }
   const settings = await loadVmSettings({ projectDir: configDir });
   const vmm = spec.vmm ?? settings.vmm;

@@ -10,7 +10,7 @@
 import { bootVm } from "../vm/boot.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { tryOwnerLock } from "./owner_lock.ts";
-import { pinnedLowerPath } from "./pinned_lower.ts";
+import { pinnedLower, pinnedLowerPath } from "./pinned_lower.ts";
 import { SessionError } from "./session_client.ts";
 import { sessionPaths } from "./session_paths.ts";
 import { type CollectedChanges, resumeWorkspaceSession } from "./workspace_session.ts";
@@ -61,7 +61,7 @@ export async function recoverChanges(
     options.onStart?.();
     const { upper, lower } = disks(id);
     const workspace = await resumeWorkspaceSession(paths.state, {
-      lowerImage: lower,
+      ...await pinnedLower(paths.state),
       upperDisk: upper,
     });
     const vm = await bootVm({

@@ -16,7 +16,7 @@ import { VM_DEFAULTS, type VmNetwork } from "../vm/spec.ts";
 import { imageDigest, templateShape } from "../vm/template.ts";
 import { placeholderWorkspace, workspaceDisks } from "../vm/workspace_disks.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
-import { pinnedLowerPath } from "./pinned_lower.ts";
+import { pinnedLayersPath, pinnedLower, pinnedLowerPath } from "./pinned_lower.ts";
 import {
   copySparse,
   SNAPSHOT_FORMAT,
@@ -72,6 +72,7 @@ export async function saveSessionSnapshot(
       await copySparse(ws.share.upperDisk, upperDiskPath(dir));
       await Deno.copyFile(changesetPaths(ws.sessionDir).baseline, target.baseline);
       await linkOrCopy(pinnedLowerPath(ws.sessionDir), pinnedLowerPath(dir));
+      await copyLayers(ws.sessionDir, dir);
     },
   });
   const manifest: SnapshotManifest = {
@@ -107,8 +108,9 @@ export async function adoptSnapshotWorkspace(
   await Deno.copyFile(from.baseline, to.baseline);
   await copySparse(upperDiskPath(snapshotDir), upperDiskPath(sessionDir));
   await linkOrCopy(pinnedLowerPath(snapshotDir), pinnedLowerPath(sessionDir));
+  await copyLayers(snapshotDir, sessionDir);
   return await resumeWorkspaceSession(sessionDir, {
-    lowerImage: pinnedLowerPath(sessionDir),
+    ...await pinnedLower(sessionDir),
     upperDisk: upperDiskPath(sessionDir),
   }, { keepUpperDisk: true });
 }
@@ -189,4 +191,11 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   } catch {
     await Deno.copyFile(from, to);
   }
+}
+
+/** The layer list that goes with a pinned lower image, when the session has one. */
+async function copyLayers(fromDir: string, toDir: string): Promise<void> {
+  await Deno.copyFile(pinnedLayersPath(fromDir), pinnedLayersPath(toDir)).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
 }

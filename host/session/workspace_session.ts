@@ -109,11 +109,18 @@ export async function startWorkspaceSession(
  */
 export async function resumeWorkspaceSession(
   sessionDir: string,
-  disks: { lowerImage: string; upperDisk: string },
+  disks: { lowerImage: string; lowerLayers?: number[]; upperDisk: string },
   options: WorkspaceSessionOptions = {},
 ): Promise<WorkspaceSession> {
   const baseline = await readBaseline(changesetPaths(sessionDir).baseline);
-  const share: PreparedShare = { root: baseline.root, baseline, ...disks, cached: true };
+  const share: PreparedShare = {
+    root: baseline.root,
+    baseline,
+    lowerImage: disks.lowerImage,
+    lowerLayers: disks.lowerLayers ?? [],
+    upperDisk: disks.upperDisk,
+    cached: true,
+  };
   const limits = options.limits ?? await loadWorkspaceLimits();
   return workspaceSession(share, sessionDir, limits, options.keepUpperDisk);
 }

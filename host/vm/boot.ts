@@ -21,7 +21,12 @@ import {
 } from "./template.ts";
 import { configureGuestNetwork } from "./guest_network.ts";
 import { VM_DEFAULTS, type VmNetwork, type VmSpec } from "./spec.ts";
-import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "./workspace_disks.ts";
+import {
+  mountsLayers,
+  mountWorkspace,
+  workspaceDisks,
+  type WorkspaceFiles,
+} from "./workspace_disks.ts";
 
 /** What to boot. */
 export interface BootOptions {
@@ -81,6 +86,13 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
         `rebuild it with \`agentbox images build ${image.name}\``,
     );
   }
+  if (options.workspace?.lowerLayers?.length && !mountsLayers(image.manifest)) {
+    throw new VmError(
+      `Image "${image.name}" cannot mount a share's delta layers (it predates them): rebuild it ` +
+        `with \`agentbox images build ${image.name}\``,
+      { code: "image_outdated" },
+    );
+  }
   const shape = templateShape(image, options);
   const bootTimeoutMs = options.bootTimeoutMs ?? VM_DEFAULTS.bootTimeoutMs;
   const vm = options.vmm === "cloud-hypervisor"
@@ -88,7 +100,7 @@ export async function bootVm(options: BootOptions = {}): Promise<RunningVm> {
     : await bootQemu(image, shape, { ...options, bootTimeoutMs, onWarning });
   try {
     if (options.network?.kind === "tap") await configureGuestNetwork(vm.agent, options.network);
-    if (options.workspace) await mountWorkspace(vm.agent);
+    if (options.workspace) await mountWorkspace(vm.agent, options.workspace.lowerLayers);
   } catch (error) {
     await vm.stop();
     throw error;

@@ -26,6 +26,11 @@ export const PLACEHOLDER_BYTES = 2 ** 40;
 /** The files behind a workspace: a read-only erofs image and a writable ext4 disk. */
 export interface WorkspaceFiles {
   lowerImage: string;
+  /**
+   * Byte offsets in `lowerImage` of delta layers over the image at offset 0, oldest first
+   * (host/workspace/share_layers.ts); none when absent.
+   */
+  lowerLayers?: number[];
   upperDisk: string;
 }
 
@@ -86,8 +91,24 @@ export async function fitsPlaceholders(files: WorkspaceFiles): Promise<boolean> 
 }
 
 /**
- * Mount the workspace at /workspace in the guest. Throws `VmError` with what the
- * guest said when it cannot.
+ * Whether an image can mount a lower disk with delta layers: it was built with the `loop` module
+ * (and the `mount-workspace` that takes the layers' offsets, which came with it). An older image's
+ * script would ignore the offsets and show the tree as the first layer has it.
+ *
+ * @example
+ * ```ts
+ * import { mountsLayers } from "./workspace_disks.ts";
+ * console.assert(mountsLayers({ modules: ["erofs", "overlay", "loop"] }));
+ * ```
+ */
+export function mountsLayers(manifest: { modules: readonly string[] }): boolean {
+  return manifest.modules.includes("loop");
+}
+
+/**
+ * Mount the workspace at /workspace in the guest, with the delta layers at `lowerLayers` (byte
+ * offsets in the lower disk) over its image. Throws `VmError` with what the guest said when it
+ * cannot.
  *
  * @example
  * ```ts
@@ -97,6 +118,18 @@ export async function fitsPlaceholders(files: WorkspaceFiles): Promise<boolean> 
  * await mountWorkspace(vm.agent);
  * ```
  */
-export async function mountWorkspace(agent: AgentClient): Promise<void> {
-  await runGuestSetup(agent, [MOUNT_WORKSPACE_PATH], "mount the workspace in the VM");
+export async function mountWorkspace(
+  agent: AgentClient,
+  lowerLayers: readonly number[] = [],
+): Promise<void> {
+  for (const offset of lowerLayers) {
+    if (!Number.isSafeInteger(offset) || offset <= 0) {
+      throw new RangeError(`bad layer offset ${offset}`);
+    }
+  }
+  await runGuestSetup(
+    agent,
+    [MOUNT_WORKSPACE_PATH, ...lowerLayers.map(String)],
+    "mount the workspace in the VM",
+  );
 }

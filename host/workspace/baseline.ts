@@ -6,8 +6,17 @@
  * @module
  */
 
+import { AgentboxError } from "../agentbox_error.ts";
+import { helperEnv } from "../helper_env.ts";
 import type { ShareExclude } from "./share_exclude.ts";
-import { type Baseline, type BaselineEntry, ChangesetError, pathProblem } from "./changeset.ts";
+import {
+  type Baseline,
+  type BaselineEntry,
+  ChangesetError,
+  nameProblem,
+  pathBytesProblem,
+  pathProblem,
+} from "./changeset.ts";
 
 /** Options of {@linkcode takeBaseline}. */
 export interface BaselineOptions {
@@ -19,14 +28,24 @@ export interface BaselineOptions {
   onWalked?: (entries: number) => void;
 }
 
-/** Entries statted between two yields to the event loop (the walk itself is synchronous). */
+/** Entries recorded between two yields to the event loop. */
 const BATCH = 10_000;
+
+/**
+ * What `find` prints per entry: type, permission bits (octal), size, mtime (seconds with a
+ * fraction), inode, then the path relative to the root; NUL-terminated (a name may hold any byte
+ * but NUL and `/`).
+ */
+const FIND_FORMAT = "%y %m %s %T@ %i %P\\0";
 
 /**
  * Walk `dir` (never following symlinks) and record every entry. Names that cannot be a
  * workspace path (control characters, invalid UTF-8) are left out, and so is what is under them.
- * Synchronous system calls are ~3x faster here than promises; the walk yields to the event loop
- * every {@linkcode BATCH} entries so that a proxy in the same process keeps serving.
+ * The walk is GNU `find` (one process statting in C is ~3x faster than a statting loop here),
+ * read as a stream: the event loop keeps turning every {@linkcode BATCH} entries, so that a proxy
+ * in the same process keeps serving. `find` does not descend into directories that exclude
+ * patterns name plainly (`node_modules/`, see {@linkcode ShareExclude.pruneNames}); every other
+ * exclusion is decided here.
  *
  * @example
  * ```ts
@@ -42,30 +61,83 @@ export async function takeBaseline(
   const root = await Deno.realPath(dir);
   const takenAt = Date.now();
   const entries: Record<string, BaselineEntry> = Object.create(null);
-  const pending: string[] = [""];
-  let sinceYield = 0;
+  // Directories whose subtree is left out (a bad name, excluded).
+  const skipped = new Set<string>();
   let recorded = 0;
-  while (pending.length > 0) {
-    const rel = pending.pop()!;
-    for (const { name } of Deno.readDirSync(rel === "" ? root : `${root}/${rel}`)) {
-      const path = rel === "" ? name : `${rel}/${name}`;
-      if (pathProblem(path) !== undefined) continue;
-      const info = Deno.lstatSync(`${root}/${path}`);
-      if (options.exclude?.excludes(path, info.isDirectory)) {
-        options.onExcluded?.(path);
-        continue;
-      }
-      entries[path] = baselineEntry(info);
-      recorded++;
-      if (info.isDirectory) pending.push(path);
-      if (++sinceYield === BATCH) {
-        sinceYield = 0;
-        options.onWalked?.(recorded);
-        await new Promise((resolve) => setTimeout(resolve, 0));
-      }
+  const record = (line: string) => {
+    const [type, mode, size, mtime, ino] = line.split(" ", 5);
+    const path = line.slice(
+      type.length + mode.length + size.length + mtime.length + ino.length + 5,
+    );
+    const isDir = type === "d";
+    const slash = path.lastIndexOf("/");
+    // find lists a directory before what is in it: its path was checked, only the name is new.
+    if (
+      (slash >= 0 && skipped.has(path.slice(0, slash))) ||
+      nameProblem(path.slice(slash + 1)) !== undefined || pathBytesProblem(path) !== undefined
+    ) {
+      if (isDir) skipped.add(path);
+      return;
     }
+    if (options.exclude?.excludes(path, isDir)) {
+      options.onExcluded?.(path);
+      if (isDir) skipped.add(path);
+      return;
+    }
+    entries[path] = {
+      type: isDir ? "dir" : type === "f" ? "file" : type === "l" ? "symlink" : "other",
+      mode: parseInt(mode, 8),
+      size: Number(size),
+      mtimeMs: mtimeMs(mtime),
+      ino: Number(ino),
+    };
+    if (++recorded % BATCH === 0) options.onWalked?.(recorded);
+  };
+  const prune = (options.exclude?.pruneNames ?? []).flatMap((name, i) =>
+    i === 0 ? ["-name", name] : ["-o", "-name", name]
+  );
+  const args = prune.length > 0
+    ? ["(", "-type", "d", "(", ...prune, ")", "-printf", FIND_FORMAT, "-prune", ")", "-o"]
+    : [];
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("find", {
+      args: [root, "-mindepth", "1", ...args, "-printf", FIND_FORMAT],
+      env: helperEnv(),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (cause) {
+    throw walkError(`Cannot read ${root}: cannot run find (install findutils)`, cause);
+  }
+  const errors = new Response(child.stderr).text();
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of child.stdout) {
+    const lines = (rest + decoder.decode(chunk, { stream: true })).split("\0");
+    rest = lines.pop()!;
+    for (const line of lines) record(line);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  const status = await child.status;
+  if (!status.success || rest !== "") {
+    const why = (await errors).trim().split("\n").slice(-3).join("; ");
+    throw walkError(`Cannot read ${root}: ${why || `find exited ${status.code}`}`);
   }
   return { root, takenAt, entries };
+}
+
+/** `lstat`'s mtime in whole milliseconds as Deno reports it (0 before 1970, where it has none). */
+function mtimeMs(seconds: string): number {
+  if (seconds.startsWith("-")) return 0;
+  const [whole, fraction = ""] = seconds.split(".");
+  return Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, "0"));
+}
+
+function walkError(message: string, cause?: unknown): AgentboxError {
+  return new AgentboxError(message, { kind: "unavailable", code: "share_failed", cause });
 }
 
 /**
@@ -112,7 +184,26 @@ export function sameAsBaseline(entry: BaselineEntry, info: Deno.FileInfo): boole
 }
 
 /**
- * Write `baseline` to `path` atomically (a temporary file renamed into place), mode 0600.
+ * The text of `baseline.json`: `root` first ({@linkcode baselineRoot} reads only that far), then
+ * `takenAt` and the entries, given as `entriesJson` when the caller has serialised them already.
+ *
+ * @example
+ * ```ts
+ * import { baselineJson } from "./baseline.ts";
+ * console.log(baselineJson({ root: "/p", takenAt: 0, entries: {} }));
+ * ```
+ */
+export function baselineJson(
+  baseline: Baseline,
+  entriesJson: string = JSON.stringify(baseline.entries),
+): string {
+  return `{"root":${JSON.stringify(baseline.root)},"takenAt":${baseline.takenAt},` +
+    `"entries":${entriesJson}}`;
+}
+
+/**
+ * Write `baseline` (or its `text`, from {@linkcode baselineJson}) to `path` atomically (a
+ * temporary file renamed into place), mode 0600.
  *
  * @example
  * ```ts
@@ -120,10 +211,14 @@ export function sameAsBaseline(entry: BaselineEntry, info: Deno.FileInfo): boole
  * await writeBaseline("/tmp/baseline.json", await takeBaseline("."));
  * ```
  */
-export async function writeBaseline(path: string, baseline: Baseline): Promise<void> {
+export async function writeBaseline(
+  path: string,
+  baseline: Baseline,
+  text: string = baselineJson(baseline),
+): Promise<void> {
   const temp = `${path}.${crypto.randomUUID()}.tmp`;
   try {
-    await Deno.writeTextFile(temp, JSON.stringify(baseline), { mode: 0o600, createNew: true });
+    await Deno.writeTextFile(temp, text, { mode: 0o600, createNew: true });
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});

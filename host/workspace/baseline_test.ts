@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { readBaseline, sameAsBaseline, takeBaseline, writeBaseline } from "./baseline.ts";
+import {
+  baselineEntry,
+  readBaseline,
+  sameAsBaseline,
+  takeBaseline,
+  writeBaseline,
+} from "./baseline.ts";
+import { shareExclude } from "./share_exclude.ts";
 import { ChangesetError } from "./changeset.ts";
 
 async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -41,6 +48,62 @@ Deno.test("takeBaseline records files, dirs and symlinks without following links
     assert.ok(
       !sameAsBaseline(baseline.entries["src/deep/a.ts"], await Deno.lstat(`${dir}/src/deep/a.ts`)),
     );
+  });
+});
+
+Deno.test("takeBaseline's facts are lstat's, for odd names, modes and types; excluded directories are pruned", async () => {
+  await withTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/a b/c  d`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/a b/c  d/ünï cødé 名.txt`, "x".repeat(70_000));
+    await Deno.writeTextFile(`${dir}/setuid`, "");
+    await Deno.chmod(`${dir}/setuid`, 0o4755);
+    await Deno.mkdir(`${dir}/sticky`);
+    await Deno.chmod(`${dir}/sticky`, 0o1777);
+    await Deno.symlink("a b", `${dir}/link to dir`);
+    await Deno.utime(`${dir}/setuid`, 1_700_000_000.987654, 1_700_000_000.987654);
+    const fifo = await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+    assert.ok(fifo.success);
+    // A name that is not UTF-8 is left out with everything under it.
+    const bad = new Uint8Array([...new TextEncoder().encode(`${dir}/bad-`), 0xff]);
+    const made = await new Deno.Command("sh", {
+      args: ["-c", 'mkdir "$1" && touch "$1/inside"', "sh", new TextDecoder().decode(bad)],
+    }).output();
+    assert.ok(made.success);
+    for (let i = 0; i < 30; i++) {
+      await Deno.mkdir(`${dir}/web/node_modules/p${i}`, { recursive: true });
+    }
+    await Deno.writeTextFile(`${dir}/debug.log`, "");
+
+    const baseline = await takeBaseline(dir);
+    const paths = Object.keys(baseline.entries).sort();
+    assert.ok(!paths.some((p) => p.startsWith("bad-")), paths.join(", "));
+    for (const path of paths) {
+      assert.deepEqual(
+        baseline.entries[path],
+        baselineEntry(Deno.lstatSync(`${dir}/${path}`)),
+        path,
+      );
+    }
+    assert.equal(baseline.entries["fifo"].type, "other");
+    assert.equal(baseline.entries["setuid"].mode, 0o4755);
+    assert.equal(baseline.entries["sticky"].mode, 0o1777);
+    assert.equal(baseline.entries["setuid"].mtimeMs, 1_700_000_000_987);
+
+    const excluded: string[] = [];
+    const pruned = await takeBaseline(dir, {
+      exclude: shareExclude(["node_modules/", "*.log"]),
+      onExcluded: (path) => excluded.push(path),
+    });
+    assert.deepEqual(excluded.sort(), ["debug.log", "web/node_modules"]);
+    assert.deepEqual(
+      Object.keys(pruned.entries).sort(),
+      paths.filter((p) => !p.startsWith("web/node_modules") && p !== "debug.log"),
+    );
+    // With a negation nothing is pruned by name, and the result is the same.
+    const negated = await takeBaseline(dir, {
+      exclude: shareExclude(["node_modules/", "*.log", "!keep.log"]),
+    });
+    assert.deepEqual(Object.keys(negated.entries).sort(), Object.keys(pruned.entries).sort());
   });
 });
 

@@ -129,21 +129,55 @@ const encoder = new TextEncoder();
  */
 export function pathProblem(path: string): string | undefined {
   if (typeof path !== "string" || path === "") return "empty path";
+  const bytes = pathBytesProblem(path);
+  if (bytes !== undefined) return bytes;
+  if (path.startsWith("/")) return "absolute path";
+  for (const part of path.split("/")) {
+    const problem = nameProblem(part);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * Why `path` is too long to be a workspace path, or `undefined` when it is not (its names are
+ * checked by {@linkcode nameProblem}).
+ *
+ * @example
+ * ```ts
+ * import { pathBytesProblem } from "./changeset.ts";
+ * console.assert(pathBytesProblem("src/a.ts") === undefined);
+ * ```
+ */
+export function pathBytesProblem(path: string): string | undefined {
+  if (path.length <= CHANGESET_LIMITS.maxPathBytes / 3) return undefined;
   const bytes = encoder.encode(path).length;
   if (bytes > CHANGESET_LIMITS.maxPathBytes) {
     return `path is ${bytes} bytes, over the ${CHANGESET_LIMITS.maxPathBytes}-byte limit`;
   }
-  if (path.startsWith("/")) return "absolute path";
+  return undefined;
+}
+
+/**
+ * Why `name` (one component) cannot be in a workspace path, or `undefined` when it can: what
+ * {@linkcode pathProblem} checks of each component. A walk that checked a directory's path
+ * needs only this (and {@linkcode pathBytesProblem}) for each entry in it.
+ *
+ * @example
+ * ```ts
+ * import { nameProblem } from "./changeset.ts";
+ * console.assert(nameProblem("a.ts") === undefined && nameProblem("..") !== undefined);
+ * ```
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name === "" || name === "." || name === "..") return `bad path component "${name}"`;
   // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(path)) return "control character in name";
-  if (path.includes("\ufffd")) return "name is not valid UTF-8";
-  for (const part of path.split("/")) {
-    if (part === "" || part === "." || part === "..") return `bad path component "${part}"`;
-    if (part.length > CHANGESET_LIMITS.maxNameBytes / 3) {
-      const name = encoder.encode(part).length;
-      if (name > CHANGESET_LIMITS.maxNameBytes) {
-        return `a name is ${name} bytes, over the ${CHANGESET_LIMITS.maxNameBytes}-byte limit`;
-      }
+  if (/[\u0000-\u001f\u007f]/.test(name)) return "control character in name";
+  if (name.includes("\ufffd")) return "name is not valid UTF-8";
+  if (name.length > CHANGESET_LIMITS.maxNameBytes / 3) {
+    const bytes = encoder.encode(name).length;
+    if (bytes > CHANGESET_LIMITS.maxNameBytes) {
+      return `a name is ${bytes} bytes, over the ${CHANGESET_LIMITS.maxNameBytes}-byte limit`;
     }
   }
   return undefined;

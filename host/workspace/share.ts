@@ -6,10 +6,13 @@
  *
  * The lower image is cached per directory under `$XDG_CACHE_HOME/agentbox/shares/` and keyed by
  * the baseline's facts (paths, types, modes, sizes, mtimes, inodes): an unchanged tree is not
- * packed again. Packing a directory's image holds that directory's cache lock, so concurrent
- * sessions of one project pack once (the others wait, then find the image); an image is written
- * under a temporary name and renamed into place, so a failed or killed pack leaves no image, and
- * its temporary file is removed then or by the next pack of that directory.
+ * packed again. A changed tree is, as a rule, not packed again either: a small delta layer of
+ * what changed is appended to the cached image (share_layers.ts), until the deltas pile up and
+ * the tree is packed whole again. Packing a directory's image or delta holds that directory's
+ * cache lock, so concurrent sessions of one project pack once (the others wait, then find the
+ * image); an image is written under a temporary name and renamed into place, so a failed or
+ * killed pack leaves no image, and its temporary file is removed then or by the next pack of
+ * that directory.
  *
  * `share.exclude` patterns (share_exclude.ts) leave paths out of both the baseline and the image:
  * the guest never sees them, and a diff never shows them as deleted.
@@ -22,11 +25,27 @@ import { helperEnv } from "../helper_env.ts";
 import { createHash } from "node:crypto";
 import { runCommand } from "../run_command.ts";
 import { cacheDir } from "../paths.ts";
-import { takeBaseline, writeBaseline } from "./baseline.ts";
+import { baselineJson, takeBaseline, writeBaseline } from "./baseline.ts";
 import { type Baseline, changesetPaths } from "./changeset.ts";
 import { formatBytes, freeBytes } from "./state_space.ts";
 import { shareExclude } from "./share_exclude.ts";
 import { fileLock } from "../file_lock.ts";
+import {
+  appendLayer,
+  deltaBytesFit,
+  deltaFits,
+  deltaOffsets,
+  type LayerChain,
+  type LayerLimits,
+  MAX_DELTA_LAYERS,
+  MAX_DELTA_SHARE,
+  nextOffset,
+  planDelta,
+  readChain,
+  readChainTop,
+  stageDelta,
+  writeChain,
+} from "./share_layers.ts";
 
 /** A share could not be set up. The message says why and what to do. */
 export class ShareError extends AgentboxError {
@@ -57,6 +76,8 @@ export interface ShareOptions {
   exclude?: readonly string[];
   /** When a tree is large (default {@linkcode LARGE_TREE_ENTRIES}, {@linkcode LARGE_TREE_BYTES}). */
   largeTree?: { entries: number; bytes: number };
+  /** When delta layers are compacted into a full image (default share_layers.ts's limits). */
+  layers?: LayerLimits;
   /**
    * Who owns every file of the share in the guest (the image's default user, so it can write
    * there); absent, the host's owners are kept.
@@ -73,8 +94,18 @@ export interface PreparedShare {
   lowerImage: string;
   /** The session's writable ext4 disk for the upper layer. */
   upperDisk: string;
-  /** Whether `lowerImage` came from the cache. */
+  /**
+   * Byte offsets in `lowerImage` of the delta layers over the image at offset 0, oldest first
+   * (share_layers.ts); empty when the image alone is the tree.
+   */
+  lowerLayers: number[];
+  /** Whether `lowerImage` came from the cache as it was. */
   cached: boolean;
+  /**
+   * How the lower disk was made: taken from the cache as it was, a delta layer added to the
+   * cached one, or the whole tree packed (absent for a resumed share).
+   */
+  build?: "cached" | "delta" | "packed";
   /** Top-most paths `exclude` left out (absent for a resumed share). */
   excluded?: string[];
 }
@@ -127,11 +158,22 @@ export async function prepareShare(
     onExcluded: (path) => excluded.push(path),
     onWalked: (n) => options.onStep?.(`reading ${dir}: ${n} entries`),
   });
-  await writeBaseline(paths.baseline, baseline);
-  const { image, cached } = await lowerImage(baseline, excluded, options);
+  // Serialised once: for baseline.json, and for the cache key.
+  const entriesJson = JSON.stringify(baseline.entries);
+  await writeBaseline(paths.baseline, baseline, baselineJson(baseline, entriesJson));
+  const lower = await lowerImage(baseline, entriesJson, paths.baseline, excluded, options);
   const upperDisk = paths.upperDisk;
   await makeUpperDisk(upperDisk, upperSize(paths.root, options));
-  return { root: baseline.root, baseline, lowerImage: image, upperDisk, cached, excluded };
+  return {
+    root: baseline.root,
+    baseline,
+    lowerImage: lower.image,
+    lowerLayers: lower.layers,
+    upperDisk,
+    cached: lower.build === "cached",
+    build: lower.build,
+    excluded,
+  };
 }
 
 /** Entries and bytes of regular files in `baseline`. */
@@ -146,18 +188,32 @@ export function treeSize(baseline: Baseline): { entries: number; bytes: number }
   return { entries, bytes };
 }
 
+/** What {@linkcode lowerImage} made. */
+interface LowerImage {
+  image: string;
+  layers: number[];
+  build: PreparedShare["build"];
+}
+
+/**
+ * The lower disk for `baseline` (`entriesJson` its serialised entries, `baselineFile` the
+ * session's copy of it, which the cache keeps a link to as the topmost layer's baseline).
+ */
 async function lowerImage(
   baseline: Baseline,
+  entriesJson: string,
+  baselineFile: string,
   excluded: string[],
   options: ShareOptions,
-): Promise<{ image: string; cached: boolean }> {
+): Promise<LowerImage> {
   const dir = `${options.cacheDir ?? shareCacheDir()}/${shareCacheKey(baseline.root)}`;
   const owner = options.owner
     ? [`--force-uid=${options.owner.uid}`, `--force-gid=${options.owner.gid}`]
     : [];
-  const key = digest(JSON.stringify([baseline.entries, owner]));
-  const image = `${dir}/${key}.erofs`;
-  if (await exists(image)) return { image, cached: true };
+  const key = createHash("sha256").update(JSON.stringify(owner)).update(entriesJson)
+    .digest("hex");
+  const hit = await cachedChain(dir, key);
+  if (hit) return hit;
   const excludeArgs = excluded.map((path) => `--exclude-path=${path}`);
   if (excludeArgs.reduce((n, a) => n + a.length + 1, 0) > MAX_EXCLUDE_ARG_BYTES) {
     throw new ShareError(
@@ -167,10 +223,87 @@ async function lowerImage(
   }
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   // One pack per shared directory at a time: a concurrent session of the same tree waits here,
-  // then finds the image this one made.
+  // then finds the image (or the layer) this one made.
   using _lock = await fileLock(`${dir}/pack.lock`);
-  if (await exists(image)) return { image, cached: true };
+  const again = await cachedChain(dir, key);
+  if (again) return again;
   await removeLeftovers(dir);
+  const limits = options.layers ?? { maxDeltas: MAX_DELTA_LAYERS, maxShare: MAX_DELTA_SHARE };
+  const delta = await addDelta(dir, key, owner, baseline, baselineFile, limits, options);
+  if (delta) return delta;
+  return await packImage(dir, key, owner, excludeArgs, baseline, baselineFile, options);
+}
+
+/** The chain of `dir` when its topmost layer is the tree of `key`. */
+async function cachedChain(dir: string, key: string): Promise<LowerImage | undefined> {
+  const chain = await readChain(dir);
+  if (chain?.layers[chain.layers.length - 1].key !== key) return undefined;
+  const image = `${dir}/${chain.image}`;
+  if (!await exists(image)) return undefined;
+  return { image, layers: deltaOffsets(chain), build: "cached" };
+}
+
+/**
+ * Add a delta layer for `baseline` to the chain of `dir` when there is one to add to and the
+ * delta is small enough; `undefined` when the tree is to be packed whole.
+ */
+async function addDelta(
+  dir: string,
+  key: string,
+  owner: string[],
+  baseline: Baseline,
+  baselineFile: string,
+  limits: LayerLimits,
+  options: ShareOptions,
+): Promise<LowerImage | undefined> {
+  const chain = await readChain(dir);
+  if (!chain || chain.owner.join(" ") !== owner.join(" ")) return undefined;
+  const image = `${dir}/${chain.image}`;
+  if (!await exists(image)) return undefined;
+  const before = await readChainTop(dir, chain);
+  if (!before || before.root !== baseline.root) return undefined;
+  const plan = planDelta(before.entries, baseline.entries);
+  if (!plan) return undefined;
+  const entries = plan.changed.length + plan.whiteouts.length;
+  if (!deltaFits(chain, entries, limits)) return undefined;
+  options.onProgress?.(
+    `updating the image of ${baseline.root}: ${plan.changed.length} changed, ` +
+      `${plan.whiteouts.length} deleted`,
+  );
+  const stage = `${dir}/stage-${crypto.randomUUID()}.tmp`;
+  const temp = `${dir}/layer-${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.mkdir(stage, { mode: 0o700 });
+    if (!await stageDelta(baseline.root, baseline.entries, plan, stage)) return undefined;
+    await mkfsErofs([...owner, temp, stage], baseline.root);
+    const bytes = (await Deno.stat(temp)).size;
+    if (!deltaBytesFit(chain, bytes, limits)) return undefined;
+    const offset = nextOffset(chain);
+    await appendLayer(image, offset, temp);
+    const next: LayerChain = {
+      ...chain,
+      layers: [...chain.layers, { key, offset, bytes, entries }],
+    };
+    await writeChain(dir, next, baselineFile);
+    return { image, layers: deltaOffsets(next), build: "delta" };
+  } catch {
+    return undefined; // a delta is an optimisation: the whole tree is packed instead
+  } finally {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+    await Deno.remove(temp).catch(() => {});
+  }
+}
+
+/** Pack the whole tree into a new image, the first layer of a new chain. */
+async function packImage(
+  dir: string,
+  key: string,
+  owner: string[],
+  excludeArgs: string[],
+  baseline: Baseline,
+  baselineFile: string,
+  options: ShareOptions,
+): Promise<LowerImage> {
   const size = treeSize(baseline);
   const limit = options.largeTree ?? { entries: LARGE_TREE_ENTRIES, bytes: LARGE_TREE_BYTES };
   const large = size.entries > limit.entries || size.bytes > limit.bytes;
@@ -181,7 +314,9 @@ async function lowerImage(
           `(e.g. exclude = ["node_modules/", "target/"]) or share a smaller directory`
         : ""),
   );
-  const temp = `${image}.${crypto.randomUUID()}.tmp`;
+  const name = `${crypto.randomUUID()}.erofs`;
+  const image = `${dir}/${name}`;
+  const temp = `${image}.tmp`;
   const watch = setInterval(() => {
     Deno.stat(temp).then((info) => {
       const fraction = size.bytes > 0 ? Math.min(info.size / size.bytes, 1) : undefined;
@@ -192,16 +327,7 @@ async function lowerImage(
     }, () => {});
   }, 500);
   try {
-    await runCommand(
-      "mkfs.erofs",
-      ["--quiet", "-x-1", ...owner, ...excludeArgs, temp, baseline.root],
-      {
-        missingHint: "install erofs-utils",
-        env: helperEnv(),
-        makeError: (message, errorOptions) =>
-          new ShareError(`Cannot pack ${baseline.root} for the VM: ${message}`, errorOptions),
-      },
-    );
+    await mkfsErofs([...owner, ...excludeArgs, temp, baseline.root], baseline.root);
     await Deno.rename(temp, image);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
@@ -209,18 +335,33 @@ async function lowerImage(
   } finally {
     clearInterval(watch);
   }
-  // Older images of the same directory are stale now.
-  for await (const entry of Deno.readDir(dir)) {
-    const path = `${dir}/${entry.name}`;
-    if (path !== image && entry.name.endsWith(".erofs")) await Deno.remove(path).catch(() => {});
-  }
-  return { image, cached: false };
+  const bytes = (await Deno.stat(image)).size;
+  const chain: LayerChain = {
+    format: 1,
+    image: name,
+    owner,
+    layers: [{ key, offset: 0, bytes, entries: size.entries }],
+  };
+  // Older images of the same directory are stale now: writeChain removes them.
+  await writeChain(dir, chain, baselineFile);
+  return { image, layers: [], build: "packed" };
+}
+
+function mkfsErofs(args: string[], root: string): Promise<string> {
+  return runCommand("mkfs.erofs", ["--quiet", "-x-1", ...args], {
+    missingHint: "install erofs-utils",
+    env: helperEnv(),
+    makeError: (message, errorOptions) =>
+      new ShareError(`Cannot pack ${root} for the VM: ${message}`, errorOptions),
+  });
 }
 
 /** Temporary images a killed pack left (the caller holds the directory's lock: none is live). */
 async function removeLeftovers(dir: string): Promise<void> {
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.name.endsWith(".tmp")) await Deno.remove(`${dir}/${entry.name}`).catch(() => {});
+    if (entry.name.endsWith(".tmp")) {
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true }).catch(() => {});
+    }
   }
 }
 

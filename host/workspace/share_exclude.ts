@@ -13,6 +13,12 @@ import ignore from "ignore";
 export interface ShareExclude {
   /** Whether `path` (relative, `/`-separated) is left out; `isDir` for dir-only patterns. */
   excludes(path: string, isDir: boolean): boolean;
+  /**
+   * Directory names every directory of which is excluded, wherever it is (patterns such as
+   * `node_modules/` or `target`): the walk need not enter them. Empty when a pattern re-includes
+   * something (`!keep`), as that could name such a directory.
+   */
+  pruneNames: string[];
 }
 
 /**
@@ -28,7 +34,10 @@ export interface ShareExclude {
 export function shareExclude(patterns: readonly string[]): ShareExclude | undefined {
   if (patterns.length === 0) return undefined;
   const matcher = ignore({ allowRelativePaths: false }).add([...patterns]);
+  const plain = patterns.map((p) => /^([^/*?[\]\\!#\s]+)\/?$/.exec(p)?.[1]);
+  const negated = patterns.some((p) => p.startsWith("!"));
   return {
     excludes: (path, isDir) => matcher.ignores(isDir ? `${path}/` : path),
+    pruneNames: negated ? [] : plain.filter((name): name is string => name !== undefined),
   };
 }

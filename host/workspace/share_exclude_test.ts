@@ -13,3 +13,11 @@ Deno.test("share exclude: gitignore syntax, dir-only patterns, negation", () => 
   assert.ok(!ex.excludes("keep.log", false));
   assert.ok(!ex.excludes("src/main.rs", false));
 });
+
+Deno.test("share exclude: plainly named directories may be pruned, none when a pattern re-includes", () => {
+  assert.deepEqual(
+    shareExclude(["node_modules/", "*.log", "target", "/build", "a/b/", ".venv/"])!.pruneNames,
+    ["node_modules", "target", ".venv"],
+  );
+  assert.deepEqual(shareExclude(["node_modules/", "!keep.log"])!.pruneNames, []);
+});

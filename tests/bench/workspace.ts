@@ -16,6 +16,7 @@
 import { startWorkspaceSession } from "../../host/session/workspace_session.ts";
 import { bootVm } from "../../host/vm/boot.ts";
 import { median } from "./stats.ts";
+import { makeFileTree } from "./file_tree.ts";
 
 const FILES = 100_000;
 const runs = Number(Deno.args[0] ?? 5);
@@ -25,11 +26,7 @@ const cache = `${work}/cache`;
 
 /** 100 directories of 1,000 small files, committed to git. */
 async function makeTree(root: string): Promise<void> {
-  for (let d = 0; d < 100; d++) {
-    const dir = `${root}/src/d${d}`;
-    Deno.mkdirSync(dir, { recursive: true });
-    for (let f = 0; f < FILES / 100; f++) Deno.writeTextFileSync(`${dir}/f${f}.txt`, `${d}/${f}\n`);
-  }
+  makeFileTree(root, FILES);
   await sh(
     root,
     "git init -q && git config gc.auto 0 && git add -A && git -c user.email=b@x -c user.name=b commit -qm t && git gc -q",

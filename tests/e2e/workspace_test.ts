@@ -3,39 +3,7 @@
  * the overlay, and the host tree is checked byte for byte afterwards.
  */
 import assert from "node:assert/strict";
-import { agentbox } from "../helpers.ts";
-
-const decoder = new TextDecoder();
-
-async function cli(args: string[], env: Record<string, string>, cwd?: string) {
-  const out = await agentbox(args, { env, cwd }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
-
-/** A project directory and a private state directory for one test. */
-async function sandbox() {
-  const base = await Deno.makeTempDir({ prefix: "agentbox-ws-e2e-" });
-  const project = `${base}/project`;
-  await Deno.mkdir(project);
-  return {
-    base,
-    project,
-    env: { XDG_STATE_HOME: `${base}/state`, XDG_CACHE_HOME: `${base}/cache` },
-    cleanup: () => Deno.remove(base, { recursive: true }),
-  };
-}
-
-/** Every entry under the current directory with type, mode and content hash or link target. */
-const GUEST_SNAPSHOT = `find . -mindepth 1 | sort | while read -r p; do
-  if [ -L "$p" ]; then echo "$p link $(readlink "$p")";
-  elif [ -d "$p" ]; then echo "$p dir $(stat -c %a "$p")";
-  else echo "$p file $(stat -c %a "$p") $(sha256sum < "$p" | cut -c1-64)"; fi
-done`;
-
-async function hostListing(root: string): Promise<string> {
-  const out = await new Deno.Command("sh", { args: ["-c", GUEST_SNAPSHOT], cwd: root }).output();
-  return decoder.decode(out.stdout);
-}
+import { cli, hostListing, shareSandbox as sandbox, TREE_LISTING } from "./share_sandbox.ts";
 
 Deno.test("workspace: diff lists exactly the guest's changes, apply reproduces its tree", async () => {
   const s = await sandbox();
@@ -57,7 +25,7 @@ Deno.test("workspace: diff lists exactly the guest's changes, apply reproduces i
       "head -c 4096 /dev/urandom > blob.bin",
       "ln -s made/nested/file.txt link",
       "rm -r dir/sub",
-      GUEST_SNAPSHOT,
+      TREE_LISTING,
     ].join("\n");
     const run = await cli(["exec", "--share", p, "--", "sh", "-c", script], s.env);
     assert.equal(run.code, 0, run.stderr);
