@@ -65,6 +65,7 @@ import { sessionStateDir } from "../workspace/latest_session.ts";
 import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
+import type { WarmShape, WarmSource, WarmVm } from "./warm_pool.ts";
 
 /** Options of {@linkcode startSandbox}. */
 export interface StartSandboxOptions {
@@ -91,6 +92,12 @@ export interface StartSandboxOptions {
   restore?: SnapshotInfo;
   /** `runSandbox`: collect the root filesystem's changes too (`--system-diff`). */
   systemChanges?: boolean;
+  /**
+   * Take a warm VM from here (warm_pool.ts) instead of restoring one, when the sandbox fits: no
+   * share, no snapshot, QEMU, the user network backend (a network at all), the pool's image and
+   * shape. Otherwise, or when none is ready, the VM starts as usual.
+   */
+  warm?: WarmSource;
 }
 
 /** A running sandbox. */
@@ -195,6 +202,9 @@ export async function startSandbox(
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
   const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
+  // A warm VM is claimed once the network backend is known (it is made on the user network).
+  const warmSource = await warmSourceFor(spec, options, project.dir, image);
+  let warm: WarmVm | undefined;
   const network = await startNetworkSession({
     db: ctx.db,
     net: spec.net,
@@ -211,6 +221,14 @@ export async function startSandbox(
     proxy: { approve: options.approve },
     confirmLearned: options.confirmLearned,
     session: options.session,
+    egressLink: warmSource && (async (backend) => {
+      if (backend !== "user") return undefined;
+      warm = await warmSource.claim(warmShape(image, spec));
+      return warm?.link;
+    }),
+  }).catch(async (error) => {
+    await warm?.discard();
+    throw error;
   });
   // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
   // running one from one whose process died, and `rm`/`prune` leave it alone.
@@ -226,6 +244,7 @@ export async function startSandbox(
         configDir: project.dir,
         pinLower: options.pinLower,
         resumeWorkspace: options.resumeWorkspace,
+        warm,
       });
     const defaults = execDefaults(
       spec,
@@ -267,10 +286,29 @@ export async function startSandbox(
     }
     return box!;
   } catch (error) {
+    await warm?.discard();
     await network.finish().catch(() => {});
     await oneShot?.release();
     throw error;
   }
+}
+
+/** The pool to ask, when the sandbox is one a warm VM can serve (see `warm`). */
+async function warmSourceFor(
+  spec: SandboxSpec,
+  options: StartSandboxOptions,
+  configDir: string,
+  image: ImagePaths,
+): Promise<WarmSource | undefined> {
+  if (!options.warm || options.restore || options.resumeWorkspace) return undefined;
+  if (spec.share !== undefined || spec.net === "none" || spec.ports.length > 0) return undefined;
+  const vmm = spec.vmm ?? (await loadVmSettings({ projectDir: configDir })).vmm ?? "qemu";
+  if (vmm !== "qemu") return undefined;
+  return image.manifest.agent ? options.warm : undefined;
+}
+
+function warmShape(image: ImagePaths, spec: SandboxSpec): WarmShape {
+  return { image: image.name, cpus: spec.cpus, memoryMb: spec.memoryMb };
 }
 
 /** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
@@ -366,9 +404,20 @@ async function bootNewVm(
     configDir: string;
     pinLower?: boolean;
     resumeWorkspace?: boolean;
+    warm?: WarmVm;
   },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
   const { image, network, stateDir, configDir } = parts;
+  if (parts.warm) {
+    const vm = await parts.warm.resume().catch((error) => {
+      ctx.onEvent({
+        type: "warning",
+        message: `the warm VM did not resume (${(error as Error).message}): starting another`,
+      });
+      return undefined;
+    });
+    if (vm) return { vm };
+  }
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
   if (spec.share !== undefined && parts.resumeWorkspace) {

@@ -15,6 +15,11 @@ import {
   tokenFilePath,
 } from "../api/serve_tokens.ts";
 import { DEFAULT_LIMITS, openApiInfo, serveApp } from "../serve/app.ts";
+import { WarmPool } from "../api/warm_pool.ts";
+
+/** Warm VMs `agentbox serve` keeps ready unless `--pool` says otherwise. */
+export const DEFAULT_POOL_SIZE = 2;
+const MAX_POOL_SIZE = 64;
 import {
   defaultSocketPath,
   listenOnSocket,
@@ -47,6 +52,8 @@ Options:
   --socket PATH         the unix socket (default: serve.sock in the runtime directory)
   --max-sandboxes N     running sandboxes one client (token) may have (default ${DEFAULT_LIMITS.sandboxesPerClient})
   --max-upload BYTES    largest file upload (default ${DEFAULT_LIMITS.uploadBytes})
+  --pool N              keep N paused VMs of the default image ready for \`agentbox exec\`
+                        (default ${DEFAULT_POOL_SIZE}; 0: no warm pool; docs/serve.md, "Warm pool")
   -v, --verbose         print the causes of an error
   -h, --help            show this help
 
@@ -76,6 +83,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     socket: { type: "string" },
     "max-sandboxes": { type: "string" },
     "max-upload": { type: "string" },
+    pool: { type: "string" },
     verbose: { type: "boolean" },
   });
   if (values.help) {
@@ -111,6 +119,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       DEFAULT_LIMITS.uploadBytes,
     ),
   };
+  const poolSize = values.pool === undefined
+    ? DEFAULT_POOL_SIZE
+    : positiveInt("serve", "pool", values.pool, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, 0);
   if (tcp) {
     // Made on first use; a token file that cannot be read or made stops the server here.
     await ensureToken(DEFAULT_TOKEN_NAME);
@@ -119,13 +130,15 @@ export async function serveCommand(args: string[]): Promise<number> {
   const who = `local:${Deno.env.get("USER") ?? Deno.uid()}`;
   const stop = new AbortController();
   const defaultProject = Deno.cwd();
-  const local = serveApp({ ctx, auth: { kind: "socket", who }, limits, defaultProject });
+  const pool = new WarmPool(ctx, { size: poolSize });
+  const local = serveApp({ ctx, auth: { kind: "socket", who }, limits, defaultProject, pool });
   const socketPath = (values.socket as string | undefined) ?? defaultSocketPath();
   const servers: Deno.HttpServer[] = [
     await listenOnSocket(socketPath, local.app.fetch, stop.signal),
   ];
   console.error(`agentbox: serving on unix:${escapeControls(socketPath)}`);
   const registries = [local.registry];
+  pool.start();
   if (tcp) {
     const remote = serveApp({
       ctx,
@@ -155,6 +168,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   for (const registry of registries) registry.close();
   stop.abort();
   await Promise.all(servers.map((s) => s.finished));
+  // Warm VMs die with the server (they are its QEMU children either way): stop them cleanly.
+  await pool.close();
   await Deno.remove(socketPath).catch(() => {});
   return 0;
 }

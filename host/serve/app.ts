@@ -18,6 +18,8 @@ import { fileRoutes } from "./file_routes.ts";
 import { infoRoutes } from "./info_routes.ts";
 import { SandboxRegistry } from "./sandbox_registry.ts";
 import { sandboxRoutes } from "./sandbox_routes.ts";
+import { poolRoutes } from "./pool_routes.ts";
+import type { WarmPool } from "../api/warm_pool.ts";
 import { VERSION } from "../version.ts";
 
 /** How clients prove who they are. */
@@ -51,6 +53,8 @@ export interface ServeDeps {
   registry: SandboxRegistry;
   /** The project directory of a sandbox that names none and shares nothing. */
   defaultProject: string;
+  /** The warm pool (`--pool N`), if any. */
+  pool?: WarmPool;
 }
 
 /** The variables each request carries: the client's name. */
@@ -67,6 +71,8 @@ export interface ServeAppOptions {
   auth: ServeAuth;
   limits?: Partial<ServeLimits>;
   defaultProject: string;
+  /** The warm pool one-shot sandboxes take VMs from. */
+  pool?: WarmPool;
 }
 
 /**
@@ -89,6 +95,7 @@ export function serveApp(
     limits,
     registry,
     defaultProject: options.defaultProject,
+    pool: options.pool,
   };
   const app: ServeApp = new OpenAPIHono<ServeEnv>({
     defaultHook: (result, c) => {
@@ -158,6 +165,7 @@ export function serveApp(
   fileRoutes(app, deps);
   changeRoutes(app, deps);
   infoRoutes(app, deps);
+  poolRoutes(app, deps);
   app.doc31("/openapi.json", openApiInfo());
   return { app, registry };
 }

@@ -85,6 +85,11 @@ export interface ControlServer {
   signalAll(signal: Deno.Signal): void;
   /** Resolves once no client's command is running. */
   idle(): Promise<void>;
+  /**
+   * Resolves once a client has come and every client has gone again (a one-shot sandbox served
+   * to one CLI: host/api/warm_exec.ts).
+   */
+  deserted(): Promise<void>;
   /** Stop accepting, hang up on every client (their commands are killed). */
   close(): Promise<void>;
 }
@@ -119,6 +124,7 @@ export function serveControl(
   const serialized = oneAtATime(operations);
   const served = new Set<Promise<void>>();
   const execs = new Set<ExecHandle>();
+  const deserted = Promise.withResolvers<void>();
   const accepting = (async () => {
     for await (const socket of listener) {
       if (clients.size >= MAX_CLIENTS) {
@@ -131,6 +137,7 @@ export function serveControl(
         () => {
           clients.delete(conn);
           served.delete(done);
+          if (clients.size === 0) deserted.resolve();
         },
       );
       served.add(done);
@@ -140,6 +147,7 @@ export function serveControl(
     signalAll(signal) {
       for (const run of execs) run.signal(signal).catch(() => {});
     },
+    deserted: () => deserted.promise,
     async idle() {
       while (execs.size > 0) {
         await Promise.allSettled([...execs].map((run) => run.result));

@@ -20,7 +20,8 @@ import { decide, type Policy } from "../config/policy.ts";
 import { canonicalHost } from "../net/canonical_host.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
-import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
+import type { EgressLink } from "../egress/egress_link.ts";
+import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { storeRecorder } from "../proxy/mod.ts";
 import {
   createTlsInspection,
@@ -81,6 +82,11 @@ export interface NetworkSessionOptions {
    * the session exists (a stopped one started again), its row is reused.
    */
   session?: { id?: string; lifecycle?: NewLifecycle; reopen?: boolean };
+  /**
+   * Asked once the backend is known: a user network made ahead of the session (a warm VM's,
+   * egress/egress_link.ts) to serve the proxies on, or `undefined` for new listeners.
+   */
+  egressLink?: (backend: NetBackend) => Promise<EgressLink | undefined>;
 }
 
 /** A destination the proxy refused, with the rule that refused it. */
@@ -188,7 +194,7 @@ export async function startNetworkSession(
         recorder: storeRecorder(db, session.id),
         tool: options.tool,
         inspect,
-      }, { backend, sessionId: session.id });
+      }, { backend, sessionId: session.id, link: await options.egressLink?.(backend) });
     }
   } catch (error) {
     endSession(db, session.id);

@@ -53,6 +53,12 @@ export interface StartOptions {
    * spec must describe the same devices as the VM that saved it; the disks' files may differ.
    */
   restoreFrom?: string;
+  /**
+   * With `restoreFrom`: awaited once the state is loaded, while the VM is still paused and its
+   * agent channel connected (a warm pool's VM waits here until it is taken; host/api/warm_pool.ts).
+   * A throw stops the VM. The boot timeout runs on meanwhile: give one that covers the wait.
+   */
+  beforeResume?: () => Promise<void>;
   /** Called once with a user-facing warning, e.g. the TCG fallback. */
   onWarning?: (message: string) => void;
   /**
@@ -139,7 +145,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
       greet: restoreFrom
         ? async (conn) => {
           qmp = await QmpClient.connect(files.qmpSocket);
-          return await restoreState(qmp, conn);
+          return await restoreState(qmp, conn, { beforeResume: options.beforeResume });
         }
         : undefined,
     });

@@ -79,8 +79,10 @@ async function migrateTo(qmp: QmpClient, file: string): Promise<void> {
 
 /**
  * Finish a restore on a QEMU started with {@linkcode incomingArgs}: wait until the state is
- * loaded, resume the VM and greet its agent over `conn` (connected before the resume). Throws
- * {@linkcode QmpError} when QEMU fails, and `AgentError` when the agent does not answer.
+ * loaded, run `options.beforeResume` (a warm pool holds the loaded VM there until it is taken), resume
+ * the VM and greet its agent over `conn` (connected before the resume). Throws
+ * {@linkcode QmpError} when QEMU fails, `AgentError` when the agent does not answer, and what
+ * `beforeResume` threw.
  *
  * @example
  * ```ts
@@ -91,7 +93,11 @@ async function migrateTo(qmp: QmpClient, file: string): Promise<void> {
  * const agent = await restoreState(qmp, conn);
  * ```
  */
-export async function restoreState(qmp: QmpClient, conn: Deno.Conn): Promise<AgentClient> {
+export async function restoreState(
+  qmp: QmpClient,
+  conn: Deno.Conn,
+  options: { beforeResume?: () => Promise<void> } = {},
+): Promise<AgentClient> {
   for (;;) {
     const { status } = await qmp.execute("query-status") as { status: string };
     if (status === "paused" || status === "prelaunch") break;
@@ -100,6 +106,7 @@ export async function restoreState(qmp: QmpClient, conn: Deno.Conn): Promise<Age
     }
     await delay(POLL_MS);
   }
+  await options.beforeResume?.();
   await qmp.execute("cont");
   return await AgentClient.reconnect(conn);
 }
