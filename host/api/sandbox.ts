@@ -58,6 +58,7 @@ import {
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
+import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { VmError } from "../vm/errors.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
@@ -94,8 +95,8 @@ export interface StartSandboxOptions {
   systemChanges?: boolean;
   /**
    * Take a warm VM from here (warm_pool.ts) instead of restoring one, when the sandbox fits: no
-   * share, no snapshot, QEMU, the user network backend (a network at all), the pool's image and
-   * shape. Otherwise, or when none is ready, the VM starts as usual.
+   * share, no ports, no snapshot, QEMU, a network, and the pool's image, shape and network
+   * backend. Otherwise, or when none is ready, the VM starts as usual.
    */
   warm?: WarmSource;
 }
@@ -222,8 +223,7 @@ export async function startSandbox(
     confirmLearned: options.confirmLearned,
     session: options.session,
     egressLink: warmSource && (async (backend) => {
-      if (backend !== "user") return undefined;
-      warm = await warmSource.claim(warmShape(image, spec));
+      warm = await warmSource.claim({ ...warmShape(image, spec), backend });
       return warm?.link;
     }),
   }).catch(async (error) => {
@@ -307,7 +307,7 @@ async function warmSourceFor(
   return image.manifest.agent ? options.warm : undefined;
 }
 
-function warmShape(image: ImagePaths, spec: SandboxSpec): WarmShape {
+function warmShape(image: ImagePaths, spec: SandboxSpec): Omit<WarmShape, "backend"> {
   return { image: image.name, cpus: spec.cpus, memoryMb: spec.memoryMb };
 }
 
@@ -416,6 +416,14 @@ async function bootNewVm(
       });
       return undefined;
     });
+    // What bootVm does after a restore: a tap network is configured in the guest.
+    const tap = network.egress?.network.kind === "tap" ? network.egress.network : undefined;
+    if (vm && tap) {
+      await configureGuestNetwork(vm.agent, tap).catch(async (error) => {
+        await vm.stop();
+        throw error;
+      });
+    }
     if (vm) return { vm };
   }
   const owner = image.manifest.user;

@@ -27,6 +27,8 @@ import type { RunningVm } from "../vm/running_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { imageDigest, locateTemplate, makeTemplate, templateShape } from "../vm/template.ts";
 import { placeholderWorkspace, workspaceDisks } from "../vm/workspace_disks.ts";
+import { loadPolicy } from "../config/load_config.ts";
+import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import type { ApiContext } from "./context.ts";
 
 /** What a sandbox asks of the pool: its image and shape. */
@@ -34,6 +36,7 @@ export interface WarmShape {
   image: string;
   cpus: number;
   memoryMb: number;
+  backend: NetBackend;
 }
 
 /** A warm VM taken from the pool: the caller's alone. */
@@ -55,6 +58,8 @@ export interface WarmSource {
 /** What the pool holds and has done. */
 export interface WarmPoolStats {
   image: string;
+  /** The network backend its VMs are on. */
+  backend: NetBackend;
   /** Warm VMs wanted. */
   size: number;
   /** Ready to be taken. */
@@ -77,6 +82,11 @@ export interface WarmPoolOptions {
   size: number;
   /** The image (default `default`). */
   image?: string;
+  /**
+   * The network backend of its VMs (default: the user's `network.backend` as a session resolves
+   * it — `auto` is the tap network as root, the user network otherwise).
+   */
+  backend?: NetBackendChoice;
   /** How often the image's build is checked (default 2 s). */
   checkEveryMs?: number;
   /** A warm VM older than this is replaced by a fresh one (default 10 min). */
@@ -119,6 +129,8 @@ export class WarmPool implements WarmSource {
   #ctx: ApiContext;
   #size: number;
   #image: string;
+  #backend: NetBackend = "user";
+  #backendChoice?: NetBackendChoice;
   #checkEveryMs: number;
   #maxAgeMs: number;
   #ready: Entry[] = [];
@@ -136,6 +148,7 @@ export class WarmPool implements WarmSource {
     this.#ctx = ctx;
     this.#size = Math.max(0, Math.floor(options.size));
     this.#image = options.image ?? "default";
+    this.#backendChoice = options.backend;
     this.#checkEveryMs = options.checkEveryMs ?? 2_000;
     this.#maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
   }
@@ -150,6 +163,7 @@ export class WarmPool implements WarmSource {
   stats(): WarmPoolStats {
     return {
       image: this.#image,
+      backend: this.#backend,
       size: this.#size,
       ready: this.#ready.length,
       filling: this.#filling,
@@ -166,7 +180,7 @@ export class WarmPool implements WarmSource {
    * image's is discarded, never handed out.
    */
   async claim(shape: WarmShape): Promise<WarmVm | undefined> {
-    const fits = !this.#closed && shape.image === this.#image &&
+    const fits = !this.#closed && shape.image === this.#image && shape.backend === this.#backend &&
       shape.cpus === VM_DEFAULTS.cpus && shape.memoryMb === VM_DEFAULTS.memoryMb;
     if (!fits || this.#ready.length === 0) {
       this.#misses++;
@@ -208,6 +222,15 @@ export class WarmPool implements WarmSource {
   }
 
   async #run(): Promise<void> {
+    try {
+      const choice = this.#backendChoice ?? (await loadPolicy()).backend;
+      this.#backend = await resolveNetBackend(choice);
+    } catch (error) {
+      this.#ctx.onEvent({
+        type: "warning",
+        message: `warm pool: ${(error as Error).message}: its VMs use the user network`,
+      });
+    }
     let lastCheck = 0;
     while (!this.#closed) {
       try {
@@ -271,7 +294,7 @@ export class WarmPool implements WarmSource {
     if (setup.channel !== "serial") {
       throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
     }
-    const link = await prepareEgressLink();
+    const link = await prepareEgressLink(this.#backend);
     try {
       const shape = templateShape(image, { network: link.network });
       const template = await locateTemplate(image, shape, setup);
@@ -310,7 +333,12 @@ export class WarmPool implements WarmSource {
       });
       return {
         build,
-        shape: { image: image.name, cpus: shape.cpus, memoryMb: shape.memoryMb },
+        shape: {
+          image: image.name,
+          cpus: shape.cpus,
+          memoryMb: shape.memoryMb,
+          backend: this.#backend,
+        },
         born: Date.now(),
         link,
         loaded: loaded.promise,

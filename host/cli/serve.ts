@@ -30,6 +30,7 @@ import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs, positiveInt } from "./options.ts";
 import { printEvent } from "./print_event.ts";
+import { netBackendChoice } from "./net_options.ts";
 
 /** Help text of `agentbox serve`. */
 export const SERVE_HELP = `Serve the REST API: sandboxes, commands, files, changes, snapshots.
@@ -54,6 +55,8 @@ Options:
   --max-upload BYTES    largest file upload (default ${DEFAULT_LIMITS.uploadBytes})
   --pool N              keep N paused VMs of the default image ready for \`agentbox exec\`
                         (default ${DEFAULT_POOL_SIZE}; 0: no warm pool; docs/serve.md, "Warm pool")
+  --pool-backend B      the warm VMs' network backend: auto, tap or user (default: the
+                        configuration's network.backend, as a session resolves it)
   -v, --verbose         print the causes of an error
   -h, --help            show this help
 
@@ -84,6 +87,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "max-sandboxes": { type: "string" },
     "max-upload": { type: "string" },
     pool: { type: "string" },
+    "pool-backend": { type: "string" },
     verbose: { type: "boolean" },
   });
   if (values.help) {
@@ -130,7 +134,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   const who = `local:${Deno.env.get("USER") ?? Deno.uid()}`;
   const stop = new AbortController();
   const defaultProject = Deno.cwd();
-  const pool = new WarmPool(ctx, { size: poolSize });
+  const pool = new WarmPool(ctx, {
+    size: poolSize,
+    backend: values["pool-backend"] === undefined
+      ? undefined
+      : netBackendChoice(values["pool-backend"], "--pool-backend"),
+  });
   const local = serveApp({ ctx, auth: { kind: "socket", who }, limits, defaultProject, pool });
   const socketPath = (values.socket as string | undefined) ?? defaultSocketPath();
   const servers: Deno.HttpServer[] = [

@@ -53,8 +53,9 @@ export interface EgressNetwork {
    */
   wall?: boolean;
   /**
-   * A user network made ahead of the session (a warm VM's: egress_link.ts): its listeners and key
-   * are used instead of new ones, and closed with the egress. Ignored on a tap.
+   * The network's host side made ahead of the session (a warm VM's: egress_link.ts), of this
+   * backend and for this session id: its listeners (and key, tap) are used instead of new ones,
+   * and closed with the egress.
    */
   link?: EgressLink;
 }
@@ -81,14 +82,15 @@ export async function startEgress(
   options: EgressOptions,
   network: EgressNetwork = { backend: "user", sessionId: crypto.randomUUID() },
 ): Promise<Egress> {
+  const link = network.link;
   if (network.backend === "tap") {
     return await startTapNetwork(
       network,
-      (hostname, guest) => startListeners(options, hostname, { kind: "source", address: guest }),
+      (hostname, guest) =>
+        startListeners(options, hostname, { kind: "source", address: guest }, undefined, link),
     );
   }
-  const link = network.link;
-  const relay = link?.network.relay ?? await findRelay();
+  const relay = link?.network.kind === "user" ? link.network.relay : await findRelay();
   const key = link?.key ?? await createRelayKey();
   let listeners: Listeners;
   try {
@@ -100,8 +102,7 @@ export async function startEgress(
       link,
     );
   } catch (error) {
-    await link?.close();
-    await key.remove();
+    await (link ? link.close() : key.remove());
     throw error;
   }
   return {
@@ -113,7 +114,7 @@ export async function startEgress(
     guestEnv: guestProxyEnv(),
     async close() {
       await listeners.close();
-      await key.remove();
+      await (link ? link.close() : key.remove());
     },
   };
 }

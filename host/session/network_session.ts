@@ -83,8 +83,9 @@ export interface NetworkSessionOptions {
    */
   session?: { id?: string; lifecycle?: NewLifecycle; reopen?: boolean };
   /**
-   * Asked once the backend is known: a user network made ahead of the session (a warm VM's,
-   * egress/egress_link.ts) to serve the proxies on, or `undefined` for new listeners.
+   * Asked once the backend is known, for a new session without a given id: the network's host
+   * side made ahead (a warm VM's, egress/egress_link.ts) to serve the proxies on — the session
+   * then takes the link's id — or `undefined` to make a new one.
    */
   egressLink?: (backend: NetBackend) => Promise<EgressLink | undefined>;
 }
@@ -180,8 +181,13 @@ export async function startNetworkSession(
   if (reopen !== undefined) {
     reopenLifecycle(db, reopen, options.session?.lifecycle?.ownerPid ?? null);
   }
+  // A network made ahead (a warm VM's) was made for an id of its own: the session takes it.
+  const link = net === "none" || reopen !== undefined || options.session?.id !== undefined
+    ? undefined
+    : await options.egressLink?.(backend);
   const session = reopen !== undefined ? { id: reopen } : createSession(db, {
     ...options.session,
+    ...(link ? { id: link.sessionId } : {}),
     tool: options.tool,
     project: options.projectDir,
   });
@@ -194,7 +200,7 @@ export async function startNetworkSession(
         recorder: storeRecorder(db, session.id),
         tool: options.tool,
         inspect,
-      }, { backend, sessionId: session.id, link: await options.egressLink?.(backend) });
+      }, { backend, sessionId: session.id, link });
     }
   } catch (error) {
     endSession(db, session.id);

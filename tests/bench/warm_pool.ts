@@ -101,7 +101,7 @@ console.log(`load average before: ${load()}`);
 // Where a warm VM's time goes, in this process (the user's own XDG directories).
 {
   using ctx = openContext();
-  const pool = new WarmPool(ctx, { size: 1 });
+  const pool = new WarmPool(ctx, { size: 1, backend: "user" });
   pool.start();
   const resume: number[] = [];
   const first: number[] = [];
@@ -116,7 +116,9 @@ console.log(`load average before: ${load()}`);
     for (let i = 0; i < runs; i++) {
       let warm;
       const deadline = Date.now() + 600_000;
-      while (!(warm = await pool.claim({ image: "default", cpus: 2, memoryMb: 1024 }))) {
+      while (
+        !(warm = await pool.claim({ image: "default", cpus: 2, memoryMb: 1024, backend: "user" }))
+      ) {
         if (Date.now() > deadline) throw new Error("the in-process pool never filled");
         await new Promise((r) => setTimeout(r, 200));
       }

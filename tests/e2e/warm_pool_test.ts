@@ -60,7 +60,7 @@ Deno.test({
   async fn() {
     let runtime: string;
     {
-      await using server = await startServer({ args: ["--pool", "1"] });
+      await using server = await startServer({ args: ["--pool", "1", "--pool-backend", "user"] });
       runtime = server.world.env.XDG_RUNTIME_DIR;
       const ready = await poolUntil(server, (s) => s.ready === 1, "filled");
       assert.equal(ready.taken, 0);
@@ -74,7 +74,8 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        "echo out; echo err >&2; touch /tmp/first-was-here; exit 7",
+        "echo out; echo err >&2; touch /tmp/first-was-here; " +
+        "wget -q -O /dev/null http://refused.example/ 2>/dev/null; exit 7",
       ]);
       assert.equal(first.code, 7, first.stderr);
       assert.match(first.stderr, /running through agentbox serve \(a warm VM\)/);
@@ -84,6 +85,12 @@ Deno.test({
       assert.equal(await Deno.readTextFile(report.output.stdout), "out\n");
       assert.equal(await Deno.readTextFile(report.output.stderr), "err\n");
       assert.equal(report.network.backend, "user");
+      // The guest's request went through the warm VM's relays to this session's proxy, which
+      // refused and recorded it.
+      assert.deepEqual(
+        report.network.refused.map((r: { host: string }) => r.host),
+        ["refused.example"],
+      );
       assert.equal(report.changes, null);
       const afterFirst = await pool(server);
       assert.equal(afterFirst.taken, 1);
@@ -141,6 +148,41 @@ Deno.test({
 });
 
 Deno.test({
+  name: "as root, the pool's VMs are on the tap network by default, and exec takes them",
+  ignore: Deno.uid() !== 0,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    let runtime: string;
+    {
+      await using server = await startServer({ args: ["--pool", "1"] });
+      runtime = server.world.env.XDG_RUNTIME_DIR;
+      await poolUntil(server, (s) => s.ready === 1, "filled");
+      const run = await server.world.cli([
+        "-v",
+        "exec",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "wget -q -O /dev/null http://refused.example/ 2>/dev/null; echo tapped",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /a warm VM/);
+      const report = JSON.parse(run.stdout);
+      assert.equal(await Deno.readTextFile(report.output.stdout), "tapped\n");
+      assert.equal(report.network.backend, "tap");
+      assert.deepEqual(
+        report.network.refused.map((r: { host: string }) => r.host),
+        ["refused.example"],
+      );
+      assert.equal((await pool(server)).taken, 1);
+    }
+    assert.deepEqual(await qemusUnder(runtime), []);
+  },
+});
+
+Deno.test({
   name: "without a server, or with a dead socket, exec runs the sandbox itself",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -174,7 +216,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using server = await startServer({ args: ["--pool", "1"] });
+    await using server = await startServer({ args: ["--pool", "1", "--pool-backend", "user"] });
     const before = await poolUntil(server, (s) => s.ready === 1, "filled");
     const built = await server.world.cli(["images", "build"]);
     assert.equal(built.code, 0, built.stderr);
