@@ -88,6 +88,22 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./cli/apply.ts").then((m) => m.applyCommand),
     summary: "apply a session's workspace changes to the host",
   },
+  approvals: {
+    load: () => import("./cli/approvals.ts").then((m) => m.approvalsCommand),
+    summary: "list graylisted destinations waiting for approval",
+  },
+  approve: {
+    load: () => import("./cli/approvals.ts").then((m) => m.approveCommand),
+    summary: "answer an approval: once, session, always or deny",
+  },
+  reviews: {
+    load: () => import("./cli/reviews.ts").then((m) => m.reviewsCommand),
+    summary: "list applies held for review (apply --for-review)",
+  },
+  review: {
+    load: () => import("./cli/reviews.ts").then((m) => m.reviewCommand),
+    summary: "accept (apply as submitted) or reject an apply held for review",
+  },
   attach: {
     load: () => import("./cli/attach.ts").then((m) => m.attachCommand),
     summary: "attach this terminal to a session's command",

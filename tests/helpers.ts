@@ -50,11 +50,17 @@ export function agentbox(
     cwd?: string;
     /** Another checkout to run agentbox from (benchmarks comparing two versions). */
     checkout?: string;
+    /** Run it in this network namespace (`ip netns exec`), e.g. one of {@linkcode namespacePair}. */
+    namespace?: string;
   } = {},
 ): Deno.ChildProcess {
   const root = options.checkout ?? REPO;
-  return new Deno.Command(Deno.execPath(), {
+  const inNamespace = options.namespace
+    ? ["netns", "exec", options.namespace, Deno.execPath()]
+    : [];
+  return new Deno.Command(options.namespace ? "ip" : Deno.execPath(), {
     args: [
+      ...inNamespace,
       "run",
       "--allow-all",
       "--quiet",

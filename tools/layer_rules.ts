@@ -55,6 +55,7 @@ export const MECHANISM_ROOMS = [
   "session",
   "egress",
   "system",
+  "audit",
 ] as const;
 
 const EDGE_ROOMS = ["cli", "serve"];

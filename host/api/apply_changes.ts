@@ -20,6 +20,7 @@ import { readJournal } from "../workspace/journal.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { compileGlob } from "../workspace/path_glob.ts";
 import { applyPaths, loadChanges, type SessionRef } from "./changes.ts";
+import { errorInfo, type SessionAuditEvent, sessionAuditor } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 
 export type { ApplyStatus, ApplySummary } from "../workspace/apply.ts";
@@ -95,7 +96,41 @@ export async function applyChanges(
     const held = preview.outcomes.filter((o) => o.highRisk && o.result === "applied");
     if (held.length > 0) options.allowHighRisk = await decisions.confirmHighRisk(held);
   }
-  return await applyChangeset(options);
+  if (options.dryRun) return await applyChangeset(options);
+  return await audited(ctx, session, "changes.applied", () => applyChangeset(options));
+}
+
+/** Most paths an apply event lists. */
+const MAX_EVENT_PATHS = 1000;
+
+/**
+ * Run `apply` and emit `type` for `session` with what it changed on the host — or, when it
+ * throws, with status `failed` and the error.
+ */
+async function audited(
+  ctx: ApiContext,
+  session: SessionRef,
+  type: "changes.applied" | "changes.rolled_back" | "changes.undone",
+  apply: () => Promise<ApplySummary>,
+): Promise<ApplySummary> {
+  const audit = sessionAuditor(ctx, { id: session.id });
+  let summary: ApplySummary;
+  try {
+    summary = await apply();
+  } catch (error) {
+    audit({ type, status: "failed", paths: [], error: errorInfo(error) } as SessionAuditEvent);
+    throw error;
+  }
+  const changed = summary.outcomes.filter((o) => o.result === "applied").map((o) => o.path);
+  audit({
+    type,
+    status: summary.status,
+    changeset: summary.changeset,
+    counts: summary.counts,
+    paths: changed.slice(0, MAX_EVENT_PATHS),
+    ...(changed.length > MAX_EVENT_PATHS ? { pathsTruncated: true } : {}),
+  } as SessionAuditEvent);
+  return summary;
 }
 
 /**
@@ -126,10 +161,15 @@ export function checkApplyRequest(request: ApplyRequest): void {
  * ```
  */
 export async function rollbackChanges(
-  _ctx: ApiContext,
+  ctx: ApiContext,
   session: SessionRef,
 ): Promise<ApplySummary> {
-  return await rollbackApply({ journalDir: statePaths(session).journal });
+  return await audited(
+    ctx,
+    session,
+    "changes.rolled_back",
+    () => rollbackApply({ journalDir: statePaths(session).journal }),
+  );
 }
 
 /**
@@ -143,11 +183,16 @@ export async function rollbackChanges(
  * ```
  */
 export async function undoChanges(
-  _ctx: ApiContext,
+  ctx: ApiContext,
   session: SessionRef,
 ): Promise<ApplySummary> {
   const state = statePaths(session);
-  return await undoApply({ undoDir: state.undo, completionFile: state.completion });
+  return await audited(
+    ctx,
+    session,
+    "changes.undone",
+    () => undoApply({ undoDir: state.undo, completionFile: state.completion }),
+  );
 }
 
 /**

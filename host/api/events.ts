@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Approval } from "./approvals.ts";
+
 /** One thing worth telling the user. */
 export type SandboxEvent =
   /** Something is off but the work goes on (software emulation, a stale image). */
@@ -12,7 +14,9 @@ export type SandboxEvent =
   /** Long work is under way (packing a share, collecting changes). */
   | { type: "progress"; message: string }
   /** How far the current piece of long work is, for a progress bar (replaced by the next one). */
-  | { type: "step-progress"; message: string; fraction?: number };
+  | { type: "step-progress"; message: string; fraction?: number }
+  /** A graylisted destination waits for someone to answer (api/approvals.ts). */
+  | { type: "approval"; message: string; approval: Approval };
 
 /** Where events go. */
 export type EventSink = (event: SandboxEvent) => void;

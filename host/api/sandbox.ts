@@ -23,11 +23,11 @@ import {
 import { loadAgentSettings } from "../config/agent_config.ts";
 import { resolveAgent } from "../config/agent_profile.ts";
 import { type AgentInGuest, prepareAgent } from "./agents.ts";
+import { type ApprovalQueueOptions, queueApprover } from "./approvals.ts";
 import { loadVmSettings } from "../config/vm_settings.ts";
 import { findProjectFile } from "../config/project_file.ts";
 import { loadShareSettings } from "../config/share_settings.ts";
 import { loadWorkspaceLimits } from "../config/workspace_settings.ts";
-import { addToProjectAllowlist } from "../config/project_allowlist.ts";
 import { delay } from "../delay.ts";
 import type { ApprovalRequest } from "../proxy/proxy_context.ts";
 import type { ExecDefaults } from "../session/control_server.ts";
@@ -64,16 +64,33 @@ import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
 import { sessionStateDir } from "../workspace/latest_session.ts";
 import { type CollectedSystemChanges, collectSystemChanges } from "../system/system_changeset.ts";
+import {
+  auditedApprover,
+  auditExec,
+  auditReady,
+  emitAudit,
+  errorInfo,
+  type SessionAuditor,
+  sessionAuditor,
+} from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
-import type { WarmShape, WarmSource, WarmVm } from "./warm_pool.ts";
+import type { WarmSource, WarmVm } from "./warm_pool.ts";
+import { loadPolicy } from "../config/load_config.ts";
+import { resolveNetBackend } from "../net/net_backend.ts";
 
 /** Options of {@linkcode startSandbox}. */
 export interface StartSandboxOptions {
   /** A long-lived session's id and lifecycle; default a one-shot session with a new id. */
   session?: NetworkSessionOptions["session"];
-  /** Decide graylisted destinations (a prompt, an API approval); absent: they are refused. */
+  /** Decide graylisted destinations (a prompt); absent, and no `approvals`: they are refused. */
   approve?: (request: ApprovalRequest) => Promise<boolean>;
+  /**
+   * Ask graylisted destinations through the approval queue (api/approvals.ts), each waiting at
+   * most `timeoutMs` (default 30 s) for `agentbox approve` or the server — and `alsoAsk` (a
+   * terminal) when given; used when no `approve` is given.
+   */
+  approvals?: Omit<ApprovalQueueOptions, "projectDir">;
   /**
    * `--net learn`: say yes before the learned hosts widen `.agentbox.toml` (the user's answer,
    * `--yes`); absent: they are only reported (`NetworkReport.learned.declined`).
@@ -197,17 +214,27 @@ export async function startSandbox(
   spec: SandboxSpec,
   options: StartSandboxOptions = {},
 ): Promise<Sandbox> {
+  // An invalid [audit] table refuses the work rather than losing its trail.
+  await auditReady(ctx);
+  const started = performance.now();
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
+  const name = options.session?.lifecycle?.name ?? undefined;
   // The project's .agentbox.toml, found above the project directory as git finds .git.
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
   const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
-  // A warm VM is claimed once the network backend is known (it is made on the user network).
-  const warmSource = await warmSourceFor(spec, options, project.dir, image);
-  let warm: WarmVm | undefined;
+  // A warm VM (warm_pool.ts) comes with its network's host side, made for a session id of its
+  // own: the session takes that id.
+  const warm = await claimWarmVm(spec, options, project.dir, image);
+  // The queue records each question under the session's id, so it is chosen here.
+  const sessionId = options.session?.id ?? warm?.link.sessionId ?? crypto.randomUUID();
+  const queue = !options.approve && options.approvals
+    ? queueApprover(ctx, sessionId, { ...options.approvals, projectDir: spec.projectDir })
+    : undefined;
   const network = await startNetworkSession({
     db: ctx.db,
+    credentials: spec.credentials,
     net: spec.net,
     allow: spec.allow,
     deny: spec.deny,
@@ -219,20 +246,49 @@ export async function startSandbox(
     tool: spec.argv[0].split("/").at(-1),
     agent,
     agents: agentSettings.presets,
-    proxy: { approve: options.approve },
+    proxy: {
+      approve: options.approve
+        ? auditedApprover(ctx, () => audit, options.approve)
+        // The queue's answers are audited where they are recorded (approvals.ts), with who.
+        : queue && auditedApprover(ctx, () => audit, queue.approve, { decidedElsewhere: true }),
+    },
     confirmLearned: options.confirmLearned,
-    session: options.session,
-    egressLink: warmSource && (async (backend) => {
-      warm = await warmSource.claim({ ...warmShape(image, spec), backend });
-      return warm?.link;
-    }),
+    session: { ...options.session, id: sessionId },
+    egressLink: warm?.link,
+    onDecision: (start) =>
+      emitAudit(ctx, {
+        type: "egress.decision",
+        session: name ? { id: start.session, name } : { id: start.session },
+        method: start.method,
+        scheme: start.scheme,
+        host: start.host,
+        port: start.port,
+        decision: start.decision,
+        rule: start.rule,
+        kind: start.kind ?? "request",
+      }),
   }).catch(async (error) => {
+    queue?.close();
     await warm?.discard();
     throw error;
   });
+  const audit = sessionAuditor(ctx, { id: network.id, name });
+  audit({
+    type: "sandbox.created",
+    image: image.name,
+    project: spec.projectDir,
+    detached: options.session !== undefined,
+  });
   // A one-shot run holds its session's lock while it lives, as an owner does: `ps -a` tells a
   // running one from one whose process died, and `rm`/`prune` leave it alone.
-  const oneShot = options.session ? undefined : await holdOneShotLock(network.id);
+  const lock = options.session ? undefined : await holdOneShotLock(network.id);
+  // What ends with the sandbox besides its VM and network: the lock, the questions still waiting.
+  const oneShot = {
+    async release() {
+      queue?.close();
+      await lock?.release();
+    },
+  };
   try {
     const stateDir = sessionStateDir(network.id);
     const { vm, workspace } = options.restore
@@ -270,7 +326,12 @@ export async function startSandbox(
           onWarning: (message) => ctx.onEvent({ type: "warning", message }),
         });
       }
-      box = sandbox(spec, image, vm, network, workspace, { defaults, agent: prepared, oneShot });
+      box = sandbox(spec, image, vm, network, workspace, {
+        defaults,
+        agent: prepared,
+        oneShot,
+        audit,
+      });
       for (const mapping of spec.ports) {
         const forward = box.forwardPort(mapping);
         ctx.onEvent({
@@ -284,31 +345,49 @@ export async function startSandbox(
       await vm.stop();
       throw error;
     }
+    audit({
+      type: "sandbox.started",
+      restored: options.restore !== undefined,
+      startMs: Math.round(performance.now() - started),
+    });
     return box!;
   } catch (error) {
     await warm?.discard();
     await network.finish().catch(() => {});
-    await oneShot?.release();
+    await oneShot.release();
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   }
 }
 
-/** The pool to ask, when the sandbox is one a warm VM can serve (see `warm`). */
-async function warmSourceFor(
+/**
+ * A warm VM from `options.warm` when the sandbox is one it can serve (see `warm`), for the network
+ * backend its session will resolve to.
+ */
+async function claimWarmVm(
   spec: SandboxSpec,
   options: StartSandboxOptions,
   configDir: string,
   image: ImagePaths,
-): Promise<WarmSource | undefined> {
-  if (!options.warm || options.restore || options.resumeWorkspace) return undefined;
+): Promise<WarmVm | undefined> {
+  if (!options.warm || options.restore || options.resumeWorkspace || options.session?.id) {
+    return undefined;
+  }
   if (spec.share !== undefined || spec.net === "none" || spec.ports.length > 0) return undefined;
   const vmm = spec.vmm ?? (await loadVmSettings({ projectDir: configDir })).vmm ?? "qemu";
   if (vmm !== "qemu") return undefined;
-  return image.manifest.agent ? options.warm : undefined;
-}
-
-function warmShape(image: ImagePaths, spec: SandboxSpec): Omit<WarmShape, "backend"> {
-  return { image: image.name, cpus: spec.cpus, memoryMb: spec.memoryMb };
+  // As startNetworkSession resolves it (a configuration error is its to report).
+  const choice = await loadPolicy({ projectDir: configDir, backend: spec.netBackend })
+    .then((policy) => policy.backend, () => undefined);
+  if (choice === undefined) return undefined;
+  const backend = await resolveNetBackend(choice).catch(() => undefined);
+  if (backend === undefined) return undefined;
+  return await options.warm.claim({
+    image: image.name,
+    cpus: spec.cpus,
+    memoryMb: spec.memoryMb,
+    backend,
+  });
 }
 
 /** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
@@ -408,7 +487,10 @@ async function bootNewVm(
   },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
   const { image, network, stateDir, configDir } = parts;
-  if (parts.warm) {
+  // The warm VM only runs on the network made with it (the session's egress serves it).
+  if (parts.warm && network.egress?.network !== parts.warm.link.network) {
+    await parts.warm.discard();
+  } else if (parts.warm) {
     const vm = await parts.warm.resume().catch((error) => {
       ctx.onEvent({
         type: "warning",
@@ -484,9 +566,10 @@ function sandbox(
     defaults: ExecDefaults;
     agent?: AgentInGuest;
     oneShot: { release(): Promise<void> } | undefined;
+    audit: SessionAuditor;
   },
 ): Sandbox {
-  const { defaults, agent, oneShot } = parts;
+  const { defaults, agent, oneShot, audit } = parts;
   let collected: Promise<CollectedChanges | undefined> | undefined;
   let stopped: Promise<NetworkReport> | undefined;
   const forwards: PortForward[] = [];
@@ -506,13 +589,15 @@ function sandbox(
       argv: spec.argv,
       timeoutMs: spec.timeoutSec === undefined ? undefined : spec.timeoutSec * 1000,
     }),
-    exec: (request) =>
-      vm.agent.exec({
+    exec(request) {
+      const full = {
         ...request,
         env: { ...defaults.env, ...request.env },
         cwd: request.cwd ?? defaults.cwd,
         user: request.user ?? defaults.user,
-      }),
+      };
+      return auditExec(audit, full, vm.agent.exec(full));
+    },
     async explain(error) {
       // Host-observed facts win over what the channel says: report the VM's death as such.
       const exit = await Promise.race([vm.exited, delay(1000)]);
@@ -555,7 +640,14 @@ function sandbox(
             await network.finish().catch(() => {});
             throw error;
           },
-        ).finally(() => oneShot?.release());
+        ).then((report) => {
+          audit({
+            type: "sandbox.stopped",
+            requests: report.requests,
+            refused: report.refused.reduce((sum, r) => sum + r.count, 0),
+          });
+          return report;
+        }).finally(() => oneShot?.release());
       return stopped;
     },
   };
@@ -577,16 +669,4 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
   );
 }
 
-/**
- * Allow `host` for the project from now on (an approval answered "always"): it is added to the
- * project's `.agentbox.toml` allowlist.
- *
- * @example
- * ```ts
- * import { allowHostForProject } from "./sandbox.ts";
- * await allowHostForProject("/home/me/proj", "registry.npmjs.org");
- * ```
- */
-export async function allowHostForProject(projectDir: string, host: string): Promise<void> {
-  await addToProjectAllowlist((await findProjectFile(projectDir)).dir, [host]);
-}
+export { allowHostForProject } from "./approvals.ts";

@@ -31,7 +31,9 @@ import { changesetPaths } from "../workspace/changeset.ts";
 import { DEFAULT_STOP_GRACE_MS } from "../session/stop_owner.ts";
 import { isValidName, NAME_RULE } from "../session/names.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
+import { auditExec, errorInfo, sessionAuditor } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
+import { DEFAULT_APPROVAL_TIMEOUT_MS } from "./approval_gate.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { SANDBOX_SPEC_SCHEMA } from "./sandbox_spec.ts";
 
@@ -56,6 +58,15 @@ export const DETACHED_PLAN_SCHEMA = z.strictObject({
   learnYes: z.boolean().default(false),
   /** A stopped session started again (`agentbox start`): boot over its own workspace disks. */
   restart: z.boolean().default(false),
+  /**
+   * Ask graylisted destinations through the approval queue (api/approvals.ts: `agentbox
+   * approve`, the server), each waiting at most `timeoutMs`; `false`: refuse them, as when
+   * nobody can be asked. Default: asked, 30 s.
+   */
+  approvals: z.union([
+    z.literal(false),
+    z.strictObject({ timeoutMs: z.number().int().min(1000).max(3_600_000) }),
+  ]).default({ timeoutMs: DEFAULT_APPROVAL_TIMEOUT_MS }),
   /** Labels a client gave the session (`agentbox serve`), to find it again. */
   labels: z.record(z.string().max(63), z.string().max(256)).default({}),
   /** Who asked for the session through `agentbox serve` (a token's name). */
@@ -110,6 +121,13 @@ export function parseDetachedPlan(value: unknown, source: string): DetachedPlan 
 export async function startDetachedSession(
   ctx: ApiContext,
   request: Omit<z.input<typeof DETACHED_PLAN_SCHEMA>, "id">,
+  options: {
+    /**
+     * Variables for the owner's environment: the values of the spec's `credentials` (their
+     * `secretEnv`), which are never written to disk. A restarted session does not have them.
+     */
+    ownerEnv?: Record<string, string>;
+  } = {},
 ): Promise<LifecycleRecord> {
   if (request.name !== undefined && nameTaken(ctx.db, request.name)) {
     throw new UsageError(
@@ -124,6 +142,7 @@ export async function startDetachedSession(
     timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
     // The owner works from the spec's project directory, never from where it was started.
     cwd: "/",
+    env: options.ownerEnv,
   });
 }
 
@@ -201,16 +220,19 @@ export interface OwnSessionOptions {
  * ```
  */
 export async function ownSession(
-  ctx: ApiContext,
+  owner: ApiContext,
   plan: DetachedPlan,
   options: OwnSessionOptions,
 ): Promise<void> {
+  // What the session does is done for whoever created it (a server's client), in audit events.
+  const ctx = plan.createdBy === undefined ? owner : { ...owner, actor: plan.createdBy };
   const { paths } = options;
   const log = (message: string) => ctx.onEvent({ type: "progress", message });
   const fail = (error: unknown) => {
     const detail = error instanceof Error ? error.message : "unknown failure";
     setSessionStatus(ctx.db, plan.id, "failed", { detail });
   };
+  const audit = sessionAuditor(ctx, { id: plan.id, name: plan.name });
   let box: Sandbox;
   try {
     const restore = plan.restore === undefined || plan.restart
@@ -232,6 +254,8 @@ export async function ownSession(
       restore,
       // Nobody can be asked in a detached session: learn mode writes only with --yes.
       confirmLearned: plan.learnYes ? () => true : undefined,
+      // Graylisted hosts wait in the approval queue for `agentbox approve` or the server.
+      approvals: plan.approvals === false ? undefined : plan.approvals,
     });
     // What `agentbox start` needs to boot this session again: its plan, kept with its state.
     if (!plan.restart) await writePlanFile(savedPlanPath(paths), { ...plan, restart: false });
@@ -255,6 +279,8 @@ export async function ownSession(
         log("snapshot saved");
       },
       commandConsole,
+      // Every client's command (`exec --session`, `shell`, an SDK) is audited here, by the owner.
+      onExec: (request, run) => void auditExec(audit, request, run),
       stop: (graceMs) => stop.resolve(graceMs),
       // A running session's changes, now (`agentbox diff S` / `apply S` / `diff --system`): the
       // upper layers are read through the guest while its commands run on.
@@ -304,6 +330,8 @@ export async function ownSession(
     if ("graceMs" in end) await collectSystem(box, log);
   } catch (error) {
     fail(error);
+    // Starting reported its own failure; this one is the owner's (sandbox.stopped follows).
+    audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   } finally {
     await server?.close();

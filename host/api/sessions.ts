@@ -15,6 +15,7 @@ import { ownerLockHeld } from "../session/owner_lock.ts";
 import { findLifecycle, type LifecycleRecord, listLifecycles } from "../store/session_lifecycle.ts";
 import { listOneShots, type SessionRecord } from "../store/sessions.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
+import { sessionAuditor } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 
 /** How a session is named to people: its name, else its id's first 12 characters. */
@@ -219,9 +220,13 @@ export async function removeSessions(
     if (options.force && "ownerPid" in session) {
       await stopOwner(session, { signal: "SIGKILL", timeoutMs: 10_000 });
     }
-    (await removeSession(ctx.db, session) ? removed : alive).push(
-      "ownerPid" in session ? label(session) : session.id.slice(0, 8),
-    );
+    const gone = await removeSession(ctx.db, session);
+    (gone ? removed : alive).push("ownerPid" in session ? label(session) : session.id.slice(0, 8));
+    if (gone) {
+      sessionAuditor(ctx, { id: session.id, name: "name" in session ? session.name : undefined })(
+        { type: "sandbox.removed" },
+      );
+    }
   }
   return { removed, alive };
 }
@@ -278,7 +283,11 @@ export async function pruneSessions(
       state: session.state,
     };
     // removeSession takes the owner lock: a session that came alive meanwhile is left alone.
-    if (options.dryRun || await removeSession(ctx.db, session)) pruned.push(item);
+    if (options.dryRun) pruned.push(item);
+    else if (await removeSession(ctx.db, session)) {
+      pruned.push(item);
+      sessionAuditor(ctx, { id: session.id, name: session.name })({ type: "sandbox.removed" });
+    }
   }
   return pruned;
 }

@@ -23,6 +23,7 @@ import { escapeControls, jsonSafe, printable } from "../terminal_text.ts";
 import { reportError, UsageError } from "./errors.ts";
 import { parseCommandArgs, projectOption } from "./options.ts";
 import { printEvent } from "./print_event.ts";
+import { submitForReview } from "./reviews.ts";
 import type { ApplyReportData } from "./report_schemas.ts";
 import { APPLY_REPORT_VERSION } from "./report_versions.ts";
 
@@ -32,6 +33,8 @@ export const APPLY_HELP = `Apply a session's workspace changes to the project di
 Usage: agentbox apply [SESSION] [--share DIR] [--path GLOB]... [--dry-run] [--force]
                       [--allow-symlinks] [--exact-modes] [--yes-high-risk] [--json]
        agentbox apply [SESSION] --rollback | --undo [--json]
+       agentbox apply [SESSION] --for-review [--path GLOB]... [--force] [--allow-symlinks]
+                      [--exact-modes] [--yes-high-risk] [--json]
 
 SESSION is a session's name, id or a unique prefix of an id; without it, the most recent
 session of this project (the current directory, or --share DIR) with a changeset. apply says
@@ -56,6 +59,9 @@ Options:
   --undo            undo the last completed apply of SESSION: each path it changed goes back
                     to what was there before, unless it was edited since (then it is kept and
                     listed as a conflict); its backups are kept until the next apply
+  --for-review      write nothing: submit this apply (its paths and flags) for review, held
+                    until someone accepts it (then it runs as asked) or rejects it with
+                    \`agentbox review ID accept|reject\` (\`agentbox reviews\` lists them)
   --json            print one JSON report on stdout (fields: docs/cli.md)
   -v, --verbose     print the chain of causes of an error
   -h, --help        show this help
@@ -82,6 +88,7 @@ export async function applyCommand(args: string[]): Promise<number> {
     "yes-high-risk": { type: "boolean" },
     rollback: { type: "boolean" },
     undo: { type: "boolean" },
+    "for-review": { type: "boolean" },
     json: { type: "boolean" },
     verbose: { type: "boolean" },
   });
@@ -101,6 +108,11 @@ export async function applyCommand(args: string[]): Promise<number> {
   if (action !== "apply" && extra) {
     throw new UsageError(`--${extra} cannot be used with --${action}`);
   }
+  if (values["for-review"] && (action !== "apply" || values["dry-run"])) {
+    throw new UsageError(
+      `--for-review cannot be used with --${action === "apply" ? "dry-run" : action}`,
+    );
+  }
   const request: ApplyRequest = {
     paths: (values.path ?? []) as string[],
     dryRun: !!values["dry-run"],
@@ -112,13 +124,16 @@ export async function applyCommand(args: string[]): Promise<number> {
   };
   checkApplyRequest(request);
   const json = !!values.json;
-  using ctx = openContext({ onEvent: printEvent });
+  await using ctx = openContext({ onEvent: printEvent });
   const { session, project } = await findChangesSession(ctx, {
     ref: positionals[0],
     project: await projectOption("apply", values.share),
     purpose: "apply",
   });
   const verb = { apply: "applying", rollback: "rolling back", undo: "undoing the last apply of" };
+  if (values["for-review"]) {
+    return await submitForReview(ctx, session, request, { json, project });
+  }
   console.error(
     `agentbox: ${verb[action]} session ${session.id.slice(0, 8)}, project ${printable(project)}`,
   );

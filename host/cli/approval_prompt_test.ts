@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { stdinLines, terminalApprover } from "./approval_prompt.ts";
+import { stdinLines, terminalApprover, terminalAsker } from "./approval_prompt.ts";
+import { answerApproval, listApprovals, queueApprover } from "../api/approvals.ts";
+import { openContext } from "../api/context.ts";
+import { openDatabase } from "../store/database.ts";
+import { createSession } from "../store/sessions.ts";
 import { OutputGate } from "./output_gate.ts";
 
 /** A terminal stand-in: lines are typed by the test, output is collected. */
@@ -36,7 +40,7 @@ const request = (host: string) => ({ host, port: 443, rule: `gray "${host}" (t.t
 /** Ask about `host`, typing each of `lines` once the next prompt has been printed. */
 async function askTyping(
   term: ReturnType<typeof fakeTerminal>,
-  approve: ReturnType<typeof terminalApprover>,
+  approve: (request: { host: string; port: number; rule: string }) => Promise<boolean>,
   host: string,
   lines: string[],
 ): Promise<boolean> {
@@ -217,3 +221,42 @@ async function until(predicate: () => boolean, poke: () => void): Promise<void> 
     await new Promise((r) => setTimeout(r, 1));
   }
 }
+
+Deno.test("terminal and queue together: a typed answer is recorded; an answer given elsewhere ends the question", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = openDatabase(`${dir}/agentbox.db`);
+  const other = openContext({ db: openDatabase(`${dir}/agentbox.db`) });
+  try {
+    const { id: session } = createSession(db, {});
+    const term = fakeTerminal();
+    const queue = queueApprover(openContext({ db }), session, {
+      projectDir: dir,
+      pollMs: 20,
+      alsoAsk: terminalAsker(term.io, {}),
+      localDecider: "cli:tester",
+    });
+    assert.equal(await askTyping(term, queue.approve, "a.test", ["s"]), true);
+    assert.equal(await queue.approve(request("a.test")), true, "session: not asked again");
+    const [typed] = listApprovals(other, { session });
+    assert.deepEqual([typed.host, typed.decision, typed.decidedBy], [
+      "a.test",
+      "session",
+      "cli:tester",
+    ]);
+
+    const asked = queue.approve(request("b.test"));
+    let pending;
+    while (!(pending = listApprovals(other, { pending: true })[0])) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    answerApproval(other, pending.id, "deny", "token:ops");
+    assert.equal(await asked, false);
+    assert.match(term.output, /answered elsewhere: b\.test:443 denied\n$/);
+    assert.equal(listApprovals(other, { session })[0].decidedBy, "token:ops");
+    queue.close();
+  } finally {
+    db.close();
+    other.db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -58,7 +58,7 @@ export async function logsCommand(args: string[]): Promise<number> {
   const tail = values.tail === undefined
     ? undefined
     : positiveInt("logs", "tail", values.tail, 0, 1_000_000, 0);
-  using ctx = openContext();
+  await using ctx = openContext();
   const output = commandOutput(ctx, positionals[0], { follow: !!values.follow, tail });
   const render = Deno.stdout.isTerminal() ? terminalLines() : undefined;
   for await (const chunk of output) await writeAll(render ? render.push(chunk) : chunk);

@@ -79,7 +79,7 @@ export async function cpCommand(args: string[]): Promise<number> {
         : "Neither path names a session: write one side as SESSION:PATH",
     );
   }
-  using ctx = openContext();
+  await using ctx = openContext();
   if (to) {
     const source = resolve(Deno.cwd(), positionals[0]);
     if (values["exact-modes"]) {

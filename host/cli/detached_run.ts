@@ -11,7 +11,8 @@ import { isValidName, NAME_RULE } from "../api/spec_vocabulary.ts";
 import { label } from "../api/sessions.ts";
 import type { LifecycleRecord } from "../store/session_lifecycle.ts";
 import { UsageError } from "./errors.ts";
-import { projectOption } from "./options.ts";
+import { positiveInt, projectOption } from "./options.ts";
+import { DEFAULT_APPROVAL_TIMEOUT_MS } from "../api/approval_gate.ts";
 import { DEFAULT_COMMAND } from "./run.ts";
 import { sandboxPlan } from "./sandbox_plan.ts";
 
@@ -50,11 +51,20 @@ export async function runDetached(
     },
   );
   if (plan.spec.share !== undefined) await projectOption("run", plan.spec.share);
+  const approvalSec = positiveInt(
+    "run",
+    "approval-timeout",
+    values["approval-timeout"] as string | undefined,
+    DEFAULT_APPROVAL_TIMEOUT_MS / 1000,
+    3600,
+    0,
+  );
   return await launchDetached({
     name,
     spec: plan.spec,
     runCommand: positionals.length > 0,
     learnYes: plan.learnYes,
+    approvals: approvalSec === 0 ? false : { timeoutMs: approvalSec * 1000 },
   });
 }
 
@@ -71,7 +81,7 @@ export async function runDetached(
 export async function launchDetached(
   request: Parameters<typeof startDetachedSession>[1],
 ): Promise<number> {
-  using ctx = openContext();
+  await using ctx = openContext();
   printStarted(await startDetachedSession(ctx, request), { command: request.runCommand });
   return 0;
 }

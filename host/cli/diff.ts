@@ -86,7 +86,7 @@ export async function diffCommand(args: string[]): Promise<number> {
       "Too many arguments: paths go after `--` (`agentbox diff [SESSION] -- PATH...`)",
     );
   }
-  using ctx = openContext({ onEvent: printEvent });
+  await using ctx = openContext({ onEvent: printEvent });
   const target = await findChangesSession(ctx, {
     ref: positionals[0],
     project: await projectOption("diff", values.share),
@@ -122,7 +122,7 @@ async function systemDiffHook(
   mode: Mode | undefined,
 ): Promise<number> {
   if (positionals.length !== 1) throw new UsageError("diff --system needs one SESSION");
-  using ctx = openContext({ onEvent: printEvent });
+  await using ctx = openContext({ onEvent: printEvent });
   const session = resolveSessionRef(ctx, positionals[0]);
   await collectIfRunning(ctx, session, "system");
   return await systemDiffCommand(session, {

@@ -71,7 +71,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   }
   let session: string | undefined;
   {
-    using ctx = openContext({ onEvent: printEvent });
+    await using ctx = openContext({ onEvent: printEvent });
     session = sessionArgument(ctx, positionals, "export");
     if (session !== undefined) await collectIfRunning(ctx, session, "system");
   }

@@ -5,7 +5,7 @@ import { formatRequest } from "./logs.ts";
 import { printRequests, requestsCommand } from "./requests.ts";
 import { usageCommand } from "./usage.ts";
 import { seedRequests } from "../store/testing/mod.ts";
-import { UsageError } from "./errors.ts";
+import type { AgentboxError } from "../api/errors.ts";
 
 async function withState(
   fn: (db: DatabaseSync, lines: string[]) => Promise<void> | void,
@@ -37,7 +37,7 @@ Deno.test("requests prints every request, escapes control characters, and --json
     assert.equal(JSON.parse(lines[0]).bytesDown, 50);
     await assert.rejects(
       printRequests({ db }, ["nosuch"], { follow: false, json: false }),
-      UsageError,
+      (error: AgentboxError) => error.kind === "not_found" && error.code === "session_unknown",
     );
   });
 });

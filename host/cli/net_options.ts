@@ -13,7 +13,7 @@ import {
   type NetChoice,
 } from "../api/spec_vocabulary.ts";
 import type { NetworkReport } from "../session/network_session.ts";
-import { stdinLines, terminalApprover } from "./approval_prompt.ts";
+import { stdinLines, type TerminalAsker, terminalAsker } from "./approval_prompt.ts";
 import { UsageError } from "./errors.ts";
 import { escapeControls } from "../terminal_text.ts";
 import { terminalOutput } from "./output_gate.ts";
@@ -80,17 +80,18 @@ export function netBackendChoice(
 const TERMINAL_RESET = "\x18\x1b[0m\r\n";
 
 /**
- * Ask about graylisted hosts when a person is at the terminal; otherwise the proxy denies. The
- * command's output (piped_io.ts) waits while a question is open.
+ * Ask about graylisted hosts on the terminal when a person is there (as well as through the
+ * approval queue, where `agentbox approve` can answer too); `undefined` otherwise, and the proxy
+ * denies. The command's output (piped_io.ts) waits while a question is open.
  */
-export function interactiveApprover(projectDir: string) {
+export function interactiveAsker(): TerminalAsker | undefined {
   if (!Deno.stdin.isTerminal() || !Deno.stderr.isTerminal()) return undefined;
   const encoder = new TextEncoder();
   const write = async (text: string) => {
     const bytes = encoder.encode(text);
     for (let n = 0; n < bytes.length;) n += await Deno.stderr.write(bytes.subarray(n));
   };
-  return terminalApprover({
+  return terminalAsker({
     readLine: stdinLines(),
     write,
     async pause() {
@@ -103,11 +104,7 @@ export function interactiveApprover(projectDir: string) {
       }
       return resume;
     },
-  }, {
-    // Loaded when first answered "always": the lifecycle is not `exec --session`'s to load.
-    allowAlways: async (host) =>
-      await (await import("../api/sandbox.ts")).allowHostForProject(projectDir, host),
-  });
+  }, {});
 }
 
 /**

@@ -15,7 +15,7 @@ import { renderSystemJson } from "./system_diff.ts";
 import { type CommandHost, type CommandIo, runAttached } from "./attached_command.ts";
 import { exitStatus } from "./exit_status.ts";
 import { emitReport, execReport, type ReportTarget } from "./exec_report.ts";
-import { interactiveApprover, learnConfirmer, printNetworkReport } from "./net_options.ts";
+import { interactiveAsker, learnConfirmer, printNetworkReport } from "./net_options.ts";
 import { output } from "./output_settings.ts";
 import { printEvent } from "./print_event.ts";
 import { EXEC_REPORT_VERSION } from "./report_versions.ts";
@@ -45,7 +45,7 @@ export async function runOneShot(
   const quiet = plan.json;
   const warnings: string[] = [];
   const progress = new ProgressLine();
-  using ctx = openContext({
+  await using ctx = openContext({
     // Warnings are worth seeing even under --json (on stderr, and in the report); progress is not.
     onEvent: (event) => {
       // Packing a large share reports how far it is: one progress line, replaced in place.
@@ -64,12 +64,14 @@ export async function runOneShot(
   const silent = quiet || (output.quiet && plan.after !== "ask");
   const log = silent ? () => {} : (line: string) => console.error(line);
   let commandIo: CommandIo | undefined;
+  const alsoAsk = plan.prompts ? interactiveAsker() : undefined;
   const run = await runSandbox(ctx, plan.spec, (sandbox) => {
     progress.clear();
     commandIo = typeof io === "function" ? io(sandbox.id) : io;
     return runAttached(host(sandbox), commandIo, { ...sandbox.command() });
   }, {
-    approve: plan.prompts ? interactiveApprover(plan.spec.projectDir) : undefined,
+    // The terminal asks, and the question is in the approval queue too (who answered is kept).
+    approvals: alsoAsk ? { alsoAsk } : undefined,
     confirmLearned: learnConfirmer({ yes: plan.learnYes, json: plan.json }),
     systemChanges: plan.systemDiff,
   });

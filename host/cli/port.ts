@@ -58,7 +58,7 @@ export async function portCommand(args: string[]): Promise<number> {
   }
   const [session, guest, host] = positionals;
   const mapping = parsePortMapping(`${host ?? "0"}:${guest}`);
-  using ctx = openContext();
+  await using ctx = openContext();
   const forward = await forwardSessionPort(ctx, {
     session,
     guestPort: mapping.guestPort,

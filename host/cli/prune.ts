@@ -6,6 +6,7 @@
  */
 
 import { openContext } from "../api/context.ts";
+import { printEvent } from "./print_event.ts";
 import { pruneSessions } from "../api/sessions.ts";
 import { pruneFiles } from "../api/storage.ts";
 import { formatSize } from "./system.ts";
@@ -56,7 +57,7 @@ export async function pruneCommand(args: string[]): Promise<number> {
     throw new UsageError("prune takes no arguments: see `agentbox prune --help`");
   }
   const olderThanMs = durationOption("prune", "older-than", values["older-than"]);
-  using ctx = openContext();
+  await using ctx = openContext({ onEvent: printEvent });
   const dryRun = !!values["dry-run"];
   const pruned = await pruneSessions(ctx, { dryRun, olderThanMs });
   for (const p of pruned) console.log(`${p.id} ${p.label} ${p.kind} ${p.state}`);

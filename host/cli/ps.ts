@@ -53,7 +53,7 @@ export async function psCommand(args: string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError("ps takes no arguments: see `agentbox ps --help`");
   }
-  using ctx = openContext();
+  await using ctx = openContext();
   const entries = await listSessions(ctx, { all: !!values.all });
   if (values.json) {
     console.log(JSON.stringify(entries));

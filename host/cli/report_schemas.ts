@@ -1,6 +1,6 @@
 /**
  * The JSON reports scripts and CI read — `exec --json` / `exec --report FILE` and `apply --json`
- * — as zod schemas: the one definition the reports are checked against in tests and the JSON
+ * — as zod schemas (and the audit event's, docs/audit.md, published beside them): the one definition the reports are checked against in tests and the JSON
  * Schemas in docs/schemas/ are generated from (`deno task docs:schemas`, `z.toJSONSchema`).
  *
  * Stability promise (docs/cli.md): within a `version`, fields are never removed, renamed or given
@@ -11,6 +11,7 @@
  */
 
 import { z } from "zod";
+import { AuditEventSchema } from "../api/audit_schema.ts";
 import { APPLY_REPORT_VERSION, EXEC_REPORT_VERSION } from "./report_versions.ts";
 
 const side = z.object({
@@ -137,6 +138,7 @@ export type ExecReport = z.infer<typeof ExecReportSchema>;
 export const REPORT_SCHEMAS = {
   "exec-report.json": ExecReportSchema,
   "apply-report.json": ApplyReportSchema,
+  "audit-event.json": AuditEventSchema,
 } as const;
 
 /**

@@ -35,7 +35,7 @@ export async function requestsCommand(args: string[]): Promise<number> {
     console.log(REQUESTS_HELP);
     return 0;
   }
-  using ctx = openContext();
+  await using ctx = openContext();
   return await printRequests(ctx, positionals, { follow: !!values.follow, json: !!values.json });
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { openContext } from "../api/context.ts";
+import { printEvent } from "./print_event.ts";
 import { removeSessions } from "../api/sessions.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs } from "./options.ts";
@@ -51,7 +52,7 @@ export async function rmCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) {
     throw new UsageError("Name a session: usage is `agentbox rm SESSION...`");
   }
-  using ctx = openContext();
+  await using ctx = openContext({ onEvent: printEvent });
   const { removed, alive } = await removeSessions(ctx, positionals, { force: !!values.force });
   for (const name of removed) console.error(`agentbox: removed session ${name}`);
   for (const name of alive) {

@@ -39,6 +39,9 @@ runs in the background on a terminal in the guest: \`agentbox attach\` connects 
 Options:
   -d, --detach      start a long-lived session in the background (see above)
   --name NAME       name the detached session (a letter, then letters, digits, _ . -)
+  --approval-timeout SEC
+                    how long a detached session holds a connection to a graylisted host
+                    waiting for \`agentbox approve\` (default 30; 0 refuses them at once)
   -p, --publish [HOST_ADDR:]HOST_PORT:GUEST_PORT
                     forward connections to HOST_PORT on the host (127.0.0.1 unless HOST_ADDR
                     names another address; 0: any free port) to GUEST_PORT on the guest's
@@ -66,7 +69,9 @@ small guardian process restores them (type \`reset\` if the screen still looks w
 terminal, run behaves like exec: stdin is forwarded and Ctrl-C is forwarded to the command.
 
 While a terminal session runs, graylisted hosts cannot be asked about (the keyboard belongs to
-the guest): they are refused and listed at the end. Then run shows the workspace's changes and,
+the guest): they are refused and listed at the end. A detached session asks instead: a
+connection to a graylisted host waits (--approval-timeout) for \`agentbox approvals\` and
+\`agentbox approve ID once|session|always|deny\`. Then run shows the workspace's changes and,
 on a terminal, asks whether to apply them.
 
 Exit status: the command's, 128+N if signal N ended it, 124 timeout, 125 usage error, 126 VM or
@@ -87,6 +92,7 @@ export async function runCommand(args: string[]): Promise<number> {
     "no-share": { type: "boolean" },
     detach: { type: "boolean", short: "d" },
     name: { type: "string" },
+    "approval-timeout": { type: "string" },
     publish: { type: "string", short: "p", multiple: true },
   }, { guestCommand: true });
   if (values.help) {
@@ -99,6 +105,12 @@ export async function runCommand(args: string[]): Promise<number> {
   if (values.detach) return await runDetached(values, positionals);
   if (values.name !== undefined) {
     throw new UsageError("--name names a detached session: use it with --detach");
+  }
+  if (values["approval-timeout"] !== undefined) {
+    throw new UsageError(
+      "--approval-timeout is for a detached session (a terminal run asks on the terminal): " +
+        "use it with --detach",
+    );
   }
   const onTerminal = Deno.stdin.isTerminal();
   checkTty(values, onTerminal);

@@ -130,7 +130,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     // Made on first use; a token file that cannot be read or made stops the server here.
     await ensureToken(DEFAULT_TOKEN_NAME);
   }
-  using ctx = openContext({ onEvent: printEvent });
+  // Awaited at the end, so that the audit log drains before the server exits.
+  await using ctx = openContext({ onEvent: printEvent });
   const who = `local:${Deno.env.get("USER") ?? Deno.uid()}`;
   const stop = new AbortController();
   const defaultProject = Deno.cwd();

@@ -44,7 +44,7 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
     try {
       const plan = await claim.readPlan();
       // A progress bar's steps (packing a large share) would flood the log: the rest is kept.
-      using ctx = openContext({
+      await using ctx = openContext({
         onEvent: (event) => event.type !== "step-progress" && log(event.message),
       });
       await ownSession(ctx, plan, { paths: claim.paths, stopped: stop.promise });

@@ -141,7 +141,7 @@ async function save(args: string[]): Promise<number> {
     throw new UsageError("Usage is `agentbox snapshot save SESSION NAME`");
   }
   const [ref, name] = positionals;
-  using ctx = openContext();
+  await using ctx = openContext();
   const session = await saveSnapshot(ctx, ref, name);
   console.error(
     `agentbox: session ${label(session)} saved as snapshot ${name}: ` +
@@ -166,7 +166,7 @@ async function restore(args: string[]): Promise<number> {
   if (name !== undefined && !isValidName(name)) {
     throw new UsageError(`--as ${JSON.stringify(name.slice(0, 80))}: ${NAME_RULE}`);
   }
-  using ctx = openContext();
+  await using ctx = openContext();
   printStarted(await restoreSnapshot(ctx, positionals[0], { as: name }));
   return 0;
 }

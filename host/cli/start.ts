@@ -51,7 +51,7 @@ export async function startCommand(args: string[]): Promise<number> {
   if (positionals.length === 0) {
     throw new UsageError("Name a session: usage is `agentbox start SESSION...`");
   }
-  using ctx = openContext();
+  await using ctx = openContext();
   for (const ref of positionals) printStarted(await restartSession(ctx, ref));
   return 0;
 }

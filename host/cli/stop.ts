@@ -63,7 +63,7 @@ export async function stopCommand(args: string[]): Promise<number> {
     throw new UsageError("--time does not go with --kill: --kill ends the session at once");
   }
   const graceMs = positiveInt("stop", "time", values.time, 10, 3600, 0) * 1000;
-  using ctx = openContext();
+  await using ctx = openContext();
   const outcomes = await stopSessions(ctx, positionals, {
     kill: !!values.kill,
     timeoutMs,

@@ -65,7 +65,7 @@ export async function systemCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1 || positionals[0] !== "df") {
     throw new UsageError("Usage is `agentbox system df [--json]`: see `agentbox system --help`");
   }
-  using ctx = openContext();
+  await using ctx = openContext();
   const rows = await diskUsage(ctx);
   if (values.json) {
     console.log(JSON.stringify(rows));

@@ -20,6 +20,7 @@ import { ConfigError } from "./config_error.ts";
 import { CREDENTIAL_PRESETS } from "./credential_presets.ts";
 import { checkKeys, hostRule, optionalString, strings, table, type Where } from "./toml_values.ts";
 import { readConfigToml } from "./vm_settings.ts";
+import { refuseUserOnlyTables } from "./user_only_tables.ts";
 
 const AGENT_KEYS = ["hosts", "home", "env", "credentials", "base_url_env"];
 const HOME_KEYS = ["scope"];
@@ -52,16 +53,7 @@ export async function loadAgentSettings(
   options: { userFile?: string; projectDir?: string } = {},
 ): Promise<AgentSettings> {
   if (options.projectDir !== undefined) {
-    const file = `${options.projectDir}/.agentbox.toml`;
-    const doc = await readConfigToml(file);
-    for (const key of ["agents", "agent_home"]) {
-      if (doc?.values[key] !== undefined) {
-        throw new ConfigError(
-          { file, key, line: doc.lineOf(key) },
-          "allowed in the user's config.toml only (the sandbox can write this file)",
-        );
-      }
-    }
+    await refuseUserOnlyTables(options.projectDir, ["agents", "agent_home"]);
   }
   const file = options.userFile ?? `${configDir()}/config.toml`;
   const doc = await readConfigToml(file);

@@ -20,6 +20,7 @@ import { findProjectFile, type ProjectFile } from "./project_file.ts";
 import { loadShareSettings } from "./share_settings.ts";
 import { loadVmSettings, readConfigToml } from "./vm_settings.ts";
 import { loadWorkspaceLimits } from "./workspace_settings.ts";
+import { loadAuditSettings } from "./audit_settings.ts";
 
 /** One configuration file agentbox looked at. */
 export interface ConfigFileStatus {
@@ -135,6 +136,7 @@ async function checkFile(
       await loadVmSettings(sources);
       await loadWorkspaceLimits(sources);
       await loadShareSettings(sources);
+      await loadAuditSettings(sources);
     }
     return { role, file, exists };
   } catch (error) {

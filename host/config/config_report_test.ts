@@ -48,7 +48,7 @@ Deno.test("config report: a misspelled table is an error with file and line; the
     assert.equal(
       report.files[0].error?.message,
       `Invalid configuration: ${userFile} line 4, key netwrk: unknown table; did you mean ` +
-        "[network]? (known tables: network, tools, inspect, credentials, tls, agents, agent_home, vm, workspace, share)",
+        "[network]? (known tables: network, tools, inspect, credentials, tls, agents, agent_home, vm, workspace, share, audit)",
     );
     assert.match(
       report.files[1].error?.message ?? "",

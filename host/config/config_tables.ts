@@ -3,7 +3,7 @@
  * `config.toml` and a project's `.agentbox.toml`). Anything else is an error naming the file and
  * the line: a misspelled `[netwrk]` would otherwise silently leave the network policy out. The
  * keys inside each table are checked by the loader that reads it (load_config.ts,
- * vm_settings.ts, workspace_settings.ts, share_settings.ts, inspect_config.ts).
+ * vm_settings.ts, workspace_settings.ts, share_settings.ts, inspect_config.ts, audit_settings.ts).
  *
  * A part of agentbox that adds a table adds it here (and to docs/configuration.md).
  *
@@ -26,6 +26,7 @@ export const CONFIG_TABLES: Readonly<Record<string, { project: boolean }>> = {
   vm: { project: true },
   workspace: { project: false },
   share: { project: true },
+  audit: { project: false },
 };
 
 /**

@@ -120,7 +120,21 @@ export async function loadVmSettings(options: LoadVmSettingsOptions = {}): Promi
   return settings;
 }
 
-function wholeNumber(value: unknown, min: number, max: number, loc: ReturnType<Where>): number {
+/**
+ * The value as a whole number from `min` to `max`, or a {@linkcode ConfigError} saying so.
+ *
+ * @example
+ * ```ts
+ * import { wholeNumber } from "./vm_settings.ts";
+ * console.assert(wholeNumber(2, 1, 64, { file: "c.toml", key: "vm.cpus" }) === 2);
+ * ```
+ */
+export function wholeNumber(
+  value: unknown,
+  min: number,
+  max: number,
+  loc: ReturnType<Where>,
+): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(loc, `must be a whole number from ${min} to ${max}`);
   }

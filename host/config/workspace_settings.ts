@@ -14,6 +14,7 @@ import { DEFAULT_WORKSPACE_LIMITS, type WorkspaceLimits } from "../workspace/wor
 import { ConfigError } from "./config_error.ts";
 import { checkKeys, table, type Where } from "./toml_values.ts";
 import { readConfigToml } from "./vm_settings.ts";
+import { refuseUserOnlyTables } from "./user_only_tables.ts";
 
 const KEYS = ["max_changes", "state_reserve"];
 
@@ -43,14 +44,7 @@ export async function loadWorkspaceLimits(
   options: LoadWorkspaceLimitsOptions = {},
 ): Promise<WorkspaceLimits> {
   if (options.projectDir !== undefined) {
-    const file = `${options.projectDir}/.agentbox.toml`;
-    const doc = await readConfigToml(file);
-    if (doc?.values.workspace !== undefined) {
-      throw new ConfigError(
-        { file, key: "workspace", line: doc.lineOf("workspace") },
-        "allowed in the user's config.toml only (the sandbox can write this file)",
-      );
-    }
+    await refuseUserOnlyTables(options.projectDir, ["workspace"]);
   }
   const limits = { ...DEFAULT_WORKSPACE_LIMITS };
   if (options.userFile === null) return limits;

@@ -78,7 +78,7 @@ function denyRefusal(host: CanonicalHost, port: number, rule: string, hint: stri
 function grayRefusal(host: CanonicalHost, rule: string, hint: string): ProxyError {
   return new ProxyError(
     "policy_denied",
-    `agentbox: ${host.name} needs approval (${rule}) and nobody can approve it here; ` +
-      `to allow it, ${hint}`,
+    `agentbox: ${host.name} needs approval (${rule}) and was not approved (denied, no answer ` +
+      `in time, or nobody to ask); to allow it, ${hint}`,
   );
 }

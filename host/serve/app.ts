@@ -13,6 +13,7 @@ import { UsageError } from "../api/errors.ts";
 import { type ServeToken, tokenName } from "../api/serve_tokens.ts";
 import { errorResponse } from "./http_status.ts";
 import { changeRoutes } from "./change_routes.ts";
+import { decisionRoutes } from "./decision_routes.ts";
 import { execRoutes } from "./exec_routes.ts";
 import { fileRoutes } from "./file_routes.ts";
 import { infoRoutes } from "./info_routes.ts";
@@ -164,6 +165,7 @@ export function serveApp(
   execRoutes(app, deps);
   fileRoutes(app, deps);
   changeRoutes(app, deps);
+  decisionRoutes(app, deps);
   infoRoutes(app, deps);
   poolRoutes(app, deps);
   app.doc31("/openapi.json", openApiInfo());

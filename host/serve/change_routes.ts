@@ -125,7 +125,7 @@ export function changeRoutes(app: ServeApp, deps: ServeDeps): void {
       const request = c.req.valid("json");
       checkApplyRequest(request);
       const { session } = await target(c.req.valid("param").id, "apply");
-      const summary = await applyChanges(ctx, session, request);
+      const summary = await applyChanges({ ...ctx, actor: c.get("who") }, session, request);
       return c.json(summary, 200);
     },
   );

@@ -200,6 +200,8 @@ function servePty(socket: WebSocket, id: string): void {
   let run: ExecHandle | undefined;
   let stdin: ReadableStreamDefaultController<Uint8Array> | undefined;
   let close: (() => void) | undefined;
+  let started = false;
+  const waiting: ((command: ExecHandle) => void)[] = [];
   const sendJson = (value: unknown) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(value));
   };
@@ -221,7 +223,7 @@ function servePty(socket: WebSocket, id: string): void {
     } catch {
       return fail(new UsageError("A text message must be JSON", { code: "pty_protocol" }));
     }
-    if (!run) {
+    if (!started) {
       const start = PTY_START.safeParse(parsed);
       if (!start.success) {
         return fail(
@@ -230,6 +232,7 @@ function servePty(socket: WebSocket, id: string): void {
           }),
         );
       }
+      started = true;
       startPty(start.data).catch(fail);
       return;
     }
@@ -241,10 +244,14 @@ function servePty(socket: WebSocket, id: string): void {
         }),
       );
     }
-    const sent = control.data.type === "resize"
-      ? run.resize({ rows: control.data.rows, cols: control.data.cols })
-      : run.signal(control.data.signal);
-    sent.catch(() => {});
+    const wanted = control.data;
+    const apply = (command: ExecHandle) =>
+      (wanted.type === "resize"
+        ? command.resize({ rows: wanted.rows, cols: wanted.cols })
+        : command.signal(wanted.signal)).catch(() => {});
+    // A control message right after the start waits for the command to exist.
+    if (run) apply(run);
+    else waiting.push(apply);
   };
   socket.onclose = () => {
     // The client went away: hang the terminal up, and stop talking to the session.
@@ -256,10 +263,11 @@ function servePty(socket: WebSocket, id: string): void {
     }
   };
   const startPty = async (start: z.infer<typeof PTY_START>) => {
+    // Keys may follow the start message at once: they queue here until the command runs.
+    const input = new ReadableStream<Uint8Array>({ start: (c) => void (stdin = c) });
     const connection = await connectToSession(id);
     close = () => connection.agent.close();
     if (socket.readyState !== WebSocket.OPEN) return close();
-    const input = new ReadableStream<Uint8Array>({ start: (c) => void (stdin = c) });
     run = connection.agent.exec({
       argv: start.argv,
       env: start.env,
@@ -268,6 +276,7 @@ function servePty(socket: WebSocket, id: string): void {
       stdin: input,
       pty: { rows: start.rows, cols: start.cols, term: start.term ?? "xterm-256color" },
     });
+    for (const apply of waiting.splice(0)) apply(run);
     run.started.then((pid) => sendJson({ type: "started", pid }), () => {});
     const drain = (async () => {
       for await (const chunk of run.stdout) {

@@ -1,7 +1,7 @@
 /**
  * What the server knows besides single sandboxes: images (list; build with progress as
  * server-sent events), snapshots, the request log, usage, and `/v1/events` — a server-sent stream
- * of sandbox lifecycle changes and egress decisions as they happen.
+ * of sandbox lifecycle changes, egress decisions and pending approvals as they happen.
  *
  * @module
  */
@@ -16,6 +16,7 @@ import { delay } from "../delay.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { errorResponse } from "./http_status.ts";
 import { ERROR } from "./schemas.ts";
+import { followApprovals } from "./decision_routes.ts";
 
 /** How often the events stream looks at the sessions for lifecycle changes. */
 const LIFECYCLE_POLL_MS = 500;
@@ -161,8 +162,9 @@ export function infoRoutes(app: ServeApp, deps: ServeDeps): void {
       summary: "Server-sent events: sandbox lifecycle changes and egress decisions, from now on",
       responses: {
         200: {
-          description: "`sandbox` events ({id, name, state, previous}) and `request` events " +
-            "(one request log record each)",
+          description: "`sandbox` events ({id, name, state, previous}), `request` events " +
+            "(one request log record each) and `approval` events (an approval that started " +
+            "waiting: answer it with POST /v1/approvals/{id})",
           content: { "text/event-stream": { schema: z.string() } },
         },
       },
@@ -175,6 +177,7 @@ export function infoRoutes(app: ServeApp, deps: ServeDeps): void {
           stream.writeSSE({ event, data: JSON.stringify(data) });
         await Promise.all([
           followLifecycle(deps, stop.signal, (data) => send("sandbox", data)),
+          followApprovals(deps, stop.signal, (data) => send("approval", data)),
           (async () => {
             let skipping = true;
             const since = Date.now();

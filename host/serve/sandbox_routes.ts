@@ -78,6 +78,19 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
         id = (await restoreSnapshot(ctx, body.snapshot, { as: body.name })).id;
       } else {
         const share = body.share;
+        // Each value reaches the owner as a variable of its environment, never in its plan.
+        const ownerEnv: Record<string, string> = {};
+        const credentials = (body.secrets ?? []).map((secret, i) => {
+          ownerEnv[`AGENTBOX_SECRET_${i}`] = secret.value;
+          return {
+            host: secret.host,
+            port: secret.port,
+            header: secret.header,
+            scheme: secret.scheme,
+            secretEnv: `AGENTBOX_SECRET_${i}`,
+            guestEnv: secret.guestEnv,
+          };
+        });
         const spec = parseSandboxSpec({
           argv: IDLE_COMMAND,
           env: body.env,
@@ -92,6 +105,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           tlsInspect: body.tlsInspect,
           share,
           projectDir: body.projectDir ?? share ?? deps.defaultProject,
+          credentials,
         }, "the request");
         id = (await startDetachedSession(ctx, {
           name: body.name,
@@ -99,14 +113,14 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           runCommand: false,
           labels: body.labels ?? {},
           createdBy: who,
-        })).id;
+          approvals: body.approvalTimeoutSec === undefined
+            ? undefined
+            : body.approvalTimeoutSec === 0
+            ? false
+            : { timeoutMs: body.approvalTimeoutSec * 1000 },
+        }, { ownerEnv })).id;
       }
       if (body.timeoutSec) registry.expireAt(id, Date.now() + body.timeoutSec * 1000);
-      // Nobody is waiting for it any more: do not leave it running.
-      if (c.req.raw.signal.aborted) {
-        registry.forget(id);
-        await removeSessions(ctx, [id], { force: true }).catch(() => {});
-      }
       return c.json(await describe(deps, await entry(deps, id)), 201);
     },
   );
@@ -215,7 +229,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
     }),
     async (c) => {
       const id = resolveSessionRef(ctx, c.req.valid("param").id);
-      const { alive } = await removeSessions(ctx, [id], {
+      const { alive } = await removeSessions({ ...ctx, actor: c.get("who") }, [id], {
         force: c.req.valid("query").force !== "false",
       });
       if (alive.length > 0) {

@@ -29,6 +29,18 @@ export const ERROR = z.object({
 
 const ENV = z.record(z.string().regex(ENV_NAME, "is not a variable name"), z.string().max(131072));
 
+/** A secret bound to a host. */
+export const SECRET = z.strictObject({
+  host: z.string().min(1).max(253).openapi({ example: "api.example.com" }),
+  port: z.number().int().min(1).max(65535).optional(),
+  header: z.string().min(1).max(64).optional().openapi({ description: "Default authorization" }),
+  scheme: z.string().max(32).optional().openapi({ example: "Bearer" }),
+  value: z.string().min(1).max(8192).refine((v) => !/[\0\r\n]/.test(v), "contains a line break"),
+  guestEnv: z.array(z.string().regex(ENV_NAME)).max(8).optional().openapi({
+    description: "Guest variables that receive a placeholder",
+  }),
+}).openapi("Secret");
+
 /** POST /v1/sandboxes. */
 export const CREATE_SANDBOX = z.strictObject({
   name: z.string().refine(isValidName, NAME_RULE).optional(),
@@ -55,6 +67,15 @@ export const CREATE_SANDBOX = z.strictObject({
     description: "Stop the sandbox this many seconds after it started (0 or absent: never)",
   }),
   labels: LABELS.optional(),
+  approvalTimeoutSec: z.number().int().min(0).max(3600).optional().openapi({
+    description: "How long a connection to a graylisted host waits for an answer through " +
+      "/v1/approvals (default 30; 0: refuse graylisted hosts at once)",
+  }),
+  secrets: z.array(SECRET).max(32).optional().openapi({
+    description: "Secrets the proxy adds to requests to their host (HTTPS, inspected); the " +
+      "guest sees only a placeholder in guestEnv. Never stored on disk: a sandbox restarted " +
+      "later (`agentbox start`) has none",
+  }),
 }).openapi("CreateSandbox");
 
 /** A sandbox as the server shows it. */

@@ -30,6 +30,7 @@ import {
   type AgentClient,
   AgentError,
   type ExecHandle,
+  type ExecRequest,
   type ForwardAddress,
 } from "../channel/agent_client.ts";
 import {
@@ -74,6 +75,11 @@ export interface OwnerOperations {
   forwardPort?(request: SessionForward): Promise<ForwardAddress>;
   /** Collect and store the changes of `scope` now (`session.collect`); how many records. */
   collect?(scope: CollectScope): Promise<number>;
+  /**
+   * Told of every command a client starts (the request as sent to the agent, defaults applied)
+   * with its handle (the audit trail's `exec.started`/`exec.finished`). Must not throw.
+   */
+  onExec?(request: ExecRequest, run: ExecHandle): void;
 }
 
 /** Capability announced by an owner that serves `session.attach` and `session.stop`. */
@@ -287,7 +293,7 @@ function handle(
 
 function relayExec(
   conn: Connection,
-  { agent, defaults, execs }: Served,
+  { agent, defaults, execs, operations }: Served,
   running: Map<number, ExecHandle>,
   start: ExecStart,
 ): void {
@@ -303,7 +309,7 @@ function relayExec(
       stream,
     );
   }
-  const run = agent.exec({
+  const request: ExecRequest = {
     argv: start.argv,
     env: { ...defaults.env, ...start.env },
     cwd: start.cwd ?? defaults.cwd,
@@ -311,7 +317,9 @@ function relayExec(
     stdin: start.stdin ? conn.receive(stream, 0) : undefined,
     timeoutMs: start.timeoutMs,
     pty: start.pty,
-  });
+  };
+  const run = agent.exec(request);
+  operations.onExec?.(request, run);
   running.set(stream, run);
   execs.add(run);
   run.result.catch(() => {}).finally(() => execs.delete(run)); // A failed start rejects both; the start is what is reported.

@@ -21,8 +21,8 @@ import { canonicalHost } from "../net/canonical_host.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
 import type { EgressLink } from "../egress/egress_link.ts";
-import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
-import { storeRecorder } from "../proxy/mod.ts";
+import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
+import { type RequestRecorder, storeRecorder } from "../proxy/mod.ts";
 import {
   createTlsInspection,
   type GuestFile,
@@ -33,16 +33,26 @@ import {
   inspectionWanted,
   type TlsInspectionOptions,
 } from "../tls/mod.ts";
-import { listRequests, type RequestRecord } from "../store/requests.ts";
+import { listRequests, type RequestRecord, type RequestStart } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import { type NewLifecycle, reopenLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
+import { applyCredentials } from "../config/inspect_config.ts";
 import type { AgentPreset } from "../config/agent_presets.ts";
 import type { ResolvedAgent } from "../config/agent_profile.ts";
 
 /** Options of {@linkcode startNetworkSession}. */
 export interface NetworkSessionOptions {
   db: DatabaseSync;
+  /** Secrets bound to hosts by the sandbox's spec (`SandboxSpec.credentials`). */
+  credentials?: {
+    host: string;
+    port?: number;
+    header: string;
+    scheme?: string;
+    secretEnv: string;
+    guestEnv: string[];
+  }[];
   /** `--net`; default: the mode the configuration sets (itself defaulting to `allowlist`). */
   net?: NetChoice;
   allow?: string[];
@@ -83,11 +93,15 @@ export interface NetworkSessionOptions {
    */
   session?: { id?: string; lifecycle?: NewLifecycle; reopen?: boolean };
   /**
-   * Asked once the backend is known, for a new session without a given id: the network's host
-   * side made ahead (a warm VM's, egress/egress_link.ts) to serve the proxies on — the session
-   * then takes the link's id — or `undefined` to make a new one.
+   * The network's host side made ahead for this session (a warm VM's, egress/egress_link.ts):
+   * used when the session's id is the link's and its backend the link's; else a new one is made.
    */
-  egressLink?: (backend: NetBackend) => Promise<EgressLink | undefined>;
+  egressLink?: EgressLink;
+  /**
+   * Told of every decided request once its row is written, before any byte goes upstream (the
+   * audit trail's `egress.decision`). It must not throw and must not wait.
+   */
+  onDecision?: (start: RequestStart) => void;
 }
 
 /** A destination the proxy refused, with the rule that refused it. */
@@ -162,6 +176,22 @@ export async function startNetworkSession(
     agents: options.agents,
     agent: options.agent,
   });
+  // The sandbox's own secrets (an API client's), bound to their hosts like [[credentials]].
+  if (options.credentials?.length) {
+    applyCredentials(
+      policy.inspect,
+      options.credentials.map((c) => ({
+        host: c.host,
+        ...(c.port === undefined ? {} : { port: c.port }),
+        header: c.header,
+        ...(c.scheme === undefined ? {} : { scheme: c.scheme }),
+        env: c.secretEnv,
+        guest_env: c.guestEnv,
+      })),
+      (key) => ({ file: "the sandbox's credentials", key }),
+      true,
+    );
+  }
   // Under inspection, a known agent's key is injected from the host's variable.
   if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.agent);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
@@ -181,13 +211,13 @@ export async function startNetworkSession(
   if (reopen !== undefined) {
     reopenLifecycle(db, reopen, options.session?.lifecycle?.ownerPid ?? null);
   }
-  // A network made ahead (a warm VM's) was made for an id of its own: the session takes it.
-  const link = net === "none" || reopen !== undefined || options.session?.id !== undefined
-    ? undefined
-    : await options.egressLink?.(backend);
+  // A network made ahead (a warm VM's) serves only a session of its backend and its id.
+  const link = net !== "none" && options.egressLink?.network.kind === backend &&
+      options.egressLink.sessionId === options.session?.id
+    ? options.egressLink
+    : undefined;
   const session = reopen !== undefined ? { id: reopen } : createSession(db, {
     ...options.session,
-    ...(link ? { id: link.sessionId } : {}),
     tool: options.tool,
     project: options.projectDir,
   });
@@ -197,7 +227,7 @@ export async function startNetworkSession(
       egress = await startEgress({
         ...options.proxy,
         policy,
-        recorder: storeRecorder(db, session.id),
+        recorder: decisionRecorder(storeRecorder(db, session.id), session.id, options.onDecision),
         tool: options.tool,
         inspect,
       }, { backend, sessionId: session.id, link });
@@ -233,6 +263,25 @@ export async function startNetworkSession(
         });
       }
       return report;
+    },
+  };
+}
+
+/** `recorder`, telling `onDecision` of each row it wrote. */
+function decisionRecorder(
+  recorder: RequestRecorder,
+  session: string,
+  onDecision: NetworkSessionOptions["onDecision"],
+): RequestRecorder {
+  if (!onDecision) return recorder;
+  return {
+    ...recorder,
+    begin(start) {
+      const id = recorder.begin(start);
+      try {
+        onDecision({ ...start, session });
+      } catch { /* the record is written; a listener's failure never refuses a request */ }
+      return id;
     },
   };
 }

@@ -73,6 +73,39 @@ export const MIGRATIONS: readonly string[] = [
      WHERE method = 'CONNECT' AND decision = 'allow' AND rule LIKE '%; inspected';`,
   // Which credential the proxy injected into a request (its header name and host), never the value.
   `ALTER TABLE requests ADD COLUMN credential TEXT;`,
+  // Human decisions asked across processes (host/api/approvals.ts, host/api/reviews.ts): a
+  // graylisted destination waiting for once/session/always/deny (or `timeout` at its deadline),
+  // and an apply held for review (accepted or rejected). Each decision says who made it and when.
+  `CREATE TABLE approvals (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id TEXT NOT NULL REFERENCES sessions(id),
+     host TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     rule TEXT NOT NULL,
+     asked_at INTEGER NOT NULL,
+     deadline INTEGER NOT NULL,
+     decision TEXT,
+     decided_by TEXT,
+     decided_at INTEGER,
+     note TEXT
+   );
+   CREATE INDEX approvals_by_session ON approvals(session_id, id);
+   CREATE INDEX approvals_pending ON approvals(id) WHERE decision IS NULL;
+   CREATE TABLE reviews (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id TEXT NOT NULL REFERENCES sessions(id),
+     project TEXT NOT NULL,
+     changeset TEXT NOT NULL,
+     request TEXT NOT NULL,
+     paths TEXT NOT NULL,
+     submitted_by TEXT NOT NULL,
+     submitted_at INTEGER NOT NULL,
+     decision TEXT,
+     decided_by TEXT,
+     decided_at INTEGER,
+     result TEXT
+   );
+   CREATE INDEX reviews_by_session ON reviews(session_id, id);`,
 ];
 
 /**

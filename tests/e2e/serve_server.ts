@@ -29,7 +29,8 @@ export interface TestServer {
 }
 
 /**
- * Start `agentbox serve` (with `args`), and resolve once it listens.
+ * Start `agentbox serve` (with `args`; in network namespace `namespace` if given: its unix
+ * socket is reachable from here, a TCP port only inside it), and resolve once it listens.
  *
  * @example
  * ```ts ignore
@@ -39,7 +40,7 @@ export interface TestServer {
  * ```
  */
 export async function startServer(
-  options: { tcp?: boolean; args?: string[] } = {},
+  options: { tcp?: boolean; args?: string[]; namespace?: string } = {},
 ): Promise<TestServer> {
   const world = await sandbox();
   const args = [
@@ -47,7 +48,11 @@ export async function startServer(
     ...(options.tcp ? ["--listen", "127.0.0.1:0"] : []),
     ...options.args ?? [],
   ];
-  const child = agentbox(args, { env: world.env, cwd: world.project });
+  const child = agentbox(args, {
+    env: world.env,
+    cwd: world.project,
+    namespace: options.namespace,
+  });
   let log = "";
   const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let url: string | undefined;

@@ -161,7 +161,12 @@ Deno.test({
     `sleep 0.05; done & flood=$!; curl -s -o /dev/null -m 60 http://gray.test/; kill $flood; ` +
     `echo; echo guest-done`;
   term.line(`cd ${project}`);
-  term.line(agentboxLine({ XDG_RUNTIME_DIR: term.dir }, ["exec", "--", "sh", "-c", guest]));
+  const state = `${term.dir}/state`;
+  term.line(
+    agentboxLine({ XDG_RUNTIME_DIR: term.dir, XDG_STATE_HOME: state }, [
+      ...["exec", "--", "sh", "-c", guest],
+    ]),
+  );
   const real = "agentbox: gray.test:80 is graylisted";
   await term.waitScreen((s) => s.includes(real) && /Allow it\? \[o\]nce/.test(s), "the question");
   assert.match(term.screen(), /evil\.test/, "positive control: the guest was drawing");
@@ -179,6 +184,16 @@ Deno.test({
   await term.waitScreen((s) => /status=\d+/.test(s), "agentbox to end");
   assert.match(term.screen(), /guest-done/);
   assert.match(term.screen(), /status=0/);
+  // The question was in the approval queue too, and the typed answer is recorded as the user's.
+  const db = openDatabase(`${state}/agentbox/agentbox.db`);
+  try {
+    const rows = db.prepare("SELECT host, decision, decided_by AS by FROM approvals").all();
+    assert.equal(rows.length, 1);
+    assert.deepEqual([rows[0].host, rows[0].decision], ["gray.test", "once"]);
+    assert.match(String(rows[0].by), /^cli:/);
+  } finally {
+    db.close();
+  }
 });
 
 Deno.test("terminal: run --help, and usage errors exit 125", async () => {
