@@ -1,7 +1,7 @@
 /**
- * Warm pool: wall time of `agentbox exec --net-backend user -- true` handed to a running
- * `agentbox serve --pool 2` (a warm VM each time: the pool is refilled, untimed, before every
- * run), against the same command with no server (`AGENTBOX_NO_SERVER=1`: the CLI restores the
+ * Warm pool: wall time of `agentbox exec -- true` (the default network backend: the tap network as
+ * root, the user network otherwise) handed to a running `agentbox serve --pool 2` (a warm VM each
+ * time: the pool is refilled, untimed, before every run), against the same command with no server (`AGENTBOX_NO_SERVER=1`: the CLI restores the
  * template itself) and `agentbox exec --session S -- true` into a running session, interleaved
  * in one run. Then, in this process, where a warm VM's time goes: `cont` to a greeted agent, the
  * first exec, the second exec.
@@ -57,23 +57,23 @@ console.log(`load average before: ${load()}`);
   await using server = await startServer({ args: ["--pool", "2"] });
   await poolReady(server, 2);
   const session = await server.world.cli(
-    ["run", "--detach", "--name", "bench", "--net-backend", "user"],
+    ["run", "--detach", "--name", "bench"],
   );
   if (session.code !== 0) throw new Error(`run --detach failed: ${session.stderr}`);
   const pooled: number[] = [];
   const alone: number[] = [];
   const inSession: number[] = [];
   // Warm-ups: Deno's module cache, the template of the CLI's own path.
-  await timed(server, ["exec", "--net-backend", "user", "--", "true"], { AGENTBOX_NO_SERVER: "1" });
+  await timed(server, ["exec", "--", "true"], { AGENTBOX_NO_SERVER: "1" });
   await timed(server, ["exec", "--session", "bench", "--", "true"]);
   for (let i = 0; i < runs; i++) {
     await poolReady(server, 2);
-    const p = await timed(server, ["-v", "exec", "--net-backend", "user", "--", "true"]);
+    const p = await timed(server, ["-v", "exec", "--", "true"]);
     if (!p.stderr.includes("(a warm VM)")) throw new Error(`not served warm: ${p.stderr}`);
     pooled.push(p.ms);
     await poolReady(server, 2);
     alone.push(
-      (await timed(server, ["exec", "--net-backend", "user", "--", "true"], {
+      (await timed(server, ["exec", "--", "true"], {
         AGENTBOX_NO_SERVER: "1",
       })).ms,
     );
