@@ -75,11 +75,17 @@ export async function startServedExec(
     },
   };
   let pooled = false;
+  // Pooled: a warm VM was taken and resumed (one that did not fit the session was discarded).
   const warm: WarmSource | undefined = options.warm && {
     claim: async (shape) => {
       const vm = await options.warm!.claim(shape);
-      pooled = vm !== undefined;
-      return vm;
+      return vm && {
+        ...vm,
+        resume: () => {
+          pooled = true;
+          return vm.resume();
+        },
+      };
     },
   };
   const box = await startSandbox(own, spec, { warm });

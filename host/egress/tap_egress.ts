@@ -72,7 +72,8 @@ export async function startTapNetwork(
       });
     }
     return {
-      network: { kind: "tap", ifname, ...subnet },
+      // A link's own network object: its VM was started on it (sandbox.ts checks that).
+      network: link?.network.kind === "tap" ? link.network : { kind: "tap", ifname, ...subnet },
       guestEnv: guestProxyEnv(),
       close,
     };
