@@ -167,7 +167,8 @@ export function serveApp(
   changeRoutes(app, deps);
   decisionRoutes(app, deps);
   infoRoutes(app, deps);
-  poolRoutes(app, deps);
+  // A one-shot sandbox is driven through a local control socket: the unix socket's owner only.
+  poolRoutes(app, deps, { oneShot: options.auth.kind === "socket" });
   app.doc31("/openapi.json", openApiInfo());
   return { app, registry };
 }

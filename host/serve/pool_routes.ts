@@ -53,6 +53,7 @@ const ONE_SHOT_EVENT = z.discriminatedUnion("type", [
 /** What `GET /v1/pool` answers. */
 export const POOL_STATS = z.object({
   image: z.string(),
+  backend: z.enum(["tap", "user"]).nullable(),
   size: z.number(),
   ready: z.number(),
   filling: z.number(),
@@ -68,10 +69,14 @@ export const POOL_STATS = z.object({
  * @example
  * ```ts ignore
  * import { poolRoutes } from "./pool_routes.ts";
- * poolRoutes(app, deps);
+ * poolRoutes(app, deps, { oneShot: true });
  * ```
  */
-export function poolRoutes(app: ServeApp, deps: ServeDeps): void {
+export function poolRoutes(
+  app: ServeApp,
+  deps: ServeDeps,
+  options: { oneShot: boolean },
+): void {
   app.openAPIRegistry.registerPath({
     method: "post",
     path: "/v1/oneshot",
@@ -90,6 +95,12 @@ export function poolRoutes(app: ServeApp, deps: ServeDeps): void {
   });
 
   app.post("/v1/oneshot", async (c) => {
+    if (!options.oneShot) {
+      throw new UsageError(
+        "One-shot sandboxes are served on the unix socket only (their control socket is local)",
+        { code: "socket_only" },
+      );
+    }
     const body = ONE_SHOT.safeParse(await c.req.json().catch(() => undefined));
     if (!body.success) {
       throw new UsageError('Invalid request: the body must be {"spec": {...}}', {
@@ -139,6 +150,7 @@ export function poolRoutes(app: ServeApp, deps: ServeDeps): void {
       c.json(
         deps.pool?.stats() ?? {
           image: "default",
+          backend: null,
           size: 0,
           ready: 0,
           filling: 0,
