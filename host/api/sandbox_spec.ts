@@ -26,6 +26,8 @@ export {
   VMM_KINDS,
 };
 export { isValidName, NAME_RULE } from "../session/names.ts";
+/** Check an `allow`/`deny` entry before a sandbox is started with it (throws `bad_host_pattern`). */
+export { parseHostPattern } from "../config/host_pattern.ts";
 export type { NetBackendChoice } from "../net/net_backend.ts";
 export type { NetChoice } from "../session/net_choice.ts";
 export type { VmmKind } from "../vm/running_vm.ts";

@@ -21,12 +21,10 @@
 import { findImage, type ImagePaths } from "../../image/store.ts";
 import { delay } from "../delay.ts";
 import { type EgressLink, prepareEgressLink } from "../egress/egress_link.ts";
-import { makeVmRuntimeDir } from "../paths.ts";
-import { type QemuSetup, qemuSetup, startQemuVm } from "../vm/qemu/qemu_vm.ts";
+import { type QemuSetup, qemuSetup } from "../vm/qemu/qemu_vm.ts";
 import type { RunningVm } from "../vm/running_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
-import { imageDigest, locateTemplate, makeTemplate, templateShape } from "../vm/template.ts";
-import { placeholderWorkspace, workspaceDisks } from "../vm/workspace_disks.ts";
+import { imageDigest, startFromTemplate, templateShape } from "../vm/template.ts";
 import { loadPolicy } from "../config/load_config.ts";
 import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import type { ApiContext } from "./context.ts";
@@ -95,6 +93,9 @@ export interface WarmPoolOptions {
 
 /** Waits between failed fills. */
 const RETRY_MS = 5_000;
+
+/** How long making (a cold boot) and loading a template may take before a fill gives up. */
+const TEMPLATE_WAIT_MS = 300_000;
 
 /** One paused VM and how to let it go on. */
 interface Entry {
@@ -297,40 +298,39 @@ export class WarmPool implements WarmSource {
     const link = await prepareEgressLink(this.#backend);
     try {
       const shape = templateShape(image, { network: link.network });
-      const template = await locateTemplate(image, shape, setup);
-      if (!(await Deno.stat(template.state).then(() => true, () => false))) {
-        await makeTemplate(template, image, shape, setup);
-      }
-      const runtimeDir = await makeVmRuntimeDir();
       const loaded = Promise.withResolvers<void>();
       const gate = Promise.withResolvers<void>();
       gate.promise.catch(() => {});
-      const vm = startQemuVm({
-        ...shape,
-        disks: workspaceDisks(await placeholderWorkspace(runtimeDir)),
-        runtimeDir,
+      // The template restore everyone uses (made first if missing), held before its `cont`.
+      const vm = startFromTemplate(image, shape, {
+        setup,
         // The timer runs while the VM waits in the pool: it is replaced before this runs out.
         bootTimeoutMs: this.#maxAgeMs + 2 * VM_DEFAULTS.bootTimeoutMs,
-      }, {
-        setup,
-        restoreFrom: template.state,
         kvmWarning: false,
+        onWarning: (message) => this.#ctx.onEvent({ type: "warning", message }),
         beforeResume: () => {
           loaded.resolve();
           return gate.promise;
         },
+      }).then((running) => {
+        if (!running) throw new Error("no template snapshot could be made or restored");
+        return running;
       });
       vm.catch((error) => loaded.reject(error));
+      let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         loaded.promise,
-        delay(VM_DEFAULTS.bootTimeoutMs).then(() => {
-          throw new Error("its state did not load in time");
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("its state did not load in time")),
+            TEMPLATE_WAIT_MS,
+          );
         }),
       ]).catch(async (error) => {
         gate.reject(new Error("discarded"));
         await vm.then((running) => running.stop(), () => {});
         throw error;
-      });
+      }).finally(() => clearTimeout(timer));
       return {
         build,
         shape: {

@@ -18,6 +18,33 @@ export const LABELS = z.record(
 ).refine((labels) => Object.keys(labels).length <= 64, "at most 64 labels")
   .openapi("Labels", { example: { team: "web", job: "1234" } });
 
+/**
+ * A route's error response, for its `responses`.
+ *
+ * @example
+ * ```ts
+ * import { errorReply } from "./schemas.ts";
+ * const responses = { 404: errorReply("No such sandbox") };
+ * ```
+ */
+export function errorReply(description: string) {
+  return { description, content: { "application/json": { schema: ERROR } } };
+}
+
+/**
+ * A route's JSON response, for its `responses`.
+ *
+ * @example
+ * ```ts
+ * import { jsonReply } from "./schemas.ts";
+ * import { z } from "@hono/zod-openapi";
+ * const responses = { 200: jsonReply(z.object({ ok: z.boolean() }), "Done") };
+ * ```
+ */
+export function jsonReply(schema: z.ZodType, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
 /** The error body every failure has. */
 export const ERROR = z.object({
   error: z.object({
