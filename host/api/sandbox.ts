@@ -58,6 +58,7 @@ import {
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
+import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { VmError } from "../vm/errors.ts";
 import { mountsLayers } from "../vm/workspace_disks.ts";
 import { NO_DELTA_LAYERS } from "../workspace/share_layers.ts";
@@ -76,6 +77,9 @@ import {
 } from "./audit.ts";
 import type { ApiContext } from "./context.ts";
 import type { SandboxSpec } from "./sandbox_spec.ts";
+import type { WarmSource, WarmVm } from "./warm_pool.ts";
+import { loadPolicy } from "../config/load_config.ts";
+import { resolveNetBackend } from "../net/net_backend.ts";
 
 /** Options of {@linkcode startSandbox}. */
 export interface StartSandboxOptions {
@@ -108,6 +112,12 @@ export interface StartSandboxOptions {
   restore?: SnapshotInfo;
   /** `runSandbox`: collect the root filesystem's changes too (`--system-diff`). */
   systemChanges?: boolean;
+  /**
+   * Take a warm VM from here (warm_pool.ts) instead of restoring one, when the sandbox fits: no
+   * share, no ports, no snapshot, QEMU, a network, and the pool's image, shape and network
+   * backend. Otherwise, or when none is ready, the VM starts as usual.
+   */
+  warm?: WarmSource;
 }
 
 /** A running sandbox. */
@@ -216,8 +226,11 @@ export async function startSandbox(
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
   const agent = resolveAgent(spec.argv[0], { env: spec.env, presets: agentSettings.presets });
+  // A warm VM (warm_pool.ts) comes with its network's host side, made for a session id of its
+  // own: the session takes that id.
+  const warm = await claimWarmVm(spec, options, project.dir, image);
   // The queue records each question under the session's id, so it is chosen here.
-  const sessionId = options.session?.id ?? crypto.randomUUID();
+  const sessionId = options.session?.id ?? warm?.link.sessionId ?? crypto.randomUUID();
   const queue = !options.approve && options.approvals
     ? queueApprover(ctx, sessionId, { ...options.approvals, projectDir: spec.projectDir })
     : undefined;
@@ -243,6 +256,7 @@ export async function startSandbox(
     },
     confirmLearned: options.confirmLearned,
     session: { ...options.session, id: sessionId },
+    egressLink: warm?.link,
     onDecision: (start) =>
       emitAudit(ctx, {
         type: "egress.decision",
@@ -255,8 +269,9 @@ export async function startSandbox(
         rule: start.rule,
         kind: start.kind ?? "request",
       }),
-  }).catch((error) => {
+  }).catch(async (error) => {
     queue?.close();
+    await warm?.discard();
     throw error;
   });
   const audit = sessionAuditor(ctx, { id: network.id, name });
@@ -287,6 +302,7 @@ export async function startSandbox(
         configDir: project.dir,
         pinLower: options.pinLower,
         resumeWorkspace: options.resumeWorkspace,
+        warm,
       });
     const defaults = execDefaults(
       spec,
@@ -338,11 +354,42 @@ export async function startSandbox(
     });
     return box!;
   } catch (error) {
+    await warm?.discard();
     await network.finish().catch(() => {});
     await oneShot.release();
     audit({ type: "sandbox.failed", error: errorInfo(error) });
     throw error;
   }
+}
+
+/**
+ * A warm VM from `options.warm` when the sandbox is one it can serve (see `warm`), for the network
+ * backend its session will resolve to.
+ */
+async function claimWarmVm(
+  spec: SandboxSpec,
+  options: StartSandboxOptions,
+  configDir: string,
+  image: ImagePaths,
+): Promise<WarmVm | undefined> {
+  if (!options.warm || options.restore || options.resumeWorkspace || options.session?.id) {
+    return undefined;
+  }
+  if (spec.share !== undefined || spec.net === "none" || spec.ports.length > 0) return undefined;
+  const vmm = spec.vmm ?? (await loadVmSettings({ projectDir: configDir })).vmm ?? "qemu";
+  if (vmm !== "qemu") return undefined;
+  // As startNetworkSession resolves it (a configuration error is its to report).
+  const choice = await loadPolicy({ projectDir: configDir, backend: spec.netBackend })
+    .then((policy) => policy.backend, () => undefined);
+  if (choice === undefined) return undefined;
+  const backend = await resolveNetBackend(choice).catch(() => undefined);
+  if (backend === undefined) return undefined;
+  return await options.warm.claim({
+    image: image.name,
+    cpus: spec.cpus,
+    memoryMb: spec.memoryMb,
+    backend,
+  });
 }
 
 /** Take one-shot session `id`'s lock; `release` gives it back and removes its runtime files. */
@@ -438,9 +485,31 @@ async function bootNewVm(
     configDir: string;
     pinLower?: boolean;
     resumeWorkspace?: boolean;
+    warm?: WarmVm;
   },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
   const { image, network, stateDir, configDir } = parts;
+  // The warm VM only runs on the network made with it (the session's egress serves it).
+  if (parts.warm && network.egress?.network !== parts.warm.link.network) {
+    await parts.warm.discard();
+  } else if (parts.warm) {
+    const vm = await parts.warm.resume().catch((error) => {
+      ctx.onEvent({
+        type: "warning",
+        message: `the warm VM did not resume (${(error as Error).message}): starting another`,
+      });
+      return undefined;
+    });
+    // What bootVm does after a restore: a tap network is configured in the guest.
+    const tap = network.egress?.network.kind === "tap" ? network.egress.network : undefined;
+    if (vm && tap) {
+      await configureGuestNetwork(vm.agent, tap).catch(async (error) => {
+        await vm.stop();
+        throw error;
+      });
+    }
+    if (vm) return { vm };
+  }
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
   if (spec.share !== undefined && parts.resumeWorkspace) {

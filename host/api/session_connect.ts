@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { AgentClient } from "../channel/agent_client.ts";
+import { AgentClient } from "../channel/agent_client.ts";
 import { connectSession, label, SessionError } from "../session/session_client.ts";
 import { openDatabase } from "../store/database.ts";
 import type { AgentboxError } from "./errors.ts";
@@ -57,4 +57,19 @@ export async function connectToSession(ref: string): Promise<SessionConnection> 
         { cause, code: "session_unreachable" },
       ),
   };
+}
+
+/**
+ * Connect to the control socket at `path` (a one-shot sandbox a server runs for this client:
+ * served_exec.ts). Throws what connecting threw, and `AgentError` when nothing greets.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectControlSocket } from "./session_connect.ts";
+ * const agent = await connectControlSocket("/run/user/1000/agentbox/sessions/5d1f0c3e9a2b/ctl.sock");
+ * agent.close();
+ * ```
+ */
+export async function connectControlSocket(path: string): Promise<AgentClient> {
+  return await AgentClient.connect(await Deno.connect({ transport: "unix", path }));
 }

@@ -84,10 +84,18 @@ export async function execCommand(args: string[]): Promise<number> {
   });
   // A --share that is no directory is refused before anything starts.
   if (plan.spec.share !== undefined) await projectOption("exec", plan.spec.share);
-  // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
-  const { runOneShot } = await import("./one_shot.ts");
   const io = await commandIo(values);
-  return await reportingFailure(report, () => runOneShot(plan, io, report));
+  return await reportingFailure(report, async () => {
+    // A running `agentbox serve` starts the sandbox, from its warm pool when a VM fits.
+    const { execThroughServer, servable } = await import("./served_exec.ts");
+    if (servable(plan)) {
+      const status = await execThroughServer(plan, io, report);
+      if (status !== undefined) return status;
+    }
+    // Loaded here, not at the top: `exec --session` needs none of it (it starts ~2× faster).
+    const { runOneShot } = await import("./one_shot.ts");
+    return await runOneShot(plan, io, report);
+  });
 }
 
 /**

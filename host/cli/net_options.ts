@@ -58,12 +58,15 @@ export function netChoice(value: unknown): NetChoice | undefined {
   return value as NetChoice;
 }
 
-/** Validate `--net-backend`. */
-export function netBackendChoice(value: unknown): NetBackendChoice | undefined {
+/** Validate `--net-backend` (or the option named `flag` that takes the same values). */
+export function netBackendChoice(
+  value: unknown,
+  flag = "--net-backend",
+): NetBackendChoice | undefined {
   if (value === undefined) return undefined;
   if (!NET_BACKEND_CHOICES.includes(value as NetBackendChoice)) {
     throw new UsageError(
-      `Invalid --net-backend ${JSON.stringify(value)}: use ${NET_BACKEND_CHOICES.join(", ")}`,
+      `Invalid ${flag} ${JSON.stringify(value)}: use ${NET_BACKEND_CHOICES.join(", ")}`,
     );
   }
   return value as NetBackendChoice;

@@ -16,6 +16,11 @@ import {
   tokenName,
 } from "../api/serve_tokens.ts";
 import { DEFAULT_LIMITS, openApiInfo, serveApp } from "../serve/app.ts";
+import { WarmPool } from "../api/warm_pool.ts";
+
+/** Warm VMs `agentbox serve` keeps ready unless `--pool` says otherwise. */
+export const DEFAULT_POOL_SIZE = 2;
+const MAX_POOL_SIZE = 64;
 import {
   defaultSocketPath,
   listenOnSocket,
@@ -28,6 +33,7 @@ import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs, positiveInt } from "./options.ts";
 import { printEvent } from "./print_event.ts";
+import { netBackendChoice } from "./net_options.ts";
 
 /** Help text of `agentbox serve`. */
 export const SERVE_HELP = `Serve the REST API: sandboxes, commands, files, changes, snapshots.
@@ -51,6 +57,10 @@ Options:
   --socket PATH         the unix socket (default: serve.sock in the runtime directory)
   --max-sandboxes N     running sandboxes one client (token) may have (default ${DEFAULT_LIMITS.sandboxesPerClient})
   --max-upload BYTES    largest file upload (default ${DEFAULT_LIMITS.uploadBytes})
+  --pool N              keep N paused VMs of the default image ready for \`agentbox exec\`
+                        (default ${DEFAULT_POOL_SIZE}; 0: no warm pool; docs/serve.md, "Warm pool")
+  --pool-backend B      the warm VMs' network backend: auto, tap or user (default: the
+                        configuration's network.backend, as a session resolves it)
   --e2b                 also serve E2B's API and envd, for unchanged code using the e2b SDK
                         (docs/e2b.md): E2B_API_KEY is a serve token; the lines to export are
                         printed at start
@@ -87,6 +97,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     socket: { type: "string" },
     "max-sandboxes": { type: "string" },
     "max-upload": { type: "string" },
+    pool: { type: "string" },
+    "pool-backend": { type: "string" },
     e2b: { type: "boolean" },
     "e2b-api": { type: "string" },
     "e2b-envd": { type: "string" },
@@ -130,6 +142,9 @@ export async function serveCommand(args: string[]): Promise<number> {
       DEFAULT_LIMITS.uploadBytes,
     ),
   };
+  const poolSize = values.pool === undefined
+    ? DEFAULT_POOL_SIZE
+    : positiveInt("serve", "pool", values.pool, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, 0);
   if (tcp || e2b) {
     // Made on first use; a token file that cannot be read or made stops the server here.
     await ensureToken(DEFAULT_TOKEN_NAME);
@@ -139,13 +154,20 @@ export async function serveCommand(args: string[]): Promise<number> {
   const who = `local:${Deno.env.get("USER") ?? Deno.uid()}`;
   const stop = new AbortController();
   const defaultProject = Deno.cwd();
-  const local = serveApp({ ctx, auth: { kind: "socket", who }, limits, defaultProject });
+  const pool = new WarmPool(ctx, {
+    size: poolSize,
+    backend: values["pool-backend"] === undefined
+      ? undefined
+      : netBackendChoice(values["pool-backend"], "--pool-backend"),
+  });
+  const local = serveApp({ ctx, auth: { kind: "socket", who }, limits, defaultProject, pool });
   const socketPath = (values.socket as string | undefined) ?? defaultSocketPath();
   const servers: Deno.HttpServer[] = [
     await listenOnSocket(socketPath, local.app.fetch, stop.signal),
   ];
   console.error(`agentbox: serving on unix:${escapeControls(socketPath)}`);
   const registries = [local.registry];
+  pool.start();
   if (tcp) {
     const remote = serveApp({
       ctx,
@@ -196,6 +218,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   for (const registry of registries) registry.close();
   stop.abort();
   await Promise.all(servers.map((s) => s.finished));
+  // Warm VMs die with the server (they are its QEMU children either way): stop them cleanly.
+  await pool.close();
   await Deno.remove(socketPath).catch(() => {});
   return 0;
 }

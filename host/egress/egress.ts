@@ -18,6 +18,7 @@ import type { VmNetwork } from "../vm/spec.ts";
 import type { NetBackend } from "../net/net_backend.ts";
 import { startTapNetwork } from "./tap_egress.ts";
 import { createRelayKey, findRelay, guestProxyEnv, proxyNetwork } from "../net/user_network.ts";
+import type { EgressLink } from "./egress_link.ts";
 
 /**
  * Most connections a guest on the user network may have open through its proxies at once: each
@@ -28,7 +29,7 @@ export const MAX_GUEST_CONNECTIONS = 64;
 /** Options of {@linkcode startEgress}: the proxy's, less the listener's own settings. */
 export type EgressOptions = Omit<
   ProxyOptions,
-  "hostname" | "port" | "mode" | "admission" | "budget"
+  "hostname" | "port" | "listener" | "mode" | "admission" | "budget"
 >;
 
 /** A running egress path. */
@@ -51,6 +52,12 @@ export interface EgressNetwork {
    * positive control).
    */
   wall?: boolean;
+  /**
+   * The network's host side made ahead of the session (a warm VM's: egress_link.ts), of this
+   * backend and for this session id: its listeners (and key, tap) are used instead of new ones,
+   * and closed with the egress.
+   */
+  link?: EgressLink;
 }
 
 /**
@@ -75,14 +82,16 @@ export async function startEgress(
   options: EgressOptions,
   network: EgressNetwork = { backend: "user", sessionId: crypto.randomUUID() },
 ): Promise<Egress> {
+  const link = network.link;
   if (network.backend === "tap") {
     return await startTapNetwork(
       network,
-      (hostname, guest) => startListeners(options, hostname, { kind: "source", address: guest }),
+      (hostname, guest) =>
+        startListeners(options, hostname, { kind: "source", address: guest }, undefined, link),
     );
   }
-  const relay = await findRelay();
-  const key = await createRelayKey();
+  const relay = link?.network.kind === "user" ? link.network.relay : await findRelay();
+  const key = link?.key ?? await createRelayKey();
   let listeners: Listeners;
   try {
     listeners = startListeners(
@@ -90,13 +99,14 @@ export async function startEgress(
       "127.0.0.1",
       { kind: "relay_key", key: key.bytes },
       new ConnectionBudget(MAX_GUEST_CONNECTIONS),
+      link,
     );
   } catch (error) {
-    await key.remove();
+    await (link ? link.close() : key.remove());
     throw error;
   }
   return {
-    network: proxyNetwork(relay, {
+    network: link?.network ?? proxyNetwork(relay, {
       forwardPort: listeners.forward.addr.port,
       transparentPort: listeners.transparent.addr.port,
       relayKey: key.path,
@@ -104,7 +114,7 @@ export async function startEgress(
     guestEnv: guestProxyEnv(),
     async close() {
       await listeners.close();
-      await key.remove();
+      await (link ? link.close() : key.remove());
     },
   };
 }
@@ -117,19 +127,34 @@ export interface Listeners {
 }
 
 /**
- * The forward and transparent listeners on `hostname`, serving only what `admission` admits,
- * sharing `budget` when one is given.
+ * The forward and transparent listeners on `hostname` (or `bound`'s), serving only what
+ * `admission` admits, sharing `budget` when one is given.
  */
 function startListeners(
   options: EgressOptions,
   hostname: string,
   admission: Admission,
   budget?: ConnectionBudget,
+  bound?: Pick<EgressLink, "forward" | "transparent">,
 ): Listeners {
-  const forward = startProxy({ ...options, hostname, mode: "forward", admission, budget });
+  const forward = startProxy({
+    ...options,
+    hostname,
+    mode: "forward",
+    admission,
+    budget,
+    listener: bound?.forward,
+  });
   let transparent: ProxyServer;
   try {
-    transparent = startProxy({ ...options, hostname, mode: "transparent", admission, budget });
+    transparent = startProxy({
+      ...options,
+      hostname,
+      mode: "transparent",
+      admission,
+      budget,
+      listener: bound?.transparent,
+    });
   } catch (error) {
     forward.close();
     throw error;

@@ -13,6 +13,7 @@ import { takeTapLease, whileAllocating } from "../net/tap_lease.ts";
 import { sweepTapOrphans } from "../net/tap_orphans.ts";
 import { pickTapSubnet } from "../net/tap_subnet.ts";
 import { guestProxyEnv } from "../net/user_network.ts";
+import type { TapNetwork } from "../net/tap_network.ts";
 
 /**
  * Make session `network.sessionId`'s tap network with listeners from `listen` (called with the
@@ -32,23 +33,32 @@ export async function startTapNetwork(
   network: EgressNetwork,
   listen: (hostname: string, guest: string) => Listeners,
 ): Promise<Egress> {
-  const { sessionId } = network;
-  await sweepTapOrphans({ remove: true });
+  const { sessionId, link } = network;
   const undo: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const step of undo.reverse()) await step().catch(() => {});
     undo.length = 0;
   };
   try {
-    const lease = await takeTapLease(sessionId);
-    undo.push(() => lease.release());
-    const { subnet, ifname } = await whileAllocating(async () => {
-      const subnet = pickTapSubnet(await usedIpv4Networks());
-      const ipv6 = network.wall === false;
-      const ifname = await createTap(sessionId, subnet.gateway, subnet.prefixLength, { ipv6 });
-      return { subnet, ifname };
-    });
-    undo.push(() => deleteTap(ifname));
+    let made: { subnet: Omit<TapNetwork, "kind" | "ifname">; ifname: string };
+    if (link?.network.kind === "tap") {
+      // Made ahead with its lease (a warm VM's: egress_link.ts), for this session id.
+      const { kind: _, ifname, ...subnet } = link.network;
+      undo.push(() => link.close());
+      made = { subnet, ifname };
+    } else {
+      await sweepTapOrphans({ remove: true });
+      const lease = await takeTapLease(sessionId);
+      undo.push(() => lease.release());
+      made = await whileAllocating(async () => {
+        const subnet = pickTapSubnet(await usedIpv4Networks());
+        const ipv6 = network.wall === false;
+        const ifname = await createTap(sessionId, subnet.gateway, subnet.prefixLength, { ipv6 });
+        return { subnet, ifname };
+      });
+      undo.push(() => deleteTap(made.ifname));
+    }
+    const { subnet, ifname } = made;
     const listeners = listen(subnet.gateway, subnet.guest);
     undo.push(() => listeners.close());
     if (network.wall !== false) {
@@ -62,7 +72,8 @@ export async function startTapNetwork(
       });
     }
     return {
-      network: { kind: "tap", ifname, ...subnet },
+      // A link's own network object: its VM was started on it (sandbox.ts checks that).
+      network: link?.network.kind === "tap" ? link.network : { kind: "tap", ifname, ...subnet },
       guestEnv: guestProxyEnv(),
       close,
     };

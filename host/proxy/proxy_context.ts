@@ -28,6 +28,11 @@ export interface ProxyOptions {
   hostname?: string;
   port?: number;
   /**
+   * A listener bound earlier (a warm VM's, bound before its QEMU started: see
+   * egress/egress_link.ts); `hostname` and `port` are ignored then. The proxy closes it.
+   */
+  listener?: Deno.TcpListener;
+  /**
    * `forward` (default): HTTP proxy protocol — absolute-URI requests and CONNECT.
    * `transparent`: the client thinks it talks to the origin; the destination name comes from
    * TLS SNI or the Host header.
@@ -71,7 +76,12 @@ export interface ProxyOptions {
 
 /** {@linkcode ProxyOptions} with every default filled in. */
 export type ProxyContext =
-  & Required<Omit<ProxyOptions, "hostname" | "port" | "tool" | "inspect" | "admission" | "budget">>
+  & Required<
+    Omit<
+      ProxyOptions,
+      "hostname" | "port" | "listener" | "tool" | "inspect" | "admission" | "budget"
+    >
+  >
   & {
     tool?: string;
     inspect?: TlsInspection;

@@ -55,7 +55,7 @@ export interface ProxyServer {
  */
 export function startProxy(options: ProxyOptions): ProxyServer {
   const ctx = proxyContext(options);
-  const listener = Deno.listen({
+  const listener = options.listener ?? Deno.listen({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
     transport: "tcp",

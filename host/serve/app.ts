@@ -19,6 +19,8 @@ import { fileRoutes } from "./file_routes.ts";
 import { infoRoutes } from "./info_routes.ts";
 import { SandboxRegistry } from "./sandbox_registry.ts";
 import { sandboxRoutes } from "./sandbox_routes.ts";
+import { poolRoutes } from "./pool_routes.ts";
+import type { WarmPool } from "../api/warm_pool.ts";
 import { VERSION } from "../version.ts";
 
 /** How clients prove who they are. */
@@ -52,6 +54,8 @@ export interface ServeDeps {
   registry: SandboxRegistry;
   /** The project directory of a sandbox that names none and shares nothing. */
   defaultProject: string;
+  /** The warm pool (`--pool N`), if any. */
+  pool?: WarmPool;
 }
 
 /** The variables each request carries: the client's name. */
@@ -68,6 +72,8 @@ export interface ServeAppOptions {
   auth: ServeAuth;
   limits?: Partial<ServeLimits>;
   defaultProject: string;
+  /** The warm pool one-shot sandboxes take VMs from. */
+  pool?: WarmPool;
 }
 
 /**
@@ -90,6 +96,7 @@ export function serveApp(
     limits,
     registry,
     defaultProject: options.defaultProject,
+    pool: options.pool,
   };
   const app: ServeApp = new OpenAPIHono<ServeEnv>({
     defaultHook: (result, c) => {
@@ -160,6 +167,8 @@ export function serveApp(
   changeRoutes(app, deps);
   decisionRoutes(app, deps);
   infoRoutes(app, deps);
+  // A one-shot sandbox is driven through a local control socket: the unix socket's owner only.
+  poolRoutes(app, deps, { oneShot: options.auth.kind === "socket" });
   app.doc31("/openapi.json", openApiInfo());
   return { app, registry };
 }

@@ -91,6 +91,11 @@ export interface ControlServer {
   signalAll(signal: Deno.Signal): void;
   /** Resolves once no client's command is running. */
   idle(): Promise<void>;
+  /**
+   * Resolves once a client has come and every client has gone again (a one-shot sandbox served
+   * to one CLI: host/api/warm_exec.ts).
+   */
+  deserted(): Promise<void>;
   /** Stop accepting, hang up on every client (their commands are killed). */
   close(): Promise<void>;
 }
@@ -125,6 +130,7 @@ export function serveControl(
   const serialized = oneAtATime(operations);
   const served = new Set<Promise<void>>();
   const execs = new Set<ExecHandle>();
+  const deserted = Promise.withResolvers<void>();
   const accepting = (async () => {
     for await (const socket of listener) {
       if (clients.size >= MAX_CLIENTS) {
@@ -137,6 +143,7 @@ export function serveControl(
         () => {
           clients.delete(conn);
           served.delete(done);
+          if (clients.size === 0) deserted.resolve();
         },
       );
       served.add(done);
@@ -146,6 +153,7 @@ export function serveControl(
     signalAll(signal) {
       for (const run of execs) run.signal(signal).catch(() => {});
     },
+    deserted: () => deserted.promise,
     async idle() {
       while (execs.size > 0) {
         await Promise.allSettled([...execs].map((run) => run.result));

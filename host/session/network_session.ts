@@ -20,6 +20,7 @@ import { decide, type Policy } from "../config/policy.ts";
 import { canonicalHost } from "../net/canonical_host.ts";
 import type { NetChoice } from "./net_choice.ts";
 import { type Egress, type EgressOptions, startEgress } from "../egress/egress.ts";
+import type { EgressLink } from "../egress/egress_link.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { type RequestRecorder, storeRecorder } from "../proxy/mod.ts";
 import {
@@ -91,6 +92,11 @@ export interface NetworkSessionOptions {
    * the session exists (a stopped one started again), its row is reused.
    */
   session?: { id?: string; lifecycle?: NewLifecycle; reopen?: boolean };
+  /**
+   * The network's host side made ahead for this session (a warm VM's, egress/egress_link.ts):
+   * used when the session's id is the link's and its backend the link's; else a new one is made.
+   */
+  egressLink?: EgressLink;
   /**
    * Told of every decided request once its row is written, before any byte goes upstream (the
    * audit trail's `egress.decision`). It must not throw and must not wait.
@@ -205,6 +211,11 @@ export async function startNetworkSession(
   if (reopen !== undefined) {
     reopenLifecycle(db, reopen, options.session?.lifecycle?.ownerPid ?? null);
   }
+  // A network made ahead (a warm VM's) serves only a session of its backend and its id.
+  const link = net !== "none" && options.egressLink?.network.kind === backend &&
+      options.egressLink.sessionId === options.session?.id
+    ? options.egressLink
+    : undefined;
   const session = reopen !== undefined ? { id: reopen } : createSession(db, {
     ...options.session,
     tool: options.tool,
@@ -219,7 +230,7 @@ export async function startNetworkSession(
         recorder: decisionRecorder(storeRecorder(db, session.id), session.id, options.onDecision),
         tool: options.tool,
         inspect,
-      }, { backend, sessionId: session.id });
+      }, { backend, sessionId: session.id, link });
     }
   } catch (error) {
     endSession(db, session.id);

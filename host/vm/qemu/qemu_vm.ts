@@ -58,6 +58,12 @@ export interface StartOptions {
    * spec's `memoryFile` is the memory.
    */
   memoryInFile?: boolean;
+  /**
+   * With `restoreFrom`: awaited once the state is loaded, while the VM is still paused and its
+   * agent channel connected (a warm pool's VM waits here until it is taken; host/api/warm_pool.ts).
+   * A throw stops the VM. The boot timeout runs on meanwhile: give one that covers the wait.
+   */
+  beforeResume?: () => Promise<void>;
   /** Called once with a user-facing warning, e.g. the TCG fallback. */
   onWarning?: (message: string) => void;
   /**
@@ -147,6 +153,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
           return await restoreState(qmp, conn, {
             file: restoreFrom,
             memoryInFile: options.memoryInFile,
+            beforeResume: options.beforeResume,
           });
         }
         : undefined,

@@ -1,0 +1,387 @@
+/**
+ * A warm pool: VMs restored from the image's template snapshot ahead of time and held paused, so
+ * that a one-shot sandbox (`agentbox exec` through `agentbox serve`) starts with a VM whose state
+ * is already loaded. `agentbox serve` keeps one (`--pool N`); docs/serve.md, "Warm pool".
+ *
+ * A warm VM is QEMU started with `-incoming` from the template and stopped just before its first
+ * `cont` (qemu_vm.ts `beforeResume`), its agent channel connected. Taking it resumes it and greets
+ * its agent — the same two steps that end every template restore — so what the guest sees is what
+ * a fresh restore shows: its clock and random generator come from that hello, nothing has run in
+ * it, and it is never handed out twice. Its user network was made with it (egress_link.ts): the
+ * session that takes it serves its proxies on the listeners QEMU's relays already point at.
+ *
+ * What is pooled: the image the pool was started for, the default shape (CPUs, memory), QEMU, the
+ * user network backend, no shared directory. Anything else is not asked of the pool (see
+ * `startSandbox`'s `warm`). When the image's build changes (`agentbox images build`), every warm
+ * VM of the old build is discarded and the pool refills with the new one.
+ *
+ * @module
+ */
+
+import { findImage, type ImagePaths } from "../../image/store.ts";
+import { delay } from "../delay.ts";
+import { type EgressLink, prepareEgressLink } from "../egress/egress_link.ts";
+import { type QemuSetup, qemuSetup } from "../vm/qemu/qemu_vm.ts";
+import type { RunningVm } from "../vm/running_vm.ts";
+import { VM_DEFAULTS } from "../vm/spec.ts";
+import { imageDigest, startFromTemplate, templateShape } from "../vm/template.ts";
+import { loadPolicy } from "../config/load_config.ts";
+import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
+import type { ApiContext } from "./context.ts";
+
+/** What a sandbox asks of the pool: its image and shape. */
+export interface WarmShape {
+  image: string;
+  cpus: number;
+  memoryMb: number;
+  backend: NetBackend;
+}
+
+/** A warm VM taken from the pool: the caller's alone. */
+export interface WarmVm {
+  /** The user network it was started on; the taker's egress serves it (and closes it). */
+  link: EgressLink;
+  /** Resume it and greet its agent. Throws `VmError` when it cannot (it is stopped then). */
+  resume(): Promise<RunningVm>;
+  /** Stop it unused and close its link (idempotent; nothing after `resume`). */
+  discard(): Promise<void>;
+}
+
+/** Where warm VMs come from (a {@linkcode WarmPool}, or a test's). */
+export interface WarmSource {
+  /** A warm VM of `shape`, or `undefined` when none is ready. */
+  claim(shape: WarmShape): Promise<WarmVm | undefined>;
+}
+
+/** What the pool holds and has done. */
+export interface WarmPoolStats {
+  image: string;
+  /** The network backend its VMs are on. */
+  backend: NetBackend;
+  /** Warm VMs wanted. */
+  size: number;
+  /** Ready to be taken. */
+  ready: number;
+  /** Being restored. */
+  filling: number;
+  /** Handed out since the start. */
+  taken: number;
+  /** Asked for and not there (or not fitting). */
+  misses: number;
+  /** Thrown away unused: the image was rebuilt, or the VM died or grew old. */
+  discarded: number;
+  /** The image build the ready VMs belong to (`imageDigest`), null before the first. */
+  build: string | null;
+}
+
+/** Options of {@linkcode WarmPool}. */
+export interface WarmPoolOptions {
+  /** Warm VMs to keep ready (0: the pool is off). */
+  size: number;
+  /** The image (default `default`). */
+  image?: string;
+  /**
+   * The network backend of its VMs (default: the user's `network.backend` as a session resolves
+   * it — `auto` is the tap network as root, the user network otherwise).
+   */
+  backend?: NetBackendChoice;
+  /** How often the image's build is checked (default 2 s). */
+  checkEveryMs?: number;
+  /** A warm VM older than this is replaced by a fresh one (default 10 min). */
+  maxAgeMs?: number;
+}
+
+/** Waits between failed fills. */
+const RETRY_MS = 5_000;
+
+/** How long making (a cold boot) and loading a template may take before a fill gives up. */
+const TEMPLATE_WAIT_MS = 300_000;
+
+/** One paused VM and how to let it go on. */
+interface Entry {
+  build: string;
+  shape: WarmShape;
+  born: number;
+  link: EgressLink;
+  /** Settles when the VM's state is loaded (it waits paused), or rejects when that failed. */
+  loaded: Promise<void>;
+  /** Resolve: resume it; reject: stop it. */
+  gate: PromiseWithResolvers<void>;
+  /** The VM once resumed. */
+  vm: Promise<RunningVm>;
+  /** Set when it died while waiting. */
+  dead: boolean;
+}
+
+/**
+ * The pool. `start()` begins filling it in the background; `claim()` hands out a ready VM and
+ * starts a replacement; `close()` stops every warm VM.
+ *
+ * @example
+ * ```ts ignore
+ * import { WarmPool } from "./warm_pool.ts";
+ * const pool = new WarmPool(ctx, { size: 2 });
+ * pool.start();
+ * const warm = await pool.claim({ image: "default", cpus: 2, memoryMb: 1024 });
+ * await pool.close();
+ * ```
+ */
+export class WarmPool implements WarmSource {
+  #ctx: ApiContext;
+  #size: number;
+  #image: string;
+  #backend: NetBackend = "user";
+  #backendChoice?: NetBackendChoice;
+  #checkEveryMs: number;
+  #maxAgeMs: number;
+  #ready: Entry[] = [];
+  #filling = 0;
+  #taken = 0;
+  #misses = 0;
+  #discarded = 0;
+  #build: string | null = null;
+  #closed = false;
+  #wake = Promise.withResolvers<void>();
+  #loop?: Promise<void>;
+  #setup?: QemuSetup;
+
+  constructor(ctx: ApiContext, options: WarmPoolOptions) {
+    this.#ctx = ctx;
+    this.#size = Math.max(0, Math.floor(options.size));
+    this.#image = options.image ?? "default";
+    this.#backendChoice = options.backend;
+    this.#checkEveryMs = options.checkEveryMs ?? 2_000;
+    this.#maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
+  }
+
+  /** Begin filling (and keep the pool filled) in the background. */
+  start(): void {
+    if (this.#size === 0 || this.#loop) return;
+    this.#loop = this.#run();
+  }
+
+  /** What the pool holds and has done. */
+  stats(): WarmPoolStats {
+    return {
+      image: this.#image,
+      backend: this.#backend,
+      size: this.#size,
+      ready: this.#ready.length,
+      filling: this.#filling,
+      taken: this.#taken,
+      misses: this.#misses,
+      discarded: this.#discarded,
+      build: this.#build,
+    };
+  }
+
+  /**
+   * A warm VM of `shape`, taken out of the pool (never handed out again), or `undefined` when
+   * none is ready or the shape is not the pool's. A VM of an image build that is no longer the
+   * image's is discarded, never handed out.
+   */
+  async claim(shape: WarmShape): Promise<WarmVm | undefined> {
+    const fits = !this.#closed && shape.image === this.#image && shape.backend === this.#backend &&
+      shape.cpus === VM_DEFAULTS.cpus && shape.memoryMb === VM_DEFAULTS.memoryMb;
+    if (!fits || this.#ready.length === 0) {
+      this.#misses++;
+      return undefined;
+    }
+    const build = await this.#currentBuild().catch(() => undefined);
+    if (build !== this.#build) this.#discardAll();
+    const entry = this.#ready.shift();
+    if (!entry) {
+      this.#misses++;
+      this.#wake.resolve();
+      return undefined;
+    }
+    this.#taken++;
+    this.#wake.resolve();
+    let resumed = false;
+    let discarded: Promise<void> | undefined;
+    return {
+      link: entry.link,
+      resume: () => {
+        resumed = true;
+        entry.gate.resolve();
+        return entry.vm;
+      },
+      discard: () => {
+        if (resumed) return Promise.resolve();
+        discarded ??= this.#stop(entry);
+        return discarded;
+      },
+    };
+  }
+
+  /** Stop filling and stop every warm VM. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wake.resolve();
+    await this.#loop;
+    await Promise.all(this.#ready.splice(0).map((entry) => this.#stop(entry)));
+  }
+
+  async #run(): Promise<void> {
+    try {
+      const choice = this.#backendChoice ?? (await loadPolicy()).backend;
+      this.#backend = await resolveNetBackend(choice);
+    } catch (error) {
+      this.#ctx.onEvent({
+        type: "warning",
+        message: `warm pool: ${(error as Error).message}: its VMs use the user network`,
+      });
+    }
+    let lastCheck = 0;
+    while (!this.#closed) {
+      try {
+        if (Date.now() - lastCheck >= this.#checkEveryMs) {
+          lastCheck = Date.now();
+          const build = await this.#currentBuild();
+          if (build !== this.#build) {
+            this.#discardAll();
+            this.#build = build;
+          }
+          this.#dropStale();
+        }
+        if (this.#ready.length + this.#filling < this.#size) {
+          await this.#fillOne();
+          continue;
+        }
+      } catch (error) {
+        this.#ctx.onEvent({
+          type: "warning",
+          message: `warm pool: cannot restore a VM of image "${this.#image}": ${
+            (error as Error).message
+          }`,
+        });
+        await this.#sleep(RETRY_MS);
+        continue;
+      }
+      await this.#sleep(this.#checkEveryMs);
+    }
+  }
+
+  /** Restore one VM up to its first `cont` and put it in the pool. */
+  async #fillOne(): Promise<void> {
+    const image = await findImage(this.#image);
+    const build = imageDigest(image);
+    this.#filling++;
+    try {
+      const entry = await this.#restore(image, build);
+      if (this.#closed || build !== this.#build) {
+        await this.#stop(entry);
+        return;
+      }
+      this.#ready.push(entry);
+      entry.vm.catch(() => {
+        // It died while it waited: it is no longer ready.
+        entry.dead = true;
+        const at = this.#ready.indexOf(entry);
+        if (at >= 0) {
+          this.#ready.splice(at, 1);
+          this.#discarded++;
+          this.#wake.resolve();
+        }
+      });
+    } finally {
+      this.#filling--;
+    }
+  }
+
+  async #restore(image: ImagePaths, build: string): Promise<Entry> {
+    this.#setup ??= await qemuSetup();
+    const setup = this.#setup;
+    if (setup.channel !== "serial") {
+      throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
+    }
+    const link = await prepareEgressLink(this.#backend);
+    try {
+      const shape = templateShape(image, { network: link.network });
+      const loaded = Promise.withResolvers<void>();
+      const gate = Promise.withResolvers<void>();
+      gate.promise.catch(() => {});
+      // The template restore everyone uses (made first if missing), held before its `cont`.
+      const vm = startFromTemplate(image, shape, {
+        setup,
+        // The timer runs while the VM waits in the pool: it is replaced before this runs out.
+        bootTimeoutMs: this.#maxAgeMs + 2 * VM_DEFAULTS.bootTimeoutMs,
+        kvmWarning: false,
+        onWarning: (message) => this.#ctx.onEvent({ type: "warning", message }),
+        beforeResume: () => {
+          loaded.resolve();
+          return gate.promise;
+        },
+      }).then((running) => {
+        if (!running) throw new Error("no template snapshot could be made or restored");
+        return running;
+      });
+      vm.catch((error) => loaded.reject(error));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        loaded.promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error("its state did not load in time")),
+            TEMPLATE_WAIT_MS,
+          );
+        }),
+      ]).catch(async (error) => {
+        gate.reject(new Error("discarded"));
+        await vm.then((running) => running.stop(), () => {});
+        throw error;
+      }).finally(() => clearTimeout(timer));
+      return {
+        build,
+        shape: {
+          image: image.name,
+          cpus: shape.cpus,
+          memoryMb: shape.memoryMb,
+          backend: this.#backend,
+        },
+        born: Date.now(),
+        link,
+        loaded: loaded.promise,
+        gate,
+        vm,
+        dead: false,
+      };
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+  }
+
+  /** Stop a VM that was never resumed. */
+  async #stop(entry: Entry): Promise<void> {
+    entry.gate.reject(new Error("discarded from the warm pool"));
+    await entry.vm.then((vm) => vm.stop(), () => {});
+    await entry.link.close();
+  }
+
+  #discardAll(): void {
+    for (const entry of this.#ready.splice(0)) {
+      this.#discarded++;
+      this.#stop(entry).catch(() => {});
+    }
+  }
+
+  #dropStale(): void {
+    const now = Date.now();
+    for (const entry of [...this.#ready]) {
+      if (now - entry.born < this.#maxAgeMs && !entry.dead) continue;
+      this.#ready.splice(this.#ready.indexOf(entry), 1);
+      this.#discarded++;
+      this.#stop(entry).catch(() => {});
+    }
+  }
+
+  async #currentBuild(): Promise<string> {
+    return imageDigest(await findImage(this.#image));
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    await Promise.race([delay(ms), this.#wake.promise]);
+    this.#wake = Promise.withResolvers<void>();
+  }
+}
