@@ -225,6 +225,7 @@ export async function startSandbox(
     : undefined;
   const network = await startNetworkSession({
     db: ctx.db,
+    credentials: spec.credentials,
     net: spec.net,
     allow: spec.allow,
     deny: spec.deny,

@@ -26,6 +26,8 @@ export {
   VMM_KINDS,
 };
 export { isValidName, NAME_RULE } from "../session/names.ts";
+/** Check an `allow`/`deny` entry before a sandbox is started with it (throws `bad_host_pattern`). */
+export { parseHostPattern } from "../config/host_pattern.ts";
 export type { NetBackendChoice } from "../net/net_backend.ts";
 export type { NetChoice } from "../session/net_choice.ts";
 export type { VmmKind } from "../vm/running_vm.ts";
@@ -72,6 +74,19 @@ export const SANDBOX_SPEC_SCHEMA = z.strictObject({
    * end once (the share, else the directory the user works in), never looked up later.
    */
   projectDir: absolutePath,
+  /**
+   * Secrets the proxy injects into requests to a host (as `[[credentials]]` in config.toml
+   * does): the value is read from the owner's environment variable `secretEnv`, never written
+   * in the spec; the guest's `guestEnv` variables hold only a placeholder.
+   */
+  credentials: z.array(z.strictObject({
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535).optional(),
+    header: z.string().min(1).max(64).default("authorization"),
+    scheme: z.string().max(32).optional(),
+    secretEnv: z.string().regex(ENV_NAME, "is not a variable name"),
+    guestEnv: z.array(z.string().regex(ENV_NAME, "is not a variable name")).max(8).default([]),
+  })).max(32).default([]),
   /** Port forwards from the host into the guest (`-p`), open for the sandbox's life. */
   ports: z.array(z.strictObject({
     hostname: z.string().max(64).refine((h) => parseIp(h) !== undefined, "is not an IP address"),

@@ -121,6 +121,13 @@ export function parseDetachedPlan(value: unknown, source: string): DetachedPlan 
 export async function startDetachedSession(
   ctx: ApiContext,
   request: Omit<z.input<typeof DETACHED_PLAN_SCHEMA>, "id">,
+  options: {
+    /**
+     * Variables for the owner's environment: the values of the spec's `credentials` (their
+     * `secretEnv`), which are never written to disk. A restarted session does not have them.
+     */
+    ownerEnv?: Record<string, string>;
+  } = {},
 ): Promise<LifecycleRecord> {
   if (request.name !== undefined && nameTaken(ctx.db, request.name)) {
     throw new UsageError(
@@ -135,6 +142,7 @@ export async function startDetachedSession(
     timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
     // The owner works from the spec's project directory, never from where it was started.
     cwd: "/",
+    env: options.ownerEnv,
   });
 }
 

@@ -13,6 +13,7 @@ import {
   readTokens,
   revokeToken,
   tokenFilePath,
+  tokenName,
 } from "../api/serve_tokens.ts";
 import { DEFAULT_LIMITS, openApiInfo, serveApp } from "../serve/app.ts";
 import {
@@ -21,6 +22,8 @@ import {
   listenOnTcp,
   parseListenAddress,
 } from "../serve/listen.ts";
+import { DEFAULT_E2B_API, DEFAULT_E2B_ENVD } from "../serve/e2b/addresses.ts";
+import type { E2bServer } from "../serve/e2b/mod.ts";
 import { escapeControls } from "../terminal_text.ts";
 import { UsageError } from "./errors.ts";
 import { parseCommandArgs, positiveInt } from "./options.ts";
@@ -30,6 +33,7 @@ import { printEvent } from "./print_event.ts";
 export const SERVE_HELP = `Serve the REST API: sandboxes, commands, files, changes, snapshots.
 
 Usage: agentbox serve [--listen HOST:PORT [--tls-cert FILE --tls-key FILE]] [options]
+       agentbox serve --e2b [--e2b-api HOST:PORT] [--e2b-envd HOST:PORT] [--e2b-share DIR]
        agentbox serve token [--name NAME] [--rotate | --revoke]
        agentbox serve openapi
 
@@ -47,6 +51,13 @@ Options:
   --socket PATH         the unix socket (default: serve.sock in the runtime directory)
   --max-sandboxes N     running sandboxes one client (token) may have (default ${DEFAULT_LIMITS.sandboxesPerClient})
   --max-upload BYTES    largest file upload (default ${DEFAULT_LIMITS.uploadBytes})
+  --e2b                 also serve E2B's API and envd, for unchanged code using the e2b SDK
+                        (docs/e2b.md): E2B_API_KEY is a serve token; the lines to export are
+                        printed at start
+  --e2b-api HOST:PORT   E2B's control API, E2B_API_URL (default ${DEFAULT_E2B_API.hostname}:${DEFAULT_E2B_API.port})
+  --e2b-envd HOST:PORT  E2B's envd for every sandbox, E2B_SANDBOX_URL (default ${DEFAULT_E2B_ENVD.hostname}:${DEFAULT_E2B_ENVD.port})
+  --e2b-share DIR       share DIR at /workspace in every E2B sandbox (default: an empty directory
+                        of its own each, so \`agentbox diff\` shows what it wrote there)
   -v, --verbose         print the causes of an error
   -h, --help            show this help
 
@@ -76,6 +87,10 @@ export async function serveCommand(args: string[]): Promise<number> {
     socket: { type: "string" },
     "max-sandboxes": { type: "string" },
     "max-upload": { type: "string" },
+    e2b: { type: "boolean" },
+    "e2b-api": { type: "string" },
+    "e2b-envd": { type: "string" },
+    "e2b-share": { type: "string" },
     verbose: { type: "boolean" },
   });
   if (values.help) {
@@ -96,6 +111,10 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError("--tls-cert needs --listen HOST:PORT (the unix socket has no TLS)");
   }
   const tcp = values.listen === undefined ? undefined : parseListenAddress(values.listen as string);
+  const e2b = values.e2b ? await e2bOptions(values) : undefined;
+  if (!values.e2b && ["e2b-api", "e2b-envd", "e2b-share"].some((k) => values[k] !== undefined)) {
+    throw new UsageError("--e2b-api, --e2b-envd and --e2b-share go with --e2b");
+  }
   const limits = {
     sandboxesPerClient: positiveInt(
       "serve",
@@ -111,7 +130,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       DEFAULT_LIMITS.uploadBytes,
     ),
   };
-  if (tcp) {
+  if (tcp || e2b) {
     // Made on first use; a token file that cannot be read or made stops the server here.
     await ensureToken(DEFAULT_TOKEN_NAME);
   }
@@ -144,6 +163,24 @@ export async function serveCommand(args: string[]): Promise<number> {
         `(bearer token: \`agentbox serve token\`, stored in ${tokenFilePath()})`,
     );
   }
+  let e2bServer: E2bServer | undefined;
+  if (e2b) {
+    // Loaded only here: the E2B endpoints bring Connect and protobuf along.
+    const { startE2bServer } = await import("../serve/e2b/mod.ts");
+    e2bServer = await startE2bServer(ctx, {
+      ...e2b,
+      maxSandboxes: limits.sandboxesPerClient,
+      maxUploadBytes: limits.uploadBytes,
+      authenticate: async (key) => tokenName(await readTokens(), key) !== undefined,
+    });
+    // What the E2B SDK needs, ready to paste.
+    console.error(
+      "agentbox: serving E2B's API and envd (docs/e2b.md); for the e2b SDK:\n" +
+        `export E2B_API_URL=${e2bServer.apiUrl}\n` +
+        `export E2B_SANDBOX_URL=${e2bServer.sandboxUrl}\n` +
+        'export E2B_API_KEY="$(agentbox serve token)"',
+    );
+  }
   const stopped = new Promise<void>((resolve) => {
     const onSignal = () => {
       console.error("agentbox: stopping the server (its sandboxes keep running)");
@@ -153,11 +190,38 @@ export async function serveCommand(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGTERM", onSignal);
   });
   await stopped;
+  // E2B sandboxes live only as long as the server that keeps their timeouts: stopped here.
+  if (e2bServer) console.error("agentbox: stopping the E2B sandboxes");
+  await e2bServer?.close();
   for (const registry of registries) registry.close();
   stop.abort();
   await Promise.all(servers.map((s) => s.finished));
   await Deno.remove(socketPath).catch(() => {});
   return 0;
+}
+
+/** The E2B endpoints' options from the flags. */
+async function e2bOptions(values: Record<string, unknown>) {
+  const address = (flag: string) => {
+    const text = values[flag] as string | undefined;
+    if (text === undefined) return undefined;
+    try {
+      return parseListenAddress(text);
+    } catch {
+      throw new UsageError(
+        `--${flag} ${JSON.stringify(text)}: expected HOST:PORT, e.g. 127.0.0.1:3000`,
+      );
+    }
+  };
+  let share = values["e2b-share"] as string | undefined;
+  if (share !== undefined) {
+    const info = await Deno.stat(share).catch(() => undefined);
+    if (!info?.isDirectory) {
+      throw new UsageError(`--e2b-share ${JSON.stringify(share)}: not a directory`);
+    }
+    share = await Deno.realPath(share);
+  }
+  return { api: address("e2b-api"), envd: address("e2b-envd"), share };
 }
 
 async function tokenCommand(args: string[]): Promise<number> {

@@ -6,41 +6,7 @@
  * tens of milliseconds (tests/bench/session_exec.ts, docs/benchmarks.md).
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
-
-const REPO = fileURLToPath(new URL("../..", import.meta.url)).replace(/\/$/, "");
-
-interface Info {
-  roots: string[];
-  modules: {
-    specifier: string;
-    dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[];
-  }[];
-}
-
-/** Repository-relative paths (or npm package paths) `entry` loads before it runs. */
-async function staticGraph(entry: string): Promise<string[]> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", `--config=${REPO}/deno.json`, `${REPO}/${entry}`],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const info: Info = JSON.parse(new TextDecoder().decode(out.stdout));
-  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>();
-  const stack = [...info.roots];
-  while (stack.length > 0) {
-    const specifier = stack.pop()!;
-    if (seen.has(specifier)) continue;
-    seen.add(specifier);
-    for (const dep of modules.get(specifier)?.dependencies ?? []) {
-      if (!dep.isDynamic && dep.code?.specifier) stack.push(dep.code.specifier);
-    }
-  }
-  return [...seen].map((s) => s.replace(`file://${REPO}/`, "")).sort();
-}
+import { staticGraph } from "../../tests/module_graph.ts";
 
 /** Loaded only when a VM boots, an image is built, a proxy runs or changes are applied. */
 const HEAVY = [

@@ -12,15 +12,12 @@ import { diffChanges, discardChanges, findChangesSession, loadChanges } from "..
 import { resolveSessionRef } from "../api/network_records.ts";
 import { saveSnapshot } from "../api/snapshots.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
-import { APPLY, CHANGE, ERROR, SANDBOX_PARAM, SNAPSHOT } from "./schemas.ts";
+import { APPLY, CHANGE, errorReply, SANDBOX_PARAM, SNAPSHOT } from "./schemas.ts";
 
 const errors = {
-  400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-  404: { description: "No such sandbox", content: { "application/json": { schema: ERROR } } },
-  409: {
-    description: "Not in a state to do it",
-    content: { "application/json": { schema: ERROR } },
-  },
+  400: errorReply("Bad request"),
+  404: errorReply("No such sandbox"),
+  409: errorReply("Not in a state to do it"),
 } as const;
 
 const COUNTS = z.object({

@@ -14,21 +14,13 @@ import { resolveSessionRef } from "../api/network_records.ts";
 import { decideReview, listReviews, submitReview } from "../api/reviews.ts";
 import { delay } from "../delay.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
-import { ERROR, SANDBOX_PARAM } from "./schemas.ts";
+import { errorReply, jsonReply, SANDBOX_PARAM } from "./schemas.ts";
 
 const errors = {
-  400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-  404: { description: "No such thing", content: { "application/json": { schema: ERROR } } },
-  409: {
-    description: "Decided already, expired, or stale",
-    content: { "application/json": { schema: ERROR } },
-  },
+  400: errorReply("Bad request"),
+  404: errorReply("No such thing"),
+  409: errorReply("Decided already, expired, or stale"),
 } as const;
-
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 /** An approval as the API shows it. */
 export const APPROVAL = z.object({
@@ -123,7 +115,7 @@ export function decisionRoutes(app: ServeApp, deps: ServeDeps): void {
       summary: "Graylisted destinations waiting for an answer (and, with all, recent decisions)",
       request: { query: LIST_QUERY },
       responses: {
-        200: json(z.object({ approvals: z.array(APPROVAL) }), "The approvals"),
+        200: jsonReply(z.object({ approvals: z.array(APPROVAL) }), "The approvals"),
         ...errors,
       },
     }),
@@ -145,7 +137,7 @@ export function decisionRoutes(app: ServeApp, deps: ServeDeps): void {
           },
         },
       },
-      responses: { 200: json(APPROVAL, "The decided approval"), ...errors },
+      responses: { 200: jsonReply(APPROVAL, "The decided approval"), ...errors },
     }),
     (c) => {
       const { decision } = c.req.valid("json");
@@ -163,7 +155,7 @@ export function decisionRoutes(app: ServeApp, deps: ServeDeps): void {
         params: SANDBOX_PARAM,
         body: { content: { "application/json": { schema: REVIEW_REQUEST } } },
       },
-      responses: { 201: json(REVIEW, "The review, pending"), ...errors },
+      responses: { 201: jsonReply(REVIEW, "The review, pending"), ...errors },
     }),
     async (c) => {
       const { session } = await findChangesSession(ctx, {
@@ -182,7 +174,10 @@ export function decisionRoutes(app: ServeApp, deps: ServeDeps): void {
       path: "/v1/reviews",
       summary: "Applies held for review (and, with all, decided ones)",
       request: { query: LIST_QUERY },
-      responses: { 200: json(z.object({ reviews: z.array(REVIEW) }), "The reviews"), ...errors },
+      responses: {
+        200: jsonReply(z.object({ reviews: z.array(REVIEW) }), "The reviews"),
+        ...errors,
+      },
     }),
     (c) => c.json({ reviews: listReviews(ctx, filter(c.req.valid("query"))) }, 200),
   );
@@ -203,7 +198,7 @@ export function decisionRoutes(app: ServeApp, deps: ServeDeps): void {
         },
       },
       responses: {
-        200: json(
+        200: jsonReply(
           z.object({
             review: REVIEW,
             applied: z.object({

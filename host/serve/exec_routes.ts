@@ -14,7 +14,7 @@ import { resolveSessionRef } from "../api/network_records.ts";
 import { connectToSession } from "../api/session_connect.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { errorResponse } from "./http_status.ts";
-import { ERROR, EXEC, EXEC_EVENT, SANDBOX_PARAM } from "./schemas.ts";
+import { errorReply, EXEC, EXEC_EVENT, SANDBOX_PARAM } from "./schemas.ts";
 
 type ExecEvent = z.infer<typeof EXEC_EVENT>;
 
@@ -74,9 +74,9 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
             "text/event-stream": { schema: EXEC_EVENT },
           },
         },
-        400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-        404: { description: "No such sandbox", content: { "application/json": { schema: ERROR } } },
-        409: { description: "Not running", content: { "application/json": { schema: ERROR } } },
+        400: errorReply("Bad request"),
+        404: errorReply("No such sandbox"),
+        409: errorReply("Not running"),
       },
     }),
     async (c) => {
@@ -121,10 +121,7 @@ export function execRoutes(app: ServeApp, deps: ServeDeps): void {
     request: { params: SANDBOX_PARAM },
     responses: {
       101: { description: "Switching to the WebSocket protocol" },
-      400: {
-        description: "Not a WebSocket request",
-        content: { "application/json": { schema: ERROR } },
-      },
+      400: errorReply("Not a WebSocket request"),
     },
   });
   app.openAPIRegistry.register("PtyStart", PTY_START);
@@ -167,6 +164,11 @@ async function streamExec(
       throw error;
     }
   };
+  // A command that cannot start fails its result and its streams together: report the result's
+  // failure (it names the cause, e.g. command_not_found), and never leave it unhandled (that
+  // would end the server).
+  let failed: unknown;
+  run.result.catch((error) => void (failed = error));
   // Output is sent in order within each stream; the two streams interleave as they come.
   let queue = Promise.resolve();
   const pump = async (stream: ReadableStream<Uint8Array>, type: "stdout" | "stderr") => {
@@ -191,7 +193,7 @@ async function streamExec(
   } catch (error) {
     if (gone) throw error;
     await queue.catch(() => {});
-    await sendOrKill({ type: "error", error: errorResponse(error).body.error });
+    await sendOrKill({ type: "error", error: errorResponse(failed ?? error).body.error });
   }
 }
 
@@ -276,6 +278,9 @@ function servePty(socket: WebSocket, id: string): void {
       stdin: input,
       pty: { rows: start.rows, cols: start.cols, term: start.term ?? "xterm-256color" },
     });
+    // As in streamExec: a failed start is reported with the result's error, never unhandled.
+    let failed: unknown;
+    run.result.catch((error) => void (failed = error));
     for (const apply of waiting.splice(0)) apply(run);
     run.started.then((pid) => sendJson({ type: "started", pid }), () => {});
     const drain = (async () => {
@@ -294,6 +299,8 @@ function servePty(socket: WebSocket, id: string): void {
         timedOut: result.timedOut,
       });
       if (socket.readyState === WebSocket.OPEN) socket.close(1000, "exited");
+    } catch (error) {
+      throw failed ?? error;
     } finally {
       close();
     }

@@ -19,7 +19,7 @@ import {
 } from "../api/guest_fs.ts";
 import { resolveSessionRef } from "../api/network_records.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
-import { ERROR, GUEST_ENTRY, SANDBOX_PARAM } from "./schemas.ts";
+import { errorReply, GUEST_ENTRY, SANDBOX_PARAM } from "./schemas.ts";
 
 const PATH_QUERY = z.object({
   path: z.string().min(1).max(4096).openapi({
@@ -31,9 +31,9 @@ const PATH_QUERY = z.object({
 const FLAG = z.enum(["true", "false"]).optional();
 
 const errors = {
-  400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-  404: { description: "No such path", content: { "application/json": { schema: ERROR } } },
-  409: { description: "Not running", content: { "application/json": { schema: ERROR } } },
+  400: errorReply("Bad request"),
+  404: errorReply("No such path"),
+  409: errorReply("Not running"),
 } as const;
 
 /**

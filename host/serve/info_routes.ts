@@ -15,15 +15,15 @@ import { listSnapshotInfos } from "../api/snapshots.ts";
 import { delay } from "../delay.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
 import { errorResponse } from "./http_status.ts";
-import { ERROR } from "./schemas.ts";
+import { errorReply } from "./schemas.ts";
 import { followApprovals } from "./decision_routes.ts";
 
 /** How often the events stream looks at the sessions for lifecycle changes. */
 const LIFECYCLE_POLL_MS = 500;
 
 const errors = {
-  400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-  404: { description: "Not found", content: { "application/json": { schema: ERROR } } },
+  400: errorReply("Bad request"),
+  404: errorReply("Not found"),
 } as const;
 
 const anyJson = (description: string) => ({

@@ -20,25 +20,17 @@ import {
 } from "../api/sessions.ts";
 import { restoreSnapshot } from "../api/snapshots.ts";
 import type { ServeApp, ServeDeps } from "./app.ts";
-import { CREATE_SANDBOX, ERROR, SANDBOX, SANDBOX_PARAM } from "./schemas.ts";
+import { CREATE_SANDBOX, errorReply, jsonReply, SANDBOX, SANDBOX_PARAM } from "./schemas.ts";
 
 /** The command a sandbox's session is planned with; it is never run (`runCommand: false`). */
 const IDLE_COMMAND = ["/bin/sh"];
 
 const errors = {
-  400: { description: "Bad request", content: { "application/json": { schema: ERROR } } },
-  404: { description: "No such sandbox", content: { "application/json": { schema: ERROR } } },
-  409: {
-    description: "Not in a state to do it",
-    content: { "application/json": { schema: ERROR } },
-  },
-  500: { description: "Failure", content: { "application/json": { schema: ERROR } } },
+  400: errorReply("Bad request"),
+  404: errorReply("No such sandbox"),
+  409: errorReply("Not in a state to do it"),
+  500: errorReply("Failure"),
 } as const;
-
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 /**
  * Add the sandbox routes to `app`.
@@ -58,7 +50,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
       path: "/v1/sandboxes",
       summary: "Create a sandbox (boot, or restore a snapshot); answers once it runs",
       request: { body: { content: { "application/json": { schema: CREATE_SANDBOX } } } },
-      responses: { 201: json(SANDBOX, "The running sandbox"), ...errors },
+      responses: { 201: jsonReply(SANDBOX, "The running sandbox"), ...errors },
     }),
     async (c) => {
       const body = c.req.valid("json");
@@ -78,6 +70,19 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
         id = (await restoreSnapshot(ctx, body.snapshot, { as: body.name })).id;
       } else {
         const share = body.share;
+        // Each value reaches the owner as a variable of its environment, never in its plan.
+        const ownerEnv: Record<string, string> = {};
+        const credentials = (body.secrets ?? []).map((secret, i) => {
+          ownerEnv[`AGENTBOX_SECRET_${i}`] = secret.value;
+          return {
+            host: secret.host,
+            port: secret.port,
+            header: secret.header,
+            scheme: secret.scheme,
+            secretEnv: `AGENTBOX_SECRET_${i}`,
+            guestEnv: secret.guestEnv,
+          };
+        });
         const spec = parseSandboxSpec({
           argv: IDLE_COMMAND,
           env: body.env,
@@ -92,6 +97,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           tlsInspect: body.tlsInspect,
           share,
           projectDir: body.projectDir ?? share ?? deps.defaultProject,
+          credentials,
         }, "the request");
         id = (await startDetachedSession(ctx, {
           name: body.name,
@@ -104,7 +110,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
             : body.approvalTimeoutSec === 0
             ? false
             : { timeoutMs: body.approvalTimeoutSec * 1000 },
-        })).id;
+        }, { ownerEnv })).id;
       }
       if (body.timeoutSec) registry.expireAt(id, Date.now() + body.timeoutSec * 1000);
       return c.json(await describe(deps, await entry(deps, id)), 201);
@@ -127,7 +133,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
         }),
       },
       responses: {
-        200: json(z.object({ sandboxes: z.array(SANDBOX) }), "The sandboxes"),
+        200: jsonReply(z.object({ sandboxes: z.array(SANDBOX) }), "The sandboxes"),
         ...errors,
       },
     }),
@@ -157,7 +163,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
       path: "/v1/sandboxes/{id}",
       summary: "Get a sandbox",
       request: { params: SANDBOX_PARAM },
-      responses: { 200: json(SANDBOX, "The sandbox"), ...errors },
+      responses: { 200: jsonReply(SANDBOX, "The sandbox"), ...errors },
     }),
     async (c) => c.json(await describe(deps, await entry(deps, c.req.valid("param").id)), 200),
   );
@@ -181,7 +187,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           required: false,
         },
       },
-      responses: { 200: json(SANDBOX, "The stopped sandbox"), ...errors },
+      responses: { 200: jsonReply(SANDBOX, "The stopped sandbox"), ...errors },
     }),
     async (c) => {
       const id = resolveSessionRef(ctx, c.req.valid("param").id);
@@ -244,7 +250,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
           },
         },
       },
-      responses: { 200: json(SANDBOX, "The sandbox"), ...errors },
+      responses: { 200: jsonReply(SANDBOX, "The sandbox"), ...errors },
     }),
     async (c) => {
       const current = await entry(deps, c.req.valid("param").id);

@@ -18,6 +18,33 @@ export const LABELS = z.record(
 ).refine((labels) => Object.keys(labels).length <= 64, "at most 64 labels")
   .openapi("Labels", { example: { team: "web", job: "1234" } });
 
+/**
+ * A route's error response, for its `responses`.
+ *
+ * @example
+ * ```ts
+ * import { errorReply } from "./schemas.ts";
+ * const responses = { 404: errorReply("No such sandbox") };
+ * ```
+ */
+export function errorReply(description: string) {
+  return { description, content: { "application/json": { schema: ERROR } } };
+}
+
+/**
+ * A route's JSON response, for its `responses`.
+ *
+ * @example
+ * ```ts
+ * import { jsonReply } from "./schemas.ts";
+ * import { z } from "@hono/zod-openapi";
+ * const responses = { 200: jsonReply(z.object({ ok: z.boolean() }), "Done") };
+ * ```
+ */
+export function jsonReply(schema: z.ZodType, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
 /** The error body every failure has. */
 export const ERROR = z.object({
   error: z.object({
@@ -28,6 +55,18 @@ export const ERROR = z.object({
 }).openapi("Error");
 
 const ENV = z.record(z.string().regex(ENV_NAME, "is not a variable name"), z.string().max(131072));
+
+/** A secret bound to a host. */
+export const SECRET = z.strictObject({
+  host: z.string().min(1).max(253).openapi({ example: "api.example.com" }),
+  port: z.number().int().min(1).max(65535).optional(),
+  header: z.string().min(1).max(64).optional().openapi({ description: "Default authorization" }),
+  scheme: z.string().max(32).optional().openapi({ example: "Bearer" }),
+  value: z.string().min(1).max(8192).refine((v) => !/[\0\r\n]/.test(v), "contains a line break"),
+  guestEnv: z.array(z.string().regex(ENV_NAME)).max(8).optional().openapi({
+    description: "Guest variables that receive a placeholder",
+  }),
+}).openapi("Secret");
 
 /** POST /v1/sandboxes. */
 export const CREATE_SANDBOX = z.strictObject({
@@ -58,6 +97,11 @@ export const CREATE_SANDBOX = z.strictObject({
   approvalTimeoutSec: z.number().int().min(0).max(3600).optional().openapi({
     description: "How long a connection to a graylisted host waits for an answer through " +
       "/v1/approvals (default 30; 0: refuse graylisted hosts at once)",
+  }),
+  secrets: z.array(SECRET).max(32).optional().openapi({
+    description: "Secrets the proxy adds to requests to their host (HTTPS, inspected); the " +
+      "guest sees only a placeholder in guestEnv. Never stored on disk: a sandbox restarted " +
+      "later (`agentbox start`) has none",
   }),
 }).openapi("CreateSandbox");
 

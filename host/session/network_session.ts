@@ -36,12 +36,22 @@ import { listRequests, type RequestRecord, type RequestStart } from "../store/re
 import { createSession, endSession } from "../store/sessions.ts";
 import { type NewLifecycle, reopenLifecycle } from "../store/session_lifecycle.ts";
 import { addAgentCredentials } from "../config/agent_credentials.ts";
+import { applyCredentials } from "../config/inspect_config.ts";
 import type { AgentPreset } from "../config/agent_presets.ts";
 import type { ResolvedAgent } from "../config/agent_profile.ts";
 
 /** Options of {@linkcode startNetworkSession}. */
 export interface NetworkSessionOptions {
   db: DatabaseSync;
+  /** Secrets bound to hosts by the sandbox's spec (`SandboxSpec.credentials`). */
+  credentials?: {
+    host: string;
+    port?: number;
+    header: string;
+    scheme?: string;
+    secretEnv: string;
+    guestEnv: string[];
+  }[];
   /** `--net`; default: the mode the configuration sets (itself defaulting to `allowlist`). */
   net?: NetChoice;
   allow?: string[];
@@ -160,6 +170,22 @@ export async function startNetworkSession(
     agents: options.agents,
     agent: options.agent,
   });
+  // The sandbox's own secrets (an API client's), bound to their hosts like [[credentials]].
+  if (options.credentials?.length) {
+    applyCredentials(
+      policy.inspect,
+      options.credentials.map((c) => ({
+        host: c.host,
+        ...(c.port === undefined ? {} : { port: c.port }),
+        header: c.header,
+        ...(c.scheme === undefined ? {} : { scheme: c.scheme }),
+        env: c.secretEnv,
+        guest_env: c.guestEnv,
+      })),
+      (key) => ({ file: "the sandbox's credentials", key }),
+      true,
+    );
+  }
   // Under inspection, a known agent's key is injected from the host's variable.
   if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.agent);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)

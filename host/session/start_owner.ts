@@ -34,6 +34,8 @@ export interface StartOwnerOptions {
   timeoutMs: number;
   /** The owner's working directory (the project). */
   cwd?: string;
+  /** Variables added to the owner's environment (secrets a spec names, never in plan.json). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function startOwner(
       id,
     ],
     cwd: options.cwd,
+    env: options.env,
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -26,6 +26,11 @@ export interface SaveOptions {
   resume?: boolean;
   /** Called once the state is saved, while the VM is still paused (its disks are quiet). */
   whilePaused?: () => Promise<void>;
+  /**
+   * Leave the memory out of the state: the VM's memory is a shared file (`VmSpec.memoryFile`,
+   * QEMU only) that a VM restored from the state maps. Default false.
+   */
+  memoryInFile?: boolean;
 }
 
 /**

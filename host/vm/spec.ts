@@ -31,6 +31,13 @@ export interface VmSpec {
   rootfs: string;
   cpus: number;
   memoryMb: number;
+  /**
+   * Keep the guest's memory in this file instead of anonymous memory: `shared`, the guest writes
+   * into the file (a template being made); else the file is mapped copy-on-write, the guest sees
+   * its contents and what it writes stays private to the VM (a VM restored from a template, whose
+   * memory is the template's file: host/vm/template.ts).
+   */
+  memoryFile?: { path: string; shared: boolean };
   /** Extra kernel command-line arguments (`agentbox.<key>=value`). */
   cmdline?: string[];
   /** Disks after the root filesystem, in order. */

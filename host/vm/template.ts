@@ -1,7 +1,9 @@
 /**
  * Template snapshots: a VM booted once per image and VM shape, saved right after its agent said
- * hello, and restored for every later VM of that shape instead of booting one (under TCG, ~0.4 s
- * to a greeted agent instead of ~3.5 s).
+ * hello, and restored for every later VM of that shape instead of booting one. The template's
+ * memory is a file (`Template.ram`): the VM it was made in wrote into it, every VM restored from
+ * it maps it copy-on-write, so a restore reads no memory at all and the VMs of one template share
+ * the pages they have not written (docs/images.md, "Template snapshots").
  *
  * A template is valid for one image build, one QEMU binary, one accelerator and one shape (CPUs,
  * memory, network or not, the devices): all of it goes into its key. It is made on first use (or
@@ -37,7 +39,7 @@ import {
 export const NO_TEMPLATE_ENV = "AGENTBOX_NO_TEMPLATE";
 
 /** Bumped when the way templates are made changes, so that old ones are not restored. */
-const TEMPLATE_FORMAT = 1;
+const TEMPLATE_FORMAT = 2;
 
 /** A VM shape: the spec without what belongs to one VM (its directory, disks, timeout). */
 export type TemplateSpec = Omit<VmSpec, "runtimeDir" | "disks" | "bootTimeoutMs">;
@@ -45,8 +47,13 @@ export type TemplateSpec = Omit<VmSpec, "runtimeDir" | "disks" | "bootTimeoutMs"
 /** One template on disk. */
 export interface Template {
   dir: string;
-  /** The saved memory and device state; the template is valid when it exists. */
+  /** The saved device state; the template is valid when it exists. */
   state: string;
+  /**
+   * The guest's memory, a sparse file of the VM's memory size: the template VM wrote it (a shared
+   * mapping), every VM restored from it maps it copy-on-write (see the module's documentation).
+   */
+  ram: string;
   key: string;
   /** What the key was made from (also written to `meta.json`). */
   meta: TemplateMeta;
@@ -134,6 +141,7 @@ export async function locateTemplate(
   const canonical: VmSpec = {
     ...shape,
     network: shape.network && canonicalNetwork(shape.network),
+    memoryFile: { path: "/template/ram", shared: false },
     disks: workspaceDisks({ lowerImage: "/template/lower", upperDisk: "/template/upper" }),
     runtimeDir: "/template",
     bootTimeoutMs: 0,
@@ -152,7 +160,7 @@ export async function locateTemplate(
   };
   const key = digest(JSON.stringify({ ...partial, argv }));
   const dir = `${templatesDir()}/${image.name}/${key.slice(0, 32)}`;
-  return { dir, state: `${dir}/state`, key, meta: { ...partial, key } };
+  return { dir, state: `${dir}/state`, ram: `${dir}/ram`, key, meta: { ...partial, key } };
 }
 
 /**
@@ -178,8 +186,9 @@ const TEMPLATE_TAP = {
 } as const;
 
 /**
- * Boot a VM of `shape`, save it as `template` and stop it. Older templates of the same image
- * made from another build of it or another QEMU are removed. Throws what booting or saving threw.
+ * Boot a VM of `shape`, save it as `template` and stop it, unless another process made it
+ * meanwhile (makers take turns). Older templates of the same image made from another build of it
+ * or another QEMU are removed. Throws what booting or saving threw.
  *
  * @example
  * ```ts
@@ -197,26 +206,41 @@ export async function makeTemplate(
   shape: TemplateSpec,
   setup: QemuSetup,
 ): Promise<void> {
-  const runtimeDir = await makeVmRuntimeDir();
-  const disks = workspaceDisks(await placeholderWorkspace(runtimeDir));
-  const vm = await startQemuVm({
-    ...shape,
-    disks,
-    runtimeDir,
-    bootTimeoutMs: TEMPLATE_BOOT_TIMEOUT_MS,
-  }, { setup });
   await Deno.mkdir(template.dir, { recursive: true, mode: 0o700 });
-  const temp = `${template.state}.${crypto.randomUUID()}.tmp`;
+  // One maker at a time: a VM restoring from the template must never see the memory of one make
+  // with the state of another. The second maker finds the template made.
+  using lock = await Deno.open(`${template.dir}/lock`, { create: true, write: true, mode: 0o600 });
+  await lock.lock(true);
+  if (await exists(template.state)) return;
+  const suffix = `${crypto.randomUUID()}.tmp`;
+  const temp = { state: `${template.state}.${suffix}`, ram: `${template.ram}.${suffix}` };
+  const runtimeDir = await makeVmRuntimeDir();
   try {
-    // The agent's first exec is its slowest (its JavaScript is compiled on first use): run one
-    // before saving, so that every VM restored from the template starts with that done.
-    await warmUp(vm);
-    await Deno.writeTextFile(`${template.dir}/meta.json`, JSON.stringify(template.meta, null, 2));
-    await vm.saveState(temp);
-    await Deno.rename(temp, template.state);
+    const disks = workspaceDisks(await placeholderWorkspace(runtimeDir));
+    const vm = await startQemuVm({
+      ...shape,
+      memoryFile: { path: temp.ram, shared: true },
+      disks,
+      runtimeDir,
+      bootTimeoutMs: TEMPLATE_BOOT_TIMEOUT_MS,
+    }, { setup });
+    try {
+      // The agent's first exec is its slowest (its JavaScript is compiled on first use): run
+      // one before saving, so that every VM restored from the template starts with that done.
+      await warmUp(vm);
+      await Deno.writeTextFile(`${template.dir}/meta.json`, JSON.stringify(template.meta, null, 2));
+      // The VM stays paused until it stops: its memory file no longer changes.
+      await vm.saveState(temp.state, { memoryInFile: true });
+    } finally {
+      await vm.stop();
+    }
+    // The memory first: the state's existence says the template is complete.
+    await Deno.rename(temp.ram, template.ram);
+    await Deno.rename(temp.state, template.state);
   } finally {
-    await vm.stop();
-    await Deno.remove(temp).catch(() => {});
+    await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
+    await Deno.remove(temp.state).catch(() => {});
+    await Deno.remove(temp.ram).catch(() => {});
   }
   await removeStale(image, template.meta);
 }
@@ -331,10 +355,17 @@ export async function startFromTemplate(
   try {
     const disks = workspaceDisks(workspace ?? await placeholderWorkspace(runtimeDir));
     return await startQemuVm(
-      { ...shape, disks, runtimeDir, bootTimeoutMs: options.bootTimeoutMs },
+      {
+        ...shape,
+        memoryFile: { path: template.ram, shared: false },
+        disks,
+        runtimeDir,
+        bootTimeoutMs: options.bootTimeoutMs,
+      },
       {
         setup,
         restoreFrom: template.state,
+        memoryInFile: true,
         onWarning: options.onWarning,
         kvmWarning: options.kvmWarning,
       },
@@ -356,7 +387,10 @@ async function warmUp(vm: RunningVm): Promise<void> {
   await Promise.all([run.stdout.cancel(), run.stderr.cancel(), run.result]);
 }
 
-/** Remove templates of `meta.image` made from another build of the image or another QEMU. */
+/**
+ * Remove templates of `meta.image` made from another build of the image, another QEMU or in
+ * another format (an older agentbox's).
+ */
 async function removeStale(image: ImagePaths, meta: TemplateMeta): Promise<void> {
   const root = `${templatesDir()}/${image.name}`;
   for await (const entry of Deno.readDir(root)) {
@@ -366,7 +400,9 @@ async function removeStale(image: ImagePaths, meta: TemplateMeta): Promise<void>
       .catch(() => undefined);
     // A template being made right now has no meta.json for a moment: leave those alone.
     if (!other) continue;
-    if (other.imageDigest !== meta.imageDigest || other.qemu !== meta.qemu) {
+    const stale = other.imageDigest !== meta.imageDigest || other.qemu !== meta.qemu ||
+      other.format !== meta.format;
+    if (stale) {
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   }

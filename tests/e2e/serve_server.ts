@@ -15,7 +15,7 @@ export interface TestServer {
   world: Awaited<ReturnType<typeof sandbox>>;
   /** Its unix socket. */
   socket: string;
-  /** `http://127.0.0.1:PORT` when started with `tcp`. */
+  /** `http://127.0.0.1:PORT` when started with `tcp` (`https://` with `--tls-cert`). */
   url?: string;
   /** The default token (made when started with `tcp`). */
   token?: string;
@@ -62,7 +62,7 @@ export async function startServer(
     const { value, done } = await lines.read();
     if (done) throw new Error(`agentbox serve exited:\n${log}`);
     log += value;
-    url ??= /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
+    url ??= /serving on (https?:\/\/127\.0\.0\.1:\d+)/.exec(log)?.[1];
   }
   // Keep draining stderr so the server never blocks on it.
   (async () => {

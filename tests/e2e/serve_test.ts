@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { randomBytes, sha256 } from "../helpers.ts";
 import { startServer, type TestServer } from "./serve_server.ts";
 
+const SECRET = `sk-serve-${crypto.randomUUID()}`;
+
 const json = (body: unknown): RequestInit => ({
   method: "POST",
   headers: { "content-type": "application/json" },
@@ -94,7 +96,13 @@ Deno.test("serve: auth, limits, exec streams, files, changes, a terminal, events
   await Deno.writeTextFile(`${world.project}/keep.txt`, "keep\n");
   const created = await server.fetchTcp(
     "/v1/sandboxes",
-    json({ name: "api1", share: world.project, labels: { job: "e2e" }, deny: ["example.com"] }),
+    json({
+      name: "api1",
+      share: world.project,
+      labels: { job: "e2e" },
+      deny: ["example.com"],
+      secrets: [{ host: "api.example.test", scheme: "Bearer", value: SECRET, guestEnv: ["TOKEN"] }],
+    }),
   );
   assert.equal(created.status, 201, await created.clone().text());
   const sandbox = await created.json();
@@ -109,6 +117,16 @@ Deno.test("serve: auth, limits, exec streams, files, changes, a terminal, events
     assert.deepEqual(byLabel.sandboxes.map((s: { id: string }) => s.id), [id]);
     const other = await (await server.fetchTcp("/v1/sandboxes?label=job=other")).json();
     assert.deepEqual(other.sandboxes, []);
+  });
+
+  await t.step("a secret reaches neither the guest nor the disk", async () => {
+    const env = await execEvents(server, id, { argv: ["sh", "-c", 'echo "$TOKEN"'] });
+    assert.match(new TextDecoder().decode(env.stdout), /^agentbox-placeholder-/);
+    const grep = await new Deno.Command("grep", {
+      args: ["-rlF", SECRET, world.root],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(grep.stdout), "", "files holding the secret");
   });
 
   await t.step("a second sandbox for the same client is over the limit", async () => {

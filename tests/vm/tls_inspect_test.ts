@@ -118,3 +118,66 @@ Deno.test({
   // `exec --json`'s network.requests: what the upstream saw, once.
   assert.equal(report.requests, seen.length);
 });
+
+Deno.test({
+  name: "vm tls inspection: a spec's credential (an API client's secret) is injected like config's",
+  sanitizeOps: false,
+  sanitizeResources: false,
+}, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agentbox-tls-vm-spec-" });
+  const upstreamCert = await selfSignedCert(["ai.test"]);
+  const seen: (string | null)[] = [];
+  const upstream = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    ...upstreamCert,
+  }, (req) => {
+    seen.push(req.headers.get("authorization"));
+    return new Response("ok\n");
+  });
+  // The owner's environment carries the value; the spec names only the variable. No [inspect]:
+  // a credential is enough to inspect its host.
+  const secretEnv = "AGENTBOX_SECRET_0";
+  Deno.env.set(secretEnv, SECRET);
+  await Deno.writeTextFile(`${dir}/config.toml`, '[network]\nallow = ["ai.test"]\n');
+  const db = openDatabase(`${dir}/agentbox.db`);
+  const session = await startNetworkSession({
+    db,
+    projectDir: dir,
+    userConfig: `${dir}/config.toml`,
+    credentials: [{
+      host: "ai.test",
+      header: "authorization",
+      scheme: "Bearer",
+      secretEnv,
+      guestEnv: ["AI_TOKEN"],
+    }],
+    proxy: {
+      resolver: tableResolver({ "ai.test": [ADDR] }).resolver,
+      dialer: mappedDialer({ [`${ADDR}:443`]: upstream.addr.port }).dialer,
+    },
+    inspection: { testUpstreamCaCerts: [upstreamCert.cert] },
+  });
+  const vm = await bootVm({ network: session.egress!.network });
+  try {
+    await installGuestFiles(vm.agent, session.guestFiles);
+    const handle = vm.agent.exec({
+      argv: ["sh", "-c", 'echo "$AI_TOKEN"; curl -sS -m 30 https://ai.test/x 2>&1'],
+      env: session.guestEnv,
+    });
+    const [out] = await Promise.all([readAll(handle.stdout), readAll(handle.stderr)]);
+    const output = new TextDecoder().decode(out);
+    assert.equal((await handle.result).code, 0, output);
+    assert.match(output, /^agentbox-placeholder-.*\nok\n$/);
+    assert.ok(!output.includes(SECRET));
+    assert.deepEqual(seen, [`Bearer ${SECRET}`]);
+  } finally {
+    await vm.stop();
+    await session.finish();
+    db.close();
+    await upstream.shutdown();
+    Deno.env.delete(secretEnv);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -77,9 +77,10 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
   ].join(" ");
   return [
     // With no RTC the kernel spends a whole second at boot trying to read one.
-    ...["-M", "microvm,isa-serial=on,rtc=on"],
+    ...["-M", `microvm,isa-serial=on,rtc=on${spec.memoryFile ? `,memory-backend=${RAM_ID}` : ""}`],
     ...["-accel", kvm ? "kvm" : "tcg,thread=multi", "-cpu", kvm ? "host" : "max"],
     ...["-smp", String(spec.cpus), "-m", `${spec.memoryMb}M`],
+    ...memoryArgs(spec),
     ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
     ...["-kernel", spec.kernel, "-initrd", spec.initrd, "-append", cmdline],
     ...[
@@ -106,6 +107,24 @@ function tscArgs(options: QemuArgvOptions): string[] {
   if (options.accel.kind === "kvm" || !options.tscKhz) return [];
   return [`tsc_early_khz=${Math.round(options.tscKhz)}`];
 }
+
+/**
+ * Guest memory from a file (see {@linkcode VmSpec.memoryFile}). The backend takes the id QEMU
+ * gives its default RAM (`microvm.ram`), so that a migration stream's RAM block has the same name
+ * whichever backend saved it or loads it: a VM restored from a template can be saved as a session
+ * snapshot and that restored into anonymous memory.
+ */
+function memoryArgs(spec: VmSpec): string[] {
+  if (!spec.memoryFile) return [];
+  const { path, shared } = spec.memoryFile;
+  return [
+    "-object",
+    `memory-backend-file,id=${RAM_ID},size=${spec.memoryMb}M,mem-path=${escapeOption(path)},` +
+    `share=${shared ? "on" : "off"}`,
+  ];
+}
+
+const RAM_ID = "microvm.ram";
 
 function networkArgs(network: VmNetwork): string[] {
   return network.kind === "tap" ? tapNetworkArgs(network) : userNetworkArgs(network);

@@ -61,3 +61,21 @@ Deno.test("qemuArgv with KVM and vsock uses the host CPU and a vhost-vsock devic
   assert(optionAfter(args, "-append", "console").includes("agentbox.vsock_port=1024"));
   assert(!optionAfter(args, "-append", "console").includes("tsc_early_khz"), "KVM has kvm-clock");
 });
+
+Deno.test("qemuArgv with a memory file: a file backend named like the default RAM", () => {
+  const options = { accel: { kind: "tcg", reason: "test" }, channel: "serial" } as const;
+  for (const shared of [true, false]) {
+    const args = qemuArgv({ ...SPEC, memoryFile: { path: "/t/a,b/ram", shared } }, options);
+    assert.deepEqual(
+      optionAfter(args, "-object", "memory-backend-file"),
+      `memory-backend-file,id=microvm.ram,size=768M,mem-path=/t/a,,b/ram,share=${
+        shared ? "on" : "off"
+      }`,
+    );
+    assert.deepEqual(
+      optionAfter(args, "-M", "microvm"),
+      "microvm,isa-serial=on,rtc=on,memory-backend=microvm.ram",
+    );
+  }
+  assert(!qemuArgv(SPEC, options).includes("-object"), "anonymous memory by default");
+});

@@ -22,7 +22,7 @@ import { cachedProbeAccel, claimTcgWarning } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
-import { incomingArgs, restoreState, saveState } from "./snapshot_state.ts";
+import { INCOMING_ARGS, restoreState, saveState } from "./snapshot_state.ts";
 
 export type { RunningVm, SaveOptions, VmExit } from "../running_vm.ts";
 
@@ -53,6 +53,11 @@ export interface StartOptions {
    * spec must describe the same devices as the VM that saved it; the disks' files may differ.
    */
   restoreFrom?: string;
+  /**
+   * The state in `restoreFrom` was saved without the memory (`SaveOptions.memoryInFile`): the
+   * spec's `memoryFile` is the memory.
+   */
+  memoryInFile?: boolean;
   /** Called once with a user-facing warning, e.g. the TCG fallback. */
   onWarning?: (message: string) => void;
   /**
@@ -113,7 +118,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
   }
   const process = spawnVmm(qemu, [
     ...qemuArgv(spec, { accel, channel, vsockCid: cid, tscKhz }),
-    ...(options.restoreFrom ? incomingArgs(options.restoreFrom) : []),
+    ...(options.restoreFrom ? INCOMING_ARGS : []),
   ]);
   const exited = watchExit(process);
   const guestConsole = new ConsoleTail();
@@ -139,7 +144,10 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
       greet: restoreFrom
         ? async (conn) => {
           qmp = await QmpClient.connect(files.qmpSocket);
-          return await restoreState(qmp, conn);
+          return await restoreState(qmp, conn, {
+            file: restoreFrom,
+            memoryInFile: options.memoryInFile,
+          });
         }
         : undefined,
     });
