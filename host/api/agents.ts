@@ -192,6 +192,7 @@ export async function prepareAgent(
     ? {
       ...guest,
       paths: agent.preset.home,
+      exclude: agent.preset.homeExclude,
       archive: agentHomeArchive(
         agent.name,
         options.homeScope === "project" ? "project" : "user",

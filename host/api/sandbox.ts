@@ -11,6 +11,7 @@
  * @module
  */
 
+import { imageNodeVersion, nodeVersionWarning, requestedNode } from "../workspace/node_version.ts";
 import type { ConfirmLearned } from "../config/learned_allowlist.ts";
 import { WORKSPACE_DIR } from "../../guest-agent/workspace/layout.ts";
 import { findImage, type ImagePaths } from "../../image/store.ts";
@@ -222,6 +223,9 @@ export async function startSandbox(
   // Looked up first: a missing image costs nothing else. Its user owns the share in the guest.
   const image = await findImage(options.restore?.manifest.vm.image ?? spec.image);
   const name = options.session?.lifecycle?.name ?? undefined;
+  if (spec.share !== undefined && !options.restore) {
+    await warnNodeVersion(ctx, spec.share, image);
+  }
   // The project's .agentbox.toml, found above the project directory as git finds .git.
   const project = await findProjectFile(spec.projectDir);
   const agentSettings = await loadAgentSettings({ projectDir: spec.projectDir });
@@ -674,3 +678,11 @@ async function vmStopped(vm: RunningVm, cause?: unknown): Promise<never> {
 }
 
 export { allowHostForProject } from "./approvals.ts";
+
+/** Say when the shared project asks for another Node than the image's (node_version.ts). */
+async function warnNodeVersion(ctx: ApiContext, share: string, image: ImagePaths): Promise<void> {
+  const requested = await requestedNode(share).catch(() => undefined);
+  if (!requested) return;
+  const message = nodeVersionWarning(requested, image.name, imageNodeVersion(image.manifest));
+  if (message) ctx.onEvent({ type: "warning", message });
+}

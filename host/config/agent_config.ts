@@ -129,6 +129,7 @@ function agentEntry(
     baseUrlEnv: baseUrlEnv ?? base?.baseUrlEnv,
     env: { ...base?.env, ...env },
     home: [...new Set([...(base?.home ?? []), ...home])],
+    homeExclude: base?.homeExclude,
     seed: base?.seed,
     npmPackage: base?.npmPackage,
   };

@@ -51,6 +51,11 @@ export interface AgentPreset {
   env: Readonly<Record<string, string>>;
   /** Files and directories of the agent's home kept across runs, relative to the guest home. */
   home: readonly string[];
+  /**
+   * Paths under `home` that are not kept (relative to the guest home): what the agent rebuilds
+   * itself and would only bloat the saved home (Codex's copy of its own package).
+   */
+  homeExclude?: readonly string[];
   /** How its configuration is pre-seeded; absent: not at all. */
   seed?: SeedKind;
   /** The npm package that provides the command (`images build dev --agents`). */
@@ -130,6 +135,10 @@ export const AGENT_PRESETS: Readonly<Record<string, AgentPreset>> = {
     baseUrlEnv: "OPENAI_BASE_URL",
     env: {},
     home: [".codex"],
+    // Codex 0.171's TUI copies its whole package (~300 MB: the CLI and its app-server daemon)
+    // here to run the daemon from; the seed turns that daemon off (agent_seed.ts), and a copy
+    // made anyway is not kept.
+    homeExclude: [".codex/packages"],
     seed: "codex",
     npmPackage: "@openai/codex",
   },

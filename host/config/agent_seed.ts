@@ -78,6 +78,11 @@ const codex: Seeder = {
     config.check_for_update_on_startup = false;
     objectAt(config, "analytics").enabled = false;
     objectAt(config, "feedback").enabled = false;
+    // Codex 0.171's TUI otherwise first copies its own package (~400 MB) into
+    // ~/.codex/packages to start an app-server daemon from: under emulation that sat at "Waiting
+    // for startup" for 8 minutes and then failed on a full guest disk (docs/agents.md). Without
+    // it the TUI runs its app server in its own process, as `codex exec` does.
+    objectAt(config, "features").daemon_auto_start = false;
     objectAt(objectAt(config, "projects"), workdir).trust_level = "trusted";
     const files: SeedFile[] = [];
     const auth = jsonObject(existing[".codex/auth.json"]);

@@ -66,6 +66,7 @@ Deno.test("codex: an API-key user gets the agentbox provider (no WebSocket) and 
   assert.equal(config.check_for_update_on_startup, false);
   assert.equal(config.analytics.enabled, false);
   assert.equal(config.feedback.enabled, false);
+  assert.equal(config.features.daemon_auto_start, false, "no app-server daemon copied into ~");
   assert.equal(config.projects["/workspace"].trust_level, "trusted");
   assert.equal(config.projects["/src"].trust_level, "trusted");
   assert.equal(config.model_provider, CODEX_PROVIDER);

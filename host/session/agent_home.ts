@@ -80,6 +80,8 @@ export interface GuestHome {
   home: string;
   /** Home-relative paths kept (the preset's `home`). */
   paths: readonly string[];
+  /** Home-relative paths below those that are not kept (the preset's `homeExclude`). */
+  exclude?: readonly string[];
   /** The host archive. */
   archive: string;
 }
@@ -202,16 +204,31 @@ async function readHomeFile(
  * ```
  */
 export async function saveAgentHome(home: GuestHome): Promise<number | undefined> {
-  checkPaths(home.paths);
+  const exclude = home.exclude ?? [];
+  checkPaths([...home.paths, ...exclude]);
+  // The excluded paths are moved aside (a rename, in the home) while tar runs and put back
+  // after: busybox's tar has no --exclude. They are plain home paths (checked), so the unquoted
+  // words of `moved` are safe.
   const script = [
     'cd "$HOME" || exit 1',
+    'x=$1; shift; aside=""; moved=""',
+    "while [ $x -gt 0 ]; do",
+    '  if [ -e "$1" ] || [ -L "$1" ]; then',
+    '    [ -n "$aside" ] || aside=$(mktemp -d "$HOME/.agentbox-aside.XXXXXX") || exit 1',
+    '    mv -- "$1" "$aside/$x" || exit 1; moved="$moved $x:$1"',
+    "  fi",
+    "  shift; x=$((x - 1))",
+    "done",
     "n=$#",
     "while [ $n -gt 0 ]; do",
     "  p=$1; shift; n=$((n - 1))",
     '  if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi',
     "done",
-    "[ $# -eq 0 ] && exit 0",
-    'exec tar -cf - -- "$@"',
+    "rc=0",
+    '[ $# -eq 0 ] || { tar -cf - -- "$@"; rc=$?; }',
+    'for m in $moved; do mv -- "$aside/${m%%:*}" "${m#*:}" || rc=1; done',
+    '[ -z "$aside" ] || rmdir -- "$aside"',
+    "exit $rc",
   ].join("\n");
   const dir = join(home.archive, "..");
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -219,7 +236,7 @@ export async function saveAgentHome(home: GuestHome): Promise<number | undefined
   await Deno.chmod(dir, 0o700);
   const temp = `${home.archive}.${crypto.randomUUID()}.part`;
   const run = home.agent.exec({
-    argv: ["sh", "-c", script, "sh", ...home.paths],
+    argv: ["sh", "-c", script, "sh", String(exclude.length), ...exclude, ...home.paths],
     user: home.user,
     env: { HOME: home.home },
     deadlineMs: AGENT_DEADLINES.hostCommandMs,

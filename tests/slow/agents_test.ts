@@ -5,10 +5,9 @@
  * its own whose /etc/hosts sends the agents' hosts — API, auth, telemetry and update ones — to the
  * fake, so anything the proxy let through would show in the fake's log (the evidence on the
  * receiving side). For each agent: a non-interactive prompt succeeds; an interactive launch in
- * tmux reaches the prompt without onboarding questions (Claude Code also answers a prompt typed
- * there; Codex's TUI step is opt-in, AGENTBOX_TEST_CODEX_TUI=1: it stalls under TCG);
- * the second run still has the first run's settings (the persistent agent home); the host's real key reaches only the fake, never the
- * guest's files or agentbox's state; `agentbox usage` equals the fake's token counts; no
+ * tmux reaches the prompt without onboarding questions and answers a prompt typed there; the
+ * second run still has the first run's settings (the persistent agent home); the host's real key
+ * reaches only the fake, never the guest's files or agentbox's state; `agentbox usage` equals the fake's token counts; no
  * telemetry or update host is contacted.
  *
  * `.ci/run` runs it (root, the dev image built once); AGENTBOX_SKIP_SLOW=1 skips it.
@@ -368,13 +367,9 @@ Deno.test({
       }
     });
 
-    await t.step({
-      name: "interactive codex reaches its prompt without sign-in or trust questions",
-      // Under TCG on a loaded host the Codex TUI in the guest reached its prompt (no sign-in or
-      // trust question) in one run of three, then sat at "Waiting for startup" and ignored
-      // Ctrl-C in the others (docs/agents.md, known problems): opt in until that is understood.
-      ignore: Deno.env.get("AGENTBOX_TEST_CODEX_TUI") !== "1",
-      fn: async () => {
+    await t.step(
+      "interactive codex reaches its prompt without sign-in or trust questions, and answers",
+      async () => {
         const pane = await inTmux(world_, "codex", [
           ...["run", "--image", "dev", "--tls-inspect", "--share", world_.project],
           ...["--discard", "--", "codex"],
@@ -386,9 +381,13 @@ Deno.test({
         ) {
           assert.doesNotMatch(screen, question, `no onboarding question:\n${screen}`);
         }
-        // A prompt typed here is not asserted: in a TCG guest the TUI sat at "Waiting for
-        // startup" for over 5 minutes without making a request (docs/agents.md); the
-        // non-interactive run above proves the answer path.
+        // Before the seed turned Codex's app-server daemon off, the TUI sat at "Waiting for
+        // startup" here for 8 minutes (copying its ~400 MB package into ~/.codex/packages) and
+        // then failed with "No space left on device" (docs/agents.md).
+        await pane.keys("-l", "Say hello again");
+        await new Promise((r) => setTimeout(r, 2000));
+        await pane.keys("Enter");
+        await pane.waitScreen(new RegExp(`• ${FAKE_ANSWER}`), 5 * 60_000);
         // Ctrl-C twice quits; keys sent while the TUI is still starting may be lost: repeat.
         const exited = await waitFor(async () => {
           if (/AGENTBOX-EXITED/.test(await pane.screen())) return true;
@@ -403,11 +402,13 @@ Deno.test({
         const config = await Deno.readTextFile(`${dir}/.codex/config.toml`);
         assert.match(config, /trust_level = "trusted"/);
         assert.match(config, /model_provider = "agentbox"/);
+        assert.match(config, /daemon_auto_start = false/);
+        await assert.rejects(Deno.stat(`${dir}/.codex/packages`), "no copy of Codex kept");
         // The first run's session is still there after the second: the home was kept.
         const sessions = await filesContaining(`${dir}/.codex/sessions`, "Say hello");
         assert.ok(sessions.length >= 1, `the first codex run's session is kept: ${sessions}`);
       },
-    });
+    );
   },
 });
 

@@ -2,8 +2,9 @@
  * Slow: the `dev` image end to end. Builds it (debootstrap and apt: minutes, root only) unless a
  * current one is already in the images directory, then, in real VMs: git, python3 and node work,
  * commands run as `agent`, `agent` can write the shared workspace, and the agent CLIs installed
- * from npm in a VM of the image through agentbox's proxy (`--agents claude,codex`) run, and root
- * works on a tap network.
+ * from npm in a VM of the image through agentbox's proxy (`--agents claude,codex`) run apart from
+ * the project's Node (a project's `.nvmrc` asking for another major gets a warning, and the image's
+ * node), and root works on a tap network.
  *
  * `.ci/run` runs it; set AGENTBOX_SKIP_SLOW=1 to skip it locally.
  */
@@ -47,6 +48,8 @@ Deno.test({
     const project = `${base}/project`;
     await Deno.mkdir(`${project}/src`, { recursive: true });
     await Deno.writeTextFile(`${project}/src/main.py`, "print(6 * 7)\n");
+    // The project asks for another Node: agentbox says so at start, and the image's stays.
+    await Deno.writeTextFile(`${project}/.nvmrc`, "v20.11.1\n");
     try {
       const script = [
         "id -un",
@@ -95,6 +98,9 @@ Deno.test({
         "exec",
         "--image",
         "dev",
+        "--share",
+        project,
+        "--discard",
         "--",
         "sh",
         "-c",
@@ -112,6 +118,10 @@ Deno.test({
       assert.match(npm, /^9\./, "Debian 12's npm");
       assert.match(agentsNode, /^v22\./, "the agents' own Node");
       assert.deepEqual(rest, [], "nothing of /opt/agentbox on PATH");
+      assert.match(
+        toolchain.stderr,
+        /warning: \.nvmrc asks for Node 20; the dev image's node is 18\.[\d.]+ and the project's commands get that one: .*npx -y node@20/,
+      );
 
       // On a tap network too: the host re-addresses eth0 with `ip`, which Debian's dev image has
       // only as an applet of agentbox's busybox.

@@ -1,6 +1,6 @@
 /**
  * The persistent agent home in real VMs (the default image: busybox `tar` and `cpio`): a first VM
- * gets the seeded configuration and packs the home; a second VM unpacks it, so what the first
+ * gets the seeded configuration and packs the home, less its excluded paths; a second VM unpacks it, so what the first
  * wrote is there, and the seed merges into it instead of replacing it. The archive is stored
  * 0600 in a 0700 directory and never unpacked by agentbox on the host.
  */
@@ -42,6 +42,7 @@ Deno.test({
         agent: first.agent,
         home: "/root",
         paths: [".claude", ".claude.json"],
+        exclude: [".claude/packages"],
         archive,
       };
       assert.equal(await restoreAgentHome(home), false, "nothing saved yet");
@@ -52,10 +53,17 @@ Deno.test({
       // What the agent itself would write during the run.
       await sh(
         first,
-        "mkdir -p ~/.claude/projects && echo history > ~/.claude/projects/a.jsonl && " +
+        "mkdir -p ~/.claude/projects ~/.claude/packages/x && echo big > ~/.claude/packages/x/bin && " +
+          "mkdir -p ~/.claude/projects/packages && echo kept > ~/.claude/projects/packages/p && " +
+          "echo history > ~/.claude/projects/a.jsonl && " +
           'sed -i \'s/"theme"/"numStartups": 1, "theme"/\' ~/.claude.json',
       );
       assert.ok((await saveAgentHome(home))! > 0);
+      assert.equal(
+        await sh(first, "cat ~/.claude/packages/x/bin; ls -a ~ | grep -c aside || true"),
+        "big\n0\n",
+        "the excluded path is back in place, nothing left aside",
+      );
     } finally {
       await first.stop();
     }
@@ -72,6 +80,11 @@ Deno.test({
       };
       assert.equal(await restoreAgentHome(home), true);
       assert.equal(await sh(second, "cat ~/.claude/projects/a.jsonl"), "history\n");
+      assert.equal(
+        await sh(second, "ls -a ~/.claude; cat ~/.claude/projects/packages/p"),
+        ".\n..\nprojects\nkept\n",
+        "the excluded path was not kept; a deeper one of the same name was",
+      );
       await seedAgentHome(home, SEEDERS.claude, {
         workdir: "/workspace",
         env: { ANTHROPIC_API_KEY: "agentbox-placeholder-ffffffffffffffffffffffffffffffff" },
