@@ -1,5 +1,5 @@
 /**
- * A real `agentbox serve` for a test: a child process in the private world of
+ * A real `agentbox serve` for a test (without a warm pool unless `args` name `--pool`): a child process in the private world of
  * {@linkcode sandbox} (its own runtime, state, cache and config directories; the images of the
  * default data directory), listening on its unix socket and, when asked, on a loopback TCP port.
  *
@@ -46,6 +46,8 @@ export async function startServer(
   const args = [
     "serve",
     ...(options.tcp ? ["--listen", "127.0.0.1:0"] : []),
+    // No warm VMs unless the test is about them: they would be QEMUs nobody asked for.
+    ...(options.args?.includes("--pool") ? [] : ["--pool", "0"]),
     ...options.args ?? [],
   ];
   const child = agentbox(args, {
