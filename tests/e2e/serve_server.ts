@@ -1,7 +1,8 @@
 /**
- * A real `agentbox serve` for a test (without a warm pool unless `args` name `--pool`): a child process in the private world of
+ * A real `agentbox serve` for a test: a child process in the private world of
  * {@linkcode sandbox} (its own runtime, state, cache and config directories; the images of the
- * default data directory), listening on its unix socket and, when asked, on a loopback TCP port.
+ * default data directory), listening on its unix socket and, when asked, on a loopback TCP port;
+ * without a warm pool unless `args` name `--pool`.
  *
  * @module
  */
