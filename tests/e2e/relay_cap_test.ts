@@ -108,6 +108,9 @@ Deno.test("relay: when the proxy closes a connection, the guest sees the close a
     "start=$(date +%s)",
     "(printf 'GET http://x.test/ HTTP/1.1\\r\\nHost: x.test\\r\\nConnection: close\\r\\n\\r\\n'; " +
     "sleep 20) | nc 10.0.2.100 3128 > /tmp/o &",
+    // First until nc exists (under load the poll below could run before it started), then
+    // until it is gone.
+    "i=0; while ! pidof nc > /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done",
     "while pidof nc > /dev/null; do sleep 1; done",
     "head -1 /tmp/o",
     "echo elapsed=$(( $(date +%s) - start ))",
