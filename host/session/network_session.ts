@@ -23,16 +23,17 @@ import { type Egress, type EgressOptions, startEgress } from "../egress/egress.t
 import type { EgressLink } from "../egress/egress_link.ts";
 import { type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import { type RequestRecorder, storeRecorder } from "../proxy/mod.ts";
+// Not tls/mod.ts: the session CA's X.509 code (~10 MiB of a session owner's heap) is loaded only
+// when inspection is wanted (see below).
 import {
-  createTlsInspection,
   type GuestFile,
   type GuestTrust,
   guestTrustEnv,
   guestTrustFiles,
-  hostTrust,
-  inspectionWanted,
-  type TlsInspectionOptions,
-} from "../tls/mod.ts";
+} from "../tls/guest_trust.ts";
+import { hostTrust } from "../tls/host_trust.ts";
+import type { TlsInspectionOptions } from "../tls/tls_inspection.ts";
+import { inspectionWanted } from "../config/inspect_settings.ts";
 import { listRequests, type RequestRecord, type RequestStart } from "../store/requests.ts";
 import { createSession, endSession } from "../store/sessions.ts";
 import { type NewLifecycle, reopenLifecycle } from "../store/session_lifecycle.ts";
@@ -195,7 +196,10 @@ export async function startNetworkSession(
   // Under inspection, a known agent's key is injected from the host's variable.
   if (policy.inspect.enabled) addAgentCredentials(policy.inspect, options.agent);
   const inspect = net !== "none" && inspectionWanted(policy.inspect)
-    ? await createTlsInspection(policy, options.inspection)
+    ? await (await import("../tls/tls_inspection.ts")).createTlsInspection(
+      policy,
+      options.inspection,
+    )
     : undefined;
   const backend = net === "none" ? "user" : await resolveNetBackend(policy.backend);
   // What the guest trusts beyond its image: the session CA, the host's extra CAs, or both, over

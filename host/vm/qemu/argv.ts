@@ -78,7 +78,8 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
   return [
     // With no RTC the kernel spends a whole second at boot trying to read one.
     ...["-M", `microvm,isa-serial=on,rtc=on${spec.memoryFile ? `,memory-backend=${RAM_ID}` : ""}`],
-    ...["-accel", kvm ? "kvm" : "tcg,thread=multi", "-cpu", kvm ? "host" : "max"],
+    ...["-accel", kvm ? "kvm" : `tcg,thread=multi,tb-size=${TCG_TB_SIZE_MB}`],
+    ...["-cpu", kvm ? "host" : "max"],
     ...["-smp", String(spec.cpus), "-m", `${spec.memoryMb}M`],
     ...memoryArgs(spec),
     ...["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"],
@@ -96,6 +97,16 @@ export function qemuArgv(spec: VmSpec, options: QemuArgvOptions): string[] {
     ...["-qmp", `unix:${escapeOption(files.qmpSocket)},server=on,wait=off`],
   ];
 }
+
+/**
+ * The cap, in MiB, on TCG's translated code. QEMU's default is a 1 GiB buffer that a VM fills as
+ * its guest runs new code and never gives back: 44–50 MiB right after a restore, 250 MiB after a
+ * few `deno eval` runs, all of it resident (QEMU backs the buffer with huge pages) for as long as
+ * the VM lives. Capped, QEMU flushes and retranslates when it is full. 64 stays above what an idle
+ * restored guest translates and costs busy workloads little; 32 and 16 made them slower
+ * (tests/bench/tcg_tb_size.ts, figures in docs/benchmarks.md).
+ */
+export const TCG_TB_SIZE_MB = 64;
 
 /**
  * Under TCG the guest's TSC ticks at the host's rate, but the kernel's calibration against the PIT
