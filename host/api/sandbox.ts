@@ -59,7 +59,6 @@ import {
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
-import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { VmError } from "../vm/errors.ts";
 import { mountsLayers } from "../vm/workspace_disks.ts";
 import { NO_DELTA_LAYERS } from "../workspace/share_layers.ts";
@@ -504,14 +503,7 @@ async function bootNewVm(
       });
       return undefined;
     });
-    // What bootVm does after a restore: a tap network is configured in the guest.
-    const tap = network.egress?.network.kind === "tap" ? network.egress.network : undefined;
-    if (vm && tap) {
-      await configureGuestNetwork(vm.agent, tap).catch(async (error) => {
-        await vm.stop();
-        throw error;
-      });
-    }
+    // Its guest network was configured for this network while it was warmed (warm_pool.ts).
     if (vm) return { vm };
   }
   const owner = image.manifest.user;

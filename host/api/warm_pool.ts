@@ -1,17 +1,20 @@
 /**
- * A warm pool: VMs restored from the image's template snapshot ahead of time and held paused, so
- * that a one-shot sandbox (`agentbox exec` through `agentbox serve`) starts with a VM whose state
- * is already loaded. `agentbox serve` keeps one (`--pool N`); docs/serve.md, "Warm pool".
+ * A warm pool: VMs restored from the image's template snapshot ahead of time, warmed and held
+ * paused, so that a one-shot sandbox (`agentbox exec` through `agentbox serve`) starts with a VM
+ * that has already run. `agentbox serve` keeps one (`--pool N`); docs/serve.md, "Warm pool".
  *
- * A warm VM is QEMU started with `-incoming` from the template and stopped just before its first
- * `cont` (qemu_vm.ts `beforeResume`), its agent channel connected. Taking it resumes it and greets
- * its agent — the same two steps that end every template restore — so what the guest sees is what
- * a fresh restore shows: its clock and random generator come from that hello, nothing has run in
- * it, and it is never handed out twice. Its user network was made with it (egress_link.ts): the
- * session that takes it serves its proxies on the listeners QEMU's relays already point at.
+ * Filling one: QEMU restores the template and resumes; its agent is greeted; the guest network is
+ * configured for the network made with it (a tap's addresses are known up front, egress_link.ts);
+ * `true` runs twice, so the code of an exec is already translated (under TCG, a fresh QEMU
+ * translates the guest's code afresh: the first exec after a restore costs several times the
+ * second, docs/benchmarks.md); then the VM is paused. Taking it resumes it and greets its agent
+ * again on the same connection (`AgentClient.rehello`): the guest's clock, which stood still while
+ * it was paused, and its random generator are set from that hello, as after any restore. Nothing
+ * the warm-up ran is left (the commands ended; the agent drops its streams at the new hello), and
+ * a warm VM is never handed out twice.
  *
  * What is pooled: the image the pool was started for, the default shape (CPUs, memory), QEMU, the
- * user network backend, no shared directory. Anything else is not asked of the pool (see
+ * pool's network backend, no shared directory. Anything else is not asked of the pool (see
  * `startSandbox`'s `warm`). When the image's build changes (`agentbox images build`), every warm
  * VM of the old build is discarded and the pool refills with the new one.
  *
@@ -26,6 +29,8 @@ import type { RunningVm } from "../vm/running_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { imageDigest, startFromTemplate, templateShape } from "../vm/template.ts";
 import { loadPolicy } from "../config/load_config.ts";
+import { configureGuestNetwork } from "../vm/guest_network.ts";
+import { runGuestSetup } from "../vm/guest_setup.ts";
 import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import type { ApiContext } from "./context.ts";
 
@@ -41,7 +46,10 @@ export interface WarmShape {
 export interface WarmVm {
   /** The user network it was started on; the taker's egress serves it (and closes it). */
   link: EgressLink;
-  /** Resume it and greet its agent. Throws `VmError` when it cannot (it is stopped then). */
+  /**
+   * Resume it and greet its agent again; its guest network is already configured for `link`.
+   * Throws `VmError` or `AgentError` when it cannot (it is stopped then).
+   */
   resume(): Promise<RunningVm>;
   /** Stop it unused and close its link (idempotent; nothing after `resume`). */
   discard(): Promise<void>;
@@ -97,21 +105,20 @@ const RETRY_MS = 5_000;
 /** How long making (a cold boot) and loading a template may take before a fill gives up. */
 const TEMPLATE_WAIT_MS = 300_000;
 
-/** One paused VM and how to let it go on. */
+/** One warmed, paused VM. */
 interface Entry {
   build: string;
   shape: WarmShape;
   born: number;
   link: EgressLink;
-  /** Settles when the VM's state is loaded (it waits paused), or rejects when that failed. */
-  loaded: Promise<void>;
-  /** Resolve: resume it; reject: stop it. */
-  gate: PromiseWithResolvers<void>;
-  /** The VM once resumed. */
-  vm: Promise<RunningVm>;
+  vm: RunningVm;
   /** Set when it died while waiting. */
   dead: boolean;
 }
+
+/** What each warm VM runs before it is paused: the exec path an `agentbox exec` takes. */
+const WARM_UP = ["true"];
+const WARM_UP_RUNS = 2;
 
 /**
  * The pool. `start()` begins filling it in the background; `claim()` hands out a ready VM and
@@ -201,10 +208,16 @@ export class WarmPool implements WarmSource {
     let discarded: Promise<void> | undefined;
     return {
       link: entry.link,
-      resume: () => {
+      resume: async () => {
         resumed = true;
-        entry.gate.resolve();
-        return entry.vm;
+        try {
+          await entry.vm.resume();
+          await entry.vm.agent.rehello();
+          return entry.vm;
+        } catch (error) {
+          await entry.vm.stop();
+          throw error;
+        }
       },
       discard: () => {
         if (resumed) return Promise.resolve();
@@ -274,7 +287,7 @@ export class WarmPool implements WarmSource {
         return;
       }
       this.#ready.push(entry);
-      entry.vm.catch(() => {
+      entry.vm.exited.then(() => {
         // It died while it waited: it is no longer ready.
         entry.dead = true;
         const at = this.#ready.indexOf(entry);
@@ -289,6 +302,7 @@ export class WarmPool implements WarmSource {
     }
   }
 
+  /** Restore one VM, warm it up and pause it. */
   async #restore(image: ImagePaths, build: string): Promise<Entry> {
     this.#setup ??= await qemuSetup();
     const setup = this.#setup;
@@ -296,41 +310,27 @@ export class WarmPool implements WarmSource {
       throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
     }
     const link = await prepareEgressLink(this.#backend);
+    let vm: RunningVm | undefined;
     try {
       const shape = templateShape(image, { network: link.network });
-      const loaded = Promise.withResolvers<void>();
-      const gate = Promise.withResolvers<void>();
-      gate.promise.catch(() => {});
-      // The template restore everyone uses (made first if missing), held before its `cont`.
-      const vm = startFromTemplate(image, shape, {
+      // The template restore everyone uses (made first if missing).
+      const restoring = startFromTemplate(image, shape, {
         setup,
-        // The timer runs while the VM waits in the pool: it is replaced before this runs out.
-        bootTimeoutMs: this.#maxAgeMs + 2 * VM_DEFAULTS.bootTimeoutMs,
+        bootTimeoutMs: 2 * VM_DEFAULTS.bootTimeoutMs,
         kvmWarning: false,
         onWarning: (message) => this.#ctx.onEvent({ type: "warning", message }),
-        beforeResume: () => {
-          loaded.resolve();
-          return gate.promise;
-        },
-      }).then((running) => {
-        if (!running) throw new Error("no template snapshot could be made or restored");
-        return running;
       });
-      vm.catch((error) => loaded.reject(error));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        loaded.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error("its state did not load in time")),
-            TEMPLATE_WAIT_MS,
-          );
-        }),
-      ]).catch(async (error) => {
-        gate.reject(new Error("discarded"));
-        await vm.then((running) => running.stop(), () => {});
-        throw error;
-      }).finally(() => clearTimeout(timer));
+      vm = await within(restoring, TEMPLATE_WAIT_MS, "its state did not load in time")
+        .catch(async (error) => {
+          await restoring.then((late) => late?.stop(), () => {});
+          throw error;
+        });
+      if (!vm) throw new Error("no template snapshot could be made or restored");
+      if (link.network.kind === "tap") await configureGuestNetwork(vm.agent, link.network);
+      for (let i = 0; i < WARM_UP_RUNS; i++) {
+        await runGuestSetup(vm.agent, WARM_UP, "warm the VM up");
+      }
+      await vm.pause();
       return {
         build,
         shape: {
@@ -341,12 +341,11 @@ export class WarmPool implements WarmSource {
         },
         born: Date.now(),
         link,
-        loaded: loaded.promise,
-        gate,
         vm,
         dead: false,
       };
     } catch (error) {
+      await vm?.stop();
       await link.close();
       throw error;
     }
@@ -354,8 +353,7 @@ export class WarmPool implements WarmSource {
 
   /** Stop a VM that was never resumed. */
   async #stop(entry: Entry): Promise<void> {
-    entry.gate.reject(new Error("discarded from the warm pool"));
-    await entry.vm.then((vm) => vm.stop(), () => {});
+    await entry.vm.stop();
     await entry.link.close();
   }
 
@@ -383,5 +381,20 @@ export class WarmPool implements WarmSource {
   async #sleep(ms: number): Promise<void> {
     await Promise.race([delay(ms), this.#wake.promise]);
     this.#wake = Promise.withResolvers<void>();
+  }
+}
+
+/** `promise`, or a rejection with `message` when it takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
