@@ -375,7 +375,7 @@ async function claimWarmVm(
   configDir: string,
   image: ImagePaths,
 ): Promise<WarmVm | undefined> {
-  if (!options.warm || options.restore || options.resumeWorkspace || options.session?.id) {
+  if (!options.warm || options.restore || options.resumeWorkspace || options.session?.reopen) {
     return undefined;
   }
   if (spec.share !== undefined || spec.net === "none" || spec.ports.length > 0) return undefined;
@@ -392,6 +392,7 @@ async function claimWarmVm(
     cpus: spec.cpus,
     memoryMb: spec.memoryMb,
     backend,
+    sessionId: options.session?.id,
   });
 }
 

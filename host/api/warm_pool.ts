@@ -40,6 +40,12 @@ export interface WarmShape {
   cpus: number;
   memoryMb: number;
   backend: NetBackend;
+  /**
+   * The session that will run on it, when its id is fixed already (a detached session's owner):
+   * only a warm VM whose network was made for that id fits (a tap's lease and wall are keyed by
+   * it).
+   */
+  sessionId?: string;
 }
 
 /** A warm VM taken from the pool: the caller's alone. */
@@ -105,8 +111,8 @@ const RETRY_MS = 5_000;
 /** How long making (a cold boot) and loading a template may take before a fill gives up. */
 const TEMPLATE_WAIT_MS = 300_000;
 
-/** One warmed, paused VM. */
-interface Entry {
+/** One warmed, paused VM: see {@linkcode prepareWarmVm}. */
+export interface WarmEntry {
   build: string;
   shape: WarmShape;
   born: number;
@@ -141,7 +147,7 @@ export class WarmPool implements WarmSource {
   #backendChoice?: NetBackendChoice;
   #checkEveryMs: number;
   #maxAgeMs: number;
-  #ready: Entry[] = [];
+  #ready: WarmEntry[] = [];
   #filling = 0;
   #taken = 0;
   #misses = 0;
@@ -189,7 +195,8 @@ export class WarmPool implements WarmSource {
    */
   async claim(shape: WarmShape): Promise<WarmVm | undefined> {
     const fits = !this.#closed && shape.image === this.#image && shape.backend === this.#backend &&
-      shape.cpus === VM_DEFAULTS.cpus && shape.memoryMb === VM_DEFAULTS.memoryMb;
+      shape.cpus === VM_DEFAULTS.cpus && shape.memoryMb === VM_DEFAULTS.memoryMb &&
+      shape.sessionId === undefined;
     if (!fits || this.#ready.length === 0) {
       this.#misses++;
       return undefined;
@@ -204,27 +211,7 @@ export class WarmPool implements WarmSource {
     }
     this.#taken++;
     this.#wake.resolve();
-    let resumed = false;
-    let discarded: Promise<void> | undefined;
-    return {
-      link: entry.link,
-      resume: async () => {
-        resumed = true;
-        try {
-          await entry.vm.resume();
-          await entry.vm.agent.rehello();
-          return entry.vm;
-        } catch (error) {
-          await entry.vm.stop();
-          throw error;
-        }
-      },
-      discard: () => {
-        if (resumed) return Promise.resolve();
-        discarded ??= this.#stop(entry);
-        return discarded;
-      },
-    };
+    return handOut(entry);
   }
 
   /** Stop filling and stop every warm VM. */
@@ -232,7 +219,7 @@ export class WarmPool implements WarmSource {
     this.#closed = true;
     this.#wake.resolve();
     await this.#loop;
-    await Promise.all(this.#ready.splice(0).map((entry) => this.#stop(entry)));
+    await Promise.all(this.#ready.splice(0).map((entry) => stopWarm(entry)));
   }
 
   async #run(): Promise<void> {
@@ -281,9 +268,10 @@ export class WarmPool implements WarmSource {
     const build = imageDigest(image);
     this.#filling++;
     try {
-      const entry = await this.#restore(image, build);
+      this.#setup ??= await qemuSetup();
+      const entry = await prepareWarmVm(this.#ctx, image, this.#backend, { setup: this.#setup });
       if (this.#closed || build !== this.#build) {
-        await this.#stop(entry);
+        await stopWarm(entry);
         return;
       }
       this.#ready.push(entry);
@@ -302,65 +290,10 @@ export class WarmPool implements WarmSource {
     }
   }
 
-  /** Restore one VM, warm it up and pause it. */
-  async #restore(image: ImagePaths, build: string): Promise<Entry> {
-    this.#setup ??= await qemuSetup();
-    const setup = this.#setup;
-    if (setup.channel !== "serial") {
-      throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
-    }
-    const link = await prepareEgressLink(this.#backend);
-    let vm: RunningVm | undefined;
-    try {
-      const shape = templateShape(image, { network: link.network });
-      // The template restore everyone uses (made first if missing).
-      const restoring = startFromTemplate(image, shape, {
-        setup,
-        bootTimeoutMs: 2 * VM_DEFAULTS.bootTimeoutMs,
-        kvmWarning: false,
-        onWarning: (message) => this.#ctx.onEvent({ type: "warning", message }),
-      });
-      vm = await within(restoring, TEMPLATE_WAIT_MS, "its state did not load in time")
-        .catch(async (error) => {
-          await restoring.then((late) => late?.stop(), () => {});
-          throw error;
-        });
-      if (!vm) throw new Error("no template snapshot could be made or restored");
-      if (link.network.kind === "tap") await configureGuestNetwork(vm.agent, link.network);
-      for (let i = 0; i < WARM_UP_RUNS; i++) {
-        await runGuestSetup(vm.agent, WARM_UP, "warm the VM up");
-      }
-      await vm.pause();
-      return {
-        build,
-        shape: {
-          image: image.name,
-          cpus: shape.cpus,
-          memoryMb: shape.memoryMb,
-          backend: this.#backend,
-        },
-        born: Date.now(),
-        link,
-        vm,
-        dead: false,
-      };
-    } catch (error) {
-      await vm?.stop();
-      await link.close();
-      throw error;
-    }
-  }
-
-  /** Stop a VM that was never resumed. */
-  async #stop(entry: Entry): Promise<void> {
-    await entry.vm.stop();
-    await entry.link.close();
-  }
-
   #discardAll(): void {
     for (const entry of this.#ready.splice(0)) {
       this.#discarded++;
-      this.#stop(entry).catch(() => {});
+      stopWarm(entry).catch(() => {});
     }
   }
 
@@ -370,7 +303,7 @@ export class WarmPool implements WarmSource {
       if (now - entry.born < this.#maxAgeMs && !entry.dead) continue;
       this.#ready.splice(this.#ready.indexOf(entry), 1);
       this.#discarded++;
-      this.#stop(entry).catch(() => {});
+      stopWarm(entry).catch(() => {});
     }
   }
 
@@ -382,6 +315,131 @@ export class WarmPool implements WarmSource {
     await Promise.race([delay(ms), this.#wake.promise]);
     this.#wake = Promise.withResolvers<void>();
   }
+}
+
+/** Options of {@linkcode prepareWarmVm}. */
+export interface PrepareWarmOptions {
+  /** QEMU's setup (default: found now). */
+  setup?: QemuSetup;
+  /** The session id its network is made for (default: a new one; see `WarmShape.sessionId`). */
+  sessionId?: string;
+}
+
+/**
+ * Restore one VM of `image` from its template (made first if missing) on a new `backend`
+ * network, warm it up and pause it: see the module's doc. Throws what the restore or the
+ * warm-up threw (nothing is left running then).
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareWarmVm, handOut } from "./warm_pool.ts";
+ * const entry = await prepareWarmVm(ctx, image, "user");
+ * const vm = await handOut(entry).resume();
+ * ```
+ */
+export async function prepareWarmVm(
+  ctx: ApiContext,
+  image: ImagePaths,
+  backend: NetBackend,
+  options: PrepareWarmOptions = {},
+): Promise<WarmEntry> {
+  const setup = options.setup ?? await qemuSetup();
+  if (setup.channel !== "serial") {
+    throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
+  }
+  const link = await prepareEgressLink(backend, options.sessionId);
+  let vm: RunningVm | undefined;
+  try {
+    const shape = templateShape(image, { network: link.network });
+    // The template restore everyone uses (made first if missing).
+    const restoring = startFromTemplate(image, shape, {
+      setup,
+      bootTimeoutMs: 2 * VM_DEFAULTS.bootTimeoutMs,
+      kvmWarning: false,
+      onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+    });
+    vm = await within(restoring, TEMPLATE_WAIT_MS, "its state did not load in time")
+      .catch(async (error) => {
+        await restoring.then((late) => late?.stop(), () => {});
+        throw error;
+      });
+    if (!vm) throw new Error("no template snapshot could be made or restored");
+    if (link.network.kind === "tap") await configureGuestNetwork(vm.agent, link.network);
+    for (let i = 0; i < WARM_UP_RUNS; i++) {
+      await runGuestSetup(vm.agent, WARM_UP, "warm the VM up");
+    }
+    await vm.pause();
+    return {
+      build: imageDigest(image),
+      shape: { image: image.name, cpus: shape.cpus, memoryMb: shape.memoryMb, backend },
+      born: Date.now(),
+      link,
+      vm,
+      dead: false,
+    };
+  } catch (error) {
+    await vm?.stop();
+    await link.close();
+    throw error;
+  }
+}
+
+/** `entry` as the {@linkcode WarmVm} its taker resumes or discards. */
+export function handOut(entry: WarmEntry): WarmVm {
+  let resumed = false;
+  let discarded: Promise<void> | undefined;
+  return {
+    link: entry.link,
+    resume: async () => {
+      resumed = true;
+      try {
+        await entry.vm.resume();
+        await entry.vm.agent.rehello();
+        return entry.vm;
+      } catch (error) {
+        await entry.vm.stop();
+        throw error;
+      }
+    },
+    discard: () => {
+      if (resumed) return Promise.resolve();
+      discarded ??= stopWarm(entry);
+      return discarded;
+    },
+  };
+}
+
+/** A source of one warm VM: {@linkcode singleWarmSource}. */
+export interface OneWarmVm extends WarmSource {
+  /** Stop the VM if nobody took it (idempotent). */
+  release(): Promise<void>;
+}
+
+/**
+ * A {@linkcode WarmSource} of one warm VM (a standby session owner's own: api/standby.ts): it
+ * hands `entry` out once, to a shape that fits it. `release()` stops it if nobody took it.
+ */
+export function singleWarmSource(entry: WarmEntry): OneWarmVm {
+  let taken = false;
+  return {
+    // deno-lint-ignore require-await
+    async claim(shape) {
+      const fits = !taken && !entry.dead && shape.image === entry.shape.image &&
+        shape.backend === entry.shape.backend && shape.cpus === entry.shape.cpus &&
+        shape.memoryMb === entry.shape.memoryMb &&
+        (shape.sessionId === undefined || shape.sessionId === entry.link.sessionId);
+      if (!fits) return undefined;
+      taken = true;
+      return handOut(entry);
+    },
+    release: () => taken ? Promise.resolve() : (taken = true, stopWarm(entry)),
+  };
+}
+
+/** Stop a warm VM that was never resumed, and close its network. */
+export async function stopWarm(entry: WarmEntry): Promise<void> {
+  await entry.vm.stop();
+  await entry.link.close();
 }
 
 /** `promise`, or a rejection with `message` when it takes longer than `ms`. */

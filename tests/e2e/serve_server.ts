@@ -2,7 +2,8 @@
  * A real `agentbox serve` for a test: a child process in the private world of
  * {@linkcode sandbox} (its own runtime, state, cache and config directories; the images of the
  * default data directory), listening on its unix socket and, when asked, on a loopback TCP port;
- * without a warm pool unless `args` name `--pool`.
+ * without a warm pool unless `args` name `--pool`, and without standby owners unless they name
+ * `--pool-sessions`.
  *
  * @module
  */
@@ -49,6 +50,7 @@ export async function startServer(
     ...(options.tcp ? ["--listen", "127.0.0.1:0"] : []),
     // No warm VMs unless the test is about them: they would be QEMUs nobody asked for.
     ...(options.args?.includes("--pool") ? [] : ["--pool", "0"]),
+    ...(options.args?.includes("--pool-sessions") ? [] : ["--pool-sessions", "0"]),
     ...options.args ?? [],
   ];
   const child = agentbox(args, {

@@ -3,6 +3,8 @@
  * `agentbox exec` hands its sandbox to the server, which serves it from the pool; two execs never
  * share a VM; the pool refills after takes and is replaced after `images build`; with no server
  * (or a dead socket) the CLI runs the sandbox itself; a stopped server leaves no QEMU behind.
+ * Standby session owners (`--pool-sessions`): a created sandbox starts on one's warm VM, with its
+ * clock set, and a new one stands by.
  */
 
 import assert from "node:assert/strict";
@@ -19,6 +21,7 @@ interface PoolStats {
   misses: number;
   discarded: number;
   build: string | null;
+  sessions: { size: number; ready: number; starting: number; taken: number };
 }
 
 async function pool(server: TestServer): Promise<PoolStats> {
@@ -246,3 +249,56 @@ function shape(value: unknown): unknown {
     Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, shape(v)]),
   );
 }
+
+Deno.test({
+  name: "a sandbox created through the server starts on a standby owner's warm VM",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    let runtime: string;
+    {
+      await using server = await startServer({ args: ["--pool-sessions", "1"] });
+      runtime = server.world.env.XDG_RUNTIME_DIR;
+      const before = await poolUntil(server, (s) => s.sessions.ready === 1, "stood by");
+      assert.equal(before.sessions.taken, 0);
+      assert.equal(before.size, 0, "no one-shot pool was asked for");
+      // Nothing of a standby owner shows before it has a session.
+      const sessions = async () => JSON.parse((await server.world.cli(["ps", "--json"])).stdout);
+      assert.deepEqual(await sessions(), []);
+      // It waits paused, its clock standing still: the session must find the clock set.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const created = await server.fetchSocket("/v1/sandboxes", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "standing", labels: { via: "standby" } }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = await created.json();
+      const after = await pool(server);
+      assert.equal(after.sessions.taken, 1);
+      const log = await Deno.readTextFile(
+        `${server.world.env.XDG_STATE_HOME}/agentbox/sessions/${id}/owner.log`,
+      ).catch((e) => `unreadable: ${e}`);
+      assert.match(log, /standing by: a warm VM waits/);
+      assert.match(log, /session running/);
+      const clock = await server.world.cli(["exec", "--session", "standing", "--", "date", "+%s"]);
+      assert.equal(clock.code, 0, clock.stderr);
+      assert.ok(
+        Math.abs(Number(clock.stdout) - Date.now() / 1000) < 5,
+        `guest clock ${clock.stdout}, host ${Date.now() / 1000}`,
+      );
+      assert.deepEqual(
+        (await sessions()).map((s: { id: string; state: string }) => [s.id, s.state]),
+        [[id, "running"]],
+      );
+      await poolUntil(server, (s) => s.sessions.ready === 1, "stood by again");
+      const removed = await server.fetchSocket(`/v1/sandboxes/${id}?force=true`, {
+        method: "DELETE",
+      });
+      assert.equal(removed.status, 204, await removed.clone().text());
+      await removed.body?.cancel();
+    }
+    // The server stopped its standby owner; nothing is left running.
+    assert.deepEqual(await qemusUnder(runtime), []);
+  },
+});
