@@ -22,7 +22,7 @@ import { resolveNetBackend } from "../net/net_backend.ts";
 import { type SessionPaths, sessionPaths } from "../session/session_paths.ts";
 import { type SpawnedOwner, spawnOwner } from "../session/start_owner.ts";
 import type { ApiContext } from "./context.ts";
-import { type OneWarmVm, prepareWarmVm, singleWarmSource } from "./warm_pool.ts";
+import { type OneWarmVm, prepareWarmVm, REFILL_DELAY_MS, singleWarmSource } from "./warm_pool.ts";
 import { delay } from "../delay.ts";
 import { escapeControls } from "../terminal_text.ts";
 
@@ -87,6 +87,8 @@ const RETRY_MS = 5_000;
 export interface StandbyOwnersOptions {
   /** Standby owners to keep (0: none). */
   size: number;
+  /** How long after a take it waits before starting another (default: the warm pool's). */
+  refillDelayMs?: number;
 }
 
 /** What {@linkcode StandbyOwners} holds and has done. */
@@ -123,6 +125,8 @@ interface Waiting {
 export class StandbyOwners {
   #ctx: ApiContext;
   #size: number;
+  #refillDelayMs: number;
+  #lastTake = 0;
   #waiting: Waiting[] = [];
   #taken = 0;
   #closed = false;
@@ -132,6 +136,7 @@ export class StandbyOwners {
   constructor(ctx: ApiContext, options: StandbyOwnersOptions) {
     this.#ctx = ctx;
     this.#size = Math.max(0, Math.floor(options.size));
+    this.#refillDelayMs = options.refillDelayMs ?? REFILL_DELAY_MS;
   }
 
   /** Keep the standby owners running, in the background. */
@@ -161,6 +166,7 @@ export class StandbyOwners {
       if (waiting.exited || !(await isReady(waiting))) continue;
       this.#waiting.splice(this.#waiting.indexOf(waiting), 1);
       this.#taken++;
+      this.#lastTake = Date.now();
       this.#wake.resolve();
       return { id: waiting.id, owner: waiting.owner };
     }
@@ -184,6 +190,13 @@ export class StandbyOwners {
       for (const waiting of ended) await this.#cleanUp(waiting);
       if (ended.length > 0) await Promise.race([delay(RETRY_MS), this.#wake.promise]);
       if (this.#closed) break;
+      // As the warm pool: a new owner's VM would compete with the session just handed out.
+      const calm = Date.now() - this.#lastTake;
+      if (this.#waiting.length < this.#size && calm < this.#refillDelayMs) {
+        await Promise.race([delay(this.#refillDelayMs - calm), this.#wake.promise]);
+        this.#wake = Promise.withResolvers<void>();
+        continue;
+      }
       if (this.#waiting.length < this.#size) {
         const id = crypto.randomUUID();
         const owner = await spawnOwner(id, { cwd: "/", standby: true });

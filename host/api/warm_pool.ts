@@ -103,7 +103,16 @@ export interface WarmPoolOptions {
   checkEveryMs?: number;
   /** A warm VM older than this is replaced by a fresh one (default 10 min). */
   maxAgeMs?: number;
+  /**
+   * How long after a take the pool waits before it refills (default
+   * {@linkcode REFILL_DELAY_MS}): restoring and warming a VM is CPU work, which would otherwise
+   * compete with the sandbox that was just handed a VM.
+   */
+  refillDelayMs?: number;
 }
+
+/** The default of `WarmPoolOptions.refillDelayMs`. */
+export const REFILL_DELAY_MS = 3_000;
 
 /** Waits between failed fills. */
 const RETRY_MS = 5_000;
@@ -147,6 +156,8 @@ export class WarmPool implements WarmSource {
   #backendChoice?: NetBackendChoice;
   #checkEveryMs: number;
   #maxAgeMs: number;
+  #refillDelayMs: number;
+  #lastTake = 0;
   #ready: WarmEntry[] = [];
   #filling = 0;
   #taken = 0;
@@ -165,6 +176,7 @@ export class WarmPool implements WarmSource {
     this.#backendChoice = options.backend;
     this.#checkEveryMs = options.checkEveryMs ?? 2_000;
     this.#maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
+    this.#refillDelayMs = options.refillDelayMs ?? REFILL_DELAY_MS;
   }
 
   /** Begin filling (and keep the pool filled) in the background. */
@@ -210,6 +222,7 @@ export class WarmPool implements WarmSource {
       return undefined;
     }
     this.#taken++;
+    this.#lastTake = Date.now();
     this.#wake.resolve();
     return handOut(entry);
   }
@@ -243,6 +256,11 @@ export class WarmPool implements WarmSource {
             this.#build = build;
           }
           this.#dropStale();
+        }
+        const calm = Date.now() - this.#lastTake;
+        if (this.#ready.length + this.#filling < this.#size && calm < this.#refillDelayMs) {
+          await this.#sleep(this.#refillDelayMs - calm);
+          continue;
         }
         if (this.#ready.length + this.#filling < this.#size) {
           await this.#fillOne();
