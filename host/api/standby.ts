@@ -29,8 +29,8 @@ import { escapeControls } from "../terminal_text.ts";
 /** How long a standby owner waits for its plan before it gives up and exits. */
 export const STANDBY_MAX_WAIT_MS = 10 * 60_000;
 
-/** How often a standby owner looks for its plan. */
-const PLAN_POLL_MS = 25;
+/** How often a standby owner looks for its plan besides watching for it. */
+const PLAN_LOOK_MS = 1_000;
 
 /** The file a standby owner makes once its VM is warm and paused. */
 export function standbyReadyPath(paths: SessionPaths): string {
@@ -67,14 +67,21 @@ export async function standBy(
   const source = singleWarmSource(entry);
   await Deno.writeTextFile(standbyReadyPath(paths), "", { mode: 0o600 });
   ctx.onEvent({ type: "progress", message: "standing by: a warm VM waits for its session" });
+  // The plan is renamed into the runtime directory: watch it (and look now and then, in case an
+  // event is missed), rather than polling fast.
+  const watcher = Deno.watchFs(paths.runtime, { recursive: false });
+  const events = watcher[Symbol.asyncIterator]();
   let stop = false;
   stopped.then(() => stop = true);
+  entry.vm.exited.then(() => entry.dead = true);
   const deadline = Date.now() + maxWaitMs;
-  while (!stop && !entry.dead && Date.now() < deadline) {
-    if (await Deno.lstat(paths.plan).then(() => true, () => false)) {
-      return { warm: source };
+  try {
+    while (!stop && !entry.dead && Date.now() < deadline) {
+      if (await Deno.lstat(paths.plan).then(() => true, () => false)) return { warm: source };
+      await Promise.race([events.next(), delay(PLAN_LOOK_MS), stopped, entry.vm.exited]);
     }
-    await Promise.race([delay(PLAN_POLL_MS), stopped]);
+  } finally {
+    watcher.close();
   }
   await source.release();
   return undefined;

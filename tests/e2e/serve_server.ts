@@ -27,6 +27,11 @@ export interface TestServer {
   fetchTcp(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   /** What the server printed on stderr so far. */
   log(): string;
+  /**
+   * Stop the server as a user does (SIGTERM) and wait until it has exited, keeping its world: what
+   * it left running (`world.qemus()`) can be checked before disposal kills the rest.
+   */
+  stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -88,6 +93,14 @@ export async function startServer(
     { proxy: { transport: "unix", path: socket } } as unknown as Deno.CreateHttpClientOptions,
   );
   child.stdout.cancel().catch(() => {});
+  async function stop(): Promise<void> {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Gone.
+    }
+    await Promise.race([child.status, new Promise((r) => setTimeout(r, 10_000))]);
+  }
   return {
     world,
     socket,
@@ -101,13 +114,9 @@ export async function startServer(
       return fetch(`${url}${path}`, { ...init, headers });
     },
     log: () => log,
+    stop,
     async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
-      await Promise.race([child.status, new Promise((r) => setTimeout(r, 10_000))]);
+      await stop();
       client.close();
       await world[Symbol.asyncDispose]();
     },
