@@ -38,6 +38,7 @@ import { formatForwardAddress, type PortMapping } from "../net/port_mapping.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import {
+  type FinishOptions,
   type NetworkReport,
   type NetworkSession,
   type NetworkSessionOptions,
@@ -157,8 +158,12 @@ export interface Sandbox {
   collectSystemChanges(options?: CollectOptions): Promise<CollectedSystemChanges>;
   /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
   saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
-  /** Stop the VM and the network (idempotent); the network's report. */
-  stop(): Promise<NetworkReport>;
+  /**
+   * Stop the VM and the network (idempotent: the first call's options count); the network's
+   * report. With `onTeardown`, the report comes before the network's host side is removed
+   * (`NetworkSession.finish`).
+   */
+  stop(options?: FinishOptions): Promise<NetworkReport>;
 }
 
 /**
@@ -629,14 +634,14 @@ function sandbox(
         vm: { image: image.name, cpus: spec.cpus, memoryMb: spec.memoryMb },
         workspace,
       }),
-    stop() {
+    stop(stopOptions) {
       // The agent's home is saved while the VM still runs (a no-op when it is not kept or the
       // VM is gone: the previous home stays). The forwards die with the sandbox: no listener
       // outlives its VM.
       const saveHome = agent ? agent.save() : Promise.resolve();
       stopped ??= saveHome.then(() => Promise.all(forwards.map((f) => f.close())))
         .then(() => vm.stop()).then(
-          () => network.finish(),
+          () => network.finish(stopOptions),
           async (error) => {
             await network.finish().catch(() => {});
             throw error;

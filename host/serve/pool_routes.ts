@@ -127,7 +127,11 @@ export function poolRoutes(
     const line = (event: unknown) => writer.write(encoder.encode(`${JSON.stringify(event)}\n`));
     line({ type: "started", ...started }).catch(() => {});
     ended.then(
-      (end) => line({ type: "ended", ...end }),
+      async ({ cleaned, ...end }) => {
+        await line({ type: "ended", ...end });
+        // The client has its report; the stream ends once the tap and its wall are gone too.
+        await cleaned;
+      },
       (error) => {
         const typed = asAgentboxError(error);
         return line({

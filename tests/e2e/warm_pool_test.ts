@@ -10,6 +10,8 @@
 import assert from "node:assert/strict";
 import { startServer, type TestServer } from "./serve_server.ts";
 import { sandbox } from "./session_sandbox.ts";
+import { tapName } from "../../host/net/tap_device.ts";
+import { waitFor } from "../helpers.ts";
 
 const POOL_WAIT_MS = 300_000;
 
@@ -175,6 +177,12 @@ Deno.test({
         ["refused.example"],
       );
       assert.equal((await pool(server)).taken, 1);
+      // The report came before the tap was removed; it is removed right after.
+      const tap = tapName(report.session);
+      const present = async () =>
+        (await new Deno.Command("ip", { args: ["link", "show", "dev", tap], stderr: "null" })
+          .output()).success;
+      assert.ok(await waitFor(async () => !(await present()), 10_000), `${tap} was not removed`);
       await server.stop();
       assert.deepEqual(server.world.qemus(), []);
     }
