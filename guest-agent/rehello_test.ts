@@ -102,3 +102,40 @@ Deno.test("a host hello the agent cannot apply is a warning passed up, and the c
   await link.end();
   await within(served, HANG_MS, "agent to end");
 });
+
+Deno.test("rehello on the same connection: the agent takes the new clock and entropy, execs go on", async () => {
+  const link = switchableLink();
+  const hellos: Hello[] = [];
+  const served = serveConnection(link.agent, { onHostHello: (hello) => hellos.push(hello) });
+  const client = await within(AgentClient.connect(link.host()), HANG_MS, "hello");
+  const run = async (script: string) => {
+    const exec = client.exec({ argv: ["sh", "-c", script] });
+    const [out, result] = await within(
+      Promise.all([new Response(exec.stdout).text(), exec.result, exec.stderr.cancel()]),
+      HANG_MS,
+      script,
+    );
+    return [out, result.code];
+  };
+  assert.deepEqual(await run("echo before"), ["before\n", 0]);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await within(client.rehello(), HANG_MS, "rehello");
+  assert.equal(hellos.length, 2);
+  assert.ok(hellos[1].time! > hellos[0].time!, "the second hello carries a later clock");
+  assert.notDeepEqual(hellos[0].entropy, hellos[1].entropy);
+  assert.deepEqual(await run("echo after"), ["after\n", 0]);
+
+  // Not while something runs: the agent would kill it.
+  const sleeper = client.exec({ argv: ["sleep", "30"] });
+  await within(sleeper.started, HANG_MS, "sleep started");
+  await assert.rejects(client.rehello(), /in flight/);
+  sleeper.signal("SIGKILL");
+  await within(
+    Promise.all([sleeper.result, sleeper.stdout.cancel(), sleeper.stderr.cancel()]),
+    HANG_MS,
+    "sleeper killed",
+  );
+  client.close();
+  await link.end();
+  await within(served, HANG_MS, "agent to end");
+});

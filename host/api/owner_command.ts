@@ -5,4 +5,4 @@
  * @module
  */
 
-export { SESSION_DAEMON } from "../session/self_command.ts";
+export { SESSION_DAEMON, STANDBY_FLAG } from "../session/self_command.ts";

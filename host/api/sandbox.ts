@@ -38,6 +38,7 @@ import { formatForwardAddress, type PortMapping } from "../net/port_mapping.ts";
 import { tryOwnerLock } from "../session/owner_lock.ts";
 import { sessionPaths } from "../session/session_paths.ts";
 import {
+  type FinishOptions,
   type NetworkReport,
   type NetworkSession,
   type NetworkSessionOptions,
@@ -59,7 +60,6 @@ import {
   type WorkspaceSession,
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
-import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { VmError } from "../vm/errors.ts";
 import { mountsLayers } from "../vm/workspace_disks.ts";
 import { NO_DELTA_LAYERS } from "../workspace/share_layers.ts";
@@ -158,8 +158,12 @@ export interface Sandbox {
   collectSystemChanges(options?: CollectOptions): Promise<CollectedSystemChanges>;
   /** Save the VM and its disks into the empty directory `dir`; the sandbox runs on. */
   saveSnapshot(dir: string, source: { name: string | null }): Promise<void>;
-  /** Stop the VM and the network (idempotent); the network's report. */
-  stop(): Promise<NetworkReport>;
+  /**
+   * Stop the VM and the network (idempotent: the first call's options count); the network's
+   * report. With `onTeardown`, the report comes before the network's host side is removed
+   * (`NetworkSession.finish`).
+   */
+  stop(options?: FinishOptions): Promise<NetworkReport>;
 }
 
 /**
@@ -376,7 +380,7 @@ async function claimWarmVm(
   configDir: string,
   image: ImagePaths,
 ): Promise<WarmVm | undefined> {
-  if (!options.warm || options.restore || options.resumeWorkspace || options.session?.id) {
+  if (!options.warm || options.restore || options.resumeWorkspace || options.session?.reopen) {
     return undefined;
   }
   if (spec.share !== undefined || spec.net === "none" || spec.ports.length > 0) return undefined;
@@ -393,6 +397,7 @@ async function claimWarmVm(
     cpus: spec.cpus,
     memoryMb: spec.memoryMb,
     backend,
+    sessionId: options.session?.id,
   });
 }
 
@@ -504,14 +509,7 @@ async function bootNewVm(
       });
       return undefined;
     });
-    // What bootVm does after a restore: a tap network is configured in the guest.
-    const tap = network.egress?.network.kind === "tap" ? network.egress.network : undefined;
-    if (vm && tap) {
-      await configureGuestNetwork(vm.agent, tap).catch(async (error) => {
-        await vm.stop();
-        throw error;
-      });
-    }
+    // Its guest network was configured for this network while it was warmed (warm_pool.ts).
     if (vm) return { vm };
   }
   const owner = image.manifest.user;
@@ -636,14 +634,14 @@ function sandbox(
         vm: { image: image.name, cpus: spec.cpus, memoryMb: spec.memoryMb },
         workspace,
       }),
-    stop() {
+    stop(stopOptions) {
       // The agent's home is saved while the VM still runs (a no-op when it is not kept or the
       // VM is gone: the previous home stays). The forwards die with the sandbox: no listener
       // outlives its VM.
       const saveHome = agent ? agent.save() : Promise.resolve();
       stopped ??= saveHome.then(() => Promise.all(forwards.map((f) => f.close())))
         .then(() => vm.stop()).then(
-          () => network.finish(),
+          () => network.finish(stopOptions),
           async (error) => {
             await network.finish().catch(() => {});
             throw error;

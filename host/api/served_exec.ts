@@ -38,6 +38,11 @@ export interface ServedExecEnded {
   warnings: string[];
   /** From the request to the stopped sandbox. */
   totalMs: number;
+  /**
+   * Settles once the network's host side is removed too (a tap and its wall): the report comes
+   * before that, so that the client is not kept waiting for it.
+   */
+  cleaned: Promise<void>;
 }
 
 /** Options of {@linkcode startServedExec}. */
@@ -111,8 +116,9 @@ export async function startServedExec(
   const ended = (async () => {
     await Promise.race([server.deserted(), aborted, box.vm.exited]);
     await server.close();
-    const network = await box.stop();
-    return { network, warnings, totalMs: Math.round(performance.now() - begun) };
+    let cleaned = Promise.resolve();
+    const network = await box.stop({ onTeardown: (done) => cleaned = done });
+    return { network, warnings, totalMs: Math.round(performance.now() - begun), cleaned };
   })();
   return { started, ended };
 }

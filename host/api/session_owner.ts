@@ -20,7 +20,8 @@ import { label, resolveSession } from "../session/session_client.ts";
 import { observedState } from "../session/session_liveness.ts";
 import { readSnapshot } from "../session/snapshot_store.ts";
 import { DEFAULT_FORWARD_ADDRESS, formatForwardAddress } from "../net/port_mapping.ts";
-import { startOwner } from "../session/start_owner.ts";
+import { handPlan, startOwner } from "../session/start_owner.ts";
+import type { StandbyOwners } from "./standby.ts";
 import {
   type LifecycleRecord,
   nameTaken,
@@ -36,6 +37,7 @@ import type { ApiContext } from "./context.ts";
 import { DEFAULT_APPROVAL_TIMEOUT_MS } from "./approval_gate.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { SANDBOX_SPEC_SCHEMA } from "./sandbox_spec.ts";
+import type { OneWarmVm } from "./warm_pool.ts";
 
 /** How long starting a session waits beyond the boot timeout (packing a share). */
 const START_MARGIN_MS = 5 * 60_000;
@@ -127,6 +129,11 @@ export async function startDetachedSession(
      * `secretEnv`), which are never written to disk. A restarted session does not have them.
      */
     ownerEnv?: Record<string, string>;
+    /**
+     * Standby owners (`agentbox serve --pool-sessions`): a ready one takes the session, on its
+     * warm VM. Not for a session with `ownerEnv` (fixed when an owner starts) or a snapshot.
+     */
+    standby?: StandbyOwners;
   } = {},
 ): Promise<LifecycleRecord> {
   if (request.name !== undefined && nameTaken(ctx.db, request.name)) {
@@ -135,11 +142,19 @@ export async function startDetachedSession(
       { code: "name_taken" },
     );
   }
+  const timeoutMs = VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS;
+  const usable = options.standby && Object.keys(options.ownerEnv ?? {}).length === 0 &&
+    request.restore === undefined;
+  const standing = usable ? await options.standby!.take() : undefined;
+  if (standing) {
+    const plan = parseDetachedPlan({ ...request, id: standing.id }, "the request");
+    return await handPlan(ctx.db, standing.id, plan, standing.owner.status, timeoutMs);
+  }
   const id = crypto.randomUUID();
   const plan = parseDetachedPlan({ ...request, id }, "the request");
   return await startOwner(ctx.db, id, {
     spec: plan,
-    timeoutMs: VM_DEFAULTS.bootTimeoutMs + START_MARGIN_MS,
+    timeoutMs,
     // The owner works from the spec's project directory, never from where it was started.
     cwd: "/",
     env: options.ownerEnv,
@@ -201,6 +216,11 @@ export interface OwnSessionOptions {
   paths: SessionPaths;
   /** Resolves when the session is asked to stop (`agentbox stop`: SIGTERM to the owner). */
   stopped: Promise<void>;
+  /**
+   * A warm VM the session may start on (a standby owner's: api/standby.ts); released once the
+   * sandbox has started (or failed to) if it did not fit.
+   */
+  warm?: OneWarmVm;
 }
 
 /**
@@ -256,12 +276,16 @@ export async function ownSession(
       confirmLearned: plan.learnYes ? () => true : undefined,
       // Graylisted hosts wait in the approval queue for `agentbox approve` or the server.
       approvals: plan.approvals === false ? undefined : plan.approvals,
+      warm: options.warm,
     });
     // What `agentbox start` needs to boot this session again: its plan, kept with its state.
     if (!plan.restart) await writePlanFile(savedPlanPath(paths), { ...plan, restart: false });
   } catch (error) {
     fail(error);
     throw error;
+  } finally {
+    // A warm VM the sandbox did not fit is not kept waiting for the session's life.
+    await options.warm?.release();
   }
   let detail: string | undefined;
   let server: ControlServer | undefined;

@@ -1,17 +1,20 @@
 /**
- * A warm pool: VMs restored from the image's template snapshot ahead of time and held paused, so
- * that a one-shot sandbox (`agentbox exec` through `agentbox serve`) starts with a VM whose state
- * is already loaded. `agentbox serve` keeps one (`--pool N`); docs/serve.md, "Warm pool".
+ * A warm pool: VMs restored from the image's template snapshot ahead of time, warmed and held
+ * paused, so that a one-shot sandbox (`agentbox exec` through `agentbox serve`) starts with a VM
+ * that has already run. `agentbox serve` keeps one (`--pool N`); docs/serve.md, "Warm pool".
  *
- * A warm VM is QEMU started with `-incoming` from the template and stopped just before its first
- * `cont` (qemu_vm.ts `beforeResume`), its agent channel connected. Taking it resumes it and greets
- * its agent — the same two steps that end every template restore — so what the guest sees is what
- * a fresh restore shows: its clock and random generator come from that hello, nothing has run in
- * it, and it is never handed out twice. Its user network was made with it (egress_link.ts): the
- * session that takes it serves its proxies on the listeners QEMU's relays already point at.
+ * Filling one: QEMU restores the template and resumes; its agent is greeted; the guest network is
+ * configured for the network made with it (a tap's addresses are known up front, egress_link.ts);
+ * `true` runs twice, so the code of an exec is already translated (under TCG, a fresh QEMU
+ * translates the guest's code afresh: the first exec after a restore costs several times the
+ * second, docs/benchmarks.md); then the VM is paused. Taking it resumes it and greets its agent
+ * again on the same connection (`AgentClient.rehello`): the guest's clock, which stood still while
+ * it was paused, and its random generator are set from that hello, as after any restore. Nothing
+ * the warm-up ran is left (the commands ended; the agent drops its streams at the new hello), and
+ * a warm VM is never handed out twice.
  *
  * What is pooled: the image the pool was started for, the default shape (CPUs, memory), QEMU, the
- * user network backend, no shared directory. Anything else is not asked of the pool (see
+ * pool's network backend, no shared directory. Anything else is not asked of the pool (see
  * `startSandbox`'s `warm`). When the image's build changes (`agentbox images build`), every warm
  * VM of the old build is discarded and the pool refills with the new one.
  *
@@ -26,6 +29,8 @@ import type { RunningVm } from "../vm/running_vm.ts";
 import { VM_DEFAULTS } from "../vm/spec.ts";
 import { imageDigest, startFromTemplate, templateShape } from "../vm/template.ts";
 import { loadPolicy } from "../config/load_config.ts";
+import { configureGuestNetwork } from "../vm/guest_network.ts";
+import { runGuestSetup } from "../vm/guest_setup.ts";
 import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import type { ApiContext } from "./context.ts";
 
@@ -35,13 +40,22 @@ export interface WarmShape {
   cpus: number;
   memoryMb: number;
   backend: NetBackend;
+  /**
+   * The session that will run on it, when its id is fixed already (a detached session's owner):
+   * only a warm VM whose network was made for that id fits (a tap's lease and wall are keyed by
+   * it).
+   */
+  sessionId?: string;
 }
 
 /** A warm VM taken from the pool: the caller's alone. */
 export interface WarmVm {
   /** The user network it was started on; the taker's egress serves it (and closes it). */
   link: EgressLink;
-  /** Resume it and greet its agent. Throws `VmError` when it cannot (it is stopped then). */
+  /**
+   * Resume it and greet its agent again; its guest network is already configured for `link`.
+   * Throws `VmError` or `AgentError` when it cannot (it is stopped then).
+   */
   resume(): Promise<RunningVm>;
   /** Stop it unused and close its link (idempotent; nothing after `resume`). */
   discard(): Promise<void>;
@@ -89,7 +103,16 @@ export interface WarmPoolOptions {
   checkEveryMs?: number;
   /** A warm VM older than this is replaced by a fresh one (default 10 min). */
   maxAgeMs?: number;
+  /**
+   * How long after a take the pool waits before it refills (default
+   * {@linkcode REFILL_DELAY_MS}): restoring and warming a VM is CPU work, which would otherwise
+   * compete with the sandbox that was just handed a VM.
+   */
+  refillDelayMs?: number;
 }
+
+/** The default of `WarmPoolOptions.refillDelayMs`. */
+export const REFILL_DELAY_MS = 3_000;
 
 /** Waits between failed fills. */
 const RETRY_MS = 5_000;
@@ -97,21 +120,20 @@ const RETRY_MS = 5_000;
 /** How long making (a cold boot) and loading a template may take before a fill gives up. */
 const TEMPLATE_WAIT_MS = 300_000;
 
-/** One paused VM and how to let it go on. */
-interface Entry {
+/** One warmed, paused VM: see {@linkcode prepareWarmVm}. */
+export interface WarmEntry {
   build: string;
   shape: WarmShape;
   born: number;
   link: EgressLink;
-  /** Settles when the VM's state is loaded (it waits paused), or rejects when that failed. */
-  loaded: Promise<void>;
-  /** Resolve: resume it; reject: stop it. */
-  gate: PromiseWithResolvers<void>;
-  /** The VM once resumed. */
-  vm: Promise<RunningVm>;
+  vm: RunningVm;
   /** Set when it died while waiting. */
   dead: boolean;
 }
+
+/** What each warm VM runs before it is paused: the exec path an `agentbox exec` takes. */
+const WARM_UP = ["true"];
+const WARM_UP_RUNS = 2;
 
 /**
  * The pool. `start()` begins filling it in the background; `claim()` hands out a ready VM and
@@ -134,7 +156,9 @@ export class WarmPool implements WarmSource {
   #backendChoice?: NetBackendChoice;
   #checkEveryMs: number;
   #maxAgeMs: number;
-  #ready: Entry[] = [];
+  #refillDelayMs: number;
+  #lastTake = 0;
+  #ready: WarmEntry[] = [];
   #filling = 0;
   #taken = 0;
   #misses = 0;
@@ -152,6 +176,7 @@ export class WarmPool implements WarmSource {
     this.#backendChoice = options.backend;
     this.#checkEveryMs = options.checkEveryMs ?? 2_000;
     this.#maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
+    this.#refillDelayMs = options.refillDelayMs ?? REFILL_DELAY_MS;
   }
 
   /** Begin filling (and keep the pool filled) in the background. */
@@ -182,7 +207,8 @@ export class WarmPool implements WarmSource {
    */
   async claim(shape: WarmShape): Promise<WarmVm | undefined> {
     const fits = !this.#closed && shape.image === this.#image && shape.backend === this.#backend &&
-      shape.cpus === VM_DEFAULTS.cpus && shape.memoryMb === VM_DEFAULTS.memoryMb;
+      shape.cpus === VM_DEFAULTS.cpus && shape.memoryMb === VM_DEFAULTS.memoryMb &&
+      shape.sessionId === undefined;
     if (!fits || this.#ready.length === 0) {
       this.#misses++;
       return undefined;
@@ -196,22 +222,9 @@ export class WarmPool implements WarmSource {
       return undefined;
     }
     this.#taken++;
+    this.#lastTake = Date.now();
     this.#wake.resolve();
-    let resumed = false;
-    let discarded: Promise<void> | undefined;
-    return {
-      link: entry.link,
-      resume: () => {
-        resumed = true;
-        entry.gate.resolve();
-        return entry.vm;
-      },
-      discard: () => {
-        if (resumed) return Promise.resolve();
-        discarded ??= this.#stop(entry);
-        return discarded;
-      },
-    };
+    return handOut(entry);
   }
 
   /** Stop filling and stop every warm VM. */
@@ -219,7 +232,7 @@ export class WarmPool implements WarmSource {
     this.#closed = true;
     this.#wake.resolve();
     await this.#loop;
-    await Promise.all(this.#ready.splice(0).map((entry) => this.#stop(entry)));
+    await Promise.all(this.#ready.splice(0).map((entry) => stopWarm(entry)));
   }
 
   async #run(): Promise<void> {
@@ -243,6 +256,11 @@ export class WarmPool implements WarmSource {
             this.#build = build;
           }
           this.#dropStale();
+        }
+        const calm = Date.now() - this.#lastTake;
+        if (this.#ready.length + this.#filling < this.#size && calm < this.#refillDelayMs) {
+          await this.#sleep(this.#refillDelayMs - calm);
+          continue;
         }
         if (this.#ready.length + this.#filling < this.#size) {
           await this.#fillOne();
@@ -268,13 +286,14 @@ export class WarmPool implements WarmSource {
     const build = imageDigest(image);
     this.#filling++;
     try {
-      const entry = await this.#restore(image, build);
+      this.#setup ??= await qemuSetup();
+      const entry = await prepareWarmVm(this.#ctx, image, this.#backend, { setup: this.#setup });
       if (this.#closed || build !== this.#build) {
-        await this.#stop(entry);
+        await stopWarm(entry);
         return;
       }
       this.#ready.push(entry);
-      entry.vm.catch(() => {
+      entry.vm.exited.then(() => {
         // It died while it waited: it is no longer ready.
         entry.dead = true;
         const at = this.#ready.indexOf(entry);
@@ -289,80 +308,10 @@ export class WarmPool implements WarmSource {
     }
   }
 
-  async #restore(image: ImagePaths, build: string): Promise<Entry> {
-    this.#setup ??= await qemuSetup();
-    const setup = this.#setup;
-    if (setup.channel !== "serial") {
-      throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
-    }
-    const link = await prepareEgressLink(this.#backend);
-    try {
-      const shape = templateShape(image, { network: link.network });
-      const loaded = Promise.withResolvers<void>();
-      const gate = Promise.withResolvers<void>();
-      gate.promise.catch(() => {});
-      // The template restore everyone uses (made first if missing), held before its `cont`.
-      const vm = startFromTemplate(image, shape, {
-        setup,
-        // The timer runs while the VM waits in the pool: it is replaced before this runs out.
-        bootTimeoutMs: this.#maxAgeMs + 2 * VM_DEFAULTS.bootTimeoutMs,
-        kvmWarning: false,
-        onWarning: (message) => this.#ctx.onEvent({ type: "warning", message }),
-        beforeResume: () => {
-          loaded.resolve();
-          return gate.promise;
-        },
-      }).then((running) => {
-        if (!running) throw new Error("no template snapshot could be made or restored");
-        return running;
-      });
-      vm.catch((error) => loaded.reject(error));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        loaded.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new Error("its state did not load in time")),
-            TEMPLATE_WAIT_MS,
-          );
-        }),
-      ]).catch(async (error) => {
-        gate.reject(new Error("discarded"));
-        await vm.then((running) => running.stop(), () => {});
-        throw error;
-      }).finally(() => clearTimeout(timer));
-      return {
-        build,
-        shape: {
-          image: image.name,
-          cpus: shape.cpus,
-          memoryMb: shape.memoryMb,
-          backend: this.#backend,
-        },
-        born: Date.now(),
-        link,
-        loaded: loaded.promise,
-        gate,
-        vm,
-        dead: false,
-      };
-    } catch (error) {
-      await link.close();
-      throw error;
-    }
-  }
-
-  /** Stop a VM that was never resumed. */
-  async #stop(entry: Entry): Promise<void> {
-    entry.gate.reject(new Error("discarded from the warm pool"));
-    await entry.vm.then((vm) => vm.stop(), () => {});
-    await entry.link.close();
-  }
-
   #discardAll(): void {
     for (const entry of this.#ready.splice(0)) {
       this.#discarded++;
-      this.#stop(entry).catch(() => {});
+      stopWarm(entry).catch(() => {});
     }
   }
 
@@ -372,7 +321,7 @@ export class WarmPool implements WarmSource {
       if (now - entry.born < this.#maxAgeMs && !entry.dead) continue;
       this.#ready.splice(this.#ready.indexOf(entry), 1);
       this.#discarded++;
-      this.#stop(entry).catch(() => {});
+      stopWarm(entry).catch(() => {});
     }
   }
 
@@ -383,5 +332,145 @@ export class WarmPool implements WarmSource {
   async #sleep(ms: number): Promise<void> {
     await Promise.race([delay(ms), this.#wake.promise]);
     this.#wake = Promise.withResolvers<void>();
+  }
+}
+
+/** Options of {@linkcode prepareWarmVm}. */
+export interface PrepareWarmOptions {
+  /** QEMU's setup (default: found now). */
+  setup?: QemuSetup;
+  /** The session id its network is made for (default: a new one; see `WarmShape.sessionId`). */
+  sessionId?: string;
+}
+
+/**
+ * Restore one VM of `image` from its template (made first if missing) on a new `backend`
+ * network, warm it up and pause it: see the module's doc. Throws what the restore or the
+ * warm-up threw (nothing is left running then).
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareWarmVm, handOut } from "./warm_pool.ts";
+ * const entry = await prepareWarmVm(ctx, image, "user");
+ * const vm = await handOut(entry).resume();
+ * ```
+ */
+export async function prepareWarmVm(
+  ctx: ApiContext,
+  image: ImagePaths,
+  backend: NetBackend,
+  options: PrepareWarmOptions = {},
+): Promise<WarmEntry> {
+  const setup = options.setup ?? await qemuSetup();
+  if (setup.channel !== "serial") {
+    throw new Error("warm VMs need the virtio-serial agent channel; this host has vsock");
+  }
+  const link = await prepareEgressLink(backend, options.sessionId);
+  let vm: RunningVm | undefined;
+  try {
+    const shape = templateShape(image, { network: link.network });
+    // The template restore everyone uses (made first if missing).
+    const restoring = startFromTemplate(image, shape, {
+      setup,
+      bootTimeoutMs: 2 * VM_DEFAULTS.bootTimeoutMs,
+      kvmWarning: false,
+      onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+    });
+    vm = await within(restoring, TEMPLATE_WAIT_MS, "its state did not load in time")
+      .catch(async (error) => {
+        await restoring.then((late) => late?.stop(), () => {});
+        throw error;
+      });
+    if (!vm) throw new Error("no template snapshot could be made or restored");
+    if (link.network.kind === "tap") await configureGuestNetwork(vm.agent, link.network);
+    for (let i = 0; i < WARM_UP_RUNS; i++) {
+      await runGuestSetup(vm.agent, WARM_UP, "warm the VM up");
+    }
+    await vm.pause();
+    return {
+      build: imageDigest(image),
+      shape: { image: image.name, cpus: shape.cpus, memoryMb: shape.memoryMb, backend },
+      born: Date.now(),
+      link,
+      vm,
+      dead: false,
+    };
+  } catch (error) {
+    await vm?.stop();
+    await link.close();
+    throw error;
+  }
+}
+
+/** `entry` as the {@linkcode WarmVm} its taker resumes or discards. */
+export function handOut(entry: WarmEntry): WarmVm {
+  let resumed = false;
+  let discarded: Promise<void> | undefined;
+  return {
+    link: entry.link,
+    resume: async () => {
+      resumed = true;
+      try {
+        await entry.vm.resume();
+        await entry.vm.agent.rehello();
+        return entry.vm;
+      } catch (error) {
+        await entry.vm.stop();
+        throw error;
+      }
+    },
+    discard: () => {
+      if (resumed) return Promise.resolve();
+      discarded ??= stopWarm(entry);
+      return discarded;
+    },
+  };
+}
+
+/** A source of one warm VM: {@linkcode singleWarmSource}. */
+export interface OneWarmVm extends WarmSource {
+  /** Stop the VM if nobody took it (idempotent). */
+  release(): Promise<void>;
+}
+
+/**
+ * A {@linkcode WarmSource} of one warm VM (a standby session owner's own: api/standby.ts): it
+ * hands `entry` out once, to a shape that fits it. `release()` stops it if nobody took it.
+ */
+export function singleWarmSource(entry: WarmEntry): OneWarmVm {
+  let taken = false;
+  return {
+    // deno-lint-ignore require-await
+    async claim(shape) {
+      const fits = !taken && !entry.dead && shape.image === entry.shape.image &&
+        shape.backend === entry.shape.backend && shape.cpus === entry.shape.cpus &&
+        shape.memoryMb === entry.shape.memoryMb &&
+        (shape.sessionId === undefined || shape.sessionId === entry.link.sessionId);
+      if (!fits) return undefined;
+      taken = true;
+      return handOut(entry);
+    },
+    release: () => taken ? Promise.resolve() : (taken = true, stopWarm(entry)),
+  };
+}
+
+/** Stop a warm VM that was never resumed, and close its network. */
+export async function stopWarm(entry: WarmEntry): Promise<void> {
+  await entry.vm.stop();
+  await entry.link.close();
+}
+
+/** `promise`, or a rejection with `message` when it takes longer than `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

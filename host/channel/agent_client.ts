@@ -207,6 +207,8 @@ export class AgentClient {
   readonly #ports = new Map<number, PendingPort>();
   readonly #forwards = new Map<number, PromiseWithResolvers<ForwardAddress>>();
   readonly #deadlines: AgentDeadlines;
+  /** The agent's answer to {@linkcode AgentClient.rehello}, while one is awaited. */
+  #rehello?: PromiseWithResolvers<Hello>;
   #nextStream = 1;
   /** The agent's hello. */
   readonly hello: Hello;
@@ -644,6 +646,51 @@ export class AgentClient {
     return done.promise;
   }
 
+  /**
+   * Greet the agent again on this connection, as a new host does after a restore: the agent sets
+   * the guest's clock and reseeds its random generator from this hello (a VM that was paused has
+   * a clock that stood still) and answers with its own. Only with nothing in flight: what this
+   * host started would be killed by the agent. Rejects with {@linkcode AgentError} when the agent
+   * does not answer in time (`answerMs`) or the connection ends.
+   *
+   * @example
+   * ```ts
+   * import type { AgentClient } from "./agent_client.ts";
+   * declare const agent: AgentClient;
+   * await agent.rehello();
+   * ```
+   */
+  async rehello(): Promise<void> {
+    if (this.#rehello || this.#busy()) {
+      throw new AgentError("internal", "Cannot greet the agent again while requests are in flight");
+    }
+    const answer = Promise.withResolvers<Hello>();
+    this.#rehello = answer;
+    const timer = setTimeout(
+      () => answer.reject(new AgentError("timed_out", "The agent did not answer a new hello")),
+      this.#deadlines.answerMs,
+    );
+    try {
+      await this.#conn.send(hostHello()).catch((e) => {
+        throw asAgentError(e);
+      });
+      const hello = await Promise.race([
+        answer.promise,
+        this.#conn.closed.then((reason) => {
+          throw asAgentError(reason);
+        }),
+      ]);
+      if (hello.version !== this.hello.version) {
+        const error = new AgentError("version_mismatch", "The agent changed its protocol version");
+        this.#conn.close(error);
+        throw error;
+      }
+    } finally {
+      clearTimeout(timer);
+      this.#rehello = undefined;
+    }
+  }
+
   /** Hang up; pending execs fail. */
   close(): void {
     this.#conn.close();
@@ -651,6 +698,9 @@ export class AgentClient {
 
   #dispatch(message: Message): void {
     switch (message.type) {
+      case "hello":
+        if (message.role === "agent" && this.#rehello) return this.#rehello.resolve(message);
+        return this.#conn.close(new ProtocolError("bad_message", "Agent sent an unasked hello"));
       case "exec.started":
         return this.#started(message.stream, message.pid);
       case "exec.exit":
@@ -850,6 +900,11 @@ export class AgentClient {
     this.#conn.forget(stream);
     pending.started.reject(error);
     pending.result.reject(error);
+  }
+
+  #busy(): boolean {
+    return this.#pending.size + this.#changes.size + this.#snapshots.size + this.#collects.size +
+        this.#ports.size + this.#forwards.size > 0;
   }
 
   #failAll(reason: Error | undefined): void {

@@ -579,3 +579,22 @@ Deno.test("AgentClient: files and ports need the agent's capabilities", async ()
   );
   client.close();
 });
+
+Deno.test("AgentClient: an agent hello nobody asked for ends the connection", async () => {
+  const { peer, client, run } = await greetedWithExec();
+  await peer.send(AGENT_HELLO);
+  await assertExecFails(client, run, "bad_message");
+  await peer.drain();
+});
+
+Deno.test("AgentClient.rehello: an agent that never answers times out", async () => {
+  const { peer, connecting } = fakeAgent({ deadlines: { answerMs: 200 } });
+  await peer.send(AGENT_HELLO);
+  const client = await within(connecting, HANG_MS, "connect");
+  assert.equal((await peer.expect("hello"))?.role, "host");
+  const rehello = client.rehello();
+  assert.equal((await peer.expect("hello"))?.role, "host");
+  await assert.rejects(rehello, isAgentError("timed_out"));
+  client.close();
+  await peer.drain();
+});

@@ -17,9 +17,12 @@ import {
 } from "../api/serve_tokens.ts";
 import { DEFAULT_LIMITS, openApiInfo, serveApp } from "../serve/app.ts";
 import { WarmPool } from "../api/warm_pool.ts";
+import { StandbyOwners } from "../api/standby.ts";
 
 /** Warm VMs `agentbox serve` keeps ready unless `--pool` says otherwise. */
 export const DEFAULT_POOL_SIZE = 2;
+/** Standby session owners `agentbox serve` keeps unless `--pool-sessions` says otherwise. */
+export const DEFAULT_POOL_SESSIONS = 1;
 const MAX_POOL_SIZE = 64;
 import {
   defaultSocketPath,
@@ -61,6 +64,8 @@ Options:
                         (default ${DEFAULT_POOL_SIZE}; 0: no warm pool; docs/serve.md, "Warm pool")
   --pool-backend B      the warm VMs' network backend: auto, tap or user (default: the
                         configuration's network.backend, as a session resolves it)
+  --pool-sessions N     keep N standby session owners, each with a warm VM, for the sandboxes
+                        clients create (default ${DEFAULT_POOL_SESSIONS}; 0: none; docs/serve.md)
   --e2b                 also serve E2B's API and envd, for unchanged code using the e2b SDK
                         (docs/e2b.md): E2B_API_KEY is a serve token; the lines to export are
                         printed at start
@@ -99,6 +104,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     "max-upload": { type: "string" },
     pool: { type: "string" },
     "pool-backend": { type: "string" },
+    "pool-sessions": { type: "string" },
     e2b: { type: "boolean" },
     "e2b-api": { type: "string" },
     "e2b-envd": { type: "string" },
@@ -145,6 +151,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   const poolSize = values.pool === undefined
     ? DEFAULT_POOL_SIZE
     : positiveInt("serve", "pool", values.pool, DEFAULT_POOL_SIZE, MAX_POOL_SIZE, 0);
+  const standbySize = values["pool-sessions"] === undefined
+    ? DEFAULT_POOL_SESSIONS
+    : positiveInt("serve", "pool-sessions", values["pool-sessions"], 1, MAX_POOL_SIZE, 0);
   if (tcp || e2b) {
     // Made on first use; a token file that cannot be read or made stops the server here.
     await ensureToken(DEFAULT_TOKEN_NAME);
@@ -160,7 +169,15 @@ export async function serveCommand(args: string[]): Promise<number> {
       ? undefined
       : netBackendChoice(values["pool-backend"], "--pool-backend"),
   });
-  const local = serveApp({ ctx, auth: { kind: "socket", who }, limits, defaultProject, pool });
+  const standby = new StandbyOwners(ctx, { size: standbySize });
+  const local = serveApp({
+    ctx,
+    auth: { kind: "socket", who },
+    limits,
+    defaultProject,
+    pool,
+    standby,
+  });
   const socketPath = (values.socket as string | undefined) ?? defaultSocketPath();
   const servers: Deno.HttpServer[] = [
     await listenOnSocket(socketPath, local.app.fetch, stop.signal),
@@ -168,12 +185,14 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.error(`agentbox: serving on unix:${escapeControls(socketPath)}`);
   const registries = [local.registry];
   pool.start();
+  standby.start();
   if (tcp) {
     const remote = serveApp({
       ctx,
       auth: { kind: "token", tokens: () => readTokens() },
       limits,
       defaultProject,
+      standby,
     });
     registries.push(remote.registry);
     const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
@@ -219,7 +238,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   stop.abort();
   await Promise.all(servers.map((s) => s.finished));
   // Warm VMs die with the server (they are its QEMU children either way): stop them cleanly.
-  await pool.close();
+  await Promise.all([pool.close(), standby.close()]);
   await Deno.remove(socketPath).catch(() => {});
   return 0;
 }

@@ -11,6 +11,8 @@
 
 import { openContext } from "../api/context.ts";
 import { claimSession, ownSession } from "../api/session_owner.ts";
+import { type Standby, standBy } from "../api/standby.ts";
+import { STANDBY_FLAG } from "../api/owner_command.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 
 /** The ids `run --detach` makes (`crypto.randomUUID()`). */
@@ -28,9 +30,11 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 export async function sessionDaemonCommand(args: string[]): Promise<number> {
   const log = (line: string) => console.error(`${new Date().toISOString()} ${line}`);
   try {
-    if (args.length !== 1 || !SESSION_ID.test(args[0])) {
+    const standbyMode = args.length === 2 && args[1] === STANDBY_FLAG;
+    if ((args.length !== 1 && !standbyMode) || !SESSION_ID.test(args[0])) {
       throw new UsageError(
-        "session-daemon is internal: `agentbox run --detach` starts it with one session id",
+        "session-daemon is internal: `agentbox run --detach` starts it with one session id " +
+          `(and \`agentbox serve\` with ${STANDBY_FLAG})`,
       );
     }
     const claim = await claimSession(args[0]);
@@ -41,15 +45,26 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
     Deno.addSignalListener("SIGTERM", onStop);
     Deno.addSignalListener("SIGINT", onStop);
     Deno.addSignalListener("SIGHUP", ignore);
+    let standby: Standby | undefined;
     try {
-      const plan = await claim.readPlan();
       // A progress bar's steps (packing a large share) would flood the log: the rest is kept.
       await using ctx = openContext({
         onEvent: (event) => event.type !== "step-progress" && log(event.message),
       });
-      await ownSession(ctx, plan, { paths: claim.paths, stopped: stop.promise });
+      if (standbyMode) {
+        // `agentbox serve --pool-sessions`: warm a VM, then wait for the plan (api/standby.ts).
+        standby = await standBy(ctx, args[0], claim.paths, stop.promise);
+        if (!standby) return 0;
+      }
+      const plan = await claim.readPlan();
+      await ownSession(ctx, plan, {
+        paths: claim.paths,
+        stopped: stop.promise,
+        warm: standby?.warm,
+      });
       return 0;
     } finally {
+      await standby?.warm.release();
       Deno.removeSignalListener("SIGTERM", onStop);
       Deno.removeSignalListener("SIGINT", onStop);
       Deno.removeSignalListener("SIGHUP", ignore);

@@ -38,6 +38,11 @@ export interface Egress {
   network: VmNetwork;
   /** Environment for guest commands: the proxy variables. */
   guestEnv: Record<string, string>;
+  /**
+   * Stop both listeners and close their connections: nothing is recorded after this. The
+   * network's host side (tap, wall, relay key) stays until `close` (idempotent).
+   */
+  closeListeners(): Promise<void>;
   /** Stop both listeners, close their connections and remove the network's host side. */
   close(): Promise<void>;
 }
@@ -112,6 +117,7 @@ export async function startEgress(
       relayKey: key.path,
     }),
     guestEnv: guestProxyEnv(),
+    closeListeners: () => listeners.close(),
     async close() {
       await listeners.close();
       await (link ? link.close() : key.remove());
@@ -159,11 +165,10 @@ function startListeners(
     forward.close();
     throw error;
   }
+  let closing: Promise<void> | undefined;
   return {
     forward,
     transparent,
-    async close() {
-      await Promise.all([forward.close(), transparent.close()]);
-    },
+    close: () => closing ??= Promise.all([forward.close(), transparent.close()]).then(() => {}),
   };
 }

@@ -34,7 +34,8 @@ export interface EgressLink {
 }
 
 /**
- * Make the host side of a future session's `backend` network. Throws `RelayMissingError` without
+ * Make the host side of a future session's `backend` network, for session `sessionId` (default: a
+ * new id). Throws `RelayMissingError` without
  * busybox, `TapError` when a tap cannot be made, and what binding threw (nothing is left then).
  *
  * @example
@@ -45,8 +46,10 @@ export interface EgressLink {
  * await link.close();
  * ```
  */
-export async function prepareEgressLink(backend: NetBackend): Promise<EgressLink> {
-  const sessionId = crypto.randomUUID();
+export async function prepareEgressLink(
+  backend: NetBackend,
+  sessionId: string = crypto.randomUUID(),
+): Promise<EgressLink> {
   const undo: (() => Promise<void> | void)[] = [];
   let closed: Promise<void> | undefined;
   const close = () =>

@@ -75,6 +75,7 @@ export async function startTapNetwork(
       // A link's own network object: its VM was started on it (sandbox.ts checks that).
       network: link?.network.kind === "tap" ? link.network : { kind: "tap", ifname, ...subnet },
       guestEnv: guestProxyEnv(),
+      closeListeners: () => listeners.close(),
       close,
     };
   } catch (error) {

@@ -21,6 +21,7 @@ import { SandboxRegistry } from "./sandbox_registry.ts";
 import { sandboxRoutes } from "./sandbox_routes.ts";
 import { poolRoutes } from "./pool_routes.ts";
 import type { WarmPool } from "../api/warm_pool.ts";
+import type { StandbyOwners } from "../api/standby.ts";
 import { VERSION } from "../version.ts";
 
 /** How clients prove who they are. */
@@ -56,6 +57,8 @@ export interface ServeDeps {
   defaultProject: string;
   /** The warm pool (`--pool N`), if any. */
   pool?: WarmPool;
+  /** Standby session owners (`--pool-sessions N`), if any. */
+  standby?: StandbyOwners;
 }
 
 /** The variables each request carries: the client's name. */
@@ -74,6 +77,8 @@ export interface ServeAppOptions {
   defaultProject: string;
   /** The warm pool one-shot sandboxes take VMs from. */
   pool?: WarmPool;
+  /** The standby owners created sandboxes start on. */
+  standby?: StandbyOwners;
 }
 
 /**
@@ -97,6 +102,7 @@ export function serveApp(
     registry,
     defaultProject: options.defaultProject,
     pool: options.pool,
+    standby: options.standby,
   };
   const app: ServeApp = new OpenAPIHono<ServeEnv>({
     defaultHook: (result, c) => {

@@ -61,6 +61,13 @@ export const POOL_STATS = z.object({
   misses: z.number(),
   discarded: z.number(),
   build: z.string().nullable(),
+  /** Standby session owners (`--pool-sessions`), for created sandboxes. */
+  sessions: z.object({
+    size: z.number(),
+    ready: z.number(),
+    starting: z.number(),
+    taken: z.number(),
+  }),
 }).openapi("PoolStats");
 
 /**
@@ -120,7 +127,11 @@ export function poolRoutes(
     const line = (event: unknown) => writer.write(encoder.encode(`${JSON.stringify(event)}\n`));
     line({ type: "started", ...started }).catch(() => {});
     ended.then(
-      (end) => line({ type: "ended", ...end }),
+      async ({ cleaned, ...end }) => {
+        await line({ type: "ended", ...end });
+        // The client has its report; the stream ends once the tap and its wall are gone too.
+        await cleaned;
+      },
       (error) => {
         const typed = asAgentboxError(error);
         return line({
@@ -138,7 +149,8 @@ export function poolRoutes(
     createRoute({
       method: "get",
       path: "/v1/pool",
-      summary: "The warm pool: VMs ready, being restored, taken, missed, discarded",
+      summary:
+        "The warm pool: VMs ready, being restored, taken, missed, discarded; standby session owners",
       responses: {
         200: {
           description: "The pool's state",
@@ -146,18 +158,22 @@ export function poolRoutes(
         },
       },
     }),
-    (c) =>
+    async (c) =>
       c.json(
-        deps.pool?.stats() ?? {
-          image: "default",
-          backend: null,
-          size: 0,
-          ready: 0,
-          filling: 0,
-          taken: 0,
-          misses: 0,
-          discarded: 0,
-          build: null,
+        {
+          ...(deps.pool?.stats() ?? {
+            image: "default",
+            backend: null,
+            size: 0,
+            ready: 0,
+            filling: 0,
+            taken: 0,
+            misses: 0,
+            discarded: 0,
+            build: null,
+          }),
+          sessions: await deps.standby?.stats() ??
+            { size: 0, ready: 0, starting: 0, taken: 0 },
         },
         200,
       ),

@@ -5,7 +5,7 @@ import { serveApp } from "./app.ts";
 
 const TOKEN = `abx_${"a".repeat(43)}`;
 
-Deno.test("pool routes: one-shot sandboxes only over the unix socket; the pool's state without a pool", async () => {
+Deno.test("pool routes: one-shot sandboxes only over the unix socket; the pool's state without a pool or standby owners", async () => {
   using ctx = openContext({ db: openDatabase(":memory:") });
   const remote = serveApp({
     ctx,
@@ -45,6 +45,7 @@ Deno.test("pool routes: one-shot sandboxes only over the unix socket; the pool's
     misses: 0,
     discarded: 0,
     build: null,
+    sessions: { size: 0, ready: 0, starting: 0, taken: 0 },
   });
   remote.registry.close();
   local.registry.close();

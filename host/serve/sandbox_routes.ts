@@ -110,7 +110,7 @@ export function sandboxRoutes(app: ServeApp, deps: ServeDeps): void {
             : body.approvalTimeoutSec === 0
             ? false
             : { timeoutMs: body.approvalTimeoutSec * 1000 },
-        }, { ownerEnv })).id;
+        }, { ownerEnv, standby: deps.standby })).id;
       }
       if (body.timeoutSec) registry.expireAt(id, Date.now() + body.timeoutSec * 1000);
       return c.json(await describe(deps, await entry(deps, id)), 201);

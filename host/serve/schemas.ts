@@ -126,8 +126,10 @@ export const EXEC = z.strictObject({
   env: ENV.optional(),
   cwd: z.string().max(4096).optional(),
   user: z.string().max(32).optional(),
-  stdin: z.string().max(16 * 1024 * 1024).optional().openapi({
-    description: "The command's stdin, base64",
+  // The whole JSON body is bounded at 1 MiB (app.ts): more stdin could never arrive.
+  stdin: z.string().max(1024 * 1024).optional().openapi({
+    description: "The command's stdin, base64 (within the 1 MiB JSON body: for more, write a " +
+      "file and redirect from it)",
   }),
   timeoutSec: z.number().int().min(1).max(7 * 24 * 3600).optional(),
 }).openapi("Exec");

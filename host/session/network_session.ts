@@ -142,10 +142,20 @@ export interface NetworkSession {
   /** Files to write into the guest before commands run (the inspection CA and bundle). */
   guestFiles: GuestFile[];
   /**
-   * Stop the proxies, end the session and report. Learn mode writes the project file here, if
-   * `confirmLearned` says yes.
+   * Stop the proxies, end the session and report, then remove the network's host side. Learn
+   * mode writes the project file here, if `confirmLearned` says yes.
    */
-  finish(): Promise<NetworkReport>;
+  finish(options?: FinishOptions): Promise<NetworkReport>;
+}
+
+/** Options of `NetworkSession.finish`. */
+export interface FinishOptions {
+  /**
+   * Report as soon as the proxies have stopped, and hand over the removal of the network's host
+   * side (a tap, its wall, a relay key: tens of milliseconds of `ip`/`nft`) instead of awaiting
+   * it: `done` settles once it is removed. The caller must keep its process alive until then.
+   */
+  onTeardown?: (done: Promise<void>) => void;
 }
 
 /**
@@ -250,8 +260,8 @@ export async function startNetworkSession(
       ...(trust ? guestTrustEnv(trust) : {}),
     },
     guestFiles: trust ? guestTrustFiles(trust) : [],
-    async finish() {
-      await egress?.close();
+    async finish(finishOptions = {}) {
+      await egress?.closeListeners();
       endSession(db, session.id);
       const rows = listRequests(db, { session: session.id });
       const report: NetworkReport = {
@@ -266,6 +276,9 @@ export async function startNetworkSession(
           confirm: options.confirmLearned,
         });
       }
+      const teardown = egress?.close() ?? Promise.resolve();
+      if (finishOptions.onTeardown) finishOptions.onTeardown(teardown);
+      else await teardown;
       return report;
     },
   };

@@ -19,6 +19,9 @@ import { fileURLToPath } from "node:url";
  */
 export const SESSION_DAEMON = "session-daemon";
 
+/** The flag after `session-daemon ID` that starts a standby owner (host/api/standby.ts). */
+export const STANDBY_FLAG = "--standby";
+
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../../deno.json", import.meta.url));
 

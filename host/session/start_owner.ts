@@ -11,7 +11,7 @@ import { AgentboxError } from "../agentbox_error.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { findLifecycle, type LifecycleRecord } from "../store/session_lifecycle.ts";
 import { writePlanFile } from "./plan_file.ts";
-import { selfCommand, SESSION_DAEMON } from "./self_command.ts";
+import { selfCommand, SESSION_DAEMON, STANDBY_FLAG } from "./self_command.ts";
 import { sessionPaths } from "./session_paths.ts";
 import { escapeControls } from "../terminal_text.ts";
 
@@ -38,6 +38,24 @@ export interface StartOwnerOptions {
   env?: Record<string, string>;
 }
 
+/** Options of {@linkcode spawnOwner}. */
+export interface SpawnOwnerOptions {
+  /** The owner's working directory. */
+  cwd?: string;
+  /** Variables added to the owner's environment. */
+  env?: Record<string, string>;
+  /** Start it as a standby owner (`session-daemon ID --standby`): it waits for its plan. */
+  standby?: boolean;
+}
+
+/** A spawned owner process. */
+export interface SpawnedOwner {
+  /** Settles when the process has exited. */
+  status: Promise<Deno.CommandStatus>;
+  /** Send it a signal (ignored once it has exited). */
+  kill(signal: Deno.Signal): void;
+}
+
 /**
  * Spawn the owner of session `id` and wait until it records `running`; returns its record.
  * Throws {@linkcode SessionStartError} when the owner fails or exits first.
@@ -62,6 +80,53 @@ export async function startOwner(
   await Deno.mkdir(paths.runtime, { recursive: true, mode: 0o700 });
   await Deno.mkdir(paths.state, { recursive: true, mode: 0o700 });
   await writePlanFile(paths.plan, options.spec);
+  const owner = await spawnOwner(id, { cwd: options.cwd, env: options.env });
+  return await awaitRunning(db, id, owner.status, options.timeoutMs);
+}
+
+/**
+ * Hand `spec` to the standby owner of session `id` (spawned with `standby`), which waits for it,
+ * and wait until it records `running`, as {@linkcode startOwner} does. The plan appears whole
+ * (written aside, then renamed).
+ *
+ * @example
+ * ```ts ignore
+ * import { handPlan } from "./start_owner.ts";
+ * const session = await handPlan(db, id, spec, owner.status, 120_000);
+ * ```
+ */
+export async function handPlan(
+  db: DatabaseSync,
+  id: string,
+  spec: unknown,
+  status: Promise<Deno.CommandStatus>,
+  timeoutMs: number,
+): Promise<LifecycleRecord> {
+  const paths = sessionPaths(id);
+  const aside = `${paths.plan}.new`;
+  await Deno.remove(aside).catch(() => {});
+  await writePlanFile(aside, spec);
+  await Deno.rename(aside, paths.plan);
+  return await awaitRunning(db, id, status, timeoutMs);
+}
+
+/**
+ * Spawn the owner of session `id` (its directories made): in a session of its own, its output
+ * appended to the session's log.
+ *
+ * @example
+ * ```ts ignore
+ * import { spawnOwner } from "./start_owner.ts";
+ * const owner = await spawnOwner(id, { standby: true });
+ * ```
+ */
+export async function spawnOwner(
+  id: string,
+  options: SpawnOwnerOptions = {},
+): Promise<SpawnedOwner> {
+  const paths = sessionPaths(id);
+  await Deno.mkdir(paths.runtime, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(paths.state, { recursive: true, mode: 0o700 });
   const [program, ...args] = selfCommand();
   // sh redirects the owner's output; setsid puts it in a session of its own. Paths and
   // arguments reach sh as positional parameters, never inside the script.
@@ -76,6 +141,7 @@ export async function startOwner(
       ...args,
       SESSION_DAEMON,
       id,
+      ...(options.standby ? [STANDBY_FLAG] : []),
     ],
     cwd: options.cwd,
     env: options.env,
@@ -84,9 +150,29 @@ export async function startOwner(
     stderr: "null",
   }).spawn();
   child.unref();
+  return {
+    status: child.status,
+    kill: (signal) => {
+      try {
+        child.kill(signal);
+      } catch {
+        // It has exited.
+      }
+    },
+  };
+}
+
+/** Wait until session `id` records `running`; throws {@linkcode SessionStartError} first. */
+async function awaitRunning(
+  db: DatabaseSync,
+  id: string,
+  status: Promise<Deno.CommandStatus>,
+  timeoutMs: number,
+): Promise<LifecycleRecord> {
+  const paths = sessionPaths(id);
   let exited = false;
-  child.status.then(() => exited = true);
-  const deadline = Date.now() + options.timeoutMs;
+  status.then(() => exited = true);
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const session = findLifecycle(db, id);
     if (session?.status === "running") return session;
@@ -99,7 +185,7 @@ export async function startOwner(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new SessionStartError(
-    `The session was not running after ${Math.round(options.timeoutMs / 1000)} s ` +
+    `The session was not running after ${Math.round(timeoutMs / 1000)} s ` +
       `(its log: ${paths.log})\n${await logTail(paths.log)}`,
   );
 }

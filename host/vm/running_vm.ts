@@ -67,6 +67,13 @@ export interface RunningVm {
    * `whilePaused` threw (after resuming).
    */
   saveState(path: string, options?: SaveOptions): Promise<void>;
+  /**
+   * Pause the guest: its vCPUs stop (and, under TCG, its clock with them) while the VMM process,
+   * its devices and the agent's connection stay. Throws a `VmError` when the VMM refuses.
+   */
+  pause(): Promise<void>;
+  /** Let a paused guest run again. Throws a `VmError` when the VMM refuses. */
+  resume(): Promise<void>;
   /** Stop the VMM (SIGKILL after a grace period) and remove the runtime directory. Idempotent. */
   stop(): Promise<void>;
 }

@@ -312,11 +312,6 @@ export interface FromTemplateOptions {
   onWarning?: (message: string) => void;
   /** Passed to `startQemuVm`: false silences the software-emulation warning. */
   kvmWarning?: boolean;
-  /**
-   * Passed to `startQemuVm` (a warm pool holds the loaded VM there: host/api/warm_pool.ts); what
-   * it throws is thrown from here, the template kept.
-   */
-  beforeResume?: () => Promise<void>;
 }
 
 /**
@@ -357,16 +352,6 @@ export async function startFromTemplate(
     }
   }
   const runtimeDir = await makeVmRuntimeDir();
-  // A throw of the caller's `beforeResume` is the caller's: it says nothing about the template.
-  let held = false;
-  const beforeResume = options.beforeResume && (async () => {
-    try {
-      await options.beforeResume!();
-    } catch (error) {
-      held = true;
-      throw error;
-    }
-  });
   try {
     const disks = workspaceDisks(workspace ?? await placeholderWorkspace(runtimeDir));
     return await startQemuVm(
@@ -381,14 +366,12 @@ export async function startFromTemplate(
         setup,
         restoreFrom: template.state,
         memoryInFile: true,
-        beforeResume,
         onWarning: options.onWarning,
         kvmWarning: options.kvmWarning,
       },
     );
   } catch (error) {
     await Deno.remove(runtimeDir, { recursive: true }).catch(() => {});
-    if (held) throw error;
     await Deno.remove(template.dir, { recursive: true }).catch(() => {});
     options.onWarning?.(
       `cannot restore the template snapshot of image "${image.name}" (${

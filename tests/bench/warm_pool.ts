@@ -3,8 +3,8 @@
  * root, the user network otherwise) handed to a running `agentbox serve --pool 2` (a warm VM each
  * time: the pool is refilled, untimed, before every run), against the same command with no server (`AGENTBOX_NO_SERVER=1`: the CLI restores the
  * template itself) and `agentbox exec --session S -- true` into a running session, interleaved
- * in one run. Then, in this process, where a warm VM's time goes: `cont` to a greeted agent, the
- * first exec, the second exec.
+ * in one run. Then, in this process, where a taken warm VM's time goes: `cont` and the agent's new
+ * hello, the first exec, the second exec (the warm-up ran before the pause: docs/serve.md).
  *
  * Run: deno run -A tests/bench/warm_pool.ts [RUNS]   (default 7 runs of each)
  *
@@ -134,7 +134,7 @@ console.log(`load average before: ${load()}`);
     await pool.close();
   }
   console.log(
-    `warm VM, cont to greeted agent: median ${median(resume).toFixed(0)} ms  [${list(resume)}]`,
+    `warm VM, cont + new hello:      median ${median(resume).toFixed(0)} ms  [${list(resume)}]`,
   );
   console.log(
     `first exec of true:             median ${median(first).toFixed(0)} ms  [${list(first)}]`,

@@ -2,7 +2,8 @@
  * A real `agentbox serve` for a test: a child process in the private world of
  * {@linkcode sandbox} (its own runtime, state, cache and config directories; the images of the
  * default data directory), listening on its unix socket and, when asked, on a loopback TCP port;
- * without a warm pool unless `args` name `--pool`.
+ * without a warm pool unless `args` name `--pool`, and without standby owners unless they name
+ * `--pool-sessions`.
  *
  * @module
  */
@@ -26,6 +27,11 @@ export interface TestServer {
   fetchTcp(path: string, init?: RequestInit & { token?: string | null }): Promise<Response>;
   /** What the server printed on stderr so far. */
   log(): string;
+  /**
+   * Stop the server as a user does (SIGTERM) and wait until it has exited, keeping its world: what
+   * it left running (`world.qemus()`) can be checked before disposal kills the rest.
+   */
+  stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -49,6 +55,7 @@ export async function startServer(
     ...(options.tcp ? ["--listen", "127.0.0.1:0"] : []),
     // No warm VMs unless the test is about them: they would be QEMUs nobody asked for.
     ...(options.args?.includes("--pool") ? [] : ["--pool", "0"]),
+    ...(options.args?.includes("--pool-sessions") ? [] : ["--pool-sessions", "0"]),
     ...options.args ?? [],
   ];
   const child = agentbox(args, {
@@ -86,6 +93,14 @@ export async function startServer(
     { proxy: { transport: "unix", path: socket } } as unknown as Deno.CreateHttpClientOptions,
   );
   child.stdout.cancel().catch(() => {});
+  async function stop(): Promise<void> {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Gone.
+    }
+    await Promise.race([child.status, new Promise((r) => setTimeout(r, 10_000))]);
+  }
   return {
     world,
     socket,
@@ -99,13 +114,9 @@ export async function startServer(
       return fetch(`${url}${path}`, { ...init, headers });
     },
     log: () => log,
+    stop,
     async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
-      await Promise.race([child.status, new Promise((r) => setTimeout(r, 10_000))]);
+      await stop();
       client.close();
       await world[Symbol.asyncDispose]();
     },

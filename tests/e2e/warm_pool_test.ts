@@ -3,11 +3,15 @@
  * `agentbox exec` hands its sandbox to the server, which serves it from the pool; two execs never
  * share a VM; the pool refills after takes and is replaced after `images build`; with no server
  * (or a dead socket) the CLI runs the sandbox itself; a stopped server leaves no QEMU behind.
+ * Standby session owners (`--pool-sessions`): a created sandbox starts on one's warm VM, with its
+ * clock set, and a new one stands by.
  */
 
 import assert from "node:assert/strict";
 import { startServer, type TestServer } from "./serve_server.ts";
 import { sandbox } from "./session_sandbox.ts";
+import { tapName } from "../../host/net/tap_device.ts";
+import { waitFor } from "../helpers.ts";
 
 const POOL_WAIT_MS = 300_000;
 
@@ -19,6 +23,7 @@ interface PoolStats {
   misses: number;
   discarded: number;
   build: string | null;
+  sessions: { size: number; ready: number; starting: number; taken: number };
 }
 
 async function pool(server: TestServer): Promise<PoolStats> {
@@ -44,13 +49,6 @@ async function poolUntil(
   }
 }
 
-/** QEMU processes whose command line names `dir` (the world's private directories). */
-async function qemusUnder(dir: string): Promise<string[]> {
-  const out = await new Deno.Command("pgrep", { args: ["-af", "qemu-system"], stdout: "piped" })
-    .output();
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.includes(dir));
-}
-
 const EXEC = ["exec", "--net-backend", "user"];
 
 Deno.test({
@@ -58,10 +56,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    let runtime: string;
     {
       await using server = await startServer({ args: ["--pool", "1", "--pool-backend", "user"] });
-      runtime = server.world.env.XDG_RUNTIME_DIR;
       const ready = await poolUntil(server, (s) => s.ready === 1, "filled");
       assert.equal(ready.taken, 0);
       assert.ok(ready.build, "the pool names the image build it holds");
@@ -140,10 +136,11 @@ Deno.test({
       const sessions = JSON.parse(ps.stdout) as { id: string }[];
       assert.ok(sessions.some((s) => s.id === report.session), ps.stdout);
       await poolUntil(server, (s) => s.ready === 1, "refilled");
+      assert.equal(server.world.qemus().length, 1, "the refilled warm VM runs");
+      // The server stopped: no QEMU of its pool is left.
+      await server.stop();
+      assert.deepEqual(server.world.qemus(), []);
     }
-    // The server stopped: no QEMU of its pool is left.
-    const left = await qemusUnder(runtime);
-    assert.deepEqual(left, []);
   },
 });
 
@@ -153,11 +150,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    let runtime: string;
     {
       await using server = await startServer({ args: ["--pool", "1"] });
-      runtime = server.world.env.XDG_RUNTIME_DIR;
       await poolUntil(server, (s) => s.ready === 1, "filled");
+      // A warm VM waits paused, its clock standing still: taking it must set the clock again.
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
       const run = await server.world.cli([
         "-v",
         "exec",
@@ -165,20 +162,30 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        "wget -q -O /dev/null http://refused.example/ 2>/dev/null; echo tapped",
+        "wget -q -O /dev/null http://refused.example/ 2>/dev/null; date +%s; echo tapped",
       ]);
+      const now = Date.now() / 1000;
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /a warm VM/);
       const report = JSON.parse(run.stdout);
-      assert.equal(await Deno.readTextFile(report.output.stdout), "tapped\n");
+      const [guestClock, tapped] = (await Deno.readTextFile(report.output.stdout)).split("\n");
+      assert.equal(tapped, "tapped");
+      assert.ok(Math.abs(Number(guestClock) - now) < 5, `guest clock ${guestClock}, host ${now}`);
       assert.equal(report.network.backend, "tap");
       assert.deepEqual(
         report.network.refused.map((r: { host: string }) => r.host),
         ["refused.example"],
       );
       assert.equal((await pool(server)).taken, 1);
+      // The report came before the tap was removed; it is removed right after.
+      const tap = tapName(report.session);
+      const present = async () =>
+        (await new Deno.Command("ip", { args: ["link", "show", "dev", tap], stderr: "null" })
+          .output()).success;
+      assert.ok(await waitFor(async () => !(await present()), 10_000), `${tap} was not removed`);
+      await server.stop();
+      assert.deepEqual(server.world.qemus(), []);
     }
-    assert.deepEqual(await qemusUnder(runtime), []);
   },
 });
 
@@ -241,3 +248,84 @@ function shape(value: unknown): unknown {
     Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, shape(v)]),
   );
 }
+
+Deno.test({
+  name: "a sandbox created through the server starts on a standby owner's warm VM",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    {
+      await using server = await startServer({ args: ["--pool-sessions", "1"] });
+      const before = await poolUntil(server, (s) => s.sessions.ready === 1, "stood by");
+      assert.equal(before.sessions.taken, 0);
+      assert.equal(before.size, 0, "no one-shot pool was asked for");
+      // Nothing of a standby owner shows before it has a session.
+      const sessions = async () => JSON.parse((await server.world.cli(["ps", "--json"])).stdout);
+      assert.deepEqual(await sessions(), []);
+      // It waits paused, its clock standing still: the session must find the clock set.
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      const created = await server.fetchSocket("/v1/sandboxes", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "standing", labels: { via: "standby" } }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = await created.json();
+      const after = await pool(server);
+      assert.equal(after.sessions.taken, 1);
+      const log = await Deno.readTextFile(
+        `${server.world.env.XDG_STATE_HOME}/agentbox/sessions/${id}/owner.log`,
+      ).catch((e) => `unreadable: ${e}`);
+      assert.match(log, /standing by: a warm VM waits/);
+      assert.match(log, /session running/);
+      const clock = await server.world.cli(["exec", "--session", "standing", "--", "date", "+%s"]);
+      assert.equal(clock.code, 0, clock.stderr);
+      assert.ok(
+        Math.abs(Number(clock.stdout) - Date.now() / 1000) < 5,
+        `guest clock ${clock.stdout}, host ${Date.now() / 1000}`,
+      );
+      assert.deepEqual(
+        (await sessions()).map((s: { id: string; state: string }) => [s.id, s.state]),
+        [[id, "running"]],
+      );
+      await poolUntil(server, (s) => s.sessions.ready === 1, "stood by again");
+      const removed = await server.fetchSocket(`/v1/sandboxes/${id}?force=true`, {
+        method: "DELETE",
+      });
+      assert.equal(removed.status, 204, await removed.clone().text());
+      await removed.body?.cancel();
+
+      // A plan the warm VM does not fit (no network) boots as usual; the warm VM is stopped.
+      await poolUntil(server, (s) => s.sessions.ready === 1, "stood by a third time");
+      const unfit = await server.fetchSocket("/v1/sandboxes", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "unfit", net: "none" }),
+      });
+      assert.equal(unfit.status, 201, await unfit.clone().text());
+      const unfitId = (await unfit.json()).id;
+      assert.equal((await pool(server)).sessions.taken, 2);
+      const offline = await server.world.cli([
+        "exec",
+        "--session",
+        "unfit",
+        "--",
+        "ls",
+        "/sys/class/net",
+      ]);
+      assert.equal(offline.code, 0, offline.stderr);
+      assert.doesNotMatch(offline.stdout, /eth0/);
+      // Its own QEMU and the next standby's: the unfit warm VM is gone.
+      await poolUntil(server, (s) => s.sessions.ready === 1, "stood by a fourth time");
+      assert.equal(server.world.qemus().length, 2, "its own QEMU and the new standby's");
+      const gone = await server.fetchSocket(`/v1/sandboxes/${unfitId}?force=true`, {
+        method: "DELETE",
+      });
+      assert.equal(gone.status, 204);
+      await gone.body?.cancel();
+      // The server stops its standby owner, which stops its VM: nothing is left running.
+      await server.stop();
+      assert.deepEqual(server.world.qemus(), []);
+    }
+  },
+});

@@ -133,6 +133,8 @@ export async function startChVm(spec: VmSpec, options: ChStartOptions = {}): Pro
     exited,
     consoleTail,
     saveState: (dir, saveOptions) => snapshot(api, dir, saveOptions),
+    pause: () => api.pauseVm(),
+    resume: () => api.resumeVm(),
     stop,
   };
 }

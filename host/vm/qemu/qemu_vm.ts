@@ -58,12 +58,6 @@ export interface StartOptions {
    * spec's `memoryFile` is the memory.
    */
   memoryInFile?: boolean;
-  /**
-   * With `restoreFrom`: awaited once the state is loaded, while the VM is still paused and its
-   * agent channel connected (a warm pool's VM waits here until it is taken; host/api/warm_pool.ts).
-   * A throw stops the VM. The boot timeout runs on meanwhile: give one that covers the wait.
-   */
-  beforeResume?: () => Promise<void>;
   /** Called once with a user-facing warning, e.g. the TCG fallback. */
   onWarning?: (message: string) => void;
   /**
@@ -153,7 +147,6 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
           return await restoreState(qmp, conn, {
             file: restoreFrom,
             memoryInFile: options.memoryInFile,
-            beforeResume: options.beforeResume,
           });
         }
         : undefined,
@@ -173,6 +166,8 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
     exited,
     consoleTail,
     saveState: (file, saveOptions) => saveState(monitor, file, saveOptions),
+    pause: () => monitor.execute("stop").then(() => {}),
+    resume: () => monitor.execute("cont").then(() => {}),
     stop,
   };
 }

@@ -99,19 +99,12 @@ export interface RestoreSource {
   file: string;
   /** It was saved with `memoryInFile` (the VM's memory is its `VmSpec.memoryFile`). */
   memoryInFile?: boolean;
-  /**
-   * Awaited once the state is loaded, before `cont` (a warm pool's VM waits here until it is
-   * taken: host/api/warm_pool.ts). A throw leaves the VM paused, to be stopped.
-   */
-  beforeResume?: () => Promise<void>;
 }
 
 /**
  * Restore a QEMU started with {@linkcode INCOMING_ARGS}: load `source`, wait until it is
- * loaded, run `source.beforeResume` (a warm pool holds the loaded VM there until it is taken),
- * resume the VM and greet its agent over `conn` (connected before the resume). Throws
- * {@linkcode QmpError} when QEMU fails, `AgentError` when the agent does not answer, and what
- * `beforeResume` threw.
+ * loaded, resume the VM and greet its agent over `conn` (connected before the resume). Throws
+ * {@linkcode QmpError} when QEMU fails, `AgentError` when the agent does not answer.
  *
  * @example
  * ```ts
@@ -128,7 +121,6 @@ export async function restoreState(
   source: RestoreSource,
 ): Promise<AgentClient> {
   await loadState(qmp, source);
-  await source.beforeResume?.();
   await qmp.execute("cont");
   return await AgentClient.reconnect(conn);
 }

@@ -51,6 +51,8 @@ export async function startInProcessVm(options: BootOptions): Promise<InProcessV
     exited: exited.promise,
     consoleTail: () => Promise.resolve("in-process agent"),
     saveState: () => Promise.reject(new Error("An in-process VM cannot be saved")),
+    pause: () => Promise.reject(new Error("An in-process VM cannot be paused")),
+    resume: () => Promise.resolve(),
     stop: () => end(0),
     die: (code = 1) => end(code),
   };
