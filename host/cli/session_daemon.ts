@@ -11,7 +11,7 @@
 
 import { openContext } from "../api/context.ts";
 import { claimSession, ownSession } from "../api/session_owner.ts";
-import { type Standby, standBy } from "../api/standby.ts";
+import type { Standby } from "../api/standby.ts";
 import { STANDBY_FLAG } from "../api/owner_command.ts";
 import { exitStatusFor, reportError, UsageError } from "./errors.ts";
 
@@ -53,6 +53,7 @@ export async function sessionDaemonCommand(args: string[]): Promise<number> {
       });
       if (standbyMode) {
         // `agentbox serve --pool-sessions`: warm a VM, then wait for the plan (api/standby.ts).
+        const { standBy } = await import("../api/standby.ts");
         standby = await standBy(ctx, args[0], claim.paths, stop.promise);
         if (!standby) return 0;
       }
