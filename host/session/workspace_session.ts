@@ -115,7 +115,7 @@ export async function resumeWorkspaceSession(
   const baseline = await readBaseline(changesetPaths(sessionDir).baseline);
   const share: PreparedShare = {
     root: baseline.root,
-    baseline,
+    baselineFile: changesetPaths(sessionDir).baseline,
     lowerImage: disks.lowerImage,
     lowerLayers: disks.lowerLayers ?? [],
     upperDisk: disks.upperDisk,
@@ -167,7 +167,8 @@ function workspaceSession(
       // VM is stopped next, and what is only in the guest's page cache would be lost).
       if (keepUpperDisk) await flushGuestDisks(agent);
       else await Deno.remove(share.upperDisk).catch(() => {});
-      const entries = await classifyChanges(received.records, share.baseline, {
+      const baseline = await readBaseline(share.baselineFile);
+      const entries = await classifyChanges(received.records, baseline, {
         root: share.root,
         blobs: paths.blobs,
       });
