@@ -171,7 +171,19 @@ export async function takeBaseline(
   dir: string,
   options: BaselineOptions = {},
 ): Promise<Baseline> {
-  const walk = await walkTree(dir, options);
+  return walkBaseline(await walkTree(dir, options));
+}
+
+/**
+ * The {@linkcode Baseline} of a walk: its records parsed (their paths were checked by the walk).
+ *
+ * @example
+ * ```ts
+ * import { walkBaseline, walkTree } from "./baseline.ts";
+ * const baseline = walkBaseline(await walkTree("/home/me/project"));
+ * ```
+ */
+export function walkBaseline(walk: TreeWalk): Baseline {
   const entries: Record<string, BaselineEntry> = Object.create(null);
   for (const [path, record] of walk.records) {
     const entry = recordEntry(record);

@@ -75,30 +75,24 @@ export function recordType(record: string): BaselineEntry["type"] {
  * ```
  */
 export function recordEntry(record: string): BaselineEntry | undefined {
-  const [type, mode, size, mtime, ino] = record.split(" ", 5);
-  if (
-    type.length !== 1 || !/^[0-7]{1,4}$/.test(mode) || !/^\d{1,16}$/.test(size) ||
-    !/^-?\d{1,16}(\.\d+)?$/.test(mtime ?? "") || !/^\d{1,20}$/.test(ino ?? "")
-  ) {
-    return undefined;
-  }
-  const bytes = Number(size);
-  if (!Number.isSafeInteger(bytes)) return undefined;
+  const m = RECORD_FACTS.exec(record);
+  if (m === null) return undefined;
+  const size = Number(m[2]);
+  if (!Number.isSafeInteger(size)) return undefined;
   return {
     type: recordType(record),
-    mode: parseInt(mode, 8),
-    size: bytes,
-    mtimeMs: mtimeMs(mtime),
-    ino: Number(ino),
+    mode: parseInt(m[1], 8),
+    size,
+    mtimeMs: m[3] === "-" ? 0 : Number(m[4]) * 1000 + Number((m[5] ?? "").padEnd(3, "0")),
+    ino: Number(m[6]),
   };
 }
 
-/** `lstat`'s mtime in whole milliseconds as Deno reports it (0 before 1970, where it has none). */
-function mtimeMs(seconds: string): number {
-  if (seconds.startsWith("-")) return 0;
-  const [whole, fraction = ""] = seconds.split(".");
-  return Number(whole) * 1000 + Number(fraction.slice(0, 3).padEnd(3, "0"));
-}
+/**
+ * A record's facts: mode, size, mtime's sign, whole seconds and first three decimals (`lstat`'s
+ * mtime in whole milliseconds as Deno reports it; 0 before 1970, where it has none), inode.
+ */
+const RECORD_FACTS = /^[^ ] ([0-7]{1,4}) (\d{1,16}) (-?)(\d{1,16})(?:\.(\d{0,3})\d*)? (\d{1,20}) /;
 
 /**
  * The record of `entry` at `path` (mtime to the millisecond), which {@linkcode recordEntry} reads

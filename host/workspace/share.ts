@@ -93,6 +93,11 @@ export interface PreparedShare {
   root: string;
   /** The session's baseline file (`readBaseline` reads it): the tree as the session started. */
   baselineFile: string;
+  /**
+   * The walk the baseline file was written from, when this process walked the tree (absent for a
+   * resumed share): its records, already checked, need not be read back.
+   */
+  walk?: TreeWalk;
   /** Read-only erofs image of `root`. */
   lowerImage: string;
   /** The session's writable ext4 disk for the upper layer. */
@@ -167,6 +172,7 @@ export async function prepareShare(
   return {
     root: walk.root,
     baselineFile: paths.baseline,
+    walk,
     lowerImage: lower.image,
     lowerLayers: lower.layers,
     upperDisk,

@@ -141,7 +141,9 @@ for (let run = 1; run <= runs; run++) {
     await timeFull();
     await timeDelta();
   }
-  if (checkout) filed.push(await setUpElsewhere(checkout, `${work}/filed-cache-${run}`, `filed-${run}`));
+  if (checkout) {
+    filed.push(await setUpElsewhere(checkout, `${work}/filed-cache-${run}`, `filed-${run}`));
+  }
   none.push(noneMs);
   delta.push(deltaMs);
   full.push(fullMs);
