@@ -8,7 +8,7 @@
 
 import type { AgentClient } from "../channel/agent_client.ts";
 import { loadWorkspaceLimits, type WorkspaceLimits } from "../config/workspace_settings.ts";
-import { readBaseline } from "../workspace/baseline.ts";
+import { readBaseline, walkBaseline } from "../workspace/baseline.ts";
 import { ChangesetError, changesetPaths } from "../workspace/changeset.ts";
 import { classifyChanges, type DiffEntry } from "../workspace/classify.ts";
 import { changesetId } from "../workspace/apply.ts";
@@ -115,7 +115,7 @@ export async function resumeWorkspaceSession(
   const baseline = await readBaseline(changesetPaths(sessionDir).baseline);
   const share: PreparedShare = {
     root: baseline.root,
-    baseline,
+    baselineFile: changesetPaths(sessionDir).baseline,
     lowerImage: disks.lowerImage,
     lowerLayers: disks.lowerLayers ?? [],
     upperDisk: disks.upperDisk,
@@ -167,7 +167,10 @@ function workspaceSession(
       // VM is stopped next, and what is only in the guest's page cache would be lost).
       if (keepUpperDisk) await flushGuestDisks(agent);
       else await Deno.remove(share.upperDisk).catch(() => {});
-      const entries = await classifyChanges(received.records, share.baseline, {
+      const baseline = share.walk
+        ? walkBaseline(share.walk)
+        : await readBaseline(share.baselineFile);
+      const entries = await classifyChanges(received.records, baseline, {
         root: share.root,
         blobs: paths.blobs,
       });

@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
 import {
   baselineEntry,
+  baselineRoot,
   readBaseline,
+  readBaselineRecords,
   sameAsBaseline,
   takeBaseline,
+  walkTree,
   writeBaseline,
+  writeWalk,
 } from "./baseline.ts";
+import { planDelta } from "./share_layers.ts";
 import { shareExclude } from "./share_exclude.ts";
 import { ChangesetError } from "./changeset.ts";
 
@@ -141,5 +146,73 @@ Deno.test("takeBaseline walks a 100k-file tree quickly", async () => {
     console.log(`baseline of 100,200 entries: ${seconds.toFixed(2)} s`);
     assert.equal(Object.keys(baseline.entries).length, 100_200);
     assert.ok(seconds < 20, `took ${seconds} s`);
+  });
+});
+
+Deno.test("baseline files: a walk's records round-trip; the JSON format before is still read", async () => {
+  await withTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/tree/sub dir`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/tree/sub dir/a b.txt`, "x");
+    await Deno.symlink("nowhere", `${dir}/tree/link`);
+    const walk = await walkTree(`${dir}/tree`);
+    await writeWalk(`${dir}/baseline.json`, walk);
+    const read = await readBaselineRecords(`${dir}/baseline.json`);
+    assert.deepEqual(read, { root: walk.root, takenAt: walk.takenAt, records: walk.records });
+    const baseline = await readBaseline(`${dir}/baseline.json`);
+    assert.deepEqual(
+      baseline,
+      await takeBaseline(`${dir}/tree`).then((b) => ({ ...b, takenAt: walk.takenAt })),
+    );
+    assert.equal(baseline.entries["sub dir/a b.txt"].size, 1);
+    assert.equal(await baselineRoot(`${dir}/baseline.json`), walk.root);
+    // A session's baseline.json from before records: one JSON object.
+    const old = { root: walk.root, takenAt: 5, entries: baseline.entries };
+    await Deno.writeTextFile(`${dir}/old.json`, JSON.stringify(old));
+    assert.deepEqual(await readBaseline(`${dir}/old.json`), old);
+    assert.equal(await baselineRoot(`${dir}/old.json`), walk.root);
+    // ...which the cache's reader does not take (the tree is packed whole again instead).
+    assert.equal(await readBaselineRecords(`${dir}/old.json`), undefined);
+    // Corrupt format-2 files are refused.
+    const header = `agentbox-baseline 2\n${JSON.stringify({ root: walk.root, takenAt: 1 })}\n`;
+    for (
+      const text of [
+        `${header}f 644 1 1.0 2 a`, // no NUL at the end
+        `${header}f 644 1 1.0 2 ../a\0`,
+        `${header}f 9z 1 1.0 2 a\0`,
+        `${header}f 644 1 1.0 2 a\0f 644 1 1.0 3 a\0`, // twice
+        `agentbox-baseline 2\n{"root":"relative","takenAt":1}\n`,
+      ]
+    ) {
+      await Deno.writeTextFile(`${dir}/bad.json`, text);
+      await assert.rejects(readBaseline(`${dir}/bad.json`), ChangesetError, text);
+    }
+  });
+});
+
+Deno.test("walks compared: a same-size edit in place, additions, deletions and a chmod are found", async () => {
+  await withTemp(async (dir) => {
+    for (const name of ["same", "edit", "gone", "mode"]) {
+      await Deno.writeTextFile(`${dir}/${name}`, "12345");
+    }
+    const before = await walkTree(dir);
+    // Edit in place, same size; the mtime is all that tells (set well apart, as a coarse clock
+    // could leave it equal).
+    const file = await Deno.open(`${dir}/edit`, { write: true });
+    await file.write(new TextEncoder().encode("54321"));
+    file.close();
+    await Deno.utime(`${dir}/edit`, 1_000_000, 1_000_000);
+    await Deno.remove(`${dir}/gone`);
+    await Deno.chmod(`${dir}/mode`, 0o755);
+    await Deno.mkdir(`${dir}/new`);
+    await Deno.writeTextFile(`${dir}/new/file`, "n");
+    const after = await walkTree(dir);
+    assert.notEqual(after.digest, before.digest);
+    const plan = planDelta(before.records, after.records)!;
+    assert.deepEqual(plan.changed, ["edit", "mode", "new", "new/file"]);
+    assert.deepEqual(plan.whiteouts, ["gone"]);
+    // An unchanged tree walks to the same digest and records.
+    const again = await walkTree(dir);
+    assert.equal(again.digest, after.digest);
+    assert.deepEqual(planDelta(after.records, again.records)?.changed, []);
   });
 });

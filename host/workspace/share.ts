@@ -25,8 +25,9 @@ import { helperEnv } from "../helper_env.ts";
 import { createHash } from "node:crypto";
 import { runCommand } from "../run_command.ts";
 import { cacheDir } from "../paths.ts";
-import { baselineJson, takeBaseline, writeBaseline } from "./baseline.ts";
-import { type Baseline, changesetPaths } from "./changeset.ts";
+import { type TreeWalk, walkTree, writeWalk } from "./baseline.ts";
+import { recordEntry, recordType, type TreeRecords } from "./baseline_records.ts";
+import { changesetPaths } from "./changeset.ts";
 import { formatBytes, freeBytes } from "./state_space.ts";
 import { shareExclude } from "./share_exclude.ts";
 import { fileLock } from "../file_lock.ts";
@@ -44,6 +45,7 @@ import {
   readChain,
   readChainTop,
   stageDelta,
+  topBaselinePath,
   writeChain,
 } from "./share_layers.ts";
 
@@ -89,7 +91,13 @@ export interface ShareOptions {
 export interface PreparedShare {
   /** The host directory, resolved. */
   root: string;
-  baseline: Baseline;
+  /** The session's baseline file (`readBaseline` reads it): the tree as the session started. */
+  baselineFile: string;
+  /**
+   * The walk the baseline file was written from, when this process walked the tree (absent for a
+   * resumed share): its records, already checked, need not be read back.
+   */
+  walk?: TreeWalk;
   /** Read-only erofs image of `root`. */
   lowerImage: string;
   /** The session's writable ext4 disk for the upper layer. */
@@ -153,20 +161,18 @@ export async function prepareShare(
   const paths = changesetPaths(sessionDir);
   await Deno.mkdir(paths.root, { recursive: true, mode: 0o700 });
   const excluded: string[] = [];
-  const baseline = await takeBaseline(dir, {
+  const walk = await walkTree(dir, {
     exclude: shareExclude(options.exclude ?? []),
     onExcluded: (path) => excluded.push(path),
     onWalked: (n) => options.onStep?.(`reading ${dir}: ${n} entries`),
   });
-  // Serialised once: for baseline.json, and for the cache key.
-  const entriesJson = JSON.stringify(baseline.entries);
-  await writeBaseline(paths.baseline, baseline, baselineJson(baseline, entriesJson));
-  const lower = await lowerImage(baseline, entriesJson, paths.baseline, excluded, options);
+  const lower = await lowerImage(walk, paths.baseline, excluded, options);
   const upperDisk = paths.upperDisk;
   await makeUpperDisk(upperDisk, upperSize(paths.root, options));
   return {
-    root: baseline.root,
-    baseline,
+    root: walk.root,
+    baselineFile: paths.baseline,
+    walk,
     lowerImage: lower.image,
     lowerLayers: lower.layers,
     upperDisk,
@@ -176,16 +182,13 @@ export async function prepareShare(
   };
 }
 
-/** Entries and bytes of regular files in `baseline`. */
-export function treeSize(baseline: Baseline): { entries: number; bytes: number } {
-  let entries = 0;
+/** Entries and bytes of regular files in `records`. */
+export function treeSize(records: TreeRecords): { entries: number; bytes: number } {
   let bytes = 0;
-  for (const path in baseline.entries) {
-    entries++;
-    const entry = baseline.entries[path];
-    if (entry.type === "file") bytes += entry.size;
+  for (const record of records.values()) {
+    if (recordType(record) === "file") bytes += recordEntry(record)?.size ?? 0;
   }
-  return { entries, bytes };
+  return { entries: records.size, bytes };
 }
 
 /** What {@linkcode lowerImage} made. */
@@ -196,28 +199,38 @@ interface LowerImage {
 }
 
 /**
- * The lower disk for `baseline` (`entriesJson` its serialised entries, `baselineFile` the
- * session's copy of it, which the cache keeps a link to as the topmost layer's baseline).
+ * The version of the cache key: a new one when what a key is made of changes, so that no image
+ * made under the old rules is taken for a tree it may not hold (it is packed again).
+ */
+const KEY_VERSION = "agentbox-share-key 2";
+
+/**
+ * The lower disk for the tree of `walk`, with the session's baseline file written to
+ * `baselineFile` (the cache keeps a link to it as the topmost layer's baseline; a cache hit links
+ * the other way).
  */
 async function lowerImage(
-  baseline: Baseline,
-  entriesJson: string,
+  walk: TreeWalk,
   baselineFile: string,
   excluded: string[],
   options: ShareOptions,
 ): Promise<LowerImage> {
-  const dir = `${options.cacheDir ?? shareCacheDir()}/${shareCacheKey(baseline.root)}`;
+  const dir = `${options.cacheDir ?? shareCacheDir()}/${shareCacheKey(walk.root)}`;
   const owner = options.owner
     ? [`--force-uid=${options.owner.uid}`, `--force-gid=${options.owner.gid}`]
     : [];
-  const key = createHash("sha256").update(JSON.stringify(owner)).update(entriesJson)
-    .digest("hex");
+  // What find printed, and what of it was kept: the same output under the same patterns is the
+  // same tree (find's facts include each entry's inode, size, mtime to the nanosecond and mode).
+  const key = createHash("sha256").update(
+    JSON.stringify([KEY_VERSION, owner, options.exclude ?? [], walk.root, walk.digest]),
+  ).digest("hex");
   const hit = await cachedChain(dir, key);
-  if (hit) return hit;
+  if (hit && await linkBaseline(dir, hit.chain, baselineFile)) return hit.lower;
+  await writeWalk(baselineFile, walk);
   const excludeArgs = excluded.map((path) => `--exclude-path=${path}`);
   if (excludeArgs.reduce((n, a) => n + a.length + 1, 0) > MAX_EXCLUDE_ARG_BYTES) {
     throw new ShareError(
-      `Cannot pack ${baseline.root}: share.exclude leaves out ${excluded.length} separate ` +
+      `Cannot pack ${walk.root}: share.exclude leaves out ${excluded.length} separate ` +
         `paths; exclude their directories instead (e.g. "logs/" rather than "*.log")`,
     );
   }
@@ -226,21 +239,47 @@ async function lowerImage(
   // then finds the image (or the layer) this one made.
   using _lock = await fileLock(`${dir}/pack.lock`);
   const again = await cachedChain(dir, key);
-  if (again) return again;
+  if (again) return again.lower;
   await removeLeftovers(dir);
   const limits = options.layers ?? { maxDeltas: MAX_DELTA_LAYERS, maxShare: MAX_DELTA_SHARE };
-  const delta = await addDelta(dir, key, owner, baseline, baselineFile, limits, options);
+  const delta = await addDelta(dir, key, owner, walk, baselineFile, limits, options);
   if (delta) return delta;
-  return await packImage(dir, key, owner, excludeArgs, baseline, baselineFile, options);
+  return await packImage(dir, key, owner, excludeArgs, walk, baselineFile, options);
 }
 
 /** The chain of `dir` when its topmost layer is the tree of `key`. */
-async function cachedChain(dir: string, key: string): Promise<LowerImage | undefined> {
+async function cachedChain(
+  dir: string,
+  key: string,
+): Promise<{ chain: LayerChain; lower: LowerImage } | undefined> {
   const chain = await readChain(dir);
   if (chain?.layers[chain.layers.length - 1].key !== key) return undefined;
   const image = `${dir}/${chain.image}`;
   if (!await exists(image)) return undefined;
-  return { image, layers: deltaOffsets(chain), build: "cached" };
+  return { chain, lower: { image, layers: deltaOffsets(chain), build: "cached" } };
+}
+
+/**
+ * Make `baselineFile` the baseline of `chain`'s topmost layer (the same tree: nothing to write),
+ * hard-linked, or copied across file systems; `false` when that baseline is gone (a concurrent
+ * pack replaced it), and the caller writes its own.
+ */
+async function linkBaseline(dir: string, chain: LayerChain, baselineFile: string) {
+  const top = topBaselinePath(dir, chain);
+  const temp = `${baselineFile}.${crypto.randomUUID()}.tmp`;
+  try {
+    try {
+      await Deno.link(top, temp);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw error;
+      await Deno.copyFile(top, temp);
+    }
+    await Deno.rename(temp, baselineFile);
+  } catch {
+    await Deno.remove(temp).catch(() => {});
+    return false;
+  }
+  return true;
 }
 
 /**
@@ -251,7 +290,7 @@ async function addDelta(
   dir: string,
   key: string,
   owner: string[],
-  baseline: Baseline,
+  walk: TreeWalk,
   baselineFile: string,
   limits: LayerLimits,
   options: ShareOptions,
@@ -261,21 +300,26 @@ async function addDelta(
   const image = `${dir}/${chain.image}`;
   if (!await exists(image)) return undefined;
   const before = await readChainTop(dir, chain);
-  if (!before || before.root !== baseline.root) return undefined;
-  const plan = planDelta(before.entries, baseline.entries);
+  if (!before || before.root !== walk.root) return undefined;
+  const plan = planDelta(before.records, walk.records);
   if (!plan) return undefined;
+  // The same entries, though find printed something else (an excluded file changed, or the
+  // patterns did): the topmost layer is the tree.
+  if (plan.changed.length === 0 && plan.whiteouts.length === 0) {
+    return { image, layers: deltaOffsets(chain), build: "cached" };
+  }
   const entries = plan.changed.length + plan.whiteouts.length;
   if (!deltaFits(chain, entries, limits)) return undefined;
   options.onProgress?.(
-    `updating the image of ${baseline.root}: ${plan.changed.length} changed, ` +
+    `updating the image of ${walk.root}: ${plan.changed.length} changed, ` +
       `${plan.whiteouts.length} deleted`,
   );
   const stage = `${dir}/stage-${crypto.randomUUID()}.tmp`;
   const temp = `${dir}/layer-${crypto.randomUUID()}.tmp`;
   try {
     await Deno.mkdir(stage, { mode: 0o700 });
-    if (!await stageDelta(baseline.root, baseline.entries, plan, stage)) return undefined;
-    await mkfsErofs([...owner, temp, stage], baseline.root);
+    if (!await stageDelta(walk.root, walk.records, plan, stage)) return undefined;
+    await mkfsErofs([...owner, temp, stage], walk.root);
     const bytes = (await Deno.stat(temp)).size;
     if (!deltaBytesFit(chain, bytes, limits)) return undefined;
     const offset = nextOffset(chain);
@@ -300,15 +344,15 @@ async function packImage(
   key: string,
   owner: string[],
   excludeArgs: string[],
-  baseline: Baseline,
+  walk: TreeWalk,
   baselineFile: string,
   options: ShareOptions,
 ): Promise<LowerImage> {
-  const size = treeSize(baseline);
+  const size = treeSize(walk.records);
   const limit = options.largeTree ?? { entries: LARGE_TREE_ENTRIES, bytes: LARGE_TREE_BYTES };
   const large = size.entries > limit.entries || size.bytes > limit.bytes;
   options.onProgress?.(
-    `packing ${baseline.root} (${size.entries} entries, ${formatBytes(size.bytes)})` +
+    `packing ${walk.root} (${size.entries} entries, ${formatBytes(size.bytes)})` +
       (large
         ? `: a large tree; leave parts out with share.exclude in .agentbox.toml ` +
           `(e.g. exclude = ["node_modules/", "target/"]) or share a smaller directory`
@@ -327,7 +371,7 @@ async function packImage(
     }, () => {});
   }, 500);
   try {
-    await mkfsErofs([...owner, ...excludeArgs, temp, baseline.root], baseline.root);
+    await mkfsErofs([...owner, ...excludeArgs, temp, walk.root], walk.root);
     await Deno.rename(temp, image);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});

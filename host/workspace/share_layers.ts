@@ -26,7 +26,14 @@
 
 import { helperEnv } from "../helper_env.ts";
 import { runCommand } from "../run_command.ts";
-import { type Baseline, type BaselineEntry, pathProblem } from "./changeset.ts";
+import { type BaselineEntry, pathProblem } from "./changeset.ts";
+import { readBaselineRecords } from "./baseline.ts";
+import {
+  type BaselineRecords,
+  recordEntry,
+  recordType,
+  type TreeRecords,
+} from "./baseline_records.ts";
 
 /** One layer of a chain: the full image (the first) or a delta. */
 export interface ChainLayer {
@@ -90,47 +97,52 @@ export interface DeltaPlan {
 }
 
 /**
- * The delta from tree `before` to tree `after` (baseline entries), or `undefined` when it holds an
- * entry a delta cannot carry (a fifo, socket or device: only a full pack copies those).
+ * The delta from tree `before` to tree `after` (their records, baseline_records.ts), or
+ * `undefined` when it holds an entry a delta cannot carry (a fifo, socket or device: only a full
+ * pack copies those). Records are compared as strings: only a changed one is parsed.
  *
  * @example
  * ```ts
  * import { planDelta } from "./share_layers.ts";
- * const file = { type: "file" as const, mode: 0o644, size: 1, mtimeMs: 1, ino: 1 };
- * const plan = planDelta({ a: file, b: file }, { a: { ...file, size: 2 } });
+ * const a = "f 644 1 1.000 1 a", b = "f 644 1 1.000 2 b";
+ * const plan = planDelta(new Map([["a", a], ["b", b]]), new Map([["a", "f 644 2 1.000 1 a"]]));
  * console.assert(plan?.changed[0] === "a" && plan.whiteouts[0] === "b");
  * ```
  */
-export function planDelta(
-  before: Record<string, BaselineEntry>,
-  after: Record<string, BaselineEntry>,
-): DeltaPlan | undefined {
+export function planDelta(before: TreeRecords, after: TreeRecords): DeltaPlan | undefined {
   const changed: string[] = [];
   const whiteouts: string[] = [];
   let bytes = 0;
-  for (const path in after) {
-    const now = after[path];
-    const was = before[path];
-    if (was !== undefined && sameFacts(was, now)) continue;
-    if (now.type === "other") return undefined;
+  // Paths of `before` still there: when that is all of them, nothing was deleted.
+  let kept = 0;
+  for (const [path, now] of after) {
+    const was = before.get(path);
+    if (was !== undefined) kept++;
+    if (was === now) continue;
+    const type = recordType(now);
+    if (type === "other") return undefined;
     changed.push(path);
-    if (now.type === "file") bytes += now.size;
+    if (type === "file") {
+      const entry = recordEntry(now);
+      if (entry === undefined) return undefined;
+      bytes += entry.size;
+    }
   }
-  for (const path in before) {
-    if (after[path] !== undefined) continue;
-    const slash = path.lastIndexOf("/");
-    // Under a directory that went too (or became a file), the top-most deletion covers it.
-    if (slash >= 0 && after[path.slice(0, slash)]?.type !== "dir") continue;
-    if (pathProblem(path) !== undefined) return undefined;
-    whiteouts.push(path);
+  if (kept < before.size) {
+    for (const path of before.keys()) {
+      if (after.has(path)) continue;
+      const slash = path.lastIndexOf("/");
+      // Under a directory that went too (or became a file), the top-most deletion covers it.
+      if (slash >= 0) {
+        const parent = after.get(path.slice(0, slash));
+        if (parent === undefined || recordType(parent) !== "dir") continue;
+      }
+      if (pathProblem(path) !== undefined) return undefined;
+      whiteouts.push(path);
+    }
   }
   changed.sort();
   return { changed, whiteouts, bytes };
-}
-
-function sameFacts(a: BaselineEntry, b: BaselineEntry): boolean {
-  return a.type === b.type && a.mode === b.mode && a.size === b.size &&
-    a.mtimeMs === b.mtimeMs && a.ino === b.ino;
 }
 
 /**
@@ -179,17 +191,27 @@ export function deltaBytesFit(chain: LayerChain, bytes: number, limits: LayerLim
  * @example
  * ```ts
  * import { planDelta, stageDelta } from "./share_layers.ts";
- * declare const before: import("./changeset.ts").Baseline, after: typeof before;
- * const plan = planDelta(before.entries, after.entries)!;
- * await stageDelta(after.root, after.entries, plan, "/cache/stage");
+ * declare const before: import("./baseline.ts").TreeWalk, after: typeof before;
+ * const plan = planDelta(before.records, after.records)!;
+ * await stageDelta(after.root, after.records, plan, "/cache/stage");
  * ```
  */
 export async function stageDelta(
   root: string,
-  entries: Record<string, BaselineEntry>,
+  records: TreeRecords,
   plan: DeltaPlan,
   stage: string,
 ): Promise<boolean> {
+  const entries = new Map<string, BaselineEntry>();
+  const entryOf = (path: string): BaselineEntry => {
+    let entry = entries.get(path);
+    if (entry === undefined) {
+      entry = recordEntry(records.get(path) ?? "");
+      if (entry === undefined) throw new Error(`no baseline record of ${path}`);
+      entries.set(path, entry);
+    }
+    return entry;
+  };
   const dirs = new Set<string>();
   const ensureParents = (path: string) => {
     const parts = path.split("/");
@@ -202,11 +224,11 @@ export async function stageDelta(
     }
   };
   for (const path of plan.changed) {
-    const entry = entries[path];
     const from = `${root}/${path}`;
     const to = `${stage}/${path}`;
-    ensureParents(path);
     try {
+      const entry = entryOf(path);
+      ensureParents(path);
       if (entry.type === "dir") {
         if (!dirs.has(path)) Deno.mkdirSync(to, { mode: 0o700 });
         dirs.add(path);
@@ -233,7 +255,8 @@ export async function stageDelta(
   // Modes and mtimes last, deepest first: a read-only directory is filled before it is closed,
   // and filling a directory sets its mtime.
   for (const dir of [...dirs].sort().reverse()) {
-    const entry = entries[dir];
+    const entry = entries.get(dir) ?? recordEntry(records.get(dir) ?? "");
+    if (entry === undefined) return false;
     Deno.chmodSync(`${stage}/${dir}`, entry.mode);
     Deno.utimeSync(`${stage}/${dir}`, new Date(entry.mtimeMs), new Date(entry.mtimeMs));
   }
@@ -377,7 +400,8 @@ export async function writeChain(dir: string, chain: LayerChain, topFile: string
 }
 
 /**
- * The baseline of `chain`'s topmost layer, or `undefined` when it cannot be read.
+ * The baseline records of `chain`'s topmost layer, or `undefined` when they cannot be read (or are
+ * of the JSON format before records: the tree is packed whole again then).
  *
  * @example
  * ```ts
@@ -386,22 +410,23 @@ export async function writeChain(dir: string, chain: LayerChain, topFile: string
  * const before = await readChainTop("/cache/agentbox/shares/0123456789abcdef", chain);
  * ```
  */
-export async function readChainTop(
+export function readChainTop(
   dir: string,
   chain: LayerChain,
-): Promise<Baseline | undefined> {
-  // The cache is agentbox's own (mode 0700): parsed, not validated entry by entry (that would
-  // cost as much as the rest of a delta); planDelta checks the paths it turns into whiteouts.
-  try {
-    const raw = JSON.parse(await Deno.readTextFile(topBaselinePath(dir, chain)));
-    const ok = typeof raw === "object" && raw !== null && typeof raw.root === "string" &&
-      typeof raw.takenAt === "number" && typeof raw.entries === "object" && raw.entries !== null;
-    return ok ? raw as Baseline : undefined;
-  } catch {
-    return undefined;
-  }
+): Promise<BaselineRecords | undefined> {
+  return readBaselineRecords(topBaselinePath(dir, chain));
 }
 
-function topBaselinePath(dir: string, chain: LayerChain): string {
+/**
+ * The baseline file of `chain`'s topmost layer (it may be missing).
+ *
+ * @example
+ * ```ts
+ * import { topBaselinePath } from "./share_layers.ts";
+ * declare const chain: import("./share_layers.ts").LayerChain;
+ * console.log(topBaselinePath("/cache/agentbox/shares/0123456789abcdef", chain));
+ * ```
+ */
+export function topBaselinePath(dir: string, chain: LayerChain): string {
   return `${dir}/top-${chain.layers[chain.layers.length - 1].key}.json`;
 }

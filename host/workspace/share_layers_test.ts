@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { prepareShare, shareCacheKey } from "./share.ts";
-import { planDelta, readChain } from "./share_layers.ts";
+import { planDelta, readChain, topBaselinePath } from "./share_layers.ts";
+import { readBaseline } from "./baseline.ts";
 import type { BaselineEntry } from "./changeset.ts";
+import { formatRecord, type TreeRecords } from "./baseline_records.ts";
+
+/** The records of a tree given as entries. */
+const records = (entries: Record<string, BaselineEntry>): TreeRecords =>
+  new Map(Object.entries(entries).map(([path, entry]) => [path, formatRecord(path, entry)]));
 
 const file = (ino: number, size = 1): BaselineEntry => ({
   type: "file",
@@ -37,12 +43,30 @@ Deno.test("planDelta: changed entries, top-most whiteouts, nothing for what is u
     "new": dir(10),
     "new/n": file(11, 3),
   };
-  const plan = planDelta(before, after)!;
+  const plan = planDelta(records(before), records(after))!;
   assert.deepEqual(plan.changed, ["edit", "new", "new/n", "tofile"]);
   assert.deepEqual(plan.whiteouts.sort(), ["del", "gone"]);
   assert.equal(plan.bytes, 9 + 3 + 1);
   // A fifo is not carried by a delta: the tree is packed whole.
-  assert.equal(planDelta(before, { ...after, fifo: { ...file(12), type: "other" } }), undefined);
+  const fifo = { ...file(12), type: "other" as const };
+  assert.equal(planDelta(records(before), records({ ...after, fifo })), undefined);
+  // An edit in place that kept the size is a change: the mtime (and only it) differs.
+  const touched = planDelta(
+    records(before),
+    records({ ...before, edit: { ...file(5), mtimeMs: 2 } }),
+  )!;
+  assert.deepEqual([touched.changed, touched.whiteouts], [["edit"], []]);
+  // So is a chmod, and a file replaced by another of the same size and mtime (another inode).
+  const chmod = planDelta(
+    records(before),
+    records({ ...before, edit: { ...file(5), mode: 0o755 } }),
+  )!;
+  assert.deepEqual(chmod.changed, ["edit"]);
+  const replaced = planDelta(records(before), records({ ...before, edit: file(99) }))!;
+  assert.deepEqual(replaced.changed, ["edit"]);
+  // Nothing changed: nothing to add.
+  const same = planDelta(records(before), records(before))!;
+  assert.deepEqual([same.changed, same.whiteouts, same.bytes], [[], [], 0]);
 });
 
 /** The erofs image at `offset` of `path`, extracted by fsck.erofs into `into`: path → type. */
@@ -104,6 +128,52 @@ Deno.test("share: a change adds a delta layer holding only what changed, and whi
     const third = await prepareShare(project, `${base}/s4`, options);
     assert.equal(third.build, "cached");
     assert.deepEqual(third.lowerLayers, second.lowerLayers);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("share: a cache hit links the topmost baseline; an excluded change adds no layer; an old cache is re-packed", async () => {
+  const base = await Deno.makeTempDir({ prefix: "agentbox-layers-" });
+  try {
+    const project = `${base}/project`;
+    await Deno.mkdir(`${project}/src`, { recursive: true });
+    await Deno.writeTextFile(`${project}/src/a.ts`, "a\n");
+    await Deno.writeTextFile(`${project}/debug.log`, "1\n");
+    const options = {
+      cacheDir: `${base}/cache`,
+      upperBytes: 64 * 1024 ** 2,
+      exclude: ["*.log"],
+    };
+    const first = await prepareShare(project, `${base}/s1`, options);
+    assert.equal(first.build, "packed");
+    const cache = `${base}/cache/${shareCacheKey(first.root)}`;
+    const chain = (await readChain(cache))!;
+    const top = topBaselinePath(cache, chain);
+
+    // No change: the session's baseline is the topmost layer's, linked, not written again.
+    const hit = await prepareShare(project, `${base}/s2`, options);
+    assert.equal(hit.build, "cached");
+    assert.equal((await Deno.stat(hit.baselineFile)).ino, (await Deno.stat(top)).ino);
+    assert.deepEqual(
+      Object.keys((await readBaseline(hit.baselineFile)).entries).sort(),
+      ["src", "src/a.ts"],
+    );
+
+    // find prints something else, but only for an excluded file: the same layers, no new one.
+    await Deno.writeTextFile(`${project}/debug.log`, "2 longer\n");
+    const excluded = await prepareShare(project, `${base}/s3`, options);
+    assert.equal(excluded.build, "cached");
+    assert.deepEqual(excluded.lowerLayers, []);
+    assert.equal((await readChain(cache))?.layers.length, 1);
+
+    // A cache written before baseline records (its topmost baseline is JSON): packed again, and
+    // then used.
+    await Deno.writeTextFile(top, JSON.stringify({ root: first.root, takenAt: 0, entries: {} }));
+    await Deno.writeTextFile(`${project}/src/a.ts`, "changed\n");
+    const repacked = await prepareShare(project, `${base}/s4`, options);
+    assert.equal(repacked.build, "packed");
+    assert.equal((await prepareShare(project, `${base}/s5`, options)).build, "cached");
   } finally {
     await Deno.remove(base, { recursive: true });
   }

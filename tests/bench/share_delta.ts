@@ -12,6 +12,12 @@
  * (copied before the run, untimed), so every delta is one layer over a fresh image; the order of
  * the delta and the full re-pack alternates between runs.
  *
+ * With SHARE_BENCH_CHECKOUT=DIR, a fourth case: the same full re-pack by another checkout's
+ * agentbox (e.g. `git worktree add /tmp/base e8dbd5f^`, main before delta shares and the faster
+ * walk: the re-pack as issue 21 was filed), in a child process of its own (`deno run --config
+ * DIR/deno.json`) that times the set-up itself; the target stays the ratio against this
+ * checkout's re-pack, the other is shown beside it.
+ *
  * Run: deno run -A tests/bench/share_delta.ts [RUNS]   (default 7; medians reported)
  *
  * @module
@@ -26,6 +32,7 @@ const runs = Number(Deno.args[0] ?? 7);
 const work = await Deno.makeTempDir({ prefix: "agentbox-bench-delta-" });
 const tree = `${work}/tree`;
 const upperBytes = 64 * 1024 ** 2;
+const checkout = Deno.env.get("SHARE_BENCH_CHECKOUT");
 
 /** Ten changes touching other files in each run `r`. */
 function changes(r: number): string {
@@ -58,6 +65,47 @@ async function setUp(cacheDir: string, session: string): Promise<[number, string
   return [ms, ws.share.build];
 }
 
+/** The set-up as another checkout makes it (a full re-pack into an empty cache), in ms. */
+async function setUpElsewhere(dir: string, cacheDir: string, session: string): Promise<number> {
+  const child = `${work}/other_checkout_setup.ts`;
+  await Deno.writeTextFile(
+    child,
+    `import { startWorkspaceSession } from ${
+      JSON.stringify(`${dir}/host/session/workspace_session.ts`)
+    };
+const [tree, session, cacheDir] = Deno.args;
+// Warm up on a small tree first, as the bench's own process is warm.
+await Deno.mkdir(\`\${session}-warm/tree\`, { recursive: true });
+for (let i = 0; i < 100; i++) await Deno.writeTextFile(\`\${session}-warm/tree/\${i}\`, "x");
+await startWorkspaceSession(\`\${session}-warm/tree\`, \`\${session}-warm/s\`, {
+  cacheDir: \`\${session}-warm/cache\`,
+  upperBytes: ${upperBytes},
+});
+await Deno.remove(\`\${session}-warm\`, { recursive: true });
+const start = performance.now();
+await startWorkspaceSession(tree, session, { cacheDir, upperBytes: ${upperBytes} });
+console.log(performance.now() - start);
+`,
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      `${dir}/deno.json`,
+      child,
+      tree,
+      `${work}/${session}`,
+      cacheDir,
+    ],
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`the set-up by ${dir} failed: exit ${out.code}`);
+  await Deno.remove(`${work}/${session}`, { recursive: true });
+  await Deno.remove(cacheDir, { recursive: true });
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
 console.error(`building a ${FILES}-file tree in ${tree}`);
 makeFileTree(tree, FILES);
 let packed = `${work}/cache-0`;
@@ -66,6 +114,7 @@ await setUp(packed, "prime");
 const none: number[] = [];
 const delta: number[] = [];
 const full: number[] = [];
+const filed: number[] = [];
 for (let run = 1; run <= runs; run++) {
   const chained = `${work}/chained-${run}`;
   await sh(work, `cp -a ${packed} ${chained}`);
@@ -92,6 +141,9 @@ for (let run = 1; run <= runs; run++) {
     await timeFull();
     await timeDelta();
   }
+  if (checkout) {
+    filed.push(await setUpElsewhere(checkout, `${work}/filed-cache-${run}`, `filed-${run}`));
+  }
   none.push(noneMs);
   delta.push(deltaMs);
   full.push(fullMs);
@@ -100,7 +152,8 @@ for (let run = 1; run <= runs; run++) {
   packed = fresh;
   console.error(
     `run ${run}: no change ${noneMs.toFixed(0)} ms, 10-file change ${deltaMs.toFixed(0)} ms, ` +
-      `full re-pack ${fullMs.toFixed(0)} ms`,
+      `full re-pack ${fullMs.toFixed(0)} ms` +
+      (checkout ? `, full re-pack by ${checkout} ${filed[filed.length - 1].toFixed(0)} ms` : ""),
   );
 }
 
@@ -113,4 +166,9 @@ console.log(`| measure | median | runs |
 | share set-up, full re-pack (no cache) | ${f.toFixed(0)} ms | ${fmt(full)} |
 | ratio change / no change | ${(d / n).toFixed(2)} | target ≤ 1.5 |
 | ratio change / full re-pack | ${(d / f).toFixed(2)} | target ≤ 0.3 |`);
+if (checkout) {
+  const o = median(filed);
+  console.log(`| share set-up, full re-pack by ${checkout} | ${o.toFixed(0)} ms | ${fmt(filed)} |
+| ratio change / that re-pack | ${(d / o).toFixed(2)} | (beside the target) |`);
+}
 await Deno.remove(work, { recursive: true });
