@@ -60,9 +60,10 @@ export interface WarmVm {
    * Resume it and greet its agent again; its guest network is already configured for `link`.
    * With `workspace`, its placeholder disks are first pointed at the workspace's files (while it
    * is still paused) and the workspace is mounted once it runs. Throws `VmError` or `AgentError`
-   * when it cannot (it is stopped then).
+   * when it cannot (it is stopped then). (`options` is required so that a wrapper cannot drop the
+   * workspace unnoticed.)
    */
-  resume(options?: { workspace?: WorkspaceFiles }): Promise<RunningVm>;
+  resume(options: { workspace?: WorkspaceFiles }): Promise<RunningVm>;
   /** Stop it unused and close its link (idempotent; nothing after `resume`). */
   discard(): Promise<void>;
 }
@@ -358,7 +359,7 @@ export interface PrepareWarmOptions {
  * ```ts ignore
  * import { prepareWarmVm, handOut } from "./warm_pool.ts";
  * const entry = await prepareWarmVm(ctx, image, "user");
- * const vm = await handOut(entry).resume();
+ * const vm = await handOut(entry).resume({});
  * ```
  */
 export async function prepareWarmVm(
@@ -414,7 +415,7 @@ export function handOut(entry: WarmEntry): WarmVm {
   let discarded: Promise<void> | undefined;
   return {
     link: entry.link,
-    resume: async (options = {}) => {
+    resume: async (options) => {
       resumed = true;
       try {
         const { workspace } = options;

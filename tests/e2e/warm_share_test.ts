@@ -3,7 +3,8 @@
  * placeholder disks at the session's workspace disks (host/vm/qemu/disk_swap.ts) and mounts them.
  * Real VMs check that the guest sees exactly the project's files, that its writes are the
  * session's changes, that a second take gets disks of its own (nothing of the first), and that a
- * lower disk with delta layers mounts the same way.
+ * lower disk with delta layers mounts the same way; a one-shot served to a local client
+ * (`POST /v1/oneshot`'s `startServedExec`) with a share gets it mounted on its warm VM.
  */
 import assert from "node:assert/strict";
 import { openContext } from "../../host/api/context.ts";
@@ -11,6 +12,8 @@ import type { SandboxEvent } from "../../host/api/events.ts";
 import { runSandbox, type Sandbox } from "../../host/api/sandbox.ts";
 import { parseSandboxSpec } from "../../host/api/sandbox_spec.ts";
 import { prepareWarmVm, singleWarmSource } from "../../host/api/warm_pool.ts";
+import { startServedExec } from "../../host/api/served_exec.ts";
+import { connectControlSocket } from "../../host/api/session_connect.ts";
 import { openDatabase } from "../../host/store/database.ts";
 import { findImage } from "../../image/store.ts";
 import { hostListing, TREE_LISTING } from "./share_sandbox.ts";
@@ -115,6 +118,55 @@ Deno.test({
         !events.some((e) => e.type === "warning" && /warm VM did not resume/.test(e.message)),
         JSON.stringify(events),
       );
+    } finally {
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "a served one-shot with a share takes a warm VM with the share mounted",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "agentbox-warmshare-served-" });
+    const project = `${base}/project`;
+    await Deno.mkdir(project);
+    await Deno.writeTextFile(`${project}/hello.txt`, "hello\n");
+    await using ctx = openContext({ db: openDatabase(`${base}/agentbox.db`), onEvent: () => {} });
+    try {
+      const spec = parseSandboxSpec({
+        argv: ["true"],
+        projectDir: project,
+        share: project,
+        netBackend: "user",
+      }, "the test");
+      const entry = await prepareWarmVm(ctx, await findImage("default"), "user");
+      const source = singleWarmSource(entry);
+      try {
+        const { started, ended } = await startServedExec(ctx, spec, { warm: source });
+        assert.equal(started.pooled, true);
+        const agent = await connectControlSocket(started.controlSocket);
+        let out: string;
+        try {
+          const handle = agent.exec({ argv: ["cat", "/workspace/hello.txt"] });
+          const [stdout, stderr, result] = await Promise.all([
+            text(handle.stdout),
+            text(handle.stderr),
+            handle.result,
+          ]);
+          assert.equal(result.code, 0, stderr);
+          out = stdout;
+        } finally {
+          agent.close();
+        }
+        assert.equal(out, "hello\n");
+        const end = await ended;
+        await end.cleaned;
+      } finally {
+        await source.release();
+        await entry.vm.stop();
+      }
     } finally {
       await Deno.remove(base, { recursive: true }).catch(() => {});
     }
