@@ -38,21 +38,43 @@ async function run(box: Sandbox, script: string): Promise<string> {
   return out;
 }
 
+/**
+ * A scratch project (shared with the sandbox), a context on a database of its own and the spec
+ * of a sandbox sharing the project on the user network; disposing removes it all.
+ */
+async function world(prefix: string) {
+  const base = await Deno.makeTempDir({ prefix });
+  const project = `${base}/project`;
+  await Deno.mkdir(project);
+  const events: SandboxEvent[] = [];
+  const db = openDatabase(`${base}/agentbox.db`);
+  const ctx = openContext({ db, onEvent: (e) => events.push(e) });
+  const spec = parseSandboxSpec(
+    { argv: ["true"], projectDir: project, share: project, netBackend: "user" },
+    "the test",
+  );
+  return {
+    project,
+    ctx,
+    events,
+    spec,
+    async [Symbol.asyncDispose]() {
+      await ctx[Symbol.asyncDispose]();
+      db.close();
+      await Deno.remove(base, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
 Deno.test({
   name: "a warm VM takes a share: the project's files, its changes, disks of its own per take, " +
     "delta layers",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const base = await Deno.makeTempDir({ prefix: "agentbox-warmshare-" });
-    const project = `${base}/project`;
-    await Deno.mkdir(project);
-    const events: SandboxEvent[] = [];
-    await using ctx = openContext({
-      db: openDatabase(`${base}/agentbox.db`),
-      onEvent: (e) => events.push(e),
-    });
-    try {
+    await using w = await world("agentbox-warmshare-");
+    const { project, ctx, events, spec } = w;
+    {
       // Enough unchanged files that a later small change becomes a delta layer.
       await sh(
         project,
@@ -61,12 +83,6 @@ Deno.test({
           "for i in $(seq 200); do echo $i > src/f$i.txt; done",
       );
       const image = await findImage("default");
-      const spec = parseSandboxSpec({
-        argv: ["true"],
-        projectDir: project,
-        share: project,
-        netBackend: "user",
-      }, "the test");
 
       /** One take of a fresh warm VM: `inside` runs in the sandbox, on the warm VM itself. */
       const take = async (inside: (box: Sandbox) => Promise<void>) => {
@@ -118,8 +134,6 @@ Deno.test({
         !events.some((e) => e.type === "warning" && /warm VM did not resume/.test(e.message)),
         JSON.stringify(events),
       );
-    } finally {
-      await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },
 });
@@ -129,18 +143,10 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const base = await Deno.makeTempDir({ prefix: "agentbox-warmshare-served-" });
-    const project = `${base}/project`;
-    await Deno.mkdir(project);
+    await using w = await world("agentbox-warmshare-served-");
+    const { project, ctx, spec } = w;
     await Deno.writeTextFile(`${project}/hello.txt`, "hello\n");
-    await using ctx = openContext({ db: openDatabase(`${base}/agentbox.db`), onEvent: () => {} });
-    try {
-      const spec = parseSandboxSpec({
-        argv: ["true"],
-        projectDir: project,
-        share: project,
-        netBackend: "user",
-      }, "the test");
+    {
       const entry = await prepareWarmVm(ctx, await findImage("default"), "user");
       const source = singleWarmSource(entry);
       try {
@@ -167,8 +173,6 @@ Deno.test({
         await source.release();
         await entry.vm.stop();
       }
-    } finally {
-      await Deno.remove(base, { recursive: true }).catch(() => {});
     }
   },
 });
