@@ -271,12 +271,35 @@ Deno.test("agent: a command that does not exist is spawn_failed", async () => {
     });
     await assert.rejects(exec.started, (e) => e instanceof AgentError);
   }
+  // Found on no directory of the command's PATH: said so, whoever looks the name up.
+  const missing = agent.client.exec({ argv: ["no-such-command-agentbox"], env: { PATH: "/bin" } });
+  await assert.rejects(
+    missing.result,
+    (e) =>
+      e instanceof AgentError &&
+      e.message === "Cannot start no-such-command-agentbox: command not found in PATH",
+  );
   // A file that exists but is not executable.
   await Deno.writeTextFile(`${agent.dir}/script.sh`, "echo hi\n");
   const exec = agent.client.exec({ argv: ["./script.sh"], cwd: agent.dir });
   await assert.rejects(exec.result, (e) => e instanceof AgentError && e.code === "spawn_failed");
   // The connection survives refusals.
   assert.equal((await run(agent.client, { argv: ["true"] })).code, 0);
+});
+
+Deno.test("agent: a piped command leads its own session and process group, as the given user", async () => {
+  await using agent = await startAgent();
+  // /proc/PID/stat: pid (comm) state ppid pgrp session; `exec` makes the shell the command itself.
+  const stat = "exec cut -d' ' -f1,5,6 /proc/self/stat";
+  const [pid, pgrp, session] = text((await run(agent.client, { argv: ["sh", "-c", stat] })).stdout)
+    .trim().split(" ");
+  assert.equal(pgrp, pid, "process group");
+  assert.equal(session, pid, "session");
+  if (Deno.uid() !== 0) return;
+  const out = await run(agent.client, { argv: ["sh", "-c", `id -u; ${stat}`], user: "nobody" });
+  const [uid, ids] = text(out.stdout).trim().split("\n");
+  const [nobodyPid, nobodyGroup, nobodySession] = ids.split(" ");
+  assert.deepEqual([uid, nobodyGroup, nobodySession], ["65534", nobodyPid, nobodyPid]);
 });
 
 Deno.test("agent: a working directory that does not exist is spawn_failed", async () => {

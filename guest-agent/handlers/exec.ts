@@ -65,7 +65,12 @@ export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
       `Cannot start ${start.argv[0]}: working directory ${cwd} does not exist`,
     );
   }
-  const program = resolveCommand(start.argv[0], env.PATH, cwd);
+  // A plain name is looked up on the command's PATH by the piped spawn itself, in Rust (a file
+  // missing from a directory costs no JavaScript exception there); a terminal's wrapper needs the
+  // file up front, and a path, an empty name or a NUL get resolveCommand's checks and messages.
+  const program = start.pty || !/^[^/\0]+$/.test(start.argv[0])
+    ? resolveCommand(start.argv[0], env.PATH, cwd)
+    : start.argv[0];
   const options = { program, env, cwd, uid: user?.uid, gid: user?.gid };
   const spawned = withCommandOomScore(() =>
     start.pty ? spawnOnTerminal(conn, start, start.pty, options) : spawnPiped(conn, start, options)
@@ -135,20 +140,23 @@ export function startExec(conn: StreamPort, start: ExecStart): RunningExec {
   };
 }
 
-/** Spawn with pipes: stdout and stderr apart, stdin only when the host sends one. */
+/**
+ * Spawn with pipes: stdout and stderr apart, stdin only when the host sends one. `detached` has
+ * the child call setsid() before it runs the program: a session and process-group leader with
+ * pid == pgid, so one kill(-pid) reaches everything it started. (A `setsid` wrapper did the same
+ * at the cost of a second program to start per command, the lookup of both in JavaScript, and,
+ * for a command as another user, a fork anyway: docs/benchmarks.md, "The cost of one exec".)
+ */
 function spawnPiped(
   conn: StreamPort,
   start: ExecStart,
   options: SpawnOptions,
 ): SpawnedExec {
-  // The agent's own tool: found on the base PATH, whatever PATH the command was given.
-  const setsid = resolveCommand("setsid", BASE_ENV.PATH);
   let child: Deno.ChildProcess;
   try {
-    // `setsid` makes the child a session and process-group leader with pid == pgid, so one
-    // kill(-pid) reaches everything it started.
-    child = new Deno.Command(setsid, {
-      args: [options.program, ...start.argv.slice(1)],
+    child = new Deno.Command(options.program, {
+      args: start.argv.slice(1),
+      detached: true,
       env: options.env,
       clearEnv: true,
       cwd: options.cwd,
@@ -159,7 +167,7 @@ function spawnPiped(
       stderr: "piped",
     }).spawn();
   } catch (cause) {
-    throw new ProtocolError("spawn_failed", `Cannot start ${start.argv[0]}: ${message(cause)}`);
+    throw spawnFailure(start.argv[0], cause);
   }
   if (start.stdin) {
     conn.receive(start.stream, 0).pipeTo(child.stdin).catch(() => {});
@@ -215,6 +223,14 @@ function writeScore(value: string): void {
   } catch {
     // Without CAP_SYS_RESOURCE the score cannot go back down; the agent was never protected.
   }
+}
+
+/** The `spawn_failed` refusal for a command that could not be started. */
+function spawnFailure(name: string, cause: unknown): ProtocolError {
+  const reason = cause instanceof Deno.errors.NotFound
+    ? name.includes("/") ? "no such executable file" : "command not found in PATH"
+    : message(cause);
+  return new ProtocolError("spawn_failed", `Cannot start ${name}: ${reason}`);
 }
 
 function isDirectory(path: string): boolean {

@@ -15,7 +15,8 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
- * What to spawn: the resolved program, its whole environment and working directory, and the user
+ * What to spawn: the program (a path, or for a piped command a plain name the spawn looks up on
+ * `env.PATH`), its whole environment and working directory, and the user
  * (`uid`, `gid`) it runs as — absent, the agent's own.
  *
  * @example

@@ -5,11 +5,16 @@
  * @module
  */
 
-// The self-contained pure-JS build: the package's main entry loads the optional native
-// `cbor-extract` addon, which is built against Node's V8 ABI and aborts the whole Deno process
-// (undefined symbol `v8::Isolate::GetCurrent`) on some frames of a few hundred bytes.
-// This build also never compiles record readers with `new Function`.
-import { Decoder, Encoder } from "cbor-x/index-no-eval";
+// cbor-x's pure-JavaScript ES modules. Under Deno's `node` + `import` conditions the package's
+// `./decode` export is its `index.js` (Encoder and Decoder, nothing native); its main entry
+// (`node-index.js`) would load the optional native `cbor-extract` addon, which is built against
+// Node's V8 ABI and aborts the whole Deno process (undefined symbol `v8::Isolate::GetCurrent`) on
+// some frames of a few hundred bytes. Not the `index-no-eval` build either: that one is CommonJS,
+// and the first CommonJS module a process loads starts Deno's Node module system, ~25 ms of every
+// CLI start (docs/benchmarks.md, "The cost of one exec"). That build's one difference, record
+// readers compiled with `new Function`, cannot be reached: records need a tag, and no tag gets
+// past plainCborProblem to the decoder.
+import { Decoder, Encoder } from "cbor-x/decode";
 import { ProtocolError } from "./errors.ts";
 import { encodeFrame, MAX_FRAME_BYTES } from "./frame.ts";
 import { type Message, parseMessage } from "./messages.ts";

@@ -29,6 +29,13 @@ Deno.test("exec (and so exec --session) loads no lifecycle, validator, proxy or 
   assert.ok(graph.includes("host/api/session_connect.ts"), graph.join("\n"));
 });
 
+Deno.test("exec --session loads no CommonJS module (the first one costs ~25 ms: Node's module system)", async () => {
+  const graph = await staticGraph("host/cli/exec.ts");
+  const commonJs = graph.filter((path) => path.endsWith(".cjs") || path.endsWith("/node-index.js"));
+  assert.deepEqual(commonJs, [], "CommonJS (or cbor-x's native-addon entry) loaded by exec");
+  assert.ok(graph.some((path) => path.endsWith("node_modules/cbor-x/index.js")), graph.join("\n"));
+});
+
 Deno.test("the entry point alone (agentbox --version) loads a handful of modules", async () => {
   const graph = await staticGraph("host/main.ts");
   const heavy = graph.filter((path) => HEAVY.some((pattern) => pattern.test(path)));

@@ -78,25 +78,33 @@ export async function connectSession(
   ref: string,
 ): Promise<{ session: LifecycleRecord; agent: AgentClient }> {
   const session = resolveSession(db, ref);
-  const state = await observedState(session);
-  if (state !== "running") {
-    const hint = state === "booting"
-      ? "wait until it is running"
-      : "start a new one with `agentbox run --detach`";
-    throw new SessionError(`Session ${label(session)} is ${state}: ${hint}`, {
-      code: "session_not_running",
-    });
-  }
+  // Recorded as running: connect at once. Only a live owner listens on the control socket (a dead
+  // one's refuses), so its lock is read only to explain a failure — one file open and lock probe
+  // less on the path of every `exec --session`.
+  if (session.status !== "running") await checkRunning(session);
   const path = sessionPaths(session.id).controlSocket;
   try {
     const socket = await Deno.connect({ transport: "unix", path });
     return { session, agent: await AgentClient.connect(socket) };
   } catch (cause) {
+    await checkRunning(session);
     throw new SessionError(`Cannot reach session ${label(session)}`, {
       cause,
       code: "session_unreachable",
     });
   }
+}
+
+/** Throw `session_not_running` unless `session` is observed running. */
+async function checkRunning(session: LifecycleRecord): Promise<void> {
+  const state = await observedState(session);
+  if (state === "running") return;
+  const hint = state === "booting"
+    ? "wait until it is running"
+    : "start a new one with `agentbox run --detach`";
+  throw new SessionError(`Session ${label(session)} is ${state}: ${hint}`, {
+    code: "session_not_running",
+  });
 }
 
 /**

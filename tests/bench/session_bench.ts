@@ -20,16 +20,17 @@ export interface BenchSessionEntry {
 
 /**
  * The CLI from source (this checkout's, or `checkout`'s) with runtime, state and cache directories
- * of its own under `root`.
+ * of its own under `root`; images from `dataHome` (`XDG_DATA_HOME`) when given, else the caller's.
  */
 export class BenchCli {
   readonly env: Record<string, string>;
 
-  constructor(readonly root: string, readonly checkout?: string) {
+  constructor(readonly root: string, readonly checkout?: string, dataHome?: string) {
     this.env = {
       XDG_RUNTIME_DIR: `${root}/run`,
       XDG_STATE_HOME: `${root}/state`,
       XDG_CACHE_HOME: `${root}/cache`,
+      ...(dataHome === undefined ? {} : { XDG_DATA_HOME: dataHome }),
     };
   }
 
@@ -107,7 +108,7 @@ export function p50p95(sorted: number[]): { p50: number; p95: number } {
 export function report(label: string, sorted: number[]): void {
   const { p50, p95 } = p50p95(sorted);
   console.log(
-    `${label.padEnd(10)} p50 ${p50.toFixed(1).padStart(7)} ms  p95 ${
+    `${label.padEnd(12)} p50 ${p50.toFixed(1).padStart(7)} ms  p95 ${
       p95.toFixed(1).padStart(7)
     } ms  (${sorted.length} runs)`,
   );

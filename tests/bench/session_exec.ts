@@ -11,12 +11,18 @@
  * With OTHER_CHECKOUT (another worktree, e.g. `git worktree add /tmp/base <commit>`), a fourth:
  * - `cli other`: the same command from that checkout's source, against a session of its own
  *   (state directories are not shared between versions), interleaved with `cli` round by round,
- *   so a change's cost is measured under the same load.
+ *   so a change's cost is measured under the same load;
+ * - `client other`: `client` against that session (its owner and guest agent), interleaved with
+ *   `client` the same way.
+ *
+ * With OTHER_DATA_HOME too, that checkout's CLI takes its images from there (`XDG_DATA_HOME`):
+ * a guest agent built from its own code, so a change to the agent is measured as well (build the
+ * image first: `XDG_DATA_HOME=OTHER_DATA_HOME agentbox images build` from that checkout).
  *
  * The comparison with ssh into the same VM is tests/bench/ssh_exec.ts.
  *
  * Run: deno run -A tests/bench/session_exec.ts [CLI_RUNS] [CLIENT_RUNS] [OTHER_CHECKOUT]
- * (default 30, 300, none)
+ * [OTHER_DATA_HOME] (default 30, 300, none, the caller's)
  *
  * @module
  */
@@ -26,10 +32,13 @@ import { BenchCli, execTrueInProcess, report, timed, timeOnce } from "./session_
 const cliRuns = Number(Deno.args[0] ?? 30);
 const clientRuns = Number(Deno.args[1] ?? 300);
 const other = Deno.args[2];
+const otherData = Deno.args[3];
 const cli = new BenchCli(await Deno.makeTempDir({ prefix: "agentbox-bench-session-" }));
-const otherCli = other === undefined
-  ? undefined
-  : new BenchCli(await Deno.makeTempDir({ prefix: "agentbox-bench-session-other-" }), other);
+const otherCli = other === undefined ? undefined : new BenchCli(
+  await Deno.makeTempDir({ prefix: "agentbox-bench-session-other-" }),
+  other,
+  otherData,
+);
 const start = ["run", "--detach", "--no-share", "--net", "none", "--name", "bench"];
 
 try {
@@ -38,7 +47,21 @@ try {
   const { controlSocket } = await cli.session("bench");
   const clientOnce = () => execTrueInProcess(controlSocket);
   await timed(10, clientOnce); // warm up
-  report("client", await timed(clientRuns, clientOnce));
+  if (otherCli === undefined) {
+    report("client", await timed(clientRuns, clientOnce));
+  } else {
+    // The other session's owner and guest agent, through this checkout's client (one protocol).
+    const otherSocket = (await otherCli.session("bench")).controlSocket;
+    const otherOnce = () => execTrueInProcess(otherSocket);
+    await timed(10, otherOnce);
+    const here: number[] = [], there: number[] = [];
+    for (let round = 0; round < clientRuns; round++) {
+      here.push(await timeOnce(clientOnce));
+      there.push(await timeOnce(otherOnce));
+    }
+    report("client", here.sort((a, b) => a - b));
+    report("client other", there.sort((a, b) => a - b));
+  }
   const execTrue = ["exec", "--session", "bench", "--", "true"];
   if (otherCli === undefined) {
     report("cli", await timed(cliRuns, () => cli.run(execTrue)));

@@ -106,6 +106,10 @@ Deno.test("sessions: a killed owner leaves no QEMU and a recoverable diff; prune
   assert.equal(kill.code, 0, kill.stderr);
   assert.ok(await waitFor(() => s.qemus().length === 0, 5000), "QEMU outlived its owner");
   assert.deepEqual((await s.ps()).map((e) => [e.name, e.state]), [["doomed", "dead"]]);
+  // Still recorded as running, its control socket left behind: exec finds nobody and says why.
+  const orphaned = await s.cli(["exec", "--session", "doomed", "--", "true"]);
+  assert.equal(orphaned.code, 126, orphaned.stderr);
+  assert.match(orphaned.stderr, /Session doomed is dead: start a new one/);
 
   // As after a host crash: the changes were never collected, but the disk is there.
   const diff = await s.cli(["diff", "doomed", "--name-only"]);
