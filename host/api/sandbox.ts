@@ -61,7 +61,7 @@ import {
 } from "../session/workspace_session.ts";
 import { bootVm } from "../vm/boot.ts";
 import { VmError } from "../vm/errors.ts";
-import { mountsLayers } from "../vm/workspace_disks.ts";
+import { fitsPlaceholders, mountsLayers } from "../vm/workspace_disks.ts";
 import { NO_DELTA_LAYERS } from "../workspace/share_layers.ts";
 import type { RunningVm, VmmKind } from "../vm/running_vm.ts";
 import { changesetPaths } from "../workspace/changeset.ts";
@@ -115,8 +115,9 @@ export interface StartSandboxOptions {
   systemChanges?: boolean;
   /**
    * Take a warm VM from here (warm_pool.ts) instead of restoring one, when the sandbox fits: no
-   * share, no ports, no snapshot, QEMU, a network, and the pool's image, shape and network
-   * backend. Otherwise, or when none is ready, the VM starts as usual.
+   * ports, no snapshot, QEMU, a network, the pool's image, shape and network backend, and a share
+   * (if any) whose disks fit the template's placeholders. Otherwise, or when none is ready, the VM
+   * starts as usual.
    */
   warm?: WarmSource;
 }
@@ -383,7 +384,7 @@ async function claimWarmVm(
   if (!options.warm || options.restore || options.resumeWorkspace || options.session?.reopen) {
     return undefined;
   }
-  if (spec.share !== undefined || spec.net === "none" || spec.ports.length > 0) return undefined;
+  if (spec.net === "none" || spec.ports.length > 0) return undefined;
   const vmm = spec.vmm ?? (await loadVmSettings({ projectDir: configDir })).vmm ?? "qemu";
   if (vmm !== "qemu") return undefined;
   // As startNetworkSession resolves it (a configuration error is its to report).
@@ -497,21 +498,59 @@ async function bootNewVm(
     warm?: WarmVm;
   },
 ): Promise<{ vm: RunningVm; workspace?: WorkspaceSession }> {
-  const { image, network, stateDir, configDir } = parts;
+  const { image, network, configDir } = parts;
   // The warm VM only runs on the network made with it (the session's egress serves it).
-  if (parts.warm && network.egress?.network !== parts.warm.link.network) {
-    await parts.warm.discard();
-  } else if (parts.warm) {
-    const vm = await parts.warm.resume().catch((error) => {
+  let warm = parts.warm;
+  if (warm && network.egress?.network !== warm.link.network) {
+    await warm.discard();
+    warm = undefined;
+  }
+  const workspace = await prepareWorkspace(ctx, spec, parts).catch(async (error) => {
+    await warm?.discard();
+    throw error;
+  });
+  if (warm && (!workspace || await fitsPlaceholders(workspace.share))) {
+    // Its guest network was configured for this network while it was warmed (warm_pool.ts); a
+    // share's disks replace its placeholders.
+    const vm = await warm.resume({ workspace: workspace?.share }).catch((error) => {
       ctx.onEvent({
         type: "warning",
         message: `the warm VM did not resume (${(error as Error).message}): starting another`,
       });
       return undefined;
     });
-    // Its guest network was configured for this network while it was warmed (warm_pool.ts).
-    if (vm) return { vm };
+    if (vm) return { vm, workspace };
   }
+  // Discarding one that was resumed (and stopped when it failed) does nothing.
+  await warm?.discard();
+  const settings = await loadVmSettings({ projectDir: configDir });
+  const vmm = spec.vmm ?? settings.vmm;
+  const vm = await (ctx.startVm ?? bootVm)({
+    kvmWarning: settings.kvmWarning,
+    image,
+    cpus: spec.cpus,
+    memoryMb: spec.memoryMb,
+    vmm,
+    network: network.egress?.network,
+    workspace: workspace?.share,
+    onWarning: (message) => ctx.onEvent({ type: "warning", message }),
+  });
+  return { vm, workspace };
+}
+
+/** The sandbox's workspace, when it shares a directory: fresh, or the session's own (resumed). */
+async function prepareWorkspace(
+  ctx: ApiContext,
+  spec: SandboxSpec,
+  parts: {
+    image: ImagePaths;
+    stateDir: string;
+    configDir: string;
+    pinLower?: boolean;
+    resumeWorkspace?: boolean;
+  },
+): Promise<WorkspaceSession | undefined> {
+  const { image, stateDir, configDir } = parts;
   const owner = image.manifest.user;
   let workspace: WorkspaceSession | undefined;
   if (spec.share !== undefined && parts.resumeWorkspace) {
@@ -532,19 +571,7 @@ async function bootNewVm(
     });
     if (parts.pinLower) await pinLowerImage(workspace.share, stateDir);
   }
-  const settings = await loadVmSettings({ projectDir: configDir });
-  const vmm = spec.vmm ?? settings.vmm;
-  const vm = await (ctx.startVm ?? bootVm)({
-    kvmWarning: settings.kvmWarning,
-    image,
-    cpus: spec.cpus,
-    memoryMb: spec.memoryMb,
-    vmm,
-    network: network.egress?.network,
-    workspace: workspace?.share,
-    onWarning: (message) => ctx.onEvent({ type: "warning", message }),
-  });
-  return { vm, workspace };
+  return workspace;
 }
 
 async function restoreVm(

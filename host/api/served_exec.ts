@@ -86,9 +86,9 @@ export async function startServedExec(
       const vm = await options.warm!.claim(shape);
       return vm && {
         ...vm,
-        resume: () => {
+        resume: (resumeOptions) => {
           pooled = true;
-          return vm.resume();
+          return vm.resume(resumeOptions);
         },
       };
     },

@@ -9,8 +9,9 @@
  * the plan (written aside and renamed into place, session_owner's `plan.json`).
  *
  * A standby owner that gets no plan within {@linkcode STANDBY_MAX_WAIT_MS} (or is sent SIGTERM)
- * stops its VM and exits, leaving nothing. A plan its VM does not fit (another image or shape, a
- * share, ports) boots as any detached session does; its warm VM is stopped unused. Specs with
+ * stops its VM and exits, leaving nothing. A plan its VM does not fit (another image or shape,
+ * ports, a share too large for the placeholders) boots as any detached session does; its warm VM is
+ * stopped unused; a share that fits is swapped in (warm_pool.ts). Specs with
  * secrets never go to a standby owner: secrets travel in the owner's environment, fixed at spawn.
  *
  * @module

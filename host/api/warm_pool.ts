@@ -14,8 +14,10 @@
  * a warm VM is never handed out twice.
  *
  * What is pooled: the image the pool was started for, the default shape (CPUs, memory), QEMU, the
- * pool's network backend, no shared directory. Anything else is not asked of the pool (see
- * `startSandbox`'s `warm`). When the image's build changes (`agentbox images build`), every warm
+ * pool's network backend. A shared directory fits when its disks fit the template's placeholders:
+ * taking the VM points its placeholder disks at the share's files (qemu/disk_swap.ts) before it
+ * runs again, then mounts them. Anything else is not asked of the pool (see `startSandbox`'s
+ * `warm`). When the image's build changes (`agentbox images build`), every warm
  * VM of the old build is discarded and the pool refills with the new one.
  *
  * @module
@@ -33,6 +35,8 @@ import { configureGuestNetwork } from "../vm/guest_network.ts";
 import { runGuestSetup } from "../vm/guest_setup.ts";
 import { type NetBackend, type NetBackendChoice, resolveNetBackend } from "../net/net_backend.ts";
 import type { ApiContext } from "./context.ts";
+import { VmError } from "../vm/errors.ts";
+import { mountWorkspace, workspaceDisks, type WorkspaceFiles } from "../vm/workspace_disks.ts";
 
 /** What a sandbox asks of the pool: its image and shape. */
 export interface WarmShape {
@@ -54,9 +58,12 @@ export interface WarmVm {
   link: EgressLink;
   /**
    * Resume it and greet its agent again; its guest network is already configured for `link`.
-   * Throws `VmError` or `AgentError` when it cannot (it is stopped then).
+   * With `workspace`, its placeholder disks are first pointed at the workspace's files (while it
+   * is still paused) and the workspace is mounted once it runs. Throws `VmError` or `AgentError`
+   * when it cannot (it is stopped then). (`options` is required so that a wrapper cannot drop the
+   * workspace unnoticed.)
    */
-  resume(): Promise<RunningVm>;
+  resume(options: { workspace?: WorkspaceFiles }): Promise<RunningVm>;
   /** Stop it unused and close its link (idempotent; nothing after `resume`). */
   discard(): Promise<void>;
 }
@@ -352,7 +359,7 @@ export interface PrepareWarmOptions {
  * ```ts ignore
  * import { prepareWarmVm, handOut } from "./warm_pool.ts";
  * const entry = await prepareWarmVm(ctx, image, "user");
- * const vm = await handOut(entry).resume();
+ * const vm = await handOut(entry).resume({});
  * ```
  */
 export async function prepareWarmVm(
@@ -408,11 +415,18 @@ export function handOut(entry: WarmEntry): WarmVm {
   let discarded: Promise<void> | undefined;
   return {
     link: entry.link,
-    resume: async () => {
+    resume: async (options) => {
       resumed = true;
       try {
+        const { workspace } = options;
+        if (workspace) {
+          // While it is paused: its guest has not mounted the placeholders (workspace_disks.ts).
+          if (!entry.vm.swapDisks) throw new VmError("This VM cannot take other disks");
+          await entry.vm.swapDisks(workspaceDisks(workspace));
+        }
         await entry.vm.resume();
         await entry.vm.agent.rehello();
+        if (workspace) await mountWorkspace(entry.vm.agent, workspace.lowerLayers);
         return entry.vm;
       } catch (error) {
         await entry.vm.stop();

@@ -7,7 +7,7 @@
 
 import type { AgentClient } from "../channel/agent_client.ts";
 import type { Accel } from "./qemu/accel.ts";
-import type { ChannelKind } from "./spec.ts";
+import type { ChannelKind, VmDisk } from "./spec.ts";
 import type { VmmKind } from "../vmm_kind.ts";
 
 export { VMM_KINDS, type VmmKind } from "../vmm_kind.ts";
@@ -74,6 +74,13 @@ export interface RunningVm {
   pause(): Promise<void>;
   /** Let a paused guest run again. Throws a `VmError` when the VMM refuses. */
   resume(): Promise<void>;
+  /**
+   * Point the VM's disks at other files (QEMU only: qemu/disk_swap.ts): `disks` in the order it
+   * was started with, each with the read-only flag it had. Meant for disks the guest has not
+   * mounted (a warm VM's placeholders); the guest keeps the capacity it saw. Throws `QmpError`
+   * when QEMU refuses (the disks keep their files).
+   */
+  swapDisks?(disks: readonly VmDisk[]): Promise<void>;
   /** Stop the VMM (SIGKILL after a grace period) and remove the runtime directory. Idempotent. */
   stop(): Promise<void>;
 }

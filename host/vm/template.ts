@@ -39,7 +39,8 @@ import {
 export const NO_TEMPLATE_ENV = "AGENTBOX_NO_TEMPLATE";
 
 /** Bumped when the way templates are made changes, so that old ones are not restored. */
-const TEMPLATE_FORMAT = 2;
+// 3: the disks' block nodes have names (a warm VM swaps its placeholders, qemu/disk_swap.ts).
+const TEMPLATE_FORMAT = 3;
 
 /** A VM shape: the spec without what belongs to one VM (its directory, disks, timeout). */
 export type TemplateSpec = Omit<VmSpec, "runtimeDir" | "disks" | "bootTimeoutMs">;

@@ -123,7 +123,7 @@ console.log(`load average before: ${load()}`);
         await new Promise((r) => setTimeout(r, 200));
       }
       const start = performance.now();
-      const vm = await warm.resume();
+      const vm = await warm.resume({});
       resume.push(performance.now() - start);
       first.push(await exec(vm));
       second.push(await exec(vm));

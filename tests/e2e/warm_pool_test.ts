@@ -329,3 +329,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a sandbox with a share created through the server takes a standby owner's warm VM",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    {
+      await using server = await startServer({ args: ["--pool-sessions", "1"] });
+      await poolUntil(server, (s) => s.sessions.ready === 1, "stood by");
+      // The standby owner's warm VM is the only QEMU: the session must run on that very one.
+      const [warm, ...others] = server.world.qemus();
+      assert.ok(warm !== undefined && others.length === 0, `${warm} ${others}`);
+      const created = await server.fetchSocket("/v1/sandboxes", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "shared", share: server.world.project }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = await created.json();
+      assert.equal((await pool(server)).sessions.taken, 1);
+      const seen = await server.world.cli([
+        "exec",
+        "--session",
+        "shared",
+        "--",
+        "sh",
+        "-c",
+        "cat /workspace/hello.txt && ls -A /workspace && echo made > /workspace/made.txt",
+      ]);
+      assert.equal(seen.code, 0, seen.stderr);
+      assert.equal(seen.stdout, "hello\nhello.txt\n");
+      assert.ok(server.world.qemus().includes(warm), "the session does not run on the warm VM");
+      const stopped = await server.world.cli(["stop", "shared"]);
+      assert.equal(stopped.code, 0, stopped.stderr);
+      const diff = await server.world.cli(["diff", "shared"]);
+      assert.equal(diff.code, 0, diff.stderr);
+      assert.match(diff.stdout, /made\.txt/);
+      assert.doesNotMatch(diff.stdout, /hello\.txt/);
+      const removed = await server.fetchSocket(`/v1/sandboxes/${id}?force=true`, {
+        method: "DELETE",
+      });
+      assert.equal(removed.status, 204, await removed.clone().text());
+      await removed.body?.cancel();
+      await server.stop();
+      assert.deepEqual(server.world.qemus(), []);
+    }
+  },
+});

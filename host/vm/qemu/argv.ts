@@ -149,14 +149,34 @@ function networkArgs(network: VmNetwork): string[] {
   return network.kind === "tap" ? tapNetworkArgs(network) : userNetworkArgs(network);
 }
 
+/**
+ * The block node names of the `index`th disk of {@linkcode VmSpec.disks}: its raw format node and
+ * the file node under it. Stable names let a running VM's disk be pointed at another file
+ * (qemu/disk_swap.ts).
+ *
+ * @example
+ * ```ts
+ * import { diskNodeNames } from "./argv.ts";
+ * console.assert(diskNodeNames(0).format === "disk0-fmt");
+ * ```
+ */
+export function diskNodeNames(index: number): { drive: string; format: string; file: string } {
+  const drive = `disk${index}`;
+  return { drive, format: `${drive}-fmt`, file: `${drive}-file` };
+}
+
 function diskArgs(disk: VmDisk, index: number): string[] {
   if (!/^[\w-]{1,20}$/.test(disk.serial)) {
     throw new RangeError(`Invalid disk serial ${disk.serial}`);
   }
-  const id = `disk${index}`;
+  const { drive: id, format, file } = diskNodeNames(index);
   const mode = disk.readonly ? "readonly=on" : "readonly=off";
   return [
-    ...["-drive", `id=${id},file=${escapeOption(disk.path)},format=raw,if=none,${mode}`],
+    ...[
+      "-drive",
+      `id=${id},node-name=${format},file=${escapeOption(disk.path)},file.node-name=${file},` +
+      `format=raw,if=none,${mode}`,
+    ],
     ...["-device", `virtio-blk-device,drive=${id},serial=${disk.serial}`],
   ];
 }

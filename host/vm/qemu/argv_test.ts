@@ -89,3 +89,22 @@ Deno.test("qemuArgv with a memory file: a file backend named like the default RA
   }
   assert(!qemuArgv(SPEC, options).includes("-object"), "anonymous memory by default");
 });
+
+Deno.test("qemuArgv names each disk's format and file nodes (disk_swap.ts swaps them by name)", () => {
+  const args = qemuArgv({
+    ...SPEC,
+    disks: [
+      { path: "/s/lower,x.img", readonly: true, serial: "ab-lower" },
+      { path: "/s/upper.img", readonly: false, serial: "ab-upper" },
+    ],
+  }, { accel: { kind: "tcg", reason: "test" }, channel: "serial" });
+  assert.equal(
+    optionAfter(args, "-drive", "id=disk0"),
+    "id=disk0,node-name=disk0-fmt,file=/s/lower,,x.img,file.node-name=disk0-file,format=raw," +
+      "if=none,readonly=on",
+  );
+  assert(optionAfter(args, "-drive", "id=disk1").includes("node-name=disk1-fmt,"));
+  assert(optionAfter(args, "-drive", "id=disk1").includes("file.node-name=disk1-file,"));
+  assert(optionAfter(args, "-drive", "id=disk1").endsWith("readonly=off"));
+  assert(args.includes("virtio-blk-device,drive=disk1,serial=ab-upper"));
+});

@@ -22,6 +22,7 @@ import { cachedProbeAccel, claimTcgWarning } from "./accel_cache.ts";
 import { AGENT_VSOCK_PORT, qemuArgv, qemuFiles } from "./argv.ts";
 import { hostTscKhz } from "./host_tsc.ts";
 import { QmpClient } from "./qmp.ts";
+import { swapDiskFiles } from "./disk_swap.ts";
 import { INCOMING_ARGS, restoreState, saveState } from "./snapshot_state.ts";
 
 export type { RunningVm, SaveOptions, VmExit } from "../running_vm.ts";
@@ -157,6 +158,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
     throw error;
   }
   const monitor = qmp;
+  let swaps = 0;
   return {
     vmm: "qemu",
     agent,
@@ -168,6 +170,7 @@ export async function startQemuVm(spec: VmSpec, options: StartOptions = {}): Pro
     saveState: (file, saveOptions) => saveState(monitor, file, saveOptions),
     pause: () => monitor.execute("stop").then(() => {}),
     resume: () => monitor.execute("cont").then(() => {}),
+    swapDisks: (disks) => swapDiskFiles(monitor, disks, ++swaps),
     stop,
   };
 }
