@@ -115,6 +115,14 @@ export function poolRoutes(
       });
     }
     const spec = parseSandboxSpec(body.data.spec, "the request");
+    if (spec.share !== undefined) {
+      // Its changes would be collected nowhere: a one-shot's client gets the network report only.
+      throw new UsageError(
+        "One-shot sandboxes through the server take no shared directory (their changes would be " +
+          "lost): create a sandbox with POST /v1/sandboxes, or run `agentbox exec --share` yourself",
+        { code: "share_unsupported" },
+      );
+    }
     const gone = new AbortController();
     const { started, ended } = await startServedExec(deps.ctx, spec, {
       warm: deps.pool,

@@ -32,6 +32,15 @@ Deno.test("pool routes: one-shot sandboxes only over the unix socket; the pool's
   });
   assert.equal(invalid.status, 400);
   assert.equal((await invalid.json()).error.kind, "usage");
+  const project = await Deno.makeTempDir({ prefix: "agentbox-oneshot-share-" });
+  const shared = await local.app.request("/v1/oneshot", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ spec: { argv: ["true"], share: project, projectDir: project } }),
+  });
+  await Deno.remove(project);
+  assert.equal(shared.status, 400);
+  assert.equal((await shared.json()).error.code, "share_unsupported");
 
   const stats = await local.app.request("/v1/pool");
   assert.equal(stats.status, 200);
