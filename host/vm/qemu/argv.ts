@@ -113,18 +113,10 @@ export const TCG_TB_SIZE_MB = 64;
  * fails whenever the host is busy; the kernel then has no TSC frequency, falls back to a delay
  * loop that waits for timer ticks, and hangs for good (7 boots in 12 on a loaded 2-core host).
  * Telling it the frequency skips that calibration: 0 hangs in 12 under the same load.
- *
- * `tsc=reliable`: the kernel's check that the vCPUs' TSCs agree fails under TCG (its vCPUs are
- * host threads that run in turn), so it marked the TSC unstable and kept time with jiffies — a
- * 4 ms clock, no high-resolution timers, and a 250 Hz tick on every idle vCPU: an idle VM cost 9 %
- * of a host core, 0.6 % with the TSC (docs/benchmarks.md, "The cost of one exec"). Under TCG every
- * vCPU reads the same host clock. Not left out with the rate: a template's key is made from its
- * argv without the rate, and a template booted on jiffies must not be reused.
  */
 function tscArgs(options: QemuArgvOptions): string[] {
-  if (options.accel.kind === "kvm") return [];
-  const rate = options.tscKhz ? [`tsc_early_khz=${Math.round(options.tscKhz)}`] : [];
-  return [...rate, "tsc=reliable"];
+  if (options.accel.kind === "kvm" || !options.tscKhz) return [];
+  return [`tsc_early_khz=${Math.round(options.tscKhz)}`];
 }
 
 /**

@@ -44,8 +44,6 @@ Deno.test("qemuArgv under TCG: microvm, multi-threaded TCG, serial channel, esca
   assert(cmdline.includes("agentbox.channel=serial"));
   // Without it, TCG boots on a busy host hang forever (see argv.ts).
   assert(cmdline.includes("tsc_early_khz=2596128"));
-  // Else the kernel keeps time with jiffies: a 4 ms clock and a tick on every idle vCPU.
-  assert(cmdline.includes("tsc=reliable"));
   assert(cmdline.endsWith("agentbox.debug=1"));
   assert(args.includes("-nodefaults") && args.includes("-no-user-config"));
 });
@@ -63,13 +61,6 @@ Deno.test("qemuArgv with KVM and vsock uses the host CPU and a vhost-vsock devic
   assert(!args.some((a) => a.includes("virtserialport")));
   assert(optionAfter(args, "-append", "console").includes("agentbox.vsock_port=1024"));
   assert(!optionAfter(args, "-append", "console").includes("tsc_early_khz"), "KVM has kvm-clock");
-  assert(!optionAfter(args, "-append", "console").includes("tsc=reliable"), "KVM has kvm-clock");
-});
-
-Deno.test("qemuArgv under TCG without a TSC rate (a template's key) still asks for the TSC clock", () => {
-  const args = qemuArgv(SPEC, { accel: { kind: "tcg", reason: "test" }, channel: "serial" });
-  const cmdline = optionAfter(args, "-append", "console");
-  assert(cmdline.includes("tsc=reliable") && !cmdline.includes("tsc_early_khz"), cmdline);
 });
 
 Deno.test("qemuArgv with a memory file: a file backend named like the default RAM", () => {
