@@ -103,11 +103,13 @@ Deno.test("relay cap: a guest opening hundreds of connections runs a bounded num
 Deno.test("relay: when the proxy closes a connection, the guest sees the close at once", async () => {
   const runtime = await Deno.makeTempDir({ prefix: "agentbox-relay-" });
   const project = await Deno.makeTempDir({ prefix: "agentbox-relay-project-" });
-  // The guest keeps its side open for 20 s; the proxy answers and closes at once.
+  // The guest keeps its side open for 120 s; the proxy answers and closes at once. A close that
+  // never reached the guest shows as ~120 s; under a loaded host (the full suite on 2 cores) the
+  // close was measured to take up to ~15 s to arrive, hence the 30 s bound.
   const script = [
     "start=$(date +%s)",
     "(printf 'GET http://x.test/ HTTP/1.1\\r\\nHost: x.test\\r\\nConnection: close\\r\\n\\r\\n'; " +
-    "sleep 20) | nc 10.0.2.100 3128 > /tmp/o &",
+    "sleep 120) | nc 10.0.2.100 3128 > /tmp/o &",
     // First until nc exists (under load the poll below could run before it started), then
     // until it is gone.
     "i=0; while ! pidof nc > /dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done",
@@ -124,7 +126,7 @@ Deno.test("relay: when the proxy closes a connection, the guest sees the close a
     assert.equal(out.code, 0, decoder.decode(out.stderr));
     assert.match(stdout, /^HTTP\/1\.1 403/);
     const elapsed = Number(stdout.match(/elapsed=(\d+)/)?.[1]);
-    assert.ok(elapsed <= 5, stdout);
+    assert.ok(elapsed <= 30, stdout);
   } finally {
     await Deno.remove(runtime, { recursive: true }).catch(() => {});
     await Deno.remove(project, { recursive: true }).catch(() => {});
